@@ -39,6 +39,111 @@ pub struct ReadyInfo {
 ///
 /// Errors: the configuration cannot be loaded (the message names file and
 /// line), or no listener at all could be bound.
+#[cfg(feature = "wip")]
+pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
+    crate::tls::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rustether-worker")
+        .build()?;
+    let result = rt.block_on(run_async(opts));
+    rt.shutdown_timeout(std::time::Duration::from_millis(300));
+    result
+}
+
+#[cfg(feature = "wip")]
+async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Install the handlers first: a TERM during start-up is a clean stop.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+
+    let server = crate::server::Server::open(opts.edition, &opts.state_dir)?;
+    let ports: Vec<u16> = server.with_config(|c| {
+        c.listeners
+            .iter()
+            .filter(|l| l.enabled && l.port != 0)
+            .map(|l| l.port)
+            .collect()
+    });
+    let mut inherited: Vec<(u16, TcpListener)> = opts
+        .inherited
+        .drain(..)
+        .filter_map(|l| l.local_addr().ok().map(|a| (a.port(), l)))
+        .collect();
+    let mut ready = ReadyInfo {
+        listening: Vec::new(),
+        failed: Vec::new(),
+    };
+    let mut bound = Vec::new();
+    for port in ports {
+        let sock = match inherited.iter().position(|(p, _)| *p == port) {
+            Some(i) => Ok(inherited.swap_remove(i).1),
+            None => crate::listener::bind(port),
+        };
+        match sock {
+            Ok(l) => {
+                ready.listening.push(port);
+                bound.push(l);
+            }
+            Err(e) => {
+                let advice = crate::listener::bind_advice(port, &e);
+                tracing::warn!("{advice}");
+                ready.failed.push((port, e.to_string()));
+            }
+        }
+    }
+    // Inherited sockets without a configured listener (socket activation) are served too.
+    for (port, l) in inherited {
+        ready.listening.push(port);
+        bound.push(l);
+    }
+    if bound.is_empty() {
+        anyhow::bail!(
+            "no listener could be bound ({})",
+            ready
+                .failed
+                .iter()
+                .map(|(p, e)| format!("port {p}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if let Some(f) = opts.after_bind.take() {
+        f()?;
+    }
+    for l in bound {
+        tokio::spawn(crate::listener::run(server.clone(), l));
+    }
+    for (port, _) in &ready.failed {
+        tokio::spawn(crate::listener::retry(server.clone(), *port));
+    }
+    tracing::info!(
+        "{} started; listening on {:?}",
+        opts.edition.title(),
+        ready.listening
+    );
+    if let Some(f) = opts.on_ready.take() {
+        f(&ready);
+    }
+
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
+    }
+    server.begin_shutdown();
+    // Give sessions a moment to close their connections.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(250);
+    while !server.sessions.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.save()?;
+    tracing::info!("{} has been shut down; configuration saved", opts.edition.title());
+    Ok(())
+}
+
+/// Placeholder while the runtime is being integrated.
+#[cfg(not(feature = "wip"))]
 pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
     let _ = opts;
     anyhow::bail!("worker not implemented yet")

@@ -1,0 +1,353 @@
+//! One accepted TCP connection: TLS handshake, the HTTP negotiation
+//! (signature, hello, request) and dispatch to login, additional connection,
+//! hub enumeration or administration (protocol-sslvpn.md §1–6).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rand::RngCore;
+use rustether_proto::error::ErrorCode;
+use rustether_proto::messages::{
+    negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, ErrorReply, Hello,
+    LoginRequest, Welcome,
+};
+use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::pack::Pack;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::server::Server;
+use crate::session::{self, NewConnection, SessionInfo, SessionParams, SessionStart};
+use crate::transport::DataStream;
+
+/// Time allowed for the TLS handshake and for each negotiation read
+/// (SoftEther `CONNECTING_TIMEOUT`, 15 s).
+pub const CONNECTING_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Serves one accepted connection until it is handed to a session or closed.
+/// Never panics on peer input; every refusal is logged with the peer address.
+pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let acceptor = TlsAcceptor::from(server.tls_config());
+    let mut tls = match tokio::time::timeout(CONNECTING_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            info!(%peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let mut random = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut random);
+    let hello = Hello::server(random);
+    let mut nego = ServerNegotiation::new(
+        hello,
+        local.port(),
+        local.ip().to_string(),
+        crate::clock::unix_ms() / 1000,
+    );
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut out = Vec::new();
+    let request = loop {
+        let step = nego.on_input(&mut buf, &mut out);
+        if !out.is_empty() {
+            if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        match step {
+            Ok(Some(req)) => break req,
+            Ok(None) => {}
+            Err(e) => {
+                info!(%peer, "negotiation ended: {e}");
+                linger(&mut tls).await;
+                return;
+            }
+        }
+        match tokio::time::timeout(CONNECTING_TIMEOUT, tls.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                debug!(%peer, "read error during negotiation: {e}");
+                return;
+            }
+            Err(_) => {
+                info!(%peer, "negotiation timed out");
+                return;
+            }
+        }
+    };
+
+    match request {
+        ClientRequest::Login(login) => {
+            handle_login(server, tls, nego, buf, *login, peer, random).await
+        }
+        ClientRequest::AdditionalConnect(ac) => {
+            let Some(session) = server.sessions.get(&ac.session_key) else {
+                info!(%peer, "additional connection for an unknown session");
+                reply_error(&mut tls, &nego, ErrorCode::SESSION_TIMEOUT).await;
+                return;
+            };
+            let direction = match session.reserve_additional() {
+                Ok(d) => d,
+                Err(e) => {
+                    let code = match e {
+                        session::AttachError::TooMany => ErrorCode::TOO_MANY_CONNECTION,
+                        session::AttachError::Gone => ErrorCode::SESSION_TIMEOUT,
+                    };
+                    info!(%peer, session = %session.name, "additional connection refused: {code}");
+                    reply_error(&mut tls, &nego, code).await;
+                    return;
+                }
+            };
+            let reply = AdditionalConnectReply { direction }.to_pack();
+            let mut out = Vec::new();
+            nego.write_pack_response(&reply, &mut out);
+            if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+                session.release_slot(direction);
+                return;
+            }
+            debug!(%peer, session = %session.name, ?direction, "additional connection accepted");
+            let conn = NewConnection {
+                stream: DataStream::from_tls(tls, session.params.use_encrypt),
+                leftover: buf,
+                direction,
+                peer,
+            };
+            let _ = session.add_connection(conn).await;
+        }
+        ClientRequest::EnumHub => {
+            let mut p = Pack::new();
+            let names: Vec<String> = server
+                .with_config(|c| c.hubs.iter().filter(|h| !h.no_enum).map(|h| h.name.clone()).collect());
+            for n in &names {
+                p.push_str("HubName", n);
+            }
+            p.add_int("NumHub", names.len() as u32);
+            let mut out = Vec::new();
+            nego.write_pack_response(&p, &mut out);
+            let _ = tls.write_all(&out).await;
+            let _ = tls.flush().await;
+            linger(&mut tls).await;
+        }
+        ClientRequest::Admin(login) => {
+            crate::admin::serve(server, tls, nego, buf, login, peer, random).await
+        }
+        other => {
+            debug!(%peer, "unsupported request {:?}", std::mem::discriminant(&other));
+            reply_error(&mut tls, &nego, ErrorCode::NOT_SUPPORTED).await;
+        }
+    }
+}
+
+/// Sends an error PACK, then waits briefly for the peer to close
+/// (SoftEther reads at most one more request, protocol-sslvpn.md §3.6).
+pub(crate) async fn reply_error(
+    tls: &mut TlsStream<TcpStream>,
+    nego: &ServerNegotiation,
+    code: ErrorCode,
+) {
+    let mut out = Vec::new();
+    let pack = ErrorReply {
+        code,
+        no_save_password: false,
+    }
+    .to_pack();
+    nego.write_pack_response(&pack, &mut out);
+    if tls.write_all(&out).await.is_ok() && tls.flush().await.is_ok() {
+        linger(tls).await;
+    }
+}
+
+/// Waits (bounded) until the peer closes, so our last message is read
+/// before the socket goes away.
+async fn linger(tls: &mut TlsStream<TcpStream>) {
+    let mut sink = [0u8; 512];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match tls.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let _ = tls.shutdown().await;
+}
+
+async fn handle_login(
+    server: Arc<Server>,
+    mut tls: TlsStream<TcpStream>,
+    nego: ServerNegotiation,
+    leftover: BytesMut,
+    login: LoginRequest,
+    peer: SocketAddr,
+    random: [u8; 20],
+) {
+    let accepted = match server.authenticate(&login, &random, peer.ip()) {
+        Ok(a) => a,
+        Err(code) => {
+            warn!(
+                %peer,
+                hub = %login.hubname,
+                user = %login.username,
+                "login refused: {} ({})",
+                code.message(),
+                code.name()
+            );
+            reply_error(&mut tls, &nego, code).await;
+            return;
+        }
+    };
+    let max_connection = negotiate_max_connection(
+        login.max_connection,
+        accepted.max_connection,
+        login.half_connection,
+        login.qos,
+    );
+    let params = SessionParams {
+        max_connection,
+        use_encrypt: login.use_encrypt,
+        use_compress: login.use_compress,
+        half_connection: login.half_connection,
+        qos: login.qos,
+        timeout_ms: accepted.timeout_ms,
+    };
+    let hub = accepted.hub;
+    let n = hub.next_session_number();
+    let name = format!("SID-{}-{}", accepted.username.to_ascii_uppercase(), n);
+    let mut key = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut key);
+    let bridge_mode = login.require_bridge_routing_mode
+        || login.client_str.to_ascii_lowercase().contains("server")
+        || login.client_str.to_ascii_lowercase().contains("bridge");
+    let welcome = Welcome {
+        session_name: name.clone(),
+        connection_name: format!("CID-{n}"),
+        session_key: key,
+        session_key_32: rand::random(),
+        timeout_ms: params.timeout_ms,
+        max_connection,
+        use_encrypt: params.use_encrypt,
+        use_compress: params.use_compress,
+        half_connection: params.half_connection,
+        qos: params.qos,
+        vlan_id: 0,
+        msg: Vec::new(),
+        policy: default_policy(&params, bridge_mode),
+    };
+    let mut out = Vec::new();
+    nego.write_pack_response(&welcome.to_pack(), &mut out);
+    if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+        return;
+    }
+    let first_dir = if params.half_connection {
+        Direction::ClientToServer
+    } else {
+        Direction::Both
+    };
+    let info = SessionInfo {
+        username: accepted.username.clone(),
+        client_addr: peer,
+        client_str: login.client_str.clone(),
+        client_hostname: String::new(),
+        created_unix_ms: crate::clock::unix_ms(),
+        bridge_mode,
+        server_side: false,
+    };
+    let policy = rustether_hub::SessionPolicy {
+        check_mac: false,
+        monitor: login.require_monitor_mode,
+        max_mac: 0,
+        no_bridge: false,
+    };
+    let first = NewConnection {
+        stream: DataStream::from_tls(tls, params.use_encrypt),
+        leftover,
+        direction: first_dir,
+        peer,
+    };
+    let s = session::spawn(
+        &server.sessions,
+        SessionStart {
+            hub: hub.clone(),
+            name,
+            key,
+            params,
+            info,
+            policy,
+        },
+        first,
+        server.shutdown_signal(),
+    );
+    info!(
+        %peer,
+        hub = %hub.name(),
+        user = %accepted.username,
+        session = %s.name,
+        max_connection,
+        encrypt = params.use_encrypt,
+        compress = params.use_compress,
+        half = params.half_connection,
+        "session established"
+    );
+}
+
+/// Policy values sent in the welcome (protocol-sslvpn.md §5.7 defaults).
+fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
+    let mut v: Vec<(String, u32)> = Vec::new();
+    let mut put = |k: &str, val: u32| v.push((k.to_string(), val));
+    put("Access", 1);
+    put("MaxConnection", p.max_connection.max(1));
+    put("TimeOut", p.timeout_ms / 1000);
+    put("Ver3", 1);
+    put("NoBridge", u32::from(!bridge_mode));
+    put("NoRouting", u32::from(!bridge_mode));
+    for k in [
+        "ArpDhcpOnly",
+        "AutoDisconnect",
+        "CheckIP",
+        "CheckIPv6",
+        "CheckMac",
+        "DHCPFilter",
+        "DHCPForce",
+        "DHCPNoServer",
+        "DHCPv6Filter",
+        "DHCPv6NoServer",
+        "FilterIPv4",
+        "FilterIPv6",
+        "FilterNonIP",
+        "FixPassword",
+        "MaxDownload",
+        "MaxIP",
+        "MaxIPv6",
+        "MaxMac",
+        "MaxUpload",
+        "MonitorPort",
+        "MultiLogins",
+        "NoBroadcastLimiter",
+        "NoIPv6DefaultRouterInRA",
+        "NoIPv6DefaultRouterInRAWhenIPv6",
+        "NoQoS",
+        "NoRoutingV6",
+        "NoSavePassword",
+        "NoServer",
+        "NoServerV6",
+        "PrivacyFilter",
+        "RAFilter",
+        "RSandRAFilter",
+        "VLanId",
+    ] {
+        put(k, 0);
+    }
+    v
+}

@@ -1,0 +1,252 @@
+//! Runtime virtual hub: the layer-2 [`Switch`] of `rustether-hub` plus one
+//! bounded frame queue per attached session.
+//!
+//! Every participant of a hub (VPN client session, cascade, local bridge) is
+//! a *port*: frames it sends enter through [`Hub::forward`], frames for it
+//! leave through the receiver returned by [`Hub::attach`]. A slow receiver
+//! never stalls the hub: when its queue is full the frame is dropped and
+//! counted (SoftEther drops beyond `MAX_STORED_QUEUE_NUM` = 1024 too,
+//! process-model.md §12.3).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rustether_hub::{Route, SessionId, SessionPolicy, Switch, SwitchConfig};
+use tokio::sync::mpsc;
+
+use crate::clock::now_ms;
+
+/// Frames a port's queue holds before new ones are dropped
+/// (SoftEther `MAX_STORED_QUEUE_NUM`).
+pub const PORT_QUEUE_FRAMES: usize = 1024;
+
+/// Counters of one port, shared with the session that owns it.
+#[derive(Debug, Default)]
+pub struct PortStats {
+    /// Frames delivered into this port's queue.
+    pub queued: AtomicU64,
+    /// Frames dropped because this port's queue was full.
+    pub dropped_full: AtomicU64,
+    /// Frames this port sent into the hub.
+    pub sent_frames: AtomicU64,
+    /// Bytes this port sent into the hub.
+    pub sent_bytes: AtomicU64,
+}
+
+struct Port {
+    tx: mpsc::Sender<Bytes>,
+    stats: Arc<PortStats>,
+}
+
+struct HubCore {
+    switch: Switch,
+    ports: HashMap<SessionId, Port>,
+}
+
+/// A running virtual hub.
+pub struct Hub {
+    name: String,
+    online: AtomicBool,
+    core: Mutex<HubCore>,
+    /// Per-hub counter for session names (`SID-<USER>-<n>`).
+    session_seq: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("name", &self.name).finish()
+    }
+}
+
+impl Hub {
+    /// Creates an empty hub named `name` (its configured spelling).
+    pub fn new(name: &str, online: bool) -> Hub {
+        Hub {
+            name: name.to_string(),
+            online: AtomicBool::new(online),
+            core: Mutex::new(HubCore {
+                switch: Switch::new(SwitchConfig::default()),
+                ports: HashMap::new(),
+            }),
+            session_seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The hub's name as configured.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the hub accepts sessions (SoftEther "Online" status).
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Relaxed)
+    }
+
+    /// Sets the online flag; an offline hub refuses new logins with
+    /// `ERR_HUB_STOPPING` (10).
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Relaxed);
+    }
+
+    /// Next session number for `SID-<USER>-<n>` names.
+    pub fn next_session_number(&self) -> u64 {
+        self.session_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Attaches a port. Returns the receiving end of its frame queue and its
+    /// counters.
+    pub fn attach(
+        &self,
+        id: SessionId,
+        policy: SessionPolicy,
+    ) -> (mpsc::Receiver<Bytes>, Arc<PortStats>) {
+        let (tx, rx) = mpsc::channel(PORT_QUEUE_FRAMES);
+        let stats = Arc::new(PortStats::default());
+        let mut core = self.core.lock();
+        core.switch.add_session(id, policy);
+        core.ports.insert(
+            id,
+            Port {
+                tx,
+                stats: stats.clone(),
+            },
+        );
+        (rx, stats)
+    }
+
+    /// Detaches a port and forgets the MAC addresses learned on it.
+    pub fn detach(&self, id: SessionId) {
+        let mut core = self.core.lock();
+        core.switch.remove_session(id);
+        core.ports.remove(&id);
+    }
+
+    /// Number of attached ports.
+    pub fn port_count(&self) -> usize {
+        self.core.lock().ports.len()
+    }
+
+    /// Number of learned MAC addresses.
+    pub fn mac_count(&self) -> usize {
+        self.core.lock().switch.mac_count()
+    }
+
+    /// Switches a batch of frames sent by port `src`, draining `frames`.
+    ///
+    /// One lock acquisition per batch; enqueueing never waits.
+    pub fn forward(&self, src: SessionId, frames: &mut Vec<Bytes>) {
+        if frames.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let mut guard = self.core.lock();
+        let core = &mut *guard;
+        if let Some(p) = core.ports.get(&src) {
+            let bytes: usize = frames.iter().map(|f| f.len()).sum();
+            p.stats
+                .sent_frames
+                .fetch_add(frames.len() as u64, Ordering::Relaxed);
+            p.stats
+                .sent_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
+        }
+        for frame in frames.drain(..) {
+            let route = core.switch.route(src, &frame, now);
+            for m in core.switch.monitors() {
+                if m != src {
+                    deliver(&core.ports, m, frame.clone());
+                }
+            }
+            match route {
+                Route::Unicast(dst) => deliver(&core.ports, dst, frame),
+                Route::Flood => {
+                    for dst in core.switch.flood_targets(src) {
+                        deliver(&core.ports, dst, frame.clone());
+                    }
+                }
+                Route::Drop(_) => {}
+            }
+        }
+    }
+}
+
+fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
+    if let Some(p) = ports.get(&dst) {
+        match p.tx.try_send(frame) {
+            Ok(()) => {
+                p.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                p.stats.dropped_full.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(dst: [u8; 6], src: [u8; 6], len: usize) -> Bytes {
+        let mut f = vec![0u8; len];
+        f[..6].copy_from_slice(&dst);
+        f[6..12].copy_from_slice(&src);
+        f[12] = 0x08;
+        Bytes::from(f)
+    }
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
+    const BC: [u8; 6] = [0xff; 6];
+
+    #[tokio::test]
+    async fn floods_then_unicasts_and_never_echoes() {
+        let hub = Hub::new("T", true);
+        let (mut ra, _) = hub.attach(1, SessionPolicy::default());
+        let (mut rb, _) = hub.attach(2, SessionPolicy::default());
+        let (mut rc, _) = hub.attach(3, SessionPolicy::default());
+        hub.forward(1, &mut vec![frame(BC, A, 60)]);
+        assert!(ra.try_recv().is_err(), "no echo to the source");
+        assert_eq!(rb.try_recv().unwrap()[6..12], A);
+        assert_eq!(rc.try_recv().unwrap()[6..12], A);
+        // B answers A: A is known, so only A receives it.
+        hub.forward(2, &mut vec![frame(A, B, 60)]);
+        assert_eq!(ra.try_recv().unwrap()[6..12], B);
+        assert!(rc.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn full_queue_drops_and_counts() {
+        let hub = Hub::new("T", true);
+        let (_ra, _) = hub.attach(1, SessionPolicy::default());
+        let (_rb, sb) = hub.attach(2, SessionPolicy::default());
+        let mut batch: Vec<Bytes> = (0..PORT_QUEUE_FRAMES + 10)
+            .map(|_| frame(BC, A, 60))
+            .collect();
+        hub.forward(1, &mut batch);
+        assert_eq!(
+            sb.queued.load(Ordering::Relaxed),
+            PORT_QUEUE_FRAMES as u64
+        );
+        assert_eq!(sb.dropped_full.load(Ordering::Relaxed), 10);
+    }
+
+    #[tokio::test]
+    async fn hubs_are_isolated_and_detach_forgets() {
+        let h1 = Hub::new("ONE", true);
+        let h2 = Hub::new("TWO", true);
+        let (_r1, _) = h1.attach(1, SessionPolicy::default());
+        let (mut r2, _) = h1.attach(2, SessionPolicy::default());
+        let (mut r3, _) = h2.attach(3, SessionPolicy::default());
+        h1.forward(1, &mut vec![frame(BC, A, 60)]);
+        assert!(r2.try_recv().is_ok());
+        assert!(r3.try_recv().is_err());
+        assert_eq!(h1.mac_count(), 1);
+        h1.detach(1);
+        assert_eq!(h1.mac_count(), 0);
+        assert_eq!(h1.port_count(), 1);
+    }
+}

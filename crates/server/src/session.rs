@@ -1,0 +1,535 @@
+//! VPN sessions in the data phase.
+//!
+//! A session owns 1..=32 TCP connections (protocol-sslvpn.md §6). Each
+//! connection's read half runs in its own task that decodes the block stream
+//! and switches whole batches through the hub. One session task owns the
+//! session's hub queue and the write halves: it batches queued frames into
+//! one data item per write (several blocks per TLS write), sends keep-alives,
+//! enforces the receive timeout and ends the session when its last
+//! connection is gone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use rustether_hub::SessionId;
+use rustether_proto::block::{keepalive_interval_ms, BlockDecoder, BlockEncoder, BlockEvent};
+use rustether_proto::messages::Direction;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::{debug, info};
+
+use crate::clock::{now_ms, unix_ms};
+use crate::hub::{Hub, PortStats};
+use crate::transport::{DataReader, DataStream, DataWriter};
+
+/// Hard limit of TCP connections per session (SoftEther `MAX_TCP_CONNECTION`).
+pub const MAX_TCP_CONNECTION: u32 = 32;
+/// Most frames taken from the queue for one data item.
+const MAX_BATCH_FRAMES: usize = 512;
+/// Most bytes put into one data item before it is written.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Read buffer sizes: idle connections keep a small buffer, busy ones grow.
+const READ_BUF_MIN: usize = 2 * 1024;
+const READ_BUF_MAX: usize = 128 * 1024;
+
+/// Negotiated parameters of a session (the welcome PACK's values).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionParams {
+    /// Maximum TCP connections the client may open.
+    pub max_connection: u32,
+    /// Data phase inside TLS (`true`) or on raw TCP.
+    pub use_encrypt: bool,
+    /// Per-block zlib compression.
+    pub use_compress: bool,
+    /// Half-duplex connections.
+    pub half_connection: bool,
+    /// QoS flag as negotiated.
+    pub qos: bool,
+    /// Receive timeout in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// Descriptive data for administration (SessionList / SessionGet).
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// User name as it appears in the configuration.
+    pub username: String,
+    /// Client address of the login connection.
+    pub client_addr: SocketAddr,
+    /// Client product string (`client_str`).
+    pub client_str: String,
+    /// Client host name reported by the client, if any.
+    pub client_hostname: String,
+    /// Wall-clock login time, ms since 1970.
+    pub created_unix_ms: u64,
+    /// Session runs in bridge/routing mode.
+    pub bridge_mode: bool,
+    /// Session is a cascade or local bridge created by this server.
+    pub server_side: bool,
+}
+
+#[derive(Debug, Default)]
+struct ConnCounts {
+    total: u32,
+    server_to_client: u32,
+    client_to_server: u32,
+}
+
+/// A new data-phase connection handed to a session.
+pub struct NewConnection {
+    /// The negotiated stream.
+    pub stream: DataStream,
+    /// Bytes already read past the last negotiation message.
+    pub leftover: BytesMut,
+    /// What this connection carries.
+    pub direction: Direction,
+    /// Peer address, for logs.
+    pub peer: SocketAddr,
+}
+
+/// A live session, shared between the registry, the hub and admin.
+pub struct Session {
+    /// Hub port id.
+    pub id: SessionId,
+    /// `SID-<USER>-<n>`.
+    pub name: String,
+    /// 20-byte key clients use for `additional_connect`.
+    pub key: [u8; 20],
+    /// Hub the session is attached to.
+    pub hub: Arc<Hub>,
+    /// Negotiated parameters.
+    pub params: SessionParams,
+    /// Descriptive data.
+    pub info: SessionInfo,
+    /// Hub port counters.
+    pub stats: Arc<PortStats>,
+    /// Bytes received from the client on all connections.
+    pub recv_bytes: AtomicU64,
+    conns: Mutex<ConnCounts>,
+    ctl: mpsc::Sender<NewConnection>,
+    stop: Notify,
+    stopping: AtomicBool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("name", &self.name).finish()
+    }
+}
+
+/// Why an additional connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachError {
+    /// The session already has more connections than `max_connection`
+    /// (`ERR_TOO_MANY_CONNECTION`, 15).
+    TooMany,
+    /// The session is ending (`ERR_SESSION_TIMEOUT`, 13).
+    Gone,
+}
+
+impl Session {
+    /// Number of TCP connections currently attached.
+    pub fn connection_count(&self) -> u32 {
+        self.conns.lock().total
+    }
+
+    /// Reserves a slot for an additional connection and picks its direction
+    /// (protocol-sslvpn.md §6.1 item 4 and §6.2). The slot is released when
+    /// the connection ends, or by [`Session::release_slot`] if the hand-off
+    /// fails.
+    pub fn reserve_additional(&self) -> Result<Direction, AttachError> {
+        if self.stopping.load(Ordering::Relaxed) {
+            return Err(AttachError::Gone);
+        }
+        let mut c = self.conns.lock();
+        // SoftEther refuses only when the count is already greater than the
+        // maximum, so one connection beyond it is accepted (verified).
+        if c.total > self.params.max_connection {
+            return Err(AttachError::TooMany);
+        }
+        let dir = if self.params.half_connection {
+            rustether_proto::messages::next_direction(
+                c.server_to_client as usize,
+                c.client_to_server as usize,
+            )
+        } else {
+            Direction::Both
+        };
+        count(&mut c, dir, 1);
+        Ok(dir)
+    }
+
+    /// Gives back a slot taken by [`Session::reserve_additional`].
+    pub fn release_slot(&self, dir: Direction) {
+        count(&mut self.conns.lock(), dir, -1);
+    }
+
+    /// Hands a negotiated connection to the session task.
+    pub async fn add_connection(&self, conn: NewConnection) -> Result<(), AttachError> {
+        let dir = conn.direction;
+        self.ctl.send(conn).await.map_err(|_| {
+            self.release_slot(dir);
+            AttachError::Gone
+        })
+    }
+
+    /// Asks the session to end (admin SessionDisconnect, hub deletion).
+    pub fn disconnect(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.stop.notify_one();
+    }
+}
+
+fn count(c: &mut ConnCounts, dir: Direction, delta: i32) {
+    let apply = |v: &mut u32| *v = v.saturating_add_signed(delta);
+    apply(&mut c.total);
+    match dir {
+        Direction::ServerToClient => apply(&mut c.server_to_client),
+        Direction::ClientToServer => apply(&mut c.client_to_server),
+        Direction::Both => {}
+    }
+}
+
+/// Sessions by key, across all hubs (additional connections carry only the key).
+#[derive(Default)]
+pub struct Registry {
+    by_key: Mutex<HashMap<[u8; 20], Arc<Session>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    /// Looks a session up by its 20-byte key.
+    pub fn get(&self, key: &[u8]) -> Option<Arc<Session>> {
+        let key: [u8; 20] = key.try_into().ok()?;
+        self.by_key.lock().get(&key).cloned()
+    }
+
+    /// All live sessions.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.by_key.lock().values().cloned().collect()
+    }
+
+    /// Number of live sessions.
+    pub fn len(&self) -> usize {
+        self.by_key.lock().len()
+    }
+
+    /// True when no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn remove(&self, key: &[u8; 20]) {
+        self.by_key.lock().remove(key);
+    }
+
+    /// Allocates a hub port id.
+    pub fn next_id(&self) -> SessionId {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Everything needed to start a session.
+pub struct SessionStart {
+    /// Hub to attach to.
+    pub hub: Arc<Hub>,
+    /// `SID-...` name.
+    pub name: String,
+    /// Session key.
+    pub key: [u8; 20],
+    /// Negotiated parameters.
+    pub params: SessionParams,
+    /// Descriptive data.
+    pub info: SessionInfo,
+    /// Switching policy of the hub port.
+    pub policy: rustether_hub::SessionPolicy,
+}
+
+/// Creates the session, registers it, and spawns its task with the login
+/// connection. Returns the shared handle.
+pub fn spawn(
+    registry: &Arc<Registry>,
+    start: SessionStart,
+    first: NewConnection,
+    shutdown: watch::Receiver<bool>,
+) -> Arc<Session> {
+    let id = registry.next_id();
+    let (frames_rx, stats) = start.hub.attach(id, start.policy);
+    let (ctl_tx, ctl_rx) = mpsc::channel(4);
+    let mut counts = ConnCounts::default();
+    count(&mut counts, first.direction, 1);
+    let session = Arc::new(Session {
+        id,
+        name: start.name,
+        key: start.key,
+        hub: start.hub,
+        params: start.params,
+        info: start.info,
+        stats,
+        recv_bytes: AtomicU64::new(0),
+        conns: Mutex::new(counts),
+        ctl: ctl_tx,
+        stop: Notify::new(),
+        stopping: AtomicBool::new(false),
+    });
+    registry
+        .by_key
+        .lock()
+        .insert(session.key, session.clone());
+    let task = SessionTask {
+        session: session.clone(),
+        registry: registry.clone(),
+        frames_rx,
+        ctl_rx,
+        shutdown,
+    };
+    tokio::spawn(task.run(first));
+    session
+}
+
+struct Writer {
+    conn: u64,
+    half: DataWriter,
+    next_keepalive_ms: u64,
+}
+
+struct ReaderSlot {
+    task: JoinHandle<()>,
+    last_recv_ms: Arc<AtomicU64>,
+    /// Connections that may carry client→server data are subject to the
+    /// receive timeout (protocol-sslvpn.md §6.2).
+    timed: bool,
+    direction: Direction,
+}
+
+struct SessionTask {
+    session: Arc<Session>,
+    registry: Arc<Registry>,
+    frames_rx: mpsc::Receiver<Bytes>,
+    ctl_rx: mpsc::Receiver<NewConnection>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl SessionTask {
+    async fn run(mut self, first: NewConnection) {
+        let s = self.session.clone();
+        let timeout_ms = u64::from(s.params.timeout_ms.max(5_000));
+        let (dead_tx, mut dead_rx) = mpsc::unbounded_channel::<u64>();
+        let mut writers: Vec<Writer> = Vec::new();
+        let mut readers: HashMap<u64, ReaderSlot> = HashMap::new();
+        let mut next_conn = 0u64;
+        let mut encoder = BlockEncoder::new(s.params.use_compress);
+        let mut out = BytesMut::with_capacity(4096);
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        let mut add = |c: NewConnection,
+                       writers: &mut Vec<Writer>,
+                       readers: &mut HashMap<u64, ReaderSlot>| {
+            next_conn += 1;
+            let conn = next_conn;
+            let (r, w) = c.stream.split();
+            let last = Arc::new(AtomicU64::new(now_ms()));
+            let task = tokio::spawn(read_loop(
+                r,
+                c.leftover,
+                s.clone(),
+                last.clone(),
+                conn,
+                dead_tx.clone(),
+            ));
+            readers.insert(
+                conn,
+                ReaderSlot {
+                    task,
+                    last_recv_ms: last,
+                    timed: c.direction != Direction::ServerToClient,
+                    direction: c.direction,
+                },
+            );
+            if c.direction != Direction::ClientToServer {
+                // Each side sends a keep-alive right away (§7.1).
+                writers.push(Writer {
+                    conn,
+                    half: w,
+                    next_keepalive_ms: 0,
+                });
+            }
+            debug!(session = %s.name, peer = %c.peer, dir = ?c.direction, "connection attached");
+        };
+        add(first, &mut writers, &mut readers);
+        let mut reason = "the client disconnected";
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => { reason = "the server is shutting down"; break; }
+                _ = s.stop.notified() => { reason = "an administrator disconnected it"; break; }
+                Some(c) = self.ctl_rx.recv() => add(c, &mut writers, &mut readers),
+                Some(conn) = dead_rx.recv() => {
+                    drop_conn(&s, conn, &mut writers, &mut readers);
+                    if readers.is_empty() { break; }
+                }
+                f = self.frames_rx.recv() => {
+                    let Some(f) = f else { break };
+                    let mut bytes = f.len();
+                    batch.push(f);
+                    while batch.len() < MAX_BATCH_FRAMES && bytes < MAX_BATCH_BYTES {
+                        match self.frames_rx.try_recv() {
+                            Ok(f) => { bytes += f.len(); batch.push(f); }
+                            Err(_) => break,
+                        }
+                    }
+                    if writers.is_empty() { batch.clear(); continue; }
+                    out.clear();
+                    encoder.encode_frames(&mut out, batch.iter().map(|b| &b[..]));
+                    batch.clear();
+                    let w = &mut writers[0];
+                    let conn = w.conn;
+                    let ok = write_bounded(&mut w.half, &out, timeout_ms).await;
+                    if ok {
+                        w.next_keepalive_ms = now_ms() + keepalive_interval_ms(&mut rng, s.params.timeout_ms);
+                    } else {
+                        drop_conn(&s, conn, &mut writers, &mut readers);
+                        if readers.is_empty() { break; }
+                    }
+                    if out.capacity() > 4 * MAX_BATCH_BYTES { out = BytesMut::with_capacity(4096); }
+                }
+                _ = tick.tick() => {
+                    let now = now_ms();
+                    let stale: Vec<u64> = readers.iter()
+                        .filter(|(_, r)| r.timed && now.saturating_sub(r.last_recv_ms.load(Ordering::Relaxed)) > timeout_ms)
+                        .map(|(c, _)| *c).collect();
+                    for conn in stale {
+                        info!(session = %s.name, "connection timed out: nothing received for {} ms", timeout_ms);
+                        drop_conn(&s, conn, &mut writers, &mut readers);
+                    }
+                    if readers.is_empty() { reason = "it timed out"; break; }
+                    let mut failed = Vec::new();
+                    for w in writers.iter_mut() {
+                        if now >= w.next_keepalive_ms {
+                            out.clear();
+                            let len = rand::Rng::gen_range(&mut rng, 0..512);
+                            encoder.encode_keepalive(&mut out, &mut rng, len);
+                            if write_bounded(&mut w.half, &out, timeout_ms).await {
+                                w.next_keepalive_ms = now + keepalive_interval_ms(&mut rng, s.params.timeout_ms);
+                            } else {
+                                failed.push(w.conn);
+                            }
+                        }
+                    }
+                    for conn in failed { drop_conn(&s, conn, &mut writers, &mut readers); }
+                    if readers.is_empty() { break; }
+                }
+            }
+        }
+
+        s.stopping.store(true, Ordering::Relaxed);
+        self.registry.remove(&s.key);
+        s.hub.detach(s.id);
+        for (_, r) in readers.drain() {
+            r.task.abort();
+        }
+        for mut w in writers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_millis(200), w.half.shutdown()).await;
+        }
+        info!(
+            hub = %s.hub.name(),
+            session = %s.name,
+            user = %s.info.username,
+            "session ended because {reason}"
+        );
+    }
+}
+
+use rand::SeedableRng;
+
+fn drop_conn(
+    s: &Session,
+    conn: u64,
+    writers: &mut Vec<Writer>,
+    readers: &mut HashMap<u64, ReaderSlot>,
+) {
+    if let Some(r) = readers.remove(&conn) {
+        r.task.abort();
+        count(&mut s.conns.lock(), r.direction, -1);
+    }
+    writers.retain(|w| w.conn != conn);
+}
+
+async fn write_bounded(w: &mut DataWriter, data: &[u8], timeout_ms: u64) -> bool {
+    let fut = async {
+        w.write_all(data).await?;
+        w.flush().await
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_millis(timeout_ms), fut).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Reads one connection's block stream and switches its frames.
+async fn read_loop(
+    mut r: DataReader,
+    mut buf: BytesMut,
+    s: Arc<Session>,
+    last_recv_ms: Arc<AtomicU64>,
+    conn: u64,
+    dead: mpsc::UnboundedSender<u64>,
+) {
+    let mut dec = BlockDecoder::new(s.params.use_compress);
+    let mut batch: Vec<Bytes> = Vec::with_capacity(64);
+    let mut want = READ_BUF_MIN;
+    let result: Result<(), String> = async {
+        loop {
+            loop {
+                match dec.next_event(&mut buf) {
+                    Ok(Some(BlockEvent::Frame(f))) => batch.push(f),
+                    Ok(Some(BlockEvent::KeepAlive)) => {}
+                    Ok(None) => break,
+                    Err(e) => return Err(format!("bad block stream: {e}")),
+                }
+            }
+            if !batch.is_empty() {
+                s.hub.forward(s.id, &mut batch);
+            }
+            if buf.is_empty() && buf.capacity() > READ_BUF_MIN && want == READ_BUF_MIN {
+                // Idle again: give the big buffer back.
+                buf = BytesMut::new();
+            }
+            if buf.capacity() - buf.len() < want / 2 {
+                buf.reserve(want);
+            }
+            let n = r.read_buf(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(());
+            }
+            // Grow while reads fill the buffer, shrink when they stop.
+            want = if n >= want / 2 {
+                (want * 2).min(READ_BUF_MAX)
+            } else {
+                READ_BUF_MIN
+            };
+            last_recv_ms.store(now_ms(), Ordering::Relaxed);
+            s.recv_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        info!(session = %s.name, "connection closed: {e}");
+    }
+    let _ = dead.send(conn);
+}
+
+/// Wall-clock helper re-exported for session creation.
+pub fn login_time() -> u64 {
+    unix_ms()
+}
