@@ -8,8 +8,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod error;
+pub mod http;
 pub mod pack;
+pub mod password;
 pub mod sha0;
+pub mod watermark;
 
+pub use error::ErrorCode;
 pub use pack::{Element, Pack, PackError, PackLimits, Value, ValueType};
 pub use sha0::{sha0, Sha0};
