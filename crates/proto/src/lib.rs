@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod block;
 pub mod error;
 pub mod http;
+pub mod messages;
 pub mod pack;
 pub mod password;
 pub mod sha0;
