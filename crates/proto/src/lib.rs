@@ -12,6 +12,7 @@ pub mod block;
 pub mod error;
 pub mod http;
 pub mod messages;
+pub mod negotiate;
 pub mod pack;
 pub mod password;
 pub mod sha0;
