@@ -1,0 +1,339 @@
+//! rustether-bench: side-by-side benchmarks of our server and the real
+//! SoftEther vpnserver, in the same run, on the same namespace topology.
+//!
+//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt]`
+//! prints one JSON line per (variant, server) on stdout and a table with
+//! the ratio ours/SoftEther on stderr. Needs root. Modes are subcommands;
+//! new ones (e.g. control-plane `load`) get their own module-level function.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use rustether_testkit::cpu::CpuWindow;
+use rustether_testkit::measure::{iperf3, median, ping, wait_ping, IperfOptions};
+use rustether_testkit::server::ServerKind;
+use rustether_testkit::t1::{T1Lab, T1Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rustether-bench",
+    about = "RustEther vs SoftEther benchmarks (root)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// T1: two real vpnclients talking through the server's virtual hub
+    /// (ping RTT, iperf3 throughput, server and client CPU).
+    T1(T1Args),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Ours,
+    Softether,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    /// MAXTCP 1 (2 TCP connections with QoS), encryption on.
+    Default,
+    /// MAXTCP 8.
+    Maxtcp8,
+    /// Encryption off (AccountEncryptDisable).
+    Noencrypt,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Default => "default",
+            Variant::Maxtcp8 => "maxtcp8",
+            Variant::Noencrypt => "noencrypt",
+        }
+    }
+
+    fn options(self) -> T1Options {
+        let mut o = T1Options::default();
+        match self {
+            Variant::Default => {}
+            Variant::Maxtcp8 => o.max_tcp = 8,
+            Variant::Noencrypt => o.encrypt = false,
+        }
+        o
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct T1Args {
+    /// Seconds per iperf3 run.
+    #[arg(long, default_value_t = 10)]
+    secs: u32,
+    /// iperf3 runs per server (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Which servers to measure (ours first, then SoftEther).
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    server: Which,
+    /// Our vpnserver binary (default: `vpnserver` next to this program).
+    #[arg(long)]
+    ours_bin: Option<PathBuf>,
+    /// Comma-separated variants.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "default")]
+    variant: Vec<Variant>,
+    /// Echo requests for the RTT figure (0.2 s apart, idle path).
+    #[arg(long, default_value_t = 20)]
+    ping_count: u32,
+    /// iperf3 parallel streams.
+    #[arg(long, default_value_t = 1)]
+    parallel: u32,
+    /// iperf3 reverse direction (-R).
+    #[arg(long)]
+    reverse: bool,
+    /// Keep the working directories (logs) afterwards.
+    #[arg(long)]
+    keep_logs: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !rustether_testkit::is_root() {
+        eprintln!("rustether-bench: must run as root (network namespaces)");
+        return ExitCode::from(2);
+    }
+    let r = match cli.mode {
+        Mode::T1(a) => bench_t1(&a),
+    };
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("rustether-bench: ERROR: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn default_ours_bin() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe
+        .parent()
+        .context("executable has no directory")?
+        .join("vpnserver"))
+}
+
+fn log(msg: &str) {
+    eprintln!("bench: {msg}");
+}
+
+/// Runs every (variant, server); returns Ok(false) if any measurement failed.
+fn bench_t1(a: &T1Args) -> Result<bool> {
+    anyhow::ensure!(a.secs >= 1 && a.runs >= 1, "--secs and --runs must be >= 1");
+    let ours = match &a.ours_bin {
+        Some(p) => p.clone(),
+        None => default_ours_bin()?,
+    };
+    let mut kinds = Vec::new();
+    if a.server != Which::Softether {
+        kinds.push(ServerKind::Ours(ours));
+    }
+    if a.server != Which::Ours {
+        kinds.push(ServerKind::SoftEther);
+    }
+    let mut all_ok = true;
+    let mut rows: Vec<(Variant, Vec<Value>)> = Vec::new();
+    for v in &a.variant {
+        let mut results = Vec::new();
+        for k in &kinds {
+            log(&format!("T1 {} with {}", v.name(), k.label()));
+            let res = match measure_t1(a, *v, k) {
+                Ok(j) => j,
+                Err(e) => {
+                    all_ok = false;
+                    log(&format!(
+                        "FAILED: T1 {} with {}: {e:#}",
+                        v.name(),
+                        k.label()
+                    ));
+                    json!({"test": "T1", "variant": v.name(), "server": k.label(),
+                           "error": format!("{e:#}")})
+                }
+            };
+            println!("{res}");
+            let _ = std::io::stdout().flush();
+            results.push(res);
+        }
+        rows.push((*v, results));
+    }
+    for (v, results) in &rows {
+        eprintln!("{}", table(*v, a, results));
+    }
+    Ok(all_ok)
+}
+
+fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok());
+    let label = format!("bench-t1-{}", kind.label());
+    let mut lab = T1Lab::start(&label, kind, v.options())?;
+    if a.keep_logs {
+        lab.keep_dir();
+    }
+    let srv_pid = lab.server()?.pid();
+    let client_pids: Vec<i32> = lab.clients.iter().map(|c| c.client.pid()).collect();
+    let status = lab.clients[0].client.status(&lab.clients[0].account)?;
+    let (src, dst) = (lab.clients[0].inner, lab.clients[1].inner);
+    wait_ping(lab.client_ns(0), dst, Duration::from_secs(15))?;
+    let p = ping(
+        lab.client_ns(0),
+        dst,
+        a.ping_count,
+        Duration::from_millis(200),
+    )?;
+    log(&format!(
+        "ping {src} -> {dst}: avg {:?} ms, loss {}%",
+        p.rtt_avg_ms, p.loss_pct
+    ));
+
+    let mut opts = IperfOptions::new(a.secs);
+    opts.parallel = a.parallel;
+    opts.reverse = a.reverse;
+    opts.bind = Some(src);
+    let logs = lab.dir().join("logs");
+    let (mut tput, mut retr, mut scpu, mut ccpu, mut busy, mut steal) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for run in 1..=a.runs {
+        let mut groups = vec![srv_pid];
+        groups.extend(&client_pids);
+        let w = CpuWindow::start(&groups);
+        let r = iperf3(lab.client_ns(1), lab.client_ns(0), dst, &opts, &logs)?;
+        let u = w.finish();
+        let clients: f64 = u.group_pct[1..].iter().sum();
+        log(&format!(
+            "run {run}/{}: {:.2} Mbit/s (retransmits {:?}), server cpu {:.1}%, clients {:.1}%, machine busy {:.1}%, steal {:.1}%",
+            a.runs, r.mbps, r.retransmits, u.group_pct[0], clients, u.machine_busy_pct, u.steal_pct
+        ));
+        tput.push(r.mbps);
+        retr.push(r.retransmits);
+        scpu.push(u.group_pct[0]);
+        ccpu.push((clients * 10.0).round() / 10.0);
+        busy.push(u.machine_busy_pct);
+        steal.push(u.steal_pct);
+        lab.server.as_mut().expect("started").ensure_running()?;
+        if run < a.runs {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    Ok(json!({
+        "test": "T1",
+        "variant": v.name(),
+        "server": kind.label(),
+        "path": format!("{src}->{dst}"),
+        "duration_s": a.secs,
+        "runs": a.runs,
+        "parallel": a.parallel,
+        "reverse": a.reverse,
+        "throughput_mbps": median(&tput),
+        "throughput_mbps_runs": tput,
+        "retransmits_runs": retr,
+        "ping_avg_ms": p.rtt_avg_ms,
+        "ping_median_ms": p.rtt_median_ms,
+        "ping_min_ms": p.rtt_min_ms,
+        "ping_max_ms": p.rtt_max_ms,
+        "ping_mdev_ms": p.rtt_mdev_ms,
+        "ping_loss_pct": p.loss_pct,
+        "ping_count": p.sent,
+        "server_cpu_pct": median(&scpu),
+        "server_cpu_pct_runs": scpu,
+        "clients_cpu_pct": median(&ccpu),
+        "clients_cpu_pct_runs": ccpu,
+        "machine_busy_pct_runs": busy,
+        "cpu_steal_pct_runs": steal,
+        "client_max_tcp": lab.opts.max_tcp,
+        "tcp_connections": status.tcp_connections(),
+        "encryption": status.cipher(),
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "loadavg_1m_before": loadavg,
+    }))
+}
+
+fn num(v: &Value, k: &str) -> Option<f64> {
+    v.get(k).and_then(|x| x.as_f64())
+}
+
+/// Side-by-side table for one variant; ratio column = ours / SoftEther.
+fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
+    let rows: [(&str, &str); 5] = [
+        ("throughput Mbit/s (median)", "throughput_mbps"),
+        ("ping avg ms", "ping_avg_ms"),
+        ("server CPU % of one core", "server_cpu_pct"),
+        ("clients CPU % (both)", "clients_cpu_pct"),
+        ("server CPU % per Gbit/s", "server_cpu_pct_per_gbps"),
+    ];
+    let derived = |r: &Value, k: &str| -> Option<f64> {
+        if k == "server_cpu_pct_per_gbps" {
+            let t = num(r, "throughput_mbps")?;
+            (t > 0.0).then(|| num(r, "server_cpu_pct").unwrap_or(0.0) / (t / 1000.0))
+        } else {
+            num(r, k)
+        }
+    };
+    let mut s = format!(
+        "\nT1 {} ({} s x {} runs, {} stream(s){})\n",
+        v.name(),
+        a.secs,
+        a.runs,
+        a.parallel,
+        if a.reverse { ", reverse" } else { "" }
+    );
+    s.push_str(&format!("{:<28}", "figure"));
+    for r in results {
+        s.push_str(&format!(
+            "{:>22}",
+            r.get("server").and_then(|x| x.as_str()).unwrap_or("?")
+        ));
+    }
+    let ratio = results.len() == 2;
+    if ratio {
+        s.push_str(&format!("{:>16}", "ours/SoftEther"));
+    }
+    s.push('\n');
+    for (title, key) in rows {
+        s.push_str(&format!("{title:<28}"));
+        let vals: Vec<Option<f64>> = results.iter().map(|r| derived(r, key)).collect();
+        for x in &vals {
+            match x {
+                Some(x) => s.push_str(&format!("{x:>22.2}")),
+                None => s.push_str(&format!("{:>22}", "-")),
+            }
+        }
+        if ratio {
+            match (vals[0], vals[1]) {
+                (Some(o), Some(se)) if se != 0.0 => s.push_str(&format!("{:>15.2}x", o / se)),
+                _ => s.push_str(&format!("{:>16}", "-")),
+            }
+        }
+        s.push('\n');
+    }
+    for r in results {
+        if let Some(e) = r.get("error").and_then(|x| x.as_str()) {
+            let first = e.lines().next().unwrap_or("");
+            s.push_str(&format!(
+                "{}: FAILED: {first}\n",
+                r.get("server").and_then(|x| x.as_str()).unwrap_or("?")
+            ));
+        }
+    }
+    s
+}
