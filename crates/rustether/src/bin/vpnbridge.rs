@@ -1,1 +1,5 @@
-fn main() {}
+//! `vpnbridge`: the RustEther VPN Bridge (see `docs/operating-modes.md`).
+
+fn main() -> std::process::ExitCode {
+    rustether_svc::main(rustether_svc::Edition::Bridge)
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! `vpnserver`: the RustEther VPN Server (see `docs/operating-modes.md`).
+
+fn main() -> std::process::ExitCode {
+    rustether_svc::main(rustether_svc::Edition::Server)
+}
