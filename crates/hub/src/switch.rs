@@ -1,0 +1,626 @@
+//! The layer-2 switch of one virtual hub: MAC learning and the forwarding
+//! decision, after SoftEther `StorePacket` (src/Cedar/Hub.c) as described in
+//! process-model.md §12.1–12.3.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::frame::{ETHERTYPE_VLAN, HEADER_LEN, VLAN_HEADER_LEN};
+use crate::hasher::SeededState;
+use crate::MacAddr;
+
+/// Identifies a session (VPN client, cascade, local bridge, SecureNAT,
+/// monitor, ...) within the runtime; the switch only compares these ids.
+pub type SessionId = u64;
+
+/// `MAC_TABLE_EXPIRE_TIME`: an entry not refreshed for this long (ms) is purged (src/Cedar/Cedar.h).
+pub const MAC_TABLE_EXPIRE_TIME_MS: u64 = 600_000;
+/// `MAC_TABLE_EXCLUSIVE_TIME`: a MAC refreshed this recently (ms) cannot move to a `check_mac` session (src/Cedar/Cedar.h).
+pub const MAC_TABLE_EXCLUSIVE_TIME_MS: u64 = 13_000;
+/// `MAX_MAC_TABLES`: hub-wide MAC table limit (src/Cedar/Cedar.h).
+pub const MAX_MAC_TABLES: usize = 65_536;
+/// `MAC_MIN_LIMIT_COUNT`: a per-session MAC limit is never below this (src/Cedar/Cedar.h).
+pub const MAC_MIN_LIMIT_COUNT: u32 = 3;
+/// `OLD_MAC_ADDRESS_ENTRY_FLUSH_INTERVAL`: the lazy purge runs at most once per this many ms (src/Cedar/Hub.h).
+pub const MAC_FLUSH_INTERVAL_MS: u64 = 1_000;
+
+/// The part of a session's policy the switch enforces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Policy `CheckMac`: a MAC address refreshed by another session within
+    /// [`SwitchConfig::mac_exclusive_ms`] may not move to this session (the
+    /// frame is dropped). The runtime must force it on for local-bridge
+    /// sessions unless the hub option `DisableCheckMacOnLocalBridge` is set
+    /// — it is the loop guard against frames leaking back through the LAN.
+    pub check_mac: bool,
+    /// Monitor-mode session: its frames are never forwarded nor learned, it
+    /// is not a flood target, and the runtime gives it a copy of every frame
+    /// (see [`Switch::monitors`]).
+    pub monitor: bool,
+    /// Policy `MaxMac`: most MAC addresses this session may register; 0 = unlimited.
+    pub max_mac: u32,
+    /// Policy `NoBridge`: limits the session to [`MAC_MIN_LIMIT_COUNT`] MACs.
+    pub no_bridge: bool,
+}
+
+impl SessionPolicy {
+    /// The per-session MAC limit, `None` when unlimited.
+    ///
+    /// As in `StorePacket`: when `max_mac` ≠ 0 or `no_bridge`, the limit is
+    /// `min(max_mac if ≠ 0, 3 if no_bridge)`, then raised to at least 3.
+    pub fn mac_limit(&self) -> Option<u32> {
+        if self.max_mac == 0 && !self.no_bridge {
+            return None;
+        }
+        let mut limit = u32::MAX;
+        if self.no_bridge {
+            limit = limit.min(MAC_MIN_LIMIT_COUNT);
+        }
+        if self.max_mac != 0 {
+            limit = limit.min(self.max_mac);
+        }
+        Some(limit.max(MAC_MIN_LIMIT_COUNT))
+    }
+}
+
+/// Where a frame goes, as decided by [`Switch::route`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// To exactly this session (never the source; the session exists).
+    Unicast(SessionId),
+    /// To every session of [`Switch::flood_targets`] (never the source).
+    Flood,
+    /// Nowhere.
+    Drop(DropReason),
+}
+
+/// Why [`Switch::route`] dropped a frame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Shorter than the 14-byte Ethernet header, or tagged `0x8100` with
+    /// the 4-byte tag cut off (SoftEther's parser rejects both).
+    TooShort,
+    /// Source MAC all-zero, all-FF, equal to the destination (SoftEther
+    /// `InvalidSourcePacket`), equal to the hub's own MAC (§12.1), or with
+    /// the I/G bit set. The last is stricter than SoftEther, which would
+    /// learn a multicast source: no station sends from a group address, and
+    /// learning one would only pollute the table.
+    BadSourceMac,
+    /// The frame came back from the session it is addressed to: its
+    /// destination MAC was learned on the source session.
+    SameSession,
+    /// Frames from monitor-mode sessions are never forwarded.
+    MonitorSource,
+    /// The source MAC was refreshed by another session within
+    /// `mac_exclusive_ms` and this session has `check_mac` (loop guard).
+    MacMoveDenied,
+    /// The session reached its `MaxMac`/`NoBridge` limit (SoftEther logs
+    /// `LH_MAC_LIMIT` / `LH_BRIDGE_LIMIT`).
+    MacLimit,
+    /// The hub-wide MAC table is full (`MAX_MAC_TABLES`).
+    TableFull,
+    /// The source session was never added (or already removed).
+    UnknownSession,
+}
+
+impl DropReason {
+    /// Every reason, in the order of [`DropReason::index`].
+    pub const ALL: [DropReason; 8] = [
+        DropReason::TooShort,
+        DropReason::BadSourceMac,
+        DropReason::SameSession,
+        DropReason::MonitorSource,
+        DropReason::MacMoveDenied,
+        DropReason::MacLimit,
+        DropReason::TableFull,
+        DropReason::UnknownSession,
+    ];
+
+    /// Position in [`DropReason::ALL`] (0..8), e.g. for counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short snake_case name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::TooShort => "too_short",
+            DropReason::BadSourceMac => "bad_source_mac",
+            DropReason::SameSession => "same_session",
+            DropReason::MonitorSource => "monitor_source",
+            DropReason::MacMoveDenied => "mac_move_denied",
+            DropReason::MacLimit => "mac_limit",
+            DropReason::TableFull => "table_full",
+            DropReason::UnknownSession => "unknown_session",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Hub-wide switching parameters. `Default` gives SoftEther's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwitchConfig {
+    /// Entries not refreshed for this many ms are purged (600 000).
+    pub mac_expire_ms: u64,
+    /// Loop-guard window for `check_mac` sessions, in ms (13 000).
+    pub mac_exclusive_ms: u64,
+    /// Most entries in the MAC table (65 536); learning beyond drops the frame.
+    pub max_entries: usize,
+    /// Key the MAC table by (MAC, 802.1Q VLAN id); `false` (hub option
+    /// `NoManageVlanId`) keys every entry with VLAN 0.
+    pub manage_vlan: bool,
+}
+
+impl Default for SwitchConfig {
+    fn default() -> Self {
+        SwitchConfig {
+            mac_expire_ms: MAC_TABLE_EXPIRE_TIME_MS,
+            mac_exclusive_ms: MAC_TABLE_EXCLUSIVE_TIME_MS,
+            max_entries: MAX_MAC_TABLES,
+            manage_vlan: true,
+        }
+    }
+}
+
+/// One MAC table entry as shown by the admin `MacTable` listing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MacEntryView {
+    /// The station's address.
+    pub mac: MacAddr,
+    /// 802.1Q VLAN id the address was seen with (0 = untagged or not managed).
+    pub vlan: u16,
+    /// Session the address is registered to.
+    pub session: SessionId,
+    /// When the entry was created or last moved to `session` (caller's ms clock).
+    pub created_ms: u64,
+    /// When a frame from this address last refreshed the entry (caller's ms clock).
+    pub updated_ms: u64,
+}
+
+/// Counters since the switch was created.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwitchStats {
+    /// Frames routed [`Route::Unicast`].
+    pub unicast: u64,
+    /// Frames routed [`Route::Flood`].
+    pub flooded: u64,
+    /// New MAC table entries.
+    pub learned: u64,
+    /// Entries moved to another session (station move).
+    pub moved: u64,
+    /// Entries purged by aging.
+    pub expired: u64,
+    dropped: [u64; DropReason::ALL.len()],
+}
+
+impl SwitchStats {
+    /// Frames dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    /// Frames dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    session: SessionId,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+struct SessionState {
+    policy: SessionPolicy,
+    mac_limit: Option<u32>,
+    /// MAC entries currently registered to this session.
+    mac_count: usize,
+    /// Index in `Switch::members` (or `Switch::monitors` for monitors).
+    slot: usize,
+}
+
+/// Table key: MAC in bits 0..48, VLAN id in bits 48..60.
+#[inline]
+fn key(mac48: u64, vlan: u16) -> u64 {
+    mac48 | (u64::from(vlan) << 48)
+}
+
+#[inline]
+fn mac48(b: &[u8]) -> u64 {
+    u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// The switching state of one virtual hub: its sessions and MAC table.
+///
+/// Plain data: no I/O, no clock, no locks. The runtime owns one `Switch`
+/// per hub (hubs share nothing), passes a monotonic millisecond clock into
+/// [`route`](Switch::route) and [`expire`](Switch::expire), and performs the
+/// delivery the returned [`Route`] asks for.
+///
+/// Per frame, `route` does three hash look-ups (source session, source MAC,
+/// destination MAC) and allocates nothing, except when a newly learned MAC
+/// makes the table grow (amortised).
+#[derive(Clone, Debug)]
+pub struct Switch {
+    cfg: SwitchConfig,
+    hub_mac: Option<u64>,
+    macs: HashMap<u64, Entry, SeededState>,
+    sessions: HashMap<SessionId, SessionState, SeededState>,
+    /// Non-monitor sessions, the flood domain.
+    members: Vec<SessionId>,
+    monitors: Vec<SessionId>,
+    last_purge_ms: Option<u64>,
+    stats: SwitchStats,
+}
+
+impl Switch {
+    /// An empty switch.
+    pub fn new(cfg: SwitchConfig) -> Switch {
+        Switch {
+            cfg,
+            hub_mac: None,
+            macs: HashMap::with_hasher(SeededState::random()),
+            sessions: HashMap::with_hasher(SeededState::random()),
+            members: Vec::new(),
+            monitors: Vec::new(),
+            last_purge_ms: None,
+            stats: SwitchStats::default(),
+        }
+    }
+
+    /// The configuration given to [`Switch::new`].
+    pub fn config(&self) -> &SwitchConfig {
+        &self.cfg
+    }
+
+    /// Sets the hub's own MAC (`00-AE-…`, §12.1); frames arriving from a
+    /// session with it as source are dropped as [`DropReason::BadSourceMac`].
+    pub fn set_hub_mac(&mut self, mac: Option<MacAddr>) {
+        self.hub_mac = mac.map(|m| m.to_u64());
+    }
+
+    /// The hub MAC set by [`Switch::set_hub_mac`].
+    pub fn hub_mac(&self) -> Option<MacAddr> {
+        self.hub_mac.map(MacAddr::from_u64)
+    }
+
+    /// Adds a session. Adding an id that is already present replaces its
+    /// policy and keeps its MAC entries, except that a session turned into
+    /// a monitor loses them (monitors own no MACs).
+    pub fn add_session(&mut self, id: SessionId, policy: SessionPolicy) {
+        let mac_limit = policy.mac_limit();
+        let monitor = policy.monitor;
+        if let Some(st) = self.sessions.get_mut(&id) {
+            let was_monitor = st.policy.monitor;
+            st.policy = policy;
+            st.mac_limit = mac_limit;
+            if was_monitor != monitor {
+                let slot = st.slot;
+                self.detach(was_monitor, slot);
+                self.attach(id, monitor);
+                if monitor {
+                    self.remove_entries_of(id);
+                }
+            }
+            return;
+        }
+        let list = if monitor {
+            &mut self.monitors
+        } else {
+            &mut self.members
+        };
+        let slot = list.len();
+        list.push(id);
+        self.sessions.insert(
+            id,
+            SessionState {
+                policy,
+                mac_limit,
+                mac_count: 0,
+                slot,
+            },
+        );
+    }
+
+    /// Removes a session and every MAC entry registered to it (§12.2: "all
+    /// entries of a session are removed when the session ends"). Unknown
+    /// ids are ignored.
+    pub fn remove_session(&mut self, id: SessionId) {
+        if let Some(st) = self.sessions.remove(&id) {
+            self.detach(st.policy.monitor, st.slot);
+            if st.mac_count > 0 {
+                self.macs.retain(|_, e| e.session != id);
+            }
+        }
+    }
+
+    /// Whether `id` was added and not removed.
+    pub fn contains_session(&self, id: SessionId) -> bool {
+        self.sessions.contains_key(&id)
+    }
+
+    /// The policy of session `id`.
+    pub fn policy(&self, id: SessionId) -> Option<&SessionPolicy> {
+        self.sessions.get(&id).map(|s| &s.policy)
+    }
+
+    /// Number of MAC entries registered to session `id`.
+    pub fn session_mac_count(&self, id: SessionId) -> Option<usize> {
+        self.sessions.get(&id).map(|s| s.mac_count)
+    }
+
+    /// Learns the source MAC and decides where the frame goes. `now_ms` is
+    /// a monotonic clock in ms (any origin; compared only with itself).
+    ///
+    /// Order of checks, as in SoftEther `HubPaPutPacket`/`StorePacket`:
+    /// 1. shorter than 14 bytes, or a truncated 802.1Q tag → `TooShort`;
+    /// 2. source session unknown → `UnknownSession`;
+    /// 3. bad source MAC (see [`DropReason::BadSourceMac`]) → `BadSourceMac`;
+    /// 4. source session is a monitor → `MonitorSource` (nothing learned);
+    /// 5. learning of (source MAC, VLAN id):
+    ///    * known on this session: refresh;
+    ///    * known on another session: move it here (created = updated =
+    ///      now), unless this session has `check_mac` and the entry was
+    ///      refreshed within `mac_exclusive_ms` → `MacMoveDenied`. Like
+    ///      SoftEther, a move does not check the per-session limit;
+    ///    * unknown: lazy purge of aged entries (at most once per
+    ///      [`MAC_FLUSH_INTERVAL_MS`]), then the per-session limit →
+    ///      `MacLimit`, then the table limit → `TableFull`, then insert;
+    /// 6. destination with the I/G bit set → `Flood`; destination not in
+    ///    the table for this VLAN → `Flood`; learned on the source session →
+    ///    `SameSession`; else `Unicast(owner)`.
+    ///
+    /// The VLAN id is the low 12 bits of the TCI of a `0x8100` tag when
+    /// [`SwitchConfig::manage_vlan`], else 0. A destination entry is used
+    /// even if aged but not yet purged, as SoftEther does.
+    pub fn route(&mut self, src: SessionId, frame: &[u8], now_ms: u64) -> Route {
+        if frame.len() < HEADER_LEN {
+            return self.drop(DropReason::TooShort);
+        }
+        let tagged = u16::from_be_bytes([frame[12], frame[13]]) == ETHERTYPE_VLAN;
+        if tagged && frame.len() < VLAN_HEADER_LEN {
+            return self.drop(DropReason::TooShort);
+        }
+        let vlan = if tagged && self.cfg.manage_vlan {
+            u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff
+        } else {
+            0
+        };
+
+        let Some(src_state) = self.sessions.get(&src) else {
+            return self.drop(DropReason::UnknownSession);
+        };
+        let dst48 = mac48(&frame[0..6]);
+        let src48 = mac48(&frame[6..12]);
+        if src48 == 0 || frame[6] & 1 != 0 || src48 == dst48 || self.hub_mac == Some(src48) {
+            return self.drop(DropReason::BadSourceMac);
+        }
+        if src_state.policy.monitor {
+            return self.drop(DropReason::MonitorSource);
+        }
+        let check_mac = src_state.policy.check_mac;
+
+        if let Err(reason) = self.learn(src, check_mac, key(src48, vlan), now_ms) {
+            return self.drop(reason);
+        }
+
+        if frame[0] & 1 != 0 {
+            self.stats.flooded += 1;
+            return Route::Flood;
+        }
+        match self.macs.get(&key(dst48, vlan)) {
+            None => {
+                self.stats.flooded += 1;
+                Route::Flood
+            }
+            Some(e) if e.session == src => self.drop(DropReason::SameSession),
+            Some(e) => {
+                let dst = e.session;
+                self.stats.unicast += 1;
+                Route::Unicast(dst)
+            }
+        }
+    }
+
+    /// Step 5 of [`Switch::route`].
+    fn learn(
+        &mut self,
+        src: SessionId,
+        check_mac: bool,
+        k: u64,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        if let Some(e) = self.macs.get_mut(&k) {
+            if e.session == src {
+                e.updated_ms = now;
+                return Ok(());
+            }
+            if check_mac && e.updated_ms.saturating_add(self.cfg.mac_exclusive_ms) >= now {
+                return Err(DropReason::MacMoveDenied);
+            }
+            let old = e.session;
+            e.session = src;
+            e.created_ms = now;
+            e.updated_ms = now;
+            if let Some(o) = self.sessions.get_mut(&old) {
+                debug_assert!(o.mac_count > 0);
+                o.mac_count = o.mac_count.saturating_sub(1);
+            }
+            if let Some(s) = self.sessions.get_mut(&src) {
+                s.mac_count += 1;
+            }
+            self.stats.moved += 1;
+            return Ok(());
+        }
+
+        let purge_due = match self.last_purge_ms {
+            None => true,
+            Some(t) => t.saturating_add(MAC_FLUSH_INTERVAL_MS) < now,
+        };
+        if purge_due {
+            self.expire(now);
+        }
+        let Some(st) = self.sessions.get_mut(&src) else {
+            return Err(DropReason::UnknownSession);
+        };
+        if let Some(limit) = st.mac_limit {
+            if st.mac_count >= limit as usize {
+                return Err(DropReason::MacLimit);
+            }
+        }
+        if self.macs.len() >= self.cfg.max_entries {
+            return Err(DropReason::TableFull);
+        }
+        st.mac_count += 1;
+        self.macs.insert(
+            k,
+            Entry {
+                session: src,
+                created_ms: now,
+                updated_ms: now,
+            },
+        );
+        self.stats.learned += 1;
+        Ok(())
+    }
+
+    /// Sessions that receive a flooded frame from `src`: every session
+    /// except `src` and the monitors (which get every frame through
+    /// [`Switch::monitors`]). Per-destination filters (VLAN-bound sessions,
+    /// dormant clients, queue quotas) are the runtime's business.
+    pub fn flood_targets(&self, src: SessionId) -> impl Iterator<Item = SessionId> + '_ {
+        self.members.iter().copied().filter(move |&id| id != src)
+    }
+
+    /// Monitor-mode sessions; the runtime copies every frame to them.
+    pub fn monitors(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.monitors.iter().copied()
+    }
+
+    /// Every MAC table entry, in no particular order.
+    pub fn mac_table(&self) -> impl Iterator<Item = MacEntryView> + '_ {
+        self.macs.iter().map(|(&k, e)| MacEntryView {
+            mac: MacAddr::from_u64(k),
+            vlan: (k >> 48) as u16,
+            session: e.session,
+            created_ms: e.created_ms,
+            updated_ms: e.updated_ms,
+        })
+    }
+
+    /// The entry for (`mac`, `vlan`); pass `vlan` 0 when VLANs are not managed.
+    pub fn lookup(&self, mac: MacAddr, vlan: u16) -> Option<MacEntryView> {
+        let k = key(mac.to_u64(), vlan & 0x0fff);
+        self.macs.get(&k).map(|e| MacEntryView {
+            mac,
+            vlan: vlan & 0x0fff,
+            session: e.session,
+            created_ms: e.created_ms,
+            updated_ms: e.updated_ms,
+        })
+    }
+
+    /// Deletes the entry for (`mac`, `vlan`) (admin `MacDelete`); returns
+    /// whether it existed.
+    pub fn remove_mac(&mut self, mac: MacAddr, vlan: u16) -> bool {
+        match self.macs.remove(&key(mac.to_u64(), vlan & 0x0fff)) {
+            Some(e) => {
+                if let Some(s) = self.sessions.get_mut(&e.session) {
+                    debug_assert!(s.mac_count > 0);
+                    s.mac_count = s.mac_count.saturating_sub(1);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Purges entries not refreshed for `mac_expire_ms` (expired when
+    /// `updated + mac_expire_ms <= now_ms`, `DeleteExpiredMacTableEntry`).
+    /// [`Switch::route`] also calls this lazily before learning a new MAC,
+    /// at most once per [`MAC_FLUSH_INTERVAL_MS`]; the runtime may call it
+    /// from a timer so that idle hubs shrink too.
+    pub fn expire(&mut self, now_ms: u64) {
+        self.last_purge_ms = Some(now_ms);
+        let ttl = self.cfg.mac_expire_ms;
+        let sessions = &mut self.sessions;
+        let mut purged = 0u64;
+        self.macs.retain(|_, e| {
+            if e.updated_ms.saturating_add(ttl) <= now_ms {
+                if let Some(s) = sessions.get_mut(&e.session) {
+                    debug_assert!(s.mac_count > 0);
+                    s.mac_count = s.mac_count.saturating_sub(1);
+                }
+                purged += 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.stats.expired += purged;
+    }
+
+    /// Number of sessions, monitors included.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of MAC table entries.
+    pub fn mac_count(&self) -> usize {
+        self.macs.len()
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> &SwitchStats {
+        &self.stats
+    }
+
+    #[inline]
+    fn drop(&mut self, reason: DropReason) -> Route {
+        self.stats.dropped[reason.index()] += 1;
+        Route::Drop(reason)
+    }
+
+    fn attach(&mut self, id: SessionId, monitor: bool) {
+        let list = if monitor {
+            &mut self.monitors
+        } else {
+            &mut self.members
+        };
+        let slot = list.len();
+        list.push(id);
+        if let Some(st) = self.sessions.get_mut(&id) {
+            st.slot = slot;
+        }
+    }
+
+    /// Removes the id at `slot` of the member or monitor list in O(1).
+    fn detach(&mut self, monitor: bool, slot: usize) {
+        let list = if monitor {
+            &mut self.monitors
+        } else {
+            &mut self.members
+        };
+        list.swap_remove(slot);
+        if let Some(&moved) = list.get(slot) {
+            if let Some(st) = self.sessions.get_mut(&moved) {
+                st.slot = slot;
+            }
+        }
+    }
+
+    fn remove_entries_of(&mut self, id: SessionId) {
+        self.macs.retain(|_, e| e.session != id);
+        if let Some(st) = self.sessions.get_mut(&id) {
+            st.mac_count = 0;
+        }
+    }
+}
