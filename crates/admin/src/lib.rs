@@ -1,1 +1,13 @@
-//! placeholder
+//! Sans-IO administration layer of RustEther: the SoftEther-compatible admin
+//! login, RPC framing, typed RPC messages, the rights-checking dispatcher and
+//! the JSON-RPC mapping, as specified in `admin-rpc.md` and implemented by
+//! SoftEther VPN 5.01 (`src/Cedar/Admin.c`, `src/Cedar/Remote.c`,
+//! `src/Mayaqua/Pack.c`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod outpack;
+pub mod rpc;
+
+pub use outpack::{JsonHint, JsonKind, OutPack};
+pub use rpc::RpcMessage;
