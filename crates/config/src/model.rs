@@ -755,9 +755,27 @@ impl UserAuth {
         })
     }
 
+    /// The `Auth*` keys this variant writes.
+    fn keys(&self) -> &'static [&'static str] {
+        match self {
+            UserAuth::Anonymous => &[],
+            UserAuth::Password { .. } => &["AuthPassword", "AuthNtLmSecureHash"],
+            UserAuth::UserCert { .. } => &["AuthUserCert"],
+            UserAuth::SignedCert { .. } => &["AuthSerial", "AuthCommonName"],
+            UserAuth::Radius { .. } => &["AuthRadiusUsername"],
+            UserAuth::NtDomain { .. } => &["AuthNtUserName"],
+        }
+    }
+
     fn write(&self, f: &mut Folder) {
+        // Drop the keys of other authentication types (and optional keys of
+        // this one, set again below); keep the order of the rest.
         for k in USER_AUTH_KEYS {
-            f.remove_item(k);
+            if !self.keys().contains(&k)
+                || matches!(k, "AuthNtLmSecureHash" | "AuthSerial" | "AuthCommonName")
+            {
+                f.remove_item(k);
+            }
         }
         f.set_uint("AuthType", self.auth_type());
         match self {
@@ -1067,8 +1085,16 @@ impl CascadeAuth {
     }
 
     fn write(&self, f: &mut Folder) {
-        if !matches!(self, CascadeAuth::Unsupported { .. }) {
-            for k in CASCADE_AUTH_KEYS {
+        let own: &[&str] = match self {
+            CascadeAuth::HashedPassword { .. } => &["HashedPassword"],
+            CascadeAuth::PlainPassword { .. } => &["EncryptedPassword"],
+            CascadeAuth::Certificate { .. } => &["ClientCert", "ClientKey"],
+            CascadeAuth::Anonymous { .. } => &[],
+            // smart card / engine keys are not modelled: keep them all
+            CascadeAuth::Unsupported { .. } => &CASCADE_AUTH_KEYS,
+        };
+        for k in CASCADE_AUTH_KEYS {
+            if !own.contains(&k) {
                 f.remove_item(k);
             }
         }
