@@ -1,5 +1,5 @@
 //! SoftEther-compatible configuration for RustEther: the text format
-//! ([`cfg`]), the typed VPN Server / VPN Bridge configuration ([`model`])
+//! ([`cfg`](mod@cfg)), the typed VPN Server / VPN Bridge configuration ([`model`])
 //! and its crash-safe storage ([`store`]).
 //!
 //! Files written by SoftEther VPN Server 5.01 load, and files written here
@@ -7,7 +7,7 @@
 //! tests). Where this crate is stricter or behaves differently from
 //! SoftEther it says so in the module documentation:
 //!
-//! * [`cfg`]: corrupt or ambiguous text (unbalanced braces, unrecognised
+//! * [`cfg`](mod@cfg): corrupt or ambiguous text (unbalanced braces, unrecognised
 //!   lines, undecodable values, duplicates) is an error with a line number
 //!   instead of being silently ignored, because SoftEther's next save would
 //!   drop whatever it ignored.
