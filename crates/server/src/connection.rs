@@ -45,9 +45,8 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
             return;
         }
     };
-    let mut random = [0u8; 20];
-    rand::thread_rng().fill_bytes(&mut random);
-    let hello = Hello::server(random);
+    let hello = Hello::server(&mut rand::thread_rng());
+    let random = hello.random;
     let mut nego = ServerNegotiation::new(
         hello,
         local.port(),
@@ -89,7 +88,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
 
     match request {
         ClientRequest::Login(login) => {
-            handle_login(server, tls, nego, buf, *login, peer, random).await
+            handle_login(server, tls, nego, buf, login, peer, random).await
         }
         ClientRequest::AdditionalConnect(ac) => {
             let Some(session) = server.sessions.get(&ac.session_key) else {
@@ -127,8 +126,13 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
         }
         ClientRequest::EnumHub => {
             let mut p = Pack::new();
-            let names: Vec<String> = server
-                .with_config(|c| c.hubs.iter().filter(|h| !h.no_enum).map(|h| h.name.clone()).collect());
+            let names: Vec<String> = server.with_config(|c| {
+                c.hubs
+                    .iter()
+                    .filter(|h| !h.no_enum)
+                    .map(|h| h.name.clone())
+                    .collect()
+            });
             for n in &names {
                 p.push_str("HubName", n);
             }
@@ -302,52 +306,20 @@ async fn handle_login(
     );
 }
 
-/// Policy values sent in the welcome (protocol-sslvpn.md §5.7 defaults).
+/// Policy values sent in the welcome: SoftEther's defaults
+/// (protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
+/// and bridge/routing permission.
 fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> = Vec::new();
-    let mut put = |k: &str, val: u32| v.push((k.to_string(), val));
-    put("Access", 1);
-    put("MaxConnection", p.max_connection.max(1));
-    put("TimeOut", p.timeout_ms / 1000);
-    put("Ver3", 1);
-    put("NoBridge", u32::from(!bridge_mode));
-    put("NoRouting", u32::from(!bridge_mode));
-    for k in [
-        "ArpDhcpOnly",
-        "AutoDisconnect",
-        "CheckIP",
-        "CheckIPv6",
-        "CheckMac",
-        "DHCPFilter",
-        "DHCPForce",
-        "DHCPNoServer",
-        "DHCPv6Filter",
-        "DHCPv6NoServer",
-        "FilterIPv4",
-        "FilterIPv6",
-        "FilterNonIP",
-        "FixPassword",
-        "MaxDownload",
-        "MaxIP",
-        "MaxIPv6",
-        "MaxMac",
-        "MaxUpload",
-        "MonitorPort",
-        "MultiLogins",
-        "NoBroadcastLimiter",
-        "NoIPv6DefaultRouterInRA",
-        "NoIPv6DefaultRouterInRAWhenIPv6",
-        "NoQoS",
-        "NoRoutingV6",
-        "NoSavePassword",
-        "NoServer",
-        "NoServerV6",
-        "PrivacyFilter",
-        "RAFilter",
-        "RSandRAFilter",
-        "VLanId",
-    ] {
-        put(k, 0);
-    }
-    v
+    rustether_proto::messages::DEFAULT_POLICY
+        .iter()
+        .map(|(k, v)| {
+            let v = match *k {
+                "MaxConnection" => p.max_connection.max(1),
+                "TimeOut" => p.timeout_ms / 1000,
+                "NoBridge" | "NoRouting" => u32::from(!bridge_mode),
+                _ => *v,
+            };
+            (k.to_string(), v)
+        })
+        .collect()
 }

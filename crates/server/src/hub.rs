@@ -227,10 +227,7 @@ mod tests {
             .map(|_| frame(BC, A, 60))
             .collect();
         hub.forward(1, &mut batch);
-        assert_eq!(
-            sb.queued.load(Ordering::Relaxed),
-            PORT_QUEUE_FRAMES as u64
-        );
+        assert_eq!(sb.queued.load(Ordering::Relaxed), PORT_QUEUE_FRAMES as u64);
         assert_eq!(sb.dropped_full.load(Ordering::Relaxed), 10);
     }
 

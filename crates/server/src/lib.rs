@@ -5,22 +5,14 @@
 //! authentication) → [`listener`] → [`connection`] (TLS + negotiation) →
 //! [`session`] (data phase) → [`hub`] (switching with bounded queues).
 
-#[cfg(feature = "wip")]
 pub mod admin;
-#[cfg(feature = "wip")]
 pub mod clock;
-#[cfg(feature = "wip")]
 pub mod connection;
-#[cfg(feature = "wip")]
 pub mod hub;
-#[cfg(feature = "wip")]
 pub mod listener;
-#[cfg(feature = "wip")]
+pub mod record_reader;
 pub mod server;
-#[cfg(feature = "wip")]
 pub mod session;
-#[cfg(feature = "wip")]
 pub mod tls;
-#[cfg(feature = "wip")]
 pub mod transport;
 pub mod worker;

@@ -300,7 +300,12 @@ impl Server {
         let policy = user.policy.as_ref().or_else(|| {
             user.group
                 .as_deref()
-                .and_then(|g| hub_cfg.groups.iter().find(|x| x.name.eq_ignore_ascii_case(g)))
+                .and_then(|g| {
+                    hub_cfg
+                        .groups
+                        .iter()
+                        .find(|x| x.name.eq_ignore_ascii_case(g))
+                })
                 .and_then(|g| g.policy.as_ref())
         });
         if let Some(p) = policy {

@@ -278,10 +278,7 @@ pub fn spawn(
         stop: Notify::new(),
         stopping: AtomicBool::new(false),
     });
-    registry
-        .by_key
-        .lock()
-        .insert(session.key, session.clone());
+    registry.by_key.lock().insert(session.key, session.clone());
     let task = SessionTask {
         session: session.clone(),
         registry: registry.clone(),

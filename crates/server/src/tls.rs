@@ -38,8 +38,8 @@ impl std::fmt::Debug for CertifiedKey {
 pub fn generate_self_signed(common_name: &str) -> anyhow::Result<CertifiedKey> {
     use rcgen::{CertificateParams, DnType, KeyPair, PKCS_RSA_SHA256};
     let key = KeyPair::generate_for(&PKCS_RSA_SHA256).context("generating RSA-2048 key")?;
-    let mut params = CertificateParams::new(vec![common_name.to_string()])
-        .context("certificate parameters")?;
+    let mut params =
+        CertificateParams::new(vec![common_name.to_string()]).context("certificate parameters")?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name

@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 use rustether_config::Edition;
 
+/// Called once a listener accepts, with what is listening.
+pub type ReadyHook = Box<dyn FnOnce(&ReadyInfo) + Send>;
+/// Called after binding, before serving (privilege drop).
+pub type AfterBindHook = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
+
 /// What a worker needs to start.
 pub struct WorkerOptions {
     /// VPN Server or VPN Bridge.
@@ -19,10 +24,10 @@ pub struct WorkerOptions {
     /// configured port with no inherited socket is bound by the worker itself.
     pub inherited: Vec<TcpListener>,
     /// Called once, as soon as at least one listener accepts connections.
-    pub on_ready: Option<Box<dyn FnOnce(&ReadyInfo) + Send>>,
+    pub on_ready: Option<ReadyHook>,
     /// Called once after the initial listeners are bound and before the first
     /// session is served; used to drop root privileges. An error aborts start-up.
-    pub after_bind: Option<Box<dyn FnOnce() -> anyhow::Result<()> + Send>>,
+    pub after_bind: Option<AfterBindHook>,
 }
 
 /// Reported to [`WorkerOptions::on_ready`].
@@ -39,7 +44,6 @@ pub struct ReadyInfo {
 ///
 /// Errors: the configuration cannot be loaded (the message names file and
 /// line), or no listener at all could be bound.
-#[cfg(feature = "wip")]
 pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -51,7 +55,6 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
     result
 }
 
-#[cfg(feature = "wip")]
 async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     // Install the handlers first: a TERM during start-up is a clean stop.
@@ -138,13 +141,9 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     server.save()?;
-    tracing::info!("{} has been shut down; configuration saved", opts.edition.title());
+    tracing::info!(
+        "{} has been shut down; configuration saved",
+        opts.edition.title()
+    );
     Ok(())
-}
-
-/// Placeholder while the runtime is being integrated.
-#[cfg(not(feature = "wip"))]
-pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
-    let _ = opts;
-    anyhow::bail!("worker not implemented yet")
 }
