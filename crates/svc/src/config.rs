@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use rustether_config::{ConfigStore, ServerConfig};
+
 use crate::Edition;
 
 /// Listener facts of a configuration.
@@ -16,53 +18,67 @@ pub(crate) struct Configured {
     pub local_bridges: bool,
 }
 
-/// Default listener ports of a fresh configuration (SoftEther
-/// `SiInitListenerList`: 443, 992, 1194, 5555).
-const DEFAULT_PORTS: [u16; 4] = [443, 992, 1194, 5555];
-
-/// Reads the configuration of `edition` in `state_dir`. A missing file
-/// means the initial configuration. Errors name the file and the line.
+/// Reads the configuration of `edition` in `state_dir` through
+/// [`ConfigStore::load`]. A missing file means
+/// [`ServerConfig::initial`]. Errors name the file and the line.
 pub(crate) fn load(edition: Edition, state_dir: &Path) -> Result<Configured, String> {
-    let path = state_dir.join(edition.config_file_name());
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Configured {
-                ports: DEFAULT_PORTS.to_vec(),
-                local_bridges: false,
-            })
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot read the configuration file {}: {e}",
-                path.display()
-            ))
-        }
+    let cfg = match ConfigStore::new(state_dir, edition).load() {
+        Ok(Some(c)) => c,
+        Ok(None) => ServerConfig::initial(edition),
+        Err(e) => return Err(format!("Cannot load the configuration: {e}")),
     };
-    let root = rustether_config::parse_bytes(&bytes)
-        .map_err(|e| format!("configuration file {}: {e}", path.display()))?;
-    let mut ports = Vec::new();
-    if let Some(list) = root.folder("ListenerList") {
-        for l in &list.folders {
-            if l.get_bool("Enabled").unwrap_or(false) {
-                if let Some(p) = l
-                    .get_uint("Port")
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|&p| p != 0)
-                {
-                    ports.push(p);
-                }
-            }
+    let mut ports: Vec<u16> = Vec::new();
+    for l in cfg.listeners.iter().filter(|l| l.enabled && l.port != 0) {
+        if !ports.contains(&l.port) {
+            ports.push(l.port);
         }
-    } else {
-        ports = DEFAULT_PORTS.to_vec();
     }
-    let local_bridges = root
-        .folder("LocalBridgeList")
-        .map(|b| !b.folders.is_empty())
-        .unwrap_or(false);
     Ok(Configured {
         ports,
-        local_bridges,
+        local_bridges: !cfg.local_bridges.is_empty(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_initial_listeners_and_corrupt_file_names_line() {
+        let d = tempfile::tempdir().unwrap();
+        let c = load(Edition::Server, d.path()).unwrap();
+        let initial: Vec<u16> = ServerConfig::initial(Edition::Server)
+            .listeners
+            .iter()
+            .map(|l| l.port)
+            .collect();
+        assert_eq!(c.ports, initial);
+        assert!(c.ports.contains(&5555) && c.ports.contains(&443));
+        assert!(!c.local_bridges);
+        let path = d.path().join("vpn_server.config");
+        std::fs::write(
+            &path,
+            "declare root\n{\n\tuint ConfigRevision 0\n\tthis is not valid\n",
+        )
+        .unwrap();
+        let e = load(Edition::Server, d.path()).unwrap_err();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn enabled_ports_only() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = ServerConfig::initial(Edition::Bridge);
+        cfg.listeners.truncate(1);
+        cfg.listeners[0].port = 20001;
+        let mut off = cfg.listeners[0].clone();
+        off.port = 20002;
+        off.enabled = false;
+        cfg.listeners.push(off);
+        ConfigStore::new(d.path(), Edition::Bridge)
+            .save(&cfg)
+            .unwrap();
+        assert_eq!(load(Edition::Bridge, d.path()).unwrap().ports, vec![20001]);
+    }
 }

@@ -69,12 +69,12 @@ pub(crate) fn port_warning(port: u16, reason: &str) -> String {
     let denied =
         reason.contains("os error 13") || reason.to_ascii_lowercase().contains("permission denied");
     if port < 1024 && denied {
-        s.push_str(&format!(
+        s.push_str(
             " Ports below 1024 need the CAP_NET_BIND_SERVICE capability: run as root, grant it to the \
              program (setcap cap_net_bind_service=+ep <program>), start it from systemd with \
              AmbientCapabilities=CAP_NET_BIND_SERVICE, or pass the socket by systemd socket activation \
              (LISTEN_FDS). Ports 1024 and above (such as 5555) work without privileges."
-        ));
+        );
     } else if reason.contains("os error 98")
         || reason.to_ascii_lowercase().contains("address in use")
     {

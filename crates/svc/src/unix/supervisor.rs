@@ -440,6 +440,7 @@ impl Supervisor<'_> {
         // Drain what the worker wrote before it ended (its error text).
         self.read_reports();
         let w = self.worker.take()?;
+        self.write_pid_file();
         let end = match (status.code(), status.signal()) {
             (Some(c), _) => WorkerEnd::Exited(c),
             (None, Some(s)) => WorkerEnd::Signaled(s),
