@@ -170,10 +170,17 @@ impl VpnClient {
             .with_context(|| format!("cannot write {}", cfg.display()))?;
         let cmd = sandbox.command(ns.name(), &program("vpnclient"), &["start", "--foreground"]);
         let mut proc = Proc::spawn(label, cmd, &work.join("logs"))?;
-        ns.wait_tcp_listening(CLIENT_RPC_PORT, Duration::from_secs(20), || {
+        if let Err(e) = ns.wait_tcp_listening(CLIENT_RPC_PORT, Duration::from_secs(20), || {
             proc.ensure_running()
-        })
-        .with_context(|| format!("vpnclient {label} did not come up"))?;
+        }) {
+            if proc.is_running() {
+                bail!(
+                    "vpnclient {label} did not come up: {e:#}; last log lines:\n{}",
+                    proc.log_tail(20)
+                );
+            }
+            bail!("vpnclient {label} did not come up: {e:#}");
+        }
         Ok(VpnClient {
             proc,
             ns: ns.name().to_string(),

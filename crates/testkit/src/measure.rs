@@ -95,7 +95,7 @@ pub fn parse_ping(out: &str) -> Result<PingResult> {
         rtt_avg_ms: rtt.as_ref().map(|v| v[1]),
         rtt_max_ms: rtt.as_ref().map(|v| v[2]),
         rtt_mdev_ms: rtt.as_ref().map(|v| v[3]),
-        rtt_median_ms: median(&times),
+        rtt_median_ms: median(&times).map(|m| (m * 1000.0).round() / 1000.0),
     })
 }
 

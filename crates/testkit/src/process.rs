@@ -189,7 +189,16 @@ impl Proc {
             return Ok(st);
         }
         kill_group(self.pid, libc::SIGTERM);
+        let t0 = Instant::now();
         if let Some(st) = self.wait_for(self.stop_timeout) {
+            if t0.elapsed() > Duration::from_secs(3) {
+                eprintln!(
+                    "testkit: {} (pid {}) took {:.1} s to stop after SIGTERM",
+                    self.name,
+                    self.pid,
+                    t0.elapsed().as_secs_f64()
+                );
+            }
             if group_alive(self.pid) {
                 kill_group(self.pid, libc::SIGKILL);
             }

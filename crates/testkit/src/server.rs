@@ -142,14 +142,18 @@ impl Server {
             .with_context(|| format!("cannot write {}", config_path.display()))?;
         std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))?;
         let mut proc = Proc::spawn(&format!("server-{}", kind.label()), cmd, &log_dir)?;
-        ns.wait_tcp_listening(port, SERVER_READY_TIMEOUT, || proc.ensure_running())
-            .with_context(|| {
-                format!(
-                    "{} did not come up; last log lines:\n{}",
+        if let Err(e) = ns.wait_tcp_listening(port, SERVER_READY_TIMEOUT, || proc.ensure_running())
+        {
+            // An exit error already carries the log tail; a timeout does not.
+            if proc.is_running() {
+                bail!(
+                    "{} did not come up: {e:#}; last log lines:\n{}",
                     kind.label(),
                     proc.log_tail(30)
-                )
-            })?;
+                );
+            }
+            bail!("{} did not come up: {e:#}", kind.label());
+        }
         Ok(Server {
             proc,
             kind: kind.clone(),

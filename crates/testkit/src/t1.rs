@@ -211,6 +211,8 @@ impl T1Lab {
             Ok(())
         })();
         if let Err(e) = r {
+            // The message points at the logs: keep them.
+            lab.keep_dir();
             let e = e.context(format!("T1 setup with {} failed", kind.label()));
             bail!("{e:#}\n{}", lab.diagnostics());
         }

@@ -202,8 +202,9 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
         Duration::from_millis(200),
     )?;
     log(&format!(
-        "ping {src} -> {dst}: avg {:?} ms, loss {}%",
-        p.rtt_avg_ms, p.loss_pct
+        "ping {src} -> {dst}: avg {} ms, loss {}%",
+        p.rtt_avg_ms.map_or("-".into(), |v| v.to_string()),
+        p.loss_pct
     ));
 
     let mut opts = IperfOptions::new(a.secs);
@@ -221,8 +222,8 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
         let u = w.finish();
         let clients: f64 = u.group_pct[1..].iter().sum();
         log(&format!(
-            "run {run}/{}: {:.2} Mbit/s (retransmits {:?}), server cpu {:.1}%, clients {:.1}%, machine busy {:.1}%, steal {:.1}%",
-            a.runs, r.mbps, r.retransmits, u.group_pct[0], clients, u.machine_busy_pct, u.steal_pct
+            "run {run}/{}: {:.2} Mbit/s (retransmits {}), server cpu {:.1}%, clients {:.1}%, machine busy {:.1}%, steal {:.1}%",
+            a.runs, r.mbps, r.retransmits.map_or("-".into(), |v| v.to_string()), u.group_pct[0], clients, u.machine_busy_pct, u.steal_pct
         ));
         tput.push(r.mbps);
         retr.push(r.retransmits);
@@ -244,7 +245,7 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
         "runs": a.runs,
         "parallel": a.parallel,
         "reverse": a.reverse,
-        "throughput_mbps": median(&tput),
+        "throughput_mbps": median(&tput).map(round2),
         "throughput_mbps_runs": tput,
         "retransmits_runs": retr,
         "ping_avg_ms": p.rtt_avg_ms,
@@ -254,9 +255,9 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
         "ping_mdev_ms": p.rtt_mdev_ms,
         "ping_loss_pct": p.loss_pct,
         "ping_count": p.sent,
-        "server_cpu_pct": median(&scpu),
+        "server_cpu_pct": median(&scpu).map(round2),
         "server_cpu_pct_runs": scpu,
-        "clients_cpu_pct": median(&ccpu),
+        "clients_cpu_pct": median(&ccpu).map(round2),
         "clients_cpu_pct_runs": ccpu,
         "machine_busy_pct_runs": busy,
         "cpu_steal_pct_runs": steal,
@@ -266,6 +267,10 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
         "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "loadavg_1m_before": loadavg,
     }))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn num(v: &Value, k: &str) -> Option<f64> {
