@@ -201,7 +201,11 @@ impl HttpParser {
     /// Parses only the head of the next message, consuming it from `buf`;
     /// `Ok(None)` means more input is needed. The caller then decides whether
     /// a body follows (SoftEther's signature dispatcher reads a body only for
-    /// POST). Must not be mixed with a [`HttpParser::parse`] in progress.
+    /// POST).
+    ///
+    /// # Panics
+    /// If called while [`HttpParser::parse`] has a message half-read (a
+    /// programming error, not an input error).
     pub fn parse_head(&mut self, buf: &mut BytesMut) -> Result<Option<HttpHead>, HttpError> {
         loop {
             match &mut self.state {

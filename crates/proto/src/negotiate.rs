@@ -160,7 +160,8 @@ impl ServerNegotiation {
     /// Consumes input from `buf` and appends responses to `out`. Returns
     /// `Ok(Some(request))` for the first request PACK (NOOPs are answered
     /// here and never returned), `Ok(None)` when more input is needed, or an
-    /// error after which `out` must be flushed and the connection closed.
+    /// error after which `out` must be flushed and the connection closed
+    /// (later calls then consume nothing and return `Ok(None)`).
     pub fn on_input(
         &mut self,
         buf: &mut BytesMut,

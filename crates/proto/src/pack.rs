@@ -78,10 +78,13 @@ pub enum Value {
     Int(u32),
     /// DATA: raw bytes.
     Data(Vec<u8>),
-    /// STR: text sent as raw bytes without terminator. Non-UTF-8 input is
-    /// decoded lossily; getters return it trimmed of spaces and TABs.
+    /// STR: text sent as raw bytes without terminator. On decode the text
+    /// ends at the first NUL (SoftEther handles it as a C string) and
+    /// non-UTF-8 bytes are replaced (lossy); getters return it trimmed of
+    /// spaces and TABs.
     Str(String),
-    /// UNISTR: UTF-8 text; the wire form carries one trailing NUL.
+    /// UNISTR: UTF-8 text; the wire form carries one trailing NUL (its
+    /// absence is tolerated on decode; text ends at the first NUL).
     UniStr(String),
     /// INT64: a u64 (times are milliseconds since the Unix epoch).
     Int64(u64),
@@ -441,6 +444,13 @@ impl Pack {
     /// All elements in insertion (or wire) order.
     pub fn elements(&self) -> impl Iterator<Item = &Element> {
         self.elements.iter()
+    }
+
+    /// True if an element called `name` exists (any type). Lets callers
+    /// reproduce SoftEther's writer, where a second add of a name is ignored
+    /// ("first one wins", admin-rpc.md §2).
+    pub fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
     }
 
     /// Number of elements.
@@ -871,6 +881,7 @@ mod tests {
         assert!(!p.get_bool("nothing"));
         assert_eq!(p.count("hubname"), 1);
         assert_eq!(p.count("none"), 0);
+        assert!(p.contains("USERNAME") && !p.contains("none"));
         // replacement is case-insensitive and keeps one element
         p.add_int("HubName", 5);
         assert_eq!(p.len(), 4);
