@@ -24,7 +24,9 @@
 //! error, 3 not running (`stop`, `status`), as in LSB init scripts.
 
 mod cli;
+#[cfg(unix)]
 mod config;
+#[cfg_attr(not(unix), allow(dead_code))]
 mod messages;
 mod paths;
 pub mod report;
@@ -84,7 +86,6 @@ pub fn run_with_args(edition: Edition, args: Vec<std::ffi::OsString>) -> u8 {
     {
         let _ = parsed;
         eprintln!(
-            "{}",
             "This command is available on Unix only; on Windows use /install, /uninstall, /start, /stop or /usermode."
         );
         exit::USAGE

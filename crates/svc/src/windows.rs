@@ -114,10 +114,10 @@ fn control(e: Edition, start: bool) -> windows_service::Result<String> {
     )?;
     if start {
         svc.start::<&OsStr>(&[])?;
-        Ok(format!("{} Service Started.", e.title()))
+        Ok(crate::messages::started(e))
     } else {
         svc.stop()?;
-        Ok(format!("{} Service Stopped.", e.title()))
+        Ok(crate::messages::stopped(e))
     }
 }
 
