@@ -289,6 +289,7 @@ async fn handle_login(
             params,
             info,
             policy,
+            role: session::Role::Server,
         },
         first,
         server.shutdown_signal(),

@@ -6,6 +6,7 @@
 //! [`session`] (data phase) → [`hub`] (switching with bounded queues).
 
 pub mod admin;
+pub mod client;
 pub mod clock;
 pub mod connection;
 pub mod hub;

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
+use rand::SeedableRng;
 use rustether_hub::SessionId;
 use rustether_proto::block::{keepalive_interval_ms, BlockDecoder, BlockEncoder, BlockEvent};
 use rustether_proto::messages::Direction;
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
-use crate::clock::{now_ms, unix_ms};
+use crate::clock::now_ms;
 use crate::hub::{Hub, PortStats};
 use crate::transport::{DataReader, DataStream, DataWriter};
 
@@ -115,6 +116,10 @@ pub struct Session {
     ctl: mpsc::Sender<NewConnection>,
     stop: Notify,
     stopping: AtomicBool,
+    /// Server or client end.
+    pub role: Role,
+    ended: Notify,
+    ended_flag: AtomicBool,
 }
 
 impl std::fmt::Debug for Session {
@@ -179,6 +184,22 @@ impl Session {
         })
     }
 
+    /// Waits until the session task has ended.
+    pub async fn wait_ended(&self) {
+        loop {
+            let notified = self.ended.notified();
+            if self.ended_flag.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether the session task has ended.
+    pub fn has_ended(&self) -> bool {
+        self.ended_flag.load(Ordering::Acquire)
+    }
+
     /// Asks the session to end (admin SessionDisconnect, hub deletion).
     pub fn disconnect(&self) {
         self.stopping.store(true, Ordering::Relaxed);
@@ -235,6 +256,34 @@ impl Registry {
     }
 }
 
+/// Which end of the protocol this session is: it decides which connection
+/// directions we send on and which are subject to the receive timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted the session (VPN client logged in to us).
+    Server,
+    /// We logged in to a remote server (cascade).
+    Client,
+}
+
+impl Role {
+    /// Whether we may send on a connection of this direction.
+    pub fn sends_on(self, d: Direction) -> bool {
+        match self {
+            Role::Server => d.server_sends(),
+            Role::Client => d.client_sends(),
+        }
+    }
+
+    /// Whether the peer may send to us on a connection of this direction.
+    pub fn receives_on(self, d: Direction) -> bool {
+        match self {
+            Role::Server => d.client_sends(),
+            Role::Client => d.server_sends(),
+        }
+    }
+}
+
 /// Everything needed to start a session.
 pub struct SessionStart {
     /// Hub to attach to.
@@ -249,6 +298,8 @@ pub struct SessionStart {
     pub info: SessionInfo,
     /// Switching policy of the hub port.
     pub policy: rustether_hub::SessionPolicy,
+    /// Server or client end.
+    pub role: Role,
 }
 
 /// Creates the session, registers it, and spawns its task with the login
@@ -277,6 +328,9 @@ pub fn spawn(
         ctl: ctl_tx,
         stop: Notify::new(),
         stopping: AtomicBool::new(false),
+        role: start.role,
+        ended: Notify::new(),
+        ended_flag: AtomicBool::new(false),
     });
     registry.by_key.lock().insert(session.key, session.clone());
     let task = SessionTask {
@@ -348,11 +402,11 @@ impl SessionTask {
                 ReaderSlot {
                     task,
                     last_recv_ms: last,
-                    timed: c.direction != Direction::ServerToClient,
+                    timed: s.role.receives_on(c.direction),
                     direction: c.direction,
                 },
             );
-            if c.direction != Direction::ClientToServer {
+            if s.role.sends_on(c.direction) {
                 // Each side sends a keep-alive right away (§7.1).
                 writers.push(Writer {
                     conn,
@@ -444,10 +498,10 @@ impl SessionTask {
             user = %s.info.username,
             "session ended because {reason}"
         );
+        s.ended_flag.store(true, Ordering::Release);
+        s.ended.notify_waiters();
     }
 }
-
-use rand::SeedableRng;
 
 fn drop_conn(
     s: &Session,
@@ -524,9 +578,4 @@ async fn read_loop(
         info!(session = %s.name, "connection closed: {e}");
     }
     let _ = dead.send(conn);
-}
-
-/// Wall-clock helper re-exported for session creation.
-pub fn login_time() -> u64 {
-    unix_ms()
 }

@@ -8,6 +8,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::record_reader::RecordReader;
+
 /// Read half of a data-phase connection.
 pub type DataReader = Pin<Box<dyn AsyncRead + Send>>;
 /// Write half of a data-phase connection.
@@ -17,6 +19,8 @@ pub type DataWriter = Pin<Box<dyn AsyncWrite + Send>>;
 pub enum DataStream {
     /// Frames travel as TLS application data.
     Tls(Box<TlsStream<TcpStream>>),
+    /// Client side (cascade): frames travel as TLS application data.
+    TlsClient(Box<tokio_rustls::client::TlsStream<RecordReader<TcpStream>>>),
     /// Frames travel in clear on the TCP socket.
     Plain(TcpStream),
 }
@@ -43,6 +47,10 @@ impl DataStream {
                 (Box::pin(r), Box::pin(w))
             }
             DataStream::Tls(tls) => {
+                let (r, w) = tokio::io::split(*tls);
+                (Box::pin(r), Box::pin(w))
+            }
+            DataStream::TlsClient(tls) => {
                 let (r, w) = tokio::io::split(*tls);
                 (Box::pin(r), Box::pin(w))
             }

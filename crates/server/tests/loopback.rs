@@ -1,0 +1,470 @@
+//! The server on a loopback port, driven by our own client code and by raw
+//! malformed input. These tests check robustness and the hub's behaviour;
+//! compatibility with the real SoftEther programs is proven separately by
+//! the interop tests in `crates/rustether/tests/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rustether_config::{Edition, Policy, UserAuth, UserConfig};
+use rustether_proto::block::{BlockDecoder, BlockEncoder, BlockEvent};
+use rustether_proto::error::ErrorCode;
+use rustether_proto::messages::{ClientAuth, Direction, Hello, LoginRequest};
+use rustether_proto::password::{hash_password, secure_password};
+use rustether_server::client::{self, ClientTarget};
+use rustether_server::server::Server;
+use rustether_server::transport::{DataReader, DataWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct TestServer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn start() -> TestServer {
+        rustether_server::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::open(Edition::Server, dir.path()).unwrap();
+        server
+            .update_config(|c| {
+                let hub = c.hub_mut("DEFAULT").unwrap();
+                hub.users.push(UserConfig::new(
+                    "test",
+                    UserAuth::Password {
+                        hash: hash_password("test", "testpass"),
+                        nt_hash: None,
+                    },
+                ));
+                let mut quick = UserConfig::new(
+                    "quick",
+                    UserAuth::Password {
+                        hash: hash_password("quick", "pw"),
+                        nt_hash: None,
+                    },
+                );
+                let mut p = Policy::default();
+                p.access = true;
+                p.timeout_secs = 5;
+                quick.policy = Some(p);
+                hub.users.push(quick);
+                Ok(())
+            })
+            .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(rustether_server::listener::run(server.clone(), l));
+        TestServer {
+            server,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    fn target(&self) -> ClientTarget {
+        ClientTarget {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+        }
+    }
+}
+
+fn login_req(hello: &Hello, hub: &str, user: &str, pw: &str) -> LoginRequest {
+    let sp = secure_password(&hash_password(user, pw), &hello.random);
+    let mut r = LoginRequest::cascade(hub, user, sp, [7u8; 20]);
+    r.require_bridge_routing_mode = false;
+    r
+}
+
+/// A logged-in test session: its data halves and codecs.
+struct Peer {
+    r: DataReader,
+    w: DataWriter,
+    buf: BytesMut,
+    dec: BlockDecoder,
+    enc: BlockEncoder,
+}
+
+impl Peer {
+    async fn login(
+        ts: &TestServer,
+        user: &str,
+        pw: &str,
+        tweak: impl FnOnce(&mut LoginRequest),
+    ) -> (Peer, rustether_proto::messages::Welcome) {
+        let (welcome, conn) = client::login(&ts.target(), |h| {
+            let mut r = login_req(h, "DEFAULT", user, pw);
+            tweak(&mut r);
+            r
+        })
+        .await
+        .expect("login");
+        let compress = welcome.use_compress;
+        let (stream, leftover) = conn.into_data(welcome.use_encrypt);
+        let (r, w) = stream.split();
+        (
+            Peer {
+                r,
+                w,
+                buf: leftover,
+                dec: BlockDecoder::new(compress),
+                enc: BlockEncoder::new(compress),
+            },
+            welcome,
+        )
+    }
+
+    async fn send(&mut self, frames: &[&[u8]]) {
+        let mut out = BytesMut::new();
+        self.enc.encode_frames(&mut out, frames.iter().copied());
+        self.w.write_all(&out).await.unwrap();
+        self.w.flush().await.unwrap();
+    }
+
+    /// Next frame within `wait`, skipping keep-alives.
+    async fn recv(&mut self, wait: Duration) -> Option<Bytes> {
+        tokio::time::timeout(wait, async {
+            loop {
+                match self.dec.next_event(&mut self.buf).unwrap() {
+                    Some(BlockEvent::Frame(f)) => return Some(f),
+                    Some(BlockEvent::KeepAlive) => continue,
+                    None => {}
+                }
+                if self.r.read_buf(&mut self.buf).await.ok()? == 0 {
+                    return None;
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12] = 0x88;
+    f[13] = 0xb5;
+    f[14] = tag;
+    f
+}
+
+const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+const BCAST: [u8; 6] = [0xff; 6];
+const SHORT: Duration = Duration::from_millis(300);
+const LONG: Duration = Duration::from_secs(5);
+
+async fn switching_between_two_sessions(tweak: fn(&mut LoginRequest)) {
+    let ts = TestServer::start().await;
+    let (mut a, wa) = Peer::login(&ts, "test", "testpass", tweak).await;
+    let (mut b, _) = Peer::login(&ts, "TEST", "testpass", tweak).await;
+    assert!(wa.session_name.starts_with("SID-TEST-"));
+    // Broadcast from A reaches B, not A.
+    a.send(&[&frame(BCAST, MAC_A, 1)]).await;
+    let got = b.recv(LONG).await.expect("B gets A's broadcast");
+    assert_eq!(got[14], 1);
+    assert!(a.recv(SHORT).await.is_none(), "no echo to the sender");
+    // B answers A by unicast; A's MAC is learned.
+    b.send(&[&frame(MAC_A, MAC_B, 2), &frame(MAC_A, MAC_B, 3)])
+        .await;
+    assert_eq!(a.recv(LONG).await.unwrap()[14], 2);
+    assert_eq!(a.recv(LONG).await.unwrap()[14], 3);
+    // A to B by unicast now that B is known.
+    a.send(&[&frame(MAC_B, MAC_A, 4)]).await;
+    assert_eq!(b.recv(LONG).await.unwrap()[14], 4);
+    assert_eq!(ts.server.sessions.len(), 2);
+}
+
+#[tokio::test]
+async fn two_sessions_switch_frames_over_tls() {
+    switching_between_two_sessions(|_| {}).await;
+}
+
+#[tokio::test]
+async fn two_sessions_switch_frames_without_encryption() {
+    switching_between_two_sessions(|r| r.use_encrypt = false).await;
+}
+
+#[tokio::test]
+async fn two_sessions_switch_frames_with_compression() {
+    switching_between_two_sessions(|r| r.use_compress = true).await;
+}
+
+#[tokio::test]
+async fn refusals_carry_softether_error_codes() {
+    let ts = TestServer::start().await;
+    let t = ts.target();
+    let err = |r: Result<_, client::ClientError>| r.err().expect("refused").code;
+    assert_eq!(
+        err(client::login(&t, |h| login_req(h, "DEFAULT", "test", "wrong")).await),
+        ErrorCode::AUTH_FAILED
+    );
+    assert_eq!(
+        err(client::login(&t, |h| login_req(h, "DEFAULT", "nobody", "x")).await),
+        ErrorCode::AUTH_FAILED
+    );
+    assert_eq!(
+        err(client::login(&t, |h| login_req(h, "NOHUB", "test", "testpass")).await),
+        ErrorCode::HUB_NOT_FOUND
+    );
+    for authtype in [4u32, 96, 97, 98, 1234] {
+        let code = err(client::login(&t, |h| {
+            let mut r = login_req(h, "DEFAULT", "test", "testpass");
+            r.auth = ClientAuth::Unsupported(authtype);
+            r
+        })
+        .await);
+        assert_eq!(
+            code,
+            ErrorCode::AUTHTYPE_NOT_SUPPORTED,
+            "authtype {authtype}"
+        );
+    }
+    // Plain password (authtype 2) works, the hub name is case-insensitive.
+    let ok = client::login(&t, |h| {
+        let mut r = login_req(h, "default", "test", "testpass");
+        r.auth = ClientAuth::PlainPassword {
+            password: "testpass".into(),
+        };
+        r
+    })
+    .await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    // An offline hub refuses with 10.
+    ts.server
+        .update_config(|c| {
+            c.hub_mut("DEFAULT").unwrap().online = false;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        err(client::login(&t, |h| login_req(h, "DEFAULT", "test", "testpass")).await),
+        ErrorCode::HUB_STOPPING
+    );
+}
+
+#[tokio::test]
+async fn additional_connections_follow_max_connection_and_half_duplex() {
+    let ts = TestServer::start().await;
+    let t = ts.target();
+    let (welcome, first) = client::login(&t, |h| {
+        let mut r = login_req(h, "DEFAULT", "test", "testpass");
+        r.max_connection = 4;
+        r.half_connection = true;
+        r
+    })
+    .await
+    .unwrap();
+    assert_eq!(welcome.max_connection, 4);
+    assert!(welcome.half_connection);
+    let cert = first.server_cert.clone();
+    let _keep = first.into_data(true);
+    // §6.2: additional directions go 1, 1, 2, 1 after a client→server first one.
+    let mut dirs = Vec::new();
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let (d, c) = client::additional_connect(&t, welcome.session_key, &cert)
+            .await
+            .unwrap();
+        dirs.push(d);
+        conns.push(c.into_data(true));
+    }
+    assert_eq!(
+        dirs,
+        vec![
+            Direction::ServerToClient,
+            Direction::ServerToClient,
+            Direction::ClientToServer,
+            Direction::ServerToClient
+        ]
+    );
+    // Now 5 > 4: refused with 15.
+    let e = client::additional_connect(&t, welcome.session_key, &cert)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::TOO_MANY_CONNECTION);
+    // Unknown key: 13.
+    let e = client::additional_connect(&t, [9u8; 20], &cert)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::SESSION_TIMEOUT);
+}
+
+/// Sends raw bytes inside TLS and returns everything the server answers
+/// until it closes (bounded).
+async fn raw_exchange(ts: &TestServer, payload: &[u8]) -> Vec<u8> {
+    let tcp = tokio::net::TcpStream::connect(ts.addr).await.unwrap();
+    let connector =
+        tokio_rustls::TlsConnector::from(rustether_server::tls::client_config_no_verify());
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(payload).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut b = [0u8; 4096];
+        loop {
+            match tls.read(&mut b).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+            // The server keeps the connection open after most pages.
+            if got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() > 100 {
+                break;
+            }
+        }
+    })
+    .await;
+    got
+}
+
+fn signature() -> Vec<u8> {
+    b"POST /vpnsvc/connect.cgi HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\nVPNCONNECT"
+        .to_vec()
+}
+
+fn pack_request(body: &[u8]) -> Vec<u8> {
+    let mut v = format!(
+        "POST /vpnsvc/vpn.cgi HTTP/1.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// The `error` value of the last PACK in an HTTP exchange, read from the
+/// raw reply bytes.
+fn error_in(reply: &[u8]) -> Option<u32> {
+    let text_end = reply.windows(4).rposition(|w| w == b"\r\n\r\n")? + 4;
+    let p = rustether_proto::pack::Pack::decode(&reply[text_end..]).ok()?;
+    p.get_int("error")
+}
+
+#[tokio::test]
+async fn malformed_input_is_refused_and_the_server_keeps_serving() {
+    let ts = TestServer::start().await;
+    // A browser: GET / → 403; unknown POST target → 404; PUT → 501.
+    let r = raw_exchange(&ts, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(
+        r.starts_with(b"HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    let r = raw_exchange(&ts, b"PUT /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await;
+    assert!(
+        r.starts_with(b"HTTP/1.1 501"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    // A wrong watermark (right length, wrong bytes) → 403.
+    let mut bad = b"POST /vpnsvc/connect.cgi HTTP/1.1\r\nContent-Length: 1411\r\n\r\n".to_vec();
+    bad.extend(std::iter::repeat(0x47).take(1411));
+    let r = raw_exchange(&ts, &bad).await;
+    assert!(
+        r.starts_with(b"HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+
+    // Duplicate element names → error 3.
+    let mut dup = Vec::new();
+    dup.extend_from_slice(&2u32.to_be_bytes());
+    for _ in 0..2 {
+        dup.extend_from_slice(&7u32.to_be_bytes());
+        dup.extend_from_slice(b"method");
+        dup.extend_from_slice(&2u32.to_be_bytes());
+        dup.extend_from_slice(&1u32.to_be_bytes());
+        dup.extend_from_slice(&5u32.to_be_bytes());
+        dup.extend_from_slice(b"login");
+    }
+    let mut req = signature();
+    req.extend(pack_request(&dup));
+    let r = raw_exchange(&ts, &req).await;
+    assert_eq!(error_in(&r), Some(3), "{}", String::from_utf8_lossy(&r));
+    // Truncated PACK → error 3.
+    let mut req = signature();
+    req.extend(pack_request(&dup[..dup.len() - 3]));
+    assert_eq!(error_in(&raw_exchange(&ts, &req).await), Some(3));
+    // Oversized PACK (70 000 bytes) → error 3 without reading it all.
+    let mut req = signature();
+    req.extend(pack_request(&vec![0u8; 70_000]));
+    assert_eq!(error_in(&raw_exchange(&ts, &req).await), Some(3));
+    // A PACK without `method` → error 4.
+    let mut p = rustether_proto::pack::Pack::new();
+    p.add_str("hubname", "DEFAULT");
+    let mut req = signature();
+    req.extend(pack_request(&p.encode()));
+    assert_eq!(error_in(&raw_exchange(&ts, &req).await), Some(4));
+
+    // Not TLS at all: the connection is closed.
+    let mut tcp = tokio::net::TcpStream::connect(ts.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut b = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
+    assert!(n == 0 || b[0] == 0x15, "closed or TLS alert");
+
+    // Still serving.
+    assert!(client::login(&ts.target(), |h| login_req(
+        h, "DEFAULT", "test", "testpass"
+    ))
+    .await
+    .is_ok());
+}
+
+#[tokio::test]
+async fn oversized_block_closes_only_that_session() {
+    let ts = TestServer::start().await;
+    let (mut a, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
+    let (mut b, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
+    // One data item with a block of 3201 bytes (> MAX_BLOCK_SIZE).
+    let mut raw = Vec::new();
+    raw.extend_from_slice(&1u32.to_be_bytes());
+    raw.extend_from_slice(&3201u32.to_be_bytes());
+    raw.extend(std::iter::repeat(0u8).take(3201));
+    a.w.write_all(&raw).await.unwrap();
+    a.w.flush().await.unwrap();
+    // A's session ends; B still works with a new peer.
+    let deadline = tokio::time::Instant::now() + LONG;
+    while ts.server.sessions.len() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A's session did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (mut c, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
+    c.send(&[&frame(BCAST, MAC_A, 9)]).await;
+    assert_eq!(b.recv(LONG).await.unwrap()[14], 9);
+}
+
+#[tokio::test]
+async fn silent_session_times_out() {
+    let ts = TestServer::start().await;
+    let (mut q, w) = Peer::login(&ts, "quick", "pw", |_| {}).await;
+    assert_eq!(w.timeout_ms, 5_000);
+    assert_eq!(ts.server.sessions.len(), 1);
+    // We send nothing; the server sends keep-alives and closes after ~5 s.
+    let start = std::time::Instant::now();
+    while q.recv(Duration::from_secs(8)).await.is_some() {}
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4),
+        "closed too early: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(8), "not closed: {waited:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(ts.server.sessions.len(), 0);
+}
