@@ -46,10 +46,11 @@ impl TestServer {
                         nt_hash: None,
                     },
                 );
-                let mut p = Policy::default();
-                p.access = true;
-                p.timeout_secs = 5;
-                quick.policy = Some(p);
+                quick.policy = Some(Policy {
+                    access: true,
+                    timeout_secs: 5,
+                    ..Default::default()
+                });
                 hub.users.push(quick);
                 Ok(())
             })
