@@ -52,7 +52,9 @@ mod linux {
         }
         let ns = Netns(format!("rtnd-bench-{}", std::process::id()));
         ip(&["netns", "add", &ns.0]);
-        ip(&["-n", &ns.0, "link", "add", "name", "bench0", "type", "veth", "peer", "name", "bench1"]);
+        ip(&[
+            "-n", &ns.0, "link", "add", "name", "bench0", "type", "veth", "peer", "name", "bench1",
+        ]);
         ip(&["-n", &ns.0, "link", "set", "dev", "bench0", "up"]);
         ip(&["-n", &ns.0, "link", "set", "dev", "bench1", "up"]);
         // Enter the namespace before any other thread exists, so the runtime's threads
@@ -96,7 +98,8 @@ mod linux {
                     first.get_or_insert_with(Instant::now);
                     got += 1;
                     // Drain what is queued without waiting.
-                    let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                    let mut refs: Vec<&mut [u8]> =
+                        bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
                     got += rx.try_recv_batch(&mut refs, &mut lens).expect("batch") as u64;
                     last = Instant::now();
                 }

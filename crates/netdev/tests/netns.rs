@@ -776,3 +776,79 @@ fn tcp_through_a_user_space_bridge_with_offloads_on_the_peers() {
     );
     assert_eq!(ls.rx_dropped + rs.rx_dropped, 0);
 }
+
+#[test]
+fn raw_device_survives_link_down_and_up() {
+    if !can_run("raw_device_survives_link_down_and_up") {
+        return;
+    }
+    let ns = Netns::new("downup");
+    ns.veth("va", "vb");
+    let name = ns.name.clone();
+    ns.block_on(move || async move {
+        let ip = |args: &[&str]| run(Command::new("ip").arg("-n").arg(&name).args(args));
+        let a = RawDevice::open("va", RawOptions::default()).unwrap();
+        let b = RawDevice::open("vb", PLAIN).unwrap();
+        ip(&["link", "set", "dev", "va", "down"]);
+        // Down is not gone: recv keeps waiting (past its 0.5 s liveness check).
+        let mut buf = vec![0u8; 2048];
+        let r = tokio::time::timeout(Duration::from_millis(1200), async {
+            loop {
+                let n = a.recv(&mut buf).await?;
+                if ethertype(&buf[..n]) == TEST_ETHERTYPE {
+                    return Ok::<_, NetdevError>(n);
+                }
+            }
+        })
+        .await;
+        assert!(r.is_err(), "recv returned while the link was down: {r:?}");
+        assert!(a.is_alive());
+        ip(&["link", "set", "dev", "va", "up"]);
+        let f = test_frame(a.mac(), b.mac(), 128, 4);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // The carrier takes a moment to come back; resend until it arrives.
+            b.send(&f).await.unwrap();
+            match tokio::time::timeout(Duration::from_millis(100), a.recv(&mut buf)).await {
+                Ok(Ok(n)) if buf[..n] == f[..] => break,
+                Ok(Err(e)) => panic!("{e}"),
+                _ => assert!(
+                    Instant::now() < deadline,
+                    "no frame after the link came back"
+                ),
+            }
+        }
+    });
+}
+
+#[test]
+fn wait_for_device_returns_once_the_interface_exists() {
+    if !can_run("wait_for_device_returns_once_the_interface_exists") {
+        return;
+    }
+    let ns = Netns::new("wait");
+    let name = ns.name.clone();
+    ns.block_on(move || async move {
+        let poll = Duration::from_millis(50);
+        let early = tokio::time::timeout(
+            Duration::from_millis(300),
+            rustether_netdev::wait_for_device("vz", poll),
+        )
+        .await;
+        assert!(early.is_err(), "returned before the interface existed");
+        let waiter = tokio::spawn(rustether_netdev::wait_for_device("vz", poll));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        run(Command::new("ip").args([
+            "-n", &name, "link", "add", "name", "vz", "type", "veth", "peer", "name", "vz1",
+        ]));
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("wait_for_device did not return")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            rustether_netdev::wait_for_device("sixteen-chars-xx", poll).await,
+            Err(NetdevError::NameTooLong(_))
+        ));
+    });
+}

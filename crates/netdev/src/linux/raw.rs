@@ -528,11 +528,15 @@ impl RawDevice {
 
     /// One `recvmsg` and the processing of its frame. `io::ErrorKind::WouldBlock` (as
     /// `NetdevError::Io`) when nothing is queued.
+    ///
+    /// The frame lands directly in `out`; only what does not fit spills into the internal
+    /// 64 KiB buffer (a super-frame, or a buffer too small), so the common case copies
+    /// nothing.
     fn recv_once(&self, fd: RawFd, out: &mut [u8]) -> Result<Rx, NetdevError> {
         let mut guard = self.rx.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *guard;
         let mut vnet = [0u8; sys::VNET_HDR_LEN];
-        let got = match recv_packet(fd, &mut vnet, &mut st.buf) {
+        let got = match recv_packet(fd, &mut vnet, out, &mut st.buf) {
             Ok(got) => got,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 return Err(NetdevError::io("recv", e));
@@ -559,17 +563,29 @@ impl RawDevice {
             },
             tci: got.aux.tp_vlan_tci,
         });
+        let len = got.len;
         if got.truncated {
             self.counters.rx_truncated.fetch_add(1, Relaxed);
             return Err(NetdevError::Truncated {
-                len: got.aux.tp_len.max(got.len as u32) as usize,
-                cap: st.buf.len(),
+                len: (got.aux.tp_len as usize).max(len),
+                cap: out.len(),
             });
         }
-        let len = got.len;
         let hdr = sys::VirtioNetHdr::parse(&vnet);
         let gso = hdr.gso_type & !sys::VIRTIO_NET_HDR_GSO_ECN;
-        if gso != sys::VIRTIO_NET_HDR_GSO_NONE && hdr.gso_size > 0 {
+        let is_gso = gso != sys::VIRTIO_NET_HDR_GSO_NONE && hdr.gso_size > 0;
+        if len > out.len() || is_gso {
+            // Make the frame contiguous in the internal buffer: the tail that spilled over
+            // moves up behind room for the head, which comes from `out`.
+            let head = len.min(out.len());
+            if st.buf.len() < len {
+                // Only when the caller's own buffer is larger than 64 KiB: bounded by it.
+                st.buf.resize(len, 0);
+            }
+            st.buf.copy_within(0..len - head, head);
+            st.buf[..head].copy_from_slice(&out[..head]);
+        }
+        if is_gso {
             let kind = match gso {
                 sys::VIRTIO_NET_HDR_GSO_TCPV4 | sys::VIRTIO_NET_HDR_GSO_TCPV6 => GsoKind::Tcp,
                 sys::VIRTIO_NET_HDR_GSO_UDP_L4 => GsoKind::UdpL4,
@@ -596,18 +612,26 @@ impl RawDevice {
                 None => Ok(Rx::Skip),
             };
         }
+        if len > out.len() {
+            // Not a super-frame, just longer than the caller's buffer (jumbo MTU).
+            self.counters.rx_truncated.fetch_add(1, Relaxed);
+            let extra = if vlan.is_some() { 4 } else { 0 };
+            return Err(NetdevError::Truncated {
+                len: len + extra,
+                cap: out.len(),
+            });
+        }
         let mut checksum_completed = false;
-        if hdr.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
-            || got.aux.tp_status & sys::TP_STATUS_CSUMNOTREADY != 0
-        {
-            let r = if hdr.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+        let needs_csum = hdr.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
+        if needs_csum || got.aux.tp_status & sys::TP_STATUS_CSUMNOTREADY != 0 {
+            let r = if needs_csum {
                 frame::complete_partial_checksum(
-                    &mut st.buf[..len],
+                    &mut out[..len],
                     usize::from(hdr.csum_start),
                     usize::from(hdr.csum_offset),
                 )
             } else {
-                frame::recompute_l4_checksum(&mut st.buf[..len]).map(|_| ())
+                frame::recompute_l4_checksum(&mut out[..len]).map(|_| ())
             };
             if let Err(e) = r {
                 self.counters.rx_dropped.fetch_add(1, Relaxed);
@@ -616,16 +640,6 @@ impl RawDevice {
             }
             self.counters.rx_checksums_completed.fetch_add(1, Relaxed);
             checksum_completed = true;
-        }
-        let n = len.min(out.len());
-        out[..n].copy_from_slice(&st.buf[..n]);
-        if n < len {
-            self.counters.rx_truncated.fetch_add(1, Relaxed);
-            let extra = if vlan.is_some() { 4 } else { 0 };
-            return Err(NetdevError::Truncated {
-                len: len + extra,
-                cap: out.len(),
-            });
         }
         self.finish(out, len, vlan, checksum_completed, false)
             .map(Rx::Frame)
@@ -678,18 +692,20 @@ fn bind(fd: RawFd, ifindex: u32) -> io::Result<()> {
 }
 
 struct Received {
-    /// Bytes of frame in the buffer (after the virtio header).
+    /// Bytes of frame received (after the virtio header), in `buf` then `spill`.
     len: usize,
     truncated: bool,
     pkttype: u8,
     aux: sys::TpacketAuxdata,
 }
 
-/// `recvmsg` of one frame: virtio header into `vnet`, frame into `buf`, `PACKET_AUXDATA`.
+/// `recvmsg` of one frame: virtio header into `vnet`, frame into `buf` continuing into
+/// `spill`, and the `PACKET_AUXDATA`.
 fn recv_packet(
     fd: RawFd,
     vnet: &mut [u8; sys::VNET_HDR_LEN],
     buf: &mut [u8],
+    spill: &mut [u8],
 ) -> io::Result<Received> {
     let mut iov = [
         libc::iovec {
@@ -699,6 +715,10 @@ fn recv_packet(
         libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
+        },
+        libc::iovec {
+            iov_base: spill.as_mut_ptr().cast(),
+            iov_len: spill.len(),
         },
     ];
     // SAFETY: all-zero is a valid sockaddr_ll / msghdr.
