@@ -11,3 +11,13 @@ pub mod rpc;
 
 pub use outpack::{JsonHint, JsonKind, OutPack};
 pub use rpc::RpcMessage;
+pub mod dispatch;
+pub mod framing;
+pub mod login;
+pub mod memory;
+pub mod names;
+pub mod throttle;
+
+pub use dispatch::{dispatch, dispatch_call, AdminBackend, Caller, DispatchOutcome, RpcFunction};
+pub use login::{AdminLoginRequest, AdminRights};
+pub use throttle::LoginThrottle;

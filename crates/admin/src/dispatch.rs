@@ -1,0 +1,691 @@
+//! The admin RPC dispatcher (`AdminDispatch` and the `St*` functions of
+//! `src/Cedar/Admin.c`, admin-rpc.md §4, §6): decodes the request, enforces
+//! administrator rights and the pure parameter rules, calls the
+//! [`AdminBackend`], and builds the response (the RPC's output structure, or
+//! `{error}` on failure).
+//!
+//! What is decided here, so that every backend behaves alike:
+//!
+//! * Rights (`SERVER_ADMIN_ONLY`, `CHECK_RIGHT`, the hub administration
+//!   options `no_change_users`, `no_cascade`, `no_enum_session`,
+//!   `no_query_session`, `no_disconnect_session`, `no_online`, `no_offline`,
+//!   `no_change_admin_password`) → `ERR_NOT_ENOUGH_RIGHT` (52).
+//! * Name and parameter checks SoftEther makes before touching state
+//!   (hub and user names, empty session/cascade names, listener ports,
+//!   keep-alive target) → `ERR_INVALID_PARAMETER` (38). This server is
+//!   always standalone, so `CreateHub`/`SetHub` require `HubType` 0 (38).
+//! * Password derivations of the JSON-RPC conveniences
+//!   (`AdminPasswordPlainText`, `PlainTextPassword`, `Auth_Password`):
+//!   the backend only ever sees hashes, and plaintexts are never echoed.
+//! * Response shaping: `GetHub` never returns password hashes, `EnumHub`
+//!   shows a hub administrator only its hub, `GetServerCert` gives the
+//!   private key to server administrators only, `Test` is answered here.
+//!
+//! Existence, uniqueness and limits (errors 8, 29, 53, 54, 57, 59, 61, 66,
+//! 73, 82, …) are the backend's business; see crates/admin/NOTES.md.
+
+use rustether_proto::password::{hash_admin_password, hash_password};
+use rustether_proto::{ErrorCode, Pack};
+
+use crate::framing::error_response;
+use crate::login::AdminRights;
+use crate::names::{check_hub_name, check_new_hub_name, hub_admin_option as opt, is_user_name};
+use crate::outpack::OutPack;
+use crate::rpc::*;
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Rights of the admin session.
+    pub rights: AdminRights,
+    /// The peer is one of the server's own addresses
+    /// ([`crate::login::is_local_source`]); hub administrators may set an
+    /// empty hub password only then (`StSetHub`).
+    pub from_local: bool,
+}
+
+impl Caller {
+    /// A server administrator.
+    pub fn server_admin(from_local: bool) -> Caller {
+        Caller {
+            rights: AdminRights::Server,
+            from_local,
+        }
+    }
+
+    /// A hub administrator of `hub`.
+    pub fn hub_admin(hub: &str, from_local: bool) -> Caller {
+        Caller {
+            rights: AdminRights::Hub(hub.to_owned()),
+            from_local,
+        }
+    }
+}
+
+macro_rules! functions {
+    ($( $(#[$m:meta])* $v:ident, $mutates:literal; )*) => {
+        /// The administration RPCs this crate implements, by their wire
+        /// name (`DECLARE_RPC` list of `AdminDispatch`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum RpcFunction { $( $(#[$m])* $v, )* }
+
+        impl RpcFunction {
+            /// Every implemented function.
+            pub const ALL: &'static [RpcFunction] = &[$(RpcFunction::$v),*];
+
+            /// The wire name, e.g. `"EnumHub"`.
+            pub fn name(self) -> &'static str {
+                match self { $( RpcFunction::$v => stringify!($v), )* }
+            }
+
+            /// Looks a name up case-insensitively (`StrCmpi`, verified:
+            /// `getserverstatus` dispatches).
+            pub fn from_name(name: &str) -> Option<RpcFunction> {
+                RpcFunction::ALL.iter().copied().find(|f| f.name().eq_ignore_ascii_case(name))
+            }
+
+            /// True if a successful call changes the configuration that
+            /// must be saved before answering (issue 5 item 2).
+            pub fn changes_config(self) -> bool {
+                match self { $( RpcFunction::$v => $mutates, )* }
+            }
+        }
+    };
+}
+
+functions! {
+    /// Echo test (`RPC_TEST`).
+    Test, false;
+    /// Server product and OS (`RPC_SERVER_INFO`).
+    GetServerInfo, false;
+    /// Server counters (`RPC_SERVER_STATUS`).
+    GetServerStatus, false;
+    /// New TCP listener (`RPC_LISTENER`).
+    CreateListener, true;
+    /// List TCP listeners (`RPC_LISTENER_LIST`).
+    EnumListener, false;
+    /// Remove a TCP listener.
+    DeleteListener, true;
+    /// Start or stop a TCP listener.
+    EnableListener, true;
+    /// Server administrator password (`RPC_SET_PASSWORD`).
+    SetServerPassword, true;
+    /// Server certificate and key (`RPC_KEY_PAIR`).
+    GetServerCert, false;
+    /// Capabilities (`CAPSLIST`).
+    GetCaps, false;
+    /// Keep-alive setting (`RPC_KEEP`).
+    GetKeep, false;
+    /// Change the keep-alive setting.
+    SetKeep, true;
+    /// Write the configuration file now (`RPC_TEST`).
+    Flush, false;
+    /// Configuration file text (`RPC_CONFIG`).
+    GetConfig, false;
+    /// Replace the configuration file and restart.
+    SetConfig, true;
+    /// Local bridge support (`RPC_BRIDGE_SUPPORT`).
+    GetBridgeSupport, false;
+    /// New virtual hub (`RPC_CREATE_HUB`).
+    CreateHub, true;
+    /// Change a virtual hub.
+    SetHub, true;
+    /// Read a virtual hub's settings.
+    GetHub, false;
+    /// List virtual hubs (`RPC_ENUM_HUB`).
+    EnumHub, false;
+    /// Remove a virtual hub (`RPC_DELETE_HUB`).
+    DeleteHub, true;
+    /// Switch a hub online/offline (`RPC_SET_HUB_ONLINE`).
+    SetHubOnline, true;
+    /// Hub state and counters (`RPC_HUB_STATUS`).
+    GetHubStatus, false;
+    /// New user (`RPC_SET_USER`).
+    CreateUser, true;
+    /// Change a user.
+    SetUser, true;
+    /// Read a user.
+    GetUser, false;
+    /// Remove a user (`RPC_DELETE_USER`).
+    DeleteUser, true;
+    /// List users (`RPC_ENUM_USER`).
+    EnumUser, false;
+    /// List sessions (`RPC_ENUM_SESSION`).
+    EnumSession, false;
+    /// Session details (`RPC_SESSION_STATUS`).
+    GetSessionStatus, false;
+    /// Disconnect a session (`RPC_DELETE_SESSION`).
+    DeleteSession, false;
+    /// Bridgeable network adapters (`RPC_ENUM_ETH`).
+    EnumEthernet, false;
+    /// New local bridge (`RPC_LOCALBRIDGE`).
+    AddLocalBridge, true;
+    /// Remove a local bridge.
+    DeleteLocalBridge, true;
+    /// List local bridges (`RPC_ENUM_LOCALBRIDGE`).
+    EnumLocalBridge, false;
+    /// New cascade (`RPC_CREATE_LINK`).
+    CreateLink, true;
+    /// Read a cascade's settings.
+    GetLink, false;
+    /// Change a cascade's settings.
+    SetLink, true;
+    /// List cascades (`RPC_ENUM_LINK`).
+    EnumLink, false;
+    /// Cascade connection status (`RPC_LINK_STATUS`).
+    GetLinkStatus, false;
+    /// Start a cascade (`RPC_LINK`).
+    SetLinkOnline, true;
+    /// Stop a cascade.
+    SetLinkOffline, true;
+    /// Remove a cascade.
+    DeleteLink, true;
+}
+
+/// The server state behind the RPCs. One method per operation; each gets
+/// the already checked, typed request and returns the typed response or a
+/// SoftEther error code. Methods that answer with an echo of the request
+/// return `()`. Rights have been checked by [`dispatch`]; hub names are
+/// non-empty and, for hub administrators, their own hub.
+pub trait AdminBackend {
+    /// Value of hub administration option `name` of hub `hub` (see
+    /// [`crate::names::hub_admin_option`]); 0 if unset or the hub does not
+    /// exist.
+    fn hub_admin_option(&self, hub: &str, name: &str) -> u32;
+
+    /// `GetServerInfo`.
+    fn get_server_info(&mut self) -> Result<ServerInfo, ErrorCode>;
+    /// `GetServerStatus`.
+    fn get_server_status(&mut self) -> Result<ServerStatus, ErrorCode>;
+    /// `CreateListener` (port is 1..=65535): 54 if it exists; starts it
+    /// when `enable`.
+    fn create_listener(&mut self, req: &Listener) -> Result<(), ErrorCode>;
+    /// `EnumListener`.
+    fn enum_listener(&mut self) -> Result<ListenerList, ErrorCode>;
+    /// `DeleteListener`: 53 if unknown.
+    fn delete_listener(&mut self, port: u32) -> Result<(), ErrorCode>;
+    /// `EnableListener`: start (`enable`) or stop; 53 if unknown.
+    fn enable_listener(&mut self, req: &Listener) -> Result<(), ErrorCode>;
+    /// `SetServerPassword` with SHA-0(new password); effective for new
+    /// logins at once.
+    fn set_server_password(&mut self, hashed_password: &[u8; 20]) -> Result<(), ErrorCode>;
+    /// `GetServerCert` (the dispatcher removes `key` for hub administrators).
+    fn get_server_cert(&mut self) -> Result<KeyPair, ErrorCode>;
+    /// `GetCaps`.
+    fn get_caps(&mut self) -> Result<CapsList, ErrorCode>;
+    /// `GetKeep`.
+    fn get_keep(&mut self) -> Result<Keep, ErrorCode>;
+    /// `SetKeep`.
+    fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode>;
+    /// `Flush`: write the configuration now; returns its size in bytes.
+    fn flush(&mut self) -> Result<u32, ErrorCode>;
+    /// `GetConfig`: the configuration text as it would be written now.
+    fn get_config(&mut self) -> Result<Config, ErrorCode>;
+    /// `SetConfig`: replace the configuration (and apply it).
+    fn set_config(&mut self, req: &Config) -> Result<(), ErrorCode>;
+    /// `GetBridgeSupport`.
+    fn get_bridge_support(&mut self) -> Result<BridgeSupport, ErrorCode>;
+    /// `CreateHub`: both hashes are set; 57 if the name exists
+    /// (case-insensitive), 58 if too many.
+    fn create_hub(&mut self, req: &CreateHub) -> Result<(), ErrorCode>;
+    /// `SetHub`: apply options and online state; change the password only
+    /// if both hashes are non-zero; 8 if unknown.
+    fn set_hub(&mut self, req: &CreateHub) -> Result<(), ErrorCode>;
+    /// `GetHub`: 8 if unknown (hashes in the answer are zeroed by the
+    /// dispatcher).
+    fn get_hub(&mut self, hub: &str) -> Result<CreateHub, ErrorCode>;
+    /// `EnumHub`: all hubs (the dispatcher filters for hub administrators).
+    fn enum_hub(&mut self) -> Result<EnumHub, ErrorCode>;
+    /// `DeleteHub`: 8 if unknown; stops the hub's sessions.
+    fn delete_hub(&mut self, hub: &str) -> Result<(), ErrorCode>;
+    /// `SetHubOnline`: 8 if unknown.
+    fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode>;
+    /// `GetHubStatus`: 8 if unknown.
+    fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode>;
+    /// `CreateUser`: 8 hub, 66 exists, 65 group, 63/128 limits.
+    fn create_user(&mut self, req: &SetUser) -> Result<(), ErrorCode>;
+    /// `SetUser`: 8 hub, 29 unknown user, 65 group; sets `UpdatedTime`.
+    fn set_user(&mut self, req: &SetUser) -> Result<(), ErrorCode>;
+    /// `GetUser`: 8 hub, 29 unknown user.
+    fn get_user(&mut self, hub: &str, name: &str) -> Result<SetUser, ErrorCode>;
+    /// `DeleteUser`: 8 hub, 29 unknown user.
+    fn delete_user(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode>;
+    /// `EnumUser`: 8 hub.
+    fn enum_user(&mut self, hub: &str) -> Result<EnumUser, ErrorCode>;
+    /// `EnumSession`: 8 hub.
+    fn enum_session(&mut self, hub: &str) -> Result<EnumSession, ErrorCode>;
+    /// `GetSessionStatus`: 8 hub, 29 unknown session.
+    fn get_session_status(&mut self, hub: &str, name: &str) -> Result<SessionStatus, ErrorCode>;
+    /// `DeleteSession`: 8 hub, 29 unknown, 73 cascade end, 78 SecureNAT,
+    /// 82 local bridge, 91 layer 3.
+    fn delete_session(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode>;
+    /// `EnumEthernet`.
+    fn enum_ethernet(&mut self) -> Result<EnumEth, ErrorCode>;
+    /// `AddLocalBridge` (names non-empty; the hub need not exist).
+    fn add_local_bridge(&mut self, req: &LocalBridge) -> Result<(), ErrorCode>;
+    /// `DeleteLocalBridge`: 29 if no such pair.
+    fn delete_local_bridge(&mut self, req: &LocalBridge) -> Result<(), ErrorCode>;
+    /// `EnumLocalBridge`.
+    fn enum_local_bridge(&mut self) -> Result<EnumLocalBridge, ErrorCode>;
+    /// `CreateLink` (created offline): 8 hub, 59 exists.
+    fn create_link(&mut self, req: &CreateLink) -> Result<(), ErrorCode>;
+    /// `GetLink`: 8 hub, 29 unknown.
+    fn get_link(&mut self, hub: &str, account: &str) -> Result<CreateLink, ErrorCode>;
+    /// `SetLink`: 8 hub, 29 unknown.
+    fn set_link(&mut self, req: &CreateLink) -> Result<(), ErrorCode>;
+    /// `EnumLink`: 8 hub.
+    fn enum_link(&mut self, hub: &str) -> Result<EnumLink, ErrorCode>;
+    /// `GetLinkStatus`: 8 hub, 29 unknown, 61 offline / no session.
+    fn get_link_status(&mut self, hub: &str, account: &str) -> Result<LinkStatus, ErrorCode>;
+    /// `SetLinkOnline` / `SetLinkOffline`: 8 hub, 29 unknown.
+    fn set_link_online(&mut self, hub: &str, account: &str, online: bool) -> Result<(), ErrorCode>;
+    /// `DeleteLink`: 8 hub, 29 unknown; stops the cascade.
+    fn delete_link(&mut self, hub: &str, account: &str) -> Result<(), ErrorCode>;
+}
+
+/// The outcome of one call, for the glue's audit log and persistence.
+#[derive(Clone, Debug)]
+pub struct DispatchOutcome {
+    /// The function, if the name was known.
+    pub function: Option<RpcFunction>,
+    /// The response (with JSON hints) or the error.
+    pub result: Result<OutPack, ErrorCode>,
+}
+
+impl DispatchOutcome {
+    /// True if the call succeeded and changed the configuration (the glue
+    /// saves before sending the response).
+    pub fn changed_config(&self) -> bool {
+        self.result.is_ok() && self.function.is_some_and(RpcFunction::changes_config)
+    }
+
+    /// The error code, 0 on success.
+    pub fn error(&self) -> ErrorCode {
+        match &self.result {
+            Ok(_) => ErrorCode::NO_ERROR,
+            Err(e) => *e,
+        }
+    }
+
+    /// The binary response PACK (admin-rpc.md §4).
+    pub fn into_pack(self) -> Pack {
+        match self.result {
+            Ok(o) => o.into_pack(),
+            Err(e) => error_response(e),
+        }
+    }
+}
+
+/// Handles one framed RPC call: `function` as received (case-insensitive),
+/// `request` the whole request PACK. Unknown functions get
+/// `ERR_NOT_SUPPORTED` (33, verified).
+pub fn dispatch(
+    backend: &mut dyn AdminBackend,
+    caller: &Caller,
+    function: &str,
+    request: &Pack,
+) -> Pack {
+    dispatch_call(backend, caller, function, request).into_pack()
+}
+
+/// Like [`dispatch`], returning the [`DispatchOutcome`].
+pub fn dispatch_call(
+    backend: &mut dyn AdminBackend,
+    caller: &Caller,
+    function: &str,
+    request: &Pack,
+) -> DispatchOutcome {
+    let function = RpcFunction::from_name(function);
+    let result = match function {
+        Some(f) => call(backend, caller, f, request),
+        None => Err(ErrorCode::NOT_SUPPORTED),
+    };
+    DispatchOutcome { function, result }
+}
+
+type R = Result<OutPack, ErrorCode>;
+
+fn out<T: RpcMessage>(v: &T) -> R {
+    Ok(v.to_out())
+}
+
+fn req<T: RpcMessage>(p: &Pack) -> Result<T, ErrorCode> {
+    T::from_pack(p)
+}
+
+/// 52 if a hub administrator is restricted by option `name` of `hub`.
+fn hub_option(
+    backend: &dyn AdminBackend,
+    caller: &Caller,
+    hub: &str,
+    name: &str,
+) -> Result<(), ErrorCode> {
+    if !caller.rights.is_server_admin() && backend.hub_admin_option(hub, name) != 0 {
+        return Err(ErrorCode::NOT_ENOUGH_RIGHT);
+    }
+    Ok(())
+}
+
+fn check_user_request(caller: &Caller, u: &SetUser) -> Result<(), ErrorCode> {
+    if !is_user_name(&u.fields.name) {
+        return Err(ErrorCode::INVALID_PARAMETER);
+    }
+    caller.rights.check_hub(&u.fields.hub_name)?;
+    match &u.auth {
+        UserAuth::UserCert { cert } if cert.is_empty() => return Err(ErrorCode::INVALID_PARAMETER),
+        UserAuth::Radius { .. } | UserAuth::Nt { .. } => {}
+        _ if u.fields.name == "*" => return Err(ErrorCode::INVALID_PARAMETER),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pack) -> R {
+    use RpcFunction as F;
+    let rights = &caller.rights;
+    match f {
+        F::Test => {
+            let mut t: RpcTest = req(p)?;
+            t.str_value = t.int_value.to_string();
+            out(&t)
+        }
+        F::GetServerInfo => out(&backend.get_server_info()?),
+        F::GetServerStatus => out(&backend.get_server_status()?),
+        F::CreateListener => {
+            let l: Listener = req(p)?;
+            if l.port == 0 || l.port > 65535 {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            backend.create_listener(&l)?;
+            out(&l)
+        }
+        F::EnumListener => out(&backend.enum_listener()?),
+        F::DeleteListener => {
+            let l: Listener = req(p)?;
+            rights.require_server_admin()?;
+            backend.delete_listener(l.port)?;
+            out(&l)
+        }
+        F::EnableListener => {
+            let l: Listener = req(p)?;
+            rights.require_server_admin()?;
+            backend.enable_listener(&l)?;
+            out(&l)
+        }
+        F::SetServerPassword => {
+            let mut s: SetPassword = req(p)?;
+            rights.require_server_admin()?;
+            if s.hashed_password == [0; 20] {
+                s.hashed_password = hash_admin_password(&s.plain_text_password);
+            }
+            backend.set_server_password(&s.hashed_password)?;
+            s.plain_text_password.clear();
+            out(&s)
+        }
+        F::GetServerCert => {
+            let mut k = backend.get_server_cert()?;
+            if !rights.is_server_admin() {
+                k.key = None;
+            }
+            out(&k)
+        }
+        F::GetCaps => out(&backend.get_caps()?),
+        F::GetKeep => out(&backend.get_keep()?),
+        F::SetKeep => {
+            let k: Keep = req(p)?;
+            if k.use_keep_connect
+                && (k.keep_connect_host.is_empty()
+                    || k.keep_connect_port == 0
+                    || k.keep_connect_port >= 65536)
+            {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            backend.set_keep(&k)?;
+            out(&k)
+        }
+        F::Flush => {
+            let mut t: RpcTest = req(p)?;
+            rights.require_server_admin()?;
+            t.int_value = backend.flush()?;
+            out(&t)
+        }
+        F::GetConfig => {
+            rights.require_server_admin()?;
+            out(&backend.get_config()?)
+        }
+        F::SetConfig => {
+            let c: Config = req(p)?;
+            rights.require_server_admin()?;
+            backend.set_config(&c)?;
+            out(&c)
+        }
+        F::GetBridgeSupport => out(&backend.get_bridge_support()?),
+        F::CreateHub => {
+            let mut h: CreateHub = req(p)?;
+            check_hub_name(&h.fields.hub_name)?;
+            rights.require_server_admin()?;
+            check_new_hub_name(&h.fields.hub_name)?;
+            if h.hub_type != hub_type::STANDALONE {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            let f = &mut h.fields;
+            if (f.hashed_password == [0; 20] && f.secure_password == [0; 20])
+                || !f.admin_password_plain_text.is_empty()
+            {
+                f.hashed_password = hash_admin_password(&f.admin_password_plain_text);
+                f.secure_password = hash_password("administrator", &f.admin_password_plain_text);
+            }
+            f.admin_password_plain_text.clear();
+            backend.create_hub(&h)?;
+            out(&h)
+        }
+        F::SetHub => {
+            let mut h: CreateHub = req(p)?;
+            let name = h.fields.hub_name.clone();
+            check_hub_name(&name)?;
+            rights.check_hub(&name)?;
+            if h.hub_type != hub_type::STANDALONE {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            let f = &mut h.fields;
+            if !f.admin_password_plain_text.is_empty() {
+                f.hashed_password = hash_admin_password(&f.admin_password_plain_text);
+                f.secure_password = hash_password("administrator", &f.admin_password_plain_text);
+                f.admin_password_plain_text.clear();
+            }
+            let changes_password = f.hashed_password != [0; 20] && f.secure_password != [0; 20];
+            if changes_password {
+                hub_option(backend, caller, &name, opt::NO_CHANGE_ADMIN_PASSWORD)?;
+            }
+            let blank = f.hashed_password == hash_admin_password("")
+                || f.secure_password == hash_password("administrator", "");
+            if blank && !rights.is_server_admin() && !caller.from_local {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            if !rights.is_server_admin() {
+                // StSetHub silently keeps the online state a hub
+                // administrator may not change.
+                let forbidden = if h.fields.online {
+                    opt::NO_ONLINE
+                } else {
+                    opt::NO_OFFLINE
+                };
+                if backend.hub_admin_option(&name, forbidden) != 0 {
+                    h.fields.online = backend.get_hub(&name)?.fields.online;
+                }
+            }
+            backend.set_hub(&h)?;
+            out(&h)
+        }
+        F::GetHub => {
+            let h: CreateHub = req(p)?;
+            check_hub_name(&h.fields.hub_name)?;
+            rights.check_hub(&h.fields.hub_name)?;
+            let mut got = backend.get_hub(&h.fields.hub_name)?;
+            got.fields.hashed_password = [0; 20];
+            got.fields.secure_password = [0; 20];
+            got.fields.admin_password_plain_text.clear();
+            out(&got)
+        }
+        F::EnumHub => {
+            let mut e = backend.enum_hub()?;
+            if let Some(own) = rights.hub() {
+                e.hubs
+                    .retain(|h| h.fields.hub_name.eq_ignore_ascii_case(own));
+            }
+            out(&e)
+        }
+        F::DeleteHub => {
+            let d: DeleteHub = req(p)?;
+            check_hub_name(&d.hub_name)?;
+            rights.require_server_admin()?;
+            backend.delete_hub(&d.hub_name)?;
+            out(&d)
+        }
+        F::SetHubOnline => {
+            let s: SetHubOnline = req(p)?;
+            rights.check_hub(&s.hub_name)?;
+            let forbidden = if s.online {
+                opt::NO_ONLINE
+            } else {
+                opt::NO_OFFLINE
+            };
+            hub_option(backend, caller, &s.hub_name, forbidden)?;
+            backend.set_hub_online(&s.hub_name, s.online)?;
+            out(&s)
+        }
+        F::GetHubStatus => {
+            let h: HubStatus = req(p)?;
+            rights.check_hub(&h.fields.hub_name)?;
+            out(&backend.get_hub_status(&h.fields.hub_name)?)
+        }
+        F::CreateUser | F::SetUser => {
+            let u: SetUser = req(p)?;
+            check_user_request(caller, &u)?;
+            hub_option(backend, caller, &u.fields.hub_name, opt::NO_CHANGE_USERS)?;
+            if f == F::CreateUser {
+                backend.create_user(&u)?;
+            } else {
+                backend.set_user(&u)?;
+            }
+            out(&u)
+        }
+        F::GetUser => {
+            let u: SetUser = req(p)?;
+            if !is_user_name(&u.fields.name) {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&u.fields.hub_name)?;
+            out(&backend.get_user(&u.fields.hub_name, &u.fields.name)?)
+        }
+        F::DeleteUser => {
+            let d: DeleteUser = req(p)?;
+            if !is_user_name(&d.name) {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&d.hub_name)?;
+            hub_option(backend, caller, &d.hub_name, opt::NO_CHANGE_USERS)?;
+            backend.delete_user(&d.hub_name, &d.name)?;
+            out(&d)
+        }
+        F::EnumUser => {
+            let e: EnumUser = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_user(&e.hub_name)?)
+        }
+        F::EnumSession => {
+            let e: EnumSession = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            hub_option(backend, caller, &e.hub_name, opt::NO_ENUM_SESSION)?;
+            out(&backend.enum_session(&e.hub_name)?)
+        }
+        F::GetSessionStatus => {
+            let s: SessionStatus = req(p)?;
+            let (hub, name) = (&s.fields.hub_name, &s.fields.name);
+            if name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(hub)?;
+            hub_option(backend, caller, hub, opt::NO_QUERY_SESSION)?;
+            out(&backend.get_session_status(hub, name)?)
+        }
+        F::DeleteSession => {
+            let d: DeleteSession = req(p)?;
+            if d.name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&d.hub_name)?;
+            hub_option(backend, caller, &d.hub_name, opt::NO_DISCONNECT_SESSION)?;
+            backend.delete_session(&d.hub_name, &d.name)?;
+            out(&d)
+        }
+        F::EnumEthernet => {
+            rights.require_server_admin()?;
+            out(&backend.enum_ethernet()?)
+        }
+        F::AddLocalBridge | F::DeleteLocalBridge => {
+            let b: LocalBridge = req(p)?;
+            if b.device_name.is_empty() || b.hub_name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            if f == F::AddLocalBridge {
+                backend.add_local_bridge(&b)?;
+            } else {
+                backend.delete_local_bridge(&b)?;
+            }
+            out(&b)
+        }
+        F::EnumLocalBridge => out(&backend.enum_local_bridge()?),
+        F::CreateLink | F::SetLink => {
+            let l: CreateLink = req(p)?;
+            rights.check_hub(&l.hub_name)?;
+            hub_option(backend, caller, &l.hub_name, opt::NO_CASCADE)?;
+            if l.option.account_name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            if f == F::CreateLink {
+                backend.create_link(&l)?;
+            } else {
+                backend.set_link(&l)?;
+            }
+            out(&l)
+        }
+        F::GetLink => {
+            let l: CreateLink = req(p)?;
+            rights.check_hub(&l.hub_name)?;
+            out(&backend.get_link(&l.hub_name, &l.option.account_name)?)
+        }
+        F::EnumLink => {
+            let e: EnumLink = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_link(&e.hub_name)?)
+        }
+        F::GetLinkStatus => {
+            let s: LinkStatus = req(p)?;
+            if s.account_name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&s.hub_name)?;
+            out(&backend.get_link_status(&s.hub_name, &s.account_name)?)
+        }
+        F::SetLinkOnline | F::SetLinkOffline | F::DeleteLink => {
+            let l: Link = req(p)?;
+            if l.account_name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&l.hub_name)?;
+            hub_option(backend, caller, &l.hub_name, opt::NO_CASCADE)?;
+            match f {
+                F::SetLinkOnline => backend.set_link_online(&l.hub_name, &l.account_name, true)?,
+                F::SetLinkOffline => {
+                    backend.set_link_online(&l.hub_name, &l.account_name, false)?
+                }
+                _ => backend.delete_link(&l.hub_name, &l.account_name)?,
+            }
+            out(&l)
+        }
+    }
+}

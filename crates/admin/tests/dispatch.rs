@@ -1,0 +1,761 @@
+//! Dispatcher behaviour with the in-memory backend: rights matrix, pure
+//! checks, response shaping, and vpncmd's call sequences.
+
+use rustether_admin::memory::MemoryBackend;
+use rustether_admin::names::hub_admin_option as opt;
+use rustether_admin::rpc::*;
+use rustether_admin::{dispatch, dispatch_call, Caller, RpcFunction};
+use rustether_proto::password::{hash_admin_password, hash_password, nt_password_hash};
+use rustether_proto::{ErrorCode, Pack};
+
+fn backend() -> MemoryBackend {
+    let mut b = MemoryBackend::new("adminpw");
+    b.add_hub("TEST", "hubpw");
+    b.add_hub("OTHER", "otherpw");
+    b
+}
+
+fn err(p: &Pack) -> u32 {
+    p.get_int("error").unwrap_or(0)
+}
+
+fn user(hub: &str, name: &str) -> SetUser {
+    SetUser {
+        fields: SetUserFields {
+            hub_name: hub.into(),
+            name: name.into(),
+            ..SetUserFields::default()
+        },
+        auth: UserAuth::from_password(name, "pw"),
+        ..SetUser::default()
+    }
+}
+
+fn link(hub: &str, account: &str) -> CreateLink {
+    CreateLink {
+        hub_name: hub.into(),
+        option: ClientOption {
+            account_name: account.into(),
+            hostname: "192.0.2.1".into(),
+            port: 5555,
+            hub_name: "REMOTE".into(),
+            ..ClientOption::default()
+        },
+        ..CreateLink::default()
+    }
+}
+
+/// A well-formed request of `f` aimed at `hub`.
+fn request_for(f: RpcFunction, hub: &str) -> Pack {
+    use RpcFunction as F;
+    match f {
+        F::Test | F::Flush => RpcTest {
+            int_value: 5,
+            ..RpcTest::default()
+        }
+        .to_pack(),
+        F::GetServerInfo => ServerInfo::default().to_pack(),
+        F::GetServerStatus
+        | F::EnumListener
+        | F::GetServerCert
+        | F::GetCaps
+        | F::GetKeep
+        | F::GetBridgeSupport
+        | F::EnumHub
+        | F::EnumEthernet
+        | F::EnumLocalBridge => Pack::new(),
+        F::CreateListener | F::DeleteListener | F::EnableListener => Listener {
+            port: 5555,
+            enable: true,
+        }
+        .to_pack(),
+        F::SetServerPassword => SetPassword {
+            hashed_password: hash_admin_password("new"),
+            plain_text_password: String::new(),
+        }
+        .to_pack(),
+        F::SetKeep => Keep::default().to_pack(),
+        F::GetConfig => Config::default().to_pack(),
+        F::SetConfig => Config {
+            file_name: String::new(),
+            file_data: b"x".to_vec(),
+        }
+        .to_pack(),
+        F::CreateHub | F::SetHub | F::GetHub => CreateHub {
+            fields: CreateHubFields {
+                hub_name: hub.into(),
+                online: true,
+                ..CreateHubFields::default()
+            },
+            ..CreateHub::default()
+        }
+        .to_pack(),
+        F::DeleteHub => DeleteHub {
+            hub_name: hub.into(),
+        }
+        .to_pack(),
+        F::SetHubOnline => SetHubOnline {
+            hub_name: hub.into(),
+            online: true,
+        }
+        .to_pack(),
+        F::GetHubStatus => {
+            let mut s = HubStatus::default();
+            s.fields.hub_name = hub.into();
+            s.to_pack()
+        }
+        F::CreateUser | F::SetUser | F::GetUser => user(hub, "u1").to_pack(),
+        F::DeleteUser => DeleteUser {
+            hub_name: hub.into(),
+            name: "u1".into(),
+        }
+        .to_pack(),
+        F::EnumUser => EnumUser {
+            hub_name: hub.into(),
+            users: vec![],
+        }
+        .to_pack(),
+        F::EnumSession => EnumSession {
+            hub_name: hub.into(),
+            sessions: vec![],
+        }
+        .to_pack(),
+        F::GetSessionStatus => {
+            let mut s = SessionStatus::default();
+            s.fields.hub_name = hub.into();
+            s.fields.name = "SID-X-1".into();
+            s.to_pack()
+        }
+        F::DeleteSession => DeleteSession {
+            hub_name: hub.into(),
+            name: "SID-X-1".into(),
+        }
+        .to_pack(),
+        F::AddLocalBridge | F::DeleteLocalBridge => LocalBridge {
+            device_name: "eth9".into(),
+            hub_name: hub.into(),
+            tap_mode: false,
+        }
+        .to_pack(),
+        F::CreateLink | F::SetLink | F::GetLink => link(hub, "l1").to_pack(),
+        F::EnumLink => EnumLink {
+            hub_name: hub.into(),
+            links: vec![],
+        }
+        .to_pack(),
+        F::GetLinkStatus => LinkStatus {
+            hub_name: hub.into(),
+            account_name: "l1".into(),
+            ..LinkStatus::default()
+        }
+        .to_pack(),
+        F::SetLinkOnline | F::SetLinkOffline | F::DeleteLink => Link {
+            hub_name: hub.into(),
+            account_name: "l1".into(),
+        }
+        .to_pack(),
+    }
+}
+
+/// Functions a hub administrator may call (admin-rpc.md §3.6; verified for
+/// EnumListener, EnumUser on the own hub; source for the others).
+fn allowed_for_any_admin(f: RpcFunction) -> bool {
+    use RpcFunction as F;
+    matches!(
+        f,
+        F::Test
+            | F::GetServerInfo
+            | F::GetServerStatus
+            | F::EnumListener
+            | F::GetServerCert
+            | F::GetCaps
+            | F::GetKeep
+            | F::GetBridgeSupport
+            | F::EnumHub
+            | F::EnumLocalBridge
+    )
+}
+
+fn server_only(f: RpcFunction) -> bool {
+    use RpcFunction as F;
+    matches!(
+        f,
+        F::CreateListener
+            | F::DeleteListener
+            | F::EnableListener
+            | F::SetServerPassword
+            | F::SetKeep
+            | F::Flush
+            | F::GetConfig
+            | F::SetConfig
+            | F::CreateHub
+            | F::DeleteHub
+            | F::EnumEthernet
+            | F::AddLocalBridge
+            | F::DeleteLocalBridge
+    )
+}
+
+#[test]
+fn rights_matrix_covers_every_function() {
+    let hub_admin = Caller::hub_admin("TEST", true);
+    let server_admin = Caller::server_admin(true);
+    for &f in RpcFunction::ALL {
+        // another hub: only the harmless calls pass
+        let mut b = backend();
+        let r = dispatch(&mut b, &hub_admin, f.name(), &request_for(f, "OTHER"));
+        if allowed_for_any_admin(f) {
+            assert_ne!(err(&r), 52, "{f:?} must be allowed for hub admins");
+        } else {
+            assert_eq!(err(&r), 52, "{f:?} on another hub");
+        }
+        // own hub: everything but the server-only calls gets past the rights check
+        let mut b = backend();
+        let r = dispatch(&mut b, &hub_admin, f.name(), &request_for(f, "TEST"));
+        if server_only(f) {
+            assert_eq!(err(&r), 52, "{f:?} is server-admin only");
+        } else {
+            assert_ne!(err(&r), 52, "{f:?} on the own hub");
+        }
+        // the server administrator is never refused for rights
+        let mut b = backend();
+        let r = dispatch(&mut b, &server_admin, f.name(), &request_for(f, "OTHER"));
+        assert_ne!(err(&r), 52, "{f:?} as server admin");
+    }
+}
+
+#[test]
+fn denied_calls_do_not_touch_the_backend() {
+    let mut b = backend();
+    let hub_admin = Caller::hub_admin("TEST", true);
+    dispatch(
+        &mut b,
+        &hub_admin,
+        "CreateUser",
+        &user("OTHER", "x").to_pack(),
+    );
+    dispatch(
+        &mut b,
+        &hub_admin,
+        "DeleteHub",
+        &request_for(RpcFunction::DeleteHub, "TEST"),
+    );
+    dispatch(
+        &mut b,
+        &hub_admin,
+        "SetServerPassword",
+        &request_for(RpcFunction::SetServerPassword, ""),
+    );
+    assert!(b.hub("OTHER").unwrap().users.is_empty());
+    assert!(b.hub("TEST").is_some());
+    assert_eq!(b.server_password, hash_admin_password("adminpw"));
+}
+
+#[test]
+fn unknown_function_is_33_and_names_are_case_insensitive() {
+    let mut b = backend();
+    let c = Caller::server_admin(true);
+    assert_eq!(err(&dispatch(&mut b, &c, "NoSuchRpc", &Pack::new())), 33);
+    assert_eq!(err(&dispatch(&mut b, &c, "", &Pack::new())), 33);
+    let r = dispatch(&mut b, &c, "getserverstatus", &Pack::new());
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_int("NumHubTotal"), Some(2));
+    let o = dispatch_call(&mut b, &c, "NoSuchRpc", &Pack::new());
+    assert_eq!(o.function, None);
+    assert!(!o.changed_config());
+}
+
+#[test]
+fn test_rpc_answers_decimal_text() {
+    let mut b = backend();
+    let mut p = Pack::new();
+    p.add_int("IntValue", 12345);
+    let r = dispatch(&mut b, &Caller::hub_admin("TEST", false), "Test", &p);
+    assert_eq!(r.get_str("StrValue"), Some("12345")); // verified on 9674
+    assert!(r.element("error").is_none());
+}
+
+#[test]
+fn create_hub_derives_hashes_and_validates_names() {
+    let mut b = backend();
+    let c = Caller::server_admin(true);
+    // JSON-RPC style: plaintext only
+    let mut h = CreateHub::default();
+    h.fields.hub_name = "NEW".into();
+    h.fields.admin_password_plain_text = "secret".into();
+    h.fields.online = true;
+    let r = dispatch(&mut b, &c, "CreateHub", &h.to_pack());
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_str("AdminPasswordPlainText"), Some("")); // never echoed
+    let stored = &b.hub("new").unwrap().hub.fields;
+    assert_eq!(stored.hashed_password, hash_admin_password("secret"));
+    assert_eq!(
+        stored.secure_password,
+        hash_password("administrator", "secret")
+    );
+    // neither hashes nor plaintext = empty password (verified)
+    h.fields.hub_name = "EMPTY".into();
+    h.fields.admin_password_plain_text.clear();
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateHub", &h.to_pack())), 0);
+    assert_eq!(
+        b.hub("EMPTY").unwrap().hub.fields.hashed_password,
+        hash_admin_password("")
+    );
+    // duplicate (case-insensitive) → 57 from the backend
+    h.fields.hub_name = "new".into();
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateHub", &h.to_pack())), 57);
+    for bad in [".x", "x.", "a/b", "é"] {
+        h.fields.hub_name = bad.into();
+        assert_eq!(
+            err(&dispatch(&mut b, &c, "CreateHub", &h.to_pack())),
+            38,
+            "{bad}"
+        );
+    }
+    h.fields.hub_name = "CLUSTER".into();
+    h.hub_type = hub_type::FARM_DYNAMIC;
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateHub", &h.to_pack())), 38);
+}
+
+#[test]
+fn get_hub_never_returns_password_hashes() {
+    let mut b = backend();
+    let r = dispatch(
+        &mut b,
+        &Caller::server_admin(true),
+        "GetHub",
+        &request_for(RpcFunction::GetHub, "TEST"),
+    );
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_data("HashedPassword"), Some(&[0u8; 20][..]));
+    assert_eq!(r.get_data("SecurePassword"), Some(&[0u8; 20][..]));
+    assert!(r.get_bool("Online"));
+    let r = dispatch(
+        &mut b,
+        &Caller::server_admin(true),
+        "GetHub",
+        &request_for(RpcFunction::GetHub, "NOPE"),
+    );
+    assert_eq!(err(&r), 8);
+}
+
+#[test]
+fn enum_hub_shows_a_hub_admin_only_its_hub() {
+    let mut b = backend();
+    let r = dispatch(
+        &mut b,
+        &Caller::hub_admin("test", false),
+        "EnumHub",
+        &Pack::new(),
+    );
+    let e = EnumHub::from_pack(&r).unwrap();
+    assert_eq!(e.hubs.len(), 1);
+    assert_eq!(e.hubs[0].fields.hub_name, "TEST");
+    let r = dispatch(
+        &mut b,
+        &Caller::server_admin(false),
+        "EnumHub",
+        &Pack::new(),
+    );
+    assert_eq!(r.count("HubName"), 2);
+}
+
+#[test]
+fn server_key_only_for_server_admins() {
+    let mut b = backend();
+    b.cert = KeyPair {
+        cert: Some(vec![0x30, 1]),
+        key: Some(vec![0x30, 2]),
+        ..KeyPair::default()
+    };
+    let r = dispatch(
+        &mut b,
+        &Caller::server_admin(false),
+        "GetServerCert",
+        &Pack::new(),
+    );
+    assert_eq!(r.get_data("Key"), Some(&[0x30u8, 2][..]));
+    let r = dispatch(
+        &mut b,
+        &Caller::hub_admin("TEST", false),
+        "GetServerCert",
+        &Pack::new(),
+    );
+    assert!(r.element("Key").is_none());
+    assert_eq!(r.get_data("Cert"), Some(&[0x30u8, 1][..]));
+}
+
+#[test]
+fn hub_admin_options_restrict_hub_admins_only() {
+    let mut b = backend();
+    let hub_admin = Caller::hub_admin("TEST", true);
+    let opts = &mut b.hubs.get_mut("test").unwrap().admin_options;
+    for o in [
+        opt::NO_CHANGE_USERS,
+        opt::NO_CASCADE,
+        opt::NO_ENUM_SESSION,
+        opt::NO_QUERY_SESSION,
+        opt::NO_DISCONNECT_SESSION,
+        opt::NO_ONLINE,
+        opt::NO_OFFLINE,
+        opt::NO_CHANGE_ADMIN_PASSWORD,
+    ] {
+        opts.insert(o.into(), 1);
+    }
+    use RpcFunction as F;
+    for f in [
+        F::CreateUser,
+        F::SetUser,
+        F::DeleteUser,
+        F::CreateLink,
+        F::SetLink,
+        F::SetLinkOnline,
+        F::SetLinkOffline,
+        F::DeleteLink,
+        F::EnumSession,
+        F::GetSessionStatus,
+        F::DeleteSession,
+        F::SetHubOnline,
+    ] {
+        let r = dispatch(&mut b, &hub_admin, f.name(), &request_for(f, "TEST"));
+        assert_eq!(err(&r), 52, "{f:?}");
+        let r = dispatch(
+            &mut b,
+            &Caller::server_admin(true),
+            f.name(),
+            &request_for(f, "TEST"),
+        );
+        assert_ne!(err(&r), 52, "{f:?} server admin");
+    }
+    // reading users and cascades stays allowed
+    for f in [
+        F::EnumUser,
+        F::GetUser,
+        F::EnumLink,
+        F::GetLink,
+        F::GetHubStatus,
+    ] {
+        let r = dispatch(&mut b, &hub_admin, f.name(), &request_for(f, "TEST"));
+        assert_ne!(err(&r), 52, "{f:?}");
+    }
+}
+
+#[test]
+fn set_hub_rules_for_hub_admins() {
+    let mut b = backend();
+    let local = Caller::hub_admin("TEST", true);
+    let remote = Caller::hub_admin("TEST", false);
+    let mut h = CreateHub::default();
+    h.fields.hub_name = "TEST".into();
+    h.fields.online = true;
+    h.option.max_session = 7;
+    // zero hashes = keep the password
+    assert_eq!(err(&dispatch(&mut b, &remote, "SetHub", &h.to_pack())), 0);
+    assert_eq!(b.hub("TEST").unwrap().hub.option.max_session, 7);
+    assert_eq!(
+        b.hub("TEST").unwrap().hub.fields.hashed_password,
+        hash_admin_password("hubpw")
+    );
+    // blank password from a remote hub admin → 38; from local allowed
+    h.fields.hashed_password = hash_admin_password("");
+    h.fields.secure_password = hash_password("administrator", "");
+    assert_eq!(err(&dispatch(&mut b, &remote, "SetHub", &h.to_pack())), 38);
+    assert_eq!(err(&dispatch(&mut b, &local, "SetHub", &h.to_pack())), 0);
+    // no_change_admin_password
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert(opt::NO_CHANGE_ADMIN_PASSWORD.into(), 1);
+    h.fields.hashed_password = hash_admin_password("x");
+    h.fields.secure_password = hash_password("administrator", "x");
+    assert_eq!(err(&dispatch(&mut b, &local, "SetHub", &h.to_pack())), 52);
+    // no_offline: a hub admin's offline request keeps the hub online, silently
+    let mut h2 = CreateHub::default();
+    h2.fields.hub_name = "TEST".into();
+    h2.fields.online = false;
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert(opt::NO_OFFLINE.into(), 1);
+    let r = dispatch(&mut b, &local, "SetHub", &h2.to_pack());
+    assert_eq!(err(&r), 0);
+    assert!(b.hub("TEST").unwrap().hub.fields.online);
+    // the server admin may
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &Caller::server_admin(false),
+            "SetHub",
+            &h2.to_pack()
+        )),
+        0
+    );
+    assert!(!b.hub("TEST").unwrap().hub.fields.online);
+}
+
+#[test]
+fn parameter_checks_before_the_backend() {
+    let mut b = backend();
+    let c = Caller::server_admin(true);
+    let l = |port| Listener { port, enable: true }.to_pack();
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateListener", &l(0))), 38);
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateListener", &l(65536))), 38);
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateListener", &l(5555))), 54);
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateListener", &l(5556))), 0);
+    assert_eq!(err(&dispatch(&mut b, &c, "DeleteListener", &l(5557))), 53);
+    // hub admin with a bad port: 38 comes first, as StCreateListener
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &Caller::hub_admin("TEST", true),
+            "CreateListener",
+            &l(0)
+        )),
+        38
+    );
+    // empty names
+    let mut s = request_for(RpcFunction::DeleteSession, "TEST");
+    s.add_str("Name", "");
+    assert_eq!(err(&dispatch(&mut b, &c, "DeleteSession", &s)), 38);
+    let e = EnumUser::default();
+    assert_eq!(err(&dispatch(&mut b, &c, "EnumUser", &e.to_pack())), 38); // verified
+                                                                          // GetLinkStatus with HubName instead of HubName_Ex → 38 (verified)
+    let mut p = Pack::new();
+    p.add_str("HubName", "TEST");
+    p.add_unistr("AccountName", "l1");
+    assert_eq!(err(&dispatch(&mut b, &c, "GetLinkStatus", &p)), 38);
+    for bad in ["link", "Administrator", "L3SW_1", ""] {
+        assert_eq!(
+            err(&dispatch(
+                &mut b,
+                &c,
+                "CreateUser",
+                &user("TEST", bad).to_pack()
+            )),
+            38,
+            "{bad}"
+        );
+    }
+    let mut star = user("TEST", "*");
+    assert_eq!(
+        err(&dispatch(&mut b, &c, "CreateUser", &star.to_pack())),
+        38
+    );
+    star.auth = UserAuth::Radius {
+        radius_username: String::new(),
+    };
+    assert_eq!(err(&dispatch(&mut b, &c, "CreateUser", &star.to_pack())), 0);
+    // keep-alive target required when enabling
+    let k = Keep {
+        use_keep_connect: true,
+        ..Keep::default()
+    };
+    assert_eq!(err(&dispatch(&mut b, &c, "SetKeep", &k.to_pack())), 38);
+    // bridges need both names
+    let lb = LocalBridge {
+        device_name: "eth0".into(),
+        ..LocalBridge::default()
+    };
+    assert_eq!(
+        err(&dispatch(&mut b, &c, "AddLocalBridge", &lb.to_pack())),
+        38
+    );
+}
+
+#[test]
+fn server_password_from_hash_or_plaintext() {
+    let mut b = backend();
+    let c = Caller::server_admin(true);
+    let r = dispatch(
+        &mut b,
+        &c,
+        "SetServerPassword",
+        &request_for(RpcFunction::SetServerPassword, ""),
+    );
+    assert_eq!(err(&r), 0);
+    assert_eq!(b.server_password, hash_admin_password("new"));
+    let mut p = Pack::new();
+    p.add_str("PlainTextPassword", "plain");
+    let r = dispatch(&mut b, &c, "SetServerPassword", &p);
+    assert_eq!(r.get_str("PlainTextPassword"), Some(""));
+    assert_eq!(b.server_password, hash_admin_password("plain"));
+}
+
+/// The RPC sequences vpncmd issues (observed with a proxy between vpncmd
+/// 5.01 and vpnserver 5.01, crates/admin/NOTES.md), replayed.
+#[test]
+fn vpncmd_sequences() {
+    let mut b = MemoryBackend::new("adminpw");
+    let c = Caller::server_admin(true);
+    let call = |b: &mut MemoryBackend, f: &str, p: &Pack| {
+        let r = dispatch(b, &c, f, p);
+        assert_eq!(err(&r), 0, "{f}");
+        r
+    };
+    // every connect: GetServerInfo, GetCaps, GetServerCert
+    call(&mut b, "GetServerInfo", &ServerInfo::default().to_pack());
+    let caps = call(&mut b, "GetCaps", &Pack::new());
+    assert_eq!(caps.get_int("caps_b_support_config_rw"), Some(1));
+    call(&mut b, "GetServerCert", &Pack::new());
+    // HubCreate TEST /PASSWORD:hubpw → GetServerInfo, CreateHub
+    let h = CreateHub {
+        fields: CreateHubFields {
+            hub_name: "TEST".into(),
+            hashed_password: hash_admin_password("hubpw"),
+            secure_password: hash_password("administrator", "hubpw"),
+            online: true,
+            ..CreateHubFields::default()
+        },
+        ..CreateHub::default()
+    };
+    call(&mut b, "CreateHub", &h.to_pack());
+    // /ADMINHUB:TEST → GetHubStatus
+    let st = call(
+        &mut b,
+        "GetHubStatus",
+        &request_for(RpcFunction::GetHubStatus, "TEST"),
+    );
+    assert!(st.get_bool("Online"));
+    // UserCreate alice → CreateUser with random hashes
+    let mut u = user("TEST", "alice");
+    u.auth = UserAuth::Password {
+        hashed_key: [0x5a; 20],
+        ntlm_secure_hash: [0x5b; 16],
+    };
+    call(&mut b, "CreateUser", &u.to_pack());
+    // UserPasswordSet alice /PASSWORD:Secret1 → GetUser, SetUser
+    let got = call(&mut b, "GetUser", &user("TEST", "alice").to_pack());
+    let mut u = SetUser::from_pack(&got).unwrap();
+    u.auth = UserAuth::from_password("alice", "Secret1");
+    call(&mut b, "SetUser", &u.to_pack());
+    match &b.hub("TEST").unwrap().users["alice"].auth {
+        UserAuth::Password {
+            hashed_key,
+            ntlm_secure_hash,
+        } => {
+            assert_eq!(*hashed_key, hash_password("alice", "Secret1"));
+            assert_eq!(*ntlm_secure_hash, nt_password_hash("Secret1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // UserList
+    let l = EnumUser::from_pack(&call(
+        &mut b,
+        "EnumUser",
+        &request_for(RpcFunction::EnumUser, "TEST"),
+    ))
+    .unwrap();
+    assert_eq!(l.users.len(), 1);
+    assert_eq!(l.users[0].fields.auth_type, 1);
+    // Offline / Online → SetHubOnline
+    call(
+        &mut b,
+        "SetHubOnline",
+        &SetHubOnline {
+            hub_name: "TEST".into(),
+            online: false,
+        }
+        .to_pack(),
+    );
+    assert!(!b.hub("TEST").unwrap().hub.fields.online);
+    // KeepDisable → GetKeep, SetKeep
+    let mut k = Keep::from_pack(&call(&mut b, "GetKeep", &Keep::default().to_pack())).unwrap();
+    k.use_keep_connect = false;
+    call(&mut b, "SetKeep", &k.to_pack());
+    // BridgeCreate / BridgeList / BridgeDelete
+    let lb = LocalBridge {
+        device_name: "lanbr".into(),
+        hub_name: "TEST".into(),
+        tap_mode: true,
+    };
+    call(&mut b, "AddLocalBridge", &lb.to_pack());
+    let list = call(&mut b, "EnumLocalBridge", &Pack::new());
+    assert_eq!(list.get_int("NumItem"), Some(1));
+    call(&mut b, "DeleteLocalBridge", &lb.to_pack());
+    assert_eq!(
+        err(&dispatch(&mut b, &c, "DeleteLocalBridge", &lb.to_pack())),
+        29
+    ); // verified
+       // CascadeCreate, CascadeOnline, CascadeStatusGet (offline here → 61)
+    call(&mut b, "CreateLink", &link("TEST", "l1").to_pack());
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &c,
+            "CreateLink",
+            &link("TEST", "L1").to_pack()
+        )),
+        59
+    );
+    call(
+        &mut b,
+        "SetLinkOnline",
+        &Link {
+            hub_name: "TEST".into(),
+            account_name: "l1".into(),
+        }
+        .to_pack(),
+    );
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &c,
+            "GetLinkStatus",
+            &request_for(RpcFunction::GetLinkStatus, "TEST")
+        )),
+        61
+    );
+    call(
+        &mut b,
+        "DeleteLink",
+        &Link {
+            hub_name: "TEST".into(),
+            account_name: "l1".into(),
+        }
+        .to_pack(),
+    );
+    // Flush reports the size
+    let f = call(&mut b, "Flush", &RpcTest::default().to_pack());
+    assert_eq!(f.get_int("IntValue"), Some(b.config.len() as u32));
+    // ConfigGet / ConfigSet round trip
+    let cfg = call(&mut b, "GetConfig", &Config::default().to_pack());
+    call(&mut b, "SetConfig", &cfg);
+    // HubDelete
+    call(
+        &mut b,
+        "DeleteHub",
+        &DeleteHub {
+            hub_name: "TEST".into(),
+        }
+        .to_pack(),
+    );
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &c,
+            "DeleteHub",
+            &DeleteHub {
+                hub_name: "TEST".into()
+            }
+            .to_pack()
+        )),
+        8
+    );
+}
+
+#[test]
+fn outcome_reports_config_changes() {
+    let mut b = backend();
+    let c = Caller::server_admin(true);
+    let o = dispatch_call(&mut b, &c, "createuser", &user("TEST", "z").to_pack());
+    assert_eq!(o.function, Some(RpcFunction::CreateUser));
+    assert!(o.changed_config());
+    assert_eq!(o.error(), ErrorCode::NO_ERROR);
+    let o = dispatch_call(&mut b, &c, "CreateUser", &user("TEST", "z").to_pack());
+    assert!(!o.changed_config());
+    assert_eq!(o.error(), ErrorCode::USER_ALREADY_EXISTS);
+    let o = dispatch_call(&mut b, &c, "EnumHub", &Pack::new());
+    assert!(!o.changed_config());
+}
