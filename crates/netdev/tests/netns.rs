@@ -332,7 +332,17 @@ fn offloads_are_disabled_while_open_and_restored_exactly() {
                 );
             }
         }
+        // A second device on the same interface shares the state: closing the first one
+        // must not switch the offloads back on under the second.
+        let second = RawDevice::open("va", RawOptions::default()).unwrap();
+        assert_eq!(second.disabled_offloads(), disabled.as_slice());
         drop(dev);
+        let still = offload_features("va").unwrap();
+        assert!(
+            still.iter().all(|f| !f.changeable || !f.active),
+            "{still:#?}"
+        );
+        drop(second);
         offload_features("va").unwrap()
     });
     assert_eq!(after, before, "offloads restored exactly");

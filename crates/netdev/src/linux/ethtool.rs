@@ -8,6 +8,7 @@
 //! groups (all TSO variants at once).
 
 use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{NetdevError, Result};
 use crate::linux::sys;
@@ -262,4 +263,93 @@ pub(crate) fn restore(fd: RawFd, ifname: &str, saved: &SavedOffloads) -> Result<
     let f = read_features(fd, ifname)?;
     let indices: Vec<usize> = saved.disabled.iter().filter_map(|n| f.index(n)).collect();
     set_features(fd, ifname, &f, &indices, true)
+}
+
+/// Interfaces whose offloads raw devices of this process switched off, shared by all
+/// devices open on the same interface: the first one switches them off, the last one to
+/// close restores them. Without this a second bridge on the same interface would record
+/// "already off" and the first one's close would switch them back on under it.
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+
+struct Held {
+    key: HoldKey,
+    users: usize,
+    saved: Arc<SavedOffloads>,
+}
+
+/// (network namespace cookie, ifindex): ifindexes are per namespace.
+type HoldKey = (u64, u32);
+
+/// One raw device's share in the offload state of its interface.
+#[derive(Debug)]
+pub(crate) struct OffloadHold {
+    key: HoldKey,
+    saved: Arc<SavedOffloads>,
+}
+
+impl OffloadHold {
+    pub(crate) fn disabled(&self) -> &[String] {
+        &self.saved.disabled
+    }
+}
+
+/// `SO_NETNS_COOKIE` (Linux 5.14+) of socket `fd`; 0 when unknown.
+fn netns_cookie(fd: RawFd) -> u64 {
+    const SO_NETNS_COOKIE: libc::c_int = 71;
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `cookie` and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        0
+    } else {
+        cookie
+    }
+}
+
+/// Switch the managed offloads of interface `ifname` (index `ifindex`, in the namespace of
+/// socket `fd`) off, or join the devices that already did.
+pub(crate) fn hold(fd: RawFd, ifindex: u32, ifname: &str) -> Result<OffloadHold> {
+    let key = (netns_cookie(fd), ifindex);
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = held.iter_mut().find(|h| h.key == key) {
+        h.users += 1;
+        return Ok(OffloadHold {
+            key,
+            saved: h.saved.clone(),
+        });
+    }
+    let saved = Arc::new(disable_managed(fd, ifname)?);
+    held.push(Held {
+        key,
+        users: 1,
+        saved: saved.clone(),
+    });
+    Ok(OffloadHold { key, saved })
+}
+
+/// Give up a share; the last one restores the offloads when `alive` (the interface is
+/// still the one the hold was taken on).
+pub(crate) fn release(h: OffloadHold, fd: RawFd, ifname: &str, alive: bool) -> Result<bool> {
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(pos) = held.iter().position(|x| x.key == h.key) else {
+        return Ok(false);
+    };
+    held[pos].users -= 1;
+    if held[pos].users > 0 {
+        return Ok(false);
+    }
+    held.swap_remove(pos);
+    if !alive || h.saved.disabled.is_empty() {
+        return Ok(false);
+    }
+    restore(fd, ifname, &h.saved).map(|()| true)
 }

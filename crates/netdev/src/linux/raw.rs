@@ -66,7 +66,9 @@ enum Rx {
 ///   bridge's state does not depend on the mechanism (process-model.md 9.1).
 /// * **Offloads** ([`RawOptions::disable_offloads`]): the receive-aggregation and
 ///   segmentation features in [`crate::MANAGED_OFFLOADS`] are switched off with the
-///   ethtool ioctl and the previous *requested* state is restored on drop. SoftEther runs
+///   ethtool ioctl and the previous *requested* state is restored when the last raw
+///   device of the process on that interface is dropped (devices on one interface share
+///   the state, so a second bridge is not disturbed by the first one closing). SoftEther runs
 ///   `ethtool -K <if> rx off tx off sg off tso off ...` through `/bin/sh` once per interface
 ///   per process lifetime and never restores anything.
 /// * **Frames as on the wire**: the socket uses `PACKET_VNET_HDR`, so the kernel says for
@@ -91,7 +93,7 @@ pub struct RawDevice {
     mac: [u8; 6],
     mtu: u32,
     promiscuous: bool,
-    saved_offloads: Option<ethtool::SavedOffloads>,
+    offloads: Option<ethtool::OffloadHold>,
     rx: Mutex<RxState>,
     counters: Counters,
 }
@@ -163,13 +165,13 @@ impl RawDevice {
             sys::setsockopt(fd, libc::SOL_PACKET, sys::PACKET_ADD_MEMBERSHIP, &mreq)
                 .map_err(|e| sys::if_err(name, "PACKET_ADD_MEMBERSHIP (promiscuous)", e))?;
         }
-        let saved_offloads = if opts.disable_offloads {
-            match ethtool::disable_managed(fd, name) {
-                Ok(saved) => {
-                    if !saved.disabled.is_empty() {
-                        tracing::info!(interface = name, disabled = ?saved.disabled, "offloads switched off for the local bridge");
+        let offloads = if opts.disable_offloads {
+            match ethtool::hold(fd, ifindex, name) {
+                Ok(hold) => {
+                    if !hold.disabled().is_empty() {
+                        tracing::info!(interface = name, disabled = ?hold.disabled(), "offloads switched off for the local bridge");
                     }
-                    Some(saved)
+                    Some(hold)
                 }
                 Err(e @ NetdevError::MissingCapability { .. }) => return Err(e),
                 Err(e) => {
@@ -195,9 +197,9 @@ impl RawDevice {
             Ok(fd) => fd,
             Err(e) => {
                 // Put the offloads back before reporting (the socket closes by itself).
-                if let Some(saved) = &saved_offloads {
+                if let Some(hold) = offloads {
                     if let Ok(ctl) = sys::control_socket() {
-                        let _ = ethtool::restore(ctl.as_raw_fd(), name, saved);
+                        let _ = ethtool::release(hold, ctl.as_raw_fd(), name, true);
                     }
                 }
                 return Err(e);
@@ -211,7 +213,7 @@ impl RawDevice {
             mac,
             mtu,
             promiscuous: opts.promiscuous,
-            saved_offloads,
+            offloads,
             rx: Mutex::new(RxState {
                 buf: vec![0; RX_BUF],
                 seg: None,
@@ -256,11 +258,11 @@ impl RawDevice {
         self.promiscuous
     }
 
-    /// Names of the offload features this device switched off and will restore on drop.
+    /// Names of the offload features switched off for this device (by it, or by the first
+    /// device of this process open on the same interface) and restored when the last such
+    /// device closes.
     pub fn disabled_offloads(&self) -> &[String] {
-        self.saved_offloads
-            .as_ref()
-            .map_or(&[], |s| s.disabled.as_slice())
+        self.offloads.as_ref().map_or(&[], |h| h.disabled())
     }
 
     /// Counters since open.
@@ -649,20 +651,14 @@ impl RawDevice {
 impl Drop for RawDevice {
     fn drop(&mut self) {
         // The promiscuous membership goes away with the socket (kernel-refcounted).
-        let Some(saved) = &self.saved_offloads else {
+        let Some(hold) = self.offloads.take() else {
             return;
         };
-        if saved.disabled.is_empty() {
-            return;
-        }
-        if !self.is_alive() {
-            // Deleted (or a different interface now has the name): nothing to restore.
-            return;
-        }
-        match ethtool::restore(self.fd.as_raw_fd(), &self.name, saved) {
-            Ok(()) => {
-                tracing::info!(interface = %self.name, restored = ?saved.disabled, "offloads restored")
-            }
+        // Deleted (or a different interface now has the name): nothing to restore.
+        let alive = self.is_alive();
+        match ethtool::release(hold, self.fd.as_raw_fd(), &self.name, alive) {
+            Ok(true) => tracing::info!(interface = %self.name, "offloads restored"),
+            Ok(false) => {}
             Err(e) => {
                 tracing::warn!(interface = %self.name, error = %e, "cannot restore offloads")
             }
