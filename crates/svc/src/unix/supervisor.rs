@@ -277,13 +277,15 @@ impl Supervisor<'_> {
             .env(LISTEN_ENV, listeners::format_fd_list(&fd_list))
             .stdin(Stdio::null());
         ctx.child_env(&mut cmd);
-        // SAFETY: only fcntl (async-signal-safe) between fork and exec.
+        // SAFETY: only fcntl and sigprocmask (async-signal-safe) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 for &fd in &keep {
                     sys::set_cloexec(fd, false)?;
                 }
-                Ok(())
+                // The signal mask survives exec and std does not reset it:
+                // unblock what the supervisor blocked for its signalfd.
+                sys::unblock_all_signals()
             });
         }
         let child = match cmd.spawn() {

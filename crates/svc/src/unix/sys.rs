@@ -133,6 +133,20 @@ pub(crate) fn block_signals_to_fd(signals: &[libc::c_int]) -> io::Result<OwnedFd
     }
 }
 
+/// Empties the signal mask of the calling thread. Async-signal-safe.
+pub(crate) fn unblock_all_signals() -> io::Result<()> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        let r = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+    }
+    Ok(())
+}
+
 /// Reads pending signal numbers from a signalfd (non-blocking).
 pub(crate) fn read_signals(fd: &OwnedFd) -> Vec<i32> {
     let mut out = Vec::new();
