@@ -6,6 +6,8 @@
 //! [`session`] (data phase) → [`hub`] (switching with bounded queues).
 
 pub mod admin;
+pub mod bridge;
+pub mod cascade;
 pub mod client;
 pub mod clock;
 pub mod connection;

@@ -17,6 +17,8 @@ use rustether_proto::password;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::bridge::LocalBridge;
+use crate::cascade::{Cascade, CascadeStatus};
 use crate::hub::Hub;
 use crate::session::Registry;
 use crate::tls::{self, CertifiedKey};
@@ -38,6 +40,8 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     /// When the worker started.
     pub started: SystemTime,
+    cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
+    bridges: Mutex<Vec<Arc<LocalBridge>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -130,6 +134,8 @@ impl Server {
             cert: RwLock::new(ck),
             shutdown_tx,
             started: SystemTime::now(),
+            cascades: Mutex::new(HashMap::new()),
+            bridges: Mutex::new(Vec::new()),
         }))
     }
 
@@ -331,6 +337,160 @@ impl Server {
             timeout_ms,
             max_connection,
         })
+    }
+}
+
+/// Cascades and local bridges: started with the worker and by administration.
+impl Server {
+    /// Starts every online cascade and every configured local bridge.
+    /// Failures are logged and shown in the bridge/cascade status; they never
+    /// stop the server (the manuals: the local bridge may be unavailable in
+    /// User Mode).
+    pub fn start_links(self: &Arc<Self>) {
+        let (cascades, bridges, no_offload) = self.with_config(|c| {
+            let cascades: Vec<(String, rustether_config::CascadeConfig)> = c
+                .hubs
+                .iter()
+                .flat_map(|h| h.cascades.iter().map(move |x| (h.name.clone(), x.clone())))
+                .filter(|(_, x)| x.online)
+                .collect();
+            (
+                cascades,
+                c.local_bridges.clone(),
+                c.do_not_disable_offloading,
+            )
+        });
+        for (hub, cfg) in cascades {
+            self.start_cascade(&hub, cfg);
+        }
+        for b in bridges {
+            if let Err(e) = self.start_bridge(&b, !no_offload) {
+                warn!(
+                    "local bridge {} on hub {} is unavailable: {e}",
+                    b.device_name, b.hub_name
+                );
+            }
+        }
+    }
+
+    fn start_cascade(&self, hub_name: &str, cfg: rustether_config::CascadeConfig) {
+        let Some(hub) = self.hub(hub_name) else {
+            return;
+        };
+        let key = (hub_key(hub_name), cfg.account_name.to_ascii_lowercase());
+        let c = crate::cascade::spawn(hub, cfg, self.sessions.clone(), self.shutdown_signal());
+        if let Some(old) = self.cascades.lock().insert(key, c) {
+            tokio::spawn(async move { old.stop().await });
+        }
+    }
+
+    /// The running cascade `name` of `hub`, if online.
+    pub fn cascade(&self, hub: &str, name: &str) -> Option<Arc<Cascade>> {
+        self.cascades
+            .lock()
+            .get(&(hub_key(hub), name.to_ascii_lowercase()))
+            .cloned()
+    }
+
+    /// Status of a configured cascade (Offline when not running).
+    pub fn cascade_status(&self, hub: &str, name: &str) -> CascadeStatus {
+        self.cascade(hub, name)
+            .map(|c| c.status())
+            .unwrap_or(CascadeStatus::Offline)
+    }
+
+    /// Sets a cascade online or offline: saves the flag, then starts or stops
+    /// it. Errors: no such hub (8) or cascade (`OBJECT_NOT_FOUND`).
+    pub async fn set_cascade_online(
+        &self,
+        hub: &str,
+        name: &str,
+        online: bool,
+    ) -> Result<(), ErrorCode> {
+        let cfg = self.update_config(|c| {
+            let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+            let x = h.cascade_mut(name).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+            x.online = online;
+            Ok(x.clone())
+        })?;
+        self.restart_cascade(hub, name, online.then_some(cfg)).await;
+        Ok(())
+    }
+
+    /// Stops the running instance of a cascade and, with `cfg`, starts it
+    /// again with that configuration (after CascadeSet or CascadeOnline).
+    pub async fn restart_cascade(
+        &self,
+        hub: &str,
+        name: &str,
+        cfg: Option<rustether_config::CascadeConfig>,
+    ) {
+        let old = self
+            .cascades
+            .lock()
+            .remove(&(hub_key(hub), name.to_ascii_lowercase()));
+        if let Some(old) = old {
+            old.stop().await;
+        }
+        if let Some(cfg) = cfg {
+            self.start_cascade(hub, cfg);
+        }
+    }
+
+    /// Starts a local bridge for `cfg` and keeps it.
+    ///
+    /// Errors: no such hub, missing capability (the text names it),
+    /// device errors.
+    pub fn start_bridge(
+        &self,
+        cfg: &rustether_config::LocalBridgeConfig,
+        disable_offloads: bool,
+    ) -> Result<Arc<LocalBridge>, String> {
+        let hub = self
+            .hub(&cfg.hub_name)
+            .ok_or_else(|| format!("virtual hub {} does not exist", cfg.hub_name))?;
+        let b = crate::bridge::start(
+            hub,
+            cfg,
+            disable_offloads,
+            &self.sessions,
+            self.shutdown_signal(),
+        )
+        .map_err(|e| e.to_string())?;
+        self.bridges.lock().push(b.clone());
+        Ok(b)
+    }
+
+    /// Running local bridges.
+    pub fn bridges(&self) -> Vec<Arc<LocalBridge>> {
+        self.bridges.lock().clone()
+    }
+
+    /// Stops and forgets the running bridge of `hub` on `device`.
+    pub async fn stop_bridge(&self, hub: &str, device: &str) {
+        let found: Vec<Arc<LocalBridge>> = {
+            let mut v = self.bridges.lock();
+            let (stop, keep) = v
+                .drain(..)
+                .partition(|b| b.hub.name().eq_ignore_ascii_case(hub) && b.device_name == device);
+            *v = keep;
+            stop
+        };
+        for b in found {
+            b.stop().await;
+        }
+    }
+
+    /// Stops every cascade and bridge (shutdown), restoring device state.
+    pub async fn stop_links(&self) {
+        let cascades: Vec<_> = self.cascades.lock().drain().map(|(_, c)| c).collect();
+        for c in cascades {
+            c.stop().await;
+        }
+        let bridges: Vec<_> = self.bridges.lock().drain(..).collect();
+        for b in bridges {
+            b.stop().await;
+        }
     }
 }
 

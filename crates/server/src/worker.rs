@@ -121,6 +121,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     for (port, _) in &ready.failed {
         tokio::spawn(crate::listener::retry(server.clone(), *port));
     }
+    server.start_links();
     tracing::info!(
         "{} started; listening on {:?}",
         opts.edition.title(),
@@ -135,6 +136,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
     }
     server.begin_shutdown();
+    server.stop_links().await;
     // Give sessions a moment to close their connections.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(250);
     while !server.sessions.is_empty() && tokio::time::Instant::now() < deadline {

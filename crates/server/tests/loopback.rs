@@ -469,3 +469,68 @@ async fn silent_session_times_out() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(ts.server.sessions.len(), 0);
 }
+
+#[tokio::test]
+async fn cascade_joins_two_servers_hubs() {
+    use rustether_config::{CascadeAuth, CascadeConfig};
+    use rustether_server::cascade::CascadeStatus;
+    let remote = TestServer::start().await;
+    let local = TestServer::start().await;
+    let mut cfg = CascadeConfig::new(
+        "to-remote",
+        "127.0.0.1",
+        remote.addr.port(),
+        "DEFAULT",
+        CascadeAuth::HashedPassword {
+            username: "test".into(),
+            hash: hash_password("test", "testpass"),
+        },
+    );
+    cfg.max_connection = 2;
+    local
+        .server
+        .update_config(|c| {
+            c.hub_mut("DEFAULT").unwrap().cascades.push(cfg.clone());
+            Ok(())
+        })
+        .unwrap();
+    local
+        .server
+        .set_cascade_online("DEFAULT", "to-remote", true)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match local.server.cascade_status("DEFAULT", "to-remote") {
+            CascadeStatus::Online { connections: 2, .. } => break,
+            s => assert!(tokio::time::Instant::now() < deadline, "not online: {s:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The remote side sees one session (the cascade) with two connections.
+    assert_eq!(remote.server.sessions.len(), 1);
+    let (mut on_remote, _) = Peer::login(&remote, "test", "testpass", |_| {}).await;
+    let (mut on_local, _) = Peer::login(&local, "test", "testpass", |_| {}).await;
+    on_local.send(&[&frame(BCAST, MAC_A, 21)]).await;
+    assert_eq!(on_remote.recv(LONG).await.unwrap()[14], 21);
+    on_remote.send(&[&frame(MAC_A, MAC_B, 22)]).await;
+    assert_eq!(on_local.recv(LONG).await.unwrap()[14], 22);
+    // Offline: the remote session goes away and the status says so.
+    local
+        .server
+        .set_cascade_online("DEFAULT", "to-remote", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        local.server.cascade_status("DEFAULT", "to-remote"),
+        CascadeStatus::Offline
+    );
+    let deadline = tokio::time::Instant::now() + LONG;
+    while remote.server.sessions.len() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cascade session not gone"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
