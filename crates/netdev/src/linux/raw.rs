@@ -371,6 +371,10 @@ impl RawDevice {
     /// `i` goes to `bufs[i]`, its length to `lens[i]`; returns how many were received.
     /// Use after `recv` returned to drain a burst with fewer wake-ups.
     ///
+    /// One `recvmsg` per frame rather than `recvmmsg`: each message would need its own
+    /// 64 KiB spill area to receive a super-frame whole, and the per-frame repair work
+    /// dominates the syscall cost anyway once the wake-ups are amortised.
+    ///
     /// Errors: as [`RawDevice::try_recv`]; frames received before an error are kept (the
     /// count is lost, so on error treat the batch as empty).
     pub fn try_recv_batch(&self, bufs: &mut [&mut [u8]], lens: &mut [usize]) -> Result<usize> {
