@@ -372,8 +372,8 @@ impl RawDevice {
     /// Use after `recv` returned to drain a burst with fewer wake-ups.
     ///
     /// One `recvmsg` per frame rather than `recvmmsg`: each message would need its own
-    /// 64 KiB spill area to receive a super-frame whole, and the per-frame repair work
-    /// dominates the syscall cost anyway once the wake-ups are amortised.
+    /// 64 KiB spill area to receive a super-frame whole. A `recvmmsg` fast path for
+    /// small frames is a possible later optimisation (see `examples/rawbench.rs`).
     ///
     /// Errors: as [`RawDevice::try_recv`]; frames received before an error are kept (the
     /// count is lost, so on error treat the batch as empty).
