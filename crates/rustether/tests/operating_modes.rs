@@ -704,3 +704,80 @@ fn root_with_user_option_binds_then_drops() {
     assert!(ns.accepts(443));
     inst.stop_ok();
 }
+
+#[test]
+fn restart_reads_the_configuration_again_and_opens_new_ports() {
+    let ports = free_ports(20130, 2);
+    let mut inst = Instance::new(Edition::Server, "reread", &ports[..1]);
+    let (sup, w1) = inst.start_ok();
+    assert!(!accepts(ports[1]));
+    // An administrator adds a listener to the file; the next worker start
+    // (here after a crash) must serve it, opened by the supervisor.
+    inst.write_config(&ports);
+    unsafe { libc::kill(w1 as i32, libc::SIGKILL) };
+    assert!(wait_until(T, || accepts(ports[1])), "{}", inst.log_text());
+    inst.track_pids();
+    assert!(alive(sup));
+    inst.stop_ok();
+}
+
+/// Runs SoftEther's `vpncmd` inside `ns` with private, empty SoftEther
+/// directories (it writes its own files there).
+fn vpncmd(ns: &Netns, args: &[&str]) -> Run {
+    let mut c = Command::new("ip");
+    c.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+    ])
+    .arg(
+        "for d in /var/lib/softether /var/log/softether /run/softether; do \
+             mkdir -p $d && mount -t tmpfs none $d || exit 97; done; exec \"$@\"",
+    )
+    .arg("sh")
+    .arg("/usr/libexec/softether/vpncmd/vpncmd")
+    .args(args);
+    run_bounded(c, Duration::from_secs(60))
+}
+
+#[test]
+#[ignore = "needs the admin RPC in the server (vpncmd ListenerCreate); run with --ignored once it is wired"]
+fn term_to_supervisor_saves_a_change_made_just_before() {
+    if skip_unless_root("term_saves")
+        || !std::path::Path::new("/usr/libexec/softether/vpncmd/vpncmd").exists()
+    {
+        return;
+    }
+    let ns = Netns::new("termsave");
+    let mut inst = Instance::new(Edition::Server, "termsave", &[5555]);
+    inst.prefix = ns.exec_prefix();
+    let (sup, wrk) = inst.start_ok();
+    let r = vpncmd(
+        &ns,
+        &[
+            "127.0.0.1:5555",
+            "/SERVER",
+            "/CMD",
+            "ListenerCreate",
+            "5556",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "vpncmd: {r:?}");
+    assert!(ns.accepts(5556));
+    unsafe { libc::kill(sup as i32, libc::SIGTERM) };
+    assert!(wait_until(T, || !alive(sup) && !alive(wrk)));
+    let cfg = rustether_config::ConfigStore::new(&inst.dir, Edition::Server)
+        .load()
+        .unwrap()
+        .unwrap();
+    assert!(
+        cfg.listeners.iter().any(|l| l.port == 5556),
+        "the new listener must be saved"
+    );
+}
