@@ -13,10 +13,12 @@ pub use outpack::{JsonHint, JsonKind, OutPack};
 pub use rpc::RpcMessage;
 pub mod dispatch;
 pub mod framing;
+pub mod json;
 pub mod login;
 pub mod memory;
 pub mod names;
 pub mod throttle;
+pub mod time;
 
 pub use dispatch::{dispatch, dispatch_call, AdminBackend, Caller, DispatchOutcome, RpcFunction};
 pub use login::{AdminLoginRequest, AdminRights};

@@ -223,7 +223,7 @@ impl OutPack {
     pub fn bool(&mut self, name: &str, v: bool) {
         self.scalar(name, Value::Int(v as u32), JsonKind::Bool)
     }
-    /// Time scalar, INT64 ms since the Unix epoch (`PackAddTime64`).
+    /// Time scalar, INT64 SoftEther time ([`crate::time`]) (`PackAddTime64`).
     pub fn time(&mut self, name: &str, ms: u64) {
         self.scalar(name, Value::Int64(ms), JsonKind::Time)
     }
@@ -273,7 +273,7 @@ impl OutPack {
     pub fn push_bool(&mut self, name: &str, v: bool) {
         self.push(name, Value::Int(v as u32), JsonKind::Bool)
     }
-    /// Appends to time array `name` (`PackAddTime64Ex`).
+    /// Appends to time array `name`, SoftEther time (`PackAddTime64Ex`).
     pub fn push_time(&mut self, name: &str, ms: u64) {
         self.push(name, Value::Int64(ms), JsonKind::Time)
     }
@@ -308,17 +308,6 @@ impl OutPack {
             JsonKind::IpPart,
         );
         self.push(name, Value::Int(v4), JsonKind::Ip);
-    }
-
-    /// Adds an already built element with explicit hints (used by the JSON
-    /// request converter). Replaces nothing: an existing name is kept.
-    #[allow(dead_code)] // used by the JSON request converter
-    pub(crate) fn raw(&mut self, e: Element, hint: JsonHint) {
-        if e.values.is_empty() || self.pack.element(&e.name).is_some() {
-            return;
-        }
-        self.hints.insert(key(&e.name), hint);
-        self.pack.add_element(e);
     }
 }
 
