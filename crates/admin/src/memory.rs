@@ -430,6 +430,11 @@ impl AdminBackend for MemoryBackend {
                 name: s.name.clone(),
                 username: s.username.clone(),
                 real_username: s.username.clone(),
+                client_ip: s.ip,
+                client_ip6: match s.client_ip {
+                    Some(std::net::IpAddr::V6(v6)) => v6.octets(),
+                    _ => [0; 16],
+                },
                 client_ip_address: s.client_ip,
                 client_host_name: s.hostname.clone(),
                 ..SessionStatusFields::default()
