@@ -19,6 +19,7 @@ pub mod memory;
 pub mod names;
 pub mod throttle;
 pub mod time;
+pub mod vpncmd;
 
 pub use dispatch::{dispatch, dispatch_call, AdminBackend, Caller, DispatchOutcome, RpcFunction};
 pub use login::{AdminLoginRequest, AdminRights};
