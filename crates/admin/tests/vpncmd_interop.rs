@@ -36,6 +36,7 @@ struct Shared {
     backend: Mutex<MemoryBackend>,
     throttle: Mutex<LoginThrottle>,
     stop: AtomicBool,
+    connections: std::sync::atomic::AtomicU32,
 }
 
 fn read_http(tls: &mut Tls, buf: &mut BytesMut, parser: &mut HttpParser) -> Option<HttpMessage> {
@@ -281,6 +282,7 @@ fn run_scenario(exe: &Path) {
         backend: Mutex::new(backend),
         throttle: Mutex::new(LoginThrottle::default()),
         stop: AtomicBool::new(false),
+        connections: std::sync::atomic::AtomicU32::new(0),
     });
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
