@@ -77,11 +77,9 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
     if !is_vpn_signature(&sig.body) {
         return None;
     }
-    let random: [u8; 20] = std::array::from_fn(|i| {
-        (i as u8)
-            .wrapping_mul(37)
-            .wrapping_add(peer.is_loopback() as u8)
-    });
+    // a fresh challenge per connection (the server would use a CSPRNG)
+    let n = shared.connections.fetch_add(1, Ordering::SeqCst);
+    let random: [u8; 20] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ (n as u8));
     let mut hello = Pack::new();
     hello.add_str("hello", "RustEther admin interop test server");
     hello.add_int("version", 501);
