@@ -517,6 +517,7 @@ impl AdminBackend for MemoryBackend {
             return Err(ErrorCode::LINK_ALREADY_EXISTS);
         }
         let mut l = req.clone();
+        l.normalize_for_server();
         l.online = false; // links are always created offline (verified)
         h.links.insert(key, l);
         Ok(())
@@ -538,6 +539,7 @@ impl AdminBackend for MemoryBackend {
             .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
         let online = l.online;
         *l = req.clone();
+        l.normalize_for_server();
         l.online = online;
         Ok(())
     }

@@ -59,6 +59,27 @@ impl RpcMessage for CreateLink {
     }
 }
 
+/// `LINK_DEVICE_NAME`: the pseudo device name of every cascade
+/// (`src/Cedar/Link.h`).
+pub const LINK_DEVICE_NAME: &str = "_SEHUBLINKCLI_";
+
+impl CreateLink {
+    /// The normalisation the server applies when it stores a cascade
+    /// (`NewLink`, `StSetLink`; verified via GetLink, admin-rpc.md §6.6):
+    /// device name [`LINK_DEVICE_NAME`], retry forever, `RetryInterval` 10,
+    /// `NoRoutingTracking` on, bridge/routing mode on, monitor mode off.
+    /// `CreateLink` additionally stores the cascade offline.
+    pub fn normalize_for_server(&mut self) {
+        let o = &mut self.option;
+        o.device_name = LINK_DEVICE_NAME.to_owned();
+        o.num_retry = u32::MAX;
+        o.retry_interval = 10;
+        o.no_routing_tracking = true;
+        o.require_bridge_routing_mode = true;
+        o.require_monitor_mode = false;
+    }
+}
+
 pack_struct! {
     /// One cascade of [`EnumLink`].
     pub struct EnumLinkItem {
@@ -216,6 +237,19 @@ mod tests {
         v.auth.auth_type = ClientAuth::HASHED_PASSWORD;
         v.auth.hashed_password = rustether_proto::password::hash_password("bob", "bobpw");
         round_trip(&v);
+    }
+
+    #[test]
+    fn server_normalisation() {
+        let mut v = vpncmd_create();
+        v.option.require_monitor_mode = true;
+        v.option.retry_interval = 15;
+        v.normalize_for_server();
+        assert_eq!(v.option.device_name, LINK_DEVICE_NAME);
+        assert_eq!(v.option.num_retry, u32::MAX);
+        assert_eq!(v.option.retry_interval, 10);
+        assert!(v.option.no_routing_tracking && v.option.require_bridge_routing_mode);
+        assert!(!v.option.require_monitor_mode);
     }
 
     #[test]
