@@ -68,25 +68,6 @@ fn iperf_5s_nonzero(lab: &T1Lab) -> Result<f64> {
     Ok(r.mbps)
 }
 
-/// Wait until client `i` reports `n` TCP connections (SoftEther adds the
-/// additional connections one per second after the session is up).
-fn wait_tcp_connections(lab: &T1Lab, i: usize, n: u32) -> Result<()> {
-    let c = &lab.clients[i];
-    let mut last = None;
-    for _ in 0..60 {
-        let st = c.client.status(&c.account)?;
-        last = st.tcp_connections();
-        if last == Some(n) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    rustether_testkit::anyhow::bail!(
-        "{}: expected {n} TCP connections, client reports {last:?}",
-        c.client.label()
-    )
-}
-
 /// Logins that must be refused, on a second virtual NIC of client 0 while
 /// the lab's two sessions stay up: wrong password and unknown user → error 9
 /// (ERR_AUTH_FAILED), unknown hub → error 8 (ERR_HUB_NOT_FOUND), with the
@@ -200,7 +181,7 @@ fn interop_t1_two_clients_ping_iperf_and_refusals() {
                 c.client.label()
             );
         }
-        wait_tcp_connections(lab, 0, 2)?;
+        lab.wait_tcp_connections(0, 2, Duration::from_secs(30))?;
         ping_20_no_loss(lab)?;
         iperf_5s_nonzero(lab)?;
         refusals(lab)
@@ -222,8 +203,8 @@ fn interop_t1_eight_tcp_connections() {
     };
     let mut lab = start_lab("t1-maxtcp8", &kind, opts);
     lab.check(|lab| {
-        wait_tcp_connections(lab, 0, 8)?;
-        wait_tcp_connections(lab, 1, 8)?;
+        lab.wait_tcp_connections(0, 8, Duration::from_secs(30))?;
+        lab.wait_tcp_connections(1, 8, Duration::from_secs(30))?;
         ping_20_no_loss(lab)?;
         iperf_5s_nonzero(lab)?;
         Ok(())

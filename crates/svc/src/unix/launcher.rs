@@ -106,14 +106,19 @@ pub(crate) fn start(ctx: &Ctx) -> u8 {
                 e.title()
             );
             let _ = sys::kill(pid, libc::SIGTERM);
+            reap(&mut child);
             exit::FAILURE
         }
         Waited::Report(Report::Error { message }) => {
             eprintln!("{message}");
             eprintln!("The {} service could not be started.", e.title());
+            // The supervisor ends by itself; wait so that nothing of the
+            // failed instance (not even its lock) outlives `start`.
+            reap(&mut child);
             exit::FAILURE
         }
         Waited::Eof | Waited::Garbage(_) => {
+            reap(&mut child);
             let mut status = child
                 .try_wait()
                 .ok()
@@ -138,9 +143,24 @@ pub(crate) fn start(ctx: &Ctx) -> u8 {
                 ctx.paths.log_dir.display()
             );
             let _ = sys::kill(pid, libc::SIGTERM);
+            reap(&mut child);
             exit::FAILURE
         }
     }
+}
+
+/// Waits (bounded) for the daemon to end after a failed start; kills it
+/// when it does not.
+fn reap(child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 enum Waited {

@@ -236,7 +236,7 @@ impl ListenerSet {
         self.held.keys().copied().collect()
     }
 
-    /// Duplicates of all sockets (for running the worker in this process).
+    /// All sockets, handed over (for running the engine in this process).
     pub(crate) fn into_listeners(self) -> Vec<TcpListener> {
         self.held.into_values().map(|h| h.sock).collect()
     }

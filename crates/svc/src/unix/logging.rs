@@ -33,7 +33,11 @@ pub(crate) fn init_stderr(level: Option<&str>) {
 /// Logs to the daily file in `dir` (created, mode 0700); also to stderr when
 /// `also_stderr` (under systemd, where stderr is the journal).
 pub(crate) fn init_file(level: Option<&str>, dir: &Path, also_stderr: bool) {
-    let _ = std::fs::create_dir_all(dir);
+    use std::os::unix::fs::DirBuilderExt;
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
     let daily = DailyFile {
         dir: dir.to_path_buf(),
         current: Mutex::new(None),

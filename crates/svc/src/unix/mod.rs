@@ -12,8 +12,6 @@
 //! nor the supervisor ever creates a thread, so their `fork`s are sound.
 
 mod control;
-#[cfg(feature = "fake-worker")]
-mod fake_worker;
 mod install;
 mod launcher;
 mod listeners;
@@ -113,15 +111,6 @@ pub(crate) fn dispatch(edition: Edition, cli: Cli) -> u8 {
         Some(Command::Uninstall { unit_dir }) => install::uninstall(&ctx, unit_dir.as_deref()),
         None => crate::exit::USAGE,
     }
-}
-
-/// Runs the VPN engine in this process (the real one, or the development
-/// stand-in with the `fake-worker` feature).
-pub(crate) fn run_engine(opts: rustether_server::worker::WorkerOptions) -> anyhow::Result<()> {
-    #[cfg(feature = "fake-worker")]
-    return fake_worker::run(opts);
-    #[cfg(not(feature = "fake-worker"))]
-    rustether_server::worker::run(opts)
 }
 
 /// Creates the state directory (mode 0700) if needed.

@@ -117,7 +117,7 @@ pub(crate) fn worker_main(ctx: &Ctx) -> u8 {
         })),
         after_bind: None,
     };
-    let result = super::run_engine(opts);
+    let result = rustether_server::worker::run(opts);
     // Orphaned (the supervisor was killed): nobody else removes our files.
     if std::os::unix::process::parent_id() != supervisor {
         remove_files_if_mine(ctx);
@@ -251,7 +251,7 @@ pub(crate) fn foreground(ctx: &Ctx) -> u8 {
         })),
         after_bind: None,
     };
-    let result = super::run_engine(opts);
+    let result = rustether_server::worker::run(opts);
     let _ = std::fs::remove_file(&ctx.paths.pid);
     let _ = std::fs::remove_file(&ctx.paths.status);
     match result {
