@@ -29,9 +29,8 @@
 //! `<file>`. SoftEther's `vpn_server_template.config` and `save_binary`
 //! switch are not supported (binary files are read, never written).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -164,12 +163,7 @@ impl ConfigStore {
             Err(e) => return Err(ConfigError::io(&tmp, e)),
         }
         {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io(&tmp))?;
+            let mut f = private_new_file(&tmp).map_err(io(&tmp))?;
             f.write_all(content).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
         }
@@ -197,7 +191,7 @@ impl ConfigStore {
         let dir = self.backup_dir();
         match fs::create_dir(&dir) {
             Ok(()) => {
-                let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+                set_mode(&dir, 0o700);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(ConfigError::io(&dir, e)),
@@ -207,19 +201,35 @@ impl ConfigStore {
         let dst = dir.join(format!("{rev:08}_{name}"));
         let _ = fs::remove_file(&dst);
         if fs::hard_link(&self.path, &dst).is_err() {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&dst)
-                .map_err(|e| ConfigError::io(&dst, e))?;
+            let mut f = private_new_file(&dst).map_err(|e| ConfigError::io(&dst, e))?;
             f.write_all(old).map_err(|e| ConfigError::io(&dst, e))?;
             f.sync_all().map_err(|e| ConfigError::io(&dst, e))?;
         }
-        let _ = fs::set_permissions(&dst, fs::Permissions::from_mode(0o600));
+        set_mode(&dst, 0o600);
         fsync_dir(&dir).map_err(|e| ConfigError::io(&dir, e))?;
         prune_backups(&dir, name, MAX_BACKUPS).map_err(|e| ConfigError::io(&dir, e))
     }
+}
+
+/// Creates a new file readable only by its owner (mode 0600 on Unix: the
+/// configuration holds the server's private key).
+fn private_new_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Sets Unix permission bits (best effort; nothing to do elsewhere).
+fn set_mode(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
 }
 
 fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
@@ -231,7 +241,14 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
 }
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    // Makes the rename durable on Unix; Windows has no directory handles to sync.
+    #[cfg(unix)]
+    return fs::File::open(dir)?.sync_all();
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// `ConfigRevision` of a file's content, or 0 if it cannot be read (a

@@ -56,10 +56,8 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
 }
 
 async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
     // Install the handlers first: a TERM during start-up is a clean stop.
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut stop = StopSignals::new()?;
 
     let server = crate::server::Server::open(opts.edition, &opts.state_dir)?;
     let ports: Vec<u16> = server.with_config(|c| {
@@ -131,10 +129,8 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
         f(&ready);
     }
 
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
-    }
+    let why = stop.recv().await;
+    tracing::info!("{why} received: shutting down");
     server.begin_shutdown();
     server.stop_links().await;
     // Give sessions a moment to close their connections.
@@ -148,4 +144,41 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
         opts.edition.title()
     );
     Ok(())
+}
+
+/// The signals that ask the worker to stop: SIGTERM and SIGINT on Unix,
+/// Ctrl-C elsewhere (the Windows service stops through its own handler).
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
