@@ -30,18 +30,18 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 pub struct Server {
     /// VPN Server or VPN Bridge.
     pub edition: Edition,
-    store: ConfigStore,
-    config: Mutex<ServerConfig>,
-    hubs: RwLock<HashMap<String, Arc<Hub>>>,
+    pub(crate) store: ConfigStore,
+    pub(crate) config: Mutex<ServerConfig>,
+    pub(crate) hubs: RwLock<HashMap<String, Arc<Hub>>>,
     /// Live sessions by key.
     pub sessions: Arc<Registry>,
-    tls: RwLock<Arc<rustls::ServerConfig>>,
-    cert: RwLock<CertifiedKey>,
-    shutdown_tx: watch::Sender<bool>,
+    pub(crate) tls: RwLock<Arc<rustls::ServerConfig>>,
+    pub(crate) cert: RwLock<CertifiedKey>,
+    pub(crate) shutdown_tx: watch::Sender<bool>,
     /// When the worker started.
     pub started: SystemTime,
-    cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
-    bridges: Mutex<Vec<Arc<LocalBridge>>>,
+    pub(crate) cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
+    pub(crate) bridges: Mutex<Vec<Arc<LocalBridge>>>,
 }
 
 impl std::fmt::Debug for Server {
