@@ -344,6 +344,46 @@ impl T1Lab {
         Ok(out)
     }
 
+    /// TCP connections per session the clients should end up with: MAXTCP,
+    /// but at least 2 with QoS on (SoftEther's rule, see the protocol notes).
+    pub fn expected_tcp_connections(&self) -> u32 {
+        let m = u32::from(self.opts.max_tcp);
+        if self.opts.qos {
+            m.max(2)
+        } else {
+            m
+        }
+    }
+
+    /// Wait until lab client `i` reports `n` TCP connections (vpnclient adds
+    /// the additional connections about one per second once the session is
+    /// up), at most `timeout`. Returns its status.
+    ///
+    /// Errors: timeout (with the last count) or vpncmd failure.
+    pub fn wait_tcp_connections(
+        &self,
+        i: usize,
+        n: u32,
+        timeout: Duration,
+    ) -> Result<AccountStatus> {
+        let c = &self.clients[i];
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let st = c.client.status(&c.account)?;
+            let have = st.tcp_connections();
+            if have == Some(n) {
+                return Ok(st);
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!(
+                    "{}: expected {n} TCP connections within {timeout:?}, the client reports {have:?}",
+                    c.client.label()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     /// Wait until client `from` can ping client `to`'s inner address.
     pub fn wait_inner_ping(&self, from: usize, to: usize, timeout: Duration) -> Result<()> {
         let to_addr = self.clients[to].inner;

@@ -192,7 +192,11 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
     }
     let srv_pid = lab.server()?.pid();
     let client_pids: Vec<i32> = lab.clients.iter().map(|c| c.client.pid()).collect();
-    let status = lab.clients[0].client.status(&lab.clients[0].account)?;
+    // Measure with every session at its full number of TCP connections.
+    let want = lab.expected_tcp_connections();
+    for i in 0..lab.clients.len() {
+        lab.wait_tcp_connections(i, want, Duration::from_secs(30))?;
+    }
     let (src, dst) = (lab.clients[0].inner, lab.clients[1].inner);
     wait_ping(lab.client_ns(0), dst, Duration::from_secs(15))?;
     let p = ping(
@@ -236,6 +240,8 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
+    // As the client sees the session after the runs.
+    let status = lab.clients[0].client.status(&lab.clients[0].account)?;
     Ok(json!({
         "test": "T1",
         "variant": v.name(),
