@@ -55,10 +55,82 @@ pub fn skip_unless_root(test: &str) -> bool {
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
 
-/// Serialise heavy namespace tests inside one test binary (cargo runs tests
-/// in parallel threads; two iperf3 runs at once on a 2-core machine would
-/// disturb each other). Hold the guard for the whole test, declared first so
-/// that it is dropped last. A panic in another holder does not poison it.
-pub fn exclusive() -> MutexGuard<'static, ()> {
-    EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner())
+/// Path of the lock file behind [`exclusive`].
+pub fn exclusive_lock_path() -> std::path::PathBuf {
+    std::env::temp_dir().join("rustether-testkit.lock")
+}
+
+/// How long [`exclusive`] waits for another process's holder.
+pub const EXCLUSIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Guard returned by [`exclusive`]; releases the lock when dropped.
+#[derive(Debug)]
+pub struct Exclusive {
+    // Field order: the file lock is released before the in-process mutex.
+    _file: Option<std::fs::File>,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// Serialise heavy namespace tests and benchmarks: cargo runs the tests of
+/// one binary in parallel threads, nextest runs them as parallel processes,
+/// and two iperf3 runs at once on a 2-core machine disturb each other.
+///
+/// Takes a process-wide mutex (a panic in another holder does not poison
+/// it) and an `flock` on [`exclusive_lock_path`]. Hold the guard for the
+/// whole test, declared first so that it is dropped last.
+///
+/// Panics if another process holds the file lock longer than
+/// [`EXCLUSIVE_WAIT`]. If the lock file cannot be opened, only the mutex is
+/// taken.
+pub fn exclusive() -> Exclusive {
+    use std::os::unix::io::AsRawFd;
+    let guard = EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner());
+    let path = exclusive_lock_path();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ok();
+    if let Some(f) = &file {
+        let start = std::time::Instant::now();
+        let mut noted = false;
+        // SAFETY: flock on a file descriptor we own.
+        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            if !noted {
+                eprintln!(
+                    "testkit: waiting for {} (another RustEther test or benchmark runs)",
+                    path.display()
+                );
+                noted = true;
+            }
+            if start.elapsed() > EXCLUSIVE_WAIT {
+                panic!(
+                    "testkit: {} held by another process for more than {EXCLUSIVE_WAIT:?}",
+                    path.display()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    Exclusive {
+        _file: file,
+        _guard: guard,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_excludes_other_processes() {
+        use std::os::unix::io::AsRawFd;
+        let _x = exclusive();
+        // A second open file description cannot take the flock meanwhile.
+        let f = std::fs::File::open(exclusive_lock_path()).unwrap();
+        // SAFETY: flock on our own descriptor.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_ne!(r, 0, "the lock was free while held");
+    }
 }

@@ -111,6 +111,8 @@ fn main() -> ExitCode {
         eprintln!("rustether-bench: must run as root (network namespaces)");
         return ExitCode::from(2);
     }
+    // Not while tests or another benchmark use the machine.
+    let _x = rustether_testkit::exclusive();
     let r = match cli.mode {
         Mode::T1(a) => bench_t1(&a),
     };
