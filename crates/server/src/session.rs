@@ -347,7 +347,10 @@ pub fn spawn(
 struct Writer {
     conn: u64,
     half: DataWriter,
-    next_keepalive_ms: u64,
+    /// When we last sent anything on this connection (ms, [`now_ms`]).
+    last_send_ms: u64,
+    /// Current keep-alive interval, random in [timeout/5, timeout/2).
+    keepalive_ms: u64,
 }
 
 struct ReaderSlot {
@@ -376,11 +379,14 @@ impl SessionTask {
         let mut readers: HashMap<u64, ReaderSlot> = HashMap::new();
         let mut next_conn = 0u64;
         let mut encoder = BlockEncoder::new(s.params.use_compress);
-        let mut out = BytesMut::with_capacity(4096);
+        let mut out = BytesMut::new();
         let mut batch: Vec<Bytes> = Vec::new();
         let mut rng = rand::rngs::StdRng::from_entropy();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer per session, re-armed only when it fires: keep-alives and
+        // receive timeouts are checked at the earliest deadline, so an idle
+        // session wakes up a few times per timeout period, not per tick.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
 
         let mut add = |c: NewConnection,
                        writers: &mut Vec<Writer>,
@@ -407,11 +413,13 @@ impl SessionTask {
                 },
             );
             if s.role.sends_on(c.direction) {
-                // Each side sends a keep-alive right away (§7.1).
+                // Each side sends a keep-alive right away (§7.1): last_send 0
+                // makes the next timer check send one.
                 writers.push(Writer {
                     conn,
                     half: w,
-                    next_keepalive_ms: 0,
+                    last_send_ms: 0,
+                    keepalive_ms: 0,
                 });
             }
             debug!(session = %s.name, peer = %c.peer, dir = ?c.direction, "connection attached");
@@ -424,7 +432,10 @@ impl SessionTask {
                 biased;
                 _ = self.shutdown.changed() => { reason = "the server is shutting down"; break; }
                 _ = s.stop.notified() => { reason = "an administrator disconnected it"; break; }
-                Some(c) = self.ctl_rx.recv() => add(c, &mut writers, &mut readers),
+                Some(c) = self.ctl_rx.recv() => {
+                    add(c, &mut writers, &mut readers);
+                    timer.as_mut().reset(tokio::time::Instant::now());
+                }
                 Some(conn) = dead_rx.recv() => {
                     drop_conn(&s, conn, &mut writers, &mut readers);
                     if readers.is_empty() { break; }
@@ -447,14 +458,18 @@ impl SessionTask {
                     let conn = w.conn;
                     let ok = write_bounded(&mut w.half, &out, timeout_ms).await;
                     if ok {
-                        w.next_keepalive_ms = now_ms() + keepalive_interval_ms(&mut rng, s.params.timeout_ms);
+                        // Data postpones the keep-alive.
+                        w.last_send_ms = now_ms();
                     } else {
                         drop_conn(&s, conn, &mut writers, &mut readers);
                         if readers.is_empty() { break; }
                     }
-                    if out.capacity() > 4 * MAX_BATCH_BYTES { out = BytesMut::with_capacity(4096); }
+                    if self.frames_rx.is_empty() && out.capacity() > 16 * 1024 {
+                        // Idle again: do not keep a burst-sized buffer per session.
+                        out = BytesMut::new();
+                    }
                 }
-                _ = tick.tick() => {
+                _ = &mut timer => {
                     let now = now_ms();
                     let stale: Vec<u64> = readers.iter()
                         .filter(|(_, r)| r.timed && now.saturating_sub(r.last_recv_ms.load(Ordering::Relaxed)) > timeout_ms)
@@ -466,12 +481,13 @@ impl SessionTask {
                     if readers.is_empty() { reason = "it timed out"; break; }
                     let mut failed = Vec::new();
                     for w in writers.iter_mut() {
-                        if now >= w.next_keepalive_ms {
+                        if now.saturating_sub(w.last_send_ms) >= w.keepalive_ms {
                             out.clear();
                             let len = rand::Rng::gen_range(&mut rng, 0..512);
                             encoder.encode_keepalive(&mut out, &mut rng, len);
                             if write_bounded(&mut w.half, &out, timeout_ms).await {
-                                w.next_keepalive_ms = now + keepalive_interval_ms(&mut rng, s.params.timeout_ms);
+                                w.last_send_ms = now;
+                                w.keepalive_ms = keepalive_interval_ms(&mut rng, s.params.timeout_ms);
                             } else {
                                 failed.push(w.conn);
                             }
@@ -479,6 +495,8 @@ impl SessionTask {
                     }
                     for conn in failed { drop_conn(&s, conn, &mut writers, &mut readers); }
                     if readers.is_empty() { break; }
+                    let next = next_deadline(&writers, &readers, timeout_ms).clamp(now + 20, now + 60_000);
+                    timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(next - now));
                 }
             }
         }
@@ -501,6 +519,23 @@ impl SessionTask {
         s.ended_flag.store(true, Ordering::Release);
         s.ended.notify_waiters();
     }
+}
+
+/// Earliest time (ms, [`now_ms`]) at which a keep-alive is due or a
+/// connection may have timed out.
+fn next_deadline(writers: &[Writer], readers: &HashMap<u64, ReaderSlot>, timeout_ms: u64) -> u64 {
+    let ka = writers
+        .iter()
+        .map(|w| w.last_send_ms + w.keepalive_ms)
+        .min()
+        .unwrap_or(u64::MAX);
+    let rx = readers
+        .values()
+        .filter(|r| r.timed)
+        .map(|r| r.last_recv_ms.load(Ordering::Relaxed) + timeout_ms + 1)
+        .min()
+        .unwrap_or(u64::MAX);
+    ka.min(rx)
 }
 
 fn drop_conn(
