@@ -142,6 +142,7 @@ async fn run(
     let target = ClientTarget {
         host: cfg.hostname.clone(),
         port: cfg.port,
+        source: None,
     };
     let base_ms = u64::from(cfg.retry_interval_secs.max(1)) * 1000;
     let base_ms = base_ms.clamp(5_000, 300_000);

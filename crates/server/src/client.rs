@@ -56,6 +56,8 @@ pub struct ClientTarget {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Local address to connect from (`None`: chosen by the OS).
+    pub source: Option<std::net::IpAddr>,
 }
 
 type ClientTls = TlsStream<RecordReader<TcpStream>>;
@@ -75,13 +77,12 @@ pub struct ClientConn {
 impl ClientConn {
     /// Connects, runs TLS, sends the signature and reads the hello.
     pub async fn connect(target: &ClientTarget) -> Result<(ClientConn, Hello), ClientError> {
-        let tcp = tokio::time::timeout(
-            CONNECTING_TIMEOUT,
-            TcpStream::connect((target.host.as_str(), target.port)),
-        )
-        .await
-        .map_err(|_| ClientError::new(ErrorCode::CONNECT_FAILED, "TCP connect timed out"))?
-        .map_err(|e| ClientError::new(ErrorCode::CONNECT_FAILED, format!("TCP connect: {e}")))?;
+        let tcp = tokio::time::timeout(CONNECTING_TIMEOUT, tcp_connect(target))
+            .await
+            .map_err(|_| ClientError::new(ErrorCode::CONNECT_FAILED, "TCP connect timed out"))?
+            .map_err(|e| {
+                ClientError::new(ErrorCode::CONNECT_FAILED, format!("TCP connect: {e}"))
+            })?;
         let _ = tcp.set_nodelay(true);
         let peer = tcp
             .peer_addr()
@@ -240,6 +241,23 @@ pub async fn additional_connect(
     let r = AdditionalConnectReply::from_pack(&reply)
         .map_err(|code| ClientError::new(code, "malformed additional_connect reply"))?;
     Ok((r.direction, conn))
+}
+
+async fn tcp_connect(target: &ClientTarget) -> std::io::Result<TcpStream> {
+    let Some(src) = target.source else {
+        return TcpStream::connect((target.host.as_str(), target.port)).await;
+    };
+    let dst = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await?
+        .find(|a| a.is_ipv4() == src.is_ipv4())
+        .ok_or_else(|| std::io::Error::other("no address of the same family as the source"))?;
+    let sock = if src.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.bind(SocketAddr::new(src, 0))?;
+    sock.connect(dst).await
 }
 
 fn client_tls_config() -> Arc<rustls::ClientConfig> {

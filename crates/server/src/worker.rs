@@ -46,6 +46,7 @@ pub struct ReadyInfo {
 /// line), or no listener at all could be bound.
 pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
+    raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rustether-worker")
@@ -179,6 +180,28 @@ impl StopSignals {
         {
             let _ = tokio::signal::ctrl_c().await;
             "Ctrl-C"
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit: every session
+/// holds at least one socket (SoftEther raises NOFILE as well, `UnixInit`).
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                let old = lim.rlim_cur;
+                lim.rlim_cur = lim.rlim_max;
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                    tracing::debug!("open file limit raised from {old} to {}", lim.rlim_max);
+                }
+            }
         }
     }
 }

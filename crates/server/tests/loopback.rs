@@ -70,6 +70,7 @@ impl TestServer {
         ClientTarget {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
+            source: None,
         }
     }
 }
