@@ -57,3 +57,172 @@ impl DataStream {
         }
     }
 }
+
+/// A socket wrapper that batches reads for the TLS layer.
+///
+/// rustls pulls at most 4 KiB per read call, which at gigabit rates means
+/// tens of thousands of `recv` system calls per second. While a connection
+/// is busy (the last socket read filled what was asked for), this wrapper
+/// reads up to [`BURST_READ`] bytes at once and serves the TLS layer from
+/// that buffer; when the connection goes quiet the buffer is freed, so an
+/// idle session keeps no read buffer here.
+pub struct BurstReader<T> {
+    inner: T,
+    buf: Vec<u8>,
+    pos: usize,
+    busy: bool,
+}
+
+/// Largest single socket read while a connection is busy.
+pub const BURST_READ: usize = 64 * 1024;
+
+impl<T> BurstReader<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> Self {
+        BurstReader {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            busy: false,
+        }
+    }
+
+    /// The socket and any bytes read from it but not yet consumed (they
+    /// belong to whatever reads the socket next).
+    pub fn into_parts(mut self) -> (T, Vec<u8>) {
+        self.buf.drain(..self.pos);
+        (self.inner, self.buf)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for BurstReader<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.pos < this.buf.len() {
+            let n = (this.buf.len() - this.pos).min(out.remaining());
+            out.put_slice(&this.buf[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.buf.len() {
+                this.pos = 0;
+                this.buf.clear();
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if !this.busy {
+            // Quiet connection: read straight into the caller's buffer and
+            // give our burst buffer back.
+            if this.buf.capacity() > 0 {
+                this.buf = Vec::new();
+            }
+            let before = out.filled().len();
+            let want = out.remaining();
+            let r = Pin::new(&mut this.inner).poll_read(cx, out);
+            if let Poll::Ready(Ok(())) = r {
+                this.busy = out.filled().len() - before == want && want > 0;
+            }
+            return r;
+        }
+        this.buf.clear();
+        this.buf.reserve(BURST_READ);
+        let mut rb = tokio::io::ReadBuf::uninit(&mut this.buf.spare_capacity_mut()[..BURST_READ]);
+        match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let got = rb.filled().len();
+                // SAFETY: `poll_read` initialised the first `got` bytes of the spare capacity.
+                unsafe { this.buf.set_len(got) };
+                // Stay in burst mode while reads come back at least half full.
+                this.busy = got >= BURST_READ / 2;
+                this.pos = 0;
+                let n = got.min(out.remaining());
+                out.put_slice(&this.buf[..n]);
+                this.pos = n;
+                if this.pos == this.buf.len() {
+                    this.pos = 0;
+                    this.buf.clear();
+                }
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for BurstReader<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn burst_reader_passes_bytes_through_in_order_and_keeps_the_rest() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        a.write_all(&data).await.unwrap();
+        let mut r = BurstReader::new(b);
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while got.len() < 200_000 {
+            let n = r.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert!(r.busy, "full reads switch to burst mode");
+        let (mut inner, rest) = r.into_parts();
+        got.extend_from_slice(&rest);
+        drop(a);
+        inner.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, data);
+    }
+
+    #[tokio::test]
+    async fn quiet_connections_keep_no_buffer() {
+        let (mut a, b) = tokio::io::duplex(1 << 16);
+        let mut r = BurstReader::new(b);
+        a.write_all(b"hello").await.unwrap();
+        let mut chunk = [0u8; 4096];
+        let n = r.read(&mut chunk).await.unwrap();
+        assert_eq!(&chunk[..n], b"hello");
+        assert!(!r.busy);
+        assert_eq!(r.buf.capacity(), 0);
+    }
+}
