@@ -14,6 +14,8 @@
 //! * [`model`]: wrong-typed modelled keys are errors; unknown keys are kept
 //!   and written back; the initial configuration never talks to the
 //!   internet.
+//! * Times in the file are SoftEther times, Unix ms − 9 h (see
+//!   [`model`], "Times"); [`model::now_ms`] is on that scale.
 //! * [`store`]: saves are atomic (temporary file, fsync, rename, fsync of
 //!   the directory) instead of SoftEther's copy-to-`.log` scheme, backups
 //!   are bounded in number, a file that does not load is never overwritten.

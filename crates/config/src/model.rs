@@ -17,6 +17,17 @@
 //! writes for a newly created object (§7.12 advice), because defaults for
 //! *missing* keys differ from those of new objects.
 //!
+//! # Times
+//!
+//! Every `uint64 …Time` in the file (`CreatedTime`, `UpdatedTime`,
+//! `ExpireTime`, `LastLoginTime`, `LastCommTime`) is a *SoftEther time*:
+//! milliseconds since 1970-01-01T09:00:00Z, i.e. Unix ms minus 9 hours
+//! (`SystemToUINT64` in `src/Mayaqua/Kernel.c`; config-format.md's "ms since
+//! 1970" is off by these 9 hours). [`now_ms`] returns the current time on
+//! that scale and is what objects created here carry; convert a Unix clock
+//! with [`softether_time_from_unix_ms`] before storing it or comparing it
+//! with a stored time, and back with [`unix_ms_from_softether_time`].
+//!
 //! # Differences from SoftEther
 //!
 //! * Stricter: a modelled key present with the wrong type (`string Port
@@ -46,12 +57,41 @@ use crate::sha0::sha0;
 
 // ====================================================================== helpers
 
-/// Milliseconds since 1970-01-01 UTC (the unit of every time in the file).
+/// The difference between Unix time and SoftEther time, in ms (9 hours).
+///
+/// SoftEther writes every `uint64 …Time` of the file (and every time of its
+/// admin RPC) as milliseconds since **1970-01-01T09:00:00Z**: `SystemToUINT64`
+/// subtracts 32 400 000 ms and `UINT64ToSystem` adds them back
+/// (`src/Mayaqua/Kernel.c`; observed on 5.01 build 9674: a hub created at
+/// 2026-11-22T02:56:42.605Z is saved as `uint64 CreatedTime 1795283802605`).
+pub const SOFTETHER_EPOCH_OFFSET_MS: u64 = 32_400_000;
+
+/// SoftEther time ([`SOFTETHER_EPOCH_OFFSET_MS`]) of a Unix time in ms,
+/// saturating at 0 (0 means "none/never" in the file).
+pub fn softether_time_from_unix_ms(unix_ms: u64) -> u64 {
+    unix_ms.saturating_sub(SOFTETHER_EPOCH_OFFSET_MS)
+}
+
+/// Unix time in ms of a SoftEther time (see [`SOFTETHER_EPOCH_OFFSET_MS`]).
+/// 0 ("none") gives 0.
+pub fn unix_ms_from_softether_time(t: u64) -> u64 {
+    if t == 0 {
+        0
+    } else {
+        t.saturating_add(SOFTETHER_EPOCH_OFFSET_MS)
+    }
+}
+
+/// The current time as SoftEther stores it: milliseconds since
+/// 1970-01-01T09:00:00Z, i.e. Unix ms − 9 h ([`SOFTETHER_EPOCH_OFFSET_MS`]).
+/// This is the unit of every time in the file.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    softether_time_from_unix_ms(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    )
 }
 
 /// Typed, strict read access to one folder; `path` names it in errors.
@@ -817,13 +857,13 @@ pub struct UserConfig {
     pub note: String,
     /// `GroupName`: the group the user belongs to.
     pub group: Option<String>,
-    /// `CreatedTime`, ms since 1970.
+    /// `CreatedTime`, SoftEther time ([`now_ms`]).
     pub created_time: u64,
-    /// `UpdatedTime`, ms since 1970.
+    /// `UpdatedTime`, SoftEther time ([`now_ms`]).
     pub updated_time: u64,
-    /// `ExpireTime`, ms since 1970; 0 = never.
+    /// `ExpireTime`, SoftEther time ([`now_ms`]); 0 = never.
     pub expire_time: u64,
-    /// `LastLoginTime`, ms since 1970; 0 = never.
+    /// `LastLoginTime`, SoftEther time ([`now_ms`]); 0 = never.
     pub last_login_time: u64,
     /// `NumLogin`.
     pub num_login: u32,
@@ -1296,11 +1336,11 @@ pub struct HubConfig {
     pub secure_password: [u8; 20],
     /// `Type`: always 0 (stand-alone) after loading.
     pub hub_type: u32,
-    /// `CreatedTime`, ms since 1970.
+    /// `CreatedTime`, SoftEther time ([`now_ms`]).
     pub created_time: u64,
-    /// `LastCommTime`, ms since 1970.
+    /// `LastCommTime`, SoftEther time ([`now_ms`]).
     pub last_comm_time: u64,
-    /// `LastLoginTime`, ms since 1970.
+    /// `LastLoginTime`, SoftEther time ([`now_ms`]).
     pub last_login_time: u64,
     /// `NumLogin`.
     pub num_login: u32,
@@ -2112,6 +2152,34 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_use_the_softether_epoch() {
+        // Observed on 5.01 build 9674: a hub created at
+        // 2026-11-22T02:56:42.605Z (Unix ms 1795316202605) is saved as
+        // `uint64 CreatedTime 1795283802605`.
+        assert_eq!(
+            softether_time_from_unix_ms(1_795_316_202_605),
+            1_795_283_802_605
+        );
+        assert_eq!(
+            unix_ms_from_softether_time(1_795_283_802_605),
+            1_795_316_202_605
+        );
+        assert_eq!(unix_ms_from_softether_time(0), 0);
+        assert_eq!(softether_time_from_unix_ms(5), 0);
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let now = now_ms();
+        assert!(now + SOFTETHER_EPOCH_OFFSET_MS >= unix);
+        assert!(now + SOFTETHER_EPOCH_OFFSET_MS - unix < 5_000);
+        let h = HubConfig::new("T");
+        assert!(h.created_time <= now_ms() && h.created_time + 5_000 >= now);
+        let u = UserConfig::new("u", UserAuth::Anonymous);
+        assert!(u.created_time + SOFTETHER_EPOCH_OFFSET_MS <= unix + 5_000);
+    }
 
     #[test]
     fn rc4_matches_the_documented_values() {
