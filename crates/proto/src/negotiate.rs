@@ -80,6 +80,43 @@ impl NegotiationError {
     }
 }
 
+/// What [`ServerNegotiation::on_input_event`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A request PACK after the signature and hello (login, additional
+    /// connection, admin login, …).
+    Request(ClientRequest),
+    /// An HTTP request for the JSON-RPC web API (only after
+    /// [`ServerNegotiation::set_web_api`]`(true)`): `POST /api` or `/api/`,
+    /// `GET`/`HEAD` `/api`, `/api?…`, `/api/…`, or `OPTIONS /api`, `/api/`
+    /// (target and method compared case-insensitively, as
+    /// `ServerDownloadSignature`). The head has been consumed; a POST body
+    /// (`Content-Length` bytes, not checked here) is still at the front of
+    /// the input buffer and must be consumed by the caller, which answers
+    /// the request itself, calls [`ServerNegotiation::web_request_done`] and
+    /// then feeds the connection to the machine again (keep-alive).
+    WebApi(HttpHead),
+}
+
+/// True for the targets `ServerDownloadSignature` hands to the JSON-RPC
+/// web API for `method` (`JsonRpcProcPost`, `JsonRpcProcGet`,
+/// `JsonRpcProcOptions`; `/admin…` web UI targets are not included).
+pub fn is_web_api_request(method: &str, target: &str) -> bool {
+    let exact = target.eq_ignore_ascii_case("/api") || target.eq_ignore_ascii_case("/api/");
+    let starts = |p: &str| {
+        target
+            .get(..p.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(p))
+    };
+    if method.eq_ignore_ascii_case("POST") || method.eq_ignore_ascii_case("OPTIONS") {
+        exact
+    } else if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+        exact || starts("/api?") || starts("/api/")
+    } else {
+        false
+    }
+}
+
 #[derive(Debug)]
 enum ServerState {
     /// Step 1 dispatcher, waiting for a request head.
@@ -112,6 +149,8 @@ pub struct ServerNegotiation {
     state: ServerState,
     requests: u32,
     noops: u32,
+    web_api: bool,
+    pending_web: Option<HttpHead>,
 }
 
 fn has_token(head: &HttpHead, i: usize, want: &str) -> bool {
@@ -133,6 +172,29 @@ impl ServerNegotiation {
             state: ServerState::SignatureHead,
             requests: 0,
             noops: 0,
+            web_api: false,
+            pending_web: None,
+        }
+    }
+
+    /// Enables the JSON-RPC web API hand-off ([`ServerEvent::WebApi`]);
+    /// off by default, as with SoftEther's `DisableJsonRpcWebApi true`.
+    pub fn set_web_api(&mut self, enabled: bool) {
+        self.web_api = enabled;
+    }
+
+    /// Whether web API requests are handed to the caller.
+    pub fn web_api(&self) -> bool {
+        self.web_api
+    }
+
+    /// Called after the caller answered a [`ServerEvent::WebApi`] request.
+    /// An authenticated request restarts the count of the 19 HTTP requests
+    /// allowed before the signature (SoftEther sets `num = 0` when
+    /// `JsonRpcAuthed`; `OPTIONS` always counts as authenticated).
+    pub fn web_request_done(&mut self, authenticated: bool) {
+        if authenticated {
+            self.requests = 0;
         }
     }
 
@@ -162,16 +224,44 @@ impl ServerNegotiation {
     /// here and never returned), `Ok(None)` when more input is needed, or an
     /// error after which `out` must be flushed and the connection closed
     /// (later calls then consume nothing and return `Ok(None)`).
+    ///
+    /// For a machine with the web API enabled use
+    /// [`ServerNegotiation::on_input_event`]: here a web API request ends
+    /// the negotiation with [`NegotiationError::BadRequest`].
     pub fn on_input(
         &mut self,
         buf: &mut BytesMut,
         out: &mut Vec<u8>,
     ) -> Result<Option<ClientRequest>, NegotiationError> {
-        let r = self.step(buf, out);
-        if r.is_err() {
-            self.state = ServerState::Failed;
+        match self.on_input_event(buf, out) {
+            Ok(Some(ServerEvent::Request(r))) => Ok(Some(r)),
+            Ok(Some(ServerEvent::WebApi(_))) => {
+                self.state = ServerState::Failed;
+                Err(NegotiationError::BadRequest(
+                    "JSON-RPC web API request without a handler",
+                ))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
         }
-        r
+    }
+
+    /// Like [`ServerNegotiation::on_input`], also yielding
+    /// [`ServerEvent::WebApi`] requests when the web API is enabled.
+    pub fn on_input_event(
+        &mut self,
+        buf: &mut BytesMut,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<ServerEvent>, NegotiationError> {
+        let r = self.step(buf, out);
+        match r {
+            Err(e) => {
+                self.state = ServerState::Failed;
+                Err(e)
+            }
+            Ok(Some(req)) => Ok(Some(ServerEvent::Request(req))),
+            Ok(None) => Ok(self.pending_web.take().map(ServerEvent::WebApi)),
+        }
     }
 
     fn page(&self, code: u16, target: &str, out: &mut Vec<u8>) {
@@ -211,6 +301,12 @@ impl ServerNegotiation {
                         return Ok(None);
                     };
                     self.requests += 1;
+                    if self.web_api && is_web_api_request(head.method(), head.target()) {
+                        // Handed to the caller; the state stays at the
+                        // dispatcher for the next request (keep-alive).
+                        self.pending_web = Some(head);
+                        return Ok(None);
+                    }
                     self.dispatch(head, out)?;
                 }
                 ServerState::SignatureBody(head, len) => {
@@ -298,9 +394,11 @@ impl ServerNegotiation {
     }
 
     /// One request of the step-1 dispatcher (`ServerDownloadSignature`).
-    /// The JSON-RPC web API, web UI and SSTP hand-offs are not implemented:
-    /// requests for them get the answers SoftEther gives with those
-    /// features disabled.
+    /// JSON-RPC web API requests are handed to the caller before this (see
+    /// [`ServerEvent::WebApi`]); the web UI and SSTP hand-offs are not
+    /// implemented: requests for them, and web API requests while the API
+    /// is disabled, get the answers SoftEther gives with those features
+    /// disabled.
     fn dispatch(&mut self, head: HttpHead, out: &mut Vec<u8>) -> Result<(), NegotiationError> {
         let method = head.method();
         if method.eq_ignore_ascii_case("POST") {
@@ -667,6 +765,84 @@ mod tests {
         let (r, out, _) = feed(&mut s, &signature_post(&body));
         assert_eq!(r, Ok(None));
         assert_eq!(responses(&out)[0].0, "403");
+    }
+
+    #[test]
+    fn web_api_requests_are_handed_over_when_enabled() {
+        let body = br#"{"jsonrpc":"2.0","id":"1","method":"Test","params":{}}"#;
+        let post = req(
+            "POST",
+            "/api/",
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        // disabled (default): SoftEther's answer without the API, 403 for a
+        // POST whose length is no signature length
+        let mut s = server();
+        assert!(!s.web_api());
+        let (r, out, _) = feed(&mut s, &post);
+        assert!(matches!(r, Err(NegotiationError::SignatureLength(_))));
+        assert_eq!(responses(&out)[0].0, "403");
+
+        // enabled: the head comes out, the body stays in the buffer
+        let mut s = server();
+        s.set_web_api(true);
+        let mut buf = BytesMut::from(&post[..]);
+        let mut out = Vec::new();
+        let Ok(Some(ServerEvent::WebApi(head))) = s.on_input_event(&mut buf, &mut out) else {
+            panic!("no web API event")
+        };
+        assert!(out.is_empty());
+        assert_eq!((head.method(), head.target()), ("POST", "/api/"));
+        assert_eq!(&buf[..], &body[..]);
+        // the caller consumes the body and answers; then the same
+        // connection may carry the VPN signature (keep-alive)
+        buf.clear();
+        s.web_request_done(true);
+        assert_eq!(s.signature_requests(), 0);
+        buf.extend_from_slice(&signature_post(VPNCONNECT));
+        assert_eq!(s.on_input_event(&mut buf, &mut out), Ok(None));
+        assert!(s.signature_done());
+        assert_eq!(responses(&out)[0].0, "200");
+
+        // GET/HEAD/OPTIONS targets, case-insensitive; others as before
+        let mut s = server();
+        s.set_web_api(true);
+        for (m, t) in [
+            ("GET", "/api/GetServerInfo?x=1"),
+            ("get", "/API"),
+            ("HEAD", "/api?x"),
+            ("OPTIONS", "/api/"),
+        ] {
+            let mut buf = BytesMut::from(&req(m, t, &[], b"")[..]);
+            let mut out = Vec::new();
+            let ev = s.on_input_event(&mut buf, &mut out).unwrap();
+            assert!(
+                matches!(&ev, Some(ServerEvent::WebApi(h)) if h.target() == t),
+                "{m} {t}: {ev:?}"
+            );
+            s.web_request_done(false);
+        }
+        assert_eq!(s.signature_requests(), 4, "unauthenticated requests count");
+        let mut input = req("GET", "/apix", &[], b"");
+        input.extend_from_slice(&req("OPTIONS", "/api/x", &[], b""));
+        let (r, out, _) = feed(&mut s, &input);
+        assert_eq!(r, Ok(None));
+        assert_eq!(
+            responses(&out).len(),
+            1,
+            "404 for /apix, OPTIONS /api/x ignored"
+        );
+
+        // the plain on_input refuses a web request it cannot hand over
+        let mut s = server();
+        s.set_web_api(true);
+        let (r, _, _) = feed(&mut s, &req("OPTIONS", "/api", &[], b""));
+        assert!(matches!(r, Err(NegotiationError::BadRequest(_))));
+
+        assert!(is_web_api_request("post", "/API"));
+        assert!(!is_web_api_request("POST", "/api?x"));
+        assert!(!is_web_api_request("PUT", "/api"));
     }
 
     #[test]
