@@ -211,6 +211,44 @@ fn interop_t1_eight_tcp_connections() {
     });
 }
 
+/// Issue 2, sessions: clients with encryption off (`AccountEncryptDisable`:
+/// plain TCP after the login) and compression asked for
+/// (`AccountCompressEnable`; the server may accept or decline it): the
+/// client shows no encryption, 20 pings with 0 % loss, iperf3 5 s non-zero.
+#[test]
+fn interop_t1_encryption_off_and_compression() {
+    if !skip_unless_root("interop_t1_encryption_off_and_compression") {
+        return;
+    }
+    let _x = exclusive();
+    let kind = server_under_test();
+    let opts = T1Options {
+        encrypt: false,
+        compress: true,
+        ..T1Options::default()
+    };
+    let mut lab = start_lab("t1-plain", &kind, opts);
+    lab.check(|lab| {
+        for c in &lab.clients {
+            let st = c.client.status(&c.account)?;
+            ensure!(
+                st.cipher().as_deref() == Some("none"),
+                "{}: encryption should be off: {:?}",
+                c.client.label(),
+                st.get("Encryption")
+            );
+            eprintln!(
+                "{}: compression in use: {:?}",
+                c.client.label(),
+                st.compression()
+            );
+        }
+        ping_20_no_loss(lab)?;
+        iperf_5s_nonzero(lab)?;
+        Ok(())
+    });
+}
+
 /// Issue 2: a vpn_server.config written by the REAL SoftEther vpnserver
 /// loads. The real server starts from a minimal file (listener, no hub); the
 /// real vpncmd creates hub DEFAULT and users u1/u2 with passwords and makes

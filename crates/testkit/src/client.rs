@@ -110,6 +110,12 @@ impl AccountStatus {
         self.get("Number of TCP Connections")?.parse().ok()
     }
 
+    /// "Use of Compression": `Some(true)` for `Yes (...)`, `Some(false)` for `No`.
+    pub fn compression(&self) -> Option<bool> {
+        let v = self.get("Use of Compression")?;
+        Some(v.starts_with("Yes"))
+    }
+
     /// Cipher from "Encryption" (`Enabled (Algorithm: X)` → `X`), `none` when disabled.
     pub fn cipher(&self) -> Option<String> {
         let v = self.get("Encryption")?;
@@ -440,15 +446,21 @@ mod tests {
                     "Enabled (Algorithm: TLS_AES_256_GCM_SHA384)".into(),
                 ),
                 ("Number of TCP Connections".into(), "8".into()),
+                ("Use of Compression".into(), "Yes (0 %)".into()),
             ],
         };
+        assert_eq!(st.compression(), Some(true));
         assert!(st.established());
         assert_eq!(st.tcp_connections(), Some(8));
         assert_eq!(st.cipher().as_deref(), Some("TLS_AES_256_GCM_SHA384"));
         let off = AccountStatus {
-            items: vec![("Encryption".into(), "Disabled".into())],
+            items: vec![
+                ("Encryption".into(), "Disabled (No Encryption)".into()),
+                ("Use of Compression".into(), "No".into()),
+            ],
         };
         assert_eq!(off.cipher().as_deref(), Some("none"));
+        assert_eq!(off.compression(), Some(false));
         assert!(!off.established());
     }
 
