@@ -24,8 +24,11 @@ fn filter(level: Option<&str>) -> EnvFilter {
 
 /// Logs to stderr (foreground mode).
 pub(crate) fn init_stderr(level: Option<&str>) {
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal, not in files or journals.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(level))
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(io::stderr)
         .try_init();
 }
