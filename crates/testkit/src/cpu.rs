@@ -61,6 +61,13 @@ pub fn pgrp_cpu_ticks(pgid: i32) -> u64 {
     total
 }
 
+/// CPU ticks (user + system, all threads) used so far by process `pid`
+/// alone; `None` if it does not exist.
+pub fn pid_cpu_ticks(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text).map(|(_, t)| t)
+}
+
 /// Pids of the live (not zombie) members of process group `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let mut v = Vec::new();
@@ -217,10 +224,12 @@ mod tests {
         let w = CpuWindow::start(&[pg]);
         std::thread::sleep(std::time::Duration::from_millis(600));
         let u = w.finish();
+        let own = pid_cpu_ticks(pg);
         let _ = child.kill();
         let _ = child.wait();
         assert!(u.group_pct[0] > 20.0, "{u:?}");
         assert!(u.group_pct[0] < 150.0, "{u:?}");
+        assert!(own.is_some_and(|t| t > 0), "{own:?}");
         // Our own (idle) group is not that process group.
         assert!(pgrp_cpu_ticks(i32::MAX) == 0);
     }
