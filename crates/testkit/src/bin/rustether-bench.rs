@@ -35,6 +35,12 @@ enum Mode {
     /// T1: two real vpnclients talking through the server's virtual hub
     /// (ping RTT, iperf3 throughput, server and client CPU).
     T1(T1Args),
+    /// T2: a real vpnclient to a LAN host behind the server's local bridge
+    /// (issue 4; see `rustether_testkit::bench_bridge`).
+    T2(rustether_testkit::bench_bridge::T2Args),
+    /// Throughput through a cascade: client -> server hub -> cascade ->
+    /// VPN Bridge -> LAN (issue 4).
+    Cascade(rustether_testkit::bench_bridge::CascadeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +121,8 @@ fn main() -> ExitCode {
     let _x = rustether_testkit::exclusive();
     let r = match cli.mode {
         Mode::T1(a) => bench_t1(&a),
+        Mode::T2(a) => rustether_testkit::bench_bridge::bench_t2(&a),
+        Mode::Cascade(a) => rustether_testkit::bench_bridge::bench_cascade(&a),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,
