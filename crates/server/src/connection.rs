@@ -13,7 +13,7 @@ use rustether_proto::messages::{
     negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, ErrorReply, Hello,
     LoginRequest, Welcome,
 };
-use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
 use rustether_proto::pack::Pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,10 +53,11 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
         local.ip().to_string(),
         crate::clock::unix_ms() / 1000,
     );
+    nego.set_web_api(crate::admin::web_api_enabled(&server));
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::new();
     let request = loop {
-        let step = nego.on_input(&mut buf, &mut out);
+        let step = nego.on_input_event(&mut buf, &mut out);
         if !out.is_empty() {
             if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
                 return;
@@ -64,7 +65,16 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
             out.clear();
         }
         match step {
-            Ok(Some(req)) => break req,
+            Ok(Some(ServerEvent::Request(req))) => break req,
+            Ok(Some(ServerEvent::WebApi(head))) => {
+                // JSON-RPC at /api/; the connection may carry more requests.
+                if crate::admin::web_request(&server, &mut tls, &mut nego, &mut buf, head, peer)
+                    .await
+                {
+                    continue;
+                }
+                return;
+            }
             Ok(None) => {}
             Err(e) => {
                 info!(%peer, "negotiation ended: {e}");

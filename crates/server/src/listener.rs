@@ -2,15 +2,150 @@
 //! connection to [`crate::connection::serve`]. A port that cannot be bound
 //! is retried every few seconds, as SoftEther does ("Attempting at fixed
 //! intervals until successful").
+//!
+//! Every running accept loop and every retry loop is entered in the
+//! server's [`Registry`] under its port, with a stop signal, so that the
+//! administration RPCs (`ListenerCreate`, `ListenerDelete`,
+//! `ListenerEnable`, `ListenerDisable`) can open and close ports at run
+//! time ([`start`], [`stop`]).
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::server::Server;
+
+/// What a registered port is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerState {
+    /// The port is bound and connections are accepted.
+    Listening,
+    /// The port could not be bound (the text says why); retried every
+    /// [`RETRY_INTERVAL`].
+    Retrying(String),
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    state: ListenerState,
+    stop: watch::Sender<bool>,
+}
+
+/// The listeners of a server by TCP port (see the module docs).
+#[derive(Debug, Default)]
+pub struct Registry {
+    slots: Mutex<HashMap<u16, Slot>>,
+    next_id: AtomicU64,
+}
+
+/// A registered listener task's handle on its slot.
+#[derive(Debug)]
+struct Registration {
+    port: u16,
+    id: u64,
+    stop: watch::Receiver<bool>,
+}
+
+impl Registry {
+    /// Enters `port` with `state`, replacing (and stopping) an older entry.
+    fn register(&self, port: u16, state: ListenerState) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = watch::channel(false);
+        let old = self.slots.lock().insert(
+            port,
+            Slot {
+                id,
+                state,
+                stop: tx,
+            },
+        );
+        if let Some(old) = old {
+            let _ = old.stop.send(true);
+        }
+        Registration { port, id, stop: rx }
+    }
+
+    fn set_state(&self, reg: &Registration, state: ListenerState) {
+        if let Some(s) = self.slots.lock().get_mut(&reg.port) {
+            if s.id == reg.id {
+                s.state = state;
+            }
+        }
+    }
+
+    fn unregister(&self, reg: &Registration) {
+        let mut slots = self.slots.lock();
+        if slots.get(&reg.port).is_some_and(|s| s.id == reg.id) {
+            slots.remove(&reg.port);
+        }
+    }
+
+    /// State of the listener on `port`, `None` if nothing runs there.
+    pub fn state(&self, port: u16) -> Option<ListenerState> {
+        self.slots.lock().get(&port).map(|s| s.state.clone())
+    }
+
+    /// Ports with a running accept or retry loop, ascending.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut v: Vec<u16> = self.slots.lock().keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Stops the listener on `port` (its socket is closed when the accept
+    /// loop ends, at once); `false` if none was running.
+    pub fn stop(&self, port: u16) -> bool {
+        match self.slots.lock().remove(&port) {
+            Some(s) => {
+                let _ = s.stop.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Starts listening on `port` unless a listener or retry loop already runs
+/// there: binds at once and serves, or (bind error) logs the reason and
+/// retries in the background. Returns the bind error, if any.
+pub fn start(server: &Arc<Server>, port: u16) -> Option<String> {
+    if server.listeners.state(port).is_some() {
+        return None;
+    }
+    match bind(port) {
+        Ok(l) => {
+            let reg = server.listeners.register(port, ListenerState::Listening);
+            tokio::spawn(run_registered(server.clone(), l, reg));
+            None
+        }
+        Err(e) => {
+            let advice = bind_advice(port, &e);
+            warn!("{advice}");
+            let reg = server
+                .listeners
+                .register(port, ListenerState::Retrying(e.to_string()));
+            tokio::spawn(retry_registered(server.clone(), port, reg));
+            Some(e.to_string())
+        }
+    }
+}
+
+/// Stops the listener (or retry loop) on `port`; `false` if none ran.
+pub fn stop(server: &Server, port: u16) -> bool {
+    let stopped = server.listeners.stop(port);
+    if stopped {
+        info!("TCP listener (port {port}) is being stopped");
+    }
+    stopped
+}
 
 /// Interval between attempts to bind a port that failed.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
@@ -48,8 +183,26 @@ pub fn bind_advice(port: u16, err: &std::io::Error) -> String {
     }
 }
 
-/// Runs the accept loop of one listener until the server shuts down.
+/// Runs the accept loop of one listener until the server shuts down or the
+/// listener is stopped ([`stop`]); the socket is closed on return.
 pub async fn run(server: Arc<Server>, listener: StdListener) {
+    let port = match listener.local_addr() {
+        Ok(a) => a.port(),
+        Err(e) => {
+            warn!("listener has no address: {e}");
+            return;
+        }
+    };
+    let reg = server.listeners.register(port, ListenerState::Listening);
+    run_registered(server, listener, reg).await;
+}
+
+async fn run_registered(server: Arc<Server>, listener: StdListener, mut reg: Registration) {
+    serve_listener(&server, listener, &mut reg).await;
+    server.listeners.unregister(&reg);
+}
+
+async fn serve_listener(server: &Arc<Server>, listener: StdListener, reg: &mut Registration) {
     let _ = listener.set_nonblocking(true);
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -67,9 +220,13 @@ pub async fn run(server: Arc<Server>, listener: StdListener) {
     };
     info!("TCP listener (port {}) is listening", local.port());
     let mut shutdown = server.shutdown_signal();
+    if *shutdown.borrow() || *reg.stop.borrow() {
+        return;
+    }
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
+            _ = reg.stop.changed() => break,
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
                     let local = tcp.local_addr().unwrap_or(local);
@@ -86,19 +243,61 @@ pub async fn run(server: Arc<Server>, listener: StdListener) {
     info!("TCP listener (port {}) has stopped", local.port());
 }
 
-/// Retries binding `port` until it works or the server shuts down, then
-/// serves it.
+/// Retries binding `port` until it works, the server shuts down or the
+/// listener is stopped ([`stop`]), then serves it.
 pub async fn retry(server: Arc<Server>, port: u16) {
+    let reg = server
+        .listeners
+        .register(port, ListenerState::Retrying("not bound yet".into()));
+    retry_registered(server, port, reg).await;
+}
+
+async fn retry_registered(server: Arc<Server>, port: u16, mut reg: Registration) {
     let mut shutdown = server.shutdown_signal();
     loop {
         tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
+            _ = reg.stop.changed() => break,
             _ = tokio::time::sleep(RETRY_INTERVAL) => {}
         }
-        if let Ok(l) = bind(port) {
-            info!("TCP port {port} could be bound now");
-            run(server, l).await;
-            return;
+        match bind(port) {
+            Ok(l) => {
+                info!("TCP port {port} could be bound now");
+                server.listeners.set_state(&reg, ListenerState::Listening);
+                serve_listener(&server, l, &mut reg).await;
+                break;
+            }
+            Err(e) => server
+                .listeners
+                .set_state(&reg, ListenerState::Retrying(e.to_string())),
         }
+    }
+    server.listeners.unregister(&reg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_replaces_and_stops() {
+        let r = Registry::default();
+        let a = r.register(7000, ListenerState::Listening);
+        assert_eq!(r.state(7000), Some(ListenerState::Listening));
+        // a newer registration for the same port stops the older one
+        let b = r.register(7000, ListenerState::Retrying("x".into()));
+        assert!(*a.stop.borrow());
+        r.set_state(&a, ListenerState::Listening);
+        assert_eq!(r.state(7000), Some(ListenerState::Retrying("x".into())));
+        r.unregister(&a);
+        assert!(
+            r.state(7000).is_some(),
+            "a stale task must not remove the new slot"
+        );
+        assert_eq!(r.ports(), vec![7000]);
+        assert!(r.stop(7000));
+        assert!(*b.stop.borrow());
+        assert!(!r.stop(7000));
+        assert_eq!(r.state(7000), None);
     }
 }

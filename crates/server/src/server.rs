@@ -42,6 +42,10 @@ pub struct Server {
     pub started: SystemTime,
     pub(crate) cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
     pub(crate) bridges: Mutex<Vec<Arc<LocalBridge>>>,
+    /// Running TCP listeners by port (opened and closed by administration).
+    pub(crate) listeners: crate::listener::Registry,
+    /// Administration state: failed-login throttle, the RPC lock.
+    pub(crate) admin: crate::admin::AdminState,
 }
 
 impl std::fmt::Debug for Server {
@@ -136,6 +140,8 @@ impl Server {
             started: SystemTime::now(),
             cascades: Mutex::new(HashMap::new()),
             bridges: Mutex::new(Vec::new()),
+            listeners: crate::listener::Registry::default(),
+            admin: crate::admin::AdminState::default(),
         }))
     }
 
@@ -199,6 +205,80 @@ impl Server {
         let cfg = self.config.lock();
         self.store.save(&cfg)?;
         Ok(())
+    }
+
+    /// The configuration file's path.
+    pub fn config_path(&self) -> &std::path::Path {
+        self.store.path()
+    }
+
+    /// The configuration as the text that the next save writes (UTF-8 with
+    /// BOM, CRLF; `GetConfig`).
+    pub fn config_text(&self) -> String {
+        rustether_config::write_text(&self.config.lock().to_root())
+    }
+
+    /// Replaces the whole configuration with `text` (`SetConfig`): the text
+    /// is parsed and saved atomically first ([`ConfigStore::save_text`];
+    /// nothing changes if it does not load), then it becomes the running
+    /// configuration and the hubs are synchronised. A certificate/key pair
+    /// in `text` that is missing or unusable is replaced by the current one
+    /// (saved again). Listeners, cascades and local bridges follow with
+    /// [`Server::reload`].
+    ///
+    /// Errors: the text does not parse or is no valid configuration (the
+    /// message names the line), or saving fails.
+    pub fn replace_config_text(&self, text: &str) -> Result<(), String> {
+        let mut cfg = self.config.lock();
+        let mut new = self.store.save_text(text).map_err(|e| e.to_string())?;
+        let ck = CertifiedKey {
+            cert_der: new.server.server_cert_der.clone(),
+            key_der: new.server.server_key_der.clone(),
+        };
+        match tls::server_config(&ck) {
+            Ok(t) if !ck.cert_der.is_empty() => {
+                *self.tls.write() = t;
+                *self.cert.write() = ck;
+            }
+            other => {
+                if let Err(e) = other {
+                    warn!("the new configuration's certificate is unusable ({e}); keeping the current one");
+                }
+                let cur = self.cert.read();
+                new.server.server_cert_der = cur.cert_der.clone();
+                new.server.server_key_der = cur.key_der.clone();
+                self.store.save(&new).map_err(|e| e.to_string())?;
+            }
+        }
+        *cfg = new;
+        self.sync_hubs(&cfg);
+        Ok(())
+    }
+
+    /// Makes listeners, cascades and local bridges match the configuration
+    /// (after [`Server::replace_config_text`]): ports no longer configured
+    /// or disabled are closed, new enabled ones opened; every running
+    /// cascade is stopped and the online ones started again; every local
+    /// bridge is stopped and the configured ones started again. Sessions of
+    /// hubs that still exist keep running.
+    pub async fn reload(self: &Arc<Self>) {
+        let wanted: Vec<u16> = self.with_config(|c| {
+            c.listeners
+                .iter()
+                .filter(|l| l.enabled && l.port != 0)
+                .map(|l| l.port)
+                .collect()
+        });
+        for port in self.listeners.ports() {
+            if !wanted.contains(&port) {
+                crate::listener::stop(self, port);
+            }
+        }
+        for port in wanted {
+            crate::listener::start(self, port);
+        }
+        self.stop_links().await;
+        self.start_links();
     }
 
     /// Makes the running hubs match the configuration: creates new hubs,
@@ -319,7 +399,11 @@ impl Server {
                 return Err(ErrorCode::ACCESS_DENIED);
             }
         }
-        if user.expire_time != 0 && user.expire_time < crate::clock::unix_ms() {
+        // `ExpireTime` is a SoftEther time (Unix ms − 9 h).
+        if user.expire_time != 0
+            && user.expire_time
+                < rustether_config::model::softether_time_from_unix_ms(crate::clock::unix_ms())
+        {
             return Err(ErrorCode::ACCESS_DENIED);
         }
         let timeout_ms = policy

@@ -1,0 +1,302 @@
+//! The JSON-RPC web API over the HTTPS listeners (admin-rpc.md §9;
+//! SoftEther `JsonRpcProcPost`, `JsonRpcProcGet`, `JsonRpcProcOptions`,
+//! `AdminWebSendBody`, `AdminWebSendUnauthorized` in `src/Cedar/Admin.c`).
+//!
+//! Each request authenticates with `X-VPNADMIN-HUBNAME` /
+//! `X-VPNADMIN-PASSWORD` or HTTP Basic; failures get `401` with
+//! `WWW-Authenticate`. Answers carry SoftEther's CORS headers. Differences
+//! from SoftEther: no `Access-Control-Allow-Origin` echo of the request's
+//! `Origin` (with `Allow-Credentials` that would let any web page a browser
+//! visits read the API with the browser's stored credentials); the id of a
+//! GET answer is the time in UTC; with no server password only the server's
+//! own addresses may log in; failures are throttled per source.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rustether_admin::json::{
+    self, error_response, error_text, from_json, parse_credentials, parse_get, parse_request,
+    result_response, to_body, to_json, CONTENT_TYPE_GET, CONTENT_TYPE_POST, CORS_HEADERS,
+    MAX_BODY_HUB_ADMIN, MAX_BODY_SERVER_ADMIN, WWW_AUTHENTICATE,
+};
+use rustether_admin::login::{is_local_source, HubAdminEntry, LoginSource};
+use rustether_admin::Caller;
+use rustether_proto::http::{http_date, write_response, HttpHead};
+use rustether_proto::negotiate::ServerNegotiation;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tracing::{info, warn};
+
+use super::{admit, execute, own_addresses, record_login, rights_text};
+use crate::server::Server;
+
+/// Time allowed for the rest of a request body to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Body of the 401 answer.
+const UNAUTHORIZED_HTML: &str = "<!DOCTYPE html><html><head><title>401 Unauthorized</title></head>\
+<body><h1>Unauthorized</h1><p>This VPN Server's JSON-RPC API needs the administrator password: \
+HTTP Basic authentication (user name <code>administrator</code> for the entire server, or a \
+Virtual Hub name for that hub), or the headers <code>X-VPNADMIN-HUBNAME</code> and \
+<code>X-VPNADMIN-PASSWORD</code>.</p></body></html>\r\n";
+
+fn now_unix_secs() -> u64 {
+    crate::clock::unix_ms() / 1000
+}
+
+/// Writes one API answer with the common headers (`AdminWebSendBody`).
+async fn send(
+    tls: &mut TlsStream<TcpStream>,
+    head: &HttpHead,
+    code: u16,
+    reason: &str,
+    content_type: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> bool {
+    let date = http_date(now_unix_secs());
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("Cache-Control", "no-cache"),
+        ("Content-Type", content_type),
+        ("Date", &date),
+        ("Connection", "Keep-Alive"),
+    ];
+    headers.extend_from_slice(&CORS_HEADERS);
+    if head.method().eq_ignore_ascii_case("OPTIONS") {
+        headers.push(("Allow", "OPTIONS, GET, POST"));
+    }
+    headers.extend_from_slice(extra);
+    let mut out = Vec::new();
+    let body = if head.method().eq_ignore_ascii_case("HEAD") {
+        &[][..]
+    } else {
+        body
+    };
+    write_response(&mut out, code, reason, &headers, body);
+    tls.write_all(&out).await.is_ok() && tls.flush().await.is_ok()
+}
+
+/// The 401 answer (`AdminWebSendUnauthorized`).
+async fn send_unauthorized(tls: &mut TlsStream<TcpStream>, head: &HttpHead) -> bool {
+    send(
+        tls,
+        head,
+        401,
+        "Unauthorized",
+        "text/html; charset=utf-8",
+        &[("WWW-Authenticate", WWW_AUTHENTICATE)],
+        UNAUTHORIZED_HTML.as_bytes(),
+    )
+    .await
+}
+
+/// Reads until `buf` holds `len` bytes (bounded in time).
+async fn fill(tls: &mut TlsStream<TcpStream>, buf: &mut BytesMut, len: usize) -> bool {
+    buf.reserve(len.saturating_sub(buf.len()));
+    while buf.len() < len {
+        match tokio::time::timeout(BODY_TIMEOUT, tls.read_buf(buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Takes a request body of `len` bytes off the connection. Over `limit`
+/// the connection is closed instead (`false`).
+async fn take_body(
+    tls: &mut TlsStream<TcpStream>,
+    buf: &mut BytesMut,
+    len: usize,
+    limit: usize,
+) -> Option<BytesMut> {
+    if len > limit || !fill(tls, buf, len).await {
+        return None;
+    }
+    Some(buf.split_to(len))
+}
+
+/// Local time text used by SoftEther as the id of GET answers
+/// (`GetDateTimeStrMilli64(LocalTime64())`); here the UTC time.
+fn get_id() -> String {
+    let t = json::format_unix_ms(crate::clock::unix_ms());
+    t.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
+/// Serves one JSON-RPC web API request whose head the negotiation handed
+/// over ([`rustether_proto::negotiate::ServerEvent::WebApi`]); a POST body
+/// is still at the front of `buf`. Returns `false` when the connection must
+/// be closed (body too large or cut off, write error); otherwise the
+/// negotiation continues on the same connection (HTTP keep-alive).
+pub(crate) async fn web_request(
+    server: &Arc<Server>,
+    tls: &mut TlsStream<TcpStream>,
+    nego: &mut ServerNegotiation,
+    buf: &mut BytesMut,
+    head: HttpHead,
+    peer: SocketAddr,
+) -> bool {
+    let ip = peer.ip();
+    let method = head.method().to_ascii_uppercase();
+    if method == "OPTIONS" {
+        nego.web_request_done(true);
+        return send(tls, &head, 200, "OK", "text/html; charset=utf-8", &[], b"").await;
+    }
+    let body_len = if method == "POST" {
+        match head.content_length() {
+            Ok(n) => n,
+            Err(_) => return false,
+        }
+    } else {
+        0
+    };
+    // Authentication first, then the body with the limit of the rights
+    // (`JsonRpcAuthLogin`, `MaxJsonRpcRecvSize`).
+    let creds = parse_credentials(|n| head.header(n));
+    let rights = match creds {
+        None => {
+            info!(
+                "admin: {ip} JSON-RPC {} {} without credentials: 401",
+                head.method(),
+                head.target()
+            );
+            Err(())
+        }
+        Some(creds) => match admit(server, ip, "JSON-RPC").await {
+            Err(_) => Err(()),
+            Ok(at) => {
+                let own = own_addresses(tls.get_ref().0.local_addr().ok());
+                let r = server.with_config(|c| {
+                    let lookup = |name: &str| {
+                        c.hub(name).map(|h| HubAdminEntry {
+                            name: h.name.clone(),
+                            hashed_password: h.hashed_password,
+                        })
+                    };
+                    json::json_login(
+                        &creds,
+                        &c.server.hashed_password,
+                        lookup,
+                        LoginSource {
+                            peer: ip,
+                            local_addrs: &own,
+                        },
+                    )
+                });
+                record_login(server, ip, at, r.as_ref().map(|_| ()).map_err(|e| *e));
+                match r {
+                    Ok(rights) => Ok((rights, is_local_source(ip, &own))),
+                    Err(code) => {
+                        warn!(
+                            "admin: {ip} JSON-RPC login as {:?} refused: {} ({})",
+                            creds.username,
+                            code.message(),
+                            code.name()
+                        );
+                        Err(())
+                    }
+                }
+            }
+        },
+    };
+    let Ok((rights, from_local)) = rights else {
+        // Discard the body like `RecvAllWithDiscard`, within the smaller limit.
+        if take_body(tls, buf, body_len, MAX_BODY_HUB_ADMIN)
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        nego.web_request_done(false);
+        return send_unauthorized(tls, &head).await;
+    };
+    let limit = if rights.is_server_admin() {
+        MAX_BODY_SERVER_ADMIN
+    } else {
+        MAX_BODY_HUB_ADMIN
+    };
+    let caller = Caller {
+        rights: rights.clone(),
+        from_local,
+    };
+    let via = format!(" (JSON-RPC as {})", rights_text(&rights));
+    let (answer, content_type) = if method == "POST" {
+        let Some(body) = take_body(tls, buf, body_len, limit).await else {
+            warn!("admin: {ip} JSON-RPC body of {body_len} bytes refused or cut off");
+            return false;
+        };
+        let answer = match parse_request(&body) {
+            Ok(req) => call(server, &caller, ip, &via, &req).await,
+            Err(reject) => to_body(&reject.response()),
+        };
+        (answer, CONTENT_TYPE_POST)
+    } else {
+        match parse_get(head.target(), &get_id()) {
+            Some(req) => (
+                call(server, &caller, ip, &via, &req).await,
+                CONTENT_TYPE_GET,
+            ),
+            None => {
+                // SoftEther serves its API documentation page here.
+                nego.web_request_done(true);
+                return send(
+                    tls,
+                    &head,
+                    404,
+                    "Not Found",
+                    "text/html; charset=utf-8",
+                    &[],
+                    b"<html><body><h1>Not Found</h1><p>Call a method as /api/&lt;Method&gt;?params or POST JSON-RPC 2.0 to /api/.</p></body></html>\r\n",
+                )
+                .await;
+            }
+        }
+    };
+    nego.web_request_done(true);
+    send(tls, &head, 200, "OK", content_type, &[], &answer).await
+}
+
+/// One JSON-RPC call (`JsonRpcProcRequestObject`) through the common
+/// [`execute`] path; returns the answer's body.
+async fn call(
+    server: &Arc<Server>,
+    caller: &Caller,
+    ip: std::net::IpAddr,
+    via: &str,
+    req: &json::JsonRpcRequest,
+) -> Vec<u8> {
+    let pack = from_json(&req.params);
+    let outcome = execute(server, caller, ip, via, &req.method, &pack).await;
+    to_body(&match &outcome.result {
+        Ok(out) => result_response(&req.id, to_json(out)),
+        Err(e) => error_response(&req.id, *e, error_text(*e)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustether_admin::AdminRights;
+
+    #[test]
+    fn get_id_is_a_local_time_text() {
+        let id = get_id();
+        // `YYYY-MM-DD HH:MM:SS.mmm` as 9674 sends it
+        assert_eq!(id.len(), 23, "{id}");
+        assert_eq!(&id[10..11], " ");
+        assert_eq!(&id[19..20], ".");
+        assert!(!id.contains('T') && !id.ends_with('Z'));
+    }
+
+    #[test]
+    fn rights_texts() {
+        assert_eq!(rights_text(&AdminRights::Server), "server administrator");
+        assert_eq!(
+            rights_text(&AdminRights::Hub("TEST".into())),
+            "administrator of hub TEST"
+        );
+    }
+}
