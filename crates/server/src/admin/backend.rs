@@ -428,7 +428,8 @@ impl AdminBackend for ServerBackend<'_> {
                 num_users: users,
                 num_groups: groups,
                 current_time: from_unix_ms(crate::clock::unix_ms()),
-                current_tick: crate::clock::now_ms(),
+                // ms since the server started (9674: ≈ ms since process start)
+                current_tick: crate::clock::unix_ms().saturating_sub(started),
                 start_time: from_unix_ms(started),
                 ..ServerStatusFields::default()
             },

@@ -1,0 +1,302 @@
+//! Helpers of the administration tests (`admin_*.rs`): our `vpnserver`
+//! started in a network namespace on a state directory it keeps across
+//! restarts, and the real `vpncmd` run in the same (or another) namespace
+//! with its exit status, output and duration.
+//!
+//! Built on `rustether-testkit` (namespaces, process guards, SoftEther
+//! sandboxes); everything is an RAII guard and bounded in time.
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
+
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rustether_config::{parse_bytes, ServerConfig};
+use rustether_testkit::anyhow::{self, Context, Result};
+use rustether_testkit::cmd::{run, wait_until};
+use rustether_testkit::netns::{netns_exec, Netns};
+use rustether_testkit::process::Proc;
+use rustether_testkit::seconfig::ServerConfigSpec;
+use rustether_testkit::softether::{program, require_programs, Sandbox};
+
+/// Time limit of one vpncmd run.
+pub const VPNCMD_LIMIT: Duration = Duration::from_secs(40);
+
+/// `vpncmd` printed this after a successful command.
+pub const DONE: &str = "The command completed successfully.";
+
+/// The configuration text of `spec` (internet features off, as the
+/// testkit writes it), with the JSON-RPC web API on or off.
+pub fn config_text(spec: &ServerConfigSpec, web_api: bool) -> String {
+    let text = spec.render().expect("render the configuration");
+    if web_api {
+        let t = text.replace(
+            "bool DisableJsonRpcWebApi true",
+            "bool DisableJsonRpcWebApi false",
+        );
+        assert_ne!(
+            t, text,
+            "the testkit configuration must name DisableJsonRpcWebApi"
+        );
+        t
+    } else {
+        text
+    }
+}
+
+/// Our `vpnserver start --foreground --dir <state>` in a namespace.
+#[derive(Debug)]
+pub struct OurServer {
+    proc: Proc,
+    ns: String,
+    state: PathBuf,
+    logs: PathBuf,
+    name: String,
+    port: u16,
+}
+
+impl OurServer {
+    /// Writes `config` into `<dir>/<name>/state/vpn_server.config`, starts
+    /// the server in `ns` and waits (30 s) until `port` listens.
+    pub fn start(ns: &Netns, dir: &Path, name: &str, port: u16, config: &str) -> Result<OurServer> {
+        let state = dir.join(name).join("state");
+        std::fs::create_dir_all(&state)?;
+        std::fs::write(state.join("vpn_server.config"), config)?;
+        let mut s = OurServer {
+            proc: Self::spawn(ns.name(), &state, &dir.join("logs"), name)?,
+            ns: ns.name().to_owned(),
+            state,
+            logs: dir.join("logs"),
+            name: name.to_owned(),
+            port,
+        };
+        s.wait_listening(ns)?;
+        Ok(s)
+    }
+
+    fn spawn(ns: &str, state: &Path, logs: &Path, name: &str) -> Result<Proc> {
+        let bin = env!("CARGO_BIN_EXE_vpnserver");
+        let state_s = state.to_string_lossy().into_owned();
+        let cmd = netns_exec(ns, bin, &["start", "--foreground", "--dir", &state_s]);
+        Proc::spawn(name, cmd, logs)
+    }
+
+    fn wait_listening(&mut self, ns: &Netns) -> Result<()> {
+        let proc = &mut self.proc;
+        ns.wait_tcp_listening(self.port, Duration::from_secs(30), || proc.ensure_running())
+            .with_context(|| format!("{} did not come up", self.name))
+    }
+
+    /// Kills the server with SIGKILL (no chance to save anything) and
+    /// waits until it is gone.
+    pub fn kill9(&mut self) {
+        rustether_testkit::process::kill_group(self.proc.pid(), libc::SIGKILL);
+        let _ = self.proc.stop();
+    }
+
+    /// Starts the server again on the same state directory (the
+    /// configuration file is not rewritten).
+    pub fn restart(&mut self, ns: &Netns) -> Result<()> {
+        let _ = self.proc.stop();
+        self.proc = Self::spawn(&self.ns, &self.state, &self.logs, &self.name)?;
+        self.wait_listening(ns)
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> i32 {
+        self.proc.pid()
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.state.join("vpn_server.config")
+    }
+
+    /// The configuration as saved on disk right now.
+    pub fn saved_config(&self) -> ServerConfig {
+        let bytes = std::fs::read(self.config_path()).expect("read the saved configuration");
+        ServerConfig::from_root(&parse_bytes(&bytes).expect("parse the saved configuration"))
+            .expect("a valid saved configuration")
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.proc.log_since(0)
+    }
+
+    /// `Ok` while the server runs.
+    pub fn ensure_running(&mut self) -> Result<()> {
+        self.proc.ensure_running()
+    }
+}
+
+/// One finished vpncmd run.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Exit status (vpncmd exits with the SoftEther error code).
+    pub code: i32,
+    /// Output after vpncmd's banner.
+    pub text: String,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl Out {
+    /// The value of the first table row `item` (`Item |Value` lines).
+    pub fn row(&self, item: &str) -> Option<&str> {
+        self.rows(item).into_iter().next()
+    }
+
+    /// The values of every table row `item`.
+    pub fn rows(&self, item: &str) -> Vec<&str> {
+        self.text
+            .lines()
+            .filter_map(|l| l.split_once('|'))
+            .filter(|(k, _)| k.trim_end() == item)
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+}
+
+/// The real vpncmd in a namespace, with its own state directories.
+#[derive(Debug)]
+pub struct Vpncmd {
+    ns: String,
+    sandbox: Sandbox,
+    target: SocketAddrV4,
+}
+
+impl Vpncmd {
+    /// vpncmd in `ns` for the server at `target`, state under `dir`.
+    pub fn new(ns: &Netns, dir: &Path, target: SocketAddrV4) -> Result<Vpncmd> {
+        require_programs(&["vpncmd"])?;
+        Ok(Vpncmd {
+            ns: ns.name().to_owned(),
+            sandbox: Sandbox::new(dir)?,
+            target,
+        })
+    }
+
+    /// The directory vpncmd runs in (`ConfigGet <file>` writes there).
+    pub fn dir(&self) -> &Path {
+        self.sandbox.dir()
+    }
+
+    /// The same vpncmd against another port.
+    pub fn with_port(&self, port: u16) -> Vpncmd {
+        Vpncmd {
+            ns: self.ns.clone(),
+            sandbox: self.sandbox.clone(),
+            target: SocketAddrV4::new(*self.target.ip(), port),
+        }
+    }
+
+    /// `vpncmd <target> /SERVER <args…>` with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Out {
+        let target = self.target.to_string();
+        let mut full = vec![target.as_str(), "/SERVER"];
+        full.extend_from_slice(args);
+        let mut c: Command = self.sandbox.command(&self.ns, &program("vpncmd"), &full);
+        let t0 = Instant::now();
+        let out = run(&mut c, VPNCMD_LIMIT).expect("vpncmd ran");
+        let elapsed = t0.elapsed();
+        let text = out.stdout;
+        let start = text.find("All rights reserved.").map_or(0, |i| i + 20);
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            text: text[start..].to_owned(),
+            elapsed,
+        }
+    }
+
+    /// Like [`Vpncmd::run`], requiring exit status 0 and the success line.
+    pub fn ok(&self, args: &[&str]) -> Out {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "vpncmd {args:?} failed:\n{}", o.text);
+        assert!(o.text.contains(DONE), "vpncmd {args:?}:\n{}", o.text);
+        o
+    }
+
+    /// Like [`Vpncmd::run`], requiring exit status `code`.
+    pub fn fails(&self, code: i32, args: &[&str]) -> Out {
+        let o = self.run(args);
+        assert_eq!(o.code, code, "vpncmd {args:?}:\n{}", o.text);
+        assert!(
+            o.text
+                .contains(&format!("Error occurred. (Error code: {code})")),
+            "vpncmd {args:?}:\n{}",
+            o.text
+        );
+        o
+    }
+
+    /// Runs `args` until `pred` holds for the output (at most `limit`).
+    pub fn wait_for(
+        &self,
+        args: &[&str],
+        limit: Duration,
+        mut pred: impl FnMut(&Out) -> bool,
+    ) -> Out {
+        let mut last = None;
+        let r = wait_until(
+            &format!("vpncmd {args:?}"),
+            limit,
+            Duration::from_millis(300),
+            || {
+                let o = self.run(args);
+                let done = pred(&o);
+                last = Some(o);
+                Ok(done)
+            },
+        );
+        let last = last.expect("ran at least once");
+        if let Err(e) = r {
+            panic!("{e}; last output:\n{}", last.text);
+        }
+        last
+    }
+}
+
+/// A number as vpncmd prints it (`13,641`).
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// True if a TCP connection to `port` on `addr` inside `ns` is accepted.
+pub fn tcp_accepts(ns: &Netns, addr: &str, port: u16) -> bool {
+    let script = format!("exec 3<>/dev/tcp/{addr}/{port}");
+    run(
+        &mut ns.command("bash", &["-c", &script]),
+        Duration::from_secs(10),
+    )
+    .map(|o| o.status.success())
+    .unwrap_or(false)
+}
+
+/// Waits until `f` holds (at most `limit`), else fails with `what`.
+pub fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    wait_until(what, limit, Duration::from_millis(100), || Ok(f()))
+        .unwrap_or_else(|e: anyhow::Error| panic!("{e}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(13641), "13,641");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
