@@ -747,7 +747,6 @@ fn vpncmd(ns: &Netns, args: &[&str]) -> Run {
 }
 
 #[test]
-#[ignore = "needs the admin RPC in the server (vpncmd ListenerCreate); run with --ignored once it is wired"]
 fn term_to_supervisor_saves_a_change_made_just_before() {
     if skip_unless_root("term_saves")
         || !std::path::Path::new("/usr/libexec/softether/vpncmd/vpncmd").exists()

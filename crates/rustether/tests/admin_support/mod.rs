@@ -288,9 +288,141 @@ pub fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
         .unwrap_or_else(|e: anyhow::Error| panic!("{e}"));
 }
 
+/// One HTTP answer received by curl.
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// Status code.
+    pub status: u16,
+    /// Headers as received.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+impl Http {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// `curl -sk -i <args…>` in `ns` (20 s limit); the response is parsed
+/// (status line, headers, body).
+pub fn curl(ns: &Netns, args: &[&str]) -> Http {
+    let mut full = vec!["-sk", "-i", "-m", "20"];
+    full.extend_from_slice(args);
+    let out = run(&mut ns.command("curl", &full), Duration::from_secs(30)).expect("curl ran");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        out.combined()
+    );
+    parse_http(&out.stdout)
+}
+
+/// Parses the first final (non-1xx) `HTTP/1.1 …` response in `text`.
+pub fn parse_http(text: &str) -> Http {
+    let mut resp = text;
+    while resp.starts_with("HTTP/1.1 1") {
+        resp = resp.split_once("\r\n\r\n").map_or("", |(_, rest)| rest);
+    }
+    assert!(
+        resp.starts_with("HTTP/1.1 "),
+        "not an HTTP response: {text}"
+    );
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status code");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Http {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard base64 (padding optional, no white space).
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = B64.iter().position(|&x| x == c).expect("base64 character") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for data in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            b"\xef\xbb\xbfdeclare",
+        ] {
+            assert_eq!(base64_decode(&base64_encode(data)), data);
+        }
+        assert_eq!(base64_encode(b"foob"), "Zm9vYg==");
+    }
+
+    #[test]
+    fn http_parsing() {
+        let h = parse_http("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nA: b\r\nC-D: e f\r\n\r\nbody");
+        assert_eq!(h.status, 401);
+        assert_eq!(h.header("c-d"), Some("e f"));
+        assert_eq!(h.body, "body");
+    }
 
     #[test]
     fn thousands_separators() {
