@@ -82,7 +82,9 @@ impl<'a> ServerBackend<'a> {
         for d in self.deferred {
             match d {
                 Deferred::RestartCascade { hub, name, cfg } => {
-                    self.server.restart_cascade(&hub, &name, cfg.map(|c| *c)).await;
+                    self.server
+                        .restart_cascade(&hub, &name, cfg.map(|c| *c))
+                        .await;
                 }
                 Deferred::StopBridge { hub, device } => {
                     self.server.stop_bridge(&hub, &device).await

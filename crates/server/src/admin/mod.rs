@@ -30,6 +30,8 @@
 mod backend;
 mod convert;
 mod sys;
+#[cfg(test)]
+mod tests;
 mod web;
 
 use std::net::{IpAddr, SocketAddr};

@@ -105,6 +105,31 @@ async fn fill(tls: &mut TlsStream<TcpStream>, buf: &mut BytesMut, len: usize) ->
     true
 }
 
+/// Reads and drops a request body of `len` bytes without keeping it in
+/// memory (`RecvAllWithDiscard`); `false` if it is over `limit` or cut off.
+async fn discard_body(
+    tls: &mut TlsStream<TcpStream>,
+    buf: &mut BytesMut,
+    len: usize,
+    limit: usize,
+) -> bool {
+    if len > limit {
+        return false;
+    }
+    let from_buf = len.min(buf.len());
+    let _ = buf.split_to(from_buf);
+    let mut left = len - from_buf;
+    let mut scratch = [0u8; 16 * 1024];
+    while left > 0 {
+        let want = left.min(scratch.len());
+        match tokio::time::timeout(BODY_TIMEOUT, tls.read(&mut scratch[..want])).await {
+            Ok(Ok(n)) if n > 0 => left -= n,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Takes a request body of `len` bytes off the connection. Over `limit`
 /// the connection is closed instead (`false`).
 async fn take_body(
@@ -204,10 +229,7 @@ pub(crate) async fn web_request(
     };
     let Ok((rights, from_local)) = rights else {
         // Discard the body like `RecvAllWithDiscard`, within the smaller limit.
-        if take_body(tls, buf, body_len, MAX_BODY_HUB_ADMIN)
-            .await
-            .is_none()
-        {
+        if !discard_body(tls, buf, body_len, MAX_BODY_HUB_ADMIN).await {
             return false;
         }
         nego.web_request_done(false);

@@ -1,0 +1,371 @@
+//! The backend over a real [`Server`] (state in a temporary directory, no
+//! root needed): existence, duplicate and limit errors, persistence before
+//! the answer, listeners opened and closed, cascades started and stopped,
+//! `SetConfig` applied at once, hub-administrator options.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use rustether_admin::names::hub_admin_option as opt;
+use rustether_admin::rpc::*;
+use rustether_admin::{Caller, RpcMessage};
+use rustether_config::{store::ConfigStore, Edition};
+use rustether_proto::password::{hash_admin_password, hash_password};
+use rustether_proto::{ErrorCode, Pack};
+
+use super::execute;
+use crate::server::Server;
+
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+struct T {
+    server: Arc<Server>,
+    dir: tempfile::TempDir,
+}
+
+impl T {
+    fn new() -> T {
+        crate::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::open(Edition::Server, dir.path()).unwrap();
+        T { server, dir }
+    }
+
+    async fn call(&self, caller: &Caller, f: &str, req: Pack) -> Result<Pack, ErrorCode> {
+        execute(&self.server, caller, PEER, "", f, &req)
+            .await
+            .result
+            .map(|o| o.into_pack())
+    }
+
+    async fn admin(&self, f: &str, req: impl RpcMessage) -> Result<Pack, ErrorCode> {
+        self.call(&Caller::server_admin(true), f, req.to_pack())
+            .await
+    }
+
+    /// The configuration as saved on disk.
+    fn saved(&self) -> rustether_config::ServerConfig {
+        ConfigStore::new(self.dir.path(), Edition::Server)
+            .load()
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn hub(name: &str, pw: &str) -> CreateHub {
+    CreateHub {
+        fields: CreateHubFields {
+            hub_name: name.into(),
+            hashed_password: hash_admin_password(pw),
+            secure_password: hash_password("administrator", pw),
+            online: true,
+            ..CreateHubFields::default()
+        },
+        ..CreateHub::default()
+    }
+}
+
+fn user(hub: &str, name: &str, group: &str) -> SetUser {
+    SetUser {
+        fields: SetUserFields {
+            hub_name: hub.into(),
+            name: name.into(),
+            group_name: group.into(),
+            ..SetUserFields::default()
+        },
+        auth: UserAuth::from_password(name, "pw"),
+        ..SetUser::default()
+    }
+}
+
+fn hub_name(name: &str) -> DeleteHub {
+    DeleteHub {
+        hub_name: name.into(),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn accepts(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubs_and_users_errors_and_persistence() {
+    let t = T::new();
+    t.admin("CreateHub", hub("TEST", "hubpw")).await.unwrap();
+    assert!(t.saved().hub("TEST").is_some(), "saved before the answer");
+    assert!(t.server.hub("test").is_some(), "running at once");
+    assert_eq!(
+        t.admin("CreateHub", hub("test", "x")).await,
+        Err(ErrorCode::HUB_ALREADY_EXISTS)
+    );
+    assert_eq!(
+        t.admin("GetHubStatus", hub("NOPE", "")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+
+    t.admin("CreateUser", user("TEST", "alice", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.admin("CreateUser", user("TEST", "ALICE", "")).await,
+        Err(ErrorCode::USER_ALREADY_EXISTS)
+    );
+    assert_eq!(
+        t.admin("CreateUser", user("TEST", "bob", "nogroup")).await,
+        Err(ErrorCode::GROUP_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("CreateUser", user("NOPE", "bob", "")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("SetUser", user("TEST", "nobody", "")).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+    let saved = t.saved();
+    let alice = saved.hub("TEST").unwrap().user("alice").unwrap();
+    assert!(matches!(
+        alice.auth,
+        rustether_config::UserAuth::Password { hash, .. } if hash == hash_password("alice", "pw")
+    ));
+    // created time on SoftEther's scale (Unix ms − 9 h)
+    let unix = crate::clock::unix_ms();
+    let st = alice.created_time + rustether_admin::time::EPOCH_OFFSET_MS;
+    assert!(st <= unix + 1000 && st + 60_000 > unix, "{st} vs {unix}");
+    let p = t.admin("GetUser", user("test", "ALICE", "")).await.unwrap();
+    assert_eq!(SetUser::from_pack(&p).unwrap().fields.name, "alice");
+
+    // a hub administrator with `no_change_users` cannot create users
+    t.server
+        .update_config(|c| {
+            let h = c.hub_mut("TEST").unwrap();
+            h.raw
+                .folder_or_insert("AdminOption")
+                .set_uint(opt::NO_CHANGE_USERS, 1);
+            Ok(())
+        })
+        .unwrap();
+    let ha = Caller::hub_admin("TEST", true);
+    assert_eq!(
+        t.call(&ha, "CreateUser", user("TEST", "carol", "").to_pack())
+            .await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    assert_eq!(
+        t.call(&ha, "DeleteHub", hub_name("TEST").to_pack()).await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+
+    t.admin(
+        "DeleteUser",
+        DeleteUser {
+            hub_name: "TEST".into(),
+            name: "alice".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(t.saved().hub("TEST").unwrap().user("alice").is_none());
+    t.admin("DeleteHub", hub_name("TEST")).await.unwrap();
+    assert!(t.saved().hub("TEST").is_none());
+    assert!(t.server.hub("TEST").is_none());
+    assert_eq!(
+        t.admin("DeleteHub", hub_name("TEST")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_open_and_close_at_run_time() {
+    let t = T::new();
+    let port = free_port();
+    let l = |enable| Listener {
+        port: u32::from(port),
+        enable,
+    };
+    t.admin("CreateListener", l(true)).await.unwrap();
+    assert!(eventually(|| accepts(port)).await);
+    assert!(t
+        .saved()
+        .listeners
+        .iter()
+        .any(|x| x.port == port && x.enabled));
+    assert_eq!(
+        t.admin("CreateListener", l(true)).await,
+        Err(ErrorCode::LISTENER_ALREADY_EXISTS)
+    );
+    let list = ListenerList::from_pack(&t.admin("EnumListener", l(true)).await.unwrap()).unwrap();
+    let item = list
+        .listeners
+        .iter()
+        .find(|x| x.port == u32::from(port))
+        .unwrap();
+    assert!(item.enable && !item.error);
+
+    t.admin("EnableListener", l(false)).await.unwrap();
+    assert!(eventually(|| !accepts(port)).await);
+    t.admin("EnableListener", l(true)).await.unwrap();
+    assert!(eventually(|| accepts(port)).await);
+    t.admin("DeleteListener", l(false)).await.unwrap();
+    assert!(eventually(|| !accepts(port)).await);
+    assert!(!t.saved().listeners.iter().any(|x| x.port == port));
+    assert_eq!(
+        t.admin("DeleteListener", l(false)).await,
+        Err(ErrorCode::LISTENER_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("EnableListener", l(true)).await,
+        Err(ErrorCode::LISTENER_NOT_FOUND)
+    );
+    // a port that cannot be bound is reported with Errors[] = true
+    let busy = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    t.admin(
+        "CreateListener",
+        Listener {
+            port: u32::from(busy_port),
+            enable: true,
+        },
+    )
+    .await
+    .unwrap();
+    let list = ListenerList::from_pack(&t.admin("EnumListener", l(true)).await.unwrap()).unwrap();
+    assert!(list
+        .listeners
+        .iter()
+        .any(|x| x.port == u32::from(busy_port) && x.error));
+    t.server.begin_shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cascades_config_and_sessions() {
+    let t = T::new();
+    let port = free_port();
+    let link = |account: &str| CreateLink {
+        hub_name: "DEFAULT".into(),
+        option: ClientOption {
+            account_name: account.into(),
+            hostname: "127.0.0.1".into(),
+            port: u32::from(port),
+            hub_name: "REMOTE".into(),
+            max_connection: 1,
+            ..ClientOption::default()
+        },
+        ..CreateLink::default()
+    };
+    let l = |account: &str| Link {
+        hub_name: "DEFAULT".into(),
+        account_name: account.into(),
+    };
+    let status = |account: &str| LinkStatus {
+        hub_name: "DEFAULT".into(),
+        account_name: account.into(),
+        ..LinkStatus::default()
+    };
+    t.admin("CreateLink", link("l1")).await.unwrap();
+    assert_eq!(
+        t.admin("CreateLink", link("L1")).await,
+        Err(ErrorCode::LINK_ALREADY_EXISTS)
+    );
+    let saved = t.saved();
+    let c = saved.hub("DEFAULT").unwrap().cascade("l1").unwrap();
+    assert!(!c.online);
+    assert_eq!(c.retry_interval_secs, 10, "normalised");
+    assert_eq!(
+        t.admin("GetLinkStatus", status("l1")).await,
+        Err(ErrorCode::LINK_IS_OFFLINE)
+    );
+    // online: runs (nothing listens there, so it keeps retrying)
+    t.admin("SetLinkOnline", l("l1")).await.unwrap();
+    assert!(t.server.cascade("DEFAULT", "l1").is_some());
+    let st = LinkStatus::from_pack(&t.admin("GetLinkStatus", status("l1")).await.unwrap()).unwrap();
+    assert_ne!(st.status.fields.session_status, 3);
+    t.admin("SetLinkOffline", l("l1")).await.unwrap();
+    assert!(t.server.cascade("DEFAULT", "l1").is_none());
+    assert!(
+        !t.saved()
+            .hub("DEFAULT")
+            .unwrap()
+            .cascade("l1")
+            .unwrap()
+            .online
+    );
+    t.admin("DeleteLink", l("l1")).await.unwrap();
+    assert_eq!(
+        t.admin("DeleteLink", l("l1")).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("SetLinkOnline", l("l1")).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+
+    // sessions: unknown names
+    let ds = DeleteSession {
+        hub_name: "DEFAULT".into(),
+        name: "SID-NOBODY-1".into(),
+    };
+    assert_eq!(
+        t.admin("DeleteSession", ds).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+
+    // GetConfig → SetConfig with one more hub: in force and saved at once
+    let cfg = Config::from_pack(&t.admin("GetConfig", Config::default()).await.unwrap()).unwrap();
+    assert_eq!(cfg.file_name, "$vpn_server.config");
+    let mut parsed = rustether_config::ServerConfig::from_root(
+        &rustether_config::parse_bytes(&cfg.file_data).unwrap(),
+    )
+    .unwrap();
+    parsed
+        .hubs
+        .push(rustether_config::HubConfig::new("FROMSET"));
+    let text = rustether_config::write_text(&parsed.to_root());
+    t.admin(
+        "SetConfig",
+        Config {
+            file_name: String::new(),
+            file_data: text.into_bytes(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(t.server.hub("FROMSET").is_some());
+    assert!(t.saved().hub("FROMSET").is_some());
+    assert_eq!(
+        t.admin(
+            "SetConfig",
+            Config {
+                file_name: String::new(),
+                file_data: b"declare root\r\n{\r\n}\r\n".to_vec(),
+            }
+        )
+        .await,
+        Err(ErrorCode::INVALID_PARAMETER),
+        "no ServerConfiguration"
+    );
+    assert!(t.server.hub("FROMSET").is_some(), "nothing changed");
+    // Flush answers the file size
+    let f = RpcTest::from_pack(&t.admin("Flush", RpcTest::default()).await.unwrap()).unwrap();
+    let size = std::fs::metadata(t.server.config_path()).unwrap().len();
+    assert_eq!(u64::from(f.int_value), size);
+    t.server.begin_shutdown();
+}
