@@ -132,7 +132,51 @@ fn vpncmd_manages_the_running_server() {
     assert_eq!(o.row("Auth Method"), Some("Password Authentication"));
     let o = v.ok(&[hub, "/CMD", "UserGet", "alice"]);
     assert_eq!(o.row("Full Name"), Some("Alice A"), "{}", o.text);
+    assert_eq!(o.row("Expiration Date"), Some("(None)"), "{}", o.text);
     v.fails(29, &[hub, "/CMD", "UserGet", "nobody"]);
+    // GetUser + SetUser commands keep the password and change the rest
+    v.ok(&[
+        hub,
+        "/CMD",
+        "UserSet",
+        "alice",
+        "/GROUP:none",
+        "/REALNAME:Alice B",
+        "/NOTE:sales",
+    ]);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "UserExpiresSet",
+        "alice",
+        "/EXPIRES:2030/01/01 00:00:00",
+    ]);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "UserPolicySet",
+        "alice",
+        "/NAME:MaxConnection",
+        "/VALUE:4",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "UserGet", "alice"]);
+    assert_eq!(o.row("Full Name"), Some("Alice B"), "{}", o.text);
+    assert_eq!(o.row("Description"), Some("sales"), "{}", o.text);
+    assert_eq!(
+        o.row("Expiration Date"),
+        Some("2030-01-01 (Tue) 00:00:00"),
+        "{}",
+        o.text
+    );
+    let saved = server.saved_config();
+    let alice = saved.hub("TEST").unwrap().user("alice").unwrap();
+    assert!(
+        matches!(alice.auth, UserAuth::Password { hash, .. } if hash == password_hash("alice", "Secret1")),
+        "the password survives UserSet: {:?}",
+        alice.auth
+    );
+    assert_eq!(alice.policy.as_ref().map(|p| p.max_connection), Some(4));
+    assert_ne!(alice.expire_time, 0);
 
     let c1 = &topo.clients[0];
     let mut client = VpnClient::start(c1, dir.path(), "c1").unwrap();
