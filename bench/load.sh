@@ -29,6 +29,9 @@
 #   seq   loadgen login --count LOAD_LOGINS --concurrency 1
 #   conc  loadgen login --count LOAD_LOGINS --concurrency LOAD_CONC
 #   hold  loadgen hold --sessions LEVELS --hold LOAD_HOLD --concurrency LOAD_HOLD_CONC
+#   churn LOAD_CHURN_CYCLES times, on the same server process: open
+#         LOAD_CHURN_LEVEL_<SERVER> sessions, hold 5 s, close all, watch 5 s
+#         (leak check: RSS and fds after each cycle)
 #
 # Output: one JSON line per phase on stdout (loadgen's result; also saved in
 # /tmp/rustether-load-<time>.jsonl), progress and a side-by-side table with
@@ -38,7 +41,10 @@
 #
 # Settings (environment):
 #   LOAD_SERVERS            ours softether       which servers, in this order
-#   LOAD_PHASES             seq,conc,hold
+#   LOAD_PHASES             seq,conc,hold,churn
+#   LOAD_CHURN_CYCLES       3
+#   LOAD_CHURN_LEVEL_OURS   19500                (SoftEther keeps closed sessions 20 s for a
+#   LOAD_CHURN_LEVEL_SOFTETHER 1500               reconnect, with 4 fds each: keep its level low)
 #   LOAD_LOGINS             2000                 logins in seq and conc
 #   LOAD_CONC               50                   logins in flight in conc
 #   LOAD_HOLD_CONC          50                   logins in flight while ramping up sessions
@@ -55,7 +61,10 @@ set -euo pipefail
 
 SE=${SE_VPNSERVER:-/usr/libexec/softether/vpnserver/vpnserver}
 LOAD_SERVERS=${LOAD_SERVERS:-ours softether}
-LOAD_PHASES=${LOAD_PHASES:-seq,conc,hold}
+LOAD_PHASES=${LOAD_PHASES:-seq,conc,hold,churn}
+LOAD_CHURN_CYCLES=${LOAD_CHURN_CYCLES:-3}
+LOAD_CHURN_LEVEL_OURS=${LOAD_CHURN_LEVEL_OURS:-19500}
+LOAD_CHURN_LEVEL_SOFTETHER=${LOAD_CHURN_LEVEL_SOFTETHER:-1500}
 LOAD_LOGINS=${LOAD_LOGINS:-2000}
 LOAD_CONC=${LOAD_CONC:-50}
 LOAD_HOLD_CONC=${LOAD_HOLD_CONC:-50}
@@ -155,12 +164,12 @@ trap 'log interrupted; exit 130' INT TERM
 # there is. loadgen needs one descriptor per held session as well, so session
 # levels beyond its own limit are capped. (A server limit below the levels is
 # allowed: that is how a server's behaviour at its limit is measured.)
-if ! (ulimit -Hn "$LOAD_SERVER_NOFILE") 2>/dev/null; then
+if ! (ulimit -SHn "$LOAD_SERVER_NOFILE") 2>/dev/null; then
     log "cannot raise the open-file hard limit to $LOAD_SERVER_NOFILE here (no CAP_SYS_RESOURCE?); servers get $(ulimit -Hn)"
     LOAD_SERVER_NOFILE=$(ulimit -Hn)
 fi
 LOADGEN_NOFILE=$(ulimit -Hn)
-(ulimit -Hn 1048576) 2>/dev/null && LOADGEN_NOFILE=1048576
+(ulimit -SHn 1048576) 2>/dev/null && LOADGEN_NOFILE=1048576
 cap_levels() { # LEVELS -> LEVELS with anything above the fd budget replaced by the budget (once)
     local max=$((LOADGEN_NOFILE - 500)) out="" l last=0
     IFS=, read -r -a ls <<<"$1"
@@ -209,10 +218,10 @@ for m in lib:/var/lib/softether run:/run/softether log:/var/log/softether; do
     mkdir -p "$src" "$dst" || exit 97
     mount --bind "$src" "$dst" || { echo "bind mount $src -> $dst failed" >&2; exit 97; }
 done
-{ [ "$(ulimit -Hn)" = "$n" ] || ulimit -Hn "$n"; } && ulimit -n "$n" || exit 98
+ulimit -SHn "$n" || exit 98
 cd "$d" || exit 97
 exec "$@"'
-OURS_SH='n=$1; shift; { [ "$(ulimit -Hn)" = "$n" ] || ulimit -Hn "$n"; } && ulimit -n "$n" || exit 98; exec "$@"'
+OURS_SH='n=$1; shift; ulimit -SHn "$n" || exit 98; exec "$@"'
 
 # One configuration (with one RSA-2048 certificate and key) for both
 # servers, so that both do the same TLS work per login.
@@ -253,12 +262,12 @@ start_server() { # NAME PHASE
     SRV_NAME=$name
     case $name in
     ours)
-        setsid ip netns exec "$NS_S" /bin/sh -c "$OURS_SH" sh "$LOAD_SERVER_NOFILE" \
+        setsid ip netns exec "$NS_S" bash -c "$OURS_SH" sh "$LOAD_SERVER_NOFILE" \
             "$OURS" start --foreground --dir "$dir" </dev/null >"$WORK/logs/$name-$phase.log" 2>&1 &
         want=$OURS
         ;;
     softether)
-        setsid ip netns exec "$NS_S" unshare -m --propagation private /bin/sh -c "$INST_SH" sh \
+        setsid ip netns exec "$NS_S" unshare -m --propagation private bash -c "$INST_SH" sh \
             "$dir" "$LOAD_SERVER_NOFILE" "$SE" start --foreground </dev/null >"$WORK/logs/$name-$phase.log" 2>&1 &
         want=$(readlink -f "$SE")
         ;;
@@ -303,8 +312,8 @@ IFS=, read -r -a phases <<<"$LOAD_PHASES"
 for srv in $LOAD_SERVERS; do
     prepare_server "$srv"
     case $srv in
-    ours) levels=$(cap_levels "$LOAD_LEVELS_OURS") ;;
-    softether) levels=$(cap_levels "$LOAD_LEVELS_SOFTETHER") ;;
+    ours) levels=$(cap_levels "$LOAD_LEVELS_OURS"); churn=$(cap_levels "$LOAD_CHURN_LEVEL_OURS") ;;
+    softether) levels=$(cap_levels "$LOAD_LEVELS_SOFTETHER"); churn=$(cap_levels "$LOAD_CHURN_LEVEL_SOFTETHER") ;;
     *) die "unknown server $srv (ours, softether)" ;;
     esac
     for ph in "${phases[@]}"; do
@@ -325,7 +334,14 @@ for srv in $LOAD_SERVERS; do
                 --concurrency "$LOAD_HOLD_CONC" --after-close "$LOAD_AFTER_CLOSE" --probe-after-close 10 --max-time 900 \
                 || { [ "$srv" = ours ] && FAILED="$FAILED $srv:hold"; } || true
             ;;
-        *) die "unknown phase $ph (seq, conc, hold)" ;;
+        churn)
+            for ((k = 1; k <= LOAD_CHURN_CYCLES; k++)); do
+                loadgen "$srv" "churn$k" hold --sessions "$churn" --hold 5 \
+                    --concurrency "$LOAD_HOLD_CONC" --after-close 5 --max-time 300 \
+                    || { FAILED="$FAILED $srv:churn$k"; break; }
+            done
+            ;;
+        *) die "unknown phase $ph (seq, conc, hold, churn)" ;;
         esac
         [ -e "/proc/$SRV_PID" ] || { log "FAILED: $srv is gone after phase $ph"; FAILED="$FAILED $srv:$ph(gone)"; }
         stop_server

@@ -1526,6 +1526,39 @@ fn report(files: &[PathBuf], ours: &str, reference: &str) -> anyhow::Result<Stri
         let _ = writeln!(out, "hold failures, {ours}: {}", fails(a));
         let _ = writeln!(out, "hold failures, {reference}: {}", fails(b));
     }
+    // Churn cycles on one server process: RSS/fds after each close.
+    for k in 1..=20 {
+        let phase = format!("churn{k}");
+        let (a, b) = (get(ours, &phase), get(reference, &phase));
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        let cell = |r: Option<&Value>| {
+            r.map_or("-".into(), |r| {
+                let lv = &r["levels"][0];
+                let last = r["server_after_close"]["samples"]
+                    .as_array()
+                    .and_then(|v| v.last())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                format!(
+                    "{}/{} {}>{}K {}fd",
+                    lv["alive_at_end"],
+                    lv["sessions"],
+                    lv["server_proc"]["rss_kib"],
+                    last[1],
+                    last[3]
+                )
+            })
+        };
+        w(
+            &mut out,
+            &format!("churn {k}: alive, RSS held>closed, fds closed"),
+            cell(a),
+            cell(b),
+            String::new(),
+        );
+    }
     Ok(out)
 }
 
