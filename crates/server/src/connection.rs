@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::{BurstReader, ServerTls};
 use bytes::BytesMut;
 use rand::RngCore;
 use rustether_proto::error::ErrorCode;
@@ -17,7 +18,6 @@ use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
 use rustether_proto::pack::Pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -34,7 +34,12 @@ pub const CONNECTING_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local: SocketAddr) {
     let _ = tcp.set_nodelay(true);
     let acceptor = TlsAcceptor::from(server.tls_config());
-    let mut tls = match tokio::time::timeout(CONNECTING_TIMEOUT, acceptor.accept(tcp)).await {
+    let mut tls = match tokio::time::timeout(
+        CONNECTING_TIMEOUT,
+        acceptor.accept(BurstReader::new(tcp)),
+    )
+    .await
+    {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             info!(%peer, "TLS handshake failed: {e}");
@@ -126,9 +131,12 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
                 return;
             }
             debug!(%peer, session = %session.name, ?direction, "additional connection accepted");
+            let (stream, raw) = DataStream::from_tls(tls, session.params.use_encrypt);
+            let mut leftover = buf;
+            leftover.extend_from_slice(&raw);
             let conn = NewConnection {
-                stream: DataStream::from_tls(tls, session.params.use_encrypt),
-                leftover: buf,
+                stream,
+                leftover,
                 direction,
                 peer,
             };
@@ -165,11 +173,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
 
 /// Sends an error PACK, then waits briefly for the peer to close
 /// (SoftEther reads at most one more request, protocol-sslvpn.md §3.6).
-pub(crate) async fn reply_error(
-    tls: &mut TlsStream<TcpStream>,
-    nego: &ServerNegotiation,
-    code: ErrorCode,
-) {
+pub(crate) async fn reply_error(tls: &mut ServerTls, nego: &ServerNegotiation, code: ErrorCode) {
     let mut out = Vec::new();
     let pack = ErrorReply {
         code,
@@ -184,7 +188,7 @@ pub(crate) async fn reply_error(
 
 /// Waits (bounded) until the peer closes, so our last message is read
 /// before the socket goes away.
-async fn linger(tls: &mut TlsStream<TcpStream>) {
+async fn linger(tls: &mut ServerTls) {
     let mut sink = [0u8; 512];
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
@@ -200,7 +204,7 @@ async fn linger(tls: &mut TlsStream<TcpStream>) {
 
 async fn handle_login(
     server: Arc<Server>,
-    mut tls: TlsStream<TcpStream>,
+    mut tls: ServerTls,
     nego: ServerNegotiation,
     leftover: BytesMut,
     login: LoginRequest,
@@ -284,8 +288,11 @@ async fn handle_login(
         max_mac: 0,
         no_bridge: false,
     };
+    let (stream, raw) = DataStream::from_tls(tls, params.use_encrypt);
+    let mut leftover = leftover;
+    leftover.extend_from_slice(&raw);
     let first = NewConnection {
-        stream: DataStream::from_tls(tls, params.use_encrypt),
+        stream,
         leftover,
         direction: first_dir,
         peer,

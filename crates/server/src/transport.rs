@@ -10,6 +10,9 @@ use tokio_rustls::server::TlsStream;
 
 use crate::record_reader::RecordReader;
 
+/// The server side of a TLS connection: rustls over a [`BurstReader`] socket.
+pub type ServerTls = TlsStream<BurstReader<TcpStream>>;
+
 /// Read half of a data-phase connection.
 pub type DataReader = Pin<Box<dyn AsyncRead + Send>>;
 /// Write half of a data-phase connection.
@@ -18,7 +21,7 @@ pub type DataWriter = Pin<Box<dyn AsyncWrite + Send>>;
 /// A negotiated connection ready for the block stream.
 pub enum DataStream {
     /// Frames travel as TLS application data.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<ServerTls>),
     /// Client side (cascade): frames travel as TLS application data.
     TlsClient(Box<tokio_rustls::client::TlsStream<RecordReader<TcpStream>>>),
     /// Frames travel in clear on the TCP socket.
@@ -29,12 +32,15 @@ impl DataStream {
     /// Switches to the negotiated mode: `encrypt=false` drops TLS and keeps
     /// the TCP socket. Safe because the peer sends nothing between its
     /// request and our reply, so no TLS record is left unread.
-    pub fn from_tls(tls: TlsStream<TcpStream>, encrypt: bool) -> DataStream {
+    pub fn from_tls(tls: ServerTls, encrypt: bool) -> (DataStream, Vec<u8>) {
         if encrypt {
-            DataStream::Tls(Box::new(tls))
+            (DataStream::Tls(Box::new(tls)), Vec::new())
         } else {
-            let (tcp, _session) = tls.into_inner();
-            DataStream::Plain(tcp)
+            let (burst, _session) = tls.into_inner();
+            // Bytes read past the last TLS record are the start of the
+            // plaintext block stream.
+            let (tcp, rest) = burst.into_parts();
+            (DataStream::Plain(tcp), rest)
         }
     }
 
@@ -85,6 +91,11 @@ impl<T> BurstReader<T> {
             pos: 0,
             busy: false,
         }
+    }
+
+    /// The wrapped socket.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
     }
 
     /// The socket and any bytes read from it but not yet consumed (they

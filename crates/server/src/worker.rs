@@ -48,6 +48,7 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
     raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
         .enable_all()
         .thread_name("rustether-worker")
         .build()?;
@@ -204,4 +205,21 @@ fn raise_fd_limit() {
             }
         }
     }
+}
+
+/// Number of runtime threads: `RUSTETHER_WORKER_THREADS` if set, else half
+/// the CPUs (at least one). The kernel's TCP processing of the same traffic
+/// needs about as much CPU as the engine, and fewer engine threads mean
+/// fewer cross-thread wake-ups: on the 2-core benchmark machine one thread
+/// gave ~35 % less server CPU per Gbit/s than two (BENCHMARKS.md, T1).
+pub fn worker_threads() -> usize {
+    if let Some(n) = std::env::var("RUSTETHER_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n.min(1024);
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus / 2).max(1)
 }

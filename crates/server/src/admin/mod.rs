@@ -38,6 +38,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::transport::ServerTls;
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use rustether_admin::framing::{encode_frame, error_response, RpcFrameDecoder, RpcRequest};
@@ -51,8 +52,6 @@ use rustether_proto::messages::AdminLogin;
 use rustether_proto::negotiate::ServerNegotiation;
 use rustether_proto::Pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tracing::{info, warn};
 
 pub use backend::{MAX_HUBS, MAX_USERS_PER_HUB};
@@ -195,7 +194,7 @@ pub(crate) async fn execute(
 /// timeout, as SoftEther). `random` is the Hello random of this connection.
 pub async fn serve(
     server: Arc<Server>,
-    mut tls: TlsStream<TcpStream>,
+    mut tls: ServerTls,
     nego: ServerNegotiation,
     leftover: BytesMut,
     login: AdminLogin,
@@ -218,7 +217,7 @@ pub async fn serve(
             return;
         }
     };
-    let own = own_addresses(tls.get_ref().0.local_addr().ok());
+    let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
     let result = server.with_config(|c| {
         let lookup = |name: &str| {
             c.hub(name).map(|h| HubAdminEntry {
@@ -274,7 +273,7 @@ pub async fn serve(
 /// The framed RPC loop of an admin connection (admin-rpc.md §4).
 async fn rpc_loop(
     server: &Arc<Server>,
-    tls: &mut TlsStream<TcpStream>,
+    tls: &mut ServerTls,
     mut buf: BytesMut,
     caller: &Caller,
     ip: IpAddr,

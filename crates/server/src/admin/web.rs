@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::ServerTls;
 use bytes::BytesMut;
 use rustether_admin::json::{
     self, error_response, error_text, from_json, parse_credentials, parse_get, parse_request,
@@ -26,8 +27,6 @@ use rustether_admin::Caller;
 use rustether_proto::http::{http_date, write_response, HttpHead};
 use rustether_proto::negotiate::ServerNegotiation;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tracing::{info, warn};
 
 use super::{admit, execute, own_addresses, record_login, rights_text};
@@ -49,7 +48,7 @@ fn now_unix_secs() -> u64 {
 
 /// Writes one API answer with the common headers (`AdminWebSendBody`).
 async fn send(
-    tls: &mut TlsStream<TcpStream>,
+    tls: &mut ServerTls,
     head: &HttpHead,
     code: u16,
     reason: &str,
@@ -80,7 +79,7 @@ async fn send(
 }
 
 /// The 401 answer (`AdminWebSendUnauthorized`).
-async fn send_unauthorized(tls: &mut TlsStream<TcpStream>, head: &HttpHead) -> bool {
+async fn send_unauthorized(tls: &mut ServerTls, head: &HttpHead) -> bool {
     send(
         tls,
         head,
@@ -94,7 +93,7 @@ async fn send_unauthorized(tls: &mut TlsStream<TcpStream>, head: &HttpHead) -> b
 }
 
 /// Reads until `buf` holds `len` bytes (bounded in time).
-async fn fill(tls: &mut TlsStream<TcpStream>, buf: &mut BytesMut, len: usize) -> bool {
+async fn fill(tls: &mut ServerTls, buf: &mut BytesMut, len: usize) -> bool {
     buf.reserve(len.saturating_sub(buf.len()));
     while buf.len() < len {
         match tokio::time::timeout(BODY_TIMEOUT, tls.read_buf(buf)).await {
@@ -107,12 +106,7 @@ async fn fill(tls: &mut TlsStream<TcpStream>, buf: &mut BytesMut, len: usize) ->
 
 /// Reads and drops a request body of `len` bytes without keeping it in
 /// memory (`RecvAllWithDiscard`); `false` if it is over `limit` or cut off.
-async fn discard_body(
-    tls: &mut TlsStream<TcpStream>,
-    buf: &mut BytesMut,
-    len: usize,
-    limit: usize,
-) -> bool {
+async fn discard_body(tls: &mut ServerTls, buf: &mut BytesMut, len: usize, limit: usize) -> bool {
     if len > limit {
         return false;
     }
@@ -133,7 +127,7 @@ async fn discard_body(
 /// Takes a request body of `len` bytes off the connection. Over `limit`
 /// the connection is closed instead (`false`).
 async fn take_body(
-    tls: &mut TlsStream<TcpStream>,
+    tls: &mut ServerTls,
     buf: &mut BytesMut,
     len: usize,
     limit: usize,
@@ -158,7 +152,7 @@ fn get_id() -> String {
 /// negotiation continues on the same connection (HTTP keep-alive).
 pub(crate) async fn web_request(
     server: &Arc<Server>,
-    tls: &mut TlsStream<TcpStream>,
+    tls: &mut ServerTls,
     nego: &mut ServerNegotiation,
     buf: &mut BytesMut,
     head: HttpHead,
@@ -193,7 +187,7 @@ pub(crate) async fn web_request(
         Some(creds) => match admit(server, ip, "JSON-RPC").await {
             Err(_) => Err(()),
             Ok(at) => {
-                let own = own_addresses(tls.get_ref().0.local_addr().ok());
+                let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
                 let r = server.with_config(|c| {
                     let lookup = |name: &str| {
                         c.hub(name).map(|h| HubAdminEntry {
