@@ -31,6 +31,7 @@ pub struct LocalBridge {
     pub hub: Arc<Hub>,
     /// TAP mode.
     pub tap: bool,
+    dev: Arc<Device>,
     status: Mutex<String>,
     stop: Notify,
     stopped: watch::Sender<bool>,
@@ -45,14 +46,26 @@ impl std::fmt::Debug for LocalBridge {
 }
 
 impl LocalBridge {
-    /// `Operating`, or `Error: <why>` (BridgeList status column).
+    /// `Opening`, `Operating`, `Error: <why>` or `Stopped` (BridgeList
+    /// status column), as the device layer reports it.
     pub fn status(&self) -> String {
-        self.status.lock().clone()
+        let own = self.status.lock().clone();
+        if own == "Stopped" {
+            return own;
+        }
+        match &*self.dev {
+            Device::Tap(_) => own,
+            Device::Raw(d) => match d.status() {
+                rustether_netdev::DeviceStatus::Opening => "Opening".into(),
+                rustether_netdev::DeviceStatus::Operating => "Operating".into(),
+                rustether_netdev::DeviceStatus::Error(e) => format!("Error: {e}"),
+            },
+        }
     }
 
     /// Whether the device is open and frames flow.
     pub fn is_operating(&self) -> bool {
-        *self.status.lock() == "Operating"
+        self.status() == "Operating"
     }
 
     /// Stops the bridge and waits (bounded) until the device is closed and
@@ -115,10 +128,12 @@ pub fn start(
         )?)
     };
     let (stopped, _) = watch::channel(false);
+    let dev = Arc::new(dev);
     let bridge = Arc::new(LocalBridge {
         device_name: cfg.device_name.clone(),
         hub: hub.clone(),
         tap: cfg.tap_mode,
+        dev: dev.clone(),
         status: Mutex::new(if cfg.tap_mode {
             "Operating".into()
         } else {
@@ -136,7 +151,7 @@ pub fn start(
         ..SessionPolicy::default()
     };
     let (rx, _stats) = hub.attach(id, policy);
-    tokio::spawn(run(bridge.clone(), Arc::new(dev), id, rx, shutdown));
+    tokio::spawn(run(bridge.clone(), dev, id, rx, shutdown));
     info!(
         hub = %hub.name(),
         device = %cfg.device_name,
@@ -172,14 +187,10 @@ async fn run(
             _ = shutdown.changed() => break,
             r = dev.recv(&mut buf) => match r {
                 Ok(n) => {
-                    if !b.is_operating() {
-                        *b.status.lock() = "Operating".into();
-                    }
                     batch.push(Bytes::copy_from_slice(&buf[..n]));
                     b.hub.forward(id, &mut batch);
                 }
                 Err(e) => {
-                    *b.status.lock() = format!("Error: {e}");
                     warn!(device = %b.device_name, "local bridge device error: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
@@ -189,6 +200,11 @@ async fn run(
     b.hub.detach(id);
     sender.abort();
     let _ = sender.await;
+    // Close the device now (restoring promiscuous mode and offloads, or
+    // removing the TAP device), even though `b` still refers to it.
+    if let Device::Raw(d) = &*dev {
+        d.close();
+    }
     drop(dev);
     *b.status.lock() = "Stopped".into();
     info!(hub = %b.hub.name(), device = %b.device_name, "local bridge stopped");

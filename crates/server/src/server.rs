@@ -337,6 +337,11 @@ impl Server {
         if let ClientAuth::Unsupported(_) = req.auth {
             return Err(ErrorCode::AUTHTYPE_NOT_SUPPORTED);
         }
+        // Hub option MaxSession (0 = unlimited) → ERR_HUB_IS_BUSY
+        // (process-model.md §12.6).
+        if hub_cfg.max_session != 0 && hub.port_count() >= hub_cfg.max_session as usize {
+            return Err(ErrorCode::HUB_IS_BUSY);
+        }
 
         // The hub administrator logs in with the hub's SecurePassword, which
         // is HashPassword("administrator", pw) (protocol-sslvpn.md §5.2).

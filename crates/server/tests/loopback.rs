@@ -535,3 +535,22 @@ async fn cascade_joins_two_servers_hubs() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn hub_max_session_refuses_with_hub_is_busy() {
+    let ts = TestServer::start().await;
+    ts.server
+        .update_config(|c| {
+            c.hub_mut("DEFAULT").unwrap().max_session = 1;
+            Ok(())
+        })
+        .unwrap();
+    let (_first, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
+    let e = client::login(&ts.target(), |h| {
+        login_req(h, "DEFAULT", "test", "testpass")
+    })
+    .await
+    .err()
+    .expect("second session refused");
+    assert_eq!(e.code, ErrorCode::HUB_IS_BUSY);
+}
