@@ -3,7 +3,7 @@
 # login, and what idle sessions cost (memory, threads, fds), for our
 # vpnserver and the real SoftEther vpnserver 5.01 in the same run.
 #
-#   bench/load.sh                    # everything (about 10-15 minutes)
+#   bench/load.sh                    # everything (7 min with a 20 000 fd limit)
 #   LOAD_SERVERS=ours bench/load.sh  # one server only
 #
 # Needs root, iproute2, util-linux (unshare, setsid) and, for the reference,
@@ -19,12 +19,13 @@
 #                        ephemeral ports), ip_local_port_range widened
 #
 # Both servers read the same SoftEther-format configuration (`loadgen
-# config`: one listener, hub DEFAULT with user u1, keep-alive, DDNS, NAT
-# traversal and VPN Azure off); SoftEther runs in a private mount namespace
-# with private bind mounts over /var/lib/softether, /run/softether and
-# /var/log/softether and generates its certificate at first start. Both get
-# the same open-file limit (LOAD_SERVER_NOFILE, soft = hard). For each server
-# the phases run on a freshly started process each:
+# config`: one listener, hub DEFAULT with user u1, one RSA-2048 certificate
+# and key, keep-alive, DDNS, NAT traversal and VPN Azure off); SoftEther runs
+# in a private mount namespace with private bind mounts over
+# /var/lib/softether, /run/softether and /var/log/softether. Both get the
+# same open-file limit (LOAD_SERVER_NOFILE, soft = hard; where the hard limit
+# cannot be raised, the one there is). For each server the phases run on a
+# freshly started process each:
 #
 #   seq   loadgen login --count LOAD_LOGINS --concurrency 1
 #   conc  loadgen login --count LOAD_LOGINS --concurrency LOAD_CONC
