@@ -182,7 +182,6 @@ impl CascadeLab {
         let r = (|| -> Result<()> {
             lab.start_server(server)?;
             lab.start_bridge(bridge)?;
-            lab.start_client()?;
             lab.connect_client()?;
             lab.wait_lan_ping(Duration::from_secs(60))
         })();
@@ -329,14 +328,32 @@ impl CascadeLab {
         Ok(())
     }
 
-    /// (Re)connect the client's account and wait until it is established.
+    /// Connect a fresh vpnclient (a running one is stopped first) and wait
+    /// until its session is established.
+    ///
+    /// A fresh process each time: the real vpnclient 5.01 that reconnects
+    /// the same account to a restarted real vpnserver closes its session
+    /// right after the welcome (seen only with SoftEther's server).
     pub fn connect_client(&mut self) -> Result<()> {
+        if let Some(c) = self.client.take() {
+            let _ = c.disconnect(ACCOUNT);
+            drop(c);
+        }
+        self.start_client()?;
         let timeout = self.opts.connect_timeout;
         let c = self.client.as_mut().context("no client started")?;
-        let _ = c.disconnect(ACCOUNT);
         c.connect(ACCOUNT)?;
         c.wait_established(ACCOUNT, timeout)?;
         Ok(())
+    }
+
+    /// Disconnect the client's account (no automatic retries afterwards),
+    /// e.g. before the server is stopped on purpose.
+    ///
+    /// Errors: vpncmd fails.
+    pub fn disconnect_client(&mut self) -> Result<()> {
+        let c = self.client.as_mut().context("no client started")?;
+        c.disconnect(ACCOUNT)
     }
 
     /// Inner address of the client.

@@ -160,6 +160,9 @@ impl T2Lab {
     ///
     /// Errors: the server does not start, or the TAP device does not appear.
     pub fn start_server(&mut self, kind: &ServerKind, mode: BridgeMode) -> Result<()> {
+        // Clients off first: an automatic retry racing a later
+        // disconnect/connect can leave vpnclient with a dead session.
+        self.disconnect();
         self.lab.stop_server()?;
         self.mode = None;
         let srv = &self.lab.topo.server;
@@ -199,25 +202,34 @@ impl T2Lab {
         Ok(())
     }
 
-    /// Connect client 0 (the first time: start vpnclient, NIC, account `t1`;
-    /// later: disconnect and connect again, e.g. after a server restart) and
-    /// wait until the session is established.
+    /// Start fresh vpnclients (running ones are stopped first) with NIC
+    /// `vpn` and account `t1`, connect them, and wait until the sessions are
+    /// established.
     ///
-    /// Errors: the session is not established within the lab's connect timeout.
+    /// A fresh process each time: the real vpnclient 5.01 that reconnects
+    /// the same account to a restarted real vpnserver closes its session
+    /// right after the welcome (seen only with SoftEther's server).
+    ///
+    /// Errors: a session is not established within the lab's connect timeout.
     pub fn connect(&mut self) -> Result<()> {
-        if !self.connected {
-            self.lab.start_clients()?;
-            self.lab.connect_all()?;
-            self.connected = true;
-            return Ok(());
-        }
-        let timeout = self.lab.opts.connect_timeout;
-        for c in &mut self.lab.clients {
-            let _ = c.client.disconnect(&c.account);
-            c.client.connect(&c.account)?;
-            c.client.wait_established(&c.account, timeout)?;
-        }
+        self.disconnect();
+        self.lab.clients.clear();
+        self.lab.start_clients()?;
+        self.lab.connect_all()?;
+        self.connected = true;
         Ok(())
+    }
+
+    /// Disconnect the clients' accounts (best effort; no automatic retries
+    /// afterwards).
+    pub fn disconnect(&mut self) {
+        if !self.connected {
+            return;
+        }
+        for c in &self.lab.clients {
+            let _ = c.client.disconnect(&c.account);
+        }
+        self.connected = false;
     }
 
     /// Wait until client 0 can ping the LAN host, at most `timeout`.
