@@ -202,6 +202,7 @@ async fn run(
     let _ = sender.await;
     // Close the device now (restoring promiscuous mode and offloads, or
     // removing the TAP device), even though `b` still refers to it.
+    #[cfg(target_os = "linux")]
     if let Device::Raw(d) = &*dev {
         d.close();
     }

@@ -223,6 +223,7 @@ async fn serve_listener(server: &Arc<Server>, listener: StdListener, reg: &mut R
     if *shutdown.borrow() || *reg.stop.borrow() {
         return;
     }
+    let mut last_warn: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -233,9 +234,26 @@ async fn serve_listener(server: &Arc<Server>, listener: StdListener, reg: &mut R
                     tokio::spawn(crate::connection::serve(server.clone(), tcp, peer, local));
                 }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    warn!("accept on port {} failed: {e}", local.port());
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if is_fd_exhaustion(&e) {
+                        // Out of file descriptors: refuse the waiting clients
+                        // at once (reset) instead of leaving them to time out
+                        // in the backlog, using a descriptor kept in reserve.
+                        let refused = shed_with_reserve(&listener);
+                        tracing::debug!("descriptors exhausted on port {}: {refused} pending connections refused", local.port());
+                        if last_warn.map_or(true, |t: std::time::Instant| t.elapsed() >= Duration::from_secs(10)) {
+                            warn!(
+                                "accept on port {} failed: {e}; refusing new connections \
+                                 until descriptors are free ({refused} refused now; raise the \
+                                 open-file limit for more sessions)",
+                                local.port()
+                            );
+                            last_warn = Some(std::time::Instant::now());
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    } else {
+                        warn!("accept on port {} failed: {e}", local.port());
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             }
         }
@@ -273,6 +291,92 @@ async fn retry_registered(server: Arc<Server>, port: u16, mut reg: Registration)
         }
     }
     server.listeners.unregister(&reg);
+}
+
+/// EMFILE / ENFILE: the process or the system ran out of descriptors.
+#[cfg(unix)]
+fn is_fd_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+#[cfg(not(unix))]
+fn is_fd_exhaustion(_e: &std::io::Error) -> bool {
+    false
+}
+
+#[cfg(not(unix))]
+fn shed_with_reserve(_listener: &TcpListener) -> usize {
+    0
+}
+
+/// Opens the reserve descriptor (nothing to do off Unix).
+#[cfg(not(unix))]
+pub fn ensure_reserve_fd() {}
+
+#[cfg(unix)]
+/// A descriptor held in reserve so that, when the process runs out of
+/// descriptors, pending connections can still be accepted and closed
+/// (refused with a reset) instead of waiting out the client's timeout.
+static RESERVE_FD: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Opens the reserve descriptor (at start-up and after each use).
+#[cfg(unix)]
+pub fn ensure_reserve_fd() {
+    let mut r = RESERVE_FD.lock().unwrap_or_else(|p| p.into_inner());
+    if r.is_none() {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => *r = Some(f),
+            Err(e) => tracing::debug!("reserve descriptor not available: {e}"),
+        }
+    }
+}
+
+/// Frees the reserve, accepts and resets every pending connection it can,
+/// and takes the reserve back. Returns how many were refused.
+#[cfg(unix)]
+fn shed_with_reserve(listener: &TcpListener) -> usize {
+    let mut refused = 0;
+    {
+        let mut r = RESERVE_FD.lock().unwrap_or_else(|p| p.into_inner());
+        if r.take().is_none() {
+            return 0;
+        }
+    }
+    // With the reserve closed, one accept can succeed at a time.
+    while refused < 64 {
+        let std_listener = listener_fd_accept(listener);
+        match std_listener {
+            Some(sock) => {
+                // SO_LINGER 0: close with a reset, the client sees a refusal.
+                let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
+                drop(sock);
+                refused += 1;
+            }
+            None => break,
+        }
+    }
+    ensure_reserve_fd();
+    refused
+}
+
+/// Non-blocking accept on the listener's socket (no tokio registration).
+#[cfg(unix)]
+fn listener_fd_accept(listener: &TcpListener) -> Option<std::net::TcpStream> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: accept4 on our listening socket; on success we own the new fd.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh socket returned by accept4, owned by nobody else.
+    Some(unsafe { std::net::TcpStream::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
