@@ -267,3 +267,45 @@ pub fn parse_cascade_list_status(out: &str, name: &str) -> Result<String> {
     }
     bail!("no cascade {name:?} in the list")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `vpncmd /ADMINHUB:BRIDGE /CMD CascadeList` as printed by the real
+    /// vpnbridge 5.01 build 9674 (captured in the cascade lab).
+    const CASCADE_LIST: &str = "VPN Server/BRIDGE>CascadeList\n\
+        CascadeList command - Get List of Cascade Connections\n\
+        Item                  |Value\n\
+        ----------------------+-------------------------\n\
+        Setting Name          |casc1\n\
+        Status                |Online (Established)\n\
+        Established at        |2026-11-22 (Sun) 04:30:56\n\
+        Destination VPN Server|10.231.0.1\n\
+        Virtual Hub           |\n\
+        ----------------------+-------------------------\n\
+        Setting Name          |other\n\
+        Status                |Error 1: Connection to the server failed.\n\
+        The command completed successfully.\n";
+
+    #[test]
+    fn cascade_status_from_real_vpncmd_output() {
+        assert_eq!(
+            parse_cascade_list_status(CASCADE_LIST, "casc1").unwrap(),
+            "Online (Established)"
+        );
+        assert_eq!(
+            parse_cascade_list_status(CASCADE_LIST, "OTHER").unwrap(),
+            "Error 1: Connection to the server failed."
+        );
+        assert!(parse_cascade_list_status(CASCADE_LIST, "nosuch").is_err());
+    }
+
+    #[test]
+    fn cascade_status_from_a_horizontal_table() {
+        let t = "Setting Name|Status              |Established at\n\
+                 ------------+--------------------+--------------\n\
+                 casc1       |Connecting          |-\n";
+        assert_eq!(parse_cascade_list_status(t, "casc1").unwrap(), "Connecting");
+    }
+}
