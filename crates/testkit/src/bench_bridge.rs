@@ -477,14 +477,19 @@ fn num(v: &Value, k: &str) -> Option<f64> {
 fn table(title: &str, rows: &[Value], figures: &[(&str, &str)]) -> String {
     let mut s = format!("\n{title}\n{:<30}", "figure");
     for r in rows {
-        let name = match (r.get("server"), r.get("bridge")) {
-            (Some(s), Some(b)) => format!(
-                "{}+{}",
-                s.as_str().unwrap_or("?"),
-                b.as_str().unwrap_or("?").trim_end_matches("-bridge")
-            ),
-            (Some(s), None) => s.as_str().unwrap_or("?").to_string(),
-            _ => "?".into(),
+        let server = r.get("server").and_then(|x| x.as_str()).unwrap_or("?");
+        let name = match r.get("bridge").and_then(|x| x.as_str()) {
+            Some(b) => {
+                let who = |l: &str| {
+                    if l.starts_with("rustether") {
+                        "ours"
+                    } else {
+                        "SoftEther"
+                    }
+                };
+                format!("{} server+{} bridge", who(server), who(b))
+            }
+            None => server.to_string(),
         };
         s.push_str(&format!("{name:>34}"));
     }
