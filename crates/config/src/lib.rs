@@ -24,7 +24,9 @@ pub mod cfg;
 pub mod edition;
 mod error;
 pub mod model;
-mod sha0;
+// SHA-0 is the protocol crate's; the binary form's checksum and the
+// password hashes use the same function.
+use rustether_proto::sha0;
 pub mod store;
 
 #[cfg(test)]

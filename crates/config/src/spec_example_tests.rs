@@ -1,5 +1,5 @@
 //! The worked example of config-format.md §5.1, checked down to the
-//! password hashes it stores (needs the crate's private SHA-0).
+//! password hashes it stores (SHA-0 from rustether-proto).
 
 use crate::cfg::{parse_text, write_text, CfgValue};
 use crate::sha0::sha0;
