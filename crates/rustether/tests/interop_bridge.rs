@@ -91,6 +91,16 @@ fn promiscuity(ns: &Netns, dev: &str) -> Result<u32> {
     Ok(n.parse()?)
 }
 
+/// MAC address of `dev` (`link/ether` of `ip link show`).
+fn link_mac(ns: &Netns, dev: &str) -> Result<String> {
+    let out = ns.ip(&["link", "show", dev])?;
+    out.split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .map(str::to_string)
+        .context("no link/ether in `ip link show`")
+}
+
 /// `ethtool -k dev` (offload settings), or None when ethtool is missing.
 fn offloads(ns: &Netns, dev: &str) -> Option<String> {
     let out = run(
@@ -164,6 +174,9 @@ fn bridge_config_written_by_the_harness_loads_in_our_model() {
 /// TAP mode, same namespaces: the server creates `tap_lanbr`, the test puts
 /// it and the veth in a Linux bridge; the same ping and iperf3 checks; the
 /// TAP device disappears when the server stops.
+/// Device mode again: the veth is deleted and created again while the
+/// server runs: the LAN host answers again within 10 s (the bridge reopens
+/// the interface; the time is printed).
 #[test]
 fn interop_t2_local_bridge_device_and_tap_modes() {
     if !skip_unless_root("interop_t2_local_bridge_device_and_tap_modes") {
@@ -229,7 +242,33 @@ fn interop_t2_local_bridge_device_and_tap_modes() {
             Duration::from_millis(100),
             || Ok(!lab.server_ns().link_exists(&tap)),
         )?;
-        Ok(())
+
+        // Device mode again: the veth disappears and comes back while the
+        // server runs; the bridge reopens it and the LAN host answers again.
+        lab.start_server(&kind, BridgeMode::Device)?;
+        lab.connect()?;
+        lab.wait_lan_ping(Duration::from_secs(30))?;
+        // The LAN host keeps its MAC (as after a cable pull): the client's
+        // ARP entry stays valid, so only the bridge is under test.
+        let lan_mac = link_mac(lab.lan_ns(), "eth0")?;
+        lab.server_ns().ip(&["link", "del", LAN_BRIDGE_DEV])?;
+        std::thread::sleep(Duration::from_secs(1));
+        let t0 = Instant::now();
+        lab.server_ns()
+            .veth_to(LAN_BRIDGE_DEV, lab.lan_ns(), "eth0")?;
+        lab.lan_ns()
+            .ip(&["link", "set", "eth0", "address", &lan_mac])?;
+        lab.lan_ns().add_addr("eth0", LAN_INNER, 24)?;
+        lab.lan_ns().tx_offload_off("eth0");
+        lab.server_ns().tx_offload_off(LAN_BRIDGE_DEV);
+        lab.wait_lan_ping(Duration::from_secs(10))
+            .context("after the bridged interface was deleted and created again")?;
+        eprintln!(
+            "LAN host answers again {:.1} s after the interface came back",
+            t0.elapsed().as_secs_f64()
+        );
+        ping_no_loss(lab.client_ns(), LAN_INNER, 10)?;
+        lab.lab.server.as_mut().expect("started").ensure_running()
     });
 }
 
