@@ -209,5 +209,6 @@ async fn run(
     drop(dev);
     *b.status.lock() = "Stopped".into();
     info!(hub = %b.hub.name(), device = %b.device_name, "local bridge stopped");
-    let _ = b.stopped.send(true);
+    // send_replace stores the value even when nobody is subscribed yet.
+    b.stopped.send_replace(true);
 }

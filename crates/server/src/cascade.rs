@@ -181,7 +181,8 @@ async fn run(
     }
     c.set(CascadeStatus::Offline);
     info!(hub = %c.hub.name(), cascade = %c.name, "the cascade connection has stopped");
-    let _ = c.stopped.send(true);
+    // send_replace stores the value even when nobody is subscribed yet.
+    c.stopped.send_replace(true);
 }
 
 fn build_login(

@@ -1031,6 +1031,15 @@ impl AdminBackend for ServerBackend<'_> {
         if !cfg!(target_os = "linux") {
             return Err(ErrorCode::LOCAL_BRIDGE_UNSUPPORTED);
         }
+        // Like SoftEther (error 84 when raw sockets are unavailable), but the
+        // log says which capability is missing and how to grant it.
+        if let Err(e) = rustether_netdev::check_capabilities(true) {
+            warn!(
+                "local bridge {} on hub {} cannot be created: {e}",
+                req.device_name, req.hub_name
+            );
+            return Err(ErrorCode::LOCAL_BRIDGE_UNSUPPORTED);
+        }
         let tap_mac = if req.tap_mode {
             Some(rustether_netdev::generate_tap_mac().map_err(|_| ErrorCode::INTERNAL_ERROR)?)
         } else {
