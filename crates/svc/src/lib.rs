@@ -16,7 +16,7 @@
 //! * The lock file is never unlinked (SoftEther 5.01 deletes it on a failed
 //!   lock attempt, which lets a third `start` run a duplicate instance).
 //! * `stop` signals only the pids recorded for this state directory (SoftEther
-//!   falls back to `killall -KILL vpnserver`).
+//!   falls back to killing every process of that name on the host).
 //!
 //! The user-facing description is `docs/operating-modes.md`.
 //!
