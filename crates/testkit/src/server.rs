@@ -110,7 +110,6 @@ impl Server {
         work: &Path,
         config: &[u8],
     ) -> Result<Server> {
-        use std::os::unix::fs::PermissionsExt;
         let log_dir = work.join("logs");
         let base = work.join(format!("server-{}", kind.label()));
         let admin_sandbox = Sandbox::new(&work.join("vpncmd-server"))?;
@@ -138,22 +137,16 @@ impl Server {
                 (c, cfg)
             }
         };
-        std::fs::write(&config_path, config)
-            .with_context(|| format!("cannot write {}", config_path.display()))?;
-        std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))?;
-        let mut proc = Proc::spawn(&format!("server-{}", kind.label()), cmd, &log_dir)?;
-        if let Err(e) = ns.wait_tcp_listening(port, SERVER_READY_TIMEOUT, || proc.ensure_running())
-        {
-            // An exit error already carries the log tail; a timeout does not.
-            if proc.is_running() {
-                bail!(
-                    "{} did not come up: {e:#}; last log lines:\n{}",
-                    kind.label(),
-                    proc.log_tail(30)
-                );
-            }
-            bail!("{} did not come up: {e:#}", kind.label());
-        }
+        let proc = launch_listening(
+            ns,
+            &format!("server-{}", kind.label()),
+            kind.label(),
+            cmd,
+            (&config_path, config),
+            &log_dir,
+            port,
+            SERVER_READY_TIMEOUT,
+        )?;
         Ok(Server {
             proc,
             kind: kind.clone(),
@@ -250,4 +243,36 @@ impl Server {
         }
         Ok(out.stdout)
     }
+}
+
+/// Writes `config` (mode 0600), starts `cmd` as a [`Proc`] named `name`,
+/// and waits until it listens on TCP `port` inside `ns`. A failure carries
+/// the program's last log lines. Shared by VPN Server and VPN Bridge starts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn launch_listening(
+    ns: &Netns,
+    name: &str,
+    label: &str,
+    cmd: std::process::Command,
+    (config_path, config): (&Path, &[u8]),
+    log_dir: &Path,
+    port: u16,
+    timeout: Duration,
+) -> Result<Proc> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(config_path, config)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    std::fs::set_permissions(config_path, std::fs::Permissions::from_mode(0o600))?;
+    let mut proc = Proc::spawn(name, cmd, log_dir)?;
+    if let Err(e) = ns.wait_tcp_listening(port, timeout, || proc.ensure_running()) {
+        // An exit error already carries the log tail; a timeout does not.
+        if proc.is_running() {
+            bail!(
+                "{label} did not come up: {e:#}; last log lines:\n{}",
+                proc.log_tail(30)
+            );
+        }
+        bail!("{label} did not come up: {e:#}");
+    }
+    Ok(proc)
 }

@@ -67,7 +67,6 @@ impl VpnBridge {
         work: &Path,
         config: &str,
     ) -> Result<VpnBridge> {
-        use std::os::unix::fs::PermissionsExt;
         let log_dir = work.join("logs");
         let base = work.join(format!("bridge-{}", kind.label()));
         let admin_sandbox = Sandbox::new(&work.join("vpncmd-bridge"))?;
@@ -97,21 +96,16 @@ impl VpnBridge {
                 )
             }
         };
-        std::fs::write(&config_path, config)
-            .with_context(|| format!("cannot write {}", config_path.display()))?;
-        std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))?;
-        let mut proc = Proc::spawn(&format!("bridge-{}", kind.label()), cmd, &log_dir)?;
-        if let Err(e) = ns.wait_tcp_listening(port, BRIDGE_READY_TIMEOUT, || proc.ensure_running())
-        {
-            if proc.is_running() {
-                bail!(
-                    "{} did not come up: {e:#}; last log lines:\n{}",
-                    kind.label(),
-                    proc.log_tail(30)
-                );
-            }
-            bail!("{} did not come up: {e:#}", kind.label());
-        }
+        let proc = crate::server::launch_listening(
+            ns,
+            &format!("bridge-{}", kind.label()),
+            kind.label(),
+            cmd,
+            (&config_path, config.as_bytes()),
+            &log_dir,
+            port,
+            BRIDGE_READY_TIMEOUT,
+        )?;
         Ok(VpnBridge {
             proc,
             kind: kind.clone(),
