@@ -1,5 +1,5 @@
 //! The admin RPC dispatcher (`AdminDispatch` and the `St*` functions of
-//! `src/Cedar/Admin.c`, admin-rpc.md §4, §6): decodes the request, enforces
+//! `src/Cedar/Admin.c`, docs/admin-rpc.md §4, §6): decodes the request, enforces
 //! administrator rights and the pure parameter rules, calls the
 //! [`AdminBackend`], and builds the response (the RPC's output structure, or
 //! `{error}` on failure).
@@ -307,7 +307,7 @@ impl DispatchOutcome {
         }
     }
 
-    /// The binary response PACK (admin-rpc.md §4).
+    /// The binary response PACK (docs/admin-rpc.md §4).
     pub fn into_pack(self) -> Pack {
         match self.result {
             Ok(o) => o.into_pack(),

@@ -1,4 +1,4 @@
-//! RPC framing after a successful admin login (admin-rpc.md §4;
+//! RPC framing after a successful admin login (docs/admin-rpc.md §4;
 //! `RpcRecvNextCall`, `RpcCallInternal`, `CallRpcDispatcher` in
 //! `src/Cedar/Remote.c`).
 //!
@@ -159,7 +159,7 @@ pub fn parse_response(p: &Pack) -> Result<&Pack, ErrorCode> {
 mod tests {
     use super::*;
 
-    /// The worked example of admin-rpc.md §2.2 (verified against 9674).
+    /// The worked example of docs/admin-rpc.md §2.2 (verified against 9674).
     const TEST_FRAME: [u8; 65] = [
         0x00, 0x00, 0x00, 0x3d, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x09, 0x49, 0x6e, 0x74,
         0x56, 0x61, 0x6c, 0x75, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,

@@ -1,4 +1,4 @@
-//! The JSON-RPC web API (admin-rpc.md §9): the same RPCs over HTTPS at
+//! The JSON-RPC web API (docs/admin-rpc.md §9): the same RPCs over HTTPS at
 //! `/api/`, with SoftEther's conversion between PACKs and JSON
 //! (`PackToJson`, `JsonToPack`, `JsonTryParseValueAddToPack` in
 //! `src/Mayaqua/Pack.c`), the JSON-RPC 2.0 envelope (`JsonRpcProcPost`,
@@ -14,7 +14,7 @@
 //! Times are SoftEther times ([`crate::time`]): a zero time renders as
 //! `1970-01-01T09:00:00.000Z` exactly as 9674 does (observed).
 //!
-//! Deliberate differences from SoftEther 5.01 (documented in NOTES.md):
+//! Deliberate differences from SoftEther 5.01 (documented in crates/admin/NOTES.md):
 //! JSON is not escaped `\/`, key order is alphabetical, and the error texts
 //! of codes other than 8 and 52 are our own English wording. Everything here
 //! is pure; the HTTP exchange belongs to the server glue.
@@ -49,7 +49,7 @@ pub const HEADER_PASSWORD: &str = "X-VPNADMIN-PASSWORD";
 pub const HEADER_HUBNAME: &str = "X-VPNADMIN-HUBNAME";
 
 /// CORS headers SoftEther adds to every API answer, also to `OPTIONS`
-/// (verified, admin-rpc.md §9).
+/// (verified, docs/admin-rpc.md §9).
 pub const CORS_HEADERS: [(&str, &str); 3] = [
     ("Access-Control-Allow-Methods", "OPTIONS,GET,POST"),
     (

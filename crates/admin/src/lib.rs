@@ -1,6 +1,6 @@
 //! Sans-IO administration layer of RustEther: the SoftEther-compatible admin
 //! login, RPC framing, typed RPC messages, the rights-checking dispatcher and
-//! the JSON-RPC mapping, as specified in `admin-rpc.md` and implemented by
+//! the JSON-RPC mapping, as specified in `docs/admin-rpc.md` and implemented by
 //! SoftEther VPN 5.01 (`src/Cedar/Admin.c`, `src/Cedar/Remote.c`,
 //! `src/Mayaqua/Pack.c`). Research notes with observed behaviour of the real
 //! vpncmd/vpnserver: `crates/admin/NOTES.md`.

@@ -1,4 +1,4 @@
-//! Administrator login (admin-rpc.md §3.4–§3.6): the authentication PACK
+//! Administrator login (docs/admin-rpc.md §3.4–§3.6): the authentication PACK
 //! with `method`=`admin`, its verification against the server or hub
 //! administrator password, the result PACK, and administrator rights.
 //!
@@ -35,7 +35,7 @@ pub const WRONG_PASSWORD: ErrorCode = ErrorCode::AUTH_FAILED;
 /// `client_str` of vpncmd (`CEDAR_CUI_STR`, `src/Cedar/Cedar.h`; verified).
 pub const VPNCMD_CLIENT_STR: &str = "SoftEther VPN Command-Line Admin Tool";
 
-/// What an administrator session may do (admin-rpc.md §3.6).
+/// What an administrator session may do (docs/admin-rpc.md §3.6).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AdminRights {
     /// Server administrator: everything.
@@ -109,7 +109,7 @@ pub struct WinVer {
     pub title: String,
 }
 
-/// The authentication PACK of an admin login (admin-rpc.md §3.4, sent by
+/// The authentication PACK of an admin login (docs/admin-rpc.md §3.4, sent by
 /// vpncmd as step 3 after the watermark and the Hello).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminLoginRequest {
@@ -193,7 +193,7 @@ impl AdminLoginRequest {
         }
     }
 
-    /// The authentication PACK with the element set of vpncmd (admin-rpc.md
+    /// The authentication PACK with the element set of vpncmd (docs/admin-rpc.md
     /// §3.4; without the `pencore` padding, which the HTTP layer adds).
     pub fn to_pack(&self) -> Pack {
         let mut p = Pack::new();
@@ -257,7 +257,7 @@ pub struct AdminLoginOk {
 }
 
 impl AdminLoginOk {
-    /// The result PACK (admin-rpc.md §3.5): empty, plus `empty_password`=1
+    /// The result PACK (docs/admin-rpc.md §3.5): empty, plus `empty_password`=1
     /// when the checked password is empty and the client sent
     /// `accept_empty_password`. The HTTP layer adds `pencore`.
     pub fn to_pack(&self) -> Pack {
@@ -269,7 +269,7 @@ impl AdminLoginOk {
     }
 }
 
-/// The result PACK of a failed login: `error`=code (admin-rpc.md §3.5).
+/// The result PACK of a failed login: `error`=code (docs/admin-rpc.md §3.5).
 pub fn login_error_pack(code: ErrorCode) -> Pack {
     let mut p = Pack::new();
     p.add_int("error", code.0);

@@ -1,6 +1,6 @@
 //! An in-memory [`AdminBackend`]: hubs, users, listeners, local bridges,
 //! cascades and sessions as plain data, with SoftEther's error codes for
-//! missing and duplicate objects (admin-rpc.md §6). Nothing is persisted and
+//! missing and duplicate objects (docs/admin-rpc.md §6). Nothing is persisted and
 //! nothing runs; it exists for tests, examples and as an executable
 //! reference of the backend contract.
 

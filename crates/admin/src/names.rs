@@ -70,7 +70,7 @@ pub fn is_user_name(name: &str) -> bool {
 }
 
 /// Per-hub administration options that restrict hub administrators
-/// (`SiSetDefaultHubOption`, `GetHubAdminOption`; admin-rpc.md §3.6).
+/// (`SiSetDefaultHubOption`, `GetHubAdminOption`; docs/admin-rpc.md §3.6).
 pub mod hub_admin_option {
     /// Users may not be created, changed or deleted.
     pub const NO_CHANGE_USERS: &str = "no_change_users";

@@ -11,8 +11,8 @@
 //!
 //! Adding a scalar whose name already exists is ignored ("first one wins"),
 //! exactly as SoftEther's `AddElement` refuses a duplicate name
-//! (admin-rpc.md §2). This matters where two field groups share a name, e.g.
-//! `ServerProductName` in `GetSessionStatus` (admin-rpc.md §6.4).
+//! (docs/admin-rpc.md §2). This matters where two field groups share a name, e.g.
+//! `ServerProductName` in `GetSessionStatus` (docs/admin-rpc.md §6.4).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -66,7 +66,7 @@ fn key(name: &str) -> String {
 
 /// The INT value SoftEther stores for an IPv4 address (`IPToUINT`): the
 /// octets in memory order, so they appear reversed on the big-endian wire
-/// (admin-rpc.md §2.1).
+/// (docs/admin-rpc.md §2.1).
 pub fn ipv4_to_int(ip: Ipv4Addr) -> u32 {
     u32::from_le_bytes(ip.octets())
 }
@@ -79,7 +79,7 @@ pub fn int_to_ipv4(v: u32) -> Ipv4Addr {
 fn ip_parts(ip: IpAddr) -> (u32, bool, [u8; 16]) {
     match ip {
         // 9674 sends 16 zero bytes in `@ipv6_array` for IPv4 (verified,
-        // admin-rpc.md §2.1); readers ignore the array then.
+        // docs/admin-rpc.md §2.1); readers ignore the array then.
         IpAddr::V4(v4) => (ipv4_to_int(v4), false, [0u8; 16]),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => (ipv4_to_int(v4), false, [0u8; 16]),
@@ -239,7 +239,7 @@ impl OutPack {
     pub fn data(&mut self, name: &str, v: &[u8]) {
         self.scalar(name, Value::Data(v.to_vec()), JsonKind::Plain)
     }
-    /// IP field: the four elements of admin-rpc.md §2.1 (`PackAddIp`).
+    /// IP field: the four elements of docs/admin-rpc.md §2.1 (`PackAddIp`).
     /// IPv4-mapped IPv6 addresses are sent as IPv4.
     pub fn ip(&mut self, name: &str, ip: IpAddr) {
         let (v4, is6, arr) = ip_parts(ip);
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn ipv4_wire_value_is_reversed_octets() {
-        // admin-rpc.md §2.1: 127.0.0.1 travels as 01 00 00 7F = 16777343.
+        // docs/admin-rpc.md §2.1: 127.0.0.1 travels as 01 00 00 7F = 16777343.
         assert_eq!(ipv4_to_int(Ipv4Addr::new(127, 0, 0, 1)), 16_777_343);
         assert_eq!(int_to_ipv4(16_777_343), Ipv4Addr::new(127, 0, 0, 1));
         let mut o = OutPack::new();

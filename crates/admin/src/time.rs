@@ -40,7 +40,8 @@ mod tests {
 
     #[test]
     fn observed_values() {
-        // NOTES.md: config and PACK value of a hub created 2026-11-22T02:56:42.605Z
+        // crates/admin/NOTES.md §4: config and PACK value of a hub created
+        // 2026-11-22T02:56:42.605Z
         assert_eq!(from_unix_ms(1_795_316_202_605), 1_795_283_802_605);
         assert_eq!(to_unix_ms(1_795_283_802_605), 1_795_316_202_605);
         assert_eq!(to_unix_ms_opt(0), None);

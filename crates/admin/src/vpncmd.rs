@@ -3,7 +3,7 @@
 //! vpnserver 5.01 and logging every `function_name` (crates/admin/NOTES.md);
 //! the functions are those of `src/Cedar/Command.c` (`Ps*`).
 //!
-//! Every command first runs a connect sequence (admin-rpc.md §7):
+//! Every command first runs a connect sequence (docs/admin-rpc.md §7):
 //! [`CONNECT_SERVER_ADMIN`] in server-admin mode, [`CONNECT_ADMIN_HUB`] with
 //! `/ADMINHUB:<hub>`, [`CONNECT_HUB_ADMIN`] in hub-admin mode
 //! (`/HUB:<hub> /PASSWORD:<hub password>`).

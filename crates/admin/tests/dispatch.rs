@@ -157,7 +157,7 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
     }
 }
 
-/// Functions a hub administrator may call (admin-rpc.md §3.6; verified for
+/// Functions a hub administrator may call (docs/admin-rpc.md §3.6; verified for
 /// EnumListener, EnumUser on the own hub; source for the others).
 fn allowed_for_any_admin(f: RpcFunction) -> bool {
     use RpcFunction as F;

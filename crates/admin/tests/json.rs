@@ -18,7 +18,7 @@ fn js<T: RpcMessage>(v: &T) -> Value {
 
 #[test]
 fn enum_listener_matches_9674() {
-    // POST EnumListener on 9674 (NOTES.md "JSON-RPC")
+    // POST EnumListener on 9674 (crates/admin/NOTES.md "JSON-RPC")
     let v = ListenerList {
         listeners: vec![ListenerItem {
             port: 5555,
@@ -76,7 +76,7 @@ fn enum_hub_item_keys_match_9674() {
         .map(String::as_str)
         .collect();
     keys.sort();
-    // the 21 keys 9674 answered (NOTES.md)
+    // the 21 keys 9674 answered (crates/admin/NOTES.md)
     assert_eq!(
         keys,
         [
@@ -157,7 +157,7 @@ fn enum_session_ip_fields_render_as_text() {
     assert_eq!(s["Client_BridgeMode_bool"], true);
     assert!(s.get("ClientIP@ipv6_bool_bool").is_none());
     assert!(s.as_object().unwrap().keys().all(|k| !k.contains('@')));
-    assert_eq!(s.as_object().unwrap().len(), 24); // as 9674 (NOTES.md)
+    assert_eq!(s.as_object().unwrap().len(), 24); // as 9674 (crates/admin/NOTES.md)
                                                   // IPv6 renders in text form too
     let mut v6 = v.clone();
     v6.sessions[0].client_ip = Some("2001:db8::5".parse().unwrap());
@@ -255,7 +255,7 @@ fn softether_string_conversions() {
 
 #[test]
 fn params_convert_by_suffix_like_9674() {
-    // the Test call observed on 9674 (NOTES.md)
+    // the Test call observed on 9674 (crates/admin/NOTES.md)
     let p = from_json(&json!({"intvalue_u32": "0x10", "Int64Value_u64": "77",
         "UniStrValue_utf": true, "StrValue_str": 5, "Ignored": 1, "Null_u32": null}));
     assert_eq!(p.get_int("IntValue"), Some(16));
@@ -479,7 +479,7 @@ fn calls_through_the_memory_backend() {
         r,
         json!({"result": {"Int64Value_u64": 0, "IntValue_u32": 12345, "StrValue_str": "12345", "UniStrValue_utf": ""}, "jsonrpc": "2.0", "id": "t"})
     );
-    // plaintext conveniences (admin-rpc.md §9, verified on 9674)
+    // plaintext conveniences (docs/admin-rpc.md §9, verified on 9674)
     let r = post(
         &mut b,
         &admin,

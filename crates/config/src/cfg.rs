@@ -1,5 +1,5 @@
 //! SoftEther's generic configuration tree and its text (and binary) file
-//! format (config-format.md §2–5; SoftEther `src/Mayaqua/Cfg.c`).
+//! format (docs/config-format.md §2–5; SoftEther `src/Mayaqua/Cfg.c`).
 //!
 //! A file holds one tree of *folders*; each folder has typed *items*
 //! (`uint`, `uint64`, `bool`, `string`, `byte`) and subfolders. The whole
@@ -70,7 +70,7 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The banner SoftEther writes at the top of every text file, starting with
-/// the UTF-8 BOM (`TAG_CPYRIGHT` in `src/Mayaqua/Cfg.h`; config-format.md
+/// the UTF-8 BOM (`TAG_CPYRIGHT` in `src/Mayaqua/Cfg.h`; docs/config-format.md
 /// §2.1).
 pub const BANNER: &str = "\u{FEFF}# Software Configuration File\r\n\
 # ---------------------------\r\n\
@@ -82,10 +82,10 @@ pub const BANNER: &str = "\u{FEFF}# Software Configuration File\r\n\
 # Otherwise, all changes will be lost.\r\n\
 # \r\n";
 
-/// Magic of the binary file form (`TAG_BINARY`, config-format.md §5.3).
+/// Magic of the binary file form (`TAG_BINARY`, docs/config-format.md §5.3).
 pub const BINARY_MAGIC: &[u8; 8] = b"SEVPN_DB";
 
-/// One typed item value (config-format.md §4).
+/// One typed item value (docs/config-format.md §4).
 #[derive(Clone, Debug, PartialEq)]
 pub enum CfgValue {
     /// `uint`: 32-bit unsigned.
@@ -370,7 +370,7 @@ fn err(line: usize, message: impl Into<String>) -> CfgError {
 
 // ----------------------------------------------------------------- escaping
 
-/// Escape a name or value for the text form (config-format.md §3,
+/// Escape a name or value for the text form (docs/config-format.md §3,
 /// `CfgEscape`): the empty string becomes `$`; bytes 0x01–0x20 and `$`
 /// become `$` + two upper-case hex digits; everything else (including bytes
 /// ≥ 0x80) is copied. The input is cut at the first NUL (C string).
@@ -726,7 +726,7 @@ fn open_folder(stack: &mut Vec<Open>, name: String, line: usize) -> Result<(), C
 /// Write `root` in SoftEther's canonical text form: BOM + banner, CR LF line
 /// ends, one TAB per nesting level, items then (after an empty line, if both
 /// exist) subfolders, each sorted with [`cmp_names`], names and values
-/// escaped (config-format.md §2.1, §3). The folder is written under its own
+/// escaped (docs/config-format.md §2.1, §3). The folder is written under its own
 /// name, which for a configuration file is `root`.
 pub fn write_text(root: &Folder) -> String {
     let mut out = String::with_capacity(4096);
@@ -780,7 +780,7 @@ fn write_folder(out: &mut String, f: &Folder, depth: usize) {
 
 // ----------------------------------------------------------------- binary form
 
-/// Write `root` in the binary `SEVPN_DB` form (config-format.md §5.3):
+/// Write `root` in the binary `SEVPN_DB` form (docs/config-format.md §5.3):
 /// magic, SHA-0 of everything after the hash, then the folder recursively
 /// (name, subfolders, items; big-endian integers; sorted like the text form).
 pub fn write_binary(root: &Folder) -> Vec<u8> {
@@ -974,7 +974,7 @@ mod tests {
 
     #[test]
     fn escape_examples_of_the_spec() {
-        // config-format.md §3 (verified against SoftEther 5.01).
+        // docs/config-format.md §3 (verified against SoftEther 5.01).
         assert_eq!(escape("a$b c#{}=é日本"), "a$24b$20c#{}=é日本");
         assert_eq!(escape("x\ty\r\nz$ \u{1}end"), "x$09y$0D$0Az$24$20$01end");
         assert_eq!(escape(""), "$");

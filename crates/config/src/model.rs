@@ -1,4 +1,4 @@
-//! The typed VPN Server / VPN Bridge configuration (config-format.md §7;
+//! The typed VPN Server / VPN Bridge configuration (docs/config-format.md §7;
 //! SoftEther `src/Cedar/Server.c` `SiWriteConfigurationToCfg`,
 //! `SiLoadConfigurationCfg` and the `SiWrite*Cfg`/`SiLoad*Cfg` functions).
 //!
@@ -22,8 +22,8 @@
 //! Every `uint64 …Time` in the file (`CreatedTime`, `UpdatedTime`,
 //! `ExpireTime`, `LastLoginTime`, `LastCommTime`) is a *SoftEther time*:
 //! milliseconds since 1970-01-01T09:00:00Z, i.e. Unix ms minus 9 hours
-//! (`SystemToUINT64` in `src/Mayaqua/Kernel.c`; config-format.md's "ms since
-//! 1970" is off by these 9 hours). [`now_ms`] returns the current time on
+//! (`SystemToUINT64` in `src/Mayaqua/Kernel.c`; docs/config-format.md §4).
+//! [`now_ms`] returns the current time on
 //! that scale and is what objects created here carry; convert a Unix clock
 //! with [`softether_time_from_unix_ms`] before storing it or comparing it
 //! with a stored time, and back with [`unix_ms_from_softether_time`].
@@ -204,7 +204,7 @@ fn s(v: &str) -> CfgValue {
     CfgValue::String(v.to_string())
 }
 
-/// `<name>/RecvTraffic` + `SendTraffic` with zero counters (config-format.md §7.8).
+/// `<name>/RecvTraffic` + `SendTraffic` with zero counters (docs/config-format.md §7.8).
 fn zero_traffic(name: &str) -> Folder {
     let mut t = Folder::new(name);
     for dir in ["RecvTraffic", "SendTraffic"] {
@@ -229,7 +229,7 @@ fn random_mac() -> [u8; 6] {
     m
 }
 
-/// `5E-59-B0-89-86-9E` (config-format.md §4).
+/// `5E-59-B0-89-86-9E` (docs/config-format.md §4).
 pub fn format_mac(mac: &[u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02X}"))
@@ -255,7 +255,7 @@ pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
 }
 
 /// RC4 keystream XOR with the key `EncryptP` — SoftEther's `EncryptPassword`
-/// / `DecryptPassword` on 64-bit builds (config-format.md §8). Encryption and
+/// / `DecryptPassword` on 64-bit builds (docs/config-format.md §8). Encryption and
 /// decryption are the same operation.
 pub fn softether_password_rc4(data: &[u8]) -> Vec<u8> {
     let key = b"EncryptP";
@@ -277,7 +277,7 @@ pub fn softether_password_rc4(data: &[u8]) -> Vec<u8> {
 }
 
 /// SHA-0 of the empty password: the stored form of "no password"
-/// (config-format.md §8).
+/// (docs/config-format.md §8).
 pub fn empty_password_hash() -> [u8; 20] {
     sha0(b"")
 }
@@ -295,7 +295,7 @@ fn is_safe_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ()-_#%&.".contains(c)
 }
 
-/// Whether `name` may be used for a new virtual hub (protocol-sslvpn.md §8,
+/// Whether `name` may be used for a new virtual hub (docs/protocol-sslvpn.md §8,
 /// SoftEther `IsSafeStr`): 1–255 bytes of `A–Z a–z 0–9 space ( ) - _ # % &
 /// .`, no leading or trailing space.
 pub fn is_valid_hub_name(name: &str) -> bool {
@@ -306,7 +306,7 @@ pub fn is_valid_hub_name(name: &str) -> bool {
         && !name.ends_with(' ')
 }
 
-/// Whether `name` may be used for a new user (protocol-sslvpn.md §8,
+/// Whether `name` may be used for a new user (docs/protocol-sslvpn.md §8,
 /// SoftEther `IsUserName`): 1–255 bytes of the hub-name characters plus `@`,
 /// no leading or trailing space (SoftEther trims them), or exactly `*` (the
 /// wildcard user for RADIUS/NT authentication); not one of the reserved
@@ -339,7 +339,7 @@ pub fn is_valid_user_name(name: &str) -> bool {
 
 // ====================================================================== listeners
 
-/// One TCP listener (`ListenerList/ListenerN`, config-format.md §7.4).
+/// One TCP listener (`ListenerList/ListenerN`, docs/config-format.md §7.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerConfig {
     /// TCP port (1–65535).
@@ -381,8 +381,8 @@ impl ListenerConfig {
 
 // ====================================================================== local bridges
 
-/// One local bridge (`LocalBridgeList/LocalBridgeN`, config-format.md §7.5,
-/// process-model.md §9). Every key SoftEther writes for a bridge is modelled.
+/// One local bridge (`LocalBridgeList/LocalBridgeN`, docs/config-format.md §7.5,
+/// docs/process-model.md §9). Every key SoftEther writes for a bridge is modelled.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct LocalBridgeConfig {
     /// Network interface (or, in tap mode, the tap name as typed; the kernel
@@ -451,7 +451,7 @@ impl LocalBridgeConfig {
 
 // ====================================================================== policy
 
-/// Boolean policy keys (SoftEther `SiWritePolicyCfg`; config-format.md §7.9/7.10).
+/// Boolean policy keys (SoftEther `SiWritePolicyCfg`; docs/config-format.md §7.9/7.10).
 const POLICY_BOOLS: [&str; 28] = [
     "Access",
     "ArpDhcpOnly",
@@ -700,7 +700,7 @@ fn is_policy_key(name: &str) -> bool {
 
 // ====================================================================== users and groups
 
-/// How a user authenticates (`AuthType` and `Auth*` keys, config-format.md §7.9).
+/// How a user authenticates (`AuthType` and `Auth*` keys, docs/config-format.md §7.9).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserAuth {
     /// `AuthType 0`.
@@ -1013,7 +1013,7 @@ impl GroupConfig {
 
 // ====================================================================== cascades
 
-/// How a cascade logs in to the remote hub (`ClientAuth`, config-format.md §7.10).
+/// How a cascade logs in to the remote hub (`ClientAuth`, docs/config-format.md §7.10).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CascadeAuth {
     /// `AuthType 0`.
@@ -1157,8 +1157,8 @@ impl CascadeAuth {
     }
 }
 
-/// A cascade connection of a hub (`CascadeList/CascadeN`, config-format.md
-/// §7.10, process-model.md §11).
+/// A cascade connection of a hub (`CascadeList/CascadeN`, docs/config-format.md
+/// §7.10, docs/process-model.md §11).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CascadeConfig {
     /// `Online`: the link is started.
@@ -1323,7 +1323,7 @@ impl CascadeConfig {
 
 // ====================================================================== hubs
 
-/// A virtual hub (`VirtualHUB/<name>`, config-format.md §7.7).
+/// A virtual hub (`VirtualHUB/<name>`, docs/config-format.md §7.7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HubConfig {
     /// Hub name (folder name; matched case-insensitively).
@@ -1363,7 +1363,7 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
-    /// A hub as `CreateHub` makes it on SoftEther 5.01 (config-format.md
+    /// A hub as `CreateHub` makes it on SoftEther 5.01 (docs/config-format.md
     /// §7.7, values verified on a file written by the real server): online,
     /// empty admin password, created now, hub options, log settings (security
     /// and packet log daily), all 41 admin options 0, SecureNAT disabled with
@@ -1586,7 +1586,7 @@ impl HubConfig {
 }
 
 /// The 41 hub administration options of SoftEther 5.01 (`AdminOption`,
-/// config-format.md §7.7; names as written by the real server).
+/// docs/config-format.md §7.7; names as written by the real server).
 const ADMIN_OPTIONS: [&str; 41] = [
     "allow_hub_admin_change_option",
     "deny_bridge",
@@ -1650,7 +1650,7 @@ impl Dv {
 }
 
 /// `Option` of a hub created by `CreateHub` on SoftEther 5.01 (verified on
-/// the file the real server wrote; config-format.md §7.7).
+/// the file the real server wrote; docs/config-format.md §7.7).
 const HUB_OPTION_DEFAULTS: [(&str, Dv); 59] = [
     ("AccessListIncludeFileCacheLifetime", Dv::U(30)),
     ("AdjustTcpMssValue", Dv::U(0)),
@@ -1714,7 +1714,7 @@ const HUB_OPTION_DEFAULTS: [(&str, Dv); 59] = [
 ];
 
 /// `SecureNAT` of a new hub: disabled, 192.168.30.1/24, DHCP .10–.200,
-/// random virtual host MAC (config-format.md §7.7).
+/// random virtual host MAC (docs/config-format.md §7.7).
 fn secure_nat_defaults() -> Folder {
     let mut f = folder_with("SecureNAT", &[("Disabled", b(true)), ("SaveLog", b(true))]);
     f.add_folder(folder_with(
@@ -1754,7 +1754,7 @@ fn secure_nat_defaults() -> Folder {
 
 // ====================================================================== server settings
 
-/// `ServerConfiguration` (config-format.md §7.6).
+/// `ServerConfiguration` (docs/config-format.md §7.6).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerSettings {
     /// `HashedPassword`: server admin password, SHA-0(password); the empty
@@ -1804,7 +1804,7 @@ pub struct ServerSettings {
 
 impl ServerSettings {
     /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
-    /// clamped to 5…3600 (config-format.md §6.1).
+    /// clamped to 5…3600 (docs/config-format.md §6.1).
     pub fn auto_save_interval(&self) -> Duration {
         let secs = match self.auto_save_config_span {
             0 => 300,
@@ -2077,7 +2077,7 @@ impl ServerConfig {
     /// internet on its own); no UDP ports. The Server edition's hub has the
     /// empty admin password; the Bridge edition's hub gets random password
     /// hashes so that nobody can log in as its hub administrator (as
-    /// SoftEther's VPN Bridge, process-model.md §10). Certificate and key are
+    /// SoftEther's VPN Bridge, docs/process-model.md §10). Certificate and key are
     /// left empty: the server generates them.
     pub fn initial(edition: Edition) -> ServerConfig {
         let mut raw = folder_with(
@@ -2185,7 +2185,7 @@ mod tests {
     fn rc4_matches_the_documented_values() {
         use base64::Engine as _;
         let std = base64::engine::general_purpose::STANDARD;
-        // config-format.md §8 (verified against SoftEther).
+        // docs/config-format.md §8 (verified against SoftEther).
         assert_eq!(
             std.encode(softether_password_rc4(b"plainpw")),
             "HvMFix5dGw=="

@@ -1,4 +1,4 @@
-//! The worked example of config-format.md §5.1, checked down to the
+//! The worked example of docs/config-format.md §5.1, checked down to the
 //! password hashes it stores (SHA-0 from rustether-proto).
 
 use crate::cfg::{parse_text, write_text, CfgValue};
@@ -6,7 +6,7 @@ use crate::sha0::sha0;
 use base64::Engine as _;
 use md4::Digest as _;
 
-/// config-format.md §5.1, with TABs and CR LF as the server writes it.
+/// docs/config-format.md §5.1, with TABs and CR LF as the server writes it.
 pub(crate) const SPEC_EXAMPLE: &str = "declare root\r\n{\r\n\tuint ConfigRevision 19\r\n\tbool IPsecMessageDisplayed false\r\n\tstring Region $\r\n\r\n\tdeclare DDnsClient\r\n\t{\r\n\t\tbool Disabled true\r\n\t}\r\n\tdeclare ListenerList\r\n\t{\r\n\t\tdeclare Listener0\r\n\t\t{\r\n\t\t\tbool DisableDos false\r\n\t\t\tbool Enabled true\r\n\t\t\tuint Port 5555\r\n\t\t}\r\n\t}\r\n\tdeclare ServerConfiguration\r\n\t{\r\n\t\tbyte HashedPassword +WzqGYrR3VYXrAhKPZLGEHcIwO8=\r\n\t\tstring PortsUDP 443,$20992\r\n\t}\r\n\tdeclare VirtualHUB\r\n\t{\r\n\t\tdeclare TEST\r\n\t\t{\r\n\t\t\tbyte HashedPassword LK8CeMfNcUw52W/Umez7W0hRcxs=\r\n\t\t\tbool Online true\r\n\t\t\tbyte SecurePassword m1rI8i2GQewqz2B0k3PlhPxSGRw=\r\n\t\t\tuint Type 0\r\n\r\n\t\t\tdeclare SecurityAccountDatabase\r\n\t\t\t{\r\n\t\t\t\tdeclare UserList\r\n\t\t\t\t{\r\n\t\t\t\t\tdeclare alice\r\n\t\t\t\t\t{\r\n\t\t\t\t\t\tbyte AuthNtLmSecureHash 7VC9yfqjcOMaxO4Rn9UfSA==\r\n\t\t\t\t\t\tbyte AuthPassword EvuehAVBhVNB2yJOiO6CdviiyAs=\r\n\t\t\t\t\t\tuint AuthType 1\r\n\t\t\t\t\t\tstring Note a$20note\r\n\t\t\t\t\t\tstring RealName Alice$20A\r\n\t\t\t\t\t}\r\n\t\t\t\t}\r\n\t\t\t}\r\n\t\t}\r\n\t}\r\n}\r\n";
 
 fn nt_hash(pw: &str) -> Vec<u8> {

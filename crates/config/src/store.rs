@@ -1,4 +1,4 @@
-//! Crash-safe storage of the configuration file (config-format.md §5.2, §6).
+//! Crash-safe storage of the configuration file (docs/config-format.md §5.2, §6).
 //!
 //! # Differences from SoftEther
 //!

@@ -76,7 +76,7 @@ fn errors_carry_the_right_line() {
 
 #[test]
 fn writer_escapes_byte_exact() {
-    // config-format.md §3 examples, as whole lines of a written file.
+    // docs/config-format.md §3 examples, as whole lines of a written file.
     let mut root = Folder::new("root");
     root.set_str("A", "a$b c#{}=é日本");
     root.set_str("B", "x\ty\r\nz$ \u{1}end");

@@ -470,7 +470,7 @@ fn wrong_types_and_lengths_are_errors_naming_the_path() {
 
 #[test]
 fn minimal_file_of_the_spec_loads() {
-    // config-format.md §7.12: only the keys needed; everything else defaults.
+    // docs/config-format.md §7.12: only the keys needed; everything else defaults.
     let text = "declare root\n{\n declare DDnsClient\n {\n  bool Disabled true\n }\n declare ListenerList\n {\n  declare Listener0\n  {\n   bool Enabled true\n   uint Port 5555\n  }\n }\n declare ServerConfiguration\n {\n  bool UseKeepConnect false\n  bool DisableNatTraversal true\n }\n declare VirtualHUB\n {\n  declare H\n  {\n   bool Online true\n   declare SecurityAccountDatabase\n   {\n    declare UserList\n    {\n     declare u1\n     {\n      uint AuthType 1\n      byte AuthPassword AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n     }\n    }\n   }\n  }\n }\n}\n";
     let cfg = ServerConfig::from_root(&parse_text(text).unwrap()).unwrap();
     let hub = cfg.hub("h").unwrap();

@@ -1,5 +1,5 @@
 //! Read-only helpers over raw Ethernet II frames (destination MAC, source
-//! MAC, EtherType or 802.1Q tag, payload, no FCS — protocol-sslvpn.md §7.3).
+//! MAC, EtherType or 802.1Q tag, payload, no FCS — docs/protocol-sslvpn.md §7.3).
 //!
 //! Every helper takes any byte slice and returns `None`/`false` for frames
 //! too short to hold the field; none of them panics.
@@ -66,7 +66,7 @@ pub fn vlan_id(frame: &[u8]) -> Option<u16> {
 /// of 34..=128 bytes whose IP protocol is ICMP (1).
 ///
 /// Byte-for-byte the test of SoftEther `IsPriorityHighestPacketForQoS`
-/// (src/Cedar/Session.c; protocol-sslvpn.md §7.7): it looks at fixed
+/// (src/Cedar/Session.c; docs/protocol-sslvpn.md §7.7): it looks at fixed
 /// offsets (TOS at byte 15, protocol at byte 23) without validating the IP
 /// header, and frames shorter than 16 bytes are never priority.
 pub fn is_ipv4_priority(frame: &[u8]) -> bool {

@@ -1,6 +1,6 @@
 //! The layer-2 switch of one virtual hub: MAC learning and the forwarding
 //! decision, after SoftEther `StorePacket` (src/Cedar/Hub.c) as described in
-//! process-model.md §12.1–12.3.
+//! docs/process-model.md §12.1–12.3.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Property test: `Switch` against a naive reference model written straight
-//! from process-model.md §12.1–12.3 (linear scans, no hashing, no counters),
+//! from docs/process-model.md §12.1–12.3 (linear scans, no hashing, no counters),
 //! over random sequences of session changes, frames and clock jumps.
 //!
 //! Besides agreeing with the model on every route, the switch must never

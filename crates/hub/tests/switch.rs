@@ -1,4 +1,4 @@
-//! Behaviour of `Switch` through its public API (process-model.md §12).
+//! Behaviour of `Switch` through its public API (docs/process-model.md §12).
 
 use rustether_hub::{
     DropReason, MacAddr, Route, SessionId, SessionPolicy, Switch, SwitchConfig,

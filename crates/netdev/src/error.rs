@@ -5,7 +5,7 @@
 /// The `Display` texts are meant for an administrator: [`NetdevError::MissingCapability`]
 /// names the capability and the three usual remedies, so the server can show it as is
 /// (SoftEther 5.01 only answers error 84 "Local Bridge cannot be used", see
-/// process-model.md section 9.1).
+/// docs/process-model.md §9.1).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetdevError {

@@ -17,7 +17,7 @@
 //!
 //! SoftEther does the checksum part in its virtual hub (hub option
 //! `DisableCorrectIpOffloadChecksum`, default false) and avoids super-frames by running
-//! `ethtool -K <if> ... gro off lro off ...` (process-model.md section 9.3). This module
+//! `ethtool -K <if> ... gro off lro off ...` (docs/process-model.md §9.3). This module
 //! does both at the device edge so every consumer of a [`crate::RawDevice`] gets frames
 //! that are valid on a wire.
 //!

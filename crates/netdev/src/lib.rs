@@ -15,7 +15,7 @@
 //!
 //! # How SoftEther 5.01 does it, and what we do differently
 //!
-//! (Facts from `process-model.md` sections 9–10, verified against the real programs.)
+//! (Facts from `docs/process-model.md` §9–10, verified against the real programs.)
 //!
 //! | | SoftEther 5.01 | rustether-netdev |
 //! |---|---|---|
@@ -105,7 +105,7 @@ pub struct DeviceInfo {
 ///
 /// The defaults are SoftEther's defaults: promiscuous unless the bridge has
 /// `NoPromiscuousMode true`, offloads off unless `LocalBridgeList/DoNotDisableOffloading
-/// true` (process-model.md 9.4).
+/// true` (docs/process-model.md §9.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawOptions {
     /// Receive frames for every MAC address (needed to bridge other hosts' traffic).

@@ -1,4 +1,4 @@
-//! The data-phase block stream (protocol-sslvpn.md §7; SoftEther
+//! The data-phase block stream (docs/protocol-sslvpn.md §7; SoftEther
 //! `src/Cedar/Connection.c`: `ConnectionSend`, `ConnectionReceive`,
 //! `SendKeepAlive`, `NewBlock`).
 //!
@@ -335,13 +335,13 @@ fn deflate(z: &mut Compress, scratch: &mut Vec<u8>, frame: &[u8]) {
 }
 
 /// A keep-alive body length as SoftEther picks it: uniform in `0..512`
-/// (protocol-sslvpn.md §7.5).
+/// (docs/protocol-sslvpn.md §7.5).
 pub fn keepalive_len<R: rand::Rng>(rng: &mut R) -> usize {
     rng.gen_range(0..MAX_KEEPALIVE_SIZE)
 }
 
 /// Delay before the next keep-alive when no data was sent: uniform in
-/// `[timeout/5, timeout/2)` ms (protocol-sslvpn.md §7.5; 4–10 s for the
+/// `[timeout/5, timeout/2)` ms (docs/protocol-sslvpn.md §7.5; 4–10 s for the
 /// default 20 s). Returns `timeout/5` when that range is empty.
 pub fn keepalive_interval_ms<R: rand::Rng>(rng: &mut R, timeout_ms: u32) -> u64 {
     let lo = u64::from(timeout_ms) / 5;

@@ -1,5 +1,5 @@
-//! SoftEther error codes (`ERR_*` in `src/Cedar/Cedar.h`; protocol-sslvpn.md
-//! §5.8, admin-rpc.md §8). They travel as INT `error` in PACKs.
+//! SoftEther error codes (`ERR_*` in `src/Cedar/Cedar.h`; docs/protocol-sslvpn.md
+//! §5.8, docs/admin-rpc.md §8). They travel as INT `error` in PACKs.
 
 use std::fmt;
 
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn values_from_the_spec() {
-        // protocol-sslvpn.md §5.8 and admin-rpc.md §8
+        // docs/protocol-sslvpn.md §5.8 and docs/admin-rpc.md §8
         let table = [
             (ErrorCode::NO_ERROR, 0, "ERR_NO_ERROR"),
             (ErrorCode::CONNECT_FAILED, 1, "ERR_CONNECT_FAILED"),

@@ -1,5 +1,5 @@
 //! The minimal HTTP/1.x subset SoftEther speaks inside TLS during
-//! negotiation (protocol-sslvpn.md §3; SoftEther `src/Mayaqua/HTTP.c`:
+//! negotiation (docs/protocol-sslvpn.md §3; SoftEther `src/Mayaqua/HTTP.c`:
 //! `RecvHttpHeader`, `AddHttpValueStr`, `GetContentLength`, `PostHttp`,
 //! `HttpSendForbidden`/`NotFound`/`NotImplemented`, `GetHttpDateStr`).
 //!
@@ -382,7 +382,7 @@ fn html_safe(s: &str) -> String {
         .collect()
 }
 
-/// A complete error response shaped like SoftEther's (protocol-sslvpn.md
+/// A complete error response shaped like SoftEther's (docs/protocol-sslvpn.md
 /// §3.4; `HttpSendForbidden`, `HttpSendNotFound`, `HttpSendNotImplemented`):
 /// headers `Connection: Keep-Alive`, `Content-Length`, `Content-Type:
 /// text/html; charset=iso-8859-1`, `Date`, `Keep-Alive: timeout=15; max=19`
@@ -623,7 +623,7 @@ Connection: Keep-Alive\r\nContent-Length: 10\r\nContent-Type: image/jpeg\r\nHost
     #[test]
     fn dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        // protocol-sslvpn.md §3.5 capture
+        // docs/protocol-sslvpn.md §3.5 capture
         assert_eq!(http_date(1_795_310_799), "Sun, 22 Nov 2026 01:26:39 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(http_date(4_102_444_799), "Thu, 31 Dec 2099 23:59:59 GMT");

@@ -1,5 +1,5 @@
 //! Sans-IO implementation of the SoftEther VPN "SSL-VPN" protocol, as
-//! specified in the project's wire spec `protocol-sslvpn.md` and implemented
+//! specified in the project's wire spec `docs/protocol-sslvpn.md` and implemented
 //! by SoftEther VPN 5.01 build 9674 (`SoftEtherVPN/SoftEtherVPN`, mainly
 //! `src/Cedar/Protocol.c`, `src/Cedar/Connection.c`, `src/Mayaqua/Pack.c`,
 //! `src/Mayaqua/HTTP.c`).

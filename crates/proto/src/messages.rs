@@ -1,4 +1,4 @@
-//! Typed negotiation messages carried as PACKs over HTTP (protocol-sslvpn.md
+//! Typed negotiation messages carried as PACKs over HTTP (docs/protocol-sslvpn.md
 //! §5–§6; SoftEther `src/Cedar/Protocol.c`: `PackHello`, `ServerAccept`,
 //! `PackLoginWith*`, `PackWelcome`, `PackAdditionalConnect`,
 //! `ClientConnect`, `ClientAdditionalConnect`).
@@ -13,7 +13,7 @@ use crate::pack::Pack;
 use crate::sha0::SHA0_LEN;
 
 /// Product string our server announces in the hello PACK. The real client
-/// only displays it (protocol-sslvpn.md §5.1: a hello with just `hello` and
+/// only displays it (docs/protocol-sslvpn.md §5.1: a hello with just `hello` and
 /// `random` is accepted).
 pub const SERVER_HELLO: &str = "RustEther VPN Server (64 bit)";
 
@@ -29,27 +29,27 @@ pub const SERVER_BUILD: u32 = 9674;
 /// `client_str`/`hello` our cascade client sends. It contains "Server", so a
 /// SoftEther server forces bridge/routing mode for the session, as it does
 /// for its own cascades (`SoftEther VPN Server Developer Edition (Cascade
-/// Mode)`, protocol-sslvpn.md §5.3).
+/// Mode)`, docs/protocol-sslvpn.md §5.3).
 pub const CASCADE_CLIENT_STR: &str = "RustEther VPN Server (Cascade Mode)";
 
 /// Most TCP connections per session (`MAX_TCP_CONNECTION`).
 pub const MAX_TCP_CONNECTION: u32 = 32;
 
 /// `method`, `hubname`, `username` are copied into 512-byte buffers by the
-/// server (longer values truncated, protocol-sslvpn.md §8).
+/// server (longer values truncated, docs/protocol-sslvpn.md §8).
 pub const MAX_NAME_BYTES: usize = 511;
 
-/// `client_str`, `hello`, `plain_password` limit (protocol-sslvpn.md §8).
+/// `client_str`, `hello`, `plain_password` limit (docs/protocol-sslvpn.md §8).
 pub const MAX_CLIENT_STR_BYTES: usize = 255;
 
-/// Largest certificate accepted in a login (protocol-sslvpn.md §8).
+/// Largest certificate accepted in a login (docs/protocol-sslvpn.md §8).
 pub const MAX_CERT_BYTES: usize = 100_000;
 
-/// Largest signature accepted in a login (protocol-sslvpn.md §8).
+/// Largest signature accepted in a login (docs/protocol-sslvpn.md §8).
 pub const MAX_SIGN_BYTES: usize = 512;
 
 /// Policy items in the welcome PACK with SoftEther's default values
-/// (protocol-sslvpn.md §5.7; `src/Cedar/Account.c` default policy). Names are
+/// (docs/protocol-sslvpn.md §5.7; `src/Cedar/Account.c` default policy). Names are
 /// without the `policy:` prefix.
 pub const DEFAULT_POLICY: &[(&str, u32)] = &[
     ("Access", 1),
@@ -120,7 +120,7 @@ pub fn check_error(p: &Pack) -> Result<(), ErrorCode> {
     }
 }
 
-/// Step 2: the hello PACK, server → client (protocol-sslvpn.md §5.1;
+/// Step 2: the hello PACK, server → client (docs/protocol-sslvpn.md §5.1;
 /// `PackHello`, `GetHello`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hello {
@@ -174,7 +174,7 @@ impl Hello {
     }
 }
 
-/// Credentials of a login by `authtype` (protocol-sslvpn.md §5.4).
+/// Credentials of a login by `authtype` (docs/protocol-sslvpn.md §5.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientAuth {
     /// authtype 0.
@@ -271,7 +271,7 @@ impl ClientAuth {
     }
 }
 
-/// Step 3, `method=login` (protocol-sslvpn.md §5.3–5.5; `ServerAccept`,
+/// Step 3, `method=login` (docs/protocol-sslvpn.md §5.3–5.5; `ServerAccept`,
 /// `PackLoginWith*`, `ClientUploadAuth`). Strings are trimmed and truncated
 /// to the server's buffer sizes (§8). Node and OS information and UDP
 /// acceleration requests are not represented (the server may ignore them).
@@ -343,7 +343,7 @@ impl LoginRequest {
     }
 
     /// The login PACK with every element a 5.01 server expects
-    /// (protocol-sslvpn.md §11 item 4): `method`, `hubname`, `username`,
+    /// (docs/protocol-sslvpn.md §11 item 4): `method`, `hubname`, `username`,
     /// credentials, `client_str`, `client_ver`, `client_build`, `hello`,
     /// `version`/`build` (= client_ver/client_build), `protocol` 0,
     /// `client_id`, `max_connection`, `use_encrypt`, `use_compress`,
@@ -406,7 +406,7 @@ impl LoginRequest {
     }
 }
 
-/// `method=additional_connect` (protocol-sslvpn.md §6.1;
+/// `method=additional_connect` (docs/protocol-sslvpn.md §6.1;
 /// `PackAdditionalConnect`, `ClientAdditionalConnect`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdditionalConnect {
@@ -446,7 +446,7 @@ impl AdditionalConnect {
 }
 
 /// Direction of one TCP connection of a session (`TCP_BOTH`,
-/// `TCP_SERVER_TO_CLIENT`, `TCP_CLIENT_TO_SERVER`; protocol-sslvpn.md §6.2).
+/// `TCP_SERVER_TO_CLIENT`, `TCP_CLIENT_TO_SERVER`; docs/protocol-sslvpn.md §6.2).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Direction {
@@ -481,7 +481,7 @@ impl Direction {
 }
 
 /// Server reply to an accepted additional connection: `{error: 0,
-/// direction}` (protocol-sslvpn.md §6.1 step 4).
+/// direction}` (docs/protocol-sslvpn.md §6.1 step 4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdditionalConnectReply {
     /// Direction of the new connection.
@@ -507,7 +507,7 @@ impl AdditionalConnectReply {
     }
 }
 
-/// `method=admin`: management login (admin-rpc.md §3.4; `AdminAccept`).
+/// `method=admin`: management login (docs/admin-rpc.md §3.4; `AdminAccept`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminLogin {
     /// STR `hubname`: `Some` for Virtual-Hub admin mode, `None` (absent or
@@ -558,7 +558,7 @@ impl AdminLogin {
     }
 }
 
-/// `method=password`: a user changes their password (protocol-sslvpn.md
+/// `method=password`: a user changes their password (docs/protocol-sslvpn.md
 /// §5.9; `ChangePasswordAccept`). The reply is `{error}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordChange {
@@ -667,14 +667,14 @@ impl ClientRequest {
 }
 
 /// `{error: 0, noop: 1}`: a NOOP and the 5.01 server's answer to it
-/// (protocol-sslvpn.md §3.7).
+/// (docs/protocol-sslvpn.md §3.7).
 pub fn noop_pack() -> Pack {
     let mut p = Pack::new();
     p.add_int("error", 0).add_int("noop", 1);
     p
 }
 
-/// Step 4 on success: the welcome PACK (protocol-sslvpn.md §5.7;
+/// Step 4 on success: the welcome PACK (docs/protocol-sslvpn.md §5.7;
 /// `PackWelcome`, read by `ClientConnect`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Welcome {
@@ -788,7 +788,7 @@ impl Welcome {
 }
 
 /// `{error: code, no_save_password}`, the failure reply of any step
-/// (protocol-sslvpn.md §5.8; `PackError`).
+/// (docs/protocol-sslvpn.md §5.8; `PackError`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorReply {
     /// The error code (non-zero).
@@ -807,7 +807,7 @@ impl ErrorReply {
     }
 
     /// `{error: INT, no_save_password: INT}`, in that order as in the 5.01
-    /// capture of protocol-sslvpn.md §4.4.
+    /// capture of docs/protocol-sslvpn.md §4.4.
     pub fn to_pack(&self) -> Pack {
         let mut p = Pack::new();
         p.add_int("error", self.code.0)
@@ -828,7 +828,7 @@ impl ErrorReply {
 }
 
 /// Reply to `method=enum_hub`: `{HubName: STR[], NumHub: INT}`
-/// (protocol-sslvpn.md §5.9).
+/// (docs/protocol-sslvpn.md §5.9).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct EnumHubReply {
     /// Names of the hubs not marked hidden.
@@ -858,7 +858,7 @@ impl EnumHubReply {
     }
 }
 
-/// Server-side `max_connection` (protocol-sslvpn.md §5.6, verified):
+/// Server-side `max_connection` (docs/protocol-sslvpn.md §5.6, verified):
 /// min(requested, policy `MaxConnection`, 32), at least 1; with half-duplex
 /// at least 2; with QoS at least 2, or 4 with half-duplex.
 pub fn negotiate_max_connection(requested: u32, policy_max: u32, half: bool, qos: bool) -> u32 {
@@ -872,7 +872,7 @@ pub fn negotiate_max_connection(requested: u32, policy_max: u32, half: bool, qos
     m
 }
 
-/// Client-side maximum after the welcome (protocol-sslvpn.md §5.7):
+/// Client-side maximum after the welcome (docs/protocol-sslvpn.md §5.7):
 /// min(welcome `max_connection`, own setting) clamped to 1..32; with QoS at
 /// least 2 (4 with half-duplex).
 pub fn client_max_connection(welcome_max: u32, own_max: u32, half: bool, qos: bool) -> u32 {
@@ -884,7 +884,7 @@ pub fn client_max_connection(welcome_max: u32, own_max: u32, half: bool, qos: bo
 }
 
 /// Session timeout in ms from the policy `TimeOut` in seconds: 0 counts as
-/// 20; the result is clamped to 5 000..60 000 (protocol-sslvpn.md §5.6;
+/// 20; the result is clamped to 5 000..60 000 (docs/protocol-sslvpn.md §5.6;
 /// `TIMEOUT_MIN`/`TIMEOUT_MAX`).
 pub fn negotiate_timeout_ms(policy_timeout_secs: u32) -> u32 {
     let secs = if policy_timeout_secs == 0 {
@@ -896,7 +896,7 @@ pub fn negotiate_timeout_ms(policy_timeout_secs: u32) -> u32 {
 }
 
 /// Direction of a new additional connection of a half-duplex session, given
-/// the session's current counts (protocol-sslvpn.md §6.2): client→server if
+/// the session's current counts (docs/protocol-sslvpn.md §6.2): client→server if
 /// server→client connections outnumber client→server ones, otherwise
 /// server→client. (The login connection itself is client→server.)
 pub fn next_direction(server_to_client: usize, client_to_server: usize) -> Direction {
@@ -1286,7 +1286,7 @@ mod tests {
 
     #[test]
     fn max_connection_rules() {
-        // protocol-sslvpn.md §5.6, verified examples
+        // docs/protocol-sslvpn.md §5.6, verified examples
         assert_eq!(negotiate_max_connection(64, 32, false, false), 32);
         assert_eq!(negotiate_max_connection(0, 32, false, false), 1);
         assert_eq!(negotiate_max_connection(1, 32, true, false), 2);

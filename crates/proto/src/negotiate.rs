@@ -1,5 +1,5 @@
 //! Sans-IO state machines for negotiation steps 1–4 over an already
-//! decrypted byte stream (protocol-sslvpn.md §3, §5, §6; SoftEther
+//! decrypted byte stream (docs/protocol-sslvpn.md §3, §5, §6; SoftEther
 //! `src/Cedar/Protocol.c`: `ServerDownloadSignature`, `ServerUploadHello`,
 //! `ClientUploadSignature`, `ClientDownloadHello`; `src/Mayaqua/HTTP.c`:
 //! `HttpServerRecvEx`, `HttpServerSend`, `HttpClientSend`, `HttpClientRecv`).
@@ -32,7 +32,7 @@ pub const CLIENT_MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 /// Why the server side of a negotiation ended. Whatever the machine wrote to
 /// `out` before returning the error must still be sent; then the connection
-/// is closed (protocol-sslvpn.md §3.6: the reference reads at most one more
+/// is closed (docs/protocol-sslvpn.md §3.6: the reference reads at most one more
 /// request and closes after 25 ms).
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum NegotiationError {
@@ -49,7 +49,7 @@ pub enum NegotiationError {
     /// a 403 page was written (`POST_Recv_TooLong`).
     #[error("signature POST of {0} bytes refused")]
     SignatureLength(usize),
-    /// The PACK request broke the rules of protocol-sslvpn.md §3.5 (method,
+    /// The PACK request broke the rules of docs/protocol-sslvpn.md §3.5 (method,
     /// target, version, content type, length); error PACK `error=3` written.
     #[error("bad PACK request: {0}")]
     BadRequest(&'static str),
@@ -503,7 +503,7 @@ impl ClientNegotiation {
     /// Appends the step-1 request: `POST /vpnsvc/connect.cgi` with
     /// `Content-Type: image/jpeg`, `Connection: Keep-Alive`, `Host` and the
     /// body `VPNCONNECT` (accepted by SoftEther servers instead of the
-    /// watermark image, protocol-sslvpn.md §3.4).
+    /// watermark image, docs/protocol-sslvpn.md §3.4).
     pub fn start(&mut self, out: &mut Vec<u8>) {
         write_request(
             out,

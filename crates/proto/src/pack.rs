@@ -1,5 +1,5 @@
-//! PACK, SoftEther's binary key/value container (protocol-sslvpn.md §4,
-//! admin-rpc.md §2; SoftEther `src/Mayaqua/Pack.c`, `src/Mayaqua/Pack.h`).
+//! PACK, SoftEther's binary key/value container (docs/protocol-sslvpn.md §4,
+//! docs/admin-rpc.md §2; SoftEther `src/Mayaqua/Pack.c`, `src/Mayaqua/Pack.h`).
 //!
 //! Wire layout (all integers big-endian):
 //!
@@ -30,7 +30,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const MAX_ELEMENT_NAME_LEN: usize = 63;
 
 /// Name of the padding element both sides add to handshake PACKs
-/// (`CreateDummyValue`, `src/Mayaqua/Network.c`; protocol-sslvpn.md §3.5).
+/// (`CreateDummyValue`, `src/Mayaqua/Network.c`; docs/protocol-sslvpn.md §3.5).
 pub const PADDING_ELEMENT: &str = "pencore";
 
 /// Upper bound (exclusive) of the padding size: `HTTP_PACK_RAND_SIZE_MAX` = 1000.
@@ -200,7 +200,7 @@ pub struct PackLimits {
 impl PackLimits {
     /// PACKs a server accepts from a client over HTTP during negotiation:
     /// 65 536 bytes (`HTTP_PACK_MAX_SIZE`, `src/Mayaqua/HTTP.h`;
-    /// protocol-sslvpn.md §3.5).
+    /// docs/protocol-sslvpn.md §3.5).
     pub const HTTP_FROM_CLIENT: PackLimits = PackLimits {
         max_bytes: 65536,
         max_elements: 262_144,
@@ -273,7 +273,7 @@ pub enum PackError {
 /// (`PACK` in `src/Mayaqua/Pack.h`).
 ///
 /// SoftEther keeps elements sorted by name and appends the newest last;
-/// receivers do not depend on the order (verified, protocol-sslvpn.md §4.2),
+/// receivers do not depend on the order (verified, docs/protocol-sslvpn.md §4.2),
 /// so this type simply keeps insertion order. The `add_*` setters replace an
 /// existing element of the same name, whatever its type (SoftEther's writer
 /// instead ignores the second add; callers here never rely on that).
@@ -354,7 +354,7 @@ impl Pack {
         self.set(name, Value::UniStr(v.to_owned()))
     }
 
-    /// Sets the four elements of an IP field (`PackAddIp`, protocol-sslvpn.md
+    /// Sets the four elements of an IP field (`PackAddIp`, docs/protocol-sslvpn.md
     /// §4.3): `X@ipv6_bool`, `X@ipv6_array` (16 zero bytes for IPv4, the 5.01
     /// form), `X@ipv6_scope_id` (0) and `X` (the IPv4 octets reversed on the
     /// wire, 0 for IPv6).
@@ -448,7 +448,7 @@ impl Pack {
 
     /// True if an element called `name` exists (any type). Lets callers
     /// reproduce SoftEther's writer, where a second add of a name is ignored
-    /// ("first one wins", admin-rpc.md §2).
+    /// ("first one wins", docs/admin-rpc.md §2).
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
     }
@@ -482,7 +482,7 @@ impl Pack {
     }
 
     /// INT value `i` of `name`; `None` if absent or of another type
-    /// (typed lookup, protocol-sslvpn.md §4.2; `PackGetIntEx`).
+    /// (typed lookup, docs/protocol-sslvpn.md §4.2; `PackGetIntEx`).
     pub fn get_int_at(&self, name: &str, i: usize) -> Option<u32> {
         match self.value_at(name, ValueType::Int, i)? {
             Value::Int(v) => Some(*v),
@@ -529,7 +529,7 @@ impl Pack {
         self.get_int_at(name, i).unwrap_or(0) != 0
     }
 
-    /// IP value `i` of field `name` (`PackGetIpEx`, protocol-sslvpn.md §4.3):
+    /// IP value `i` of field `name` (`PackGetIpEx`, docs/protocol-sslvpn.md §4.3):
     /// if `name@ipv6_bool` is true the 16-byte `name@ipv6_array` (else
     /// `None`), otherwise the INT `name` read with reversed octets (else
     /// `None`). The scope id is not represented.
@@ -582,7 +582,7 @@ impl Pack {
     }
 
     /// Sets the padding element `pencore` to 0..=999 random bytes
-    /// (`CreateDummyValue`, protocol-sslvpn.md §3.5). Call it last so that
+    /// (`CreateDummyValue`, docs/protocol-sslvpn.md §3.5). Call it last so that
     /// the padding is the last element, as SoftEther sends it.
     pub fn add_padding<R: rand::Rng>(&mut self, rng: &mut R) {
         let n = rng.gen_range(0..PADDING_MAX);
@@ -748,7 +748,7 @@ mod tests {
             .collect()
     }
 
-    /// protocol-sslvpn.md §4.4: the 84-byte error PACK captured from 5.01.
+    /// docs/protocol-sslvpn.md §4.4: the 84-byte error PACK captured from 5.01.
     #[test]
     fn worked_example_byte_for_byte() {
         let expected = hex("00 00 00 03
@@ -785,7 +785,7 @@ mod tests {
         assert_eq!(Pack::decode(&enc).unwrap().get_unistr("n"), Some("Jöhn ü€"));
     }
 
-    /// admin-rpc.md §2.2: the `Test` call PACK and an empty UNISTR.
+    /// docs/admin-rpc.md §2.2: the `Test` call PACK and an empty UNISTR.
     #[test]
     fn admin_examples() {
         let mut p = Pack::new();

@@ -1,5 +1,5 @@
-//! Password hashes used by SoftEther (protocol-sslvpn.md §5.2,
-//! config-format.md §8; `HashPassword` in `src/Cedar/Account.c`,
+//! Password hashes used by SoftEther (docs/protocol-sslvpn.md §5.2,
+//! docs/config-format.md §8; `HashPassword` in `src/Cedar/Account.c`,
 //! `SecurePassword` in `src/Cedar/Sam.c`, `GenerateNtPasswordHash` in
 //! `src/Cedar/Sam.c`).
 
@@ -28,14 +28,14 @@ pub fn secure_password(hashed: &[u8; SHA0_LEN], random: &[u8; SHA0_LEN]) -> [u8;
 
 /// A server or hub administrator password hash `SHA0(password)`
 /// (config `ServerConfiguration/HashedPassword`, hub `HashedPassword`;
-/// admin-rpc.md §3.4).
+/// docs/admin-rpc.md §3.4).
 pub fn hash_admin_password(password: &str) -> [u8; SHA0_LEN] {
     crate::sha0::sha0(password.as_bytes())
 }
 
 /// The MS-CHAP hash stored as `AuthNtLmSecureHash`: MD4 over the password
 /// "in UTF-16LE" where, as in SoftEther, every *byte* of the password is
-/// zero-extended to 16 bits (exact for ASCII; config-format.md §8).
+/// zero-extended to 16 bits (exact for ASCII; docs/config-format.md §8).
 pub fn nt_password_hash(password: &str) -> [u8; 16] {
     let mut md = Md4::new();
     for &b in password.as_bytes() {
@@ -46,7 +46,7 @@ pub fn nt_password_hash(password: &str) -> [u8; 16] {
 
 /// Checks a client's `secure_password` against the stored hash and the hello
 /// random the server sent on this connection (`SamAuthUserByPassword`).
-/// Only a value of exactly 20 bytes can match (protocol-sslvpn.md §5.4, a
+/// Only a value of exactly 20 bytes can match (docs/protocol-sslvpn.md §5.4, a
 /// size other than 20 fails). The comparison takes the same time whatever
 /// bytes differ.
 pub fn verify_secure_password(
@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn spec_vectors() {
-        // protocol-sslvpn.md §5.2 (verified against 5.01)
+        // docs/protocol-sslvpn.md §5.2 (verified against 5.01)
         assert_eq!(
             to_hex(&hash_password("test", "testpass")),
             "187c05b73f2443c10a846418a3e53162fe00645b"
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn config_vectors() {
-        // config-format.md §5.1; base64 values converted to hex:
+        // docs/config-format.md §5.1; base64 values converted to hex:
         // EvuehAVBhVNB2yJOiO6CdviiyAs=, 7VC9yfqjcOMaxO4Rn9UfSA==,
         // LK8CeMfNcUw52W/Umez7W0hRcxs=, m1rI8i2GQewqz2B0k3PlhPxSGRw=,
         // +WzqGYrR3VYXrAhKPZLGEHcIwO8=

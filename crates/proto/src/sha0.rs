@@ -1,6 +1,6 @@
 //! SHA-0, the original 1993 Secure Hash Algorithm (FIPS 180), used by
 //! SoftEther for every password hash (`Sha0` in `src/Mayaqua/Encrypt.c`;
-//! protocol-sslvpn.md §5.2).
+//! docs/protocol-sslvpn.md §5.2).
 //!
 //! SHA-0 is SHA-1 without the one-bit left rotation in the message schedule.
 //! It is cryptographically broken; it is implemented here only because the
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn vectors() {
-        // protocol-sslvpn.md §5.2
+        // docs/protocol-sslvpn.md §5.2
         assert_eq!(
             to_hex(&sha0(b"")),
             "f96cea198ad1dd5617ac084a3d92c6107708c0ef"

@@ -1,4 +1,4 @@
-//! Recognising the step-1 "signature" body (protocol-sslvpn.md §3.3–3.4;
+//! Recognising the step-1 "signature" body (docs/protocol-sslvpn.md §3.3–3.4;
 //! `src/Cedar/WaterMark.c`, `ServerDownloadSignature` in
 //! `src/Cedar/Protocol.c`).
 //!
@@ -18,21 +18,21 @@ pub const MAX_SIGNATURE_BODY: usize = WATERMARK_LEN + 2000;
 /// The alternative signature body (`HTTP_VPN_TARGET_POSTDATA`, `HTTP.h`).
 pub const VPNCONNECT: &[u8] = b"VPNCONNECT";
 
-/// SHA-1 of the 1411-byte watermark (protocol-sslvpn.md §3.3, verified).
+/// SHA-1 of the 1411-byte watermark (docs/protocol-sslvpn.md §3.3, verified).
 pub const WATERMARK_SHA1: [u8; 20] = [
     0xbb, 0x85, 0x98, 0x34, 0x34, 0xa1, 0xee, 0xd6, 0x45, 0xd8, 0x65, 0x7d, 0xcc, 0xf8, 0xd2, 0x6a,
     0x9b, 0xb4, 0xea, 0xa7,
 ];
 
 /// The first 16 bytes of the watermark (a GIF89a header), a cheap pre-check
-/// before hashing (protocol-sslvpn.md §3.3).
+/// before hashing (docs/protocol-sslvpn.md §3.3).
 pub const WATERMARK_PREFIX: [u8; 16] = [
     0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0xc8, 0x00, 0x33, 0x00, 0xf2, 0x00, 0x00, 0x36, 0x37, 0x34,
 ];
 
 /// The `Content-Length` rule applied before the body is read: within
 /// `[1411, 3411]` or exactly 10; anything else is answered 403 and ends the
-/// dispatcher (protocol-sslvpn.md §3.4 step 2).
+/// dispatcher (docs/protocol-sslvpn.md §3.4 step 2).
 pub fn signature_length_acceptable(content_length: usize) -> bool {
     content_length == VPNCONNECT.len()
         || (WATERMARK_LEN..=MAX_SIGNATURE_BODY).contains(&content_length)

@@ -1,5 +1,5 @@
 //! The JSON-RPC web API of our running `vpnserver` (`/api/` on the HTTPS
-//! listeners, admin-rpc.md §9), driven with `curl`: authentication headers
+//! listeners, docs/admin-rpc.md §9), driven with `curl`: authentication headers
 //! and HTTP Basic, 401 with `WWW-Authenticate`, CORS, POST and GET calls,
 //! the core operations (Test, GetServerInfo, CreateHub, CreateUser,
 //! EnumUser, EnumSession, DeleteHub, GetConfig/SetConfig), hub

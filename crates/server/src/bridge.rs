@@ -1,6 +1,6 @@
 //! Local bridges: a virtual hub joined to a real network interface (AF_PACKET
 //! raw socket) or to a TAP device `tap_<name>` the server creates
-//! (process-model.md §9; SoftEther `src/Cedar/Bridge.c`, `BridgeUnix.c`).
+//! (docs/process-model.md §9; SoftEther `src/Cedar/Bridge.c`, `BridgeUnix.c`).
 //!
 //! A local bridge is one more port of its hub, with the `CheckMac` loop
 //! guard on (SoftEther forces it for local bridges). The device side lives

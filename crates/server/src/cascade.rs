@@ -1,6 +1,6 @@
 //! Cascade connections: a session of a local virtual hub that logs in, as a
 //! client, to a virtual hub of a remote VPN Server and joins the two hubs
-//! at layer 2 (process-model.md §11; SoftEther `src/Cedar/Link.c`).
+//! at layer 2 (docs/process-model.md §11; SoftEther `src/Cedar/Link.c`).
 //!
 //! The cascade reconnects after any failure or disconnection every
 //! `RetryInterval` (10 s by default) ± 20 %, or 60 s after "hub busy"-type
@@ -51,7 +51,7 @@ pub enum CascadeStatus {
 }
 
 impl CascadeStatus {
-    /// The text vpncmd's `CascadeList` prints (process-model.md §11.4).
+    /// The text vpncmd's `CascadeList` prints (docs/process-model.md §11.4).
     pub fn display_text(&self) -> String {
         match self {
             CascadeStatus::Offline => "Offline (Stopped)".into(),
@@ -122,7 +122,7 @@ pub fn spawn(
     c
 }
 
-/// Errors after which SoftEther waits 60 s (process-model.md §11.3).
+/// Errors after which SoftEther waits 60 s (docs/process-model.md §11.3).
 fn long_wait(code: ErrorCode) -> bool {
     [
         ErrorCode::HUB_IS_BUSY,

@@ -1,5 +1,5 @@
 //! The client side of the SoftEther protocol over tokio: what a cascade
-//! connection does to log in to a remote virtual hub (protocol-sslvpn.md
+//! connection does to log in to a remote virtual hub (docs/protocol-sslvpn.md
 //! §11) and to add connections to its session (§6).
 //!
 //! TLS reads go through a [`RecordReader`] so that, with `use_encrypt=0`,

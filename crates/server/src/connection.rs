@@ -1,6 +1,6 @@
 //! One accepted TCP connection: TLS handshake, the HTTP negotiation
 //! (signature, hello, request) and dispatch to login, additional connection,
-//! hub enumeration or administration (protocol-sslvpn.md §1–6).
+//! hub enumeration or administration (docs/protocol-sslvpn.md §1–6).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -172,7 +172,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
 }
 
 /// Sends an error PACK, then waits briefly for the peer to close
-/// (SoftEther reads at most one more request, protocol-sslvpn.md §3.6).
+/// (SoftEther reads at most one more request, docs/protocol-sslvpn.md §3.6).
 pub(crate) async fn reply_error(tls: &mut ServerTls, nego: &ServerNegotiation, code: ErrorCode) {
     let mut out = Vec::new();
     let pack = ErrorReply {
@@ -325,7 +325,7 @@ async fn handle_login(
 }
 
 /// Policy values sent in the welcome: SoftEther's defaults
-/// (protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
+/// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
 /// and bridge/routing permission.
 fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
     rustether_proto::messages::DEFAULT_POLICY

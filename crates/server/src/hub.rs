@@ -6,7 +6,7 @@
 //! leave through the receiver returned by [`Hub::attach`]. A slow receiver
 //! never stalls the hub: when its queue is full the frame is dropped and
 //! counted (SoftEther drops beyond `MAX_STORED_QUEUE_NUM` = 1024 too,
-//! process-model.md §12.3).
+//! docs/process-model.md §12.3).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

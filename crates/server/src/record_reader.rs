@@ -3,7 +3,7 @@
 //!
 //! With `use_encrypt=0` a SoftEther server writes its welcome inside TLS and
 //! the very next bytes on the socket are plaintext block-stream data
-//! (protocol-sslvpn.md §7.1, hazard 2). A TLS client that reads ahead would
+//! (docs/protocol-sslvpn.md §7.1, hazard 2). A TLS client that reads ahead would
 //! swallow them. Wrapping the socket in [`RecordReader`] during negotiation
 //! keeps those bytes here, and [`RecordReader::into_parts`] returns them.
 

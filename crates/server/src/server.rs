@@ -23,7 +23,7 @@ use crate::hub::Hub;
 use crate::session::Registry;
 use crate::tls::{self, CertifiedKey};
 
-/// Default session timeout: policy `TimeOut` 20 s (protocol-sslvpn.md §5.6).
+/// Default session timeout: policy `TimeOut` 20 s (docs/protocol-sslvpn.md §5.6).
 pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 
 /// The running server.
@@ -315,7 +315,7 @@ impl Server {
         }
     }
 
-    /// Decides a login (SoftEther `ServerAccept` order, protocol-sslvpn.md
+    /// Decides a login (SoftEther `ServerAccept` order, docs/protocol-sslvpn.md
     /// §5.6): hub lookup (8), hub offline (10), authentication (7, 9, 51),
     /// policy (12). `random` is the hello random of this connection.
     pub fn authenticate(
@@ -338,13 +338,13 @@ impl Server {
             return Err(ErrorCode::AUTHTYPE_NOT_SUPPORTED);
         }
         // Hub option MaxSession (0 = unlimited) → ERR_HUB_IS_BUSY
-        // (process-model.md §12.6).
+        // (docs/process-model.md §12.6).
         if hub_cfg.max_session != 0 && hub.port_count() >= hub_cfg.max_session as usize {
             return Err(ErrorCode::HUB_IS_BUSY);
         }
 
         // The hub administrator logs in with the hub's SecurePassword, which
-        // is HashPassword("administrator", pw) (protocol-sslvpn.md §5.2).
+        // is HashPassword("administrator", pw) (docs/protocol-sslvpn.md §5.2).
         if req.username.eq_ignore_ascii_case("administrator") {
             let ok = match &req.auth {
                 ClientAuth::Password { secure_password } => password::verify_secure_password(

@@ -1,6 +1,6 @@
 //! VPN sessions in the data phase.
 //!
-//! A session owns 1..=32 TCP connections (protocol-sslvpn.md §6). Each
+//! A session owns 1..=32 TCP connections (docs/protocol-sslvpn.md §6). Each
 //! connection's read half runs in its own task that decodes the block stream
 //! and switches whole batches through the hub. One session task owns the
 //! session's hub queue and the write halves: it batches queued frames into
@@ -145,7 +145,7 @@ impl Session {
     }
 
     /// Reserves a slot for an additional connection and picks its direction
-    /// (protocol-sslvpn.md §6.1 item 4 and §6.2). The slot is released when
+    /// (docs/protocol-sslvpn.md §6.1 item 4 and §6.2). The slot is released when
     /// the connection ends, or by [`Session::release_slot`] if the hand-off
     /// fails.
     pub fn reserve_additional(&self) -> Result<Direction, AttachError> {
@@ -357,7 +357,7 @@ struct ReaderSlot {
     task: JoinHandle<()>,
     last_recv_ms: Arc<AtomicU64>,
     /// Connections that may carry client→server data are subject to the
-    /// receive timeout (protocol-sslvpn.md §6.2).
+    /// receive timeout (docs/protocol-sslvpn.md §6.2).
     timed: bool,
     direction: Direction,
 }

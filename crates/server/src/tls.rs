@@ -3,7 +3,7 @@
 //!
 //! SoftEther presents one RSA certificate on every listener and every
 //! connection of a session must see the same certificate
-//! (protocol-sslvpn.md §2.2, §2.4). Session tickets are off, as SoftEther
+//! (docs/protocol-sslvpn.md §2.2, §2.4). Session tickets are off, as SoftEther
 //! sets OpenSSL's `NO_TICKET`.
 
 use std::sync::Arc;
@@ -94,7 +94,7 @@ pub fn server_config(ck: &CertifiedKey) -> anyhow::Result<Arc<rustls::ServerConf
 
 /// Builds a rustls client configuration for cascade connections that does
 /// not verify the server certificate (SoftEther's default, `CheckServerCert`
-/// off; protocol-sslvpn.md §2.4). Certificate pinning is done by the caller
+/// off; docs/protocol-sslvpn.md §2.4). Certificate pinning is done by the caller
 /// comparing the presented certificate.
 pub fn client_config_no_verify() -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

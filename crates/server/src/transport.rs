@@ -1,6 +1,6 @@
 //! The byte stream of one TCP connection after negotiation: TLS, or the raw
 //! TCP socket when the session negotiated `use_encrypt=0`
-//! (protocol-sslvpn.md §7.1: the TLS layer is then simply abandoned).
+//! (docs/protocol-sslvpn.md §7.1: the TLS layer is then simply abandoned).
 
 use std::pin::Pin;
 

@@ -268,7 +268,8 @@ async fn additional_connections_follow_max_connection_and_half_duplex() {
     assert!(welcome.half_connection);
     let cert = first.server_cert.clone();
     let _keep = first.into_data(true);
-    // §6.2: additional directions go 1, 1, 2, 1 after a client→server first one.
+    // docs/protocol-sslvpn.md §6.2: additional directions go 1, 1, 2, 1 after a
+    // client→server first one.
     let mut dirs = Vec::new();
     let mut conns = Vec::new();
     for _ in 0..4 {

@@ -7,7 +7,7 @@
 //! on load). Key names, types and the cascade policy subset are those a
 //! file written by SoftEther 5.01 build 9674 contains (SoftEther
 //! `src/Cedar/Server.c` `SiWriteHubLinkCfg`, `SiWriteClientOption`,
-//! `SiWriteClientAuth`, `SiWritePolicyCfg`; config-format.md §7.10).
+//! `SiWriteClientAuth`, `SiWritePolicyCfg`; docs/config-format.md §7.10).
 //!
 //! The password is stored as `ClientAuth { uint AuthType 1; byte
 //! HashedPassword <base64 SHA-0(password ‖ UPPER(username))> }`, which the
@@ -24,7 +24,7 @@ use base64::Engine as _;
 use crate::seconfig::{BridgeSpec, HubSpec, ServerConfigSpec, UserSpec};
 use crate::sha0::password_hash;
 
-/// The one hub of a VPN Bridge (process-model.md §10).
+/// The one hub of a VPN Bridge (docs/process-model.md §10).
 pub const BRIDGE_HUB: &str = "BRIDGE";
 
 /// Boolean items of a cascade's `Policy` folder, as SoftEther 5.01 writes them.

@@ -52,7 +52,7 @@ impl BridgeMode {
 
 /// The kernel name of the TAP device SoftEther creates for local bridge
 /// `device`: `tap_` + lower-cased name, at most 15 characters
-/// (process-model.md §9.5).
+/// (docs/process-model.md §9.5).
 pub fn tap_name(device: &str) -> String {
     let mut n = format!("tap_{}", device.trim().to_ascii_lowercase());
     n.truncate(crate::netns::IFNAME_MAX);

@@ -1,4 +1,4 @@
-//! Local bridge RPCs (admin-rpc.md §6.5).
+//! Local bridge RPCs (docs/admin-rpc.md §6.5).
 
 use rustether_proto::{ErrorCode, Pack};
 

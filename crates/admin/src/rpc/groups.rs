@@ -1,4 +1,4 @@
-//! Field groups shared by several RPCs (admin-rpc.md §5).
+//! Field groups shared by several RPCs (docs/admin-rpc.md §5).
 
 use rustether_proto::password::{hash_password, nt_password_hash};
 use rustether_proto::ErrorCode;
@@ -538,7 +538,7 @@ pack_struct! {
     /// NODE_INFO: what the client reported at login (`OutRpcNodeInfo`,
     /// `src/Cedar/Admin.c`). The seven version/port numbers are stored here
     /// in natural form and travel byte-swapped (build 9674 = 0xCA250000 on
-    /// the wire, verified, admin-rpc.md §5).
+    /// the wire, verified, docs/admin-rpc.md §5).
     pub struct NodeInfo {
         /// `ClientProductName`.
         client_product_name: String = "ClientProductName" as str,
@@ -590,7 +590,7 @@ pack_struct! {
 }
 
 /// AUTHDATA: a user's authentication method and data (`InRpcAuthData`,
-/// `OutRpcAuthData`, `src/Cedar/Admin.c`; admin-rpc.md §5).
+/// `OutRpcAuthData`, `src/Cedar/Admin.c`; docs/admin-rpc.md §5).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum UserAuth {
     /// `AuthType` 0.
@@ -758,7 +758,7 @@ mod tests {
 
     #[test]
     fn policy_has_39_elements_with_ver3() {
-        // admin-rpc.md §5: 28 BOOL + 10 INT + policy:Ver3 = 39 (verified).
+        // docs/admin-rpc.md §5: 28 BOOL + 10 INT + policy:Ver3 = 39 (verified).
         let pol = Policy {
             access: true,
             max_connection: 32,
@@ -784,7 +784,7 @@ mod tests {
         };
         let mut o = OutPack::new();
         n.write_fields(&mut o);
-        // admin-rpc.md §5 / protocol-sslvpn.md §4.3 (verified values)
+        // docs/admin-rpc.md §5 / docs/protocol-sslvpn.md §4.3 (verified values)
         assert_eq!(o.pack().get_int("ClientProductBuild"), Some(0xCA25_0000));
         assert_eq!(o.pack().get_int("ClientProductVer"), Some(0xF501_0000));
         assert_eq!(o.pack().get_int("ClientPort"), Some(0x611E_0000));
@@ -816,7 +816,7 @@ mod tests {
 
     #[test]
     fn user_auth_plain_password_is_hashed_like_the_server() {
-        // admin-rpc.md §6.3: "Secret1"/"alice" → 12fb9e84… and ed50bdc9…
+        // docs/admin-rpc.md §6.3: "Secret1"/"alice" → 12fb9e84… and ed50bdc9…
         let mut p = Pack::new();
         p.add_int("AuthType", 1);
         p.add_str("Auth_Password", "Secret1");

@@ -1,4 +1,4 @@
-//! Virtual Hub RPCs (admin-rpc.md §6.2).
+//! Virtual Hub RPCs (docs/admin-rpc.md §6.2).
 
 use rustether_proto::{ErrorCode, Pack};
 

@@ -1,4 +1,4 @@
-//! Cascade ("link") RPCs (admin-rpc.md §6.6).
+//! Cascade ("link") RPCs (docs/admin-rpc.md §6.6).
 
 use rustether_proto::{ErrorCode, Pack};
 
@@ -65,7 +65,7 @@ pub const LINK_DEVICE_NAME: &str = "_SEHUBLINKCLI_";
 
 impl CreateLink {
     /// The normalisation the server applies when it stores a cascade
-    /// (`NewLink`, `StSetLink`; verified via GetLink, admin-rpc.md §6.6):
+    /// (`NewLink`, `StSetLink`; verified via GetLink, docs/admin-rpc.md §6.6):
     /// device name [`LINK_DEVICE_NAME`], retry forever, `RetryInterval` 10,
     /// `NoRoutingTracking` on, bridge/routing mode on, monitor mode off.
     /// `CreateLink` additionally stores the cascade offline.
@@ -187,7 +187,7 @@ mod tests {
     use crate::rpc::ConnectionStatusFields;
 
     /// What vpncmd `CascadeCreate l /SERVER:h:5555 /HUB:TEST2 /USERNAME:bob`
-    /// sends (admin-rpc.md §6.6, verified).
+    /// sends (docs/admin-rpc.md §6.6, verified).
     fn vpncmd_create() -> CreateLink {
         CreateLink {
             hub_name: "TEST".into(),

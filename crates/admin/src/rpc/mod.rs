@@ -1,5 +1,5 @@
 //! Typed request/response structures of the administration RPCs
-//! (admin-rpc.md §5–§7; the `In*`/`Out*` converters of
+//! (docs/admin-rpc.md §5–§7; the `In*`/`Out*` converters of
 //! `src/Cedar/Admin.c`, `src/Cedar/Client.c`, `src/Cedar/Server.c`).
 //!
 //! Every structure implements [`RpcMessage`]: [`RpcMessage::from_pack`]
@@ -100,7 +100,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn time(&self, name: &str, i: usize) -> R<u64> {
         self.int64(name, i)
     }
-    /// NODE_INFO numbers travel byte-swapped (admin-rpc.md §5).
+    /// NODE_INFO numbers travel byte-swapped (docs/admin-rpc.md §5).
     pub(crate) fn swapped(&self, name: &str, i: usize) -> R<u32> {
         Ok(self.int(name, i)?.swap_bytes())
     }

@@ -1,4 +1,4 @@
-//! Server-level RPCs (admin-rpc.md §6.1, §6.7, §7).
+//! Server-level RPCs (docs/admin-rpc.md §6.1, §6.7, §7).
 
 use rustether_proto::{ErrorCode, Pack};
 
@@ -151,7 +151,7 @@ impl RpcMessage for ServerStatus {
 
 pack_struct! {
     /// RPC_LISTENER: request and (echoed) response of `CreateListener`,
-    /// `DeleteListener`, `EnableListener` (admin-rpc.md §6.1).
+    /// `DeleteListener`, `EnableListener` (docs/admin-rpc.md §6.1).
     pub struct Listener {
         /// `Port`: TCP port, 1..=65535.
         port: u32 = "Port" as int,
@@ -316,7 +316,7 @@ pack_struct! {
 }
 
 pack_struct! {
-    /// RPC_CONFIG: `GetConfig`/`SetConfig` (admin-rpc.md §6.7). `FileData`
+    /// RPC_CONFIG: `GetConfig`/`SetConfig` (docs/admin-rpc.md §6.7). `FileData`
     /// is the whole configuration text (UTF-8 with BOM, CRLF).
     pub struct Config {
         /// `FileName`: 9674 answers `$vpn_server.config`; vpncmd sends "".
@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(p.count("Ports"), 2);
         assert_eq!(p.get_int_at("Ports", 1), Some(443));
         assert!(p.get_bool_at("Errors", 1));
-        // an empty list has no elements at all (admin-rpc.md §2)
+        // an empty list has no elements at all (docs/admin-rpc.md §2)
         let p = round_trip(&ListenerList::default());
         assert!(p.is_empty());
         round_trip(&Listener {

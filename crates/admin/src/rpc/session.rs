@@ -1,4 +1,4 @@
-//! Session RPCs (admin-rpc.md §6.4).
+//! Session RPCs (docs/admin-rpc.md §6.4).
 
 use rustether_proto::{ErrorCode, Pack};
 
@@ -119,7 +119,7 @@ pack_struct! {
 /// NODE_INFO are merged into the same PACK; where names collide
 /// (`ServerProductName`, `HubName`, `UniqueId`) the value written first wins,
 /// so the session fields, then CONNECTION_STATUS, then NODE_INFO
-/// (admin-rpc.md §6.4).
+/// (docs/admin-rpc.md §6.4).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionStatus {
     /// Session identity and client address.

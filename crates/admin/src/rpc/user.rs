@@ -1,4 +1,4 @@
-//! User RPCs (admin-rpc.md §6.3).
+//! User RPCs (docs/admin-rpc.md §6.3).
 
 use rustether_proto::{ErrorCode, Pack};
 

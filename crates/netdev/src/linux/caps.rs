@@ -71,7 +71,7 @@ pub fn check_capabilities(need_admin: bool) -> Result<()> {
 }
 
 /// Whether a local bridge can be used at all: an `AF_PACKET` raw socket can be opened.
-/// This is SoftEther's `IsEthSupported()` on Linux (process-model.md section 9.1), which
+/// This is SoftEther's `IsEthSupported()` on Linux (docs/process-model.md §9.1), which
 /// decides between a device list and error 84 (`ERR_LOCAL_BRIDGE_UNSUPPORTED`).
 pub fn is_bridge_supported() -> bool {
     sys::socket(

@@ -11,7 +11,7 @@ use crate::DeviceInfo;
 /// interfaces, Wi-Fi in managed mode — all report Ethernet). Left out: loopback and every
 /// other hardware type (tun, ip tunnels, ...) and, like SoftEther, names starting with
 /// `tap_` (the TAP devices local bridges create themselves). SoftEther's `GetEthListLinux`
-/// (process-model.md section 9.2) also accepts the rare hardware types 2, 6, 800 and 801;
+/// (docs/process-model.md §9.2) also accepts the rare hardware types 2, 6, 800 and 801;
 /// we do not, because frames on them are not Ethernet frames.
 ///
 /// Needs no capability. SoftEther returns an empty list when the process cannot open a raw

@@ -37,7 +37,7 @@ const MAX_FEATURES: u32 = 1024;
 /// TX *checksum* offload is left alone on purpose: partial checksums reach the bridge from
 /// the *peer* of a veth (a container), whose settings the bridge cannot change; the raw
 /// device completes them in software instead (see [`crate::frame`]). SoftEther's list also
-/// has `rx`, `tx`, `sg`, `rxvlan`, `txvlan`, `ntuple`, `rxhash` (process-model.md 9.3);
+/// has `rx`, `tx`, `sg`, `rxvlan`, `txvlan`, `ntuple`, `rxhash` (docs/process-model.md §9.3);
 /// VLAN tags stripped by the NIC are re-inserted from `PACKET_AUXDATA` instead.
 pub const MANAGED_OFFLOADS: &[&str] = &[
     "rx-gro",

@@ -55,7 +55,7 @@ enum Rx {
 
 /// An `AF_PACKET`/`SOCK_RAW` socket receiving every protocol (`ETH_P_ALL`) on one
 /// interface: the I/O of a SoftEther local bridge on a network interface
-/// (`OpenEthLinux`, process-model.md section 9.3).
+/// (`OpenEthLinux`, docs/process-model.md §9.3).
 ///
 /// * **Promiscuous mode** ([`RawOptions::promiscuous`]) through the socket option
 ///   `PACKET_ADD_MEMBERSHIP` / `PACKET_MR_PROMISC`: the kernel counts it in the interface's
@@ -63,7 +63,7 @@ enum Rx {
 ///   SoftEther instead sets `IFF_PROMISC` with `SIOCSIFFLAGS` and never clears it (verified
 ///   still set after `BridgeDelete`). The kernel itself would allow the membership with
 ///   `CAP_NET_RAW` alone; we require `CAP_NET_ADMIN` for it like SoftEther does, so that a
-///   bridge's state does not depend on the mechanism (process-model.md 9.1).
+///   bridge's state does not depend on the mechanism (docs/process-model.md §9.1).
 /// * **Offloads** ([`RawOptions::disable_offloads`]): the receive-aggregation and
 ///   segmentation features in [`crate::MANAGED_OFFLOADS`] are switched off with the
 ///   ethtool ioctl and the previous *requested* state is restored when the last raw

@@ -10,7 +10,7 @@ use crate::linux::{raw::RawDevice, sys};
 use crate::{DeviceStatus, FrameMeta, RawOptions};
 
 /// SoftEther's `BRIDGE_TRY_SPAN`: a closed local bridge tries to open its device once a
-/// second (process-model.md 9.4, verified ≈1.05 s between attempts).
+/// second (docs/process-model.md §9.4, verified ≈1.05 s between attempts).
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A local bridge device that survives its interface disappearing.
@@ -20,7 +20,7 @@ pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// (detected at once through `ENETDOWN`, or within 0.5 s by the idle check of
 /// [`RawDevice::recv_meta`]), or failed. A re-created interface is therefore back in
 /// operation within about one retry interval, as SoftEther's bridge session does
-/// (process-model.md 9.4: log "has stopped" → state `Error` → reopened within ~1 s).
+/// (docs/process-model.md §9.4: log "has stopped" → state `Error` → reopened within ~1 s).
 ///
 /// The state is observable for the `BridgeList` status and log lines through
 /// [`ResilientDevice::status`] and [`ResilientDevice::subscribe`].

@@ -19,7 +19,7 @@ const IFF_NO_PI: libc::c_short = 0x1000;
 const OVERFLOW: usize = 65_536 + 64;
 
 /// Interface name of the TAP device for local bridge `bridge_name`: `tap_` followed by the
-/// name trimmed and lower-cased, as SoftEther builds it (process-model.md 9.5:
+/// name trimmed and lower-cased, as SoftEther builds it (docs/process-model.md §9.5:
 /// `MyTap` → `tap_mytap`).
 ///
 /// Errors: [`NetdevError::NameTooLong`] when the result exceeds 15 bytes (SoftEther
@@ -57,7 +57,7 @@ pub fn generate_tap_mac() -> Result<[u8; 6]> {
 /// [`TapDevice::recv`]. Without offload flags the kernel hands out complete, wire-sized
 /// frames.
 ///
-/// Differences from SoftEther (process-model.md 9.5): no `mknod`/`chmod` of
+/// Differences from SoftEther (docs/process-model.md §9.5): no `mknod`/`chmod` of
 /// `/dev/net/tun` (a missing node is an error), names longer than 15 bytes are refused
 /// instead of truncated.
 pub struct TapDevice {

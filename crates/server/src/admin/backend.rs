@@ -9,7 +9,7 @@
 //! after `SetConfig`) is queued as [`Deferred`] and awaited by the caller
 //! before it sends the answer ([`ServerBackend::finish`]).
 //!
-//! Existence, duplicate and limit errors follow admin-rpc.md §6 and §8.
+//! Existence, duplicate and limit errors follow docs/admin-rpc.md §6 and §8.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Administration of the running server: the SoftEther admin RPC that the
 //! real `vpncmd` speaks (`method=admin` logins on every listener, then
 //! length-prefixed PACK calls) and the JSON-RPC web API at `/api/` on the
-//! same HTTPS listeners (admin-rpc.md §3, §4, §9). The protocol logic is the
+//! same HTTPS listeners (docs/admin-rpc.md §3, §4, §9). The protocol logic is the
 //! sans-IO crate `rustether-admin`; this module does the I/O, the login
 //! checks against the live configuration and the [`AdminBackend`] over
 //! [`Server`] (`backend.rs`).
@@ -270,7 +270,7 @@ pub async fn serve(
     info!("admin: {ip} administration connection closed");
 }
 
-/// The framed RPC loop of an admin connection (admin-rpc.md §4).
+/// The framed RPC loop of an admin connection (docs/admin-rpc.md §4).
 async fn rpc_loop(
     server: &Arc<Server>,
     tls: &mut ServerTls,

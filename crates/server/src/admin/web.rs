@@ -1,4 +1,4 @@
-//! The JSON-RPC web API over the HTTPS listeners (admin-rpc.md §9;
+//! The JSON-RPC web API over the HTTPS listeners (docs/admin-rpc.md §9;
 //! SoftEther `JsonRpcProcPost`, `JsonRpcProcGet`, `JsonRpcProcOptions`,
 //! `AdminWebSendBody`, `AdminWebSendUnauthorized` in `src/Cedar/Admin.c`).
 //!
