@@ -18,13 +18,15 @@
 //! - [`measure`]: ping / iperf3; [`cpu`]: CPU use from /proc.
 //! - [`t1::T1Lab`]: the whole T1 setup (server + two clients through a hub).
 //!
-//! Everything needs root (namespaces); see [`skip_unless_root`].
+//! Everything needs root (namespaces); tests gate on their prerequisites
+//! with [`prereq::require`].
 
 pub mod client;
 pub mod cmd;
 pub mod cpu;
 pub mod measure;
 pub mod netns;
+pub mod prereq;
 pub mod process;
 pub mod seconfig;
 pub mod server;
