@@ -40,6 +40,8 @@ pub const CASCADE_NAME: &str = "casc1";
 /// Log line of our server/bridge when a cascade is established
 /// (`crates/server/src/cascade.rs`).
 pub const OURS_CASCADE_ESTABLISHED: &str = "the cascade connection is established";
+/// Log line of our server/bridge when a cascade attempt starts.
+pub const OURS_CASCADE_ATTEMPT: &str = "starting cascade connection: attempt";
 /// Log line of our server/bridge when a cascade attempt failed.
 pub const OURS_CASCADE_FAILED: &str = "cascade connection failed";
 /// Log line of our server/bridge when an established cascade session ended.
@@ -76,6 +78,37 @@ impl Default for CascadeOptions {
             retry_interval_secs: 10,
             connect_timeout: Duration::from_secs(60),
         }
+    }
+}
+
+/// Upper bound of one cascade connection attempt in the lab (connect, TLS,
+/// login; a refused connection ends at once), for deadlines.
+pub const CASCADE_ATTEMPT_BOUND: Duration = Duration::from_secs(30);
+
+impl CascadeOptions {
+    /// The configured `RetryInterval`.
+    pub fn retry_interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.retry_interval_secs))
+    }
+
+    /// Longest wait between a failed attempt and the next one: the retry
+    /// interval + 20 % (our cascades wait the interval ± 20 %; SoftEther's
+    /// wait the interval).
+    pub fn max_retry_wait(&self) -> Duration {
+        self.retry_interval() * 6 / 5
+    }
+
+    /// Deadline for one retry cycle to show its outcome: the longest wait
+    /// plus one attempt ([`CASCADE_ATTEMPT_BOUND`]).
+    pub fn retry_cycle_deadline(&self) -> Duration {
+        self.max_retry_wait() + CASCADE_ATTEMPT_BOUND
+    }
+
+    /// Deadline for a cascade to be back once its server listens again:
+    /// two retry cycles (an attempt that started just before the server
+    /// listened fails and waits once more).
+    pub fn reconnect_deadline(&self) -> Duration {
+        self.retry_cycle_deadline() * 2
     }
 }
 

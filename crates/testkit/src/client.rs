@@ -83,6 +83,12 @@ pub struct ClientError {
     pub message: String,
 }
 
+/// `N` of a "Use of Compression" value `Yes (N %)`; `None` for `No (...)`.
+pub fn compression_percent(value: &str) -> Option<u32> {
+    let rest = value.strip_prefix("Yes (")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
 /// `AccountStatusGet` output as ordered `item -> value` pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountStatus {
@@ -114,6 +120,14 @@ impl AccountStatus {
     pub fn compression(&self) -> Option<bool> {
         let v = self.get("Use of Compression")?;
         Some(v.starts_with("Yes"))
+    }
+
+    /// The saving SoftEther shows in "Use of Compression: Yes (N %)": 100 −
+    /// bytes on the wire × 100 / bytes before compression, both directions
+    /// (src/Cedar/Command.c, `CmdPrintStatusToListViewEx`). `None` when
+    /// compression is off or the line is missing.
+    pub fn compression_percent(&self) -> Option<u32> {
+        compression_percent(self.get("Use of Compression")?)
     }
 
     /// Cipher from "Encryption" (`Enabled (Algorithm: X)` → `X`), `none` when disabled.
@@ -410,6 +424,13 @@ fn redact<'a>(args: &[&'a str]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compression_values_as_vpncmd_prints_them() {
+        assert_eq!(compression_percent("Yes (37 %)"), Some(37));
+        assert_eq!(compression_percent("Yes (0 %)"), Some(0));
+        assert_eq!(compression_percent("No (No Compression)"), None);
+    }
 
     #[test]
     fn account_error_from_real_client_log() {
