@@ -6,28 +6,23 @@
 //! administrators, the local-only rule without a server password, and
 //! `DisableJsonRpcWebApi`. Every change is checked in the saved file.
 //!
-//! Needs root (network namespaces) and `curl`; prints `skipped` otherwise.
+//! Needs root (network namespaces) and `curl` (`testkit::prereq`: skipped
+//! visibly and counted without them, failing when `CI` is set).
 
 mod admin_support;
 
 use std::net::SocketAddrV4;
 
 use admin_support::*;
+use rustether_testkit::exclusive;
+use rustether_testkit::prereq::{require, Prereq};
 use rustether_testkit::seconfig::ServerConfigSpec;
 use rustether_testkit::sha0::{password_hash, sha0};
 use rustether_testkit::t1::{Topology, SERVER_ADDR};
 use rustether_testkit::tmp::TestDir;
-use rustether_testkit::{exclusive, skip_unless_root};
 use serde_json::{json, Value};
 
 const PORT: u16 = 5555;
-
-fn have_curl() -> bool {
-    std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 struct Api<'a> {
     ns: &'a rustether_testkit::netns::Netns,
@@ -101,11 +96,7 @@ fn names(list: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn jsonrpc_api_manages_the_running_server() {
-    if !skip_unless_root("jsonrpc_api_manages_the_running_server") {
-        return;
-    }
-    if !have_curl() {
-        println!("skipped: curl is not installed (apt-get install curl)");
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
         return;
     }
     let _x = exclusive();

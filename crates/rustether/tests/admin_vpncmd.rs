@@ -6,9 +6,9 @@
 //! cascades to a second server, a user that survives SIGKILL, wrong admin
 //! passwords refused with error 9 and slowed down.
 //!
-//! Needs root (network namespaces) and the Debian packages
-//! `softether-vpncmd` and `softether-vpnclient`; prints `skipped` and passes
-//! otherwise. Everything runs in namespaces without a default route; vpncmd
+//! Needs root (network namespaces), `/dev/net/tun` and the SoftEther Debian
+//! packages (`testkit::prereq`: skipped visibly and counted without them,
+//! failing when `CI` is set). Everything runs in namespaces without a default route; vpncmd
 //! and vpnclient get private state directories. `RUSTETHER_KEEP_LOGS=1`
 //! keeps the working directory (server and client logs).
 
@@ -20,26 +20,19 @@ use std::time::Duration;
 use admin_support::*;
 use rustether_config::{write_text, HubConfig, ListenerConfig, UserAuth};
 use rustether_testkit::client::{AccountSpec, VpnClient};
+use rustether_testkit::exclusive;
 use rustether_testkit::netns::Netns;
+use rustether_testkit::prereq::{require, Prereq};
 use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
 use rustether_testkit::sha0::password_hash;
-use rustether_testkit::softether::require_programs;
 use rustether_testkit::t1::{Topology, LAN_BRIDGE_DEV, SERVER_ADDR};
 use rustether_testkit::tmp::TestDir;
-use rustether_testkit::{exclusive, skip_unless_root};
 
 const PORT: u16 = 5555;
 
-fn prerequisites(test: &str, programs: &[&str]) -> bool {
-    if !skip_unless_root(test) {
-        return false;
-    }
-    if let Err(e) = require_programs(programs) {
-        println!("skipped: {e} ({test})");
-        return false;
-    }
-    true
-}
+/// What the tests of this file need: namespaces, the real vpncmd and
+/// vpnclient (tap devices).
+const NEEDS: &[Prereq] = &[Prereq::Netns, Prereq::Tun, Prereq::SoftEther];
 
 /// Hubs, users, sessions with a real client, hub online state, listeners,
 /// local bridges, configuration get/set/flush, hub-administrator rights,
@@ -47,10 +40,7 @@ fn prerequisites(test: &str, programs: &[&str]) -> bool {
 /// hub deletion — against one server.
 #[test]
 fn vpncmd_manages_the_running_server() {
-    if !prerequisites(
-        "vpncmd_manages_the_running_server",
-        &["vpncmd", "vpnclient"],
-    ) {
+    if !require(NEEDS) {
         return;
     }
     let _x = exclusive();
@@ -438,7 +428,7 @@ fn bridge_status(text: &str, device: &str) -> Option<String> {
 /// the restart.
 #[test]
 fn vpncmd_cascades_and_crash_safety() {
-    if !prerequisites("vpncmd_cascades_and_crash_safety", &["vpncmd"]) {
+    if !require(NEEDS) {
         return;
     }
     let _x = exclusive();

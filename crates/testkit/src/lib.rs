@@ -24,6 +24,7 @@
 pub mod client;
 pub mod cmd;
 pub mod cpu;
+pub mod logtime;
 pub mod measure;
 pub mod netns;
 pub mod prereq;
@@ -50,16 +51,6 @@ use std::sync::{Mutex, MutexGuard};
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// For tests that need root: returns `false` after printing
-/// `skipped: needs root (<test>)` when not root; the test then returns.
-pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    println!("skipped: needs root ({test})");
-    false
 }
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());

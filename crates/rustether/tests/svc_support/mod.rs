@@ -22,26 +22,6 @@ pub fn bin(edition: Edition) -> &'static str {
     }
 }
 
-pub fn is_root() -> bool {
-    // SAFETY: plain system call.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Prints a notice and returns true when the test needs root and we are not.
-pub fn skip_unless_root(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("NOTICE: {test} skipped: needs root");
-        return true;
-    }
-    false
-}
-
-pub fn command_exists(c: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(c).is_file()))
-        .unwrap_or(false)
-}
-
 /// Polls `f` every 10 ms until it is true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;
