@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use admin_support::*;
+use rustether_admin::throttle::ThrottlePolicy;
 use rustether_config::{write_text, HubConfig, ListenerConfig, UserAuth};
 use rustether_testkit::client::{AccountSpec, VpnClient};
 use rustether_testkit::exclusive;
@@ -382,21 +383,40 @@ fn vpncmd_manages_the_running_server() {
         server.saved_config().server.hashed_password,
         rustether_config::model::empty_password_hash()
     );
-    let free: Vec<Duration> = (0..3)
-        .map(|_| v.fails(9, &["/PASSWORD:wrong", "/CMD", "HubList"]).elapsed)
-        .collect();
-    // now locked out for 1 s: the attempt is held, then refused even
-    // with the right password
-    let held = v
-        .fails(9, &["/PASSWORD:adminpw", "/CMD", "HubList"])
-        .elapsed;
-    let slowest_free = *free.iter().max().unwrap();
-    eprintln!("wrong-password attempts took {free:?}; the throttled one {held:?}");
+    // The server states each lockout in its log ("next attempt in N ms"):
+    // 3 free failures, then 1 s, doubling with each further failure. The
+    // test waits out what the server stated before the next wrong attempt,
+    // so that it is checked (and counted) rather than throttled.
+    let throttle = ThrottlePolicy::default();
+    let policy = |failures: u32| throttle.delay_after(failures).as_millis() as u64;
+    let mut off = server.log().len();
+    for failures in 1..=5u32 {
+        v.fails(9, &["/PASSWORD:wrong", "/CMD", "HubList"]);
+        let log = server.log();
+        let stated = lockout_ms(&log[off..]);
+        off = log.len();
+        let want = policy(failures);
+        assert_eq!(
+            stated,
+            (want > 0).then_some(want),
+            "lockout after {failures} failures, as the server logged it:\n{}",
+            &log[log.len().saturating_sub(2000)..]
+        );
+        if failures < 5 {
+            std::thread::sleep(Duration::from_millis(want));
+        }
+    }
+    // Locked out for 4 s now: an attempt even with the right password is
+    // held for the rest of the lockout, then refused without checking it.
+    v.fails(9, &["/PASSWORD:adminpw", "/CMD", "HubList"]);
+    let log = server.log();
+    let held = throttled_ms(&log[off..]).expect("the server logs the throttled attempt");
     assert!(
-        held >= Duration::from_millis(700) && held > slowest_free + Duration::from_millis(400),
-        "throttled attempt {held:?} vs free ones {free:?}"
+        held > 0 && held <= policy(5),
+        "held {held} ms of a {} ms lockout",
+        policy(5)
     );
-    assert!(server.log().contains("login throttled"));
+    // Held until the lockout ended: the next attempt is checked at once.
     let o = v.ok(&["/PASSWORD:adminpw", "/CMD", "HubList"]);
     assert!(o.rows("Virtual Hub Name").contains(&"TEST"));
     // with a password, other machines may administer
@@ -411,6 +431,26 @@ fn vpncmd_manages_the_running_server() {
     assert!(!o.rows("Virtual Hub Name").contains(&"TEST"), "{}", o.text);
     assert!(server.saved_config().hub("TEST").is_none());
     server.ensure_running().unwrap();
+}
+
+/// The lockout the server logged in `log` ("repeated failed logins; next
+/// attempt in N ms"), if any.
+fn lockout_ms(log: &str) -> Option<u64> {
+    log.lines().rev().find_map(|l| {
+        let rest = l.split("repeated failed logins; next attempt in ").nth(1)?;
+        rest.strip_suffix(" ms")?.trim().parse().ok()
+    })
+}
+
+/// How long the server held a throttled login, as it logged it ("login
+/// throttled after repeated failures; refused after N ms").
+fn throttled_ms(log: &str) -> Option<u64> {
+    log.lines().rev().find_map(|l| {
+        let rest = l
+            .split("login throttled after repeated failures; refused after ")
+            .nth(1)?;
+        rest.strip_suffix(" ms")?.trim().parse().ok()
+    })
 }
 
 /// The status column of the `BridgeList` row of `device`
