@@ -5,8 +5,12 @@
 //!
 //! Needs root (a private network namespace with only loopback and a private
 //! mount namespace for vpncmd's state directories) and vpncmd at
-//! `/usr/libexec/softether/vpncmd/vpncmd` (or `$VPNCMD`); otherwise the test
-//! is skipped with a message.
+//! `/usr/libexec/softether/vpncmd/vpncmd` (or under
+//! `$RUSTETHER_SOFTETHER_DIR`): `rustether_testkit::prereq` skips the test
+//! visibly (and counts it) without them, and fails it when `CI` is set.
+//!
+//! The login throttle runs on a clock the test advances itself, so the
+//! lockout is shown without timing anything.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -23,18 +27,21 @@ use rustether_admin::login::{
 };
 use rustether_admin::memory::MemoryBackend;
 use rustether_admin::rpc::{EnumSessionItem, KeyPair};
-use rustether_admin::throttle::{Admission, LoginThrottle, THROTTLED_ERROR};
+use rustether_admin::throttle::{Admission, LoginThrottle, ThrottlePolicy, THROTTLED_ERROR};
 use rustether_admin::{dispatch, Caller};
 use rustether_proto::http::{write_response, HttpMessage, HttpParser, CONTENT_TYPE_PACK};
 use rustether_proto::password::{hash_password, nt_password_hash};
 use rustether_proto::watermark::is_vpn_signature;
 use rustether_proto::Pack;
+use rustether_testkit::prereq::{require, Prereq};
 
 type Tls = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
 
 struct Shared {
     backend: Mutex<MemoryBackend>,
     throttle: Mutex<LoginThrottle>,
+    /// The throttle's "now": moved forward only by the test.
+    clock: Mutex<Instant>,
     stop: AtomicBool,
     connections: std::sync::atomic::AtomicU32,
 }
@@ -91,7 +98,7 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
     if auth.get_str("method") != Some("admin") {
         return None;
     }
-    let now = Instant::now();
+    let now = *shared.clock.lock().unwrap();
     let admitted = shared.throttle.lock().unwrap().check(peer, now);
     let result = match admitted {
         Admission::Throttled { .. } => Err(THROTTLED_ERROR),
@@ -155,13 +162,6 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
     }
 }
 
-fn vpncmd_path() -> Option<PathBuf> {
-    let p = std::env::var_os("VPNCMD")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/libexec/softether/vpncmd/vpncmd"));
-    p.exists().then_some(p)
-}
-
 /// Private mount namespace with vpncmd's state directories on a temp dir
 /// (the technique of the project's lab scripts).
 const INST_SH: &str = r#"
@@ -219,15 +219,10 @@ fn row<'a>(out: &'a str, item: &str) -> Option<&'a str> {
 
 #[test]
 fn real_vpncmd_against_our_admin_layer() {
-    let Some(exe) = vpncmd_path() else {
-        eprintln!("SKIP: vpncmd not installed");
-        return;
-    };
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIP: needs root for network and mount namespaces");
+    if !require(&[Prereq::Root, Prereq::SoftEther, Prereq::Program("ip")]) {
         return;
     }
-    let exe = exe.clone();
+    let exe = rustether_testkit::softether::program("vpncmd");
     // Everything runs on a thread inside its own network namespace (only
     // loopback, no route anywhere); threads and processes it starts inherit it.
     let handle = std::thread::spawn(move || {
@@ -279,6 +274,7 @@ fn run_scenario(exe: &Path) {
     let shared = Arc::new(Shared {
         backend: Mutex::new(backend),
         throttle: Mutex::new(LoginThrottle::default()),
+        clock: Mutex::new(Instant::now()),
         stop: AtomicBool::new(false),
         connections: std::sync::atomic::AtomicU32::new(0),
     });
@@ -578,10 +574,18 @@ fn run_scenario(exe: &Path) {
         let (rc, _) = v.run(&["/PASSWORD:adminpw", "/CMD", "HubList"]);
         assert_eq!(rc, 9);
     }
-    // locked out for 1 s now: even the right password is refused
+    // Locked out now (the clock stands still): even the right password is
+    // refused, with the error vpncmd shows for a wrong one.
+    let lockout = ThrottlePolicy::default().delay_after(3);
+    assert!(!lockout.is_zero());
     let (rc, _) = v.run(&["/PASSWORD:newpw", "/CMD", "HubList"]);
     assert_eq!(rc, 9);
-    std::thread::sleep(Duration::from_millis(1100));
+    // Just before the lockout ends: still refused.
+    *shared.clock.lock().unwrap() += lockout - Duration::from_millis(1);
+    let (rc, _) = v.run(&["/PASSWORD:newpw", "/CMD", "HubList"]);
+    assert_eq!(rc, 9);
+    // Once it ended: the right password works again.
+    *shared.clock.lock().unwrap() += Duration::from_millis(1);
     let (rc, out) = v.run(&["/PASSWORD:newpw", "/CMD", "HubList"]);
     assert_eq!(rc, 0, "{out}");
 
