@@ -104,9 +104,10 @@ impl Prereq {
 /// program's own name when unknown).
 pub fn debian_package(name: &str) -> &str {
     match name {
-        "ip" => "iproute2",
+        "ip" | "ss" => "iproute2",
+        "timeout" => "coreutils",
         "ping" => "iputils-ping",
-        "setpriv" | "unshare" | "nsenter" | "flock" => "util-linux",
+        "setpriv" | "unshare" | "nsenter" | "flock" | "setsid" => "util-linux",
         "systemd-analyze" | "systemctl" => "systemd",
         "pgrep" | "ps" => "procps",
         "modprobe" => "kmod",
