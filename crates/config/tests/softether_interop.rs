@@ -1,9 +1,10 @@
 //! The real SoftEther VPN Server 5.01 reads a file written by this crate,
 //! and this crate reads back the file SoftEther then writes.
 //!
-//! Needs root (network and mount namespaces) and the Debian
-//! `softether-vpnserver`/`softether-vpncmd` packages; otherwise the test
-//! prints a notice and passes without checking anything. The server runs in
+//! Needs root (network and mount namespaces), the SoftEther Debian packages
+//! and `ip`, `unshare`, `setsid`, `ss`, `timeout`:
+//! `rustether_testkit::prereq` skips a test visibly (and counts it) without
+//! them, and fails it when `CI` is set. The server runs in
 //! a network namespace with only loopback (no default route) and in a
 //! private mount namespace where its state, pid and log directories are a
 //! temporary directory; keep-alive, dynamic DNS and NAT traversal are off in
@@ -15,12 +16,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use rustether_testkit::prereq::{require, Prereq};
+
 use rustether_config::{
     parse_bytes, CascadeAuth, CascadeConfig, ConfigStore, Edition, GroupConfig, HubConfig,
     ListenerConfig, LocalBridgeConfig, ServerConfig, UserAuth, UserConfig,
 };
 
-const SE_DIR: &str = "/usr/libexec/softether";
 const PORT: u16 = 5555;
 
 /// Runs the command inside a private mount namespace with the SoftEther
@@ -33,28 +35,19 @@ done
 cd "$d" || exit 97
 exec "$@""#;
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for p in ["vpnserver/vpnserver", "vpncmd/vpncmd"] {
-        if !Path::new(SE_DIR).join(p).exists() {
-            return Some(format!("{SE_DIR}/{p} not installed"));
-        }
-    }
-    for tool in ["ip", "unshare", "setsid", "ss", "timeout"] {
-        let ok = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            return Some(format!("{tool} not found"));
-        }
-    }
-    None
+/// What the tests of this file need.
+const NEEDS: &[Prereq] = &[
+    Prereq::Netns,
+    Prereq::SoftEther,
+    Prereq::Program("unshare"),
+    Prereq::Program("setsid"),
+    Prereq::Program("ss"),
+    Prereq::Program("timeout"),
+];
+
+/// Path of SoftEther program `name`.
+fn se_program(name: &str) -> PathBuf {
+    rustether_testkit::softether::program(name)
 }
 
 /// A network namespace with loopback up; deleted on drop.
@@ -107,7 +100,7 @@ impl Server {
             ])
             .args(["/bin/sh", "-c", INST_SH, "sh"])
             .arg(inst)
-            .arg(format!("{SE_DIR}/vpnserver/vpnserver"))
+            .arg(se_program("vpnserver"))
             .args(["start", "--foreground"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -181,7 +174,7 @@ fn vpncmd(ns: &Netns, inst: &Path, args: &[&str]) -> String {
         ])
         .args(["/bin/sh", "-c", INST_SH, "sh"])
         .arg(inst)
-        .arg(format!("{SE_DIR}/vpncmd/vpncmd"))
+        .arg(se_program("vpncmd"))
         .args([&format!("127.0.0.1:{PORT}"), "/SERVER"])
         .args(args)
         .stdin(Stdio::null())
@@ -245,8 +238,7 @@ fn our_config() -> ServerConfig {
 
 #[test]
 fn real_vpnserver_reads_our_file_and_we_read_its_file() {
-    if let Some(why) = skip_reason() {
-        eprintln!("NOTICE: skipping SoftEther interoperability test: {why}");
+    if !require(NEEDS) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -345,8 +337,7 @@ fn real_vpnserver_reads_our_file_and_we_read_its_file() {
 /// is still read by SoftEther with everything in it.
 #[test]
 fn real_vpnserver_reads_its_migrated_file() {
-    if let Some(why) = skip_reason() {
-        eprintln!("NOTICE: skipping SoftEther interoperability test: {why}");
+    if !require(NEEDS) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
