@@ -736,17 +736,20 @@ mod tests {
         assert_eq!(l.hubname, "DEFAULT");
     }
 
+    /// The real client's watermark (from the installed vpnclient) is
+    /// accepted. Needs SoftEther installed (`rustether_testkit::prereq`).
     #[test]
-    fn real_watermark_body_if_installed() {
-        let Ok(bin) = std::fs::read("/usr/libexec/softether/vpnclient/vpnclient") else {
+    fn real_watermark_body_from_installed_softether() {
+        use rustether_testkit::prereq::{require, Prereq};
+        if !require(&[Prereq::SoftEther]) {
             return;
-        };
-        let Some(at) = bin
+        }
+        let path = rustether_testkit::softether::program("vpnclient");
+        let bin = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let at = bin
             .windows(WATERMARK_PREFIX.len())
             .position(|w| w == WATERMARK_PREFIX)
-        else {
-            return;
-        };
+            .expect("the watermark in vpnclient");
         // §3.2: Content-Length 2495 = 1411 + 1084 random bytes
         let mut body = bin[at..at + WATERMARK_LEN].to_vec();
         body.extend((0..1084u32).map(|i| i as u8));

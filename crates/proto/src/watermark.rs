@@ -90,15 +90,16 @@ mod tests {
 
     /// Positive case with the real image, taken at test time from an
     /// installed SoftEther binary (the image is not part of this crate).
-    /// Skipped when SoftEther is not installed.
+    /// Needs SoftEther installed (`rustether_testkit::prereq`: skipped
+    /// visibly and counted without it, failing when `CI` is set).
     #[test]
     fn real_watermark_from_installed_softether() {
-        let dir = std::env::var("RUSTETHER_SOFTETHER_DIR")
-            .unwrap_or_else(|_| "/usr/libexec/softether".to_owned());
-        let Ok(bin) = std::fs::read(format!("{dir}/vpnclient/vpnclient")) else {
-            eprintln!("SoftEther vpnclient not installed; skipping");
+        use rustether_testkit::prereq::{require, Prereq};
+        if !require(&[Prereq::SoftEther]) {
             return;
-        };
+        }
+        let path = rustether_testkit::softether::program("vpnclient");
+        let bin = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let at = bin
             .windows(WATERMARK_PREFIX.len())
             .position(|w| w == WATERMARK_PREFIX)
