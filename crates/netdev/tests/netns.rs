@@ -1,5 +1,7 @@
 //! Device I/O tests against real kernel interfaces, each in network namespaces of its
-//! own (root only; skipped with a notice otherwise).
+//! own. Prerequisites (root, `ip`, `/dev/net/tun`, ethtool, setpriv) go through
+//! `rustether_testkit::prereq`: skipped visibly and counted without them, failing when
+//! `CI` is set.
 
 #![cfg(target_os = "linux")]
 
@@ -12,8 +14,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use rustether_netdev::{
     frame, list_devices, offload_features, set_offload, DeviceStatus, NetdevError, RawDevice,
-    RawOptions, ResilientDevice, TapDevice,
+    RawOptions, ResilientDevice, TapDevice, DEFAULT_RETRY_INTERVAL,
 };
+use rustether_testkit::prereq::{require, Prereq};
 
 const PLAIN: RawOptions = RawOptions {
     promiscuous: false,
@@ -38,7 +41,7 @@ async fn recv_test_frame(dev: &RawDevice, buf: &mut [u8]) -> (usize, rustether_n
 
 #[test]
 fn list_devices_shows_ethernet_interfaces_only() {
-    if !can_run("list_devices_shows_ethernet_interfaces_only") {
+    if !require(&[Prereq::Netns, Prereq::Tun]) {
         return;
     }
     let ns = Netns::new("list");
@@ -64,7 +67,7 @@ fn list_devices_shows_ethernet_interfaces_only() {
 
 #[test]
 fn raw_frames_cross_a_veth_byte_exact() {
-    if !can_run("raw_frames_cross_a_veth_byte_exact") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     let ns = Netns::new("veth");
@@ -135,7 +138,7 @@ fn raw_frames_cross_a_veth_byte_exact() {
 
 #[test]
 fn own_outgoing_frames_are_skipped_and_partial_checksums_completed() {
-    if !can_run("own_outgoing_frames_are_skipped_and_partial_checksums_completed") {
+    if !require(&[Prereq::Netns, Prereq::Program("ethtool")]) {
         return;
     }
     let ns = Netns::new("outg");
@@ -159,9 +162,7 @@ fn own_outgoing_frames_are_skipped_and_partial_checksums_completed() {
     ]);
     // veth defaults: TX checksum offload on, so the host's UDP leaves `a` with a partial
     // checksum.
-    if let Some(k) = ethtool_k(&ns, "va") {
-        assert_eq!(k["tx-checksum-ip-generic"], "on");
-    }
+    assert_eq!(ethtool_k(&ns, "va")["tx-checksum-ip-generic"], "on");
     ns.block_on(move || async move {
         let a = RawDevice::open("va", RawOptions::default()).expect("open a");
         let b = RawDevice::open("vb", RawOptions::default()).expect("open b");
@@ -209,29 +210,29 @@ fn own_outgoing_frames_are_skipped_and_partial_checksums_completed() {
     });
 }
 
-/// `ethtool -k <dev>` parsed into long name → "on"/"off" (None without ethtool).
-fn ethtool_k(ns: &Netns, dev: &str) -> Option<HashMap<String, String>> {
+/// `ethtool -k <dev>` parsed into long name → "on"/"off"; panics when ethtool fails.
+fn ethtool_k(ns: &Netns, dev: &str) -> HashMap<String, String> {
     let out = ns.exec(&["ethtool", "-k", dev]);
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                Some((
-                    k.trim().to_string(),
-                    v.split_whitespace().next()?.to_string(),
-                ))
-            })
-            .collect(),
-    )
+    assert!(
+        out.status.success(),
+        "ethtool -k {dev}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((
+                k.trim().to_string(),
+                v.split_whitespace().next()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 #[test]
 fn promiscuous_membership_exists_only_while_open() {
-    if !can_run("promiscuous_membership_exists_only_while_open") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     let ns = Netns::new("promisc");
@@ -273,7 +274,7 @@ fn promiscuous_membership_exists_only_while_open() {
 
 #[test]
 fn offloads_are_disabled_while_open_and_restored_exactly() {
-    if !can_run("offloads_are_disabled_while_open_and_restored_exactly") {
+    if !require(&[Prereq::Netns, Prereq::Program("ethtool")]) {
         return;
     }
     let ns = Netns::new("offl");
@@ -291,15 +292,10 @@ fn offloads_are_disabled_while_open_and_restored_exactly() {
     assert_eq!(get(&before, "tx-tcp6-segmentation"), Some(false));
     assert_eq!(get(&before, "tx-tcp-segmentation"), Some(true));
     assert_eq!(get(&before, "tx-generic-segmentation"), Some(true));
-    // Independent view through the ethtool program, when installed.
+    // Independent view through the ethtool program.
     let ethtool_before = ethtool_k(&ns, "va");
-    match &ethtool_before {
-        Some(e) => {
-            assert_eq!(e["generic-receive-offload"], "on");
-            assert_eq!(e["tcp-segmentation-offload"], "on");
-        }
-        None => eprintln!("note: ethtool not installed; offloads checked through the ioctl only"),
-    }
+    assert_eq!(ethtool_before["generic-receive-offload"], "on");
+    assert_eq!(ethtool_before["tcp-segmentation-offload"], "on");
     let ns_name = ns.name.clone();
     let after = ns.block_on(move || async move {
         let dev = RawDevice::open("va", RawOptions::default()).unwrap();
@@ -318,19 +314,19 @@ fn offloads_are_disabled_while_open_and_restored_exactly() {
         );
         let out = Command::new("ip")
             .args(["netns", "exec", &ns_name, "ethtool", "-k", "va"])
-            .output();
-        if let Some(out) = out.ok().filter(|o| o.status.success()) {
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            for key in [
-                "generic-receive-offload",
-                "tcp-segmentation-offload",
-                "generic-segmentation-offload",
-            ] {
-                assert!(
-                    text.contains(&format!("{key}: off")),
-                    "{key} not off while open:\n{text}"
-                );
-            }
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ethtool -k va: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        for key in [
+            "generic-receive-offload",
+            "tcp-segmentation-offload",
+            "generic-segmentation-offload",
+        ] {
+            assert!(
+                text.contains(&format!("{key}: off")),
+                "{key} not off while open:\n{text}"
+            );
         }
         // A second device on the same interface shares the state: closing the first one
         // must not switch the offloads back on under the second.
@@ -346,14 +342,12 @@ fn offloads_are_disabled_while_open_and_restored_exactly() {
         offload_features("va").unwrap()
     });
     assert_eq!(after, before, "offloads restored exactly");
-    if let Some(e) = ethtool_before {
-        assert_eq!(ethtool_k(&ns, "va").unwrap(), e, "ethtool -k unchanged");
-    }
+    assert_eq!(ethtool_k(&ns, "va"), ethtool_before, "ethtool -k unchanged");
 }
 
 #[test]
 fn tap_device_lifecycle() {
-    if !can_run("tap_device_lifecycle") {
+    if !require(&[Prereq::Netns, Prereq::Tun]) {
         return;
     }
     let ns = Netns::new("tap");
@@ -481,11 +475,7 @@ fn result_message(what: &str) -> String {
 
 #[test]
 fn capabilities_missing_are_named() {
-    if !can_run("capabilities_missing_are_named") {
-        return;
-    }
-    if Command::new("setpriv").arg("--help").output().is_err() {
-        eprintln!("SKIP capabilities_missing_are_named: setpriv (util-linux) not installed");
+    if !require(&[Prereq::Netns, Prereq::Tun, Prereq::Program("setpriv")]) {
         return;
     }
     let ns = Netns::new("caps");
@@ -557,7 +547,7 @@ fn capabilities_missing_are_named() {
 
 #[test]
 fn resilient_device_reopens_when_the_interface_returns() {
-    if !can_run("resilient_device_reopens_when_the_interface_returns") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     let ns = Netns::new("resil");
@@ -605,14 +595,16 @@ fn resilient_device_reopens_when_the_interface_returns() {
         let first_ifindex = dev.device().unwrap().ifindex();
 
         // Delete the interface: the device notices and reports an error.
+        // Deadlines only (the test is bounded), from the retry interval.
+        let deadline = DEFAULT_RETRY_INTERVAL * 10;
         ip(&["link", "del", "va"]);
         let t0 = Instant::now();
         tokio::time::timeout(
-            Duration::from_secs(3),
+            deadline,
             status.wait_for(|s| matches!(s, DeviceStatus::Error(_))),
         )
         .await
-        .expect("deletion noticed within 3 s")
+        .expect("deletion noticed")
         .unwrap();
         eprintln!("deletion noticed after {:?}", t0.elapsed());
         assert!(dev.device().is_none());
@@ -620,26 +612,19 @@ fn resilient_device_reopens_when_the_interface_returns() {
             dev.send(&[0u8; 60]).await,
             Err(NetdevError::Gone(_))
         ));
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Let a reopen attempt or two fail while the interface is absent.
+        tokio::time::sleep(DEFAULT_RETRY_INTERVAL * 3 / 2).await;
 
-        // Recreate: back in operation within about one retry interval (1 s).
+        // Recreate: back in operation at a later retry.
         ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
         ip(&["link", "set", "va", "up"]);
         ip(&["link", "set", "vb", "up"]);
         let t1 = Instant::now();
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            status.wait_for(|s| *s == DeviceStatus::Operating),
-        )
-        .await
-        .expect("reopened within 3 s")
-        .unwrap();
-        let reopen = t1.elapsed();
-        eprintln!("reopened {reopen:?} after the interface came back");
-        assert!(
-            reopen < Duration::from_millis(2000),
-            "reopen took {reopen:?}"
-        );
+        tokio::time::timeout(deadline, status.wait_for(|s| *s == DeviceStatus::Operating))
+            .await
+            .expect("reopened after the interface came back")
+            .unwrap();
+        eprintln!("reopened {:?} after the interface came back", t1.elapsed());
         assert_ne!(dev.device().unwrap().ifindex(), first_ifindex);
         probe_until_received(&mut rx, 2).await;
         reader.abort();
@@ -648,7 +633,7 @@ fn resilient_device_reopens_when_the_interface_returns() {
 
 #[test]
 fn tcp_through_a_user_space_bridge_with_offloads_on_the_peers() {
-    if !can_run("tcp_through_a_user_space_bridge_with_offloads_on_the_peers") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     // left (10.77.0.1) --veth-- [l0  bridge ns  r0] --veth-- right (10.77.0.2)
@@ -789,7 +774,7 @@ fn tcp_through_a_user_space_bridge_with_offloads_on_the_peers() {
 
 #[test]
 fn raw_device_survives_link_down_and_up() {
-    if !can_run("raw_device_survives_link_down_and_up") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     let ns = Netns::new("downup");
@@ -833,7 +818,7 @@ fn raw_device_survives_link_down_and_up() {
 
 #[test]
 fn wait_for_device_returns_once_the_interface_exists() {
-    if !can_run("wait_for_device_returns_once_the_interface_exists") {
+    if !require(&[Prereq::Netns]) {
         return;
     }
     let ns = Netns::new("wait");

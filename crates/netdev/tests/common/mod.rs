@@ -18,20 +18,6 @@ static SWEEP: Once = Once::new();
 /// Upper bound for one test body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `true` when the test can run (root, `ip` available); prints a skip notice otherwise.
-pub fn can_run(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP {test}: needs root (network namespaces, raw sockets)");
-        return false;
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        eprintln!("SKIP {test}: the `ip` command (iproute2) is not installed");
-        return false;
-    }
-    true
-}
-
 fn sweep_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
