@@ -282,7 +282,9 @@ mod tests {
         let d = tmp();
         // The shell starts a grandchild in the same group, then waits.
         let mut c = Command::new("sh");
-        c.args(["-c", "sleep 60 & echo $! > child.pid; wait"])
+        // (The grandchild never ends on its own: an empty group after the
+        // drop means the drop ended it.)
+        c.args(["-c", "sleep 1000000 & echo $! > child.pid; wait"])
             .current_dir(d.path());
         let p = Proc::spawn("grp", c, d.path()).unwrap();
         let pidfile = d.path().join("child.pid");
@@ -295,9 +297,7 @@ mod tests {
         .unwrap();
         let pgid = p.pid();
         assert!(group_alive(pgid));
-        let t0 = Instant::now();
         drop(p);
-        assert!(t0.elapsed() < Duration::from_secs(10));
         assert!(
             crate::cpu::group_members(pgid).is_empty(),
             "process group {pgid} still has live members"
