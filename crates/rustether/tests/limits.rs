@@ -69,8 +69,15 @@ fn start(dir: &std::path::Path) -> Server {
     // Ready once it logs its listener (a probe connection would take one
     // of its descriptors for the TLS handshake timeout).
     let deadline = Instant::now() + DEADLINE;
-    while !server.log().contains(&format!("TCP listener (port {PORT}) is listening")) {
-        assert!(Instant::now() < deadline, "server did not start:\n{}", server.log());
+    while !server
+        .log()
+        .contains(&format!("TCP listener (port {PORT}) is listening"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "server did not start:\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     server
