@@ -148,8 +148,13 @@ out_log=$(mktemp "${TMPDIR:-/tmp}/rustether-test-output.XXXXXX")
 CLEANUP+=("$skip_log" "$out_log")
 export RUSTETHER_SKIP_LOG=$skip_log
 
-say "cargo test --workspace --no-fail-fast $*"
-cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$out_log"
+# The whole workspace unless the arguments choose packages.
+scope=(--workspace)
+for a in "$@"; do
+    case $a in -p | --package | --package=* | -p?*) scope=() ;; esac
+done
+say "cargo test ${scope[*]} --no-fail-fast $*"
+cargo test "${scope[@]}" --no-fail-fast "$@" 2>&1 | tee "$out_log"
 cargo_rc=${PIPESTATUS[0]}
 
 # One line per test binary: "test result: ok. 39 passed; 0 failed; 1 ignored; ..."
