@@ -129,14 +129,15 @@ mod tests {
     #[test]
     fn machine_facts() {
         let addrs = local_addrs();
-        if cfg!(unix) && std::path::Path::new("/proc/net/dev").exists() {
+        // Linux: read from /proc, which is always there (no silent pass).
+        if cfg!(target_os = "linux") {
             assert!(
                 addrs.iter().any(|a| a.is_loopback()),
                 "loopback is up in every namespace the tests use: {addrs:?}"
             );
         }
         let m = mem_info();
-        if std::path::Path::new("/proc/meminfo").exists() {
+        if cfg!(target_os = "linux") {
             assert!(m.total_phys > 0 && m.used_phys <= m.total_phys);
         }
         assert!(!hostname().is_empty());
