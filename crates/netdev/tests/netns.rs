@@ -417,8 +417,9 @@ fn tap_device_lifecycle() {
 #[test]
 #[ignore = "helper: run by capabilities_missing_are_named in a child process"]
 fn child_probe() {
-    let what = std::env::var("RUSTETHER_NETDEV_PROBE")
-        .expect("RUSTETHER_NETDEV_PROBE: this helper runs only as capabilities_missing_are_named's child");
+    let what = std::env::var("RUSTETHER_NETDEV_PROBE").expect(
+        "RUSTETHER_NETDEV_PROBE: this helper runs only as capabilities_missing_are_named's child",
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
