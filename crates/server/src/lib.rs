@@ -63,6 +63,9 @@ pub mod connection;
 pub mod worker;
 
 #[cfg(test)]
+mod tests;
+
+#[cfg(test)]
 mod layering {
     //! The module order of the crate docs, checked against the sources:
     //! every `crate::<module>` a module's code names must come earlier in

@@ -253,6 +253,13 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("saving {}: {e}", self.config.path().display()))
     }
 
+    /// Replaces how configuration snapshots are saved (tests: slow or
+    /// failing saves).
+    #[cfg(test)]
+    pub(crate) fn set_persist(&self, store: Box<dyn crate::config::Persist>) {
+        self.config.set_persist(store);
+    }
+
     /// The configuration file's path.
     pub fn config_path(&self) -> &std::path::Path {
         self.config.path()

@@ -389,3 +389,59 @@ async fn cascades_config_and_sessions() {
     assert_eq!(u64::from(f.int_value), size);
     t.server.begin_shutdown();
 }
+
+/// A disk that refuses every write.
+struct FailingSave(std::path::PathBuf);
+
+impl crate::config::Persist for FailingSave {
+    fn save(&mut self, _: &rustether_config::ServerConfig) -> Result<(), String> {
+        Err("No space left on device".into())
+    }
+    fn save_text(&mut self, _: &str) -> Result<rustether_config::ServerConfig, String> {
+        Err("No space left on device".into())
+    }
+    fn path(&self) -> std::path::PathBuf {
+        self.0.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_cannot_be_saved_is_not_applied() {
+    let t = T::new();
+    let text = Config::from_pack(&t.admin("GetConfig", Config::default()).await.unwrap())
+        .unwrap()
+        .file_data;
+    t.server
+        .set_persist(Box::new(FailingSave(t.server.config_path().to_path_buf())));
+    assert_eq!(
+        t.admin("CreateHub", hub("LOST", "pw")).await,
+        Err(ErrorCode::INTERNAL_ERROR)
+    );
+    assert!(t.server.hub("LOST").is_none(), "no running hub");
+    assert!(
+        t.server.with_config(|c| c.hub("LOST").is_none()),
+        "not in force"
+    );
+    assert!(t.saved().hub("LOST").is_none());
+    assert_eq!(
+        t.admin(
+            "SetConfig",
+            Config {
+                file_name: String::new(),
+                file_data: text,
+            }
+        )
+        .await,
+        Err(ErrorCode::INVALID_PARAMETER)
+    );
+    assert_eq!(
+        t.admin("Flush", RpcTest::default()).await,
+        Err(ErrorCode::INTERNAL_ERROR)
+    );
+    // The same change once the disk works again.
+    t.server
+        .set_persist(Box::new(ConfigStore::new(t.dir.path(), Edition::Server)));
+    t.admin("CreateHub", hub("LOST", "pw")).await.unwrap();
+    assert!(t.server.hub("LOST").is_some());
+    assert!(t.saved().hub("LOST").is_some());
+}
