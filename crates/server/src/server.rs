@@ -318,11 +318,7 @@ impl Server {
         let wanted: HashMap<String, &rustether_config::HubConfig> =
             cfg.hubs.iter().map(|h| (hub_key(&h.name), h)).collect();
         let mut hubs = HubMap::with_capacity(wanted.len());
-        for (k, hub) in old.iter() {
-            if !wanted.contains_key(k) {
-                self.disconnect_hub_sessions(hub);
-            }
-        }
+        let mut stopped = Vec::new();
         for (k, h) in wanted {
             let hub = old
                 .get(&k)
@@ -331,12 +327,22 @@ impl Server {
             if hub.is_online() != h.online {
                 hub.set_online(h.online);
                 if !h.online {
-                    self.disconnect_hub_sessions(&hub);
+                    stopped.push(hub.clone());
                 }
             }
             hubs.insert(k, hub);
         }
+        stopped.extend(
+            old.iter()
+                .filter(|(k, _)| !hubs.contains_key(*k))
+                .map(|(_, hub)| hub.clone()),
+        );
+        // Publish first: a login that starts now no longer finds a deleted
+        // hub; then end the sessions of deleted and stopped hubs.
         self.hubs.store(Arc::new(hubs));
+        for hub in &stopped {
+            self.disconnect_hub_sessions(hub);
+        }
     }
 
     fn disconnect_hub_sessions(&self, hub: &Arc<Hub>) {

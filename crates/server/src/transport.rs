@@ -8,7 +8,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::ErrorReply;
 use rustether_proto::negotiate::ServerNegotiation;
@@ -82,8 +82,9 @@ impl DataStream {
 /// idle session keeps no read buffer here.
 pub struct BurstReader<T> {
     inner: T,
-    /// Bytes read from the socket and not yet handed to the TLS layer.
-    buf: BytesMut,
+    /// Bytes read from the socket; `buf[pos..]` are not yet handed out.
+    buf: Vec<u8>,
+    pos: usize,
     busy: bool,
 }
 
@@ -95,7 +96,8 @@ impl<T> BurstReader<T> {
     pub fn new(inner: T) -> Self {
         BurstReader {
             inner,
-            buf: BytesMut::new(),
+            buf: Vec::new(),
+            pos: 0,
             busy: false,
         }
     }
@@ -108,7 +110,7 @@ impl<T> BurstReader<T> {
     /// The socket and any bytes read from it but not yet consumed (they
     /// belong to whatever reads the socket next).
     pub fn into_parts(self) -> (T, BytesMut) {
-        (self.inner, self.buf)
+        (self.inner, BytesMut::from(&self.buf[self.pos..]))
     }
 }
 
@@ -120,17 +122,19 @@ impl<T: AsyncRead + Unpin> AsyncRead for BurstReader<T> {
     ) -> std::task::Poll<std::io::Result<()>> {
         use std::task::Poll;
         let this = &mut *self;
-        if !this.buf.is_empty() {
-            let n = this.buf.len().min(out.remaining());
-            out.put_slice(&this.buf[..n]);
-            this.buf.advance(n);
+        if this.pos < this.buf.len() {
+            this.pos += serve(&this.buf[this.pos..], out);
+            if this.pos == this.buf.len() {
+                this.pos = 0;
+                this.buf.clear();
+            }
             return Poll::Ready(Ok(()));
         }
         if !this.busy {
             // Quiet connection: read straight into the caller's buffer and
             // give our burst buffer back.
             if this.buf.capacity() > 0 {
-                this.buf = BytesMut::new();
+                this.buf = Vec::new();
             }
             let before = out.filled().len();
             let want = out.remaining();
@@ -140,22 +144,32 @@ impl<T: AsyncRead + Unpin> AsyncRead for BurstReader<T> {
             }
             return r;
         }
-        // The buffer is empty here, so `reserve` reuses its allocation.
+        this.buf.clear();
         this.buf.reserve(BURST_READ);
+        // Reads into the spare capacity without initialising it first.
         let mut burst = (&mut this.buf).limit(BURST_READ);
         match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut burst) {
             Poll::Ready(Ok(got)) => {
                 // Stay in burst mode while reads come back at least half full.
                 this.busy = got >= BURST_READ / 2;
-                let n = got.min(out.remaining());
-                out.put_slice(&this.buf[..n]);
-                this.buf.advance(n);
+                this.pos = serve(&this.buf, out);
+                if this.pos == this.buf.len() {
+                    this.pos = 0;
+                    this.buf.clear();
+                }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// Copies what fits of `data` into `out`; returns how much.
+fn serve(data: &[u8], out: &mut tokio::io::ReadBuf<'_>) -> usize {
+    let n = data.len().min(out.remaining());
+    out.put_slice(&data[..n]);
+    n
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for BurstReader<T> {
