@@ -1,17 +1,18 @@
 //! One accepted TCP connection: TLS handshake, the HTTP negotiation
 //! (signature, hello, request) and dispatch to login, additional connection,
 //! hub enumeration or administration (docs/protocol-sslvpn.md §1–6).
+//!
+//! [`Gateway`] is the listeners' [`Acceptor`] for the VPN protocol.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::{BurstReader, ServerTls};
 use bytes::BytesMut;
 use rand::RngCore;
 use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{
-    negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, ErrorReply, Hello,
+    negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, Hello,
     LoginRequest, Welcome,
 };
 use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
@@ -21,17 +22,57 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use crate::admin::Admin;
+use crate::listener::Acceptor;
 use crate::server::Server;
 use crate::session::{self, NewConnection, SessionInfo, SessionParams, SessionStart};
-use crate::transport::DataStream;
+use crate::transport::{linger, reply_error, BurstReader, DataStream, ServerTls};
 
 /// Time allowed for the TLS handshake and for each negotiation read
 /// (SoftEther `CONNECTING_TIMEOUT`, 15 s).
 pub const CONNECTING_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Where accepted connections go: the server for logins and additional
+/// connections, the administration for admin logins and the web API.
+#[derive(Debug)]
+pub struct Gateway {
+    server: Arc<Server>,
+    admin: Arc<Admin>,
+}
+
+impl Gateway {
+    /// A gateway to `server` and its `admin`.
+    pub fn new(server: Arc<Server>, admin: Arc<Admin>) -> Gateway {
+        Gateway { server, admin }
+    }
+
+    /// The administration admin logins go to.
+    pub fn admin(&self) -> &Arc<Admin> {
+        &self.admin
+    }
+}
+
+impl Acceptor for Gateway {
+    fn accept(&self, tcp: TcpStream, peer: SocketAddr, local: SocketAddr) {
+        tokio::spawn(serve(
+            self.server.clone(),
+            self.admin.clone(),
+            tcp,
+            peer,
+            local,
+        ));
+    }
+}
+
 /// Serves one accepted connection until it is handed to a session or closed.
 /// Never panics on peer input; every refusal is logged with the peer address.
-pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local: SocketAddr) {
+pub async fn serve(
+    server: Arc<Server>,
+    admin: Arc<Admin>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
     let _ = tcp.set_nodelay(true);
     let acceptor = TlsAcceptor::from(server.tls_config());
     let mut tls = match tokio::time::timeout(
@@ -73,7 +114,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
             Ok(Some(ServerEvent::Request(req))) => break req,
             Ok(Some(ServerEvent::WebApi(head))) => {
                 // JSON-RPC at /api/; the connection may carry more requests.
-                if crate::admin::web_request(&server, &mut tls, &mut nego, &mut buf, head, peer)
+                if crate::admin::web_request(&admin, &mut tls, &mut nego, &mut buf, head, peer)
                     .await
                 {
                     continue;
@@ -162,44 +203,13 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, local:
             linger(&mut tls).await;
         }
         ClientRequest::Admin(login) => {
-            crate::admin::serve(server, tls, nego, buf, login, peer, random).await
+            crate::admin::serve(admin, tls, nego, buf, login, peer, random).await
         }
         other => {
             debug!(%peer, "unsupported request {:?}", std::mem::discriminant(&other));
             reply_error(&mut tls, &nego, ErrorCode::NOT_SUPPORTED).await;
         }
     }
-}
-
-/// Sends an error PACK, then waits briefly for the peer to close
-/// (SoftEther reads at most one more request, docs/protocol-sslvpn.md §3.6).
-pub(crate) async fn reply_error(tls: &mut ServerTls, nego: &ServerNegotiation, code: ErrorCode) {
-    let mut out = Vec::new();
-    let pack = ErrorReply {
-        code,
-        no_save_password: false,
-    }
-    .to_pack();
-    nego.write_pack_response(&pack, &mut out);
-    if tls.write_all(&out).await.is_ok() && tls.flush().await.is_ok() {
-        linger(tls).await;
-    }
-}
-
-/// Waits (bounded) until the peer closes, so our last message is read
-/// before the socket goes away.
-async fn linger(tls: &mut ServerTls) {
-    let mut sink = [0u8; 512];
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match tls.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    let _ = tls.shutdown().await;
 }
 
 async fn handle_login(

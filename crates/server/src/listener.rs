@@ -1,26 +1,34 @@
 //! TCP listeners: bind (or adopt an inherited socket), accept, and hand each
-//! connection to [`crate::connection::serve`]. A port that cannot be bound
-//! is retried every few seconds, as SoftEther does ("Attempting at fixed
-//! intervals until successful").
+//! connection to an [`Acceptor`]. A port that cannot be bound is retried
+//! every few seconds, as SoftEther does ("Attempting at fixed intervals
+//! until successful").
 //!
-//! Every running accept loop and every retry loop is entered in the
-//! server's [`Registry`] under its port, with a stop signal, so that the
-//! administration RPCs (`ListenerCreate`, `ListenerDelete`,
-//! `ListenerEnable`, `ListenerDisable`) can open and close ports at run
-//! time ([`start`], [`stop`]).
+//! This module knows nothing of what a connection carries: the acceptor is
+//! wired in by the worker (`worker.rs`; the VPN protocol's is
+//! `connection::Gateway`). Every running accept loop and every retry loop
+//! is entered in the [`Listeners`] registry under its port, with a stop
+//! signal, so that the administration RPCs (`ListenerCreate`,
+//! `ListenerDelete`, `ListenerEnable`, `ListenerDisable`) can open and close
+//! ports at run time ([`Listeners::start`], [`Listeners::stop`]).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::server::Server;
+/// What a listener does with an accepted connection.
+pub trait Acceptor: Send + Sync + 'static {
+    /// Takes over one accepted TCP connection (`peer` its remote address,
+    /// `local` the address it arrived on). Called on the accept loop: it
+    /// must not block or wait, only hand the connection on (spawn a task).
+    fn accept(&self, tcp: TcpStream, peer: SocketAddr, local: SocketAddr);
+}
 
 /// What a registered port is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +47,9 @@ struct Slot {
     stop: watch::Sender<bool>,
 }
 
-/// The listeners of a server by TCP port (see the module docs).
+/// The listener slots by TCP port.
 #[derive(Debug, Default)]
-pub struct Registry {
+struct Registry {
     slots: Mutex<HashMap<u16, Slot>>,
     next_id: AtomicU64,
 }
@@ -89,12 +97,12 @@ impl Registry {
     }
 
     /// State of the listener on `port`, `None` if nothing runs there.
-    pub fn state(&self, port: u16) -> Option<ListenerState> {
+    fn state(&self, port: u16) -> Option<ListenerState> {
         self.slots.lock().get(&port).map(|s| s.state.clone())
     }
 
     /// Ports with a running accept or retry loop, ascending.
-    pub fn ports(&self) -> Vec<u16> {
+    fn ports(&self) -> Vec<u16> {
         let mut v: Vec<u16> = self.slots.lock().keys().copied().collect();
         v.sort_unstable();
         v
@@ -102,7 +110,7 @@ impl Registry {
 
     /// Stops the listener on `port` (its socket is closed when the accept
     /// loop ends, at once); `false` if none was running.
-    pub fn stop(&self, port: u16) -> bool {
+    fn stop(&self, port: u16) -> bool {
         match self.slots.lock().remove(&port) {
             Some(s) => {
                 let _ = s.stop.send(true);
@@ -113,38 +121,206 @@ impl Registry {
     }
 }
 
-/// Starts listening on `port` unless a listener or retry loop already runs
-/// there: binds at once and serves, or (bind error) logs the reason and
-/// retries in the background. Returns the bind error, if any.
-pub fn start(server: &Arc<Server>, port: u16) -> Option<String> {
-    if server.listeners.state(port).is_some() {
-        return None;
-    }
-    match bind(port) {
-        Ok(l) => {
-            let reg = server.listeners.register(port, ListenerState::Listening);
-            tokio::spawn(run_registered(server.clone(), l, reg));
-            None
-        }
-        Err(e) => {
-            let advice = bind_advice(port, &e);
-            warn!("{advice}");
-            let reg = server
-                .listeners
-                .register(port, ListenerState::Retrying(e.to_string()));
-            tokio::spawn(retry_registered(server.clone(), port, reg));
-            Some(e.to_string())
-        }
+/// The running listeners of a worker by TCP port, and the [`Acceptor`]
+/// their connections go to (see the module docs).
+pub struct Listeners {
+    slots: Registry,
+    /// Weak: the acceptor (which may own this registry through the
+    /// administration) is owned by the worker; an accept loop holds it
+    /// strongly while it runs.
+    acceptor: Weak<dyn Acceptor>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("ports", &self.ports())
+            .finish_non_exhaustive()
     }
 }
 
-/// Stops the listener (or retry loop) on `port`; `false` if none ran.
-pub fn stop(server: &Server, port: u16) -> bool {
-    let stopped = server.listeners.stop(port);
-    if stopped {
-        info!("TCP listener (port {port}) is being stopped");
+impl Listeners {
+    /// A registry whose listeners hand connections to `acceptor` and stop
+    /// when `shutdown` turns `true`.
+    pub fn new(acceptor: Weak<dyn Acceptor>, shutdown: watch::Receiver<bool>) -> Listeners {
+        Listeners {
+            slots: Registry::default(),
+            acceptor,
+            shutdown,
+        }
     }
-    stopped
+
+    /// State of the listener on `port`, `None` if nothing runs there.
+    pub fn state(&self, port: u16) -> Option<ListenerState> {
+        self.slots.state(port)
+    }
+
+    /// Ports with a running accept or retry loop, ascending.
+    pub fn ports(&self) -> Vec<u16> {
+        self.slots.ports()
+    }
+
+    /// Starts listening on `port` unless a listener or retry loop already
+    /// runs there: binds at once and serves, or (bind error) logs the reason
+    /// and retries in the background. Returns the bind error, if any.
+    pub fn start(self: &Arc<Self>, port: u16) -> Option<String> {
+        if self.slots.state(port).is_some() {
+            return None;
+        }
+        match bind(port) {
+            Ok(l) => {
+                let reg = self.slots.register(port, ListenerState::Listening);
+                tokio::spawn(self.clone().run_registered(l, reg));
+                None
+            }
+            Err(e) => {
+                let advice = bind_advice(port, &e);
+                warn!("{advice}");
+                let reg = self
+                    .slots
+                    .register(port, ListenerState::Retrying(e.to_string()));
+                tokio::spawn(self.clone().retry_registered(port, reg));
+                Some(e.to_string())
+            }
+        }
+    }
+
+    /// Stops the listener (or retry loop) on `port`; `false` if none ran.
+    pub fn stop(&self, port: u16) -> bool {
+        let stopped = self.slots.stop(port);
+        if stopped {
+            info!("TCP listener (port {port}) is being stopped");
+        }
+        stopped
+    }
+
+    /// Makes the running listeners those of `wanted`: the others are
+    /// stopped, missing ones started (bind errors are retried).
+    pub fn sync(self: &Arc<Self>, wanted: &[u16]) {
+        for port in self.ports() {
+            if !wanted.contains(&port) {
+                self.stop(port);
+            }
+        }
+        for port in wanted {
+            self.start(*port);
+        }
+    }
+
+    /// Runs the accept loop of an already bound listener until the server
+    /// shuts down or the listener is stopped ([`Listeners::stop`]); the
+    /// socket is closed on return.
+    pub async fn run(self: Arc<Self>, listener: StdListener) {
+        let port = match listener.local_addr() {
+            Ok(a) => a.port(),
+            Err(e) => {
+                warn!("listener has no address: {e}");
+                return;
+            }
+        };
+        let reg = self.slots.register(port, ListenerState::Listening);
+        self.run_registered(listener, reg).await;
+    }
+
+    /// Retries binding `port` until it works, the server shuts down or the
+    /// listener is stopped ([`Listeners::stop`]), then serves it.
+    pub async fn retry(self: Arc<Self>, port: u16) {
+        let reg = self
+            .slots
+            .register(port, ListenerState::Retrying("not bound yet".into()));
+        self.retry_registered(port, reg).await;
+    }
+
+    async fn run_registered(self: Arc<Self>, listener: StdListener, mut reg: Registration) {
+        self.serve_listener(listener, &mut reg).await;
+        self.slots.unregister(&reg);
+    }
+
+    async fn retry_registered(self: Arc<Self>, port: u16, mut reg: Registration) {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = reg.stop.changed() => break,
+                _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+            }
+            match bind(port) {
+                Ok(l) => {
+                    info!("TCP port {port} could be bound now");
+                    self.slots.set_state(&reg, ListenerState::Listening);
+                    self.serve_listener(l, &mut reg).await;
+                    break;
+                }
+                Err(e) => self
+                    .slots
+                    .set_state(&reg, ListenerState::Retrying(e.to_string())),
+            }
+        }
+        self.slots.unregister(&reg);
+    }
+
+    async fn serve_listener(&self, listener: StdListener, reg: &mut Registration) {
+        let Some(acceptor) = self.acceptor.upgrade() else {
+            return;
+        };
+        let _ = listener.set_nonblocking(true);
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("listener unusable: {e}");
+                return;
+            }
+        };
+        let local = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("listener has no address: {e}");
+                return;
+            }
+        };
+        info!("TCP listener (port {}) is listening", local.port());
+        let mut shutdown = self.shutdown.clone();
+        if *shutdown.borrow() || *reg.stop.borrow() {
+            return;
+        }
+        let mut last_warn: Option<std::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = reg.stop.changed() => break,
+                r = listener.accept() => match r {
+                    Ok((tcp, peer)) => {
+                        let local = tcp.local_addr().unwrap_or(local);
+                        acceptor.accept(tcp, peer, local);
+                    }
+                    Err(e) => {
+                        if is_fd_exhaustion(&e) {
+                            // Out of file descriptors: refuse the waiting clients
+                            // at once (reset) instead of leaving them to time out
+                            // in the backlog, using a descriptor kept in reserve.
+                            let refused = shed_with_reserve(&listener);
+                            tracing::debug!("descriptors exhausted on port {}: {refused} pending connections refused", local.port());
+                            if last_warn.map_or(true, |t: std::time::Instant| t.elapsed() >= Duration::from_secs(10)) {
+                                warn!(
+                                    "accept on port {} failed: {e}; refusing new connections \
+                                     until descriptors are free ({refused} refused now; raise the \
+                                     open-file limit for more sessions)",
+                                    local.port()
+                                );
+                                last_warn = Some(std::time::Instant::now());
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        } else {
+                            warn!("accept on port {} failed: {e}", local.port());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            }
+        }
+        info!("TCP listener (port {}) has stopped", local.port());
+    }
 }
 
 /// Interval between attempts to bind a port that failed.
@@ -183,120 +359,14 @@ pub fn bind_advice(port: u16, err: &std::io::Error) -> String {
     }
 }
 
-/// Runs the accept loop of one listener until the server shuts down or the
-/// listener is stopped ([`stop`]); the socket is closed on return.
-pub async fn run(server: Arc<Server>, listener: StdListener) {
-    let port = match listener.local_addr() {
-        Ok(a) => a.port(),
-        Err(e) => {
-            warn!("listener has no address: {e}");
-            return;
-        }
-    };
-    let reg = server.listeners.register(port, ListenerState::Listening);
-    run_registered(server, listener, reg).await;
-}
-
-async fn run_registered(server: Arc<Server>, listener: StdListener, mut reg: Registration) {
-    serve_listener(&server, listener, &mut reg).await;
-    server.listeners.unregister(&reg);
-}
-
-async fn serve_listener(server: &Arc<Server>, listener: StdListener, reg: &mut Registration) {
-    let _ = listener.set_nonblocking(true);
-    let listener = match TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            warn!("listener unusable: {e}");
-            return;
-        }
-    };
-    let local = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            warn!("listener has no address: {e}");
-            return;
-        }
-    };
-    info!("TCP listener (port {}) is listening", local.port());
-    let mut shutdown = server.shutdown_signal();
-    if *shutdown.borrow() || *reg.stop.borrow() {
-        return;
-    }
-    let mut last_warn: Option<std::time::Instant> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = reg.stop.changed() => break,
-            r = listener.accept() => match r {
-                Ok((tcp, peer)) => {
-                    let local = tcp.local_addr().unwrap_or(local);
-                    tokio::spawn(crate::connection::serve(server.clone(), tcp, peer, local));
-                }
-                Err(e) => {
-                    if is_fd_exhaustion(&e) {
-                        // Out of file descriptors: refuse the waiting clients
-                        // at once (reset) instead of leaving them to time out
-                        // in the backlog, using a descriptor kept in reserve.
-                        let refused = shed_with_reserve(&listener);
-                        tracing::debug!("descriptors exhausted on port {}: {refused} pending connections refused", local.port());
-                        if last_warn.map_or(true, |t: std::time::Instant| t.elapsed() >= Duration::from_secs(10)) {
-                            warn!(
-                                "accept on port {} failed: {e}; refusing new connections \
-                                 until descriptors are free ({refused} refused now; raise the \
-                                 open-file limit for more sessions)",
-                                local.port()
-                            );
-                            last_warn = Some(std::time::Instant::now());
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    } else {
-                        warn!("accept on port {} failed: {e}", local.port());
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        }
-    }
-    info!("TCP listener (port {}) has stopped", local.port());
-}
-
-/// Retries binding `port` until it works, the server shuts down or the
-/// listener is stopped ([`stop`]), then serves it.
-pub async fn retry(server: Arc<Server>, port: u16) {
-    let reg = server
-        .listeners
-        .register(port, ListenerState::Retrying("not bound yet".into()));
-    retry_registered(server, port, reg).await;
-}
-
-async fn retry_registered(server: Arc<Server>, port: u16, mut reg: Registration) {
-    let mut shutdown = server.shutdown_signal();
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = reg.stop.changed() => break,
-            _ = tokio::time::sleep(RETRY_INTERVAL) => {}
-        }
-        match bind(port) {
-            Ok(l) => {
-                info!("TCP port {port} could be bound now");
-                server.listeners.set_state(&reg, ListenerState::Listening);
-                serve_listener(&server, l, &mut reg).await;
-                break;
-            }
-            Err(e) => server
-                .listeners
-                .set_state(&reg, ListenerState::Retrying(e.to_string())),
-        }
-    }
-    server.listeners.unregister(&reg);
-}
-
 /// EMFILE / ENFILE: the process or the system ran out of descriptors.
 #[cfg(unix)]
 fn is_fd_exhaustion(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+    use nix::errno::Errno;
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EMFILE | Errno::ENFILE)
+    )
 }
 
 #[cfg(not(unix))]
@@ -342,41 +412,24 @@ fn shed_with_reserve(listener: &TcpListener) -> usize {
             return 0;
         }
     }
-    // With the reserve closed, one accept can succeed at a time.
+    // With the reserve closed, one accept can succeed at a time. A plain
+    // accept on the socket (not through tokio, which would wait for
+    // readiness): the listening socket is non-blocking, so it fails with
+    // EAGAIN once the backlog is empty.
+    let sock = socket2::SockRef::from(listener);
     while refused < 64 {
-        let std_listener = listener_fd_accept(listener);
-        match std_listener {
-            Some(sock) => {
+        match sock.accept() {
+            Ok((conn, _)) => {
                 // SO_LINGER 0: close with a reset, the client sees a refusal.
-                let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
-                drop(sock);
+                let _ = conn.set_linger(Some(Duration::ZERO));
+                drop(conn);
                 refused += 1;
             }
-            None => break,
+            Err(_) => break,
         }
     }
     ensure_reserve_fd();
     refused
-}
-
-/// Non-blocking accept on the listener's socket (no tokio registration).
-#[cfg(unix)]
-fn listener_fd_accept(listener: &TcpListener) -> Option<std::net::TcpStream> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    // SAFETY: accept4 on our listening socket; on success we own the new fd.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a fresh socket returned by accept4, owned by nobody else.
-    Some(unsafe { std::net::TcpStream::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

@@ -73,23 +73,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for RecordReader<T> {
                 return Poll::Ready(Ok(()));
             }
             this.buf.reserve(16 * 1024);
-            let spare = this.buf.spare_capacity_mut();
-            let mut rb = ReadBuf::uninit(spare);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
-                    let got = rb.filled().len();
-                    if got == 0 {
-                        // EOF: hand out whatever is left (a truncated record).
-                        let n = this.buf.len().min(out.remaining());
-                        out.put_slice(&this.buf[..n]);
-                        this.buf.advance(n);
-                        this.remaining = this.remaining.saturating_sub(n);
-                        return Poll::Ready(Ok(()));
-                    }
-                    // SAFETY: `poll_read` initialised `got` bytes of the spare capacity.
-                    unsafe { this.buf.set_len(this.buf.len() + got) };
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
+                Poll::Ready(Ok(0)) => {
+                    // EOF: hand out whatever is left (a truncated record).
+                    let n = this.buf.len().min(out.remaining());
+                    out.put_slice(&this.buf[..n]);
+                    this.buf.advance(n);
+                    this.remaining = this.remaining.saturating_sub(n);
+                    return Poll::Ready(Ok(()));
                 }
-                other => return other,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }

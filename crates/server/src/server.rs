@@ -1,6 +1,12 @@
-//! Server-wide state: configuration (the source of truth, saved atomically
-//! on every change), running virtual hubs, the session registry and the TLS
+//! Server-wide state: the configuration (the source of truth, read from
+//! immutable snapshots and saved atomically on every change, see
+//! [`crate::config`]), the running virtual hubs, the session registry, the
+//! TLS configuration, and the cascades and local bridges started from the
 //! configuration.
+//!
+//! Listeners and administration are not here: they sit above the server
+//! (`crate::listener`, `crate::admin`) and are wired together by the
+//! worker.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,7 +14,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use parking_lot::{Mutex, RwLock};
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 use rustether_config::store::ConfigStore;
 use rustether_config::{Edition, ServerConfig, UserAuth};
 use rustether_proto::error::ErrorCode;
@@ -19,6 +26,7 @@ use tracing::{info, warn};
 
 use crate::bridge::LocalBridge;
 use crate::cascade::{Cascade, CascadeStatus};
+use crate::config::{ConfigCell, ConfigWriter};
 use crate::hub::Hub;
 use crate::session::Registry;
 use crate::tls::{self, CertifiedKey};
@@ -26,26 +34,26 @@ use crate::tls::{self, CertifiedKey};
 /// Default session timeout: policy `TimeOut` 20 s (docs/protocol-sslvpn.md §5.6).
 pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 
+/// Running hubs by upper-case name.
+type HubMap = HashMap<String, Arc<Hub>>;
+
 /// The running server.
 pub struct Server {
     /// VPN Server or VPN Bridge.
     pub edition: Edition,
-    pub(crate) store: ConfigStore,
-    pub(crate) config: Mutex<ServerConfig>,
-    pub(crate) hubs: RwLock<HashMap<String, Arc<Hub>>>,
+    config: ConfigCell,
+    /// Published by the configuration's writer after each change, read
+    /// lock-free by logins.
+    hubs: ArcSwap<HubMap>,
     /// Live sessions by key.
     pub sessions: Arc<Registry>,
-    pub(crate) tls: RwLock<Arc<rustls::ServerConfig>>,
-    pub(crate) cert: RwLock<CertifiedKey>,
-    pub(crate) shutdown_tx: watch::Sender<bool>,
+    tls: ArcSwap<rustls::ServerConfig>,
+    cert: ArcSwap<CertifiedKey>,
+    shutdown_tx: watch::Sender<bool>,
     /// When the worker started.
     pub started: SystemTime,
-    pub(crate) cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
-    pub(crate) bridges: Mutex<Vec<Arc<LocalBridge>>>,
-    /// Running TCP listeners by port (opened and closed by administration).
-    pub(crate) listeners: crate::listener::Registry,
-    /// Administration state: failed-login throttle, the RPC lock.
-    pub(crate) admin: crate::admin::AdminState,
+    cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
+    bridges: Mutex<Vec<Arc<LocalBridge>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -78,6 +86,9 @@ impl Server {
     /// makes sure a usable certificate exists, and builds the runtime state.
     /// The configuration is saved right away when anything had to be filled
     /// in, so the certificate survives a crash.
+    ///
+    /// Blocks (file I/O with fsyncs): call it before the runtime serves
+    /// connections or off its threads.
     ///
     /// Errors: unreadable or corrupt configuration (the message names file
     /// and line), unusable certificate that cannot be replaced, save failure.
@@ -122,7 +133,7 @@ impl Server {
         if dirty {
             store.save(&cfg)?;
         }
-        let hubs = cfg
+        let hubs: HubMap = cfg
             .hubs
             .iter()
             .map(|h| (hub_key(&h.name), Arc::new(Hub::new(&h.name, h.online))))
@@ -130,29 +141,31 @@ impl Server {
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Arc::new(Server {
             edition,
-            store,
-            config: Mutex::new(cfg),
-            hubs: RwLock::new(hubs),
+            config: ConfigCell::new(cfg, Box::new(store)),
+            hubs: ArcSwap::from_pointee(hubs),
             sessions: Arc::new(Registry::default()),
-            tls: RwLock::new(tls_cfg),
-            cert: RwLock::new(ck),
+            tls: ArcSwap::new(tls_cfg),
+            cert: ArcSwap::from_pointee(ck),
             shutdown_tx,
             started: SystemTime::now(),
             cascades: Mutex::new(HashMap::new()),
             bridges: Mutex::new(Vec::new()),
-            listeners: crate::listener::Registry::default(),
-            admin: crate::admin::AdminState::default(),
         }))
     }
 
     /// Current rustls configuration for new connections.
     pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
-        self.tls.read().clone()
+        self.tls.load_full()
+    }
+
+    /// The server certificate and its private key (DER).
+    pub fn certified_key(&self) -> Arc<CertifiedKey> {
+        self.cert.load_full()
     }
 
     /// The server certificate (DER).
     pub fn cert_der(&self) -> Vec<u8> {
-        self.cert.read().cert_der.clone()
+        self.cert.load().cert_der.clone()
     }
 
     /// A receiver that turns `true` when the server shuts down.
@@ -165,57 +178,97 @@ impl Server {
         let _ = self.shutdown_tx.send(true);
     }
 
-    /// A running hub by name (case-insensitive).
+    /// A running hub by name (case-insensitive). Lock-free.
     pub fn hub(&self, name: &str) -> Option<Arc<Hub>> {
-        self.hubs.read().get(&hub_key(name)).cloned()
+        self.hubs.load().get(&hub_key(name)).cloned()
     }
 
     /// All running hubs.
     pub fn hubs(&self) -> Vec<Arc<Hub>> {
-        self.hubs.read().values().cloned().collect()
+        self.hubs.load().values().cloned().collect()
     }
 
-    /// Runs `f` on a snapshot of the configuration.
+    /// Runs `f` on the configuration snapshot published last. Lock-free: a
+    /// change being saved at the same time is not waited for.
     pub fn with_config<T>(&self, f: impl FnOnce(&ServerConfig) -> T) -> T {
-        f(&self.config.lock())
+        self.config.read(f)
     }
 
-    /// Changes the configuration and saves it atomically before returning,
-    /// so an acknowledged change survives a crash. On a save error the
-    /// in-memory change is rolled back.
-    pub fn update_config<T>(
+    /// The configuration snapshot published last.
+    pub fn config_snapshot(&self) -> Arc<ServerConfig> {
+        self.config.snapshot()
+    }
+
+    /// Changes the configuration: `f` edits a copy of the current snapshot;
+    /// the copy is saved atomically and only then published (and the
+    /// running hubs follow it), so an acknowledged change survives a crash.
+    /// Changes are applied one at a time. The work runs on tokio's blocking
+    /// pool, never on a runtime thread; the result is that of the save.
+    ///
+    /// Errors: what `f` returns (nothing changes), or
+    /// `ERR_INTERNAL_ERROR` when saving fails (nothing changes either; the
+    /// reason is logged).
+    pub async fn update_config<T, F>(self: &Arc<Self>, f: F) -> Result<T, ErrorCode>
+    where
+        F: FnOnce(&mut ServerConfig) -> Result<T, ErrorCode> + Send + 'static,
+        T: Send + 'static,
+    {
+        let server = self.clone();
+        tokio::task::spawn_blocking(move || server.update_config_blocking(f))
+            .await
+            .unwrap_or(Err(ErrorCode::INTERNAL_ERROR))
+    }
+
+    /// [`Server::update_config`] on the calling thread, which it blocks for
+    /// the save (fsyncs): only for threads that may block (tokio's blocking
+    /// pool, where the administration RPCs run).
+    pub fn update_config_blocking<T>(
         &self,
         f: impl FnOnce(&mut ServerConfig) -> Result<T, ErrorCode>,
     ) -> Result<T, ErrorCode> {
-        let mut cfg = self.config.lock();
-        let before = cfg.clone();
+        let mut w = self.config.write();
+        let mut cfg = (*w.current()).clone();
         let out = f(&mut cfg)?;
         cfg.config_revision = cfg.config_revision.wrapping_add(1);
-        if let Err(e) = self.store.save(&cfg) {
-            warn!("saving the configuration failed: {e}");
-            *cfg = before;
-            return Err(ErrorCode::INTERNAL_ERROR);
+        match w.commit(cfg) {
+            Ok(cfg) => {
+                self.sync_hubs(&w, &cfg);
+                Ok(out)
+            }
+            Err(e) => {
+                warn!("saving the configuration failed: {e}; the change is not applied");
+                Err(ErrorCode::INTERNAL_ERROR)
+            }
         }
-        self.sync_hubs(&cfg);
-        Ok(out)
     }
 
-    /// Saves the configuration as it is (shutdown, `Flush`).
-    pub fn save(&self) -> anyhow::Result<()> {
-        let cfg = self.config.lock();
-        self.store.save(&cfg)?;
-        Ok(())
+    /// Saves the configuration as it is (shutdown, `Flush`). Blocks for the
+    /// save: call it off the runtime threads.
+    ///
+    /// Errors: the save error.
+    pub fn save_blocking(&self) -> anyhow::Result<()> {
+        self.config
+            .write()
+            .save_current()
+            .map_err(|e| anyhow::anyhow!("saving {}: {e}", self.config.path().display()))
+    }
+
+    /// Replaces how configuration snapshots are saved (tests: slow or
+    /// failing saves).
+    #[cfg(test)]
+    pub(crate) fn set_persist(&self, store: Box<dyn crate::config::Persist>) {
+        self.config.set_persist(store);
     }
 
     /// The configuration file's path.
     pub fn config_path(&self) -> &std::path::Path {
-        self.store.path()
+        self.config.path()
     }
 
     /// The configuration as the text that the next save writes (UTF-8 with
     /// BOM, CRLF; `GetConfig`).
     pub fn config_text(&self) -> String {
-        rustether_config::write_text(&self.config.lock().to_root())
+        rustether_config::write_text(&self.config.snapshot().to_root())
     }
 
     /// Replaces the whole configuration with `text` (`SetConfig`): the text
@@ -223,94 +276,79 @@ impl Server {
     /// nothing changes if it does not load), then it becomes the running
     /// configuration and the hubs are synchronised. A certificate/key pair
     /// in `text` that is missing or unusable is replaced by the current one
-    /// (saved again). Listeners, cascades and local bridges follow with
-    /// [`Server::reload`].
+    /// (saved again). Listeners, cascades and local bridges follow when the
+    /// caller re-syncs them (the administration's `SetConfig`). Blocks for
+    /// the saves: call it off the runtime threads.
     ///
     /// Errors: the text does not parse or is no valid configuration (the
     /// message names the line), or saving fails.
-    pub fn replace_config_text(&self, text: &str) -> Result<(), String> {
-        let mut cfg = self.config.lock();
-        let mut new = self.store.save_text(text).map_err(|e| e.to_string())?;
+    pub fn replace_config_text_blocking(&self, text: &str) -> Result<(), String> {
+        let mut w = self.config.write();
+        let mut new = w.save_text(text)?;
         let ck = CertifiedKey {
             cert_der: new.server.server_cert_der.clone(),
             key_der: new.server.server_key_der.clone(),
         };
-        match tls::server_config(&ck) {
+        let cfg = match tls::server_config(&ck) {
             Ok(t) if !ck.cert_der.is_empty() => {
-                *self.tls.write() = t;
-                *self.cert.write() = ck;
+                self.tls.store(t);
+                self.cert.store(Arc::new(ck));
+                w.publish(new)
             }
             other => {
                 if let Err(e) = other {
                     warn!("the new configuration's certificate is unusable ({e}); keeping the current one");
                 }
-                let cur = self.cert.read();
+                let cur = self.cert.load();
                 new.server.server_cert_der = cur.cert_der.clone();
                 new.server.server_key_der = cur.key_der.clone();
-                self.store.save(&new).map_err(|e| e.to_string())?;
+                w.commit(new)?
             }
-        }
-        *cfg = new;
-        self.sync_hubs(&cfg);
+        };
+        self.sync_hubs(&w, &cfg);
         Ok(())
     }
 
-    /// Makes listeners, cascades and local bridges match the configuration
-    /// (after [`Server::replace_config_text`]): ports no longer configured
-    /// or disabled are closed, new enabled ones opened; every running
-    /// cascade is stopped and the online ones started again; every local
-    /// bridge is stopped and the configured ones started again. Sessions of
-    /// hubs that still exist keep running.
-    pub async fn reload(self: &Arc<Self>) {
-        let wanted: Vec<u16> = self.with_config(|c| {
-            c.listeners
-                .iter()
-                .filter(|l| l.enabled && l.port != 0)
-                .map(|l| l.port)
-                .collect()
-        });
-        for port in self.listeners.ports() {
-            if !wanted.contains(&port) {
-                crate::listener::stop(self, port);
-            }
-        }
-        for port in wanted {
-            crate::listener::start(self, port);
-        }
-        self.stop_links().await;
-        self.start_links();
-    }
-
     /// Makes the running hubs match the configuration: creates new hubs,
-    /// applies the online flag, removes deleted hubs (ending their sessions).
-    fn sync_hubs(&self, cfg: &ServerConfig) {
-        let mut hubs = self.hubs.write();
+    /// applies the online flag, removes deleted hubs (ending their
+    /// sessions). Called by the configuration's writer (`_writer` proves
+    /// it), so hub maps are published in the order of the snapshots.
+    fn sync_hubs(&self, _writer: &ConfigWriter<'_>, cfg: &ServerConfig) {
+        let old = self.hubs.load_full();
         let wanted: HashMap<String, &rustether_config::HubConfig> =
             cfg.hubs.iter().map(|h| (hub_key(&h.name), h)).collect();
-        hubs.retain(|k, hub| {
-            let keep = wanted.contains_key(k);
-            if !keep {
-                for s in self.sessions.all() {
-                    if Arc::ptr_eq(&s.hub, hub) {
-                        s.disconnect();
-                    }
-                }
-            }
-            keep
-        });
+        let mut hubs = HubMap::with_capacity(wanted.len());
+        let mut stopped = Vec::new();
         for (k, h) in wanted {
-            let hub = hubs
-                .entry(k)
-                .or_insert_with(|| Arc::new(Hub::new(&h.name, h.online)));
+            let hub = old
+                .get(&k)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Hub::new(&h.name, h.online)));
             if hub.is_online() != h.online {
                 hub.set_online(h.online);
                 if !h.online {
-                    for s in self.sessions.all() {
-                        if Arc::ptr_eq(&s.hub, hub) {
-                            s.disconnect();
-                        }
-                    }
+                    stopped.push(hub.clone());
                 }
+            }
+            hubs.insert(k, hub);
+        }
+        stopped.extend(
+            old.iter()
+                .filter(|(k, _)| !hubs.contains_key(*k))
+                .map(|(_, hub)| hub.clone()),
+        );
+        // Publish first: a login that starts now no longer finds a deleted
+        // hub; then end the sessions of deleted and stopped hubs.
+        self.hubs.store(Arc::new(hubs));
+        for hub in &stopped {
+            self.disconnect_hub_sessions(hub);
+        }
+    }
+
+    fn disconnect_hub_sessions(&self, hub: &Arc<Hub>) {
+        for s in self.sessions.all() {
+            if Arc::ptr_eq(&s.hub, hub) {
+                s.disconnect();
             }
         }
     }
@@ -332,7 +370,7 @@ impl Server {
         if !hub.is_online() {
             return Err(ErrorCode::HUB_STOPPING);
         }
-        let cfg = self.config.lock();
+        let cfg = self.config.snapshot();
         let hub_cfg = cfg.hub(&req.hubname).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         if let ClientAuth::Unsupported(_) = req.auth {
             return Err(ErrorCode::AUTHTYPE_NOT_SUPPORTED);
@@ -491,17 +529,20 @@ impl Server {
     /// Sets a cascade online or offline: saves the flag, then starts or stops
     /// it. Errors: no such hub (8) or cascade (`OBJECT_NOT_FOUND`).
     pub async fn set_cascade_online(
-        &self,
+        self: &Arc<Self>,
         hub: &str,
         name: &str,
         online: bool,
     ) -> Result<(), ErrorCode> {
-        let cfg = self.update_config(|c| {
-            let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
-            let x = h.cascade_mut(name).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
-            x.online = online;
-            Ok(x.clone())
-        })?;
+        let (h, n) = (hub.to_owned(), name.to_owned());
+        let cfg = self
+            .update_config(move |c| {
+                let h = c.hub_mut(&h).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+                let x = h.cascade_mut(&n).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+                x.online = online;
+                Ok(x.clone())
+            })
+            .await?;
         self.restart_cascade(hub, name, online.then_some(cfg)).await;
         Ok(())
     }

@@ -1,10 +1,18 @@
-//! The byte stream of one TCP connection after negotiation: TLS, or the raw
-//! TCP socket when the session negotiated `use_encrypt=0`
-//! (docs/protocol-sslvpn.md §7.1: the TLS layer is then simply abandoned).
+//! The byte stream of one TCP connection: the TLS stream of the
+//! negotiation, the data-phase stream after it (TLS, or the raw TCP socket
+//! when the session negotiated `use_encrypt=0`; docs/protocol-sslvpn.md §7.1:
+//! the TLS layer is then simply abandoned), the read batching under TLS
+//! ([`BurstReader`]) and the last words of a refused connection
+//! ([`reply_error`], [`linger`]).
 
 use std::pin::Pin;
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::{BufMut, BytesMut};
+use rustether_proto::error::ErrorCode;
+use rustether_proto::messages::ErrorReply;
+use rustether_proto::negotiate::ServerNegotiation;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
@@ -32,9 +40,9 @@ impl DataStream {
     /// Switches to the negotiated mode: `encrypt=false` drops TLS and keeps
     /// the TCP socket. Safe because the peer sends nothing between its
     /// request and our reply, so no TLS record is left unread.
-    pub fn from_tls(tls: ServerTls, encrypt: bool) -> (DataStream, Vec<u8>) {
+    pub fn from_tls(tls: ServerTls, encrypt: bool) -> (DataStream, BytesMut) {
         if encrypt {
-            (DataStream::Tls(Box::new(tls)), Vec::new())
+            (DataStream::Tls(Box::new(tls)), BytesMut::new())
         } else {
             let (burst, _session) = tls.into_inner();
             // Bytes read past the last TLS record are the start of the
@@ -74,6 +82,7 @@ impl DataStream {
 /// idle session keeps no read buffer here.
 pub struct BurstReader<T> {
     inner: T,
+    /// Bytes read from the socket; `buf[pos..]` are not yet handed out.
     buf: Vec<u8>,
     pos: usize,
     busy: bool,
@@ -100,9 +109,8 @@ impl<T> BurstReader<T> {
 
     /// The socket and any bytes read from it but not yet consumed (they
     /// belong to whatever reads the socket next).
-    pub fn into_parts(mut self) -> (T, Vec<u8>) {
-        self.buf.drain(..self.pos);
-        (self.inner, self.buf)
+    pub fn into_parts(self) -> (T, BytesMut) {
+        (self.inner, BytesMut::from(&self.buf[self.pos..]))
     }
 }
 
@@ -115,9 +123,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for BurstReader<T> {
         use std::task::Poll;
         let this = &mut *self;
         if this.pos < this.buf.len() {
-            let n = (this.buf.len() - this.pos).min(out.remaining());
-            out.put_slice(&this.buf[this.pos..this.pos + n]);
-            this.pos += n;
+            this.pos += serve(&this.buf[this.pos..], out);
             if this.pos == this.buf.len() {
                 this.pos = 0;
                 this.buf.clear();
@@ -140,27 +146,30 @@ impl<T: AsyncRead + Unpin> AsyncRead for BurstReader<T> {
         }
         this.buf.clear();
         this.buf.reserve(BURST_READ);
-        let mut rb = tokio::io::ReadBuf::uninit(&mut this.buf.spare_capacity_mut()[..BURST_READ]);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-            Poll::Ready(Ok(())) => {
-                let got = rb.filled().len();
-                // SAFETY: `poll_read` initialised the first `got` bytes of the spare capacity.
-                unsafe { this.buf.set_len(got) };
+        // Reads into the spare capacity without initialising it first.
+        let mut burst = (&mut this.buf).limit(BURST_READ);
+        match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut burst) {
+            Poll::Ready(Ok(got)) => {
                 // Stay in burst mode while reads come back at least half full.
                 this.busy = got >= BURST_READ / 2;
-                this.pos = 0;
-                let n = got.min(out.remaining());
-                out.put_slice(&this.buf[..n]);
-                this.pos = n;
+                this.pos = serve(&this.buf, out);
                 if this.pos == this.buf.len() {
                     this.pos = 0;
                     this.buf.clear();
                 }
                 Poll::Ready(Ok(()))
             }
-            other => other,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// Copies what fits of `data` into `out`; returns how much.
+fn serve(data: &[u8], out: &mut tokio::io::ReadBuf<'_>) -> usize {
+    let n = data.len().min(out.remaining());
+    out.put_slice(&data[..n]);
+    n
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for BurstReader<T> {
@@ -197,6 +206,40 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BurstReader<T> {
     ) -> std::task::Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// How long [`linger`] waits for the peer to close.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// Sends an error PACK on a negotiating connection, then lingers
+/// (SoftEther reads at most one more request, docs/protocol-sslvpn.md §3.6).
+pub async fn reply_error(tls: &mut ServerTls, nego: &ServerNegotiation, code: ErrorCode) {
+    let mut out = Vec::new();
+    let pack = ErrorReply {
+        code,
+        no_save_password: false,
+    }
+    .to_pack();
+    nego.write_pack_response(&pack, &mut out);
+    if tls.write_all(&out).await.is_ok() && tls.flush().await.is_ok() {
+        linger(tls).await;
+    }
+}
+
+/// Waits (at most [`LINGER`]) until the peer closes, so that our last
+/// message is read before the socket goes away, then shuts TLS down.
+pub async fn linger(tls: &mut ServerTls) {
+    let mut sink = [0u8; 512];
+    let _ = tokio::time::timeout(LINGER, async {
+        loop {
+            match tls.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let _ = tls.shutdown().await;
 }
 
 #[cfg(test)]

@@ -2,11 +2,66 @@
 //!
 //! The supervisor (`rustether-svc`) or `start --foreground` calls [`run`]
 //! from a process with no threads yet; `run` builds the tokio runtime itself.
+//! [`Services`] wires the server, its administration, the listeners and the
+//! connection gateway together.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::{Arc, Weak};
 
 use rustether_config::Edition;
+
+use crate::admin::Admin;
+use crate::connection::Gateway;
+use crate::listener::{Acceptor, Listeners};
+use crate::server::Server;
+
+/// The parts of a running server, wired together: the server state, its
+/// administration, its listeners, and the gateway the listeners hand
+/// connections to. Keep it for as long as the server runs (the listeners
+/// refer to the gateway weakly).
+#[derive(Debug)]
+pub struct Services {
+    /// Server-wide state.
+    pub server: Arc<Server>,
+    /// Administration of `server` and `listeners`.
+    pub admin: Arc<Admin>,
+    /// The running listeners.
+    pub listeners: Arc<Listeners>,
+    gateway: Arc<Gateway>,
+}
+
+impl Services {
+    /// Wires the services of `server`; no listener runs yet.
+    pub fn new(server: Arc<Server>) -> Services {
+        let gateway = Arc::new_cyclic(|me: &Weak<Gateway>| {
+            let acceptor: Weak<dyn Acceptor> = me.clone();
+            let listeners = Arc::new(Listeners::new(acceptor, server.shutdown_signal()));
+            Gateway::new(
+                server.clone(),
+                Arc::new(Admin::new(server.clone(), listeners)),
+            )
+        });
+        let admin = gateway.admin().clone();
+        Services {
+            listeners: admin.listeners().clone(),
+            admin,
+            server,
+            gateway,
+        }
+    }
+
+    /// Serves an already bound listener (until shutdown or
+    /// [`Listeners::stop`]); spawns its accept loop.
+    pub fn serve(&self, listener: TcpListener) {
+        tokio::spawn(self.listeners.clone().run(listener));
+    }
+
+    /// The gateway the listeners hand connections to.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+}
 
 /// Called once a listener accepts, with what is listening.
 pub type ReadyHook = Box<dyn FnOnce(&ReadyInfo) + Send>;
@@ -62,7 +117,8 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     // Install the handlers first: a TERM during start-up is a clean stop.
     let mut stop = StopSignals::new()?;
 
-    let server = crate::server::Server::open(opts.edition, &opts.state_dir)?;
+    let (edition, state_dir) = (opts.edition, opts.state_dir.clone());
+    let server = tokio::task::spawn_blocking(move || Server::open(edition, &state_dir)).await??;
     let ports: Vec<u16> = server.with_config(|c| {
         c.listeners
             .iter()
@@ -116,11 +172,12 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     if let Some(f) = opts.after_bind.take() {
         f()?;
     }
+    let services = Services::new(server.clone());
     for l in bound {
-        tokio::spawn(crate::listener::run(server.clone(), l));
+        services.serve(l);
     }
     for (port, _) in &ready.failed {
-        tokio::spawn(crate::listener::retry(server.clone(), *port));
+        tokio::spawn(services.listeners.clone().retry(*port));
     }
     server.start_links();
     tokio::spawn(housekeeping(server.clone()));
@@ -142,7 +199,10 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     while !server.sessions.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    server.save()?;
+    // The save fsyncs: off the runtime threads, like every other save.
+    let saver = server.clone();
+    tokio::task::spawn_blocking(move || saver.save_blocking()).await??;
+    drop(services);
     tracing::info!(
         "{} has been shut down; configuration saved",
         opts.edition.title()
@@ -192,18 +252,10 @@ impl StopSignals {
 fn raise_fd_limit() {
     #[cfg(unix)]
     {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-                let old = lim.rlim_cur;
-                lim.rlim_cur = lim.rlim_max;
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
-                    tracing::debug!("open file limit raised from {old} to {}", lim.rlim_max);
-                }
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                tracing::debug!("open file limit raised from {soft} to {hard}");
             }
         }
     }
@@ -230,7 +282,7 @@ pub fn worker_threads() -> usize {
 /// sessions have ended. glibc keeps freed heap pages for reuse, so without
 /// this the process stays at its peak size (measured: 227 MB after 10 000
 /// sessions closed, 14 MB after `malloc_trim`).
-async fn housekeeping(server: std::sync::Arc<crate::server::Server>) {
+async fn housekeeping(server: Arc<Server>) {
     let mut shutdown = server.shutdown_signal();
     let mut peak = 0usize;
     loop {
@@ -248,9 +300,13 @@ async fn housekeeping(server: std::sync::Arc<crate::server::Server>) {
     }
 }
 
+/// Gives free heap pages back to the system (glibc's `malloc_trim`; no
+/// safe wrapper exists in `nix` or `rustix`).
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory.
+    // SAFETY: `malloc_trim` takes no pointers and only releases heap memory
+    // that is free; glibc's allocator locks make it safe to call while
+    // other threads allocate.
     unsafe {
         libc::malloc_trim(0);
     }

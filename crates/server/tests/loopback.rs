@@ -16,11 +16,13 @@ use rustether_proto::password::{hash_password, secure_password};
 use rustether_server::client::{self, ClientTarget};
 use rustether_server::server::Server;
 use rustether_server::transport::{DataReader, DataWriter};
+use rustether_server::worker::Services;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct TestServer {
     server: Arc<Server>,
     addr: SocketAddr,
+    _services: Services,
     _dir: tempfile::TempDir,
 }
 
@@ -54,14 +56,17 @@ impl TestServer {
                 hub.users.push(quick);
                 Ok(())
             })
+            .await
             .unwrap();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
-        tokio::spawn(rustether_server::listener::run(server.clone(), l));
+        let services = Services::new(server.clone());
+        services.serve(l);
         TestServer {
             server,
             addr,
+            _services: services,
             _dir: dir,
         }
     }
@@ -246,6 +251,7 @@ async fn refusals_carry_softether_error_codes() {
             c.hub_mut("DEFAULT").unwrap().online = false;
             Ok(())
         })
+        .await
         .unwrap();
     assert_eq!(
         err(client::login(&t, |h| login_req(h, "DEFAULT", "test", "testpass")).await),
@@ -570,10 +576,11 @@ async fn cascade_joins_two_servers_hubs() {
     cfg.max_connection = 2;
     local
         .server
-        .update_config(|c| {
-            c.hub_mut("DEFAULT").unwrap().cascades.push(cfg.clone());
+        .update_config(move |c| {
+            c.hub_mut("DEFAULT").unwrap().cascades.push(cfg);
             Ok(())
         })
+        .await
         .unwrap();
     local
         .server
@@ -624,6 +631,7 @@ async fn hub_max_session_refuses_with_hub_is_busy() {
             c.hub_mut("DEFAULT").unwrap().max_session = 1;
             Ok(())
         })
+        .await
         .unwrap();
     let (_first, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
     let e = client::login(&ts.target(), |h| {

@@ -4,7 +4,9 @@
 //! same HTTPS listeners (docs/admin-rpc.md §3, §4, §9). The protocol logic is the
 //! sans-IO crate `rustether-admin`; this module does the I/O, the login
 //! checks against the live configuration and the [`AdminBackend`] over
-//! [`Server`] (`backend.rs`).
+//! [`Server`] and the worker's [`Listeners`] (`backend/`, one file per RPC
+//! family as in `rustether_admin::rpc`). Its state (the login throttle,
+//! the call lock) lives in [`Admin`], beside the server, not in it.
 //!
 //! Rules beyond SoftEther (issue 5, item 4), all enforced here:
 //!
@@ -23,9 +25,10 @@
 //!   checks).
 //! * Every login and every call is logged with its source address, e.g.
 //!   `admin: 10.231.0.11 CreateUser hub=DEFAULT ok`.
-//! * Calls are processed one at a time (SoftEther's `CedarSuperLock`), and
-//!   a call that changes the configuration has saved it atomically before
-//!   its answer is sent.
+//! * Calls are processed one at a time (SoftEther's `CedarSuperLock`), on
+//!   tokio's blocking pool (a change saves the configuration with fsyncs;
+//!   logins and the data path never wait for it), and a call that changes
+//!   the configuration has saved it atomically before its answer is sent.
 
 mod backend;
 mod convert;
@@ -38,7 +41,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::transport::ServerTls;
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use rustether_admin::framing::{encode_frame, error_response, RpcFrameDecoder, RpcRequest};
@@ -46,7 +48,9 @@ use rustether_admin::login::{
     is_local_source, verify_admin_login, AdminLoginRequest, HubAdminEntry, LoginSource,
 };
 use rustether_admin::throttle::{Admission, LoginThrottle, THROTTLED_ERROR};
-use rustether_admin::{dispatch_call, AdminBackend, AdminRights, Caller, DispatchOutcome};
+use rustether_admin::{
+    dispatch_call, AdminBackend, AdminRights, Caller, DispatchOutcome, RpcFunction,
+};
 use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::AdminLogin;
 use rustether_proto::negotiate::ServerNegotiation;
@@ -57,38 +61,77 @@ use tracing::{info, warn};
 pub use backend::{MAX_HUBS, MAX_USERS_PER_HUB};
 pub(crate) use web::web_request;
 
+use crate::listener::Listeners;
 use crate::server::Server;
+use crate::transport::{reply_error, ServerTls};
 
-/// Administration state shared by all admin connections of a server.
-pub struct AdminState {
+/// The administration of a running server: what it administers (the
+/// server and the worker's listeners) and the state shared by all admin
+/// connections.
+pub struct Admin {
+    server: Arc<Server>,
+    listeners: Arc<Listeners>,
     throttle: Mutex<LoginThrottle>,
     /// One call at a time, including the work it waits for.
     calls: tokio::sync::Mutex<()>,
 }
 
-impl Default for AdminState {
-    fn default() -> Self {
-        AdminState {
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("throttled_sources", &self.throttle.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// The administration of `server`, opening and closing ports through
+    /// `listeners`.
+    pub fn new(server: Arc<Server>, listeners: Arc<Listeners>) -> Admin {
+        Admin {
+            server,
+            listeners,
             throttle: Mutex::new(LoginThrottle::default()),
             calls: tokio::sync::Mutex::new(()),
         }
     }
-}
 
-impl std::fmt::Debug for AdminState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminState")
-            .field("throttled_sources", &self.throttle.lock().len())
-            .finish()
+    /// The administered server.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// The listeners it opens and closes.
+    pub fn listeners(&self) -> &Arc<Listeners> {
+        &self.listeners
+    }
+
+    /// Makes listeners, cascades and local bridges match the configuration
+    /// (after `SetConfig`): ports no longer configured or disabled are
+    /// closed, new enabled ones opened; every running cascade is stopped and
+    /// the online ones started again; every local bridge is stopped and the
+    /// configured ones started again. Sessions of hubs that still exist
+    /// keep running.
+    pub async fn reload(&self) {
+        let wanted: Vec<u16> = self.server.with_config(|c| {
+            c.listeners
+                .iter()
+                .filter(|l| l.enabled && l.port != 0)
+                .map(|l| l.port)
+                .collect()
+        });
+        self.listeners.sync(&wanted);
+        self.server.stop_links().await;
+        self.server.start_links();
     }
 }
 
 /// What the throttle says about a login attempt from `ip`. On `Err` the
 /// attempt has already been held for the source's remaining wait (at most
 /// 30 s) and must be refused without checking the password.
-async fn admit(server: &Server, ip: IpAddr, via: &str) -> Result<Instant, ErrorCode> {
+async fn admit(admin: &Admin, ip: IpAddr, via: &str) -> Result<Instant, ErrorCode> {
     let now = Instant::now();
-    let admission = server.admin.throttle.lock().check(ip, now);
+    let admission = admin.throttle.lock().check(ip, now);
     match admission {
         Admission::Allowed => Ok(now),
         Admission::Throttled { retry_after } => {
@@ -105,8 +148,8 @@ async fn admit(server: &Server, ip: IpAddr, via: &str) -> Result<Instant, ErrorC
 /// Records the outcome of a checked login in the throttle. Protocol errors
 /// and the "empty password only from the server itself" refusal are not
 /// password guesses and are not counted.
-fn record_login(server: &Server, ip: IpAddr, at: Instant, result: Result<(), ErrorCode>) {
-    let mut t = server.admin.throttle.lock();
+fn record_login(admin: &Admin, ip: IpAddr, at: Instant, result: Result<(), ErrorCode>) {
+    let mut t = admin.throttle.lock();
     match result {
         Ok(()) => t.record_success(ip),
         Err(e) if e == ErrorCode::PROTOCOL_ERROR || e == ErrorCode::NULL_PASSWORD_LOCAL_ONLY => {}
@@ -153,30 +196,49 @@ fn hub_of(p: &Pack) -> Option<&str> {
 }
 
 /// Executes one RPC call: rights checks and the call itself
-/// ([`dispatch_call`]), the work it left (stopping cascades, waiting for a
-/// session to end, …), and the audit log line. Calls of all connections are
-/// serialised.
+/// ([`dispatch_call`]) on tokio's blocking pool (a change saves the
+/// configuration, with fsyncs, before the call returns), then the work it
+/// left (stopping cascades, waiting for a session to end, …), then the
+/// audit log line. Calls of all connections are serialised.
 pub(crate) async fn execute(
-    server: &Arc<Server>,
+    admin: &Arc<Admin>,
     caller: &Caller,
     peer: IpAddr,
     via: &str,
     function: &str,
-    request: &Pack,
+    request: Pack,
 ) -> DispatchOutcome {
-    let _one_at_a_time = server.admin.calls.lock().await;
-    let mut backend = backend::ServerBackend::new(server);
-    let outcome = dispatch_call(
-        &mut backend as &mut dyn AdminBackend,
-        caller,
-        function,
-        request,
-    );
-    backend.finish().await;
-    let name = outcome.function.map_or(function, |f| f.name());
-    let hub = hub_of(request)
+    let _one_at_a_time = admin.calls.lock().await;
+    let hub = hub_of(&request)
         .map(|h| format!(" hub={h}"))
         .unwrap_or_default();
+    let call = {
+        let (admin, caller, function) = (admin.clone(), caller.clone(), function.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut backend = backend::ServerBackend::new(&admin);
+            let outcome = dispatch_call(
+                &mut backend as &mut dyn AdminBackend,
+                &caller,
+                &function,
+                &request,
+            );
+            (outcome, backend.into_deferred())
+        })
+    };
+    let outcome = match call.await {
+        Ok((outcome, deferred)) => {
+            backend::finish(admin, deferred).await;
+            outcome
+        }
+        Err(e) => {
+            warn!("admin: {peer} {function}: the call failed: {e}");
+            DispatchOutcome {
+                function: RpcFunction::from_name(function),
+                result: Err(ErrorCode::INTERNAL_ERROR),
+            }
+        }
+    };
+    let name = outcome.function.map_or(function, |f| f.name());
     match &outcome.result {
         Ok(_) => info!("admin: {peer} {name}{hub} ok{via}"),
         Err(e) => info!(
@@ -193,7 +255,7 @@ pub(crate) async fn execute(
 /// client closes, the framing breaks or the server shuts down (no idle
 /// timeout, as SoftEther). `random` is the Hello random of this connection.
 pub async fn serve(
-    server: Arc<Server>,
+    admin: Arc<Admin>,
     mut tls: ServerTls,
     nego: ServerNegotiation,
     leftover: BytesMut,
@@ -206,19 +268,19 @@ pub async fn serve(
         Ok(r) => r,
         Err(code) => {
             warn!("admin: {ip} login refused: malformed request ({code})");
-            crate::connection::reply_error(&mut tls, &nego, code).await;
+            reply_error(&mut tls, &nego, code).await;
             return;
         }
     };
-    let at = match admit(&server, ip, "vpncmd").await {
+    let at = match admit(&admin, ip, "vpncmd").await {
         Ok(at) => at,
         Err(code) => {
-            crate::connection::reply_error(&mut tls, &nego, code).await;
+            reply_error(&mut tls, &nego, code).await;
             return;
         }
     };
     let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
-    let result = server.with_config(|c| {
+    let result = admin.server.with_config(|c| {
         let lookup = |name: &str| {
             c.hub(name).map(|h| HubAdminEntry {
                 name: h.name.clone(),
@@ -231,7 +293,7 @@ pub async fn serve(
         };
         verify_admin_login(&req, &random, &c.server.hashed_password, lookup, source)
     });
-    record_login(&server, ip, at, result.as_ref().map(|_| ()).map_err(|e| *e));
+    record_login(&admin, ip, at, result.as_ref().map(|_| ()).map_err(|e| *e));
     let ok = match result {
         Ok(ok) => ok,
         Err(code) => {
@@ -245,7 +307,7 @@ pub async fn serve(
                 code.message(),
                 code.name()
             );
-            crate::connection::reply_error(&mut tls, &nego, code).await;
+            reply_error(&mut tls, &nego, code).await;
             return;
         }
     };
@@ -265,21 +327,21 @@ pub async fn serve(
         rights: ok.rights,
         from_local: is_local_source(ip, &own),
     };
-    rpc_loop(&server, &mut tls, leftover, &caller, ip).await;
+    rpc_loop(&admin, &mut tls, leftover, &caller, ip).await;
     let _ = tls.shutdown().await;
     info!("admin: {ip} administration connection closed");
 }
 
 /// The framed RPC loop of an admin connection (docs/admin-rpc.md §4).
 async fn rpc_loop(
-    server: &Arc<Server>,
+    admin: &Arc<Admin>,
     tls: &mut ServerTls,
     mut buf: BytesMut,
     caller: &Caller,
     ip: IpAddr,
 ) {
     let mut frames = RpcFrameDecoder::default();
-    let mut shutdown = server.shutdown_signal();
+    let mut shutdown = admin.server.shutdown_signal();
     loop {
         let pack = match frames.decode(&mut buf) {
             Ok(Some(p)) => p,
@@ -298,7 +360,7 @@ async fn rpc_loop(
             }
         };
         let response = match RpcRequest::from_pack(pack) {
-            Ok(req) => execute(server, caller, ip, "", &req.function, &req.pack)
+            Ok(req) => execute(admin, caller, ip, "", &req.function, req.pack)
                 .await
                 .into_pack(),
             Err(e) => {

@@ -3,7 +3,7 @@
 //! the answer, listeners opened and closed, cascades started and stopped,
 //! `SetConfig` applied at once, hub-administrator options.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rustether_admin::names::hub_admin_option as opt;
@@ -13,13 +13,24 @@ use rustether_config::{store::ConfigStore, Edition};
 use rustether_proto::password::{hash_admin_password, hash_password};
 use rustether_proto::{ErrorCode, Pack};
 
-use super::execute;
+use super::{execute, Admin};
+use crate::listener::{Acceptor, Listeners};
 use crate::server::Server;
 
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// Closes every accepted connection: these tests only look at whether a
+/// port accepts (the VPN protocol on top is the connection tests' job).
+struct Close;
+
+impl Acceptor for Close {
+    fn accept(&self, _: tokio::net::TcpStream, _: SocketAddr, _: SocketAddr) {}
+}
+
 struct T {
     server: Arc<Server>,
+    admin: Arc<Admin>,
+    _acceptor: Arc<Close>,
     dir: tempfile::TempDir,
 }
 
@@ -28,11 +39,19 @@ impl T {
         crate::tls::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let server = Server::open(Edition::Server, dir.path()).unwrap();
-        T { server, dir }
+        let acceptor = Arc::new(Close);
+        let weak: std::sync::Weak<dyn Acceptor> = Arc::downgrade(&acceptor) as _;
+        let listeners = Arc::new(Listeners::new(weak, server.shutdown_signal()));
+        T {
+            admin: Arc::new(Admin::new(server.clone(), listeners)),
+            server,
+            _acceptor: acceptor,
+            dir,
+        }
     }
 
     async fn call(&self, caller: &Caller, f: &str, req: Pack) -> Result<Pack, ErrorCode> {
-        execute(&self.server, caller, PEER, "", f, &req)
+        execute(&self.admin, caller, PEER, "", f, req)
             .await
             .result
             .map(|o| o.into_pack())
@@ -162,6 +181,7 @@ async fn hubs_and_users_errors_and_persistence() {
                 .set_uint(opt::NO_CHANGE_USERS, 1);
             Ok(())
         })
+        .await
         .unwrap();
     let ha = Caller::hub_admin("TEST", true);
     assert_eq!(
@@ -368,4 +388,60 @@ async fn cascades_config_and_sessions() {
     let size = std::fs::metadata(t.server.config_path()).unwrap().len();
     assert_eq!(u64::from(f.int_value), size);
     t.server.begin_shutdown();
+}
+
+/// A disk that refuses every write.
+struct FailingSave(std::path::PathBuf);
+
+impl crate::config::Persist for FailingSave {
+    fn save(&mut self, _: &rustether_config::ServerConfig) -> Result<(), String> {
+        Err("No space left on device".into())
+    }
+    fn save_text(&mut self, _: &str) -> Result<rustether_config::ServerConfig, String> {
+        Err("No space left on device".into())
+    }
+    fn path(&self) -> std::path::PathBuf {
+        self.0.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_cannot_be_saved_is_not_applied() {
+    let t = T::new();
+    let text = Config::from_pack(&t.admin("GetConfig", Config::default()).await.unwrap())
+        .unwrap()
+        .file_data;
+    t.server
+        .set_persist(Box::new(FailingSave(t.server.config_path().to_path_buf())));
+    assert_eq!(
+        t.admin("CreateHub", hub("LOST", "pw")).await,
+        Err(ErrorCode::INTERNAL_ERROR)
+    );
+    assert!(t.server.hub("LOST").is_none(), "no running hub");
+    assert!(
+        t.server.with_config(|c| c.hub("LOST").is_none()),
+        "not in force"
+    );
+    assert!(t.saved().hub("LOST").is_none());
+    assert_eq!(
+        t.admin(
+            "SetConfig",
+            Config {
+                file_name: String::new(),
+                file_data: text,
+            }
+        )
+        .await,
+        Err(ErrorCode::INVALID_PARAMETER)
+    );
+    assert_eq!(
+        t.admin("Flush", RpcTest::default()).await,
+        Err(ErrorCode::INTERNAL_ERROR)
+    );
+    // The same change once the disk works again.
+    t.server
+        .set_persist(Box::new(ConfigStore::new(t.dir.path(), Edition::Server)));
+    t.admin("CreateHub", hub("LOST", "pw")).await.unwrap();
+    assert!(t.server.hub("LOST").is_some());
+    assert!(t.saved().hub("LOST").is_some());
 }

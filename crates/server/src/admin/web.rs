@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::ServerTls;
 use bytes::BytesMut;
 use rustether_admin::json::{
     self, error_response, error_text, from_json, parse_credentials, parse_get, parse_request,
@@ -29,8 +28,8 @@ use rustether_proto::negotiate::ServerNegotiation;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
-use super::{admit, execute, own_addresses, record_login, rights_text};
-use crate::server::Server;
+use super::{admit, execute, own_addresses, record_login, rights_text, Admin};
+use crate::transport::ServerTls;
 
 /// Time allowed for the rest of a request body to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -151,7 +150,7 @@ fn get_id() -> String {
 /// be closed (body too large or cut off, write error); otherwise the
 /// negotiation continues on the same connection (HTTP keep-alive).
 pub(crate) async fn web_request(
-    server: &Arc<Server>,
+    admin: &Arc<Admin>,
     tls: &mut ServerTls,
     nego: &mut ServerNegotiation,
     buf: &mut BytesMut,
@@ -184,11 +183,11 @@ pub(crate) async fn web_request(
             );
             Err(())
         }
-        Some(creds) => match admit(server, ip, "JSON-RPC").await {
+        Some(creds) => match admit(admin, ip, "JSON-RPC").await {
             Err(_) => Err(()),
             Ok(at) => {
                 let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
-                let r = server.with_config(|c| {
+                let r = admin.server.with_config(|c| {
                     let lookup = |name: &str| {
                         c.hub(name).map(|h| HubAdminEntry {
                             name: h.name.clone(),
@@ -205,7 +204,7 @@ pub(crate) async fn web_request(
                         },
                     )
                 });
-                record_login(server, ip, at, r.as_ref().map(|_| ()).map_err(|e| *e));
+                record_login(admin, ip, at, r.as_ref().map(|_| ()).map_err(|e| *e));
                 match r {
                     Ok(rights) => Ok((rights, is_local_source(ip, &own))),
                     Err(code) => {
@@ -245,16 +244,13 @@ pub(crate) async fn web_request(
             return false;
         };
         let answer = match parse_request(&body) {
-            Ok(req) => call(server, &caller, ip, &via, &req).await,
+            Ok(req) => call(admin, &caller, ip, &via, &req).await,
             Err(reject) => to_body(&reject.response()),
         };
         (answer, CONTENT_TYPE_POST)
     } else {
         match parse_get(head.target(), &get_id()) {
-            Some(req) => (
-                call(server, &caller, ip, &via, &req).await,
-                CONTENT_TYPE_GET,
-            ),
+            Some(req) => (call(admin, &caller, ip, &via, &req).await, CONTENT_TYPE_GET),
             None => {
                 // SoftEther serves its API documentation page here.
                 nego.web_request_done(true);
@@ -278,14 +274,14 @@ pub(crate) async fn web_request(
 /// One JSON-RPC call (`JsonRpcProcRequestObject`) through the common
 /// [`execute`] path; returns the answer's body.
 async fn call(
-    server: &Arc<Server>,
+    admin: &Arc<Admin>,
     caller: &Caller,
     ip: std::net::IpAddr,
     via: &str,
     req: &json::JsonRpcRequest,
 ) -> Vec<u8> {
     let pack = from_json(&req.params);
-    let outcome = execute(server, caller, ip, via, &req.method, &pack).await;
+    let outcome = execute(admin, caller, ip, via, &req.method, pack).await;
     to_body(&match &outcome.result {
         Ok(out) => result_response(&req.id, to_json(out)),
         Err(e) => error_response(&req.id, *e, error_text(*e)),

@@ -1,0 +1,234 @@
+//! Virtual hub RPCs (`rustether_admin::rpc::hub`).
+
+use rustether_admin::rpc::*;
+use rustether_config::HubConfig;
+use rustether_proto::ErrorCode;
+
+use super::session::{add_traffic, session_traffic};
+use super::{key_eq, Deferred, ServerBackend, MAX_HUBS};
+
+pub(super) fn hub_admin_option(this: &ServerBackend<'_>, hub: &str, name: &str) -> u32 {
+    this.server.with_config(|c| {
+        c.hub(hub)
+            .and_then(|h| h.raw.folder("AdminOption"))
+            .and_then(|f| f.get_uint(name))
+            .unwrap_or(0)
+    })
+}
+
+pub(super) fn create_hub(this: &mut ServerBackend<'_>, req: &CreateHub) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    let name = req.fields.hub_name.clone();
+    this.server.update_config_blocking(|c| {
+        if c.hub(&name).is_some() {
+            return Err(ErrorCode::HUB_ALREADY_EXISTS);
+        }
+        if c.hubs.len() >= MAX_HUBS {
+            return Err(ErrorCode::TOO_MANY_HUBS);
+        }
+        let mut h = HubConfig::new(&name);
+        h.hashed_password = req.fields.hashed_password;
+        h.secure_password = req.fields.secure_password;
+        h.online = req.fields.online;
+        h.max_session = req.option.max_session;
+        h.no_enum = req.option.no_enum;
+        c.hubs.push(h);
+        Ok(())
+    })?;
+    this.start_hub_bridges(&name);
+    Ok(())
+}
+
+pub(super) fn set_hub(this: &mut ServerBackend<'_>, req: &CreateHub) -> Result<(), ErrorCode> {
+    let f = &req.fields;
+    let was_online = this
+        .server
+        .with_config(|c| c.hub(&f.hub_name).map(|h| h.online))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(&f.hub_name).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        h.online = f.online;
+        h.max_session = req.option.max_session;
+        h.no_enum = req.option.no_enum;
+        if f.hashed_password != [0; 20] && f.secure_password != [0; 20] {
+            h.hashed_password = f.hashed_password;
+            h.secure_password = f.secure_password;
+        }
+        Ok(())
+    })?;
+    if was_online != f.online {
+        this.hub_links_follow_online(&f.hub_name, f.online);
+    }
+    Ok(())
+}
+
+pub(super) fn get_hub(this: &mut ServerBackend<'_>, hub: &str) -> Result<CreateHub, ErrorCode> {
+    this.server
+        .with_config(|c| c.hub(hub).map(hub_create_fields))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)
+}
+
+pub(super) fn enum_hub(this: &mut ServerBackend<'_>) -> Result<EnumHub, ErrorCode> {
+    let hubs = this.server.with_config(|c| c.hubs.clone());
+    Ok(EnumHub {
+        hubs: hubs
+            .iter()
+            .map(|h| {
+                let sessions = this.hub_sessions(&h.name);
+                let mut traffic = Traffic::default();
+                for s in &sessions {
+                    add_traffic(&mut traffic, &session_traffic(s));
+                }
+                EnumHubItem {
+                    fields: EnumHubItemFields {
+                        hub_name: h.name.clone(),
+                        online: h.online,
+                        hub_type: hub_type::STANDALONE,
+                        num_sessions: sessions.len() as u32,
+                        num_users: h.users.len() as u32,
+                        num_groups: h.groups.len() as u32,
+                        num_mac_tables: this
+                            .server
+                            .hub(&h.name)
+                            .map_or(0, |x| x.mac_count() as u32),
+                        num_ip_tables: 0,
+                        last_comm_time: h.last_comm_time,
+                        created_time: h.created_time,
+                        last_login_time: h.last_login_time,
+                        num_login: h.num_login,
+                        is_traffic_filled: true,
+                    },
+                    traffic,
+                }
+            })
+            .collect(),
+    })
+}
+
+pub(super) fn delete_hub(this: &mut ServerBackend<'_>, hub: &str) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    let removed = this.server.update_config_blocking(|c| {
+        let i = c
+            .hubs
+            .iter()
+            .position(|h| key_eq(&h.name, hub))
+            .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        Ok(c.hubs.remove(i))
+    })?;
+    // update_config already ended the hub's sessions; stop what else
+    // runs on it. Local bridge entries stay configured (as SoftEther):
+    // they start again if a hub of that name is created.
+    for x in &removed.cascades {
+        this.deferred.push(Deferred::RestartCascade {
+            hub: removed.name.clone(),
+            name: x.account_name.clone(),
+            cfg: None,
+        });
+    }
+    for (_, b) in this.hub_bridges(&removed.name) {
+        this.deferred.push(Deferred::StopBridge {
+            hub: removed.name.clone(),
+            device: b.device_name.clone(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn set_hub_online(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    online: bool,
+) -> Result<(), ErrorCode> {
+    let was = this
+        .server
+        .with_config(|c| c.hub(hub).map(|h| h.online))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    this.server.update_config_blocking(|c| {
+        c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?.online = online;
+        Ok(())
+    })?;
+    if was != online {
+        this.hub_links_follow_online(hub, online);
+    }
+    Ok(())
+}
+
+pub(super) fn get_hub_status(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<HubStatus, ErrorCode> {
+    let h = this
+        .server
+        .with_config(|c| c.hub(hub).cloned())
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    let sessions = this.hub_sessions(&h.name);
+    let bridges = this.hub_bridges(&h.name).len() as u32;
+    let mut traffic = Traffic::default();
+    for s in &sessions {
+        add_traffic(&mut traffic, &session_traffic(s));
+    }
+    let bridge_sessions = sessions.iter().filter(|s| s.info.bridge_mode).count() as u32;
+    Ok(HubStatus {
+        fields: HubStatusFields {
+            hub_name: h.name.clone(),
+            online: h.online,
+            hub_type: hub_type::STANDALONE,
+            num_sessions: sessions.len() as u32 + bridges,
+            num_sessions_client: sessions.len() as u32 - bridge_sessions,
+            num_sessions_bridge: bridge_sessions + bridges,
+            num_access_lists: 0,
+            num_users: h.users.len() as u32,
+            num_groups: h.groups.len() as u32,
+            num_mac_tables: this.server.hub(&h.name).map_or(0, |x| x.mac_count() as u32),
+            num_ip_tables: 0,
+            secure_nat_enabled: false,
+            last_comm_time: h.last_comm_time,
+            created_time: h.created_time,
+            last_login_time: h.last_login_time,
+            num_login: h.num_login,
+        },
+        traffic,
+    })
+}
+
+fn hub_create_fields(h: &HubConfig) -> CreateHub {
+    CreateHub {
+        fields: CreateHubFields {
+            hub_name: h.name.clone(),
+            hashed_password: h.hashed_password,
+            secure_password: h.secure_password,
+            online: h.online,
+            admin_password_plain_text: String::new(),
+        },
+        option: HubOption {
+            max_session: h.max_session,
+            no_enum: h.no_enum,
+            ..HubOption::default()
+        },
+        hub_type: hub_type::STANDALONE,
+    }
+}
+
+impl ServerBackend<'_> {
+    /// A hub going offline stops its cascades (SoftEther `StopAllLink`);
+    /// coming online starts the online ones and its local bridges again.
+    fn hub_links_follow_online(&mut self, hub: &str, online: bool) {
+        let (name, cascades) = match self
+            .server
+            .with_config(|c| c.hub(hub).map(|h| (h.name.clone(), h.cascades.clone())))
+        {
+            Some(x) => x,
+            None => return,
+        };
+        for x in cascades.into_iter().filter(|x| x.online) {
+            self.deferred.push(Deferred::RestartCascade {
+                hub: name.clone(),
+                name: x.account_name.clone(),
+                cfg: online.then(|| Box::new(x)),
+            });
+        }
+        if online {
+            self.start_hub_bridges(&name);
+        }
+    }
+}

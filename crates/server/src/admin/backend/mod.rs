@@ -1,0 +1,290 @@
+//! [`AdminBackend`] over the running [`Server`] and the worker's
+//! [`Listeners`]: every RPC reads the configuration (the source of truth)
+//! and the live state (hubs, sessions, listeners, cascades, bridges); every
+//! change goes through [`Server::update_config_blocking`], which saves the
+//! file atomically before it returns, so a change is on disk before the RPC
+//! is answered.
+//!
+//! The trait is synchronous and runs on tokio's blocking pool (see
+//! [`super::execute`]); work that must wait on the runtime (stopping a
+//! cascade or a local bridge, waiting for a disconnected session to end,
+//! re-syncing after `SetConfig`) is queued as [`Deferred`] and awaited by
+//! the caller before it sends the answer ([`finish`]).
+//!
+//! One file per RPC family, as in `rustether_admin::rpc`: `server.rs`
+//! (server information, listeners, password, certificate, configuration),
+//! `hub.rs`, `user.rs`, `session.rs`, `bridge.rs` (local bridges) and
+//! `link.rs` (cascades). The trait implementation below only routes.
+//!
+//! Existence, duplicate and limit errors follow docs/admin-rpc.md §6 and §8.
+
+mod bridge;
+mod hub;
+mod link;
+mod server;
+mod session;
+mod user;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustether_admin::rpc::*;
+use rustether_admin::AdminBackend;
+use rustether_config::{CascadeConfig, Edition};
+use rustether_proto::ErrorCode;
+
+use super::Admin;
+use crate::listener::Listeners;
+use crate::server::Server;
+use crate::session::Session;
+
+/// Most virtual hubs (`caps_i_max_hubs`; `ERR_TOO_MANY_HUBS` beyond).
+pub const MAX_HUBS: usize = 4096;
+/// Most users per virtual hub (`caps_i_max_users_per_hub`;
+/// `ERR_TOO_MANY_USER` beyond), SoftEther's 10 000.
+pub const MAX_USERS_PER_HUB: usize = 10_000;
+/// How long an answer waits for a disconnected session, a stopped cascade
+/// or bridge to end.
+const WAIT_ENDED: Duration = Duration::from_secs(3);
+
+/// Work an RPC leaves to be awaited before its answer is sent.
+#[derive(Debug)]
+pub(crate) enum Deferred {
+    /// Stop the running cascade and, with a configuration, start it again.
+    RestartCascade {
+        hub: String,
+        name: String,
+        cfg: Option<Box<CascadeConfig>>,
+    },
+    /// Stop the running local bridge of `hub` on `device`.
+    StopBridge { hub: String, device: String },
+    /// Wait (bounded) until a disconnected session has ended.
+    WaitSession(Arc<Session>),
+    /// Re-sync listeners, cascades and bridges with a replaced configuration.
+    Reload,
+}
+
+/// The backend of one RPC call (see the module docs).
+pub(crate) struct ServerBackend<'a> {
+    server: &'a Arc<Server>,
+    listeners: &'a Arc<Listeners>,
+    deferred: Vec<Deferred>,
+}
+
+/// Names of hubs, users, cascades, devices compare without case.
+fn key_eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+impl<'a> ServerBackend<'a> {
+    pub(crate) fn new(admin: &'a Admin) -> ServerBackend<'a> {
+        ServerBackend {
+            server: &admin.server,
+            listeners: &admin.listeners,
+            deferred: Vec::new(),
+        }
+    }
+
+    /// The work the call left for [`finish`].
+    pub(crate) fn into_deferred(self) -> Vec<Deferred> {
+        self.deferred
+    }
+
+    fn bridge_edition(&self) -> Result<(), ErrorCode> {
+        // VPN Bridge: no hub or user management (SoftEther answers 33).
+        if self.server.edition == Edition::Bridge {
+            Err(ErrorCode::NOT_SUPPORTED)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Awaits the deferred work of a call, in order.
+pub(crate) async fn finish(admin: &Admin, deferred: Vec<Deferred>) {
+    for d in deferred {
+        match d {
+            Deferred::RestartCascade { hub, name, cfg } => {
+                admin
+                    .server
+                    .restart_cascade(&hub, &name, cfg.map(|c| *c))
+                    .await;
+            }
+            Deferred::StopBridge { hub, device } => admin.server.stop_bridge(&hub, &device).await,
+            Deferred::WaitSession(s) => {
+                let _ = tokio::time::timeout(WAIT_ENDED, s.wait_ended()).await;
+            }
+            Deferred::Reload => admin.reload().await,
+        }
+    }
+}
+
+impl AdminBackend for ServerBackend<'_> {
+    fn hub_admin_option(&self, hub: &str, name: &str) -> u32 {
+        hub::hub_admin_option(self, hub, name)
+    }
+
+    fn get_server_info(&mut self) -> Result<ServerInfo, ErrorCode> {
+        server::get_server_info(self)
+    }
+
+    fn get_server_status(&mut self) -> Result<ServerStatus, ErrorCode> {
+        server::get_server_status(self)
+    }
+
+    fn create_listener(&mut self, req: &Listener) -> Result<(), ErrorCode> {
+        server::create_listener(self, req)
+    }
+
+    fn enum_listener(&mut self) -> Result<ListenerList, ErrorCode> {
+        server::enum_listener(self)
+    }
+
+    fn delete_listener(&mut self, port: u32) -> Result<(), ErrorCode> {
+        server::delete_listener(self, port)
+    }
+
+    fn enable_listener(&mut self, req: &Listener) -> Result<(), ErrorCode> {
+        server::enable_listener(self, req)
+    }
+
+    fn set_server_password(&mut self, hashed_password: &[u8; 20]) -> Result<(), ErrorCode> {
+        server::set_server_password(self, hashed_password)
+    }
+
+    fn get_server_cert(&mut self) -> Result<KeyPair, ErrorCode> {
+        server::get_server_cert(self)
+    }
+
+    fn get_caps(&mut self) -> Result<CapsList, ErrorCode> {
+        server::get_caps(self)
+    }
+
+    fn get_keep(&mut self) -> Result<Keep, ErrorCode> {
+        server::get_keep(self)
+    }
+
+    fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode> {
+        server::set_keep(self, req)
+    }
+
+    fn flush(&mut self) -> Result<u32, ErrorCode> {
+        server::flush(self)
+    }
+
+    fn get_config(&mut self) -> Result<Config, ErrorCode> {
+        server::get_config(self)
+    }
+
+    fn set_config(&mut self, req: &Config) -> Result<(), ErrorCode> {
+        server::set_config(self, req)
+    }
+
+    fn get_bridge_support(&mut self) -> Result<BridgeSupport, ErrorCode> {
+        bridge::get_bridge_support(self)
+    }
+
+    fn create_hub(&mut self, req: &CreateHub) -> Result<(), ErrorCode> {
+        hub::create_hub(self, req)
+    }
+
+    fn set_hub(&mut self, req: &CreateHub) -> Result<(), ErrorCode> {
+        hub::set_hub(self, req)
+    }
+
+    fn get_hub(&mut self, hub: &str) -> Result<CreateHub, ErrorCode> {
+        hub::get_hub(self, hub)
+    }
+
+    fn enum_hub(&mut self) -> Result<EnumHub, ErrorCode> {
+        hub::enum_hub(self)
+    }
+
+    fn delete_hub(&mut self, hub: &str) -> Result<(), ErrorCode> {
+        hub::delete_hub(self, hub)
+    }
+
+    fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode> {
+        hub::set_hub_online(self, hub, online)
+    }
+
+    fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {
+        hub::get_hub_status(self, hub)
+    }
+
+    fn create_user(&mut self, req: &SetUser) -> Result<(), ErrorCode> {
+        user::create_user(self, req)
+    }
+
+    fn set_user(&mut self, req: &SetUser) -> Result<(), ErrorCode> {
+        user::set_user(self, req)
+    }
+
+    fn get_user(&mut self, hub: &str, name: &str) -> Result<SetUser, ErrorCode> {
+        user::get_user(self, hub, name)
+    }
+
+    fn delete_user(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode> {
+        user::delete_user(self, hub, name)
+    }
+
+    fn enum_user(&mut self, hub: &str) -> Result<EnumUser, ErrorCode> {
+        user::enum_user(self, hub)
+    }
+
+    fn enum_session(&mut self, hub: &str) -> Result<EnumSession, ErrorCode> {
+        session::enum_session(self, hub)
+    }
+
+    fn get_session_status(&mut self, hub: &str, name: &str) -> Result<SessionStatus, ErrorCode> {
+        session::get_session_status(self, hub, name)
+    }
+
+    fn delete_session(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode> {
+        session::delete_session(self, hub, name)
+    }
+
+    fn enum_ethernet(&mut self) -> Result<EnumEth, ErrorCode> {
+        bridge::enum_ethernet(self)
+    }
+
+    fn add_local_bridge(&mut self, req: &LocalBridge) -> Result<(), ErrorCode> {
+        bridge::add_local_bridge(self, req)
+    }
+
+    fn delete_local_bridge(&mut self, req: &LocalBridge) -> Result<(), ErrorCode> {
+        bridge::delete_local_bridge(self, req)
+    }
+
+    fn enum_local_bridge(&mut self) -> Result<EnumLocalBridge, ErrorCode> {
+        bridge::enum_local_bridge(self)
+    }
+
+    fn create_link(&mut self, req: &CreateLink) -> Result<(), ErrorCode> {
+        link::create_link(self, req)
+    }
+
+    fn get_link(&mut self, hub: &str, account: &str) -> Result<CreateLink, ErrorCode> {
+        link::get_link(self, hub, account)
+    }
+
+    fn set_link(&mut self, req: &CreateLink) -> Result<(), ErrorCode> {
+        link::set_link(self, req)
+    }
+
+    fn enum_link(&mut self, hub: &str) -> Result<EnumLink, ErrorCode> {
+        link::enum_link(self, hub)
+    }
+
+    fn get_link_status(&mut self, hub: &str, account: &str) -> Result<LinkStatus, ErrorCode> {
+        link::get_link_status(self, hub, account)
+    }
+
+    fn set_link_online(&mut self, hub: &str, account: &str, online: bool) -> Result<(), ErrorCode> {
+        link::set_link_online(self, hub, account, online)
+    }
+
+    fn delete_link(&mut self, hub: &str, account: &str) -> Result<(), ErrorCode> {
+        link::delete_link(self, hub, account)
+    }
+}

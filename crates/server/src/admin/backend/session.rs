@@ -1,0 +1,300 @@
+//! Session RPCs (`rustether_admin::rpc::session`) and the session
+//! figures other families report.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rustether_admin::rpc::*;
+use rustether_admin::time::from_unix_ms;
+use rustether_proto::ErrorCode;
+use tracing::info;
+
+use super::{key_eq, Deferred, ServerBackend};
+use crate::admin::sys;
+use crate::session::{Role, Session};
+
+pub(super) fn enum_session(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<EnumSession, ErrorCode> {
+    let name = this
+        .server
+        .with_config(|c| c.hub(hub).map(|h| h.name.clone()))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    let mut sessions: Vec<EnumSessionItem> = this
+        .hub_sessions(&name)
+        .iter()
+        .map(|s| this.session_item(s))
+        .collect();
+    for (sid, b) in this.hub_bridges(&name) {
+        sessions.push(EnumSessionItem {
+            name: sid,
+            username: "Local Bridge".into(),
+            hostname: b.device_name.clone(),
+            bridge_mode: true,
+            max_num_tcp: 0,
+            current_num_tcp: 0,
+            created_time: from_unix_ms(crate::clock::unix_ms()),
+            last_comm_time: from_unix_ms(crate::clock::unix_ms()),
+            ..EnumSessionItem::default()
+        });
+    }
+    Ok(EnumSession {
+        hub_name: name,
+        sessions,
+    })
+}
+
+pub(super) fn get_session_status(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    name: &str,
+) -> Result<SessionStatus, ErrorCode> {
+    let hub_cfg = this
+        .server
+        .with_config(|c| c.hub(hub).cloned())
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    if let Some((sid, b)) = this
+        .hub_bridges(&hub_cfg.name)
+        .into_iter()
+        .find(|(sid, _)| key_eq(sid, name))
+    {
+        return Ok(SessionStatus {
+            fields: SessionStatusFields {
+                hub_name: hub_cfg.name.clone(),
+                name: sid.clone(),
+                username: "Local Bridge".into(),
+                real_username: "Local Bridge".into(),
+                client_host_name: b.device_name.clone(),
+                ..SessionStatusFields::default()
+            },
+            status: ConnectionStatus {
+                fields: ConnectionStatusFields {
+                    session_name: sid,
+                    active: true,
+                    connected: true,
+                    session_status: 3,
+                    is_bridge_mode: true,
+                    ..ConnectionStatusFields::default()
+                },
+                ..ConnectionStatus::default()
+            },
+            node: NodeInfo {
+                hub_name: hub_cfg.name.clone(),
+                ..NodeInfo::default()
+            },
+        });
+    }
+    let s = this
+        .hub_sessions(&hub_cfg.name)
+        .into_iter()
+        .find(|s| key_eq(&s.name, name))
+        .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+    let ip = s.info.client_addr.ip();
+    let group = hub_cfg
+        .user(&s.info.username)
+        .and_then(|u| u.group.clone())
+        .unwrap_or_default();
+    let host = sys::hostname();
+    Ok(SessionStatus {
+        fields: SessionStatusFields {
+            hub_name: hub_cfg.name.clone(),
+            name: s.name.clone(),
+            username: s.info.username.clone(),
+            group_name: group,
+            real_username: s.info.username.clone(),
+            // vpncmd prints "Client IP Address" from these two fields
+            client_ip: ipv4_of(ip),
+            client_ip6: match ip {
+                IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => v6.octets(),
+                _ => [0; 16],
+            },
+            client_host_name: host_text(&s),
+            client_ip_address: Some(ip),
+        },
+        status: connection_status(&s, &host),
+        node: NodeInfo {
+            client_product_name: s.info.client_str.clone(),
+            server_product_name: rustether_proto::messages::SERVER_HELLO.to_owned(),
+            client_hostname: s.info.client_hostname.clone(),
+            server_hostname: host,
+            hub_name: hub_cfg.name.clone(),
+            client_ip_address: ipv4_of(ip),
+            client_port: u32::from(s.info.client_addr.port()),
+            server_product_ver: rustether_proto::messages::SERVER_VERSION,
+            server_product_build: rustether_proto::messages::SERVER_BUILD,
+            ..NodeInfo::default()
+        },
+    })
+}
+
+pub(super) fn delete_session(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    name: &str,
+) -> Result<(), ErrorCode> {
+    let hub_name = this
+        .server
+        .with_config(|c| c.hub(hub).map(|h| h.name.clone()))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    if this
+        .hub_bridges(&hub_name)
+        .iter()
+        .any(|(sid, _)| key_eq(sid, name))
+    {
+        return Err(ErrorCode::BRIDGE_CANT_DISCONNECT);
+    }
+    let s = this
+        .hub_sessions(&hub_name)
+        .into_iter()
+        .find(|s| key_eq(&s.name, name))
+        .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+    if is_cascade_session(&s) {
+        return Err(ErrorCode::LINK_CANT_DISCONNECT);
+    }
+    info!(session = %s.name, hub = %hub_name, "admin: disconnecting session");
+    s.disconnect();
+    this.deferred.push(Deferred::WaitSession(s));
+    Ok(())
+}
+
+impl ServerBackend<'_> {
+    /// Live sessions of the running hub `hub`.
+    pub(super) fn hub_sessions(&self, hub: &str) -> Vec<Arc<Session>> {
+        let Some(h) = self.server.hub(hub) else {
+            return Vec::new();
+        };
+        let mut v: Vec<Arc<Session>> = self
+            .server
+            .sessions
+            .all()
+            .into_iter()
+            .filter(|s| Arc::ptr_eq(&s.hub, &h) && !s.has_ended())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn session_item(&self, s: &Session) -> EnumSessionItem {
+        let ip = s.info.client_addr.ip();
+        let link = is_cascade_session(s);
+        EnumSessionItem {
+            name: s.name.clone(),
+            username: if link {
+                "Cascade".to_owned()
+            } else {
+                s.info.username.clone()
+            },
+            ip: ipv4_of(ip),
+            client_ip: Some(ip),
+            hostname: host_text(s),
+            max_num_tcp: s.params.max_connection,
+            current_num_tcp: s.connection_count(),
+            packet_size: session_bytes(s),
+            packet_num: s
+                .stats
+                .sent_frames
+                .load(std::sync::atomic::Ordering::Relaxed)
+                + s.stats.queued.load(std::sync::atomic::Ordering::Relaxed),
+            link_mode: link,
+            client_bridge_mode: s.info.bridge_mode,
+            created_time: from_unix_ms(s.info.created_unix_ms),
+            last_comm_time: from_unix_ms(crate::clock::unix_ms()),
+            ..EnumSessionItem::default()
+        }
+    }
+}
+
+/// The local end of one of our cascades (SoftEther's `SID-LINK-*`).
+pub(super) fn is_cascade_session(s: &Session) -> bool {
+    s.info.server_side && s.role == Role::Client
+}
+
+fn ipv4_of(ip: IpAddr) -> std::net::Ipv4Addr {
+    match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+fn host_text(s: &Session) -> String {
+    if s.info.client_hostname.is_empty() || is_cascade_session(s) {
+        s.info.client_addr.ip().to_string()
+    } else {
+        s.info.client_hostname.clone()
+    }
+}
+
+fn session_bytes(s: &Session) -> u64 {
+    s.recv_bytes.load(std::sync::atomic::Ordering::Relaxed)
+        + s.stats
+            .sent_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(super) fn session_traffic(s: &Session) -> Traffic {
+    use std::sync::atomic::Ordering::Relaxed;
+    Traffic {
+        // from the client's point of view, as SoftEther reports it
+        send: TrafficSide {
+            unicast_bytes: s.recv_bytes.load(Relaxed),
+            unicast_count: s.stats.sent_frames.load(Relaxed),
+            ..TrafficSide::default()
+        },
+        recv: TrafficSide {
+            unicast_count: s.stats.queued.load(Relaxed),
+            ..TrafficSide::default()
+        },
+    }
+}
+
+pub(super) fn add_traffic(a: &mut Traffic, b: &Traffic) {
+    for (x, y) in [(&mut a.send, &b.send), (&mut a.recv, &b.recv)] {
+        x.broadcast_bytes += y.broadcast_bytes;
+        x.broadcast_count += y.broadcast_count;
+        x.unicast_bytes += y.unicast_bytes;
+        x.unicast_count += y.unicast_count;
+    }
+}
+
+/// `CONNECTION_STATUS` of a live session as the server sees it.
+fn connection_status(s: &Session, server_name: &str) -> ConnectionStatus {
+    let created = from_unix_ms(s.info.created_unix_ms);
+    let n = s.connection_count();
+    ConnectionStatus {
+        fields: ConnectionStatusFields {
+            server_name: server_name.to_owned(),
+            server_product_name: rustether_proto::messages::SERVER_HELLO.to_owned(),
+            session_name: s.name.clone(),
+            active: true,
+            connected: true,
+            session_status: 3,
+            server_product_ver: rustether_proto::messages::SERVER_VERSION,
+            server_product_build: rustether_proto::messages::SERVER_BUILD,
+            num_connections_established: n,
+            half_connection: s.params.half_connection,
+            qos: s.params.qos,
+            max_tcp_connections: s.params.max_connection,
+            num_tcp_connections: n,
+            use_encrypt: s.params.use_encrypt,
+            use_compress: s.params.use_compress,
+            underlay_protocol: if s.info.client_addr.is_ipv4() {
+                "Standard TCP/IP (IPv4)".to_owned()
+            } else {
+                "Standard TCP/IP (IPv6)".to_owned()
+            },
+            is_bridge_mode: s.info.bridge_mode,
+            start_time: created,
+            first_connection_established_time: created,
+            current_connection_establish_time: created,
+            total_send_size: s.recv_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            total_recv_size: 0,
+            total_send_size_real: s.recv_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            ..ConnectionStatusFields::default()
+        },
+        traffic: session_traffic(s),
+        ..ConnectionStatus::default()
+    }
+}

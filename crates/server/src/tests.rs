@@ -1,0 +1,264 @@
+//! The assembled server ([`Services`]) on a loopback port: logins never
+//! wait for the configuration's writer. The runtime has one worker thread,
+//! as on the 2-core machine (`worker::worker_threads`). Progress is
+//! counted, never timed; every wait is bounded by the client's
+//! `CONNECTING_TIMEOUT` or a deadline that only guards against a hang.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use rustether_admin::rpc::{SetUser, SetUserFields, UserAuth as RpcUserAuth};
+use rustether_admin::{Caller, RpcMessage};
+use rustether_config::store::ConfigStore;
+use rustether_config::{Edition, ServerConfig, UserAuth, UserConfig};
+use rustether_proto::error::ErrorCode;
+use rustether_proto::messages::LoginRequest;
+use rustether_proto::password::{hash_password, secure_password};
+
+use crate::client::{self, ClientTarget};
+use crate::config::Persist;
+use crate::server::Server;
+use crate::worker::Services;
+
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Guards the tests against a hang; never reached when things work.
+const HANG: Duration = Duration::from_secs(60);
+
+struct Running {
+    services: Services,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// A server with user `u` (password `pw`) on hub DEFAULT, listening on
+    /// a loopback port.
+    async fn start() -> Running {
+        crate::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let server = tokio::task::spawn_blocking(move || Server::open(Edition::Server, &path))
+            .await
+            .unwrap()
+            .unwrap();
+        server
+            .update_config(|c| {
+                let u = UserConfig::new(
+                    "u",
+                    UserAuth::Password {
+                        hash: hash_password("u", "pw"),
+                        nt_hash: None,
+                    },
+                );
+                c.hub_mut("DEFAULT").unwrap().users.push(u);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let services = Services::new(server);
+        services.serve(l);
+        Running {
+            services,
+            addr,
+            dir,
+        }
+    }
+
+    fn server(&self) -> &Arc<Server> {
+        &self.services.server
+    }
+
+    /// One VPN login as `u`, closed again right after the welcome.
+    async fn login(&self) -> Result<(), ErrorCode> {
+        let target = ClientTarget {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+            source: None,
+        };
+        let (_welcome, conn) = client::login(&target, |h| {
+            let sp = secure_password(&hash_password("u", "pw"), &h.random);
+            let mut r = LoginRequest::cascade("DEFAULT", "u", sp, [7u8; 20]);
+            r.require_bridge_routing_mode = false;
+            r
+        })
+        .await
+        .map_err(|e| e.code)?;
+        conn.close().await;
+        Ok(())
+    }
+
+    /// `SetUser` of `u` by the hub's administrator, with `realname`.
+    async fn set_realname(&self, realname: &str) -> Result<(), ErrorCode> {
+        let req = SetUser {
+            fields: SetUserFields {
+                hub_name: "DEFAULT".into(),
+                name: "u".into(),
+                realname: realname.into(),
+                ..SetUserFields::default()
+            },
+            auth: RpcUserAuth::from_password("u", "pw"),
+            ..SetUser::default()
+        };
+        crate::admin::execute(
+            &self.services.admin,
+            &Caller::hub_admin("DEFAULT", false),
+            PEER,
+            "",
+            "SetUser",
+            req.to_pack(),
+        )
+        .await
+        .result
+        .map(|_| ())
+    }
+
+    fn realname(&self) -> String {
+        self.server().with_config(|c| {
+            c.hub("DEFAULT")
+                .unwrap()
+                .user("u")
+                .unwrap()
+                .realname
+                .clone()
+        })
+    }
+
+    /// The configuration as saved on disk.
+    fn saved(&self) -> ServerConfig {
+        ConfigStore::new(self.dir.path(), Edition::Server)
+            .load()
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// Saves through the real store, but only once the test lets it: a save
+/// that takes as long as the test wants.
+struct GatedSave {
+    store: ConfigStore,
+    entered: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+}
+
+impl Persist for GatedSave {
+    fn save(&mut self, cfg: &ServerConfig) -> Result<(), String> {
+        let _ = self.entered.send(());
+        self.release
+            .recv_timeout(HANG)
+            .map_err(|_| "the test never released the save".to_string())?;
+        Persist::save(&mut self.store, cfg)
+    }
+    fn save_text(&mut self, text: &str) -> Result<ServerConfig, String> {
+        Persist::save_text(&mut self.store, text)
+    }
+    fn path(&self) -> PathBuf {
+        Persist::path(&self.store)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn logins_succeed_while_a_change_is_being_saved() {
+    let r = Running::start().await;
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    r.server().set_persist(Box::new(GatedSave {
+        store: ConfigStore::new(r.dir.path(), Edition::Server),
+        entered: entered_tx,
+        release: release_rx,
+    }));
+    let r = Arc::new(r);
+    let change = tokio::spawn({
+        let r = r.clone();
+        async move { r.set_realname("changed").await }
+    });
+    // The change is now inside its save, holding the writer.
+    tokio::task::spawn_blocking(move || entered.recv_timeout(HANG))
+        .await
+        .unwrap()
+        .expect("the change reaches its save");
+
+    for i in 0..8 {
+        assert_eq!(r.login().await, Ok(()), "login {i} during the save");
+        assert!(!change.is_finished(), "the save is still held");
+    }
+    // Readers still see the last saved snapshot, not the unsaved change.
+    assert_eq!(r.realname(), "");
+    assert_eq!(
+        r.saved()
+            .hub("DEFAULT")
+            .unwrap()
+            .user("u")
+            .unwrap()
+            .realname,
+        ""
+    );
+
+    release.send(()).unwrap();
+    assert_eq!(change.await.unwrap(), Ok(()), "answered after the save");
+    assert_eq!(r.realname(), "changed");
+    assert_eq!(
+        r.saved()
+            .hub("DEFAULT")
+            .unwrap()
+            .user("u")
+            .unwrap()
+            .realname,
+        "changed"
+    );
+    r.server().begin_shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn logins_keep_succeeding_while_a_hub_administrator_streams_changes() {
+    const LOGINS: u64 = 20;
+    const CHANGES_DURING_LOGINS: u64 = 20;
+    let r = Arc::new(Running::start().await);
+    let revision_before = r.saved().config_revision;
+    let changes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let streamer = tokio::spawn({
+        let (r, changes, stop) = (r.clone(), changes.clone(), stop.clone());
+        async move {
+            // Bounded: stops when the logins are done, or after far more
+            // changes than that can take.
+            while !stop.load(Ordering::Relaxed) && changes.load(Ordering::Relaxed) < 100_000 {
+                let n = changes.load(Ordering::Relaxed) + 1;
+                r.set_realname(&format!("change {n}")).await?;
+                changes.store(n, Ordering::Relaxed);
+            }
+            Ok::<u64, ErrorCode>(changes.load(Ordering::Relaxed))
+        }
+    });
+    // Log in until both sides have made progress together: LOGINS logins,
+    // and CHANGES_DURING_LOGINS changes saved between the first and the last.
+    let first = changes.load(Ordering::Relaxed);
+    let mut logins = 0u64;
+    while logins < LOGINS || changes.load(Ordering::Relaxed) - first < CHANGES_DURING_LOGINS {
+        assert!(!streamer.is_finished(), "the change stream ended early");
+        assert_eq!(r.login().await, Ok(()), "login {logins}");
+        logins += 1;
+        assert!(logins < 10_000, "the change stream made no progress");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let total = streamer.await.unwrap().expect("every change saved");
+    assert!(total >= CHANGES_DURING_LOGINS);
+    // Every change was saved, one revision each, and the last one is in force.
+    let saved = r.saved();
+    assert_eq!(
+        u64::from(saved.config_revision - revision_before),
+        total,
+        "one save per change"
+    );
+    let last = format!("change {total}");
+    assert_eq!(
+        saved.hub("DEFAULT").unwrap().user("u").unwrap().realname,
+        last
+    );
+    assert_eq!(r.realname(), last);
+    r.server().begin_shutdown();
+}
