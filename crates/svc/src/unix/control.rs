@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use super::lock::InstanceLock;
 use super::{sys, Ctx};
 use crate::report::{parse_pid_file, ProcEntry, Role, StatusFile};
@@ -71,7 +73,7 @@ pub(crate) fn stop(ctx: &Ctx) -> u8 {
         );
         return exit::FAILURE;
     };
-    if let Err(err) = sys::kill(target.pid, libc::SIGTERM) {
+    if let Err(err) = sys::kill(target.pid, Signal::SIGTERM) {
         eprintln!("Cannot signal process {}: {err}", target.pid);
         return exit::FAILURE;
     }
@@ -98,7 +100,7 @@ pub(crate) fn stop(ctx: &Ctx) -> u8 {
     );
     for p in &live {
         if sys::same_process_alive(p.pid, p.starttime) {
-            let _ = sys::kill(p.pid, libc::SIGKILL);
+            let _ = sys::kill(p.pid, Signal::SIGKILL);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(3);

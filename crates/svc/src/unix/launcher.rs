@@ -9,7 +9,9 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
+
+use nix::sys::signal::Signal;
 use std::os::unix::process::CommandExt;
 use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
@@ -69,13 +71,12 @@ pub(crate) fn start(ctx: &Ctx) -> u8 {
         .current_dir("/");
     ctx.child_env(&mut cmd);
     // SAFETY: the closure runs between fork and exec and only makes
-    // async-signal-safe system calls.
+    // async-signal-safe system calls (setsid, signal, fcntl), allocating
+    // nothing. `signal` replaces no Rust handler: SIGHUP has none here.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            nix::unistd::setsid()?;
+            nix::sys::signal::signal(Signal::SIGHUP, nix::sys::signal::SigHandler::SigIgn)?;
             sys::set_cloexec(wfd, false)
         });
     }
@@ -105,7 +106,7 @@ pub(crate) fn start(ctx: &Ctx) -> u8 {
                 "The {} service could not open any listener port.",
                 e.title()
             );
-            let _ = sys::kill(pid, libc::SIGTERM);
+            let _ = sys::kill(pid, Signal::SIGTERM);
             reap(&mut child);
             exit::FAILURE
         }
@@ -142,7 +143,7 @@ pub(crate) fn start(ctx: &Ctx) -> u8 {
                 START_TIMEOUT.as_secs(),
                 ctx.paths.log_dir.display()
             );
-            let _ = sys::kill(pid, libc::SIGTERM);
+            let _ = sys::kill(pid, Signal::SIGTERM);
             reap(&mut child);
             exit::FAILURE
         }
@@ -180,7 +181,7 @@ fn wait_report(rd: &mut File, timeout: Duration) -> Waited {
         if left.is_zero() {
             return Waited::Timeout;
         }
-        match sys::poll_read(&[rd.as_raw_fd()], Some(left)) {
+        match sys::poll_read(&[rd.as_fd()], Some(left)) {
             Ok(r) if r[0] => {}
             Ok(_) => continue,
             Err(e) => return Waited::Garbage(e.to_string()),

@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::sys;
 use crate::report::FailedPort;
@@ -66,37 +66,35 @@ pub(crate) fn parse_fd_list(s: &str) -> Result<Vec<(RawFd, u16)>, String> {
     Ok(out)
 }
 
-/// Local TCP port of a listening socket descriptor, or `None` when `fd` is
-/// not a listening TCP/IP socket.
-fn listening_port(fd: RawFd) -> Option<u16> {
-    // SAFETY: getsockopt/getsockname write into correctly sized plain buffers.
-    unsafe {
-        let mut acc: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        if libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            &mut acc as *mut _ as *mut libc::c_void,
-            &mut len,
-        ) != 0
-            || acc == 0
-        {
-            return None;
-        }
-        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getsockname(fd, &mut ss as *mut _ as *mut libc::sockaddr, &mut len) != 0 {
-            return None;
-        }
-        match ss.ss_family as libc::c_int {
-            libc::AF_INET => Some(u16::from_be(
-                (*(&ss as *const _ as *const libc::sockaddr_in)).sin_port,
-            )),
-            libc::AF_INET6 => Some(u16::from_be(
-                (*(&ss as *const _ as *const libc::sockaddr_in6)).sin6_port,
-            )),
-            _ => None,
+/// Local TCP port of a listening socket, or `None` when `fd` is not a
+/// listening TCP/IP socket (`SO_ACCEPTCONN`, `getsockname`).
+fn listening_port(fd: &impl AsFd) -> Option<u16> {
+    let sock = SockRef::from(fd);
+    if !sock.is_listener().ok()? {
+        return None;
+    }
+    sock.local_addr().ok()?.as_socket().map(|a| a.port())
+}
+
+/// Takes ownership of inherited descriptor `fd` when it is a listening
+/// TCP socket on `port` (any port when `None`); otherwise leaves it open
+/// and untouched, as before. `fd` must be open (checked by the caller
+/// through `fcntl`), else this returns `None` without adopting it.
+fn adopt_listener(fd: RawFd, port: Option<u16>) -> Option<(TcpListener, u16)> {
+    // An fcntl on a closed number fails with EBADF: adopt only open ones.
+    sys::set_cloexec(fd, true).ok()?;
+    // SAFETY: `fd` is open (fcntl succeeded) and was passed to this process
+    // for its exclusive use (by the supervisor or by systemd); no other
+    // object in this process owns it. Taking ownership of a descriptor
+    // number is inherently unsafe in Rust's I/O-safety model: no crate can
+    // do it safely. It is released again below when it is not a listener.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    match listening_port(&owned) {
+        Some(p) if port.map_or(true, |want| want == p) => Some((TcpListener::from(owned), p)),
+        _ => {
+            // Not ours to close: leave the descriptor as we found it.
+            let _ = owned.into_raw_fd();
+            None
         }
     }
 }
@@ -118,13 +116,12 @@ pub(crate) fn take_inherited() -> Vec<TcpListener> {
     };
     let mut out = Vec::new();
     for (fd, port) in list {
-        if listening_port(fd) != Some(port) {
-            tracing::warn!("inherited descriptor {fd} is not a listener on port {port}; ignored");
-            continue;
+        match adopt_listener(fd, Some(port)) {
+            Some((l, _)) => out.push(l),
+            None => tracing::warn!(
+                "inherited descriptor {fd} is not a listener on port {port}; ignored"
+            ),
         }
-        let _ = sys::set_cloexec(fd, true);
-        // SAFETY: fd is an open listening socket passed to us for our exclusive use.
-        out.push(unsafe { TcpListener::from_raw_fd(fd) });
     }
     out
 }
@@ -149,12 +146,10 @@ pub(crate) fn take_socket_activation() -> Vec<TcpListener> {
     }
     let mut out = Vec::new();
     for fd in 3..3 + n.min(MAX_FDS) as RawFd {
-        let _ = sys::set_cloexec(fd, true);
-        match listening_port(fd) {
-            Some(port) => {
+        match adopt_listener(fd, None) {
+            Some((l, port)) => {
                 tracing::info!("TCP listener port {port} received by socket activation (fd {fd})");
-                // SAFETY: systemd passed this open descriptor to us.
-                out.push(unsafe { TcpListener::from_raw_fd(fd) });
+                out.push(l);
             }
             None => tracing::warn!(
                 "socket-activation descriptor {fd} is not a listening TCP socket; ignored"
@@ -274,10 +269,35 @@ mod tests {
         // Nobody calls accept(), yet connecting succeeds: the backlog holds it.
         let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         drop(c);
-        assert_eq!(listening_port(set.fd_list()[0].0), Some(port));
+        let held = set.held.values().next().map(|h| &h.sock);
+        assert_eq!(held.and_then(listening_port), Some(port));
         // Dropping a port from the configuration closes it.
         assert!(set.sync(&[]).is_empty());
         assert!(set.ports().is_empty());
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn adopt_listener_takes_only_listeners_and_leaves_others_open() {
+        use std::os::fd::IntoRawFd;
+        // A listener on the stated port is adopted.
+        let l = bind_port(0).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let fd = l.into_raw_fd();
+        let (back, p) = adopt_listener(fd, Some(port)).unwrap();
+        assert_eq!(p, port);
+        // The wrong port: not adopted, still open.
+        let fd = back.into_raw_fd();
+        assert!(adopt_listener(fd, Some(port.wrapping_add(1))).is_none());
+        assert!(sys::set_cloexec(fd, true).is_ok(), "descriptor must stay open");
+        // SAFETY: `fd` is the listener released above and owned by nobody.
+        drop(unsafe { TcpListener::from_raw_fd(fd) });
+        // A socket that is not listening: not adopted, still open.
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = u.into_raw_fd();
+        assert!(adopt_listener(fd, None).is_none());
+        assert!(sys::set_cloexec(fd, true).is_ok(), "descriptor must stay open");
+        // SAFETY: as above, for the UDP socket.
+        drop(unsafe { std::net::UdpSocket::from_raw_fd(fd) });
     }
 }

@@ -10,6 +10,9 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+
+use rustix::fs::{flock, FlockOperation};
+use rustix::io::Errno;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -45,26 +48,22 @@ impl InstanceLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
             .open(path)
             .map_err(|source| LockError::Io {
                 path: path.display().to_string(),
                 source,
             })?;
+        // `rustix::fs::flock`, not `nix::fcntl::Flock`: nix's guard unlocks
+        // on drop, which would release the lock the worker inherited.
         loop {
-            // SAFETY: flock on a descriptor we own.
-            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if r == 0 {
-                return Ok(InstanceLock { file });
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EWOULDBLOCK) => return Err(LockError::Held),
-                _ => {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(InstanceLock { file }),
+                Err(Errno::INTR) => continue,
+                Err(Errno::WOULDBLOCK) => return Err(LockError::Held),
+                Err(e) => {
                     return Err(LockError::Io {
                         path: path.display().to_string(),
-                        source: e,
+                        source: e.into(),
                     })
                 }
             }

@@ -6,9 +6,11 @@
 //! bridges are configured (raw packet sockets, promiscuous mode, tap
 //! devices; `process-model` 14.1 lists what each capability is for).
 
-use std::ffi::{CStr, CString};
 use std::io;
 use std::path::Path;
+
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::unistd::{Gid, Uid, User};
 
 /// A resolved user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,81 +25,41 @@ pub(crate) struct TargetUser {
 
 /// Looks `name` up in the user database (`getpwnam_r`).
 pub(crate) fn lookup(name: &str) -> Result<TargetUser, String> {
-    let c = CString::new(name).map_err(|_| format!("invalid user name {name:?}"))?;
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: passwd is plain data; getpwnam_r fills it with pointers into buf.
-    unsafe {
-        let mut pw: libc::passwd = std::mem::zeroed();
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        let r = libc::getpwnam_r(
-            c.as_ptr(),
-            &mut pw,
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            &mut res,
-        );
-        if r != 0 {
-            return Err(format!(
-                "cannot look up user {name:?}: {}",
-                io::Error::from_raw_os_error(r)
-            ));
-        }
-        if res.is_null() {
-            return Err(format!("user {name:?} does not exist"));
-        }
-        let n = CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned();
-        Ok(TargetUser {
-            name: n,
-            uid: pw.pw_uid,
-            gid: pw.pw_gid,
-        })
+    if name.contains('\0') {
+        return Err(format!("invalid user name {name:?}"));
+    }
+    match User::from_name(name) {
+        Ok(Some(pw)) => Ok(TargetUser {
+            name: pw.name,
+            uid: pw.uid.as_raw(),
+            gid: pw.gid.as_raw(),
+        }),
+        Ok(None) => Err(format!("user {name:?} does not exist")),
+        Err(e) => Err(format!(
+            "cannot look up user {name:?}: {}",
+            io::Error::from(e)
+        )),
     }
 }
 
-const CAP_NET_ADMIN: u32 = 12;
-const CAP_NET_RAW: u32 = 13;
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
+fn check<T, E: Into<io::Error>>(r: Result<T, E>, what: &str) -> io::Result<T> {
+    r.map_err(|e| {
+        let e: io::Error = e.into();
+        io::Error::new(e.kind(), format!("{what}: {e}"))
+    })
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
+fn caps_err(e: caps::errors::CapsError) -> io::Error {
+    io::Error::other(e.to_string())
 }
 
-fn capset(bits: u32) -> io::Result<()> {
-    let hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [
-        CapData {
-            effective: bits,
-            permitted: bits,
-            inheritable: 0,
-        },
-        CapData::default(),
-    ];
-    // SAFETY: capset reads a header and two data structs of the v3 layout.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn check(r: libc::c_int, what: &str) -> io::Result<()> {
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
-    }
+/// Sets the permitted and effective sets of this thread to `keep` and the
+/// inheritable set to empty (one `capset` per set).
+fn keep_only(keep: &CapsHashSet) -> io::Result<()> {
+    // Permitted first: effective must stay a subset of it.
+    caps::set(None, CapSet::Permitted, keep).map_err(caps_err)?;
+    caps::set(None, CapSet::Effective, keep).map_err(caps_err)?;
+    caps::set(None, CapSet::Inheritable, &CapsHashSet::new()).map_err(caps_err)?;
     Ok(())
 }
 
@@ -107,31 +69,26 @@ fn check(r: libc::c_int, what: &str) -> io::Result<()> {
 /// effective; every other capability is gone. Errors leave the process in
 /// an unspecified state: the caller must exit.
 pub(crate) fn drop_to(user: &TargetUser, keep_net_caps: bool) -> io::Result<()> {
-    // SAFETY: plain system calls on this process.
-    unsafe {
-        if keep_net_caps {
-            check(
-                libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0),
-                "prctl(PR_SET_KEEPCAPS)",
-            )?;
-        }
-        let groups = [user.gid as libc::gid_t];
-        check(libc::setgroups(1, groups.as_ptr()), "setgroups")?;
-        check(libc::setresgid(user.gid, user.gid, user.gid), "setresgid")?;
-        check(libc::setresuid(user.uid, user.uid, user.uid), "setresuid")?;
-        if keep_net_caps {
-            capset((1 << CAP_NET_ADMIN) | (1 << CAP_NET_RAW))?;
-            check(
-                libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0),
-                "prctl(PR_SET_KEEPCAPS)",
-            )?;
-        }
-        // Paranoia: regaining root must be impossible now.
-        if user.uid != 0 && libc::setuid(0) == 0 {
-            return Err(io::Error::other(
-                "setuid(0) still succeeds after dropping privileges",
-            ));
-        }
+    use nix::sys::prctl::set_keepcaps;
+    if keep_net_caps {
+        check(set_keepcaps(true), "prctl(PR_SET_KEEPCAPS)")?;
+    }
+    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(user.gid));
+    check(nix::unistd::setgroups(&[gid]), "setgroups")?;
+    check(nix::unistd::setresgid(gid, gid, gid), "setresgid")?;
+    check(nix::unistd::setresuid(uid, uid, uid), "setresuid")?;
+    if keep_net_caps {
+        let keep: CapsHashSet = [Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW]
+            .into_iter()
+            .collect();
+        check(keep_only(&keep), "capset")?;
+        check(set_keepcaps(false), "prctl(PR_SET_KEEPCAPS)")?;
+    }
+    // Paranoia: regaining root must be impossible now.
+    if user.uid != 0 && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err(io::Error::other(
+            "setuid(0) still succeeds after dropping privileges",
+        ));
     }
     Ok(())
 }

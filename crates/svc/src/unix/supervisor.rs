@@ -21,10 +21,13 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 
 use super::listeners::{self, ListenerSet, LISTEN_ENV};
 use super::lock::{InstanceLock, LockError};
@@ -131,8 +134,12 @@ pub(crate) fn run(ctx: &Ctx) -> u8 {
         return fail(m);
     }
     let sigfd =
-        match sys::block_signals_to_fd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
-        {
+        match sys::block_signals_to_fd(&[
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ]) {
             Ok(fd) => fd,
             Err(err) => return fail(format!("cannot set up signal handling: {err}")),
         };
@@ -175,7 +182,7 @@ pub(crate) fn run(ctx: &Ctx) -> u8 {
 }
 
 impl Supervisor<'_> {
-    fn main_loop(&mut self, sigfd: &std::os::fd::OwnedFd, wd: Option<Duration>) -> u8 {
+    fn main_loop(&mut self, sigfd: &SignalFd, wd: Option<Duration>) -> u8 {
         if let Some(code) = self.spawn_worker() {
             return code;
         }
@@ -187,9 +194,9 @@ impl Supervisor<'_> {
                 .flatten()
                 .min();
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
-            let mut fds = vec![sigfd.as_raw_fd()];
+            let mut fds = vec![sigfd.as_fd()];
             if let Some(w) = &self.worker {
-                fds.push(w.reports.as_raw_fd());
+                fds.push(w.reports.as_fd());
             }
             let ready = match sys::poll_read(&fds, timeout) {
                 Ok(r) => r,
@@ -204,7 +211,7 @@ impl Supervisor<'_> {
             }
             if ready[0] {
                 for sig in sys::read_signals(sigfd) {
-                    let r = if sig == libc::SIGCHLD {
+                    let r = if sig == Signal::SIGCHLD {
                         self.reap()
                     } else {
                         self.on_stop_signal(sig)
@@ -229,7 +236,7 @@ impl Supervisor<'_> {
                         w.pid,
                         STOP_GRACE.as_secs()
                     );
-                    let _ = sys::kill(w.pid, libc::SIGKILL);
+                    let _ = sys::kill(w.pid, Signal::SIGKILL);
                 }
             }
             if let (Some(t), Some(d)) = (next_ping, wd) {
@@ -293,10 +300,8 @@ impl Supervisor<'_> {
             Err(err) => return self.spawn_failed(format!("cannot start the worker: {err}")),
         };
         drop(wr);
-        // SAFETY: O_NONBLOCK on our own pipe end.
-        unsafe {
-            let fl = libc::fcntl(rd.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(rd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        if let Err(err) = sys::set_nonblocking(rd.as_raw_fd()) {
+            tracing::warn!("cannot make the worker's report pipe non-blocking: {err}");
         }
         let pid = child.id();
         let starttime = sys::proc_starttime(pid).unwrap_or(0);
@@ -455,7 +460,7 @@ impl Supervisor<'_> {
         if self.stopping {
             tracing::info!("worker (pid {}) {cause} after the stop request", w.pid);
             return Some(
-                if end.is_abnormal() && end != WorkerEnd::Signaled(libc::SIGTERM) {
+                if end.is_abnormal() && end != WorkerEnd::Signaled(Signal::SIGTERM as i32) {
                     exit::FAILURE
                 } else {
                     exit::OK
@@ -501,8 +506,8 @@ impl Supervisor<'_> {
         }
     }
 
-    fn on_stop_signal(&mut self, sig: i32) -> Option<u8> {
-        tracing::info!("{} received: stopping the service", sys::signal_name(sig));
+    fn on_stop_signal(&mut self, sig: Signal) -> Option<u8> {
+        tracing::info!("{} received: stopping the service", sig.as_str());
         self.stopping = true;
         if self.ready_pipe.is_some() {
             self.relay_error(format!(
@@ -512,7 +517,7 @@ impl Supervisor<'_> {
         }
         match &self.worker {
             Some(w) => {
-                let _ = sys::kill(w.pid, libc::SIGTERM);
+                let _ = sys::kill(w.pid, Signal::SIGTERM);
                 if self.stop_deadline.is_none() {
                     self.stop_deadline = Some(Instant::now() + STOP_GRACE);
                 }
@@ -544,7 +549,7 @@ impl Supervisor<'_> {
     fn cleanup(&mut self) {
         if let Some(w) = &self.worker {
             // Ending with a live worker only happens on internal errors.
-            let _ = sys::kill(w.pid, libc::SIGTERM);
+            let _ = sys::kill(w.pid, Signal::SIGTERM);
         }
         let _ = std::fs::remove_file(&self.ctx.paths.pid);
         let _ = std::fs::remove_file(&self.ctx.paths.status);

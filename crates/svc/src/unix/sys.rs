@@ -2,56 +2,54 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// A pipe, both ends close-on-exec: `(read, write)`.
 pub(crate) fn pipe() -> io::Result<(File, File)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds is a valid 2-element array.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 returned two new descriptors we own.
-    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    Ok((File::from(r), File::from(w)))
 }
 
-/// Sets or clears FD_CLOEXEC. Async-signal-safe (used between fork and exec).
+/// Sets or clears FD_CLOEXEC. Async-signal-safe (used between fork and exec):
+/// two `fcntl` calls, no allocation.
 pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
-    // SAFETY: fcntl on an integer fd has no memory-safety preconditions.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    let new = if on {
-        flags | libc::FD_CLOEXEC
-    } else {
-        flags & !libc::FD_CLOEXEC
-    };
+    let flags = FdFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFD)?);
+    let mut new = flags;
+    new.set(FdFlag::FD_CLOEXEC, on);
     if new != flags {
-        // SAFETY: as above.
-        cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) })?;
+        fcntl(fd, FcntlArg::F_SETFD(new))?;
     }
+    Ok(())
+}
+
+/// Sets O_NONBLOCK on `fd`.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
 /// Sets the process name shown by `ps -o comm`/`top` (the kernel derives it
 /// from the executed file, which is `exe` when re-executing `/proc/self/exe`).
+/// The kernel keeps at most 15 bytes.
 pub(crate) fn set_process_name(name: &str) {
-    let mut buf = [0u8; 16];
-    let n = name.len().min(15);
-    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    let n: Vec<u8> = name.bytes().take_while(|&b| b != 0).take(15).collect();
+    if let Ok(c) = std::ffi::CString::new(n) {
+        let _ = nix::sys::prctl::set_name(&c);
+    }
 }
 
 /// `kill(pid, sig)`.
-pub(crate) fn kill(pid: u32, sig: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain system call.
-    cvt(unsafe { libc::kill(pid as libc::pid_t, sig) }).map(|_| ())
+pub(crate) fn kill(pid: u32, sig: Signal) -> io::Result<()> {
+    let pid = i32::try_from(pid).map_err(|_| io::Error::from(Errno::ESRCH))?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)?;
+    Ok(())
 }
 
 /// Field 22 (`starttime`) and field 3 (`state`) of `/proc/<pid>/stat`.
@@ -80,116 +78,77 @@ pub(crate) fn same_process_alive(pid: u32, starttime: u64) -> bool {
     }
 }
 
-/// Waits until `fd` is readable or `timeout` passes (`None` = forever).
-/// Returns the revents of each fd; retries on EINTR.
-pub(crate) fn poll_read(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds
+/// Waits until one of `fds` is readable or `timeout` passes (`None` =
+/// forever). Returns, per descriptor, whether it has events; retries on EINTR.
+pub(crate) fn poll_read(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let mut p: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
         .collect();
     let ms = match timeout {
-        None => -1,
-        Some(d) => d.as_millis().min(i32::MAX as u128) as libc::c_int,
+        None => PollTimeout::NONE,
+        Some(d) => PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX),
     };
     loop {
-        // SAFETY: p is a valid array of pollfd of the given length.
-        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match nix::poll::poll(&mut p, ms) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        return Ok(p.iter().map(|x| x.revents != 0).collect());
+        return Ok(p
+            .iter()
+            .map(|x| x.revents().is_some_and(|r| !r.is_empty()))
+            .collect());
     }
 }
 
 /// Blocks `signals` in this thread (so that a signalfd receives them) and
 /// returns a non-blocking, close-on-exec signalfd for them. Children created
-/// with `std::process::Command` get an empty mask again.
-pub(crate) fn block_signals_to_fd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if r != 0 {
-            return Err(io::Error::from_raw_os_error(r));
-        }
-        let fd = cvt(libc::signalfd(
-            -1,
-            &set,
-            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC,
-        ))?;
-        Ok(OwnedFd::from_raw_fd(fd))
+/// with `std::process::Command` keep the mask: `pre_exec` calls
+/// [`unblock_all_signals`].
+pub(crate) fn block_signals_to_fd(signals: &[Signal]) -> io::Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for &s in signals {
+        set.add(s);
     }
+    set.thread_block()?;
+    Ok(SignalFd::with_flags(
+        &set,
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )?)
 }
 
-/// Empties the signal mask of the calling thread. Async-signal-safe.
+/// Empties the signal mask of the calling thread. Async-signal-safe
+/// (`pthread_sigmask` on a stack-allocated set).
 pub(crate) fn unblock_all_signals() -> io::Result<()> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        let r = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        if r != 0 {
-            return Err(io::Error::from_raw_os_error(r));
-        }
-    }
+    SigSet::empty().thread_set_mask()?;
     Ok(())
 }
 
-/// Reads pending signal numbers from a signalfd (non-blocking).
-pub(crate) fn read_signals(fd: &OwnedFd) -> Vec<i32> {
+/// Reads pending signals from a signalfd (non-blocking).
+pub(crate) fn read_signals(fd: &SignalFd) -> Vec<Signal> {
     let mut out = Vec::new();
-    loop {
-        // SAFETY: signalfd_siginfo is plain data.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        let sz = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: info is a valid buffer of sz bytes.
-        let r = unsafe { libc::read(fd.as_raw_fd(), &mut info as *mut _ as *mut libc::c_void, sz) };
-        if r as usize != sz {
-            break;
+    while let Ok(Some(info)) = fd.read_signal() {
+        if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {
+            out.push(s);
         }
-        out.push(info.ssi_signo as i32);
     }
     out
 }
 
 /// Effective uid.
 pub(crate) fn euid() -> u32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
-/// Name of a signal for log lines.
+/// Name of a signal for log lines (`SIGTERM`, or `signal 42` for a number
+/// with no name).
 pub(crate) fn signal_name(sig: i32) -> String {
-    let n = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        _ => return format!("signal {sig}"),
-    };
-    n.to_string()
+    match Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("signal {sig}"),
+    }
 }
 
 /// Seconds since the Unix epoch.
