@@ -1,47 +1,14 @@
-//! Capability checks (`capget(2)`).
+//! Capability checks (`capget(2)` through the `caps` crate).
 
 use crate::error::{NetdevError, Result};
 use crate::linux::sys;
 
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-/// Capability numbers from `<linux/capability.h>`.
-pub(crate) const CAP_NET_ADMIN: u32 = 12;
-pub(crate) const CAP_NET_RAW: u32 = 13;
+use ::caps::{CapSet, Capability};
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Effective capability set of the calling thread as a 64-bit mask.
-fn effective_caps() -> Result<u64> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget with a version-3 header reads the header and writes exactly two
-    // CapData entries, which `data` provides.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut hdr as *mut CapHeader,
-            data.as_mut_ptr(),
-        )
-    };
-    if rc < 0 {
-        return Err(NetdevError::io("capget", sys::errno()));
-    }
-    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
+/// Whether `cap` is in the calling thread's effective set (`capget`).
+fn has_effective(cap: Capability) -> Result<bool> {
+    ::caps::has_cap(None, CapSet::Effective, cap)
+        .map_err(|e| NetdevError::io("capget", std::io::Error::other(e.to_string())))
 }
 
 /// Check that the process may run a local bridge.
@@ -54,14 +21,13 @@ fn effective_caps() -> Result<u64> {
 /// `action` describing what it is needed for; its message gives the remedies (run as root,
 /// `setcap cap_net_raw,cap_net_admin+ep`, systemd `AmbientCapabilities`).
 pub fn check_capabilities(need_admin: bool) -> Result<()> {
-    let eff = effective_caps()?;
-    if eff & (1 << CAP_NET_RAW) == 0 {
+    if !has_effective(Capability::CAP_NET_RAW)? {
         return Err(NetdevError::MissingCapability {
             cap: "CAP_NET_RAW",
             action: "local bridge (raw packet socket)".into(),
         });
     }
-    if need_admin && eff & (1 << CAP_NET_ADMIN) == 0 {
+    if need_admin && !has_effective(Capability::CAP_NET_ADMIN)? {
         return Err(NetdevError::MissingCapability {
             cap: "CAP_NET_ADMIN",
             action: "local bridge (promiscuous mode, offload settings, TAP device)".into(),

@@ -1,8 +1,9 @@
 //! `TapDevice`: a kernel TAP interface created for a tap-mode local bridge.
 
-use std::ffi::CStr;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::io::{self, IoSliceMut, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 use tokio::io::unix::AsyncFd;
@@ -61,7 +62,7 @@ pub fn generate_tap_mac() -> Result<[u8; 6]> {
 /// `/dev/net/tun` (a missing node is an error), names longer than 15 bytes are refused
 /// instead of truncated.
 pub struct TapDevice {
-    fd: AsyncFd<OwnedFd>,
+    fd: AsyncFd<File>,
     name: String,
     /// Second read buffer behind the caller's, so that a frame longer than the caller's
     /// buffer is detected (a TAP read cuts frames silently).
@@ -111,10 +112,14 @@ impl TapDevice {
             },
             _ => NetdevError::io(format!("TUNSETIFF {name}"), e),
         })?;
-        // SAFETY: TUNSETIFF wrote back the (NUL-terminated, < IFNAMSIZ) name it used.
-        let actual = unsafe { CStr::from_ptr(ifr.ifr_name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned();
+        // TUNSETIFF wrote back the (NUL-terminated, < IFNAMSIZ) name it used.
+        let used: Vec<u8> = ifr
+            .ifr_name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        let actual = String::from_utf8_lossy(&used).into_owned();
         let ctl = sys::control_socket()?;
         let cfd = ctl.as_raw_fd();
         if let Some(mac) = mac {
@@ -122,8 +127,9 @@ impl TapDevice {
         }
         let flags = sys::if_flags(cfd, &actual)?;
         sys::set_if_flags(cfd, &actual, flags | sys::IFF_UP)?;
-        // SAFETY: `tun` is an open OwnedFd that the AsyncFd owns from now on, so the
-        // descriptor stays open and the same for the AsyncFd's whole lifetime.
+        // SAFETY: `tun` is an open File that the AsyncFd owns from now on, so the
+        // descriptor stays open and the same for the AsyncFd's whole lifetime. (tokio
+        // made this registration `unsafe` for I/O safety; no safe constructor is left.)
         let fd = unsafe {
             AsyncFd::register_with_interest(tun, Interest::READABLE | Interest::WRITABLE)
         }
@@ -166,7 +172,7 @@ impl TapDevice {
                 .await
                 .map_err(|e| NetdevError::io(format!("poll {}", self.name), e))?;
             let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
-            match guard.try_io(|fd| read2(fd.as_raw_fd(), buf, &mut overflow)) {
+            match guard.try_io(|fd| read2(fd.get_ref(), buf, &mut overflow)) {
                 Err(_would_block) => continue,
                 Ok(Err(e)) => return Err(NetdevError::io(format!("read {}", self.name), e)),
                 // The kernel cuts frames silently to the buffer: the overflow area shows it.
@@ -198,7 +204,7 @@ impl TapDevice {
                 .writable()
                 .await
                 .map_err(|e| NetdevError::io(format!("poll {}", self.name), e))?;
-            match guard.try_io(|fd| write(fd.as_raw_fd(), frame)) {
+            match guard.try_io(|fd| fd.get_ref().write(frame)) {
                 Err(_would_block) => continue,
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(e)) => return Err(NetdevError::io(format!("write {}", self.name), e)),
@@ -207,48 +213,17 @@ impl TapDevice {
     }
 }
 
-fn open_tun() -> io::Result<OwnedFd> {
-    // SAFETY: a NUL-terminated path literal and plain flags.
-    let fd = unsafe {
-        libc::open(
-            c"/dev/net/tun".as_ptr(),
-            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
-        )
-    };
-    if fd < 0 {
-        return Err(sys::errno());
-    }
-    // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// Opens `/dev/net/tun` read/write, non-blocking and close-on-exec (std
+/// always adds `O_CLOEXEC`).
+fn open_tun() -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/net/tun")
 }
 
 /// `readv` into `buf`, continuing into `overflow`; returns the total length read.
-fn read2(fd: RawFd, buf: &mut [u8], overflow: &mut [u8]) -> io::Result<usize> {
-    let iov = [
-        libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        },
-        libc::iovec {
-            iov_base: overflow.as_mut_ptr().cast(),
-            iov_len: overflow.len(),
-        },
-    ];
-    // SAFETY: both iovecs describe live, exclusively borrowed buffers the kernel may write.
-    let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
-    if n < 0 {
-        Err(sys::errno())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length describe `buf`, which the kernel only reads.
-    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(sys::errno())
-    } else {
-        Ok(n as usize)
-    }
+fn read2(mut file: &File, buf: &mut [u8], overflow: &mut [u8]) -> io::Result<usize> {
+    file.read_vectored(&mut [IoSliceMut::new(buf), IoSliceMut::new(overflow)])
 }

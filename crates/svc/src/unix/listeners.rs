@@ -289,14 +289,20 @@ mod tests {
         // The wrong port: not adopted, still open.
         let fd = back.into_raw_fd();
         assert!(adopt_listener(fd, Some(port.wrapping_add(1))).is_none());
-        assert!(sys::set_cloexec(fd, true).is_ok(), "descriptor must stay open");
+        assert!(
+            sys::set_cloexec(fd, true).is_ok(),
+            "descriptor must stay open"
+        );
         // SAFETY: `fd` is the listener released above and owned by nobody.
         drop(unsafe { TcpListener::from_raw_fd(fd) });
         // A socket that is not listening: not adopted, still open.
         let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let fd = u.into_raw_fd();
         assert!(adopt_listener(fd, None).is_none());
-        assert!(sys::set_cloexec(fd, true).is_ok(), "descriptor must stay open");
+        assert!(
+            sys::set_cloexec(fd, true).is_ok(),
+            "descriptor must stay open"
+        );
         // SAFETY: as above, for the UDP socket.
         drop(unsafe { std::net::UdpSocket::from_raw_fd(fd) });
     }

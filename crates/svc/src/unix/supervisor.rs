@@ -133,16 +133,15 @@ pub(crate) fn run(ctx: &Ctx) -> u8 {
     if let Err(m) = config::load(e, &ctx.paths.state_dir) {
         return fail(m);
     }
-    let sigfd =
-        match sys::block_signals_to_fd(&[
-            Signal::SIGCHLD,
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-        ]) {
-            Ok(fd) => fd,
-            Err(err) => return fail(format!("cannot set up signal handling: {err}")),
-        };
+    let sigfd = match sys::block_signals_to_fd(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ]) {
+        Ok(fd) => fd,
+        Err(err) => return fail(format!("cannot set up signal handling: {err}")),
+    };
     let pid = std::process::id();
     let me = ProcEntry {
         role: Role::Supervisor,

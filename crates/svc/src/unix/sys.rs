@@ -80,7 +80,10 @@ pub(crate) fn same_process_alive(pid: u32, starttime: u64) -> bool {
 
 /// Waits until one of `fds` is readable or `timeout` passes (`None` =
 /// forever). Returns, per descriptor, whether it has events; retries on EINTR.
-pub(crate) fn poll_read(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+pub(crate) fn poll_read(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout};
     let mut p: Vec<PollFd<'_>> = fds
         .iter()
