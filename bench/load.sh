@@ -8,7 +8,7 @@
 #
 # Needs root, iproute2, util-linux (unshare, setsid) and, for the reference,
 # the Debian package softether-vpnserver. Builds `vpnserver` and the
-# `loadgen` example (crates/server/examples/loadgen.rs) in release mode.
+# `loadgen` tool (crates/bench/src/bin/loadgen.rs) in release mode.
 #
 # Topology: two network namespaces of this script's own, without any default
 # route, joined by one veth pair:
@@ -97,14 +97,14 @@ case " $LOAD_SERVERS " in *" softether "*) [ -x "$SE" ] || die "$SE not found (a
 cd "$(dirname "$0")/.."
 if [ "${LOAD_BUILD:-1}" = 1 ]; then
     log "building vpnserver and loadgen (release)"
-    cargo build --release -q -p rustether --bin vpnserver -p rustether-server --example loadgen >&2
+    cargo build --release -q -p rustether --bin vpnserver -p rustether-bench --bin loadgen >&2
 fi
 case ${CARGO_TARGET_DIR:-target} in
 /*) TARGET=$CARGO_TARGET_DIR ;;
 *) TARGET=$(pwd)/${CARGO_TARGET_DIR:-target} ;;
 esac
 OURS=$TARGET/release/vpnserver
-LOADGEN=$TARGET/release/examples/loadgen
+LOADGEN=$TARGET/release/loadgen
 [ -x "$OURS" ] && [ -x "$LOADGEN" ] || die "build outputs missing under $TARGET/release"
 
 ID=$$

@@ -21,6 +21,6 @@ runs=3
 case ${1:-} in [0-9]*) secs=$1; shift ;; esac
 case ${1:-} in [0-9]*) runs=$1; shift ;; esac
 
-cargo build --release -q -p rustether --bin vpnserver -p rustether-testkit --bin rustether-bench >&2
+cargo build --release -q -p rustether --bin vpnserver -p rustether-bench --bin rustether-bench >&2
 target=${CARGO_TARGET_DIR:-target}/release
 exec "$target/rustether-bench" t1 --secs "$secs" --runs "$runs" --ours-bin "$target/vpnserver" "$@"

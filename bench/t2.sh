@@ -30,7 +30,7 @@ modes=${BENCH_T2_MODES:-device}
 case $only in all|t2|cascade) ;; *) echo "bench: BENCH_ONLY must be all, t2 or cascade" >&2; exit 2 ;; esac
 
 cargo build --release -q -p rustether --bin vpnserver --bin vpnbridge \
-    -p rustether-testkit --bin rustether-bench >&2
+    -p rustether-bench --bin rustether-bench >&2
 target=${CARGO_TARGET_DIR:-target}/release
 rc=0
 if [ "$only" != cascade ]; then

@@ -35,6 +35,8 @@ pub mod dispatch;
 pub mod framing;
 pub mod json;
 pub mod login;
+// Tests only: the `test-util` feature is enabled by dev-dependencies alone.
+#[cfg(feature = "test-util")]
 pub mod memory;
 pub mod names;
 pub mod outpack;

@@ -37,7 +37,6 @@ pub mod t1;
 pub mod tmp;
 
 // Issue 4: local bridge, cascades, VPN Bridge (T2 and cascade labs, benchmarks).
-pub mod bench_bridge;
 pub mod bridge_lab;
 pub mod cascadecfg;
 pub mod t2;

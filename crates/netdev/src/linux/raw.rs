@@ -373,7 +373,7 @@ impl RawDevice {
     ///
     /// One `recvmsg` per frame rather than `recvmmsg`: each message would need its own
     /// 64 KiB spill area to receive a super-frame whole. A `recvmmsg` fast path for
-    /// small frames is a possible later optimisation (see `examples/rawbench.rs`).
+    /// small frames is a possible later optimisation (see `rawbench` in crates/bench).
     ///
     /// Errors: as [`RawDevice::try_recv`]; frames received before an error are kept (the
     /// count is lost, so on error treat the batch as empty).

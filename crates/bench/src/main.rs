@@ -15,6 +15,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
+mod bench_bridge;
+
 use rustether_testkit::cpu::CpuWindow;
 use rustether_testkit::measure::{iperf3, median, ping, wait_ping, IperfOptions};
 use rustether_testkit::server::ServerKind;
@@ -37,10 +39,10 @@ enum Mode {
     T1(T1Args),
     /// T2: a real vpnclient to a LAN host behind the server's local bridge
     /// (issue 4; see `rustether_testkit::bench_bridge`).
-    T2(rustether_testkit::bench_bridge::T2Args),
+    T2(bench_bridge::T2Args),
     /// Throughput through a cascade: client -> server hub -> cascade ->
     /// VPN Bridge -> LAN (issue 4).
-    Cascade(rustether_testkit::bench_bridge::CascadeArgs),
+    Cascade(bench_bridge::CascadeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,8 +123,8 @@ fn main() -> ExitCode {
     let _x = rustether_testkit::exclusive();
     let r = match cli.mode {
         Mode::T1(a) => bench_t1(&a),
-        Mode::T2(a) => rustether_testkit::bench_bridge::bench_t2(&a),
-        Mode::Cascade(a) => rustether_testkit::bench_bridge::bench_cascade(&a),
+        Mode::T2(a) => bench_bridge::bench_t2(&a),
+        Mode::Cascade(a) => bench_bridge::bench_cascade(&a),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,

@@ -207,13 +207,7 @@ struct ProcSample {
 }
 
 fn clk_tck() -> f64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if v > 0 {
-        v as f64
-    } else {
-        100.0
-    }
+    rustether_testkit::cpu::clk_tck() as f64
 }
 
 /// Samples `/proc/<pid>` (status, stat, fd/); `None` when the process is gone.
@@ -1600,39 +1594,29 @@ fn allowed_target(ip: IpAddr) -> bool {
 /// Raises RLIMIT_NOFILE to at least `need` (soft to hard; as root also the
 /// hard limit, up to `fs.nr_open`). Returns the new soft limit.
 fn raise_nofile(need: u64) -> Result<u64, String> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return Err("getrlimit failed".into());
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, mut hard) =
+        getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("getrlimit failed: {e}"))?;
+    if hard < need {
+        let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1_048_576);
+        let want = need.max(1_048_576).min(nr_open);
+        if setrlimit(Resource::RLIMIT_NOFILE, want, want).is_ok() {
+            hard = want;
         }
-        if lim.rlim_max < need {
-            let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(1_048_576);
-            let want = libc::rlimit {
-                rlim_cur: need.max(1_048_576).min(nr_open),
-                rlim_max: need.max(1_048_576).min(nr_open),
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                lim = want;
-            }
-        }
-        lim.rlim_cur = lim.rlim_max;
-        let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
-    if lim.rlim_cur < need {
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    let (cur, _) =
+        getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("getrlimit failed: {e}"))?;
+    if cur < need {
         return Err(format!(
             "open-file limit {} is below the {need} this run needs (run as root or raise `ulimit -Hn`)",
-            lim.rlim_cur
+            cur
         ));
     }
-    Ok(lim.rlim_cur)
+    Ok(cur)
 }
 
 fn make_run(c: &Common, need_fds: u64) -> Result<(Arc<Run>, u64), String> {

@@ -3,10 +3,10 @@
 //! SoftEther 5.01 programs in the same run, on the same topology.
 //!
 //! * `t2`: a real vpnclient → VPN server → hub DEFAULT → local bridge →
-//!   LAN host ([`crate::t2`]); ping RTT, iperf3 throughput, CPU of the
+//!   LAN host ([`rustether_testkit::t2`]); ping RTT, iperf3 throughput, CPU of the
 //!   server and the client.
 //! * `cascade`: a real vpnclient → VPN server hub → cascade → VPN Bridge
-//!   hub → local bridge → LAN host ([`crate::bridge_lab`]); our server with
+//!   hub → local bridge → LAN host ([`rustether_testkit::bridge_lab`]); our server with
 //!   our bridge against SoftEther's server with SoftEther's bridge; CPU of
 //!   the server, the bridge and the client.
 //!
@@ -22,18 +22,18 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde_json::{json, Map, Value};
 
-use crate::bridge_lab::{CascadeLab, CascadeOptions};
-use crate::cpu::CpuWindow;
-use crate::measure::{iperf3, median, ping, wait_ping, IperfOptions};
-use crate::netns::Netns;
-use crate::server::ServerKind;
-use crate::t1::{T1Options, LAN_INNER};
-use crate::t2::{BridgeMode, T2Lab};
-use crate::vpnbridge::BridgeKind;
+use rustether_testkit::bridge_lab::{CascadeLab, CascadeOptions};
+use rustether_testkit::cpu::CpuWindow;
+use rustether_testkit::measure::{iperf3, median, ping, wait_ping, IperfOptions};
+use rustether_testkit::netns::Netns;
+use rustether_testkit::server::ServerKind;
+use rustether_testkit::t1::{T1Options, LAN_INNER};
+use rustether_testkit::t2::{BridgeMode, T2Lab};
+use rustether_testkit::vpnbridge::BridgeKind;
 
 /// Which implementations to measure.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     /// Only ours.
     Ours,
     /// Only the real SoftEther programs.
@@ -44,7 +44,7 @@ pub enum Which {
 
 /// Local bridge mode for `t2`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Raw socket on the veth.
     Device,
     /// TAP device in a Linux bridge with the veth.
@@ -62,7 +62,7 @@ impl Mode {
 
 /// Options shared by both benchmarks.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Common {
+pub(crate) struct Common {
     /// Seconds per iperf3 run.
     #[arg(long, default_value_t = 10)]
     pub secs: u32,
@@ -94,7 +94,7 @@ pub struct Common {
 
 /// `rustether-bench t2`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct T2Args {
+pub(crate) struct T2Args {
     #[command(flatten)]
     /// Shared options.
     pub common: Common,
@@ -105,7 +105,7 @@ pub struct T2Args {
 
 /// `rustether-bench cascade`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct CascadeArgs {
+pub(crate) struct CascadeArgs {
     #[command(flatten)]
     /// Shared options (`--server` selects the pairs: ours = our server with
     /// our bridge, softether = SoftEther's server with SoftEther's bridge).
@@ -249,7 +249,7 @@ fn emit(v: &Value) {
 /// `rustether-bench t2`: every (mode, server); Ok(false) if one failed.
 ///
 /// Errors: bad arguments or our binary cannot be located.
-pub fn bench_t2(a: &T2Args) -> Result<bool> {
+pub(crate) fn bench_t2(a: &T2Args) -> Result<bool> {
     let c = &a.common;
     check_common(c)?;
     let ours = match &c.ours_bin {
@@ -350,7 +350,7 @@ fn measure_t2(c: &Common, mode: BridgeMode, kind: &ServerKind) -> Result<Map<Str
 /// `rustether-bench cascade`: every (server, bridge) pair; Ok(false) if one failed.
 ///
 /// Errors: bad arguments or our binaries cannot be located.
-pub fn bench_cascade(a: &CascadeArgs) -> Result<bool> {
+pub(crate) fn bench_cascade(a: &CascadeArgs) -> Result<bool> {
     let c = &a.common;
     check_common(c)?;
     anyhow::ensure!(
@@ -461,7 +461,7 @@ fn measure_cascade(
         .client
         .as_ref()
         .context("client")?
-        .status(crate::bridge_lab::ACCOUNT)?;
+        .status(rustether_testkit::bridge_lab::ACCOUNT)?;
     m.insert("client_max_tcp".into(), json!(c.max_tcp));
     m.insert("tcp_connections".into(), json!(st.tcp_connections()));
     m.insert("encryption".into(), json!(st.cipher()));
