@@ -5,6 +5,7 @@
 //! prints one JSON line per (variant, server) on stdout and a table with
 //! the ratio ours/SoftEther on stderr. Needs root. Modes are subcommands;
 //! new ones (e.g. control-plane `load`) get their own module-level function.
+#![forbid(unsafe_code)]
 
 use std::io::Write as _;
 use std::path::PathBuf;

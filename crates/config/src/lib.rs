@@ -19,6 +19,7 @@
 //! * [`store`]: saves are atomic (temporary file, fsync, rename, fsync of
 //!   the directory) instead of SoftEther's copy-to-`.log` scheme, backups
 //!   are bounded in number, a file that does not load is never overwritten.
+#![forbid(unsafe_code)]
 
 pub mod cfg;
 pub mod edition;

@@ -120,8 +120,7 @@ impl Server {
         if !self.alive() {
             return true;
         }
-        // SAFETY: signalling the process group of the child we spawned with setsid.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        rustether_testkit::process::kill_group(pgid, libc::SIGTERM);
         let end = Instant::now() + t;
         while Instant::now() < end {
             if !self.alive() {
@@ -136,8 +135,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if !self.stop(Duration::from_secs(10)) {
-            // SAFETY: as above.
-            unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+            rustether_testkit::process::kill_group(self.child.id() as i32, libc::SIGKILL);
             let _ = self.child.wait();
         }
     }

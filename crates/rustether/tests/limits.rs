@@ -31,8 +31,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SAFETY: signalling the child we started, by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        rustether_testkit::process::kill_pid(self.child.id() as i32, libc::SIGKILL);
         let _ = self.child.wait();
     }
 }

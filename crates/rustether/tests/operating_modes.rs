@@ -197,8 +197,7 @@ fn kill_worker_restarts_without_refusing(e: Edition, base: u16) {
         wait_until(T, || ok.load(Ordering::SeqCst) > 0),
         "no connection succeeded before the restart"
     );
-    // SAFETY: killing the worker this test started.
-    unsafe { libc::kill(w1 as i32, libc::SIGKILL) };
+    rustether_testkit::process::kill_pid(w1 as i32, libc::SIGKILL);
     let mut w2 = None;
     assert!(
         wait_until(T, || {
@@ -255,8 +254,7 @@ fn kill_supervisor_then_worker_nothing_restarts() {
     let ports = free_ports(20050, 1);
     let mut inst = Instance::new(Edition::Server, "killsup", &ports);
     let (sup, wrk) = inst.start_ok();
-    // SAFETY: signals to processes this test started.
-    unsafe { libc::kill(sup as i32, libc::SIGKILL) };
+    rustether_testkit::process::kill_pid(sup as i32, libc::SIGKILL);
     assert!(wait_until(T, || !alive(sup)));
     // The orphaned worker keeps serving (as the manual describes) and keeps
     // the instance locked: a second start must fail.
@@ -266,7 +264,7 @@ fn kill_supervisor_then_worker_nothing_restarts() {
     let r = inst.run(&["start"]);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stderr.contains("already started"), "{r:?}");
-    unsafe { libc::kill(wrk as i32, libc::SIGKILL) };
+    rustether_testkit::process::kill_pid(wrk as i32, libc::SIGKILL);
     assert!(wait_until(T, || !alive(wrk)));
     std::thread::sleep(Duration::from_millis(500));
     let r = inst.run(&["status"]);
@@ -283,7 +281,7 @@ fn term_to_supervisor_stops_both() {
     let mut inst = Instance::new(Edition::Server, "termsup", &ports);
     let (sup, wrk) = inst.start_ok();
     let t0 = Instant::now();
-    unsafe { libc::kill(sup as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(sup as i32, libc::SIGTERM);
     assert!(
         wait_until(T, || !alive(sup) && !alive(wrk)),
         "both must exit after TERM to the supervisor"
@@ -303,7 +301,7 @@ fn term_to_worker_ends_supervisor_without_restart() {
     let ports = free_ports(20070, 1);
     let mut inst = Instance::new(Edition::Bridge, "termwrk", &ports);
     let (sup, wrk) = inst.start_ok();
-    unsafe { libc::kill(wrk as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(wrk as i32, libc::SIGTERM);
     assert!(
         wait_until(T, || !alive(sup) && !alive(wrk)),
         "TERM to the worker: clean end, no restart"
@@ -422,7 +420,7 @@ fn foreground_is_one_process_with_sd_notify_and_clean_term() {
     assert_eq!(inst.pids(), (None, Some(pid)));
     let r = inst.run(&["status"]);
     assert!(r.stdout.contains("foreground"), "{r:?}");
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(pid as i32, libc::SIGTERM);
     assert_eq!(wait_child(&mut child, T), Some(0));
     assert!(!inst.pid_path().exists());
 }
@@ -448,7 +446,7 @@ fn execsvc_reports_ready_and_watchdog_to_systemd() {
     let (_, w) = inst.pids();
     let env = std::fs::read(format!("/proc/{}/environ", w.unwrap())).unwrap();
     assert!(!String::from_utf8_lossy(&env).contains("NOTIFY_SOCKET="));
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(child.id() as i32, libc::SIGTERM);
     assert_eq!(wait_child(&mut child, T), Some(0));
 }
 
@@ -479,7 +477,7 @@ fn socket_activation_supplies_a_listener() {
         "TCP listener port {activated} received by socket activation"
     )));
     assert!(accepts(configured) && accepts(activated));
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(child.id() as i32, libc::SIGTERM);
     assert_eq!(wait_child(&mut child, T), Some(0));
     assert!(!accepts(activated));
 }
@@ -716,7 +714,7 @@ fn root_with_user_option_binds_then_drops() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(meta.uid(), NOBODY);
     // Restart after a crash keeps the privileged port (held by the root supervisor).
-    unsafe { libc::kill(wrk as i32, libc::SIGKILL) };
+    rustether_testkit::process::kill_pid(wrk as i32, libc::SIGKILL);
     assert!(wait_until(T, || inst
         .pids()
         .1
@@ -735,7 +733,7 @@ fn restart_reads_the_configuration_again_and_opens_new_ports() {
     // An administrator adds a listener to the file; the next worker start
     // (here after a crash) must serve it, opened by the supervisor.
     inst.write_config(&ports);
-    unsafe { libc::kill(w1 as i32, libc::SIGKILL) };
+    rustether_testkit::process::kill_pid(w1 as i32, libc::SIGKILL);
     assert!(wait_until(T, || accepts(ports[1])), "{}", inst.log_text());
     inst.track_pids();
     assert!(alive(sup));
@@ -788,7 +786,7 @@ fn term_to_supervisor_saves_a_change_made_just_before() {
     );
     assert_eq!(r.code, Some(0), "vpncmd: {r:?}");
     assert!(ns.accepts(5556));
-    unsafe { libc::kill(sup as i32, libc::SIGTERM) };
+    rustether_testkit::process::kill_pid(sup as i32, libc::SIGTERM);
     assert!(wait_until(T, || !alive(sup) && !alive(wrk)));
     let cfg = rustether_config::ConfigStore::new(&inst.dir, Edition::Server)
         .load()

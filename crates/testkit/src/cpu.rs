@@ -6,12 +6,9 @@ use serde::Serialize;
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, normally 100).
 pub fn clk_tck() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if v > 0 {
-        v as u64
-    } else {
-        100
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(v)) if v > 0 => v as u64,
+        _ => 100,
     }
 }
 

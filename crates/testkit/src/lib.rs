@@ -20,6 +20,7 @@
 //!
 //! Everything needs root (namespaces); tests gate on their prerequisites
 //! with [`prereq::require`].
+#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod cmd;
@@ -48,8 +49,7 @@ use std::sync::{Mutex, MutexGuard};
 
 /// True if the process runs as root (effective uid 0).
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
@@ -82,7 +82,6 @@ pub struct Exclusive {
 /// [`EXCLUSIVE_WAIT`]. If the lock file cannot be opened, only the mutex is
 /// taken.
 pub fn exclusive() -> Exclusive {
-    use std::os::unix::io::AsRawFd;
     let guard = EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner());
     let path = exclusive_lock_path();
     // flock needs no write access: a lock file another user created (root,
@@ -97,8 +96,7 @@ pub fn exclusive() -> Exclusive {
     if let Some(f) = &file {
         let start = std::time::Instant::now();
         let mut noted = false;
-        // SAFETY: flock on a file descriptor we own.
-        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        while rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
             if !noted {
                 eprintln!(
                     "testkit: waiting for {} (another RustEther test or benchmark runs)",
@@ -127,12 +125,10 @@ mod tests {
 
     #[test]
     fn exclusive_excludes_other_processes() {
-        use std::os::unix::io::AsRawFd;
         let _x = exclusive();
         // A second open file description cannot take the flock meanwhile.
         let f = std::fs::File::open(exclusive_lock_path()).unwrap();
-        // SAFETY: flock on our own descriptor.
-        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_ne!(r, 0, "the lock was free while held");
+        let r = rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+        assert!(r.is_err(), "the lock was free while held");
     }
 }

@@ -56,8 +56,7 @@ impl Prereq {
     pub fn missing(&self) -> Option<String> {
         match self {
             Prereq::Root => (!crate::is_root()).then(|| {
-                // SAFETY: geteuid has no preconditions.
-                let uid = unsafe { libc::geteuid() };
+                let uid = nix::unistd::geteuid().as_raw();
                 format!("needs root (running as uid {uid})")
             }),
             Prereq::Netns => {

@@ -17,17 +17,26 @@ use anyhow::{bail, Context, Result};
 
 use crate::cmd::{describe, tail_lines};
 
+/// `kill(2)` through nix; `sig` 0 only checks existence, an unknown
+/// signal number is `EINVAL`.
+fn kill_raw(pid: i32, sig: libc::c_int) -> nix::Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    let sig = match sig {
+        0 => None,
+        s => Some(Signal::try_from(s)?),
+    };
+    kill(nix::unistd::Pid::from_raw(pid), sig)
+}
+
 /// Send `sig` to the process group `pgid` (falls back to the single pid if the
 /// group no longer exists). Errors (already gone) are ignored.
 pub fn kill_group(pgid: i32, sig: libc::c_int) {
     if pgid <= 1 {
         return; // never signal "every process" or init
     }
-    // SAFETY: kill(2) with a negative pid addresses exactly that process group.
-    let r = unsafe { libc::kill(-pgid, sig) };
-    if r != 0 {
-        // SAFETY: plain kill(2) of one pid we started.
-        unsafe { libc::kill(pgid, sig) };
+    // A negative pid addresses exactly that process group.
+    if kill_raw(-pgid, sig).is_err() {
+        let _ = kill_raw(pgid, sig);
     }
 }
 
@@ -36,8 +45,7 @@ pub fn kill_pid(pid: i32, sig: libc::c_int) {
     if pid <= 1 {
         return;
     }
-    // SAFETY: kill(2) of one pid.
-    unsafe { libc::kill(pid, sig) };
+    let _ = kill_raw(pid, sig);
 }
 
 /// True if a live (non-zombie) process is still a member of process group `pgid`.
@@ -45,8 +53,8 @@ pub fn group_alive(pgid: i32) -> bool {
     if pgid <= 1 {
         return false;
     }
-    // SAFETY: signal 0 only checks for existence/permission.
-    if unsafe { libc::kill(-pgid, 0) } != 0 {
+    // Signal 0 only checks for existence/permission.
+    if kill_raw(-pgid, 0).is_err() {
         return false;
     }
     // kill(2) also succeeds for zombies waiting to be reaped by init; look closer.

@@ -34,6 +34,7 @@
 //! session survived; 1 failures or lost sessions; 2 bad arguments or
 //! environment; 3 aborted (time limit, too many failures, signal, server
 //! process gone).
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

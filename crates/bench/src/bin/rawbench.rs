@@ -8,6 +8,7 @@
 //! Defaults: 200000 frames of 1514 bytes (also try 60). Prints frames/s and Mbit/s for the
 //! sending and the receiving side and the loss (frames the receiving socket buffer
 //! dropped). Needs root (it creates namespace `rtnd-bench-<pid>` and deletes it at the end).
+#![forbid(unsafe_code)]
 
 #[cfg(target_os = "linux")]
 fn main() {

@@ -174,8 +174,7 @@ impl Drop for PidGuard {
     fn drop(&mut self) {
         for &(pid, st) in &self.seen {
             if matches!(proc_stat(pid), Some((s, state, _)) if s == st && state != 'Z') {
-                // SAFETY: plain system call on a process this test started.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                rustether_testkit::process::kill_pid(pid as i32, libc::SIGKILL);
             }
         }
     }
