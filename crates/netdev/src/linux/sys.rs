@@ -7,7 +7,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::error::{NetdevError, Result};
 
@@ -160,19 +160,20 @@ pub(crate) fn control_socket() -> Result<OwnedFd> {
     socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| NetdevError::io("socket(AF_UNIX)", e))
 }
 
-/// `socket(2)` with `SOCK_CLOEXEC`.
+/// `socket(2)` with `SOCK_CLOEXEC` (socket2 adds it); `ty` may carry
+/// `SOCK_NONBLOCK`.
 pub(crate) fn socket(
     domain: libc::c_int,
     ty: libc::c_int,
     proto: libc::c_int,
 ) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call with integer arguments.
-    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) };
-    if fd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(
+        Domain::from(domain),
+        Type::from(ty),
+        Some(Protocol::from(proto)),
+    )?;
+    Ok(OwnedFd::from(s))
 }
 
 /// `setsockopt(2)` with a value of type `T`.
@@ -283,43 +284,19 @@ pub(crate) fn set_if_hwaddr(fd: RawFd, name: &str, mac: [u8; 6]) -> Result<()> {
 /// Names of all interfaces of the caller's network namespace (`if_nameindex(3)`, which
 /// lists interfaces that are down too).
 pub(crate) fn interface_names() -> Result<Vec<(u32, String)>> {
-    // SAFETY: if_nameindex has no preconditions; it returns NULL or an array terminated by
-    // an entry with if_index 0 that we free with if_freenameindex below.
-    let list = unsafe { libc::if_nameindex() };
-    if list.is_null() {
-        return Err(NetdevError::io("if_nameindex", errno()));
-    }
-    let mut out = Vec::new();
-    let mut p = list;
-    // SAFETY: we walk the array up to its terminating zero entry; each if_name is a valid
-    // NUL-terminated string owned by the array until if_freenameindex.
-    unsafe {
-        while (*p).if_index != 0 && !(*p).if_name.is_null() {
-            let name = CStr::from_ptr((*p).if_name).to_string_lossy().into_owned();
-            out.push(((*p).if_index, name));
-            p = p.add(1);
-        }
-        libc::if_freenameindex(list);
-    }
-    Ok(out)
+    let list = nix::net::if_::if_nameindex()
+        .map_err(|e| NetdevError::io("if_nameindex", io::Error::from(e)))?;
+    Ok(list
+        .iter()
+        .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+        .collect())
 }
 
-/// Fill `buf` with random bytes from the kernel (`getrandom(2)`).
+/// Fill `buf` with random bytes from the kernel (`/dev/urandom`, the
+/// same pool as `getrandom(2)`).
 pub(crate) fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
-        if n < 0 {
-            let e = errno();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        done += n as usize;
-    }
-    Ok(())
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 /// The raw fd of anything that has one (shortcut for the many ioctls).
