@@ -142,4 +142,78 @@ mod tests {
             .contains("does not exist"));
         assert!(lookup("a\0b").is_err());
     }
+
+    /// The capability and uid lines of this thread (capabilities are per
+    /// thread; libtest runs each test on a thread of its own).
+    fn thread_status() -> String {
+        std::fs::read_to_string("/proc/thread-self/status")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                ["Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("PROBE {l}\n"))
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "helper: run as root by drop_to_keeps_exactly_the_net_capabilities in a child process"]
+    fn drop_probe() {
+        let keep = std::env::var("RUSTETHER_PRIVDROP_KEEP").as_deref() == Ok("1");
+        let u = lookup("nobody").unwrap();
+        drop_to(&u, keep).unwrap();
+        print!("{}", thread_status());
+    }
+
+    #[test]
+    fn drop_to_keeps_exactly_the_net_capabilities() {
+        use rustether_testkit::prereq::{require, Prereq};
+        if !require(&[Prereq::Root]) {
+            return;
+        }
+        let nobody = lookup("nobody").unwrap();
+        let probe = |keep: bool| -> String {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "unix::privdrop::tests::drop_probe",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("RUSTETHER_PRIVDROP_KEEP", if keep { "1" } else { "0" })
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "child failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            text
+        };
+        let field = |text: &str, key: &str| -> String {
+            text.lines()
+                // libtest may print the first line right after "test ... ".
+                .find_map(|l| l.split(&format!("PROBE {key}")).nth(1))
+                .unwrap_or_else(|| panic!("no {key} in {text}"))
+                .trim()
+                .to_string()
+        };
+        let ids = |v: u32| format!("{v}\t{v}\t{v}\t{v}");
+        // CAP_NET_ADMIN (12) and CAP_NET_RAW (13) only.
+        let t = probe(true);
+        assert_eq!(field(&t, "Uid:"), ids(nobody.uid), "{t}");
+        assert_eq!(field(&t, "Gid:"), ids(nobody.gid), "{t}");
+        assert_eq!(field(&t, "CapEff:"), "0000000000003000", "{t}");
+        assert_eq!(field(&t, "CapPrm:"), "0000000000003000", "{t}");
+        assert_eq!(field(&t, "CapInh:"), "0000000000000000", "{t}");
+        // Without local bridges nothing is kept.
+        let t = probe(false);
+        assert_eq!(field(&t, "Uid:"), ids(nobody.uid), "{t}");
+        assert_eq!(field(&t, "CapEff:"), "0000000000000000", "{t}");
+        assert_eq!(field(&t, "CapPrm:"), "0000000000000000", "{t}");
+    }
 }
