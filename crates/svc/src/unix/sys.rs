@@ -101,7 +101,8 @@ pub(crate) fn poll_read(
         }
         return Ok(p
             .iter()
-            .map(|x| x.revents().is_some_and(|r| !r.is_empty()))
+            // `None`: bits nix does not name, still an event.
+            .map(|x| x.revents().map_or(true, |r| !r.is_empty()))
             .collect());
     }
 }
