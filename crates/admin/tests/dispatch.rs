@@ -1,8 +1,8 @@
 //! Dispatcher behaviour with the in-memory backend: rights matrix, pure
 //! checks, response shaping, and vpncmd's call sequences.
 
+use rustether_admin::hub_admin_option as opt;
 use rustether_admin::memory::MemoryBackend;
-use rustether_admin::names::hub_admin_option as opt;
 use rustether_admin::rpc::*;
 use rustether_admin::{dispatch, dispatch_call, Caller, RpcFunction};
 use rustether_proto::password::{hash_admin_password, hash_password, nt_password_hash};

@@ -25,8 +25,9 @@
 //! (`SystemToUINT64` in `src/Mayaqua/Kernel.c`; docs/config-format.md §4).
 //! [`now_ms`] returns the current time on
 //! that scale and is what objects created here carry; convert a Unix clock
-//! with [`softether_time_from_unix_ms`] before storing it or comparing it
-//! with a stored time, and back with [`unix_ms_from_softether_time`].
+//! with [`rustether_proto::softether::time::from_unix_ms`] before storing it
+//! or comparing it with a stored time, and back with
+//! [`rustether_proto::softether::time::to_unix_ms`].
 //!
 //! # Differences from SoftEther
 //!
@@ -49,6 +50,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
+use rustether_proto::softether::time;
 
 use crate::cfg::{names_equal, CfgValue, Folder};
 use crate::edition::Edition;
@@ -57,36 +59,12 @@ use crate::sha0::sha0;
 
 // ====================================================================== helpers
 
-/// The difference between Unix time and SoftEther time, in ms (9 hours).
-///
-/// SoftEther writes every `uint64 …Time` of the file (and every time of its
-/// admin RPC) as milliseconds since **1970-01-01T09:00:00Z**: `SystemToUINT64`
-/// subtracts 32 400 000 ms and `UINT64ToSystem` adds them back
-/// (`src/Mayaqua/Kernel.c`; observed on 5.01 build 9674: a hub created at
-/// 2026-11-22T02:56:42.605Z is saved as `uint64 CreatedTime 1795283802605`).
-pub const SOFTETHER_EPOCH_OFFSET_MS: u64 = 32_400_000;
-
-/// SoftEther time ([`SOFTETHER_EPOCH_OFFSET_MS`]) of a Unix time in ms,
-/// saturating at 0 (0 means "none/never" in the file).
-pub fn softether_time_from_unix_ms(unix_ms: u64) -> u64 {
-    unix_ms.saturating_sub(SOFTETHER_EPOCH_OFFSET_MS)
-}
-
-/// Unix time in ms of a SoftEther time (see [`SOFTETHER_EPOCH_OFFSET_MS`]).
-/// 0 ("none") gives 0.
-pub fn unix_ms_from_softether_time(t: u64) -> u64 {
-    if t == 0 {
-        0
-    } else {
-        t.saturating_add(SOFTETHER_EPOCH_OFFSET_MS)
-    }
-}
-
 /// The current time as SoftEther stores it: milliseconds since
-/// 1970-01-01T09:00:00Z, i.e. Unix ms − 9 h ([`SOFTETHER_EPOCH_OFFSET_MS`]).
+/// 1970-01-01T09:00:00Z, i.e. Unix ms − 9 h
+/// ([`rustether_proto::softether::time`], docs/config-format.md §4).
 /// This is the unit of every time in the file.
 pub fn now_ms() -> u64 {
-    softether_time_from_unix_ms(
+    time::from_unix_ms(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -289,53 +267,9 @@ pub fn empty_hub_secure_password() -> [u8; 20] {
 
 // ====================================================================== names
 
-/// Characters SoftEther allows in hub and user names (`IsSafeChar`,
-/// `src/Mayaqua/Str.c`).
-fn is_safe_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || " ()-_#%&.".contains(c)
-}
-
-/// Whether `name` may be used for a new virtual hub (docs/protocol-sslvpn.md §8,
-/// SoftEther `IsSafeStr`): 1–255 bytes of `A–Z a–z 0–9 space ( ) - _ # % &
-/// .`, no leading or trailing space.
-pub fn is_valid_hub_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.chars().all(is_safe_char)
-        && !name.starts_with(' ')
-        && !name.ends_with(' ')
-}
-
-/// Whether `name` may be used for a new user (docs/protocol-sslvpn.md §8,
-/// SoftEther `IsUserName`): 1–255 bytes of the hub-name characters plus `@`,
-/// no leading or trailing space (SoftEther trims them), or exactly `*` (the
-/// wildcard user for RADIUS/NT authentication); not one of the reserved
-/// names `administrator`, `link`, `Cascade`, `securenat`, `SecureNAT`,
-/// `localbridge`, `Local Bridge` (case-insensitive) and not starting with the
-/// Layer-3 switch prefix `L3SW_`.
-pub fn is_valid_user_name(name: &str) -> bool {
-    if name == "*" {
-        return true;
-    }
-    if name.is_empty()
-        || name.len() > 255
-        || name.starts_with(' ')
-        || name.ends_with(' ')
-        || !name.chars().all(|c| is_safe_char(c) || c == '@')
-    {
-        return false;
-    }
-    const RESERVED: [&str; 7] = [
-        "administrator",
-        "link",
-        "Cascade",
-        "securenat",
-        "SecureNAT",
-        "localbridge",
-        "Local Bridge",
-    ];
-    !RESERVED.iter().any(|r| names_equal(r, name)) && !name.starts_with("L3SW_")
-}
+// The rules live in `rustether_proto::softether::names`; SoftEther does not
+// apply them when it reads the file (`SiLoadHubCfg`, `SiLoadUserCfg`), and
+// neither does this crate.
 
 // ====================================================================== listeners
 
@@ -2155,30 +2089,17 @@ mod tests {
 
     #[test]
     fn times_use_the_softether_epoch() {
-        // Observed on 5.01 build 9674: a hub created at
-        // 2026-11-22T02:56:42.605Z (Unix ms 1795316202605) is saved as
-        // `uint64 CreatedTime 1795283802605`.
-        assert_eq!(
-            softether_time_from_unix_ms(1_795_316_202_605),
-            1_795_283_802_605
-        );
-        assert_eq!(
-            unix_ms_from_softether_time(1_795_283_802_605),
-            1_795_316_202_605
-        );
-        assert_eq!(unix_ms_from_softether_time(0), 0);
-        assert_eq!(softether_time_from_unix_ms(5), 0);
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64;
         let now = now_ms();
-        assert!(now + SOFTETHER_EPOCH_OFFSET_MS >= unix);
-        assert!(now + SOFTETHER_EPOCH_OFFSET_MS - unix < 5_000);
+        assert!(now + time::EPOCH_OFFSET_MS >= unix);
+        assert!(now + time::EPOCH_OFFSET_MS - unix < 5_000);
         let h = HubConfig::new("T");
         assert!(h.created_time <= now_ms() && h.created_time + 5_000 >= now);
         let u = UserConfig::new("u", UserAuth::Anonymous);
-        assert!(u.created_time + SOFTETHER_EPOCH_OFFSET_MS <= unix + 5_000);
+        assert!(u.created_time + time::EPOCH_OFFSET_MS <= unix + 5_000);
     }
 
     #[test]
@@ -2207,36 +2128,6 @@ mod tests {
         );
         // §7.12: "empty passwords +Wzq…/bpw3…"
         assert!(std.encode(empty_hub_secure_password()).starts_with("bpw3"));
-    }
-
-    #[test]
-    fn names() {
-        assert!(is_valid_hub_name("DEFAULT"));
-        assert!(is_valid_hub_name("A B (x)-_#%&."));
-        assert!(!is_valid_hub_name(""));
-        assert!(!is_valid_hub_name(" A"));
-        assert!(!is_valid_hub_name("A "));
-        assert!(!is_valid_hub_name("a@b"));
-        assert!(!is_valid_hub_name("hübsch"));
-        assert!(!is_valid_hub_name(&"x".repeat(256)));
-        assert!(is_valid_hub_name(&"x".repeat(255)));
-        assert!(is_valid_user_name("alice@example.com"));
-        assert!(is_valid_user_name("*"));
-        for bad in [
-            "",
-            "Administrator",
-            "LINK",
-            "cascade",
-            "SecureNat",
-            "LocalBridge",
-            "local bridge",
-            "L3SW_x",
-            "a*b",
-            "a/b",
-            " a",
-        ] {
-            assert!(!is_valid_user_name(bad), "{bad}");
-        }
     }
 
     #[test]

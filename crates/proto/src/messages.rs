@@ -8,9 +8,9 @@
 //! the `to_pack` methods adds the `pencore` padding: the HTTP layer
 //! ([`crate::negotiate`]) does that when sending.
 
-use crate::error::ErrorCode;
 use crate::pack::Pack;
 use crate::sha0::SHA0_LEN;
+use crate::softether::error::ErrorCode;
 
 /// Product string our server announces in the hello PACK. The real client
 /// only displays it (docs/protocol-sslvpn.md §5.1: a hello with just `hello` and

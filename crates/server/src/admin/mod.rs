@@ -51,9 +51,9 @@ use rustether_admin::throttle::{Admission, LoginThrottle, THROTTLED_ERROR};
 use rustether_admin::{
     dispatch_call, AdminBackend, AdminRights, Caller, DispatchOutcome, RpcFunction,
 };
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::AdminLogin;
 use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::ErrorCode;
 use rustether_proto::Pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};

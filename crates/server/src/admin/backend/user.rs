@@ -2,7 +2,8 @@
 
 use rustether_admin::rpc::*;
 use rustether_config::model::now_ms;
-use rustether_config::{is_valid_user_name, HubConfig, UserConfig};
+use rustether_config::{HubConfig, UserConfig};
+use rustether_proto::softether::names::is_user_name;
 use rustether_proto::ErrorCode;
 
 use super::{key_eq, ServerBackend, MAX_USERS_PER_HUB};
@@ -11,7 +12,7 @@ use crate::admin::convert;
 pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result<(), ErrorCode> {
     this.bridge_edition()?;
     let f = &req.fields;
-    if !is_valid_user_name(&f.name) {
+    if !is_user_name(&f.name) {
         return Err(ErrorCode::INVALID_PARAMETER);
     }
     this.server.update_config_blocking(|c| {
