@@ -392,7 +392,9 @@ fn check_user_request(caller: &Caller, u: &SetUser) -> Result<(), ErrorCode> {
     }
     caller.rights.check_hub(&u.fields.hub_name)?;
     match &u.auth {
-        UserAuth::UserCert { cert } if cert.is_empty() => return Err(ErrorCode::INVALID_PARAMETER),
+        UserAuth::UserCert { cert_der } if cert_der.is_empty() => {
+            return Err(ErrorCode::INVALID_PARAMETER)
+        }
         UserAuth::Radius { .. } | UserAuth::Nt { .. } => {}
         _ if u.fields.name == "*" => return Err(ErrorCode::INVALID_PARAMETER),
         _ => {}

@@ -634,44 +634,10 @@ fn is_policy_key(name: &str) -> bool {
 
 // ====================================================================== users and groups
 
-/// How a user authenticates (`AuthType` and `Auth*` keys, docs/config-format.md §7.9).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UserAuth {
-    /// `AuthType 0`.
-    Anonymous,
-    /// `AuthType 1`: `AuthPassword` = SHA-0(password ‖ UPPERCASE(user name)),
-    /// `AuthNtLmSecureHash` = MD4(UTF-16LE(password)) (omitted when unknown).
-    Password {
-        /// SHA-0(password ‖ UPPERCASE(user name)).
-        hash: [u8; 20],
-        /// MD4 of the password in UTF-16LE, for MS-CHAPv2.
-        nt_hash: Option<[u8; 16]>,
-    },
-    /// `AuthType 2`: the user's own certificate (`AuthUserCert`, DER).
-    UserCert {
-        /// DER X.509 certificate.
-        cert_der: Vec<u8>,
-    },
-    /// `AuthType 3`: a certificate signed by a trusted CA, optionally
-    /// restricted by serial (`AuthSerial`) and common name (`AuthCommonName`).
-    SignedCert {
-        /// Required certificate serial number (big-endian bytes).
-        serial: Option<Vec<u8>>,
-        /// Required subject common name.
-        common_name: Option<String>,
-    },
-    /// `AuthType 4`: RADIUS, with the name sent to the RADIUS server
-    /// (`AuthRadiusUsername`, empty = the user name).
-    Radius {
-        /// Name used towards the RADIUS server.
-        username: String,
-    },
-    /// `AuthType 5`: Windows NT domain (`AuthNtUserName`).
-    NtDomain {
-        /// Name used towards the domain controller.
-        username: String,
-    },
-}
+/// How a user authenticates: the shared SoftEther table
+/// ([`rustether_proto::softether::auth`]), stored as `AuthType` and the
+/// `Auth*` keys of docs/config-format.md §7.9.
+pub use rustether_proto::softether::auth::UserAuth;
 
 const USER_AUTH_KEYS: [&str; 7] = [
     "AuthPassword",
@@ -683,20 +649,12 @@ const USER_AUTH_KEYS: [&str; 7] = [
     "AuthNtUserName",
 ];
 
-impl UserAuth {
-    /// The `AuthType` number.
-    pub fn auth_type(&self) -> u32 {
-        match self {
-            UserAuth::Anonymous => 0,
-            UserAuth::Password { .. } => 1,
-            UserAuth::UserCert { .. } => 2,
-            UserAuth::SignedCert { .. } => 3,
-            UserAuth::Radius { .. } => 4,
-            UserAuth::NtDomain { .. } => 5,
-        }
-    }
+/// `AuthType` and `Auth*` keys ↔ [`UserAuth`] (`SiLoadUserCfg`,
+/// `SiWriteUserCfg`, docs/config-format.md §7.9).
+mod user_auth {
+    use super::*;
 
-    fn from_folder(r: &Rd) -> Result<UserAuth, ConfigError> {
+    pub(super) fn from_folder(r: &Rd) -> Result<UserAuth, ConfigError> {
         Ok(match r.u32_or("AuthType", 0)? {
             0 => UserAuth::Anonymous,
             1 => UserAuth::Password {
@@ -709,7 +667,7 @@ impl UserAuth {
             2 => UserAuth::UserCert {
                 cert_der: r.bytes("AuthUserCert")?.unwrap_or_default().to_vec(),
             },
-            3 => UserAuth::SignedCert {
+            3 => UserAuth::RootCert {
                 serial: r
                     .bytes("AuthSerial")?
                     .filter(|s| !s.is_empty())
@@ -722,37 +680,37 @@ impl UserAuth {
             4 => UserAuth::Radius {
                 username: r.string_or("AuthRadiusUsername", "")?,
             },
-            5 => UserAuth::NtDomain {
+            5 => UserAuth::Nt {
                 username: r.string_or("AuthNtUserName", "")?,
             },
             t => return Err(r.bad("AuthType", format!("unknown user authentication type {t}"))),
         })
     }
 
-    /// The `Auth*` keys this variant writes.
-    fn keys(&self) -> &'static [&'static str] {
-        match self {
+    /// The `Auth*` keys a variant writes.
+    fn keys(a: &UserAuth) -> &'static [&'static str] {
+        match a {
             UserAuth::Anonymous => &[],
             UserAuth::Password { .. } => &["AuthPassword", "AuthNtLmSecureHash"],
             UserAuth::UserCert { .. } => &["AuthUserCert"],
-            UserAuth::SignedCert { .. } => &["AuthSerial", "AuthCommonName"],
+            UserAuth::RootCert { .. } => &["AuthSerial", "AuthCommonName"],
             UserAuth::Radius { .. } => &["AuthRadiusUsername"],
-            UserAuth::NtDomain { .. } => &["AuthNtUserName"],
+            UserAuth::Nt { .. } => &["AuthNtUserName"],
         }
     }
 
-    fn write(&self, f: &mut Folder) {
+    pub(super) fn write(a: &UserAuth, f: &mut Folder) {
         // Drop the keys of other authentication types (and optional keys of
         // this one, set again below); keep the order of the rest.
         for k in USER_AUTH_KEYS {
-            if !self.keys().contains(&k)
+            if !keys(a).contains(&k)
                 || matches!(k, "AuthNtLmSecureHash" | "AuthSerial" | "AuthCommonName")
             {
                 f.remove_item(k);
             }
         }
-        f.set_uint("AuthType", self.auth_type());
-        match self {
+        f.set_uint("AuthType", a.auth_type());
+        match a {
             UserAuth::Anonymous => {}
             UserAuth::Password { hash, nt_hash } => {
                 f.set_bytes("AuthPassword", hash);
@@ -761,7 +719,7 @@ impl UserAuth {
                 }
             }
             UserAuth::UserCert { cert_der } => f.set_bytes("AuthUserCert", cert_der),
-            UserAuth::SignedCert {
+            UserAuth::RootCert {
                 serial,
                 common_name,
             } => {
@@ -773,7 +731,7 @@ impl UserAuth {
                 }
             }
             UserAuth::Radius { username } => f.set_str("AuthRadiusUsername", username),
-            UserAuth::NtDomain { username } => f.set_str("AuthNtUserName", username),
+            UserAuth::Nt { username } => f.set_str("AuthNtUserName", username),
         }
     }
 }
@@ -837,7 +795,7 @@ impl UserConfig {
         };
         Ok(UserConfig {
             name: r.f.name.clone(),
-            auth: UserAuth::from_folder(r)?,
+            auth: user_auth::from_folder(r)?,
             realname: r.string_or("RealName", "")?,
             note: r.string_or("Note", "")?,
             group: r
@@ -857,7 +815,7 @@ impl UserConfig {
     fn to_folder(&self) -> Folder {
         let mut f = self.raw.clone();
         f.name = self.name.clone();
-        self.auth.write(&mut f);
+        user_auth::write(&self.auth, &mut f);
         f.set_str("RealName", &self.realname);
         f.set_str("Note", &self.note);
         match &self.group {

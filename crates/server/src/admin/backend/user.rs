@@ -24,7 +24,7 @@ pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result
         if h.users.len() >= MAX_USERS_PER_HUB {
             return Err(ErrorCode::TOO_MANY_USER);
         }
-        let mut u = UserConfig::new(&f.name, convert::user_auth_to_config(&req.auth)?);
+        let mut u = UserConfig::new(&f.name, req.auth.clone());
         apply_user(&mut u, req)?;
         h.users.push(u);
         Ok(())
@@ -114,7 +114,7 @@ fn user_to_rpc(hub: &str, u: &UserConfig) -> SetUser {
             updated_time: u.updated_time,
             expire_time: u.expire_time,
         },
-        auth: convert::user_auth_from_config(&u.auth),
+        auth: u.auth.clone(),
         num_login: u.num_login,
         traffic: Traffic::default(),
         policy: u.policy.as_ref().map(convert::policy_from_config),
@@ -123,7 +123,7 @@ fn user_to_rpc(hub: &str, u: &UserConfig) -> SetUser {
 
 /// Sets the user fields an RPC may change (`CreateUser`/`SetUser`).
 fn apply_user(u: &mut UserConfig, req: &SetUser) -> Result<(), ErrorCode> {
-    u.auth = convert::user_auth_to_config(&req.auth)?;
+    u.auth = req.auth.clone();
     u.realname = req.fields.realname.clone();
     u.note = req.fields.note.clone();
     u.group = Some(req.fields.group_name.clone()).filter(|g| !g.is_empty());
