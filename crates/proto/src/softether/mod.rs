@@ -10,9 +10,11 @@
 //! |---|---|---|---|
 //! | [`error`] | `ERR_*` codes, names, messages | `src/Cedar/Cedar.h` | docs/admin-rpc.md §8 |
 //! | [`time`] | SoftEther time (Unix ms − 9 h), civil dates | `src/Mayaqua/Kernel.c` | docs/config-format.md §4 |
+//! | [`admin_login`] | the `method=admin` login PACK | `src/Cedar/Admin.c` `AdminAccept`, `AdminConnectMain` | docs/admin-rpc.md §3.4 |
 //! | [`auth`] | `AUTHTYPE_*` and the user authentication data | `src/Cedar/Cedar.h`, `src/Cedar/Account.h` | docs/config-format.md §7.9, docs/admin-rpc.md §5 |
 //! | [`names`] | hub, group and user name rules | `src/Mayaqua/Str.c`, `src/Cedar/Account.c` | docs/admin-rpc.md |
 
+pub mod admin_login;
 pub mod auth;
 pub mod error;
 pub mod names;
