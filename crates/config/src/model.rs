@@ -63,6 +63,10 @@ use crate::sha0::sha0;
 /// 1970-01-01T09:00:00Z, i.e. Unix ms − 9 h
 /// ([`rustether_proto::softether::time`], docs/config-format.md §4).
 /// This is the unit of every time in the file.
+///
+/// Only callers at the I/O edge read the clock: every constructor of this
+/// module takes the time (and randomness) as a parameter, see
+/// [`system_rng`].
 pub fn now_ms() -> u64 {
     time::from_unix_ms(
         SystemTime::now()
@@ -70,6 +74,12 @@ pub fn now_ms() -> u64 {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
     )
+}
+
+/// The thread's RNG, for callers at the I/O edge that create objects:
+/// `HubConfig::new("H", now_ms(), &mut system_rng())`.
+pub fn system_rng() -> rand::rngs::ThreadRng {
+    rand::thread_rng()
 }
 
 /// Typed, strict read access to one folder; `path` names it in errors.
@@ -200,9 +210,9 @@ fn zero_traffic(name: &str) -> Folder {
 }
 
 /// A random MAC `5E-xx-xx-xx-xx-xx` as SoftEther's `GenMacAddress` makes.
-fn random_mac() -> [u8; 6] {
+fn random_mac(rng: &mut dyn RngCore) -> [u8; 6] {
     let mut m = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut m[1..]);
+    rng.fill_bytes(&mut m[1..]);
     m[0] = 0x5E;
     m
 }
@@ -768,8 +778,9 @@ pub struct UserConfig {
 impl UserConfig {
     /// A new user as `UserCreate` makes it: created/updated now, no group,
     /// no own policy, zero traffic.
-    pub fn new(name: &str, auth: UserAuth) -> UserConfig {
-        let now = now_ms();
+    ///
+    /// `now`: SoftEther time ([`now_ms`]) for `CreatedTime`/`UpdatedTime`.
+    pub fn new(name: &str, auth: UserAuth, now: u64) -> UserConfig {
         let mut raw = Folder::new(name);
         raw.add_folder(zero_traffic("Traffic"));
         UserConfig {
@@ -1260,8 +1271,10 @@ impl HubConfig {
     /// empty admin password, created now, hub options, log settings (security
     /// and packet log daily), all 41 admin options 0, SecureNAT disabled with
     /// its defaults (192.168.30.1/24), empty lists.
-    pub fn new(name: &str) -> HubConfig {
-        let now = now_ms();
+    ///
+    /// `now`: SoftEther time ([`now_ms`]) for the created, last-comm and
+    /// last-login times; `rng` draws the SecureNAT virtual host MAC.
+    pub fn new(name: &str, now: u64, rng: &mut dyn RngCore) -> HubConfig {
         let mut raw = folder_with(
             name,
             &[
@@ -1303,7 +1316,7 @@ impl HubConfig {
             option.set(k, v.value());
         }
         raw.add_folder(option);
-        raw.add_folder(secure_nat_defaults());
+        raw.add_folder(secure_nat_defaults(rng));
         let mut db = Folder::new("SecurityAccountDatabase");
         for k in [
             "CertList",
@@ -1370,7 +1383,7 @@ impl HubConfig {
             .find(|c| names_equal(&c.account_name, name))
     }
 
-    fn from_folder(r: &Rd) -> Result<HubConfig, ConfigError> {
+    fn from_folder(r: &Rd, now: u64) -> Result<HubConfig, ConfigError> {
         let f = r.f;
         let empty = Folder::new("");
         let opt = r.sub(f.folder("Option").unwrap_or(&empty));
@@ -1406,7 +1419,6 @@ impl HubConfig {
                 cascades.push(CascadeConfig::from_folder(&list.sub(c))?);
             }
         }
-        let now = now_ms();
         Ok(HubConfig {
             name: f.name.clone(),
             online: r.bool_or("Online", false)?,
@@ -1607,7 +1619,7 @@ const HUB_OPTION_DEFAULTS: [(&str, Dv); 59] = [
 
 /// `SecureNAT` of a new hub: disabled, 192.168.30.1/24, DHCP .10–.200,
 /// random virtual host MAC (docs/config-format.md §7.7).
-fn secure_nat_defaults() -> Folder {
+fn secure_nat_defaults(rng: &mut dyn RngCore) -> Folder {
     let mut f = folder_with("SecureNAT", &[("Disabled", b(true)), ("SaveLog", b(true))]);
     f.add_folder(folder_with(
         "VirtualDhcpServer",
@@ -1629,7 +1641,7 @@ fn secure_nat_defaults() -> Folder {
         &[
             ("VirtualHostIp", s("192.168.30.1")),
             ("VirtualHostIpSubnetMask", s("255.255.255.0")),
-            ("VirtualHostMacAddress", s(&format_mac(&random_mac()))),
+            ("VirtualHostMacAddress", s(&format_mac(&random_mac(rng)))),
         ],
     ));
     f.add_folder(folder_with(
@@ -1871,7 +1883,17 @@ impl ServerConfig {
     /// password hash or MAC of the wrong length; an unknown authentication
     /// type; a port above 65535. Listener entries with port 0 and bridges
     /// without hub or device are skipped (logged), as SoftEther does.
+    ///
+    /// A hub's missing or zero `LastCommTime`/`LastLoginTime` read as the
+    /// current time (`SiLoadHubCfg`); this reads the clock ([`now_ms`]),
+    /// [`ServerConfig::from_root_at`] takes the time instead.
     pub fn from_root(root: &Folder) -> Result<ServerConfig, ConfigError> {
+        ServerConfig::from_root_at(root, now_ms())
+    }
+
+    /// [`ServerConfig::from_root`] with `now` (SoftEther time) for missing
+    /// hub times: a pure function of its arguments.
+    pub fn from_root_at(root: &Folder, now: u64) -> Result<ServerConfig, ConfigError> {
         let r = Rd::new(root, "root");
         let sc = root.folder("ServerConfiguration").ok_or_else(|| {
             ConfigError::invalid(
@@ -1911,7 +1933,7 @@ impl ServerConfig {
         if let Some(vh) = root.folder("VirtualHUB") {
             let vh = r.sub(vh);
             for f in &vh.f.folders {
-                hubs.push(HubConfig::from_folder(&vh.sub(f))?);
+                hubs.push(HubConfig::from_folder(&vh.sub(f), now)?);
             }
         }
 
@@ -1970,8 +1992,10 @@ impl ServerConfig {
     /// empty admin password; the Bridge edition's hub gets random password
     /// hashes so that nobody can log in as its hub administrator (as
     /// SoftEther's VPN Bridge, docs/process-model.md §10). Certificate and key are
-    /// left empty: the server generates them.
-    pub fn initial(edition: Edition) -> ServerConfig {
+    /// left empty: the server generates them. `now` (SoftEther time) and
+    /// `rng` (hub MAC, Bridge passwords) come from the caller
+    /// ([`now_ms`] and [`system_rng`] at the I/O edge).
+    pub fn initial(edition: Edition, now: u64, rng: &mut dyn RngCore) -> ServerConfig {
         let mut raw = folder_with(
             "root",
             &[("IPsecMessageDisplayed", b(true)), ("Region", s(""))],
@@ -1992,9 +2016,8 @@ impl ServerConfig {
                 .add_folder(Folder::new("EtherIP_IDSettingsList"));
             raw.add_folder(Folder::new("VirtualLayer3SwitchList"));
         }
-        let mut hub = HubConfig::new(hub_name);
+        let mut hub = HubConfig::new(hub_name, now, rng);
         if edition == Edition::Bridge {
-            let mut rng = rand::thread_rng();
             rng.fill_bytes(&mut hub.hashed_password);
             rng.fill_bytes(&mut hub.secure_password);
         }
@@ -2054,10 +2077,43 @@ mod tests {
         let now = now_ms();
         assert!(now + time::EPOCH_OFFSET_MS >= unix);
         assert!(now + time::EPOCH_OFFSET_MS - unix < 5_000);
-        let h = HubConfig::new("T");
+        let h = HubConfig::new("T", now_ms(), &mut system_rng());
         assert!(h.created_time <= now_ms() && h.created_time + 5_000 >= now);
-        let u = UserConfig::new("u", UserAuth::Anonymous);
+        let u = UserConfig::new("u", UserAuth::Anonymous, now_ms());
         assert!(u.created_time + time::EPOCH_OFFSET_MS <= unix + 5_000);
+    }
+
+    #[test]
+    fn constructors_are_pure_in_time_and_randomness() {
+        use rand::SeedableRng;
+        let mk = || {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            ServerConfig::initial(Edition::Bridge, 1_795_283_802_605, &mut rng).to_root()
+        };
+        // same time and seed → the same file, byte for byte
+        assert_eq!(crate::write_text(&mk()), crate::write_text(&mk()));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let h = HubConfig::new("T", 42, &mut rng);
+        assert_eq!(
+            (h.created_time, h.last_comm_time, h.last_login_time),
+            (42, 42, 42)
+        );
+        let u = UserConfig::new("u", UserAuth::Anonymous, 43);
+        assert_eq!((u.created_time, u.updated_time), (43, 43));
+        // the loader's clock is a parameter too
+        let root = h_root(&h);
+        let back = ServerConfig::from_root_at(&root, 99).unwrap();
+        assert_eq!(back.hubs[0].created_time, 42);
+    }
+
+    fn h_root(h: &HubConfig) -> Folder {
+        let mut cfg = ServerConfig::initial(
+            Edition::Server,
+            1,
+            &mut rand::rngs::mock::StepRng::new(0, 1),
+        );
+        cfg.hubs = vec![h.clone()];
+        cfg.to_root()
     }
 
     #[test]

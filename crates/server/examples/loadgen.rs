@@ -1222,7 +1222,11 @@ fn write_config(
     password: &str,
     cert: bool,
 ) -> anyhow::Result<()> {
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     if cert {
         let ck = rustether_server::tls::generate_self_signed("loadgen")?;
         cfg.server.server_cert_der = ck.cert_der;
@@ -1248,7 +1252,11 @@ fn write_config(
     raw.set_str("KeepConnectHost", "127.0.0.1");
     raw.set_bool("DisableGetHostNameWhenAcceptTcp", true);
     if cfg.hub(hub).is_none() {
-        cfg.hubs.push(rustether_config::HubConfig::new(hub));
+        cfg.hubs.push(rustether_config::HubConfig::new(
+            hub,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        ));
     }
     let h = cfg
         .hub_mut(hub)
@@ -1260,6 +1268,7 @@ fn write_config(
             hash: hash_password(user, password),
             nt_hash: None,
         },
+        rustether_config::model::now_ms(),
     ));
     let text = rustether_config::write_text(&cfg.to_root());
     std::fs::write(out, text)?;

@@ -106,7 +106,14 @@ impl Server {
                     "configuration file {} does not exist; starting with the initial settings",
                     store.path().display()
                 );
-                (ServerConfig::initial(edition), true)
+                (
+                    ServerConfig::initial(
+                        edition,
+                        rustether_config::model::now_ms(),
+                        &mut rustether_config::model::system_rng(),
+                    ),
+                    true,
+                )
             }
         };
         let mut ck = CertifiedKey {

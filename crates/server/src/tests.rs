@@ -52,6 +52,7 @@ impl Running {
                         hash: hash_password("u", "pw"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 );
                 c.hub_mut("DEFAULT").unwrap().users.push(u);
                 Ok(())

@@ -40,6 +40,7 @@ impl TestServer {
                         hash: hash_password("test", "testpass"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 ));
                 let mut quick = UserConfig::new(
                     "quick",
@@ -47,6 +48,7 @@ impl TestServer {
                         hash: hash_password("quick", "pw"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 );
                 quick.policy = Some(Policy {
                     access: true,

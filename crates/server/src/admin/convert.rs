@@ -348,7 +348,11 @@ mod tests {
         assert!(!c.online);
         assert_eq!(c.retry_interval_secs, 10);
         // through the file format and back
-        let mut cfg = rustether_config::ServerConfig::initial(rustether_config::Edition::Server);
+        let mut cfg = rustether_config::ServerConfig::initial(
+            rustether_config::Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         cfg.hubs[0].cascades.push(c);
         let text = rustether_config::write_text(&cfg.to_root());
         let root = rustether_config::parse_bytes(text.as_bytes()).unwrap();

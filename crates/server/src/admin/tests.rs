@@ -355,9 +355,11 @@ async fn cascades_config_and_sessions() {
         &rustether_config::parse_bytes(&cfg.file_data).unwrap(),
     )
     .unwrap();
-    parsed
-        .hubs
-        .push(rustether_config::HubConfig::new("FROMSET"));
+    parsed.hubs.push(rustether_config::HubConfig::new(
+        "FROMSET",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    ));
     let text = rustether_config::write_text(&parsed.to_root());
     t.admin(
         "SetConfig",

@@ -24,7 +24,7 @@ pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result
         if h.users.len() >= MAX_USERS_PER_HUB {
             return Err(ErrorCode::TOO_MANY_USER);
         }
-        let mut u = UserConfig::new(&f.name, req.auth.clone());
+        let mut u = UserConfig::new(&f.name, req.auth.clone(), rustether_config::model::now_ms());
         apply_user(&mut u, req)?;
         h.users.push(u);
         Ok(())
