@@ -46,8 +46,7 @@
 //! * Hub `Type` is forced to 0 (stand-alone) on load, as a stand-alone
 //!   SoftEther server does; clustering is not supported.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use rustether_proto::softether::time;
@@ -56,6 +55,11 @@ use crate::cfg::{names_equal, CfgValue, Folder};
 use crate::edition::Edition;
 use crate::error::ConfigError;
 use crate::sha0::sha0;
+
+mod fields;
+mod server_settings;
+
+pub use server_settings::ServerSettings;
 
 // ====================================================================== helpers
 
@@ -1654,199 +1658,6 @@ fn secure_nat_defaults(rng: &mut dyn RngCore) -> Folder {
         ],
     ));
     f
-}
-
-// ====================================================================== server settings
-
-/// `ServerConfiguration` (docs/config-format.md §7.6).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServerSettings {
-    /// `HashedPassword`: server admin password, SHA-0(password); the empty
-    /// password is SHA-0("") ([`empty_password_hash`]).
-    pub hashed_password: [u8; 20],
-    /// `ServerCert`: DER X.509 certificate; empty = not yet generated.
-    pub server_cert_der: Vec<u8>,
-    /// `ServerKey`: DER private key as stored (SoftEther: PKCS#1
-    /// `RSAPrivateKey`; ours: whatever DER the server generated); empty =
-    /// not yet generated.
-    pub server_key_der: Vec<u8>,
-    /// `ListenIP`: address the listeners bind to (`0.0.0.0` = all).
-    pub listen_ip: IpAddr,
-    /// `UseKeepConnect`: internet keep-alive packets (RustEther never sends them).
-    pub use_keep_connect: bool,
-    /// `DisableNatTraversal`.
-    pub disable_nat_traversal: bool,
-    /// `AutoSaveConfigSpan` in seconds as stored; see
-    /// [`ServerSettings::auto_save_interval`].
-    pub auto_save_config_span: u32,
-    /// `DontBackupConfig`: no backup copies when saving.
-    pub dont_backup_config: bool,
-    /// `DisableJsonRpcWebApi`: no `/api/` and `/admin` over HTTPS.
-    pub disable_json_rpc_web_api: bool,
-    /// `Tls_Disable1_0`.
-    pub tls_disable1_0: bool,
-    /// `Tls_Disable1_1`.
-    pub tls_disable1_1: bool,
-    /// `Tls_Disable1_2`.
-    pub tls_disable1_2: bool,
-    /// `CipherName`: TLS cipher list (`~DEFAULT~`).
-    pub cipher_name: String,
-    /// `MaxConnectionsPerIP` (default 256).
-    pub max_connections_per_ip: u32,
-    /// `MaxUnestablishedConnections` (default 1000).
-    pub max_unestablished_connections: u32,
-    /// `DisableDosProtection`.
-    pub disable_dos_protection: bool,
-    /// `DisableIPv6Listener`: no `[::]` twin for each TCP listener.
-    pub disable_ipv6_listener: bool,
-    /// `UsernameHubSeparator`: character between user and hub name in a
-    /// login name (`user@HUB`); empty = none configured.
-    pub username_hub_separator: String,
-    /// The folder as loaded (or the complete default key set).
-    pub raw: Folder,
-}
-
-impl ServerSettings {
-    /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
-    /// clamped to 5…3600 (docs/config-format.md §6.1).
-    pub fn auto_save_interval(&self) -> Duration {
-        let secs = match self.auto_save_config_span {
-            0 => 300,
-            s => s.clamp(5, 3600),
-        };
-        Duration::from_secs(u64::from(secs))
-    }
-
-    /// Defaults of a fresh RustEther installation (complete 5.01 key set;
-    /// internet features, UDP ports, OpenVPN and SSTP off).
-    fn initial() -> ServerSettings {
-        let raw = folder_with(
-            "ServerConfiguration",
-            &[
-                (
-                    "AutoDeleteCheckDiskFreeSpaceMin",
-                    CfgValue::Uint64(104_857_600),
-                ),
-                ("AutoDeleteCheckIntervalSecs", u(300)),
-                ("BackupConfigOnlyWhenModified", b(true)),
-                ("DhParamBits", u(2048)),
-                ("DisableCoreDumpOnUnix", b(false)),
-                ("DisableDeadLockCheck", b(false)),
-                ("DisableGetHostNameWhenAcceptTcp", b(false)),
-                ("DisableIPsecAggressiveMode", b(false)),
-                ("DisableSessionReconnect", b(false)),
-                ("EnableVpnOverDns", b(false)),
-                ("EnableVpnOverIcmp", b(false)),
-                ("KeepConnectHost", s("keepalive.softether.org")),
-                ("KeepConnectInterval", u(50)),
-                ("KeepConnectPort", u(80)),
-                ("KeepConnectProtocol", u(1)),
-                ("LoggerMaxLogSize", CfgValue::Uint64(1_073_741_823)),
-                ("MaxConcurrentDnsClientThreads", u(512)),
-                ("NoHighPriorityProcess", b(false)),
-                ("NoLinuxArpFilter", b(false)),
-                ("NoSendSignature", b(false)),
-                ("PortsUDP", s("")),
-                ("SaveDebugLog", b(false)),
-                ("ServerLogSwitchType", u(4)),
-                ("ServerType", u(0)),
-                ("StrictSyslogDatetimeFormat", b(false)),
-                ("UseWebTimePage", b(false)),
-                ("UseWebUI", b(false)),
-            ],
-        );
-        let mut raw = raw;
-        let proto = raw.folder_or_insert("Proto");
-        proto.add_folder(folder_with("OpenVPN", &[("Enabled", b(false))]));
-        proto.add_folder(folder_with("SSTP", &[("Enabled", b(false))]));
-        raw.add_folder(zero_traffic("ServerTraffic"));
-        raw.add_folder(folder_with(
-            "SyslogSettings",
-            &[("HostName", s("")), ("Port", u(0)), ("SaveType", u(0))],
-        ));
-        ServerSettings {
-            hashed_password: empty_password_hash(),
-            server_cert_der: Vec::new(),
-            server_key_der: Vec::new(),
-            listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            use_keep_connect: false,
-            disable_nat_traversal: true,
-            auto_save_config_span: 300,
-            dont_backup_config: false,
-            disable_json_rpc_web_api: false,
-            tls_disable1_0: false,
-            tls_disable1_1: false,
-            tls_disable1_2: false,
-            cipher_name: "~DEFAULT~".into(),
-            max_connections_per_ip: 256,
-            max_unestablished_connections: 1000,
-            disable_dos_protection: false,
-            disable_ipv6_listener: false,
-            username_hub_separator: "@".into(),
-            raw,
-        }
-    }
-
-    fn from_folder(r: &Rd) -> Result<ServerSettings, ConfigError> {
-        let listen_ip = match r.str("ListenIP")?.map(str::trim) {
-            None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Some(t) => t
-                .parse()
-                .map_err(|_| r.bad("ListenIP", format!("`{t}` is not an IP address")))?,
-        };
-        Ok(ServerSettings {
-            // Missing or short → empty password (`SiLoadServerCfg`); a wrong
-            // length is rejected here.
-            hashed_password: r
-                .fixed::<20>("HashedPassword")?
-                .unwrap_or_else(empty_password_hash),
-            server_cert_der: r.bytes("ServerCert")?.unwrap_or_default().to_vec(),
-            server_key_der: r.bytes("ServerKey")?.unwrap_or_default().to_vec(),
-            listen_ip,
-            use_keep_connect: r.bool_or("UseKeepConnect", false)?,
-            disable_nat_traversal: r.bool_or("DisableNatTraversal", false)?,
-            auto_save_config_span: r.u32_or("AutoSaveConfigSpan", 0)?,
-            dont_backup_config: r.bool_or("DontBackupConfig", false)?,
-            disable_json_rpc_web_api: r.bool_or("DisableJsonRpcWebApi", false)?,
-            tls_disable1_0: r.bool_or("Tls_Disable1_0", false)?,
-            tls_disable1_1: r.bool_or("Tls_Disable1_1", false)?,
-            tls_disable1_2: r.bool_or("Tls_Disable1_2", false)?,
-            cipher_name: r.string_or("CipherName", "~DEFAULT~")?,
-            max_connections_per_ip: r.u32_or("MaxConnectionsPerIP", 256)?,
-            max_unestablished_connections: r.u32_or("MaxUnestablishedConnections", 1000)?,
-            disable_dos_protection: r.bool_or("DisableDosProtection", false)?,
-            disable_ipv6_listener: r.bool_or("DisableIPv6Listener", false)?,
-            username_hub_separator: r.string_or("UsernameHubSeparator", "")?,
-            raw: r.f.clone(),
-        })
-    }
-
-    fn to_folder(&self) -> Folder {
-        let mut f = self.raw.clone();
-        f.name = "ServerConfiguration".into();
-        f.set_bytes("HashedPassword", &self.hashed_password);
-        f.set_bytes("ServerCert", &self.server_cert_der);
-        f.set_bytes("ServerKey", &self.server_key_der);
-        f.set_str("ListenIP", &self.listen_ip.to_string());
-        f.set_bool("UseKeepConnect", self.use_keep_connect);
-        f.set_bool("DisableNatTraversal", self.disable_nat_traversal);
-        f.set_uint("AutoSaveConfigSpan", self.auto_save_config_span);
-        f.set_bool("DontBackupConfig", self.dont_backup_config);
-        f.set_bool("DisableJsonRpcWebApi", self.disable_json_rpc_web_api);
-        f.set_bool("Tls_Disable1_0", self.tls_disable1_0);
-        f.set_bool("Tls_Disable1_1", self.tls_disable1_1);
-        f.set_bool("Tls_Disable1_2", self.tls_disable1_2);
-        f.set_str("CipherName", &self.cipher_name);
-        f.set_uint("MaxConnectionsPerIP", self.max_connections_per_ip);
-        f.set_uint(
-            "MaxUnestablishedConnections",
-            self.max_unestablished_connections,
-        );
-        f.set_bool("DisableDosProtection", self.disable_dos_protection);
-        f.set_bool("DisableIPv6Listener", self.disable_ipv6_listener);
-        f.set_str("UsernameHubSeparator", &self.username_hub_separator);
-        f
-    }
 }
 
 // ====================================================================== whole server
