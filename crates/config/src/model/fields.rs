@@ -79,6 +79,23 @@ impl CfgField for [u8; 20] {
     }
 }
 
+/// An optional name: an empty string reads as `None`, `None` removes the
+/// key (as SoftEther writes `GroupName` only for a user in a group).
+impl CfgField for Option<String> {
+    fn read(r: &Rd, key: &str) -> Result<Option<Self>, ConfigError> {
+        Ok(r.str(key)?
+            .map(|v| Some(v.to_string()).filter(|v| !v.is_empty())))
+    }
+    fn write(&self, f: &mut Folder, key: &str) {
+        match self {
+            Some(v) if !v.is_empty() => f.set_str(key, v),
+            _ => {
+                f.remove_item(key);
+            }
+        }
+    }
+}
+
 /// An address in text form; an empty string reads as missing.
 impl CfgField for IpAddr {
     fn read(r: &Rd, key: &str) -> Result<Option<Self>, ConfigError> {
@@ -115,8 +132,38 @@ macro_rules! cfg_struct {
             )*
         }
     ) => {
+        $crate::model::fields::cfg_struct! {
+            $(#[$meta])*
+            pub struct $name {
+                manual {}
+                $(
+                    $(#[$fmeta])*
+                    $field : $ty = $key or $default,
+                )*
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            manual {
+                $(
+                    $(#[$mmeta:meta])*
+                    $mfield:ident : $mty:ty,
+                )*
+            }
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $key:literal or $default:expr,
+            )*
+        }
+    ) => {
         $(#[$meta])*
         pub struct $name {
+            $(
+                $(#[$mmeta])*
+                pub $mfield: $mty,
+            )*
             $(
                 $(#[$fmeta])*
                 #[doc = concat!("\n\nFile key `", $key, "`.")]
@@ -128,10 +175,15 @@ macro_rules! cfg_struct {
 
         impl $name {
             /// Reads every declared field (missing keys take their declared
-            /// default) and keeps the folder as `raw`.
-            fn read_fields(r: &super::Rd) -> Result<Self, $crate::error::ConfigError> {
+            /// default), takes the hand-read fields as arguments and keeps
+            /// the folder as `raw`.
+            fn read_fields(
+                r: &super::Rd,
+                $($mfield: $mty,)*
+            ) -> Result<Self, $crate::error::ConfigError> {
                 use super::fields::CfgField as _;
                 Ok($name {
+                    $($mfield,)*
                     $(
                         $field: match <$ty>::read(r, $key)? {
                             Some(v) => v,
@@ -143,16 +195,18 @@ macro_rules! cfg_struct {
             }
 
             /// Writes every declared field into `f` (normally a copy of
-            /// `raw`).
+            /// `raw`); hand-read fields are the caller's.
             fn write_fields(&self, f: &mut $crate::cfg::Folder) {
                 use super::fields::CfgField as _;
                 $( self.$field.write(f, $key); )*
             }
 
-            /// Every declared field at its missing-key default, with `raw`.
+            /// Every declared field at its missing-key default, with the
+            /// hand-read fields and `raw` given.
             #[allow(dead_code)]
-            fn with_defaults(raw: $crate::cfg::Folder) -> Self {
+            fn with_defaults($($mfield: $mty,)* raw: $crate::cfg::Folder) -> Self {
                 $name {
+                    $($mfield,)*
                     $( $field: $default, )*
                     raw,
                 }
