@@ -43,6 +43,21 @@ impl CfgField for u32 {
     }
 }
 
+/// A TCP port stored as `uint`; a value above 65535 is an error.
+impl CfgField for u16 {
+    fn read(r: &Rd, key: &str) -> Result<Option<Self>, ConfigError> {
+        match r.uint(key)? {
+            None => Ok(None),
+            Some(v) => u16::try_from(v)
+                .map(Some)
+                .map_err(|_| r.bad(key, format!("{v} is not a TCP port"))),
+        }
+    }
+    fn write(&self, f: &mut Folder, key: &str) {
+        f.set_uint(key, u32::from(*self));
+    }
+}
+
 impl CfgField for u64 {
     fn read(r: &Rd, key: &str) -> Result<Option<Self>, ConfigError> {
         r.uint64(key)
@@ -79,6 +94,21 @@ impl CfgField for [u8; 20] {
     }
 }
 
+/// Optional bytes: present (even empty) is `Some`, `None` removes the key.
+impl CfgField for Option<Vec<u8>> {
+    fn read(r: &Rd, key: &str) -> Result<Option<Self>, ConfigError> {
+        Ok(r.bytes(key)?.map(|v| Some(v.to_vec())))
+    }
+    fn write(&self, f: &mut Folder, key: &str) {
+        match self {
+            Some(v) => f.set_bytes(key, v),
+            None => {
+                f.remove_item(key);
+            }
+        }
+    }
+}
+
 /// An optional name: an empty string reads as `None`, `None` removes the
 /// key (as SoftEther writes `GroupName` only for a user in a group).
 impl CfgField for Option<String> {
@@ -109,6 +139,26 @@ impl CfgField for IpAddr {
     }
     fn write(&self, f: &mut Folder, key: &str) {
         f.set_str(key, &self.to_string());
+    }
+}
+
+/// Reads `key`, which may name an item of a subfolder (`"ClientOption/Port"`;
+/// a missing subfolder reads as missing keys). Errors name the full path.
+pub(super) fn read_key<T: CfgField>(r: &Rd, key: &str) -> Result<Option<T>, ConfigError> {
+    match key.split_once('/') {
+        None => T::read(r, key),
+        Some((folder, rest)) => match r.f.folder(folder) {
+            None => Ok(None),
+            Some(sub) => read_key(&r.sub(sub), rest),
+        },
+    }
+}
+
+/// Writes `key` like [`read_key`] reads it, creating the subfolder if needed.
+pub(super) fn write_key<T: CfgField>(v: &T, f: &mut Folder, key: &str) {
+    match key.split_once('/') {
+        None => v.write(f, key),
+        Some((folder, rest)) => write_key(v, f.folder_or_insert(folder), rest),
     }
 }
 
@@ -181,11 +231,10 @@ macro_rules! cfg_struct {
                 r: &super::Rd,
                 $($mfield: $mty,)*
             ) -> Result<Self, $crate::error::ConfigError> {
-                use super::fields::CfgField as _;
                 Ok($name {
                     $($mfield,)*
                     $(
-                        $field: match <$ty>::read(r, $key)? {
+                        $field: match super::fields::read_key::<$ty>(r, $key)? {
                             Some(v) => v,
                             None => $default,
                         },
@@ -197,8 +246,7 @@ macro_rules! cfg_struct {
             /// Writes every declared field into `f` (normally a copy of
             /// `raw`); hand-read fields are the caller's.
             fn write_fields(&self, f: &mut $crate::cfg::Folder) {
-                use super::fields::CfgField as _;
-                $( self.$field.write(f, $key); )*
+                $( super::fields::write_key(&self.$field, f, $key); )*
             }
 
             /// Every declared field at its missing-key default, with the
