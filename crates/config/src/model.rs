@@ -17,6 +17,17 @@
 //! writes for a newly created object (§7.12 advice), because defaults for
 //! *missing* keys differ from those of new objects.
 //!
+//! # Layout
+//!
+//! One submodule per section of the file (docs/config-format.md §7):
+//! `listener` (§7.4), `bridge` (§7.5), `server_settings` (§7.6), `hub`
+//! (§7.7), `account` (users and groups, §7.9), `cascade` (§7.10); this
+//! module keeps the policy folder (§7.7–§7.10), the whole tree
+//! ([`ServerConfig`]) and the helpers. The structs with a `raw` folder are
+//! declared with `cfg_struct!` (`fields`): one line per field with its type,
+//! file key and missing-key default, from which the reader and the writer
+//! are generated, so the two cannot drift.
+//!
 //! # Times
 //!
 //! Every `uint64 …Time` in the file (`CreatedTime`, `UpdatedTime`,
@@ -57,14 +68,18 @@ use crate::error::ConfigError;
 use crate::sha0::sha0;
 
 mod account;
+mod bridge;
 mod cascade;
 mod fields;
 mod hub;
+mod listener;
 mod server_settings;
 
 pub use account::{GroupConfig, UserAuth, UserConfig};
+pub use bridge::LocalBridgeConfig;
 pub use cascade::{CascadeAuth, CascadeConfig};
 pub use hub::HubConfig;
+pub use listener::ListenerConfig;
 pub use server_settings::ServerSettings;
 
 // ====================================================================== helpers
@@ -287,118 +302,6 @@ pub fn empty_hub_secure_password() -> [u8; 20] {
 // The rules live in `rustether_proto::softether::names`; SoftEther does not
 // apply them when it reads the file (`SiLoadHubCfg`, `SiLoadUserCfg`), and
 // neither does this crate.
-
-// ====================================================================== listeners
-
-/// One TCP listener (`ListenerList/ListenerN`, docs/config-format.md §7.4).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListenerConfig {
-    /// TCP port (1–65535).
-    pub port: u16,
-    /// Whether the listener is started.
-    pub enabled: bool,
-    /// Disables the per-listener DoS protection.
-    pub disable_dos: bool,
-}
-
-impl ListenerConfig {
-    fn from_folder(r: &Rd) -> Result<Option<ListenerConfig>, ConfigError> {
-        let port = r.u32_or("Port", 0)?;
-        if port == 0 {
-            // SoftEther ignores such an entry (`SiLoadListenerCfg`).
-            tracing::warn!("{}: listener with port 0 ignored", r.path);
-            return Ok(None);
-        }
-        let port =
-            u16::try_from(port).map_err(|_| r.bad("Port", format!("{port} is not a TCP port")))?;
-        Ok(Some(ListenerConfig {
-            port,
-            enabled: r.bool_or("Enabled", false)?,
-            disable_dos: r.bool_or("DisableDos", false)?,
-        }))
-    }
-
-    fn to_folder(&self, name: &str) -> Folder {
-        folder_with(
-            name,
-            &[
-                ("DisableDos", b(self.disable_dos)),
-                ("Enabled", b(self.enabled)),
-                ("Port", u(u32::from(self.port))),
-            ],
-        )
-    }
-}
-
-// ====================================================================== local bridges
-
-/// One local bridge (`LocalBridgeList/LocalBridgeN`, docs/config-format.md §7.5,
-/// docs/process-model.md §9). Every key SoftEther writes for a bridge is modelled.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct LocalBridgeConfig {
-    /// Network interface (or, in tap mode, the tap name as typed; the kernel
-    /// interface is `tap_` + lower-cased name).
-    pub device_name: String,
-    /// Virtual hub the interface is bridged to.
-    pub hub_name: String,
-    /// Create a tap device instead of opening an existing interface.
-    pub tap_mode: bool,
-    /// MAC of the tap device (`TapMacAddress`); `None` = pick a random one.
-    pub tap_mac: Option<[u8; 6]>,
-    /// Do not switch the interface to promiscuous mode (SoftEther's "local"
-    /// flag).
-    pub no_promiscuous_mode: bool,
-    /// The bridge session gets the monitor-port policy.
-    pub monitor_mode: bool,
-    /// Apply the broadcast limiter to the bridge session.
-    pub limit_broadcast: bool,
-}
-
-impl LocalBridgeConfig {
-    fn from_folder(r: &Rd) -> Result<Option<LocalBridgeConfig>, ConfigError> {
-        let device_name = r.string_or("DeviceName", "")?;
-        let hub_name = r.string_or("HubName", "")?;
-        if device_name.is_empty() || hub_name.is_empty() {
-            tracing::warn!("{}: local bridge without hub or device ignored", r.path);
-            return Ok(None);
-        }
-        let tap_mode = r.bool_or("TapMode", false)?;
-        let tap_mac = match r.str("TapMacAddress")? {
-            Some(t) if !t.is_empty() => Some(
-                parse_mac(t)
-                    .ok_or_else(|| r.bad("TapMacAddress", format!("`{t}` is not a MAC address")))?,
-            ),
-            _ => None,
-        };
-        Ok(Some(LocalBridgeConfig {
-            device_name,
-            hub_name,
-            tap_mode,
-            tap_mac,
-            no_promiscuous_mode: r.bool_or("NoPromiscuousMode", false)?,
-            monitor_mode: r.bool_or("MonitorMode", false)?,
-            limit_broadcast: r.bool_or("LimitBroadcast", false)?,
-        }))
-    }
-
-    fn to_folder(&self, name: &str) -> Folder {
-        let mut f = folder_with(
-            name,
-            &[
-                ("DeviceName", s(&self.device_name)),
-                ("HubName", s(&self.hub_name)),
-                ("LimitBroadcast", b(self.limit_broadcast)),
-                ("MonitorMode", b(self.monitor_mode)),
-                ("NoPromiscuousMode", b(self.no_promiscuous_mode)),
-                ("TapMode", b(self.tap_mode)),
-            ],
-        );
-        if let (true, Some(mac)) = (self.tap_mode, self.tap_mac) {
-            f.set_str("TapMacAddress", &format_mac(&mac));
-        }
-        f
-    }
-}
 
 // ====================================================================== policy
 

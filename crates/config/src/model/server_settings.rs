@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 cfg_struct! {
     /// `ServerConfiguration` (docs/config-format.md §7.6). A missing key
     /// reads as the value declared here (SoftEther's `SiLoadServerCfg`
-    /// defaults); a new installation gets [`ServerSettings::initial`]'s.
+    /// defaults); a new installation gets those of [`ServerConfig::initial`](super::ServerConfig::initial).
     #[derive(Clone, Debug, PartialEq)]
     pub struct ServerSettings {
         /// Server admin password, SHA-0(password); missing = the empty

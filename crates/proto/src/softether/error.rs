@@ -1,7 +1,7 @@
 //! SoftEther error codes (`ERR_*` in `src/Cedar/Cedar.h`; docs/protocol-sslvpn.md
 //! §5.8, docs/admin-rpc.md §8). They travel as INT `error` in PACKs.
 //!
-//! One table, [`error_codes!`], gives each code its number, its C name and
+//! One table, `error_codes!`, gives each code its number, its C name and
 //! its message, so the constant, [`ErrorCode::name`] and
 //! [`ErrorCode::message`] cannot disagree (the shape follows rustls's
 //! `enum_builder!`).
