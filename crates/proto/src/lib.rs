@@ -50,4 +50,7 @@ pub mod watermark;
 
 pub use pack::{Element, Pack, PackError, PackLimits, Value, ValueType};
 pub use sha0::{sha0, Sha0};
+/// The error-code table under its former path (`rustether_proto::error`);
+/// the one home is [`softether::error`].
+pub use softether::error;
 pub use softether::error::ErrorCode;
