@@ -28,8 +28,28 @@ use rustether_proto::password::{hash_admin_password, hash_password};
 use rustether_proto::{ErrorCode, Pack};
 
 use crate::framing::error_response;
+use crate::hub_admin_option as opt;
 use crate::login::AdminRights;
-use crate::names::{check_hub_name, check_new_hub_name, hub_admin_option as opt, is_user_name};
+use rustether_proto::softether::names::{is_hub_name, is_new_hub_name, is_user_name};
+
+/// `ERR_INVALID_PARAMETER` (38) unless [`is_hub_name`] (`StGetHub` etc.,
+/// docs/admin-rpc.md §5).
+fn check_hub_name(name: &str) -> Result<(), ErrorCode> {
+    if is_hub_name(name) {
+        Ok(())
+    } else {
+        Err(ErrorCode::INVALID_PARAMETER)
+    }
+}
+
+/// `ERR_INVALID_PARAMETER` (38) unless [`is_new_hub_name`] (`StCreateHub`).
+fn check_new_hub_name(name: &str) -> Result<(), ErrorCode> {
+    if is_new_hub_name(name) {
+        Ok(())
+    } else {
+        Err(ErrorCode::INVALID_PARAMETER)
+    }
+}
 use crate::outpack::OutPack;
 use crate::rpc::*;
 
@@ -189,7 +209,7 @@ functions! {
 /// non-empty and, for hub administrators, their own hub.
 pub trait AdminBackend {
     /// Value of hub administration option `name` of hub `hub` (see
-    /// [`crate::names::hub_admin_option`]); 0 if unset or the hub does not
+    /// [`crate::hub_admin_option`]); 0 if unset or the hub does not
     /// exist.
     fn hub_admin_option(&self, hub: &str, name: &str) -> u32;
 
@@ -372,7 +392,9 @@ fn check_user_request(caller: &Caller, u: &SetUser) -> Result<(), ErrorCode> {
     }
     caller.rights.check_hub(&u.fields.hub_name)?;
     match &u.auth {
-        UserAuth::UserCert { cert } if cert.is_empty() => return Err(ErrorCode::INVALID_PARAMETER),
+        UserAuth::UserCert { cert_der } if cert_der.is_empty() => {
+            return Err(ErrorCode::INVALID_PARAMETER)
+        }
         UserAuth::Radius { .. } | UserAuth::Nt { .. } => {}
         _ if u.fields.name == "*" => return Err(ErrorCode::INVALID_PARAMETER),
         _ => {}

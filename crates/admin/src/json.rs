@@ -11,7 +11,7 @@
 //! `@ipv6_*` helper elements are hidden). Enumeration arrays are grouped into
 //! a JSON array of objects under the group name (`HubList`, `UserList`, …).
 //!
-//! Times are SoftEther times ([`crate::time`]): a zero time renders as
+//! Times are SoftEther times ([`rustether_proto::softether::time`]): a zero time renders as
 //! `1970-01-01T09:00:00.000Z` exactly as 9674 does (observed).
 //!
 //! Deliberate differences from SoftEther 5.01 (documented in crates/admin/NOTES.md):
@@ -33,6 +33,7 @@ use crate::login::{
 use crate::outpack::{int_to_ipv4, JsonKind, OutPack};
 use crate::rpc::{MAX_ITEMS, MAX_NAME_LEN};
 use rustether_proto::password::{constant_time_eq, hash_admin_password};
+use rustether_proto::softether::time::{self, UtcTime};
 
 /// Largest JSON-RPC body a hub administrator may post (8 MiB,
 /// `ADMIN_RPC_MAX_POST_SIZE_BY_HUB_ADMIN`, `src/Cedar/Admin.h`).
@@ -71,48 +72,17 @@ pub const CONTENT_TYPE_GET: &str = "text/plain; charset=UTF-8";
 
 // ---------------------------------------------------------------- times
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// Renders a Unix time in ms as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_unix_ms(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms % 1000
-    )
+    UtcTime::from_unix_ms(ms).rfc3339_ms()
 }
 
-/// Renders a SoftEther time (see [`crate::time`]) as SoftEther's JSON time
+/// Renders a SoftEther time (see [`rustether_proto::softether::time`]) as SoftEther's JSON time
 /// (`SystemTime64ToJsonStr`): the UTC instant as
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`; 0 gives `1970-01-01T09:00:00.000Z`
 /// (observed on 9674).
 pub fn format_time(t: u64) -> String {
-    format_unix_ms(crate::time::to_unix_ms(t))
+    format_unix_ms(time::to_unix_ms(t))
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS` with optional `.mmm` (1–3 digits,
@@ -151,14 +121,14 @@ pub fn parse_unix_ms(s: &str) -> Option<u64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let days = days_from_civil(y, mo, d);
+    let days = time::days_from_civil(y, mo as u32, d as u32);
     u64::try_from(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + msec).ok()
 }
 
 /// Parses a JSON time to a SoftEther time ([`parse_unix_ms`] minus the
-/// 9-hour offset of [`crate::time`]); unparsable text gives 0.
+/// 9-hour offset of [`rustether_proto::softether::time`]); unparsable text gives 0.
 pub fn parse_time(s: &str) -> u64 {
-    parse_unix_ms(s).map_or(0, crate::time::from_unix_ms)
+    parse_unix_ms(s).map_or(0, time::from_unix_ms)
 }
 
 // ---------------------------------------------------------------- scalar conversions

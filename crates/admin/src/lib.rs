@@ -27,22 +27,21 @@
 //!    the answer object, serialised with [`json::to_body`].
 //!
 //! Times in all structures are SoftEther times (Unix ms − 9 h), see
-//! [`time`].
+//! [`rustether_proto::softether::time`] (docs/admin-rpc.md §2).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod dispatch;
 pub mod framing;
+pub mod hub_admin_option;
 pub mod json;
 pub mod login;
 // Tests only: the `test-util` feature is enabled by dev-dependencies alone.
 #[cfg(feature = "test-util")]
 pub mod memory;
-pub mod names;
 pub mod outpack;
 pub mod rpc;
 pub mod throttle;
-pub mod time;
 pub mod vpncmd;
 
 pub use dispatch::{dispatch, dispatch_call, AdminBackend, Caller, DispatchOutcome, RpcFunction};

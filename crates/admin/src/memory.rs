@@ -48,7 +48,7 @@ pub struct MemoryBackend {
     pub caps: CapsList,
     /// Server certificate (DER) and key (DER).
     pub cert: KeyPair,
-    /// Clock used for `CreatedTime`/`UpdatedTime` (SoftEther time, [`crate::time`]).
+    /// Clock used for `CreatedTime`/`UpdatedTime` (SoftEther time, [`rustether_proto::softether::time`]).
     pub now_ms: u64,
     /// Number of `Flush` calls.
     pub flushes: u32,

@@ -223,7 +223,7 @@ impl OutPack {
     pub fn bool(&mut self, name: &str, v: bool) {
         self.scalar(name, Value::Int(v as u32), JsonKind::Bool)
     }
-    /// Time scalar, INT64 SoftEther time ([`crate::time`]) (`PackAddTime64`).
+    /// Time scalar, INT64 SoftEther time ([`rustether_proto::softether::time`]) (`PackAddTime64`).
     pub fn time(&mut self, name: &str, ms: u64) {
         self.scalar(name, Value::Int64(ms), JsonKind::Time)
     }

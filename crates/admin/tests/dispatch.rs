@@ -1,8 +1,8 @@
 //! Dispatcher behaviour with the in-memory backend: rights matrix, pure
 //! checks, response shaping, and vpncmd's call sequences.
 
+use rustether_admin::hub_admin_option as opt;
 use rustether_admin::memory::MemoryBackend;
-use rustether_admin::names::hub_admin_option as opt;
 use rustether_admin::rpc::*;
 use rustether_admin::{dispatch, dispatch_call, Caller, RpcFunction};
 use rustether_proto::password::{hash_admin_password, hash_password, nt_password_hash};
@@ -544,7 +544,7 @@ fn parameter_checks_before_the_backend() {
         38
     );
     star.auth = UserAuth::Radius {
-        radius_username: String::new(),
+        username: String::new(),
     };
     assert_eq!(err(&dispatch(&mut b, &c, "CreateUser", &star.to_pack())), 0);
     // keep-alive target required when enabling
@@ -621,8 +621,8 @@ fn vpncmd_sequences() {
     // UserCreate alice → CreateUser with random hashes
     let mut u = user("TEST", "alice");
     u.auth = UserAuth::Password {
-        hashed_key: [0x5a; 20],
-        ntlm_secure_hash: [0x5b; 16],
+        hash: [0x5a; 20],
+        nt_hash: Some([0x5b; 16]),
     };
     call(&mut b, "CreateUser", &u.to_pack());
     // UserPasswordSet alice /PASSWORD:Secret1 → GetUser, SetUser
@@ -631,12 +631,9 @@ fn vpncmd_sequences() {
     u.auth = UserAuth::from_password("alice", "Secret1");
     call(&mut b, "SetUser", &u.to_pack());
     match &b.hub("TEST").unwrap().users["alice"].auth {
-        UserAuth::Password {
-            hashed_key,
-            ntlm_secure_hash,
-        } => {
-            assert_eq!(*hashed_key, hash_password("alice", "Secret1"));
-            assert_eq!(*ntlm_secure_hash, nt_password_hash("Secret1"));
+        UserAuth::Password { hash, nt_hash } => {
+            assert_eq!(*hash, hash_password("alice", "Secret1"));
+            assert_eq!(*nt_hash, Some(nt_password_hash("Secret1")));
         }
         other => panic!("{other:?}"),
     }

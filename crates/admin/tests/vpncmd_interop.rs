@@ -365,8 +365,8 @@ fn run_scenario(exe: &Path) {
         assert_eq!(
             u.auth,
             rustether_admin::rpc::UserAuth::Password {
-                hashed_key: hash_password("alice", "Secret1"),
-                ntlm_secure_hash: nt_password_hash("Secret1"),
+                hash: hash_password("alice", "Secret1"),
+                nt_hash: Some(nt_password_hash("Secret1")),
             }
         );
     }

@@ -39,7 +39,7 @@ pub use cfg::{parse_bytes, parse_text, write_binary, write_text, CfgError, CfgVa
 pub use edition::Edition;
 pub use error::ConfigError;
 pub use model::{
-    is_valid_hub_name, is_valid_user_name, CascadeAuth, CascadeConfig, GroupConfig, HubConfig,
-    ListenerConfig, LocalBridgeConfig, Policy, ServerConfig, ServerSettings, UserAuth, UserConfig,
+    CascadeAuth, CascadeConfig, GroupConfig, HubConfig, ListenerConfig, LocalBridgeConfig, Policy,
+    ServerConfig, ServerSettings, UserAuth, UserConfig,
 };
 pub use store::ConfigStore;

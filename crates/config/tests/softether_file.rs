@@ -167,7 +167,11 @@ fn edits_keep_unmodelled_keys() {
     let mut cfg = ServerConfig::from_root(&root).unwrap();
     let hub = cfg.hub_mut("TEST").unwrap();
     hub.users.retain(|u| u.name != "carol");
-    hub.users.push(UserConfig::new("dave", UserAuth::Anonymous));
+    hub.users.push(UserConfig::new(
+        "dave",
+        UserAuth::Anonymous,
+        rustether_config::model::now_ms(),
+    ));
     hub.message = Some("hello\nworld".into());
     hub.max_session = 10;
     hub.user_mut("alice")
@@ -254,8 +258,16 @@ fn new_objects_have_the_key_set_softether_writes() {
         .folder("TEST")
         .unwrap()
         .clone();
-    let mut cfg = ServerConfig::initial(Edition::Server);
-    cfg.hubs = vec![HubConfig::new("TEST")];
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
+    cfg.hubs = vec![HubConfig::new(
+        "TEST",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    )];
     let ours = cfg.to_root();
     let our_hub = ours
         .folder("VirtualHUB")
@@ -306,9 +318,17 @@ fn new_objects_have_the_key_set_softether_writes() {
     c.auth = ServerConfig::from_root(&root).unwrap().hubs[0].cascades[0]
         .auth
         .clone();
-    let mut hub = HubConfig::new("TEST");
+    let mut hub = HubConfig::new(
+        "TEST",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     hub.cascades.push(c);
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     cfg.hubs = vec![hub];
     let ours = real_hub_cascade(&cfg.to_root(), "Cascade0");
     let (mut a, mut b) = (ours, real_casc);
@@ -318,15 +338,27 @@ fn new_objects_have_the_key_set_softether_writes() {
 
     // user created like `UserCreate bob /GROUP:staff` (no own policy)
     let real_bob = real_user(&root, "bob");
-    let mut bob = UserConfig::new("bob", UserAuth::Anonymous);
+    let mut bob = UserConfig::new(
+        "bob",
+        UserAuth::Anonymous,
+        rustether_config::model::now_ms(),
+    );
     bob.group = Some("staff".into());
     bob.auth = UserAuth::Password {
         hash: [1; 20],
         nt_hash: Some([2; 16]),
     };
-    let mut hub = HubConfig::new("TEST");
+    let mut hub = HubConfig::new(
+        "TEST",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     hub.users.push(bob);
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     cfg.hubs = vec![hub];
     assert_eq!(
         path_set(&real_user(&cfg.to_root(), "bob")),
@@ -357,7 +389,11 @@ fn real_user(root: &Folder, name: &str) -> Folder {
 #[test]
 fn initial_configuration() {
     for edition in [Edition::Server, Edition::Bridge] {
-        let cfg = ServerConfig::initial(edition);
+        let cfg = ServerConfig::initial(
+            edition,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         let root = cfg.to_root();
         let back = ServerConfig::from_root(&parse_text(&write_text(&root)).unwrap()).unwrap();
         assert_eq!(back.to_root(), {
@@ -399,10 +435,14 @@ fn initial_configuration() {
     let real = real_root();
     let real_sc = path_set(real.folder("ServerConfiguration").unwrap());
     let ours = path_set(
-        ServerConfig::initial(Edition::Server)
-            .to_root()
-            .folder("ServerConfiguration")
-            .unwrap(),
+        ServerConfig::initial(
+            Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        )
+        .to_root()
+        .folder("ServerConfiguration")
+        .unwrap(),
     );
     let missing: Vec<&String> = real_sc
         .difference(&ours)
@@ -414,12 +454,16 @@ fn initial_configuration() {
         })
         .collect();
     assert!(missing.is_empty(), "{missing:?}");
-    let root_items: BTreeSet<String> = ServerConfig::initial(Edition::Server)
-        .to_root()
-        .folders
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
+    let root_items: BTreeSet<String> = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    )
+    .to_root()
+    .folders
+    .iter()
+    .map(|f| f.name.clone())
+    .collect();
     let real_items: BTreeSet<String> = real.folders.iter().map(|f| f.name.clone()).collect();
     assert_eq!(root_items, real_items);
 }

@@ -187,14 +187,22 @@ fn vpncmd(ns: &Netns, inst: &Path, args: &[&str]) -> String {
 /// (they are off in `initial` already), hub RTEST with a group, two users,
 /// a cascade and a local bridge.
 fn our_config() -> ServerConfig {
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     cfg.listeners = vec![ListenerConfig {
         port: PORT,
         enabled: true,
         disable_dos: false,
     }];
     cfg.server.disable_json_rpc_web_api = true;
-    let mut hub = HubConfig::new("RTEST");
+    let mut hub = HubConfig::new(
+        "RTEST",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     let mut g = GroupConfig::new("rgroup");
     g.realname = "Our Group".into();
     hub.groups.push(g);
@@ -204,6 +212,7 @@ fn our_config() -> ServerConfig {
             hash: [0x11; 20],
             nt_hash: Some([0x22; 16]),
         },
+        rustether_config::model::now_ms(),
     );
     u.realname = "Rust User".into();
     u.note = "written by rustether-config".into();
@@ -214,6 +223,7 @@ fn our_config() -> ServerConfig {
         UserAuth::Radius {
             username: "r@example".into(),
         },
+        rustether_config::model::now_ms(),
     ));
     hub.cascades.push(CascadeConfig::new(
         "rcasc",
@@ -349,8 +359,11 @@ fn real_vpnserver_reads_its_migrated_file() {
     let mut cfg = store.load().unwrap().unwrap();
     cfg.config_revision += 1;
     let hub = cfg.hub_mut("TEST").unwrap();
-    hub.users
-        .push(UserConfig::new("migrated", UserAuth::Anonymous));
+    hub.users.push(UserConfig::new(
+        "migrated",
+        UserAuth::Anonymous,
+        rustether_config::model::now_ms(),
+    ));
     hub.message = Some("migrated by rustether".into());
     store.save(&cfg).unwrap();
 

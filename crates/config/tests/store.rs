@@ -33,7 +33,11 @@ fn save_and_load_round_trip_with_backups() {
     assert_eq!(store.path(), dir.path().join("vpn_server.config"));
     assert!(store.load().unwrap().is_none());
 
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     store.save(&cfg).unwrap();
     let text = fs::read_to_string(store.path()).unwrap();
     assert!(text.starts_with(BANNER));
@@ -53,6 +57,7 @@ fn save_and_load_round_trip_with_backups() {
             hash: [7; 20],
             nt_hash: None,
         },
+        rustether_config::model::now_ms(),
     ));
     store.save(&cfg).unwrap();
     assert_eq!(backups(&store), ["00000000_vpn_server.config"]);
@@ -79,7 +84,11 @@ fn save_and_load_round_trip_with_backups() {
 fn backups_are_bounded_and_keep_the_newest() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Server);
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     let n = MAX_BACKUPS as u32 + 8;
     for rev in 0..=n {
         cfg.config_revision = rev;
@@ -109,7 +118,11 @@ fn backups_are_bounded_and_keep_the_newest() {
 fn dont_backup_config_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Server);
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     cfg.server.dont_backup_config = true;
     store.save(&cfg).unwrap();
     cfg.config_revision = 5;
@@ -121,7 +134,14 @@ fn dont_backup_config_is_honoured() {
 fn corrupt_file_is_reported_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Server);
-    let mut text = write_text(&ServerConfig::initial(Edition::Server).to_root());
+    let mut text = write_text(
+        &ServerConfig::initial(
+            Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        )
+        .to_root(),
+    );
     text = text.replacen(
         "\tbool Enabled true",
         "\tbool Enabled true\r\n\tdeclare Oops",
@@ -150,9 +170,23 @@ fn corrupt_file_is_reported_and_never_overwritten() {
 fn new_file_hand_off_is_loaded_saved_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Server);
-    store.save(&ServerConfig::initial(Edition::Server)).unwrap();
-    let mut cfg = ServerConfig::initial(Edition::Server);
-    cfg.hubs.push(HubConfig::new("FROMNEW"));
+    store
+        .save(&ServerConfig::initial(
+            Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        ))
+        .unwrap();
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
+    cfg.hubs.push(HubConfig::new(
+        "FROMNEW",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    ));
     cfg.config_revision = 9;
     let new = dir.path().join("vpn_server.config.new");
     // LF-only, no banner: any text SoftEther's SetConfig would accept
@@ -182,7 +216,11 @@ fn new_file_hand_off_is_loaded_saved_and_deleted() {
 fn interrupted_softether_save_is_recovered_from_the_log_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Server);
-    let mut good = ServerConfig::initial(Edition::Server);
+    let mut good = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     good.config_revision = 3;
     let mut log = write_text(&good.to_root()).into_bytes();
     log.push(0x1A);
@@ -222,8 +260,16 @@ fn save_text_validates_first() {
     assert!(matches!(e, ConfigError::Invalid { .. }));
     assert!(!store.path().exists());
 
-    let mut cfg = ServerConfig::initial(Edition::Server);
-    cfg.hubs.push(HubConfig::new("X"));
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
+    cfg.hubs.push(HubConfig::new(
+        "X",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    ));
     let applied = store.save_text(&write_text(&cfg.to_root())).unwrap();
     assert!(applied.hub("X").is_some());
     assert!(store.load().unwrap().unwrap().hub("X").is_some());
@@ -236,7 +282,13 @@ fn stale_temporary_file_is_replaced() {
     let tmp = dir.path().join("vpn_bridge.config.tmp");
     fs::write(&tmp, "garbage").unwrap();
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
-    store.save(&ServerConfig::initial(Edition::Bridge)).unwrap();
+    store
+        .save(&ServerConfig::initial(
+            Edition::Bridge,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        ))
+        .unwrap();
     assert!(!tmp.exists());
     assert_eq!(mode(store.path()), 0o600);
     assert!(store.load().unwrap().unwrap().hub("BRIDGE").is_some());
@@ -246,7 +298,12 @@ fn stale_temporary_file_is_replaced() {
 fn bridge_hubs_without_online_key_run() {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::new(dir.path(), Edition::Bridge);
-    let mut root = ServerConfig::initial(Edition::Bridge).to_root();
+    let mut root = ServerConfig::initial(
+        Edition::Bridge,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    )
+    .to_root();
     root.folder_mut("VirtualHUB").unwrap().folders[0].remove_item("Online");
     fs::write(store.path(), write_text(&root)).unwrap();
     assert!(store.load().unwrap().unwrap().hub("BRIDGE").unwrap().online);

@@ -342,31 +342,20 @@ pub fn write_response(
 /// RFC 1123 date as SoftEther writes it (`GetHttpDateStr`), e.g.
 /// `Sun, 22 Nov 2026 01:26:39 GMT`, from seconds since the Unix epoch.
 pub fn http_date(unix_secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let days = unix_secs / 86400;
-    let secs = unix_secs % 86400;
-    // Civil-from-days (H. Hinnant), days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = crate::softether::time::UtcTime::from_unix_ms(unix_secs.saturating_mul(1000));
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        DAYS[t.weekday as usize % 7],
+        t.day,
+        MONTHS[(t.month as usize + 11) % 12],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
     )
 }
 

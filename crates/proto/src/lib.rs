@@ -16,7 +16,7 @@
 //! | [`sha0`](mod@sha0) | SHA-0 hash | `src/Mayaqua/Encrypt.c` `Sha0` |
 //! | [`password`] | password hashes, `secure_password` check | `Account.c` `HashPassword`, `Sam.c` `SecurePassword` |
 //! | [`pack`] | PACK container codec | `src/Mayaqua/Pack.c` |
-//! | [`error`] | `ERR_*` codes | `src/Cedar/Cedar.h` |
+//! | [`softether`] | shared tables: `ERR_*` codes, SoftEther time and dates, name rules | `Cedar.h`, `Kernel.c`, `Str.c`, `Account.c` |
 //! | [`http`] | minimal HTTP/1.x parser and writers, error pages | `src/Mayaqua/HTTP.c` |
 //! | [`watermark`] | signature body check | `src/Cedar/WaterMark.c` |
 //! | [`messages`] | hello, login, welcome, additional connect, errors | `src/Cedar/Protocol.c` |
@@ -39,15 +39,18 @@
 #![warn(missing_docs)]
 
 pub mod block;
-pub mod error;
 pub mod http;
 pub mod messages;
 pub mod negotiate;
 pub mod pack;
 pub mod password;
 pub mod sha0;
+pub mod softether;
 pub mod watermark;
 
-pub use error::ErrorCode;
 pub use pack::{Element, Pack, PackError, PackLimits, Value, ValueType};
 pub use sha0::{sha0, Sha0};
+/// The error-code table under its former path (`rustether_proto::error`);
+/// the one home is [`softether::error`].
+pub use softether::error;
+pub use softether::error::ErrorCode;

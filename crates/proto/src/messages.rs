@@ -8,9 +8,10 @@
 //! the `to_pack` methods adds the `pencore` padding: the HTTP layer
 //! ([`crate::negotiate`]) does that when sending.
 
-use crate::error::ErrorCode;
 use crate::pack::Pack;
 use crate::sha0::SHA0_LEN;
+use crate::softether::admin_login::AdminLoginRequest;
+use crate::softether::error::ErrorCode;
 
 /// Product string our server announces in the hello PACK. The real client
 /// only displays it (docs/protocol-sslvpn.md §5.1: a hello with just `hello` and
@@ -96,7 +97,7 @@ pub const DEFAULT_POLICY: &[(&str, u32)] = &[
 /// Prefix of policy elements in the welcome PACK.
 pub const POLICY_PREFIX: &str = "policy:";
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -104,7 +105,7 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-fn str_or_empty(p: &Pack, name: &str, max: usize) -> String {
+pub(crate) fn str_or_empty(p: &Pack, name: &str, max: usize) -> String {
     truncate(p.get_str(name).unwrap_or(""), max)
 }
 
@@ -507,57 +508,6 @@ impl AdditionalConnectReply {
     }
 }
 
-/// `method=admin`: management login (docs/admin-rpc.md §3.4; `AdminAccept`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AdminLogin {
-    /// STR `hubname`: `Some` for Virtual-Hub admin mode, `None` (absent or
-    /// empty) for server admin mode.
-    pub hubname: Option<String>,
-    /// DATA `secure_password` as received: `SHA0(SHA0(password) || random)`;
-    /// a size other than 20 must be answered with error 4.
-    pub secure_password: Vec<u8>,
-    /// INT `accept_empty_password`.
-    pub accept_empty_password: bool,
-    /// STR `client_str`, e.g. `SoftEther VPN Command-Line Admin Tool`.
-    pub client_str: String,
-    /// INT `client_ver`.
-    pub client_ver: u32,
-    /// INT `client_build`.
-    pub client_build: u32,
-}
-
-impl AdminLogin {
-    /// The admin login PACK as vpncmd sends it (without OS information).
-    pub fn to_pack(&self) -> Pack {
-        let mut p = Pack::new();
-        p.add_str("method", "admin")
-            .add_bool("accept_empty_password", self.accept_empty_password)
-            .add_data("secure_password", &self.secure_password);
-        if let Some(h) = &self.hubname {
-            p.add_str("hubname", h);
-        }
-        p.add_str("client_str", &self.client_str)
-            .add_int("client_ver", self.client_ver)
-            .add_int("client_build", self.client_build);
-        p
-    }
-
-    /// Never fails: the admin layer checks `secure_password` itself.
-    pub fn from_pack(p: &Pack) -> Result<AdminLogin, ErrorCode> {
-        Ok(AdminLogin {
-            hubname: p
-                .get_str("hubname")
-                .filter(|h| !h.is_empty())
-                .map(|h| truncate(h, MAX_NAME_BYTES)),
-            secure_password: p.get_data("secure_password").unwrap_or(&[]).to_vec(),
-            accept_empty_password: p.get_bool("accept_empty_password"),
-            client_str: str_or_empty(p, "client_str", MAX_CLIENT_STR_BYTES),
-            client_ver: p.get_int("client_ver").unwrap_or(0),
-            client_build: p.get_int("client_build").unwrap_or(0),
-        })
-    }
-}
-
 /// `method=password`: a user changes their password (docs/protocol-sslvpn.md
 /// §5.9; `ChangePasswordAccept`). The reply is `{error}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -615,7 +565,7 @@ pub enum ClientRequest {
     /// `method=enum_hub`: answer with [`EnumHubReply`].
     EnumHub,
     /// `method=admin`: management RPC login.
-    Admin(AdminLogin),
+    Admin(AdminLoginRequest),
     /// `method=password`.
     Password(PasswordChange),
     /// A NOOP keep-alive (`noop` non-zero, §3.7). [`crate::negotiate`]
@@ -642,7 +592,7 @@ impl ClientRequest {
                 ClientRequest::AdditionalConnect(AdditionalConnect::from_pack(p)?)
             }
             "enum_hub" => ClientRequest::EnumHub,
-            "admin" => ClientRequest::Admin(AdminLogin::from_pack(p)?),
+            "admin" => ClientRequest::Admin(AdminLoginRequest::from_pack(p)?),
             "password" => ClientRequest::Password(PasswordChange::from_pack(p)?),
             _ => return Err(ErrorCode::PROTOCOL_ERROR),
         })
@@ -1106,29 +1056,24 @@ mod tests {
             Ok(ClientRequest::EnumHub)
         );
 
-        let adm = AdminLogin {
-            hubname: None,
-            secure_password: vec![1; 20],
-            accept_empty_password: true,
-            client_str: "SoftEther VPN Command-Line Admin Tool".into(),
-            client_ver: 501,
-            client_build: 9674,
-        };
+        let adm = AdminLoginRequest::for_password("pw", &[1; 20], None);
         let mut p = adm.to_pack();
         assert_eq!(
             ClientRequest::from_pack(&p),
             Ok(ClientRequest::Admin(adm.clone()))
         );
+        p.remove("hubname");
         p.add_str("hubname", "");
         assert_eq!(
             ClientRequest::from_pack(&p),
             Ok(ClientRequest::Admin(adm.clone()))
         );
+        p.remove("hubname");
         p.add_str("hubname", "TEST");
         let ClientRequest::Admin(h) = ClientRequest::from_pack(&p).unwrap() else {
             panic!()
         };
-        assert_eq!(h.hubname.as_deref(), Some("TEST"));
+        assert_eq!(h.hub_name.as_deref(), Some("TEST"));
 
         let pw = PasswordChange {
             hubname: "H".into(),

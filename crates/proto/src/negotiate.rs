@@ -11,12 +11,12 @@
 
 use bytes::BytesMut;
 
-use crate::error::ErrorCode;
 use crate::http::{
     self, error_page, http_date, write_request, write_response, HttpError, HttpHead, HttpParser,
 };
 use crate::messages::{noop_pack, ClientRequest, ErrorReply, Hello};
 use crate::pack::{Pack, PackError, PackLimits};
+use crate::softether::error::ErrorCode;
 use crate::watermark::{is_vpn_signature, signature_length_acceptable, VPNCONNECT};
 
 /// Most HTTP requests the signature dispatcher handles before closing

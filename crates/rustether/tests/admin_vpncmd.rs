@@ -318,7 +318,11 @@ fn vpncmd_manages_the_running_server() {
     let o = v.ok(&["/CMD", "HubList"]);
     assert!(o.rows("Virtual Hub Name").contains(&"TEST"), "{}", o.text);
     let mut changed = cfg.clone();
-    changed.hubs.push(HubConfig::new("CFGSET"));
+    changed.hubs.push(HubConfig::new(
+        "CFGSET",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    ));
     changed.listeners.push(ListenerConfig {
         port: 5570,
         enabled: true,

@@ -37,7 +37,11 @@ impl Drop for Server {
 }
 
 fn start(dir: &std::path::Path) -> Server {
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     cfg.listeners.truncate(1);
     cfg.listeners[0].port = PORT;
     ConfigStore::new(dir, Edition::Server).save(&cfg).unwrap();

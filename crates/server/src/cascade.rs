@@ -13,9 +13,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::Rng;
 use rustether_config::{CascadeAuth, CascadeConfig};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{client_max_connection, ClientAuth, Direction, LoginRequest};
 use rustether_proto::password::secure_password;
+use rustether_proto::ErrorCode;
 use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{
     AdditionalConnect, AdditionalConnectReply, Direction, ErrorReply, Hello, LoginRequest, Welcome,
     CASCADE_CLIENT_STR, SERVER_BUILD, SERVER_VERSION,
 };
 use rustether_proto::negotiate::ClientNegotiation;
 use rustether_proto::pack::Pack;
+use rustether_proto::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;

@@ -185,7 +185,11 @@ mod tests {
     fn readers_see_a_change_only_once_it_is_saved() {
         let saved = Arc::new(Mutex::new(Vec::new()));
         let cell = ConfigCell::new(
-            ServerConfig::initial(Edition::Server),
+            ServerConfig::initial(
+                Edition::Server,
+                rustether_config::model::now_ms(),
+                &mut rustether_config::model::system_rng(),
+            ),
             Box::new(Memory {
                 saved: saved.clone(),
                 fail: false,

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rand::RngCore;
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{
     negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, Hello,
     LoginRequest, Welcome,
 };
 use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
 use rustether_proto::pack::Pack;
+use rustether_proto::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;

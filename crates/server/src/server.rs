@@ -18,9 +18,9 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use rustether_config::store::ConfigStore;
 use rustether_config::{Edition, ServerConfig, UserAuth};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{ClientAuth, LoginRequest};
 use rustether_proto::password;
+use rustether_proto::ErrorCode;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -106,7 +106,14 @@ impl Server {
                     "configuration file {} does not exist; starting with the initial settings",
                     store.path().display()
                 );
-                (ServerConfig::initial(edition), true)
+                (
+                    ServerConfig::initial(
+                        edition,
+                        rustether_config::model::now_ms(),
+                        &mut rustether_config::model::system_rng(),
+                    ),
+                    true,
+                )
             }
         };
         let mut ck = CertifiedKey {
@@ -445,7 +452,7 @@ impl Server {
         // `ExpireTime` is a SoftEther time (Unix ms − 9 h).
         if user.expire_time != 0
             && user.expire_time
-                < rustether_config::model::softether_time_from_unix_ms(crate::clock::unix_ms())
+                < rustether_proto::softether::time::from_unix_ms(crate::clock::unix_ms())
         {
             return Err(ErrorCode::ACCESS_DENIED);
         }

@@ -14,9 +14,9 @@ use rustether_admin::rpc::{SetUser, SetUserFields, UserAuth as RpcUserAuth};
 use rustether_admin::{Caller, RpcMessage};
 use rustether_config::store::ConfigStore;
 use rustether_config::{Edition, ServerConfig, UserAuth, UserConfig};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::LoginRequest;
 use rustether_proto::password::{hash_password, secure_password};
+use rustether_proto::ErrorCode;
 
 use crate::client::{self, ClientTarget};
 use crate::config::Persist;
@@ -52,6 +52,7 @@ impl Running {
                         hash: hash_password("u", "pw"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 );
                 c.hub_mut("DEFAULT").unwrap().users.push(u);
                 Ok(())

@@ -9,9 +9,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::ErrorReply;
 use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::ErrorCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;

@@ -10,9 +10,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use rustether_config::{Edition, Policy, UserAuth, UserConfig};
 use rustether_proto::block::{BlockDecoder, BlockEncoder, BlockEvent};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{ClientAuth, Direction, Hello, LoginRequest};
 use rustether_proto::password::{hash_password, secure_password};
+use rustether_proto::ErrorCode;
 use rustether_server::client::{self, ClientTarget};
 use rustether_server::server::Server;
 use rustether_server::transport::{DataReader, DataWriter};
@@ -40,6 +40,7 @@ impl TestServer {
                         hash: hash_password("test", "testpass"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 ));
                 let mut quick = UserConfig::new(
                     "quick",
@@ -47,6 +48,7 @@ impl TestServer {
                         hash: hash_password("quick", "pw"),
                         nt_hash: None,
                     },
+                    rustether_config::model::now_ms(),
                 );
                 quick.policy = Some(Policy {
                     access: true,

@@ -24,7 +24,11 @@ pub(crate) struct Configured {
 pub(crate) fn load(edition: Edition, state_dir: &Path) -> Result<Configured, String> {
     let cfg = match ConfigStore::new(state_dir, edition).load() {
         Ok(Some(c)) => c,
-        Ok(None) => ServerConfig::initial(edition),
+        Ok(None) => ServerConfig::initial(
+            edition,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        ),
         Err(e) => return Err(format!("Cannot load the configuration: {e}")),
     };
     let mut ports: Vec<u16> = Vec::new();
@@ -47,11 +51,15 @@ mod tests {
     fn missing_file_gives_initial_listeners_and_corrupt_file_names_line() {
         let d = tempfile::tempdir().unwrap();
         let c = load(Edition::Server, d.path()).unwrap();
-        let initial: Vec<u16> = ServerConfig::initial(Edition::Server)
-            .listeners
-            .iter()
-            .map(|l| l.port)
-            .collect();
+        let initial: Vec<u16> = ServerConfig::initial(
+            Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        )
+        .listeners
+        .iter()
+        .map(|l| l.port)
+        .collect();
         assert_eq!(c.ports, initial);
         assert!(c.ports.contains(&5555) && c.ports.contains(&443));
         assert!(!c.local_bridges);
@@ -69,7 +77,11 @@ mod tests {
     #[test]
     fn enabled_ports_only() {
         let d = tempfile::tempdir().unwrap();
-        let mut cfg = ServerConfig::initial(Edition::Bridge);
+        let mut cfg = ServerConfig::initial(
+            Edition::Bridge,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         cfg.listeners.truncate(1);
         cfg.listeners[0].port = 20001;
         let mut off = cfg.listeners[0].clone();

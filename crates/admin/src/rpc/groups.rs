@@ -1,6 +1,10 @@
 //! Field groups shared by several RPCs (docs/admin-rpc.md §5).
 
-use rustether_proto::password::{hash_password, nt_password_hash};
+pub use rustether_proto::softether::auth::UserAuth;
+use rustether_proto::softether::auth::{
+    AUTHTYPE_ANONYMOUS, AUTHTYPE_NT, AUTHTYPE_PASSWORD, AUTHTYPE_RADIUS, AUTHTYPE_ROOTCERT,
+    AUTHTYPE_USERCERT,
+};
 use rustether_proto::ErrorCode;
 
 use super::Reader;
@@ -589,130 +593,73 @@ pack_struct! {
     }
 }
 
-/// AUTHDATA: a user's authentication method and data (`InRpcAuthData`,
-/// `OutRpcAuthData`, `src/Cedar/Admin.c`; docs/admin-rpc.md §5).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum UserAuth {
-    /// `AuthType` 0.
-    #[default]
-    Anonymous,
-    /// `AuthType` 1: `HashedKey` = SHA-0(password ‖ UPPER(username)) and
-    /// `NtLmSecureHash` = MD4 of the password in UTF-16LE.
-    Password {
-        /// `HashedKey`.
-        hashed_key: [u8; 20],
-        /// `NtLmSecureHash`.
-        ntlm_secure_hash: [u8; 16],
-    },
-    /// `AuthType` 2: `UserX`, the user's DER certificate.
-    UserCert {
-        /// `UserX`.
-        cert: Vec<u8>,
-    },
-    /// `AuthType` 3: signed by a trusted CA, optional `Serial` and
-    /// `CommonName` restrictions.
-    RootCert {
-        /// `Serial`.
-        serial: Option<Vec<u8>>,
-        /// `CommonName`.
-        common_name: Option<String>,
-    },
-    /// `AuthType` 4: RADIUS, `RadiusUsername`.
-    Radius {
-        /// `RadiusUsername`.
-        radius_username: String,
-    },
-    /// `AuthType` 5: NT domain, `NtUsername`.
-    Nt {
-        /// `NtUsername`.
-        nt_username: String,
-    },
-    /// Any other `AuthType` (written back as the bare number).
-    Other(u32),
+/// Reads AUTHDATA (`InRpcAuthData`, `src/Cedar/Admin.c`; docs/admin-rpc.md
+/// §5) into the shared [`UserAuth`]: `AuthType` numbered as
+/// `AUTHTYPE_*`, then `HashedKey`/`NtLmSecureHash` (1), `UserX` (2),
+/// `Serial`/`CommonName` (3), `RadiusUsername` (4) or `NtUsername` (5).
+/// For type 1 a plain `Auth_Password` (STR, used by JSON-RPC) is hashed
+/// with `username` when `HashedKey` is all zero. Any other `AuthType` is
+/// `ERR_INVALID_PARAMETER` (38).
+pub(crate) fn read_user_auth(r: &Reader<'_>, username: &str) -> R<UserAuth> {
+    Ok(match r.int("AuthType", 0)? {
+        AUTHTYPE_ANONYMOUS => UserAuth::Anonymous,
+        AUTHTYPE_PASSWORD => {
+            let hash = r.h20("HashedKey", 0)?;
+            let nt = r.h16("NtLmSecureHash", 0)?;
+            match r.pack().get_str("Auth_Password") {
+                Some(pw) if hash == [0; 20] => UserAuth::from_password(username, pw),
+                _ => UserAuth::Password {
+                    hash,
+                    nt_hash: UserAuth::nt_hash_from_bytes(nt),
+                },
+            }
+        }
+        AUTHTYPE_USERCERT => UserAuth::UserCert {
+            cert_der: r.data("UserX", 0)?,
+        },
+        AUTHTYPE_ROOTCERT => UserAuth::RootCert {
+            // empty restrictions are none (the file form has no empty keys)
+            serial: r.opt_data("Serial", 0)?.filter(|s| !s.is_empty()),
+            common_name: r
+                .pack()
+                .get_unistr("CommonName")
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
+        },
+        AUTHTYPE_RADIUS => UserAuth::Radius {
+            username: r.ustr("RadiusUsername", 0)?,
+        },
+        AUTHTYPE_NT => UserAuth::Nt {
+            username: r.ustr("NtUsername", 0)?,
+        },
+        _ => return Err(ErrorCode::INVALID_PARAMETER),
+    })
 }
 
-impl UserAuth {
-    /// The `AuthType` number.
-    pub fn auth_type(&self) -> u32 {
-        match self {
-            UserAuth::Anonymous => 0,
-            UserAuth::Password { .. } => 1,
-            UserAuth::UserCert { .. } => 2,
-            UserAuth::RootCert { .. } => 3,
-            UserAuth::Radius { .. } => 4,
-            UserAuth::Nt { .. } => 5,
-            UserAuth::Other(t) => *t,
+/// Writes AUTHDATA (`OutRpcAuthData`), the inverse of [`read_user_auth`];
+/// an unknown NT hash is sent as 16 zero bytes, as SoftEther stores it.
+pub(crate) fn write_user_auth(a: &UserAuth, o: &mut OutPack) {
+    o.int("AuthType", a.auth_type());
+    match a {
+        UserAuth::Password { hash, nt_hash } => {
+            o.data("HashedKey", hash);
+            o.data("NtLmSecureHash", &UserAuth::nt_hash_bytes(nt_hash));
         }
-    }
-
-    /// A password user's data derived from the plain password, as the
-    /// server stores it (`HashPassword`, `GenerateNtPasswordHash`).
-    pub fn from_password(username: &str, password: &str) -> UserAuth {
-        UserAuth::Password {
-            hashed_key: hash_password(username, password),
-            ntlm_secure_hash: nt_password_hash(password),
+        UserAuth::UserCert { cert_der } => o.data("UserX", cert_der),
+        UserAuth::RootCert {
+            serial,
+            common_name,
+        } => {
+            if let Some(s) = serial {
+                o.data("Serial", s);
+            }
+            if let Some(c) = common_name {
+                o.ustr("CommonName", c);
+            }
         }
-    }
-
-    /// Reads AUTHDATA; for type 1 a plain `Auth_Password` (STR, used by
-    /// JSON-RPC) is hashed with `username` when `HashedKey` is all zero.
-    pub(crate) fn read(r: &Reader<'_>, username: &str) -> R<UserAuth> {
-        Ok(match r.int("AuthType", 0)? {
-            0 => UserAuth::Anonymous,
-            1 => {
-                let hashed_key = r.h20("HashedKey", 0)?;
-                let ntlm_secure_hash = r.h16("NtLmSecureHash", 0)?;
-                match r.pack().get_str("Auth_Password") {
-                    Some(pw) if hashed_key == [0; 20] => UserAuth::from_password(username, pw),
-                    _ => UserAuth::Password {
-                        hashed_key,
-                        ntlm_secure_hash,
-                    },
-                }
-            }
-            2 => UserAuth::UserCert {
-                cert: r.data("UserX", 0)?,
-            },
-            3 => UserAuth::RootCert {
-                serial: r.opt_data("Serial", 0)?,
-                common_name: r.pack().get_unistr("CommonName").map(str::to_owned),
-            },
-            4 => UserAuth::Radius {
-                radius_username: r.ustr("RadiusUsername", 0)?,
-            },
-            5 => UserAuth::Nt {
-                nt_username: r.ustr("NtUsername", 0)?,
-            },
-            t => UserAuth::Other(t),
-        })
-    }
-
-    pub(crate) fn write(&self, o: &mut OutPack) {
-        o.int("AuthType", self.auth_type());
-        match self {
-            UserAuth::Password {
-                hashed_key,
-                ntlm_secure_hash,
-            } => {
-                o.data("HashedKey", hashed_key);
-                o.data("NtLmSecureHash", ntlm_secure_hash);
-            }
-            UserAuth::UserCert { cert } => o.data("UserX", cert),
-            UserAuth::RootCert {
-                serial,
-                common_name,
-            } => {
-                if let Some(s) = serial {
-                    o.data("Serial", s);
-                }
-                if let Some(c) = common_name {
-                    o.ustr("CommonName", c);
-                }
-            }
-            UserAuth::Radius { radius_username } => o.ustr("RadiusUsername", radius_username),
-            UserAuth::Nt { nt_username } => o.ustr("NtUsername", nt_username),
-            UserAuth::Anonymous | UserAuth::Other(_) => {}
-        }
+        UserAuth::Radius { username } => o.ustr("RadiusUsername", username),
+        UserAuth::Nt { username } => o.ustr("NtUsername", username),
+        UserAuth::Anonymous => {}
     }
 }
 
@@ -820,21 +767,21 @@ mod tests {
         let mut p = Pack::new();
         p.add_int("AuthType", 1);
         p.add_str("Auth_Password", "Secret1");
-        let a = UserAuth::read(&Reader::new(&p), "alice").unwrap();
+        let a = read_user_auth(&Reader::new(&p), "alice").unwrap();
         match a {
             UserAuth::Password {
-                hashed_key,
-                ntlm_secure_hash,
+                hash,
+                nt_hash: Some(nt),
             } => {
-                assert_eq!(&hashed_key[..4], &[0x12, 0xfb, 0x9e, 0x84]);
-                assert_eq!(&ntlm_secure_hash[..4], &[0xed, 0x50, 0xbd, 0xc9]);
+                assert_eq!(&hash[..4], &[0x12, 0xfb, 0x9e, 0x84]);
+                assert_eq!(&nt[..4], &[0xed, 0x50, 0xbd, 0xc9]);
             }
             other => panic!("unexpected {other:?}"),
         }
         // a non-zero HashedKey wins over Auth_Password
         p.add_data("HashedKey", &[9; 20]);
-        let a = UserAuth::read(&Reader::new(&p), "alice").unwrap();
-        assert!(matches!(a, UserAuth::Password { hashed_key, .. } if hashed_key == [9; 20]));
+        let a = read_user_auth(&Reader::new(&p), "alice").unwrap();
+        assert!(matches!(a, UserAuth::Password { hash, .. } if hash == [9; 20]));
     }
 
     #[test]
@@ -842,7 +789,9 @@ mod tests {
         for a in [
             UserAuth::Anonymous,
             UserAuth::from_password("bob", "pw"),
-            UserAuth::UserCert { cert: vec![1, 2] },
+            UserAuth::UserCert {
+                cert_der: vec![1, 2],
+            },
             UserAuth::RootCert {
                 serial: Some(vec![3]),
                 common_name: Some("cn".into()),
@@ -852,16 +801,33 @@ mod tests {
                 common_name: None,
             },
             UserAuth::Radius {
-                radius_username: "r".into(),
+                username: "r".into(),
             },
             UserAuth::Nt {
-                nt_username: "n".into(),
+                username: "n".into(),
             },
-            UserAuth::Other(77),
+            UserAuth::Password {
+                hash: [1; 20],
+                nt_hash: None,
+            },
         ] {
             let mut o = OutPack::new();
-            a.write(&mut o);
-            assert_eq!(read_back(o, |r| UserAuth::read(r, "bob")), a);
+            write_user_auth(&a, &mut o);
+            assert_eq!(read_back(o, |r| read_user_auth(r, "bob")), a);
+        }
+    }
+
+    #[test]
+    fn unknown_auth_types_are_invalid_parameters() {
+        // AUTHTYPE_* stops at 5 for stored users; 96-99 are internal
+        for t in [6, 96, 99, 77] {
+            let mut p = Pack::new();
+            p.add_int("AuthType", t);
+            assert_eq!(
+                read_user_auth(&Reader::new(&p), "bob"),
+                Err(ErrorCode::INVALID_PARAMETER),
+                "{t}"
+            );
         }
     }
 }

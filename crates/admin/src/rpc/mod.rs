@@ -315,7 +315,7 @@ macro_rules! push_kind {
 /// Declares a flat structure whose fields map one-to-one to PACK elements.
 ///
 /// `field: Type = "Element" as kind,` where kind is one of `int` (u32),
-/// `int64` (u64), `bool`, `time` (u64 SoftEther time, [`crate::time`]), `swapped` (u32 sent
+/// `int64` (u64), `bool`, `time` (u64 SoftEther time, [`rustether_proto::softether::time`]), `swapped` (u32 sent
 /// byte-swapped), `str`, `name` (STR ≤ 255 bytes), `ustr`, `uname` (UNISTR
 /// ≤ 255 bytes), `data` (`Vec<u8>`), `h20`/`h16` (fixed arrays), `ip`
 /// (`Option<IpAddr>`), `ip4` (`Ipv4Addr`). Generates `read_fields`,

@@ -41,7 +41,7 @@ pack_struct! {
         server_host_name: String = "ServerHostName" as str,
         /// `ServerType`: 0 standalone, 1 cluster controller, 2 member.
         server_type: u32 = "ServerType" as int,
-        /// `ServerBuildDate` (SoftEther time, [`crate::time`]).
+        /// `ServerBuildDate` (SoftEther time, [`rustether_proto::softether::time`]).
         server_build_date: u64 = "ServerBuildDate" as time,
         /// `ServerFamilyName`, e.g. `SoftEtherDev`.
         server_family_name: String = "ServerFamilyName" as str,
@@ -105,7 +105,7 @@ pack_struct! {
         num_users: u32 = "NumUsers" as int,
         /// `NumGroups`.
         num_groups: u32 = "NumGroups" as int,
-        /// `CurrentTime` (SoftEther time, [`crate::time`]).
+        /// `CurrentTime` (SoftEther time, [`rustether_proto::softether::time`]).
         current_time: u64 = "CurrentTime" as time,
         /// `CurrentTick` (monotonic ms; 9674 ≈ ms since process start).
         current_tick: u64 = "CurrentTick" as int64,
@@ -117,7 +117,7 @@ pack_struct! {
         assigned_bridge_licenses_total: u32 = "AssignedBridgeLicensesTotal" as int,
         /// `AssignedClientLicensesTotal`.
         assigned_client_licenses_total: u32 = "AssignedClientLicensesTotal" as int,
-        /// `StartTime` (SoftEther time, [`crate::time`]).
+        /// `StartTime` (SoftEther time, [`rustether_proto::softether::time`]).
         start_time: u64 = "StartTime" as time,
     }
 }

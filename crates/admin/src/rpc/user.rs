@@ -51,7 +51,7 @@ impl RpcMessage for SetUser {
     fn from_pack(p: &Pack) -> Result<Self, ErrorCode> {
         let r = Reader::new(p);
         let fields = SetUserFields::read_fields(&r)?;
-        let auth = UserAuth::read(&r, &fields.name)?;
+        let auth = super::groups::read_user_auth(&r, &fields.name)?;
         Ok(SetUser {
             auth,
             num_login: r.int("NumLogin", 0)?,
@@ -66,7 +66,7 @@ impl RpcMessage for SetUser {
     }
     fn write(&self, o: &mut OutPack) {
         self.fields.write_fields(o);
-        self.auth.write(o);
+        super::groups::write_user_auth(&self.auth, o);
         o.int("NumLogin", self.num_login);
         self.traffic.write(o);
         if let Some(pol) = &self.policy {

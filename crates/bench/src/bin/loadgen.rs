@@ -48,9 +48,9 @@ use clap::{Args, Parser, Subcommand};
 use rand::Rng;
 use rustether_config::{Edition, ServerConfig, UserAuth, UserConfig};
 use rustether_proto::block::{keepalive_interval_ms, keepalive_len, BlockDecoder, BlockEncoder};
-use rustether_proto::error::ErrorCode;
 use rustether_proto::messages::{Hello, LoginRequest, Welcome};
 use rustether_proto::password::{hash_password, secure_password};
+use rustether_proto::ErrorCode;
 use rustether_server::client::{ClientConn, ClientError, ClientTarget};
 use rustether_server::transport::DataStream;
 use serde_json::{json, Value};
@@ -1217,7 +1217,11 @@ fn write_config(
     password: &str,
     cert: bool,
 ) -> anyhow::Result<()> {
-    let mut cfg = ServerConfig::initial(Edition::Server);
+    let mut cfg = ServerConfig::initial(
+        Edition::Server,
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    );
     if cert {
         let ck = rustether_server::tls::generate_self_signed("loadgen")?;
         cfg.server.server_cert_der = ck.cert_der;
@@ -1243,7 +1247,11 @@ fn write_config(
     raw.set_str("KeepConnectHost", "127.0.0.1");
     raw.set_bool("DisableGetHostNameWhenAcceptTcp", true);
     if cfg.hub(hub).is_none() {
-        cfg.hubs.push(rustether_config::HubConfig::new(hub));
+        cfg.hubs.push(rustether_config::HubConfig::new(
+            hub,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        ));
     }
     let h = cfg
         .hub_mut(hub)
@@ -1255,6 +1263,7 @@ fn write_config(
             hash: hash_password(user, password),
             nt_hash: None,
         },
+        rustether_config::model::now_ms(),
     ));
     let text = rustether_config::write_text(&cfg.to_root());
     std::fs::write(out, text)?;
@@ -1864,21 +1873,9 @@ fn chrono_like_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = rustether_proto::softether::time::UtcTime::from_unix_ms(secs.saturating_mul(1000));
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }

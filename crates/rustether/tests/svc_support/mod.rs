@@ -240,7 +240,11 @@ impl Instance {
     }
 
     pub fn write_config(&self, ports: &[u16]) {
-        let mut cfg = ServerConfig::initial(self.edition);
+        let mut cfg = ServerConfig::initial(
+            self.edition,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         let template = cfg.listeners[0].clone();
         cfg.listeners = ports
             .iter()

@@ -1,72 +1,12 @@
 //! Conversions between the admin RPC structures (`rustether_admin::rpc`)
-//! and the configuration model (`rustether_config`): user authentication,
-//! security policies and cascades. Pure functions, unit-tested below.
+//! and the configuration model (`rustether_config`): security policies and
+//! cascades. User authentication needs none: both use
+//! `rustether_proto::softether::auth::UserAuth`. Pure functions, unit-tested below.
 
 use rustether_admin::rpc::{self, ClientAuth, ClientOption, CreateLink};
 use rustether_config::model::softether_password_rc4;
-use rustether_config::{CascadeAuth, CascadeConfig, Folder, Policy, UserAuth};
+use rustether_config::{CascadeAuth, CascadeConfig, Folder, Policy};
 use rustether_proto::ErrorCode;
-
-/// A user's authentication from the RPC form (`InRpcAuthData`).
-///
-/// Errors: an unknown `AuthType` → `ERR_INVALID_PARAMETER` (38).
-pub(crate) fn user_auth_to_config(a: &rpc::UserAuth) -> Result<UserAuth, ErrorCode> {
-    Ok(match a {
-        rpc::UserAuth::Anonymous => UserAuth::Anonymous,
-        rpc::UserAuth::Password {
-            hashed_key,
-            ntlm_secure_hash,
-        } => UserAuth::Password {
-            hash: *hashed_key,
-            nt_hash: Some(*ntlm_secure_hash).filter(|h| h != &[0; 16]),
-        },
-        rpc::UserAuth::UserCert { cert } => UserAuth::UserCert {
-            cert_der: cert.clone(),
-        },
-        rpc::UserAuth::RootCert {
-            serial,
-            common_name,
-        } => UserAuth::SignedCert {
-            serial: serial.clone().filter(|s| !s.is_empty()),
-            common_name: common_name.clone().filter(|s| !s.is_empty()),
-        },
-        rpc::UserAuth::Radius { radius_username } => UserAuth::Radius {
-            username: radius_username.clone(),
-        },
-        rpc::UserAuth::Nt { nt_username } => UserAuth::NtDomain {
-            username: nt_username.clone(),
-        },
-        rpc::UserAuth::Other(_) => return Err(ErrorCode::INVALID_PARAMETER),
-    })
-}
-
-/// A user's authentication in the RPC form (`OutRpcAuthData`); an unknown
-/// NT hash travels as 16 zero bytes.
-pub(crate) fn user_auth_from_config(a: &UserAuth) -> rpc::UserAuth {
-    match a {
-        UserAuth::Anonymous => rpc::UserAuth::Anonymous,
-        UserAuth::Password { hash, nt_hash } => rpc::UserAuth::Password {
-            hashed_key: *hash,
-            ntlm_secure_hash: nt_hash.unwrap_or([0; 16]),
-        },
-        UserAuth::UserCert { cert_der } => rpc::UserAuth::UserCert {
-            cert: cert_der.clone(),
-        },
-        UserAuth::SignedCert {
-            serial,
-            common_name,
-        } => rpc::UserAuth::RootCert {
-            serial: serial.clone(),
-            common_name: common_name.clone(),
-        },
-        UserAuth::Radius { username } => rpc::UserAuth::Radius {
-            radius_username: username.clone(),
-        },
-        UserAuth::NtDomain { username } => rpc::UserAuth::Nt {
-            nt_username: username.clone(),
-        },
-    }
-}
 
 /// Runs `$m!(field, "ConfigName", bool|int)` for every policy of the RPC
 /// `Policy` structure (`PackAddPolicy`, `SiWritePolicyCfg`).
@@ -349,52 +289,7 @@ pub(crate) fn cascade_to_link(hub: &str, c: &CascadeConfig) -> CreateLink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustether_proto::password::{hash_password, nt_password_hash};
-
-    #[test]
-    fn user_auth_round_trips() {
-        let cases = [
-            rpc::UserAuth::Anonymous,
-            rpc::UserAuth::Password {
-                hashed_key: hash_password("alice", "Secret1"),
-                ntlm_secure_hash: nt_password_hash("Secret1"),
-            },
-            rpc::UserAuth::UserCert {
-                cert: vec![0x30, 1, 2],
-            },
-            rpc::UserAuth::RootCert {
-                serial: Some(vec![1, 2]),
-                common_name: Some("cn".into()),
-            },
-            rpc::UserAuth::Radius {
-                radius_username: "r".into(),
-            },
-            rpc::UserAuth::Nt {
-                nt_username: "n".into(),
-            },
-        ];
-        for a in cases {
-            let c = user_auth_to_config(&a).unwrap();
-            assert_eq!(user_auth_from_config(&c), a);
-        }
-        assert_eq!(
-            user_auth_to_config(&rpc::UserAuth::Other(9)),
-            Err(ErrorCode::INVALID_PARAMETER)
-        );
-        // an all-zero NT hash means "unknown"
-        let c = user_auth_to_config(&rpc::UserAuth::Password {
-            hashed_key: [1; 20],
-            ntlm_secure_hash: [0; 16],
-        })
-        .unwrap();
-        assert_eq!(
-            c,
-            UserAuth::Password {
-                hash: [1; 20],
-                nt_hash: None
-            }
-        );
-    }
+    use rustether_proto::password::hash_password;
 
     #[test]
     fn policy_round_trips() {
@@ -453,7 +348,11 @@ mod tests {
         assert!(!c.online);
         assert_eq!(c.retry_interval_secs, 10);
         // through the file format and back
-        let mut cfg = rustether_config::ServerConfig::initial(rustether_config::Edition::Server);
+        let mut cfg = rustether_config::ServerConfig::initial(
+            rustether_config::Edition::Server,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         cfg.hubs[0].cascades.push(c);
         let text = rustether_config::write_text(&cfg.to_root());
         let root = rustether_config::parse_bytes(text.as_bytes()).unwrap();

@@ -51,9 +51,8 @@ use rustether_admin::throttle::{Admission, LoginThrottle, THROTTLED_ERROR};
 use rustether_admin::{
     dispatch_call, AdminBackend, AdminRights, Caller, DispatchOutcome, RpcFunction,
 };
-use rustether_proto::error::ErrorCode;
-use rustether_proto::messages::AdminLogin;
 use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::ErrorCode;
 use rustether_proto::Pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
@@ -259,19 +258,11 @@ pub async fn serve(
     mut tls: ServerTls,
     nego: ServerNegotiation,
     leftover: BytesMut,
-    login: AdminLogin,
+    req: AdminLoginRequest,
     peer: SocketAddr,
     random: [u8; 20],
 ) {
     let ip = peer.ip();
-    let req = match AdminLoginRequest::from_pack(&login.to_pack()) {
-        Ok(r) => r,
-        Err(code) => {
-            warn!("admin: {ip} login refused: malformed request ({code})");
-            reply_error(&mut tls, &nego, code).await;
-            return;
-        }
-    };
     let at = match admit(&admin, ip, "vpncmd").await {
         Ok(at) => at,
         Err(code) => {

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use rustether_admin::names::hub_admin_option as opt;
+use rustether_admin::hub_admin_option as opt;
 use rustether_admin::rpc::*;
 use rustether_admin::{Caller, RpcMessage};
 use rustether_config::{store::ConfigStore, Edition};
@@ -167,7 +167,7 @@ async fn hubs_and_users_errors_and_persistence() {
     ));
     // created time on SoftEther's scale (Unix ms − 9 h)
     let unix = crate::clock::unix_ms();
-    let st = alice.created_time + rustether_admin::time::EPOCH_OFFSET_MS;
+    let st = alice.created_time + rustether_proto::softether::time::EPOCH_OFFSET_MS;
     assert!(st <= unix + 1000 && st + 60_000 > unix, "{st} vs {unix}");
     let p = t.admin("GetUser", user("test", "ALICE", "")).await.unwrap();
     assert_eq!(SetUser::from_pack(&p).unwrap().fields.name, "alice");
@@ -355,9 +355,11 @@ async fn cascades_config_and_sessions() {
         &rustether_config::parse_bytes(&cfg.file_data).unwrap(),
     )
     .unwrap();
-    parsed
-        .hubs
-        .push(rustether_config::HubConfig::new("FROMSET"));
+    parsed.hubs.push(rustether_config::HubConfig::new(
+        "FROMSET",
+        rustether_config::model::now_ms(),
+        &mut rustether_config::model::system_rng(),
+    ));
     let text = rustether_config::write_text(&parsed.to_root());
     t.admin(
         "SetConfig",

@@ -26,7 +26,11 @@ pub(super) fn create_hub(this: &mut ServerBackend<'_>, req: &CreateHub) -> Resul
         if c.hubs.len() >= MAX_HUBS {
             return Err(ErrorCode::TOO_MANY_HUBS);
         }
-        let mut h = HubConfig::new(&name);
+        let mut h = HubConfig::new(
+            &name,
+            rustether_config::model::now_ms(),
+            &mut rustether_config::model::system_rng(),
+        );
         h.hashed_password = req.fields.hashed_password;
         h.secure_password = req.fields.secure_password;
         h.online = req.fields.online;

@@ -1,7 +1,7 @@
 //! Cascade RPCs (`rustether_admin::rpc::link`).
 
 use rustether_admin::rpc::*;
-use rustether_admin::time::from_unix_ms;
+use rustether_proto::softether::time::from_unix_ms;
 use rustether_proto::ErrorCode;
 
 use super::session::session_traffic;

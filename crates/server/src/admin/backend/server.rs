@@ -3,8 +3,8 @@
 //! configuration file (`rustether_admin::rpc::server`).
 
 use rustether_admin::rpc::*;
-use rustether_admin::time::from_unix_ms;
 use rustether_config::{Edition, ListenerConfig};
+use rustether_proto::softether::time::from_unix_ms;
 use rustether_proto::ErrorCode;
 use tracing::{info, warn};
 

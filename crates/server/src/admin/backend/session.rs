@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustether_admin::rpc::*;
-use rustether_admin::time::from_unix_ms;
+use rustether_proto::softether::time::from_unix_ms;
 use rustether_proto::ErrorCode;
 use tracing::info;
 

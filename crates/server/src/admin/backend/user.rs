@@ -2,7 +2,8 @@
 
 use rustether_admin::rpc::*;
 use rustether_config::model::now_ms;
-use rustether_config::{is_valid_user_name, HubConfig, UserConfig};
+use rustether_config::{HubConfig, UserConfig};
+use rustether_proto::softether::names::is_user_name;
 use rustether_proto::ErrorCode;
 
 use super::{key_eq, ServerBackend, MAX_USERS_PER_HUB};
@@ -11,7 +12,7 @@ use crate::admin::convert;
 pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result<(), ErrorCode> {
     this.bridge_edition()?;
     let f = &req.fields;
-    if !is_valid_user_name(&f.name) {
+    if !is_user_name(&f.name) {
         return Err(ErrorCode::INVALID_PARAMETER);
     }
     this.server.update_config_blocking(|c| {
@@ -23,7 +24,7 @@ pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result
         if h.users.len() >= MAX_USERS_PER_HUB {
             return Err(ErrorCode::TOO_MANY_USER);
         }
-        let mut u = UserConfig::new(&f.name, convert::user_auth_to_config(&req.auth)?);
+        let mut u = UserConfig::new(&f.name, req.auth.clone(), rustether_config::model::now_ms());
         apply_user(&mut u, req)?;
         h.users.push(u);
         Ok(())
@@ -113,7 +114,7 @@ fn user_to_rpc(hub: &str, u: &UserConfig) -> SetUser {
             updated_time: u.updated_time,
             expire_time: u.expire_time,
         },
-        auth: convert::user_auth_from_config(&u.auth),
+        auth: u.auth.clone(),
         num_login: u.num_login,
         traffic: Traffic::default(),
         policy: u.policy.as_ref().map(convert::policy_from_config),
@@ -122,7 +123,7 @@ fn user_to_rpc(hub: &str, u: &UserConfig) -> SetUser {
 
 /// Sets the user fields an RPC may change (`CreateUser`/`SetUser`).
 fn apply_user(u: &mut UserConfig, req: &SetUser) -> Result<(), ErrorCode> {
-    u.auth = convert::user_auth_to_config(&req.auth)?;
+    u.auth = req.auth.clone();
     u.realname = req.fields.realname.clone();
     u.note = req.fields.note.clone();
     u.group = Some(req.fields.group_name.clone()).filter(|g| !g.is_empty());
