@@ -338,16 +338,16 @@ async fn handle_login(
 /// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
 /// and bridge/routing permission.
 fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
-    rustether_proto::messages::DEFAULT_POLICY
+    rustether_proto::softether::policy::PolicyValues::default()
         .iter()
-        .map(|(k, v)| {
-            let v = match *k {
+        .map(|(d, v)| {
+            let v = match d.name {
                 "MaxConnection" => p.max_connection.max(1),
                 "TimeOut" => p.timeout_ms / 1000,
                 "NoBridge" | "NoRouting" => u32::from(!bridge_mode),
-                _ => *v,
+                _ => v,
             };
-            (k.to_string(), v)
+            (d.name.to_string(), v)
         })
         .collect()
 }
