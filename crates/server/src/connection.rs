@@ -17,6 +17,7 @@ use rustether_proto::messages::{
 };
 use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
 use rustether_proto::pack::Pack;
+use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -247,7 +248,8 @@ async fn handle_login(
         use_encrypt: login.use_encrypt,
         use_compress: login.use_compress,
         half_connection: login.half_connection,
-        qos: login.qos,
+        // `ServerAccept`: no QoS under NoQoS nor for a monitor.
+        qos: login.qos && !accepted.policy.flag(PolicyId::NoQoS) && !accepted.monitor,
         timeout_ms: accepted.timeout_ms,
     };
     let hub = accepted.hub;
@@ -255,9 +257,7 @@ async fn handle_login(
     let name = format!("SID-{}-{}", accepted.username.to_ascii_uppercase(), n);
     let mut key = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut key);
-    let bridge_mode = login.require_bridge_routing_mode
-        || login.client_str.to_ascii_lowercase().contains("server")
-        || login.client_str.to_ascii_lowercase().contains("bridge");
+    let bridge_mode = accepted.bridge_mode;
     let welcome = Welcome {
         session_name: name.clone(),
         connection_name: format!("CID-{n}"),
@@ -271,7 +271,7 @@ async fn handle_login(
         qos: params.qos,
         vlan_id: 0,
         msg: Vec::new(),
-        policy: default_policy(&params, bridge_mode),
+        policy: welcome_policy(&accepted.policy, &params),
     };
     let mut out = Vec::new();
     nego.write_pack_response(&welcome.to_pack(), &mut out);
@@ -292,12 +292,7 @@ async fn handle_login(
         bridge_mode,
         server_side: false,
     };
-    let policy = rustether_hub::SessionPolicy {
-        check_mac: false,
-        monitor: login.require_monitor_mode,
-        max_mac: 0,
-        no_bridge: false,
-    };
+    let policy = crate::hub::switch_policy(&accepted.policy);
     let (stream, raw) = DataStream::from_tls(tls, params.use_encrypt);
     let mut leftover = leftover;
     leftover.extend_from_slice(&raw);
@@ -334,17 +329,16 @@ async fn handle_login(
     );
 }
 
-/// Policy values sent in the welcome: SoftEther's defaults
-/// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
-/// and bridge/routing permission.
-fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
-    rustether_proto::softether::policy::PolicyValues::default()
+/// Policy values sent in the welcome: the session's effective policy
+/// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count and
+/// timeout.
+fn welcome_policy(policy: &PolicyValues, p: &SessionParams) -> Vec<(String, u32)> {
+    policy
         .iter()
         .map(|(d, v)| {
-            let v = match d.name {
-                "MaxConnection" => p.max_connection.max(1),
-                "TimeOut" => p.timeout_ms / 1000,
-                "NoBridge" | "NoRouting" => u32::from(!bridge_mode),
+            let v = match d.id {
+                PolicyId::MaxConnection => p.max_connection.max(1),
+                PolicyId::TimeOut => p.timeout_ms / 1000,
                 _ => v,
             };
             (d.name.to_string(), v)

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rustether_hub::{Route, SessionId, SessionPolicy, Switch, SwitchConfig};
+use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
@@ -183,6 +184,17 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
                 p.stats.dropped_full.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// The switch's part of a session's effective policy (SoftEther
+/// `StorePacket`, src/Cedar/Hub.c).
+pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
+    SessionPolicy {
+        check_mac: p.flag(PolicyId::CheckMac),
+        monitor: p.flag(PolicyId::MonitorPort),
+        max_mac: p.get(PolicyId::MaxMac),
+        no_bridge: p.flag(PolicyId::NoBridge),
     }
 }
 

@@ -1,0 +1,365 @@
+//! Attack suite, security policies (issue 9, item 1): each test plays what
+//! an authenticated user would try against a hub and checks that the
+//! SoftEther policy stops it, with SoftEther's error codes at login.
+//!
+//! Most tests run our server in-process on a loopback port and drive it
+//! with our own client code (`rustether_server::client`); the monitor-mode
+//! test uses the real SoftEther vpnclient (`AccountDetailSet /MONITOR:yes`)
+//! in network namespaces without any route outside. Every wait is bounded
+//! by a deadline that only guards against a hang; nothing is timed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rustether_config::{Edition, Policy, UserAuth, UserConfig};
+use rustether_proto::block::{BlockDecoder, BlockEncoder, BlockEvent};
+use rustether_proto::error::ErrorCode;
+use rustether_proto::messages::{LoginRequest, Welcome};
+use rustether_proto::password::{hash_password, secure_password};
+use rustether_server::client::{self, ClientTarget};
+use rustether_server::server::Server;
+use rustether_server::transport::{DataReader, DataWriter};
+use rustether_server::worker::Services;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Deadline of a wait for something that must happen (never a speed limit).
+const LONG: Duration = Duration::from_secs(30);
+/// How long a test waits for a frame that must NOT arrive. A frame that is
+/// switched arrives within milliseconds on loopback; the negative checks
+/// are always paired with a positive one sent after it (see `assert_only`).
+#[allow(dead_code)] // used by the data-path tests
+const QUIET: Duration = Duration::from_millis(300);
+
+const PW: &str = "pw";
+
+/// Our server in-process on a loopback port, hub DEFAULT.
+struct TestServer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    _services: Services,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server whose hub DEFAULT has one user per `(name, policy)`, all
+    /// with password [`PW`]; `None` = no own policy (the default applies).
+    async fn start(users: &[(&str, Option<Policy>)]) -> TestServer {
+        rustether_server::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::open(Edition::Server, dir.path()).unwrap();
+        let users: Vec<UserConfig> = users
+            .iter()
+            .map(|(n, p)| {
+                let mut u = UserConfig::new(
+                    n,
+                    UserAuth::Password {
+                        hash: hash_password(n, PW),
+                        nt_hash: None,
+                    },
+                );
+                u.policy = p.clone();
+                u
+            })
+            .collect();
+        server
+            .update_config(move |c| {
+                c.hub_mut("DEFAULT").unwrap().users.extend(users);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let services = Services::new(server.clone());
+        services.serve(l);
+        TestServer {
+            server,
+            addr,
+            _services: services,
+            _dir: dir,
+        }
+    }
+
+    fn target(&self) -> ClientTarget {
+        ClientTarget {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+            source: None,
+        }
+    }
+
+    /// Logs in as `user` like a VPN client (no bridge, no monitor mode),
+    /// after `tweak` changed the request.
+    async fn login(
+        &self,
+        user: &str,
+        tweak: impl FnOnce(&mut LoginRequest),
+    ) -> Result<Peer, ErrorCode> {
+        let (welcome, conn) = client::login(&self.target(), |h| {
+            let sp = secure_password(&hash_password(user, PW), &h.random);
+            let mut r = LoginRequest::cascade("DEFAULT", user, sp, [7u8; 20]);
+            r.client_str = "SoftEther VPN Client".into();
+            r.require_bridge_routing_mode = false;
+            tweak(&mut r);
+            r
+        })
+        .await
+        .map_err(|e| e.code)?;
+        let compress = welcome.use_compress;
+        let (stream, leftover) = conn.into_data(welcome.use_encrypt);
+        let (r, w) = stream.split();
+        Ok(Peer {
+            r,
+            w,
+            buf: leftover,
+            dec: BlockDecoder::new(compress),
+            enc: BlockEncoder::new(compress),
+            welcome,
+        })
+    }
+}
+
+/// A logged-in session: its data halves and codecs.
+struct Peer {
+    r: DataReader,
+    w: DataWriter,
+    buf: BytesMut,
+    dec: BlockDecoder,
+    enc: BlockEncoder,
+    welcome: Welcome,
+}
+
+impl Peer {
+    async fn send(&mut self, frames: &[&[u8]]) {
+        let mut out = BytesMut::new();
+        self.enc.encode_frames(&mut out, frames.iter().copied());
+        self.w.write_all(&out).await.unwrap();
+        self.w.flush().await.unwrap();
+    }
+
+    /// Next frame within `wait`, skipping keep-alives.
+    async fn recv(&mut self, wait: Duration) -> Option<Bytes> {
+        tokio::time::timeout(wait, async {
+            loop {
+                match self.dec.next_event(&mut self.buf).unwrap() {
+                    Some(BlockEvent::Frame(f)) => return Some(f),
+                    Some(BlockEvent::KeepAlive) => continue,
+                    None => {}
+                }
+                if self.r.read_buf(&mut self.buf).await.ok()? == 0 {
+                    return None;
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Frame tags (byte 14 of our test frames, or the whole frame's last
+    /// byte for protocol frames) received until the frame tagged `until`.
+    async fn tags_until(&mut self, until: u8) -> Vec<u8> {
+        let mut got = Vec::new();
+        loop {
+            let f = self.recv(LONG).await.expect("the marker frame arrives");
+            let tag = *f.last().unwrap();
+            got.push(tag);
+            if tag == until {
+                return got;
+            }
+        }
+    }
+
+    async fn close(self) {
+        let mut w = self.w;
+        let _ = w.shutdown().await;
+    }
+}
+
+/// A 60-byte frame with EtherType 0x88B5 (local experimental); the last
+/// byte is the tag.
+fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12] = 0x88;
+    f[13] = 0xb5;
+    f[59] = tag;
+    f
+}
+
+fn mac(n: u8) -> [u8; 6] {
+    [0x02, 0, 0, 0, 0, n]
+}
+
+const BCAST: [u8; 6] = [0xff; 6];
+
+fn policy(f: impl FnOnce(&mut Policy)) -> Option<Policy> {
+    let mut p = Policy::default();
+    f(&mut p);
+    Some(p)
+}
+
+// ============================================================== login
+
+/// Monitor mode (a copy of every frame of the hub) is refused with
+/// `ERR_MONITOR_MODE_DENIED` (107) unless the user's policy has
+/// `MonitorPort` (SoftEther `ServerAccept`). Before the fix the server
+/// granted it to whoever asked.
+#[tokio::test]
+async fn monitor_mode_needs_monitor_port() {
+    let ts =
+        TestServer::start(&[("plain", None), ("mon", policy(|p| p.monitor_port = true))]).await;
+    let monitor = |r: &mut LoginRequest| r.require_monitor_mode = true;
+    assert_eq!(
+        ts.login("plain", monitor).await.err(),
+        Some(ErrorCode::MONITOR_MODE_DENIED)
+    );
+    // A group's policy counts when the user has none; here the user has
+    // none and no group: SoftEther's default policy, no MonitorPort.
+    let mut m = ts
+        .login("mon", monitor)
+        .await
+        .expect("MonitorPort allows it");
+    assert_eq!(m.welcome.policy_value("MonitorPort"), Some(1));
+    // The monitor sees unicast traffic between two other sessions.
+    let mut a = ts.login("plain", |_| {}).await.unwrap();
+    let mut b = ts.login("plain", |_| {}).await.unwrap();
+    b.send(&[&frame(BCAST, mac(0xb), 1)]).await;
+    assert_eq!(a.recv(LONG).await.unwrap()[59], 1);
+    a.send(&[&frame(mac(0xb), mac(0xa), 2)]).await;
+    assert_eq!(b.recv(LONG).await.unwrap()[59], 2);
+    assert!(m.tags_until(2).await.contains(&2));
+    // Without asking for it, a MonitorPort user is an ordinary session.
+    let n = ts.login("mon", |_| {}).await.unwrap();
+    assert_eq!(n.welcome.policy_value("MonitorPort"), Some(0));
+}
+
+/// Bridge/routing mode is refused with `ERR_BRIDGE_MODE_DENIED` (108) when
+/// the policy has both `NoBridge` and `NoRouting`; the default policy
+/// allows it. Before the fix every bridge-mode login was accepted.
+#[tokio::test]
+async fn bridge_mode_refused_under_no_bridge_and_no_routing() {
+    let ts = TestServer::start(&[
+        ("plain", None),
+        (
+            "nobr",
+            policy(|p| {
+                p.no_bridge = true;
+                p.no_routing = true;
+            }),
+        ),
+        ("nobronly", policy(|p| p.no_bridge = true)),
+    ])
+    .await;
+    let bridge = |r: &mut LoginRequest| r.require_bridge_routing_mode = true;
+    assert_eq!(
+        ts.login("nobr", bridge).await.err(),
+        Some(ErrorCode::BRIDGE_MODE_DENIED)
+    );
+    // A VPN Bridge / Server cascade names itself in client_str: same check.
+    assert_eq!(
+        ts.login("nobr", |r| r.client_str = "SoftEther VPN Bridge".into())
+            .await
+            .err(),
+        Some(ErrorCode::BRIDGE_MODE_DENIED)
+    );
+    // Ordinary client mode is fine under that policy.
+    ts.login("nobr", |_| {}).await.expect("client mode");
+    // One of the two is not enough to refuse, and the default allows it.
+    ts.login("nobronly", bridge).await.expect("NoRouting off");
+    ts.login("plain", bridge).await.expect("default policy");
+}
+
+/// `MultiLogins` limits the concurrent sessions of one user: the second
+/// login with `MultiLogins 1` is refused with `ERR_TOO_MANY_USER_SESSION`
+/// (20), and allowed again once the first session has ended. Before the
+/// fix the limit was stored and ignored.
+#[tokio::test]
+async fn multi_logins_limits_concurrent_sessions() {
+    let ts = TestServer::start(&[("one", policy(|p| p.multi_logins = 1)), ("many", None)]).await;
+    let first = ts.login("one", |_| {}).await.expect("first session");
+    assert_eq!(
+        ts.login("ONE", |_| {}).await.err(),
+        Some(ErrorCode::TOO_MANY_USER_SESSION)
+    );
+    // The default policy has no limit.
+    let _m1 = ts.login("many", |_| {}).await.unwrap();
+    let _m2 = ts.login("many", |_| {}).await.unwrap();
+    first.close().await;
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        match ts.login("one", |_| {}).await {
+            Ok(_) => break,
+            Err(ErrorCode::TOO_MANY_USER_SESSION) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("login after the first session ended: {e:?}"),
+        }
+    }
+    assert!(ts.server.sessions.len() >= 3);
+}
+
+/// The real SoftEther vpnclient asking for monitor mode
+/// (`AccountDetailSet /MONITOR:yes`) is refused with 107 under the default
+/// policy, and connects once the user's policy has `MonitorPort`
+/// (`UserPolicySet`, as a SoftEther administrator would do it).
+#[test]
+fn real_vpnclient_monitor_mode_follows_monitor_port() {
+    use rustether_testkit::client::AccountSpec;
+    use rustether_testkit::prereq::{require, Prereq};
+    use rustether_testkit::server::ServerKind;
+    use rustether_testkit::t1::{T1Lab, T1Options, HUB, PORT, SERVER_ADDR};
+
+    if !require(&[Prereq::Netns, Prereq::Tun, Prereq::SoftEther]) {
+        return;
+    }
+    let _x = rustether_testkit::exclusive();
+    let kind = ServerKind::from_env(env!("CARGO_BIN_EXE_vpnserver"));
+    let opts = T1Options {
+        n_clients: 1,
+        ..Default::default()
+    };
+    let mut lab = T1Lab::prepare("attack-policies-monitor", opts).expect("lab");
+    lab.check(|lab| {
+        lab.start_server(&kind)?;
+        lab.start_clients()?;
+        let user = lab.users[0].clone();
+        let server = std::net::SocketAddrV4::new(SERVER_ADDR, PORT);
+        let spec = AccountSpec::new("mon", server, HUB, &user.name, &user.password);
+        let c = &mut lab.clients[0].client;
+        c.account_create(&spec)?;
+        c.vpncmd(&[
+            "AccountDetailSet",
+            "mon",
+            "/MAXTCP:1",
+            "/INTERVAL:1",
+            "/TTL:0",
+            "/HALF:no",
+            "/BRIDGE:no",
+            "/MONITOR:yes",
+            "/NOTRACK:no",
+            "/NOQOS:yes",
+            "/DISABLEUDP:yes",
+        ])?;
+        let e = c.connect_expect_error("mon", Duration::from_secs(60))?;
+        rustether_testkit::anyhow::ensure!(e.code == 107, "expected error 107, got {e:?}");
+        lab.server()?.vpncmd(
+            None,
+            Some(HUB),
+            &[
+                "UserPolicySet",
+                &user.name,
+                "/NAME:MonitorPort",
+                "/VALUE:yes",
+            ],
+        )?;
+        let c = &mut lab.clients[0].client;
+        c.connect("mon")?;
+        c.wait_established("mon", Duration::from_secs(60))?;
+        Ok(())
+    });
+}
