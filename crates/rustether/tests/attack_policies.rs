@@ -29,7 +29,6 @@ const LONG: Duration = Duration::from_secs(30);
 /// How long a test waits for a frame that must NOT arrive. A frame that is
 /// switched arrives within milliseconds on loopback; the negative checks
 /// are always paired with a positive one sent after it (see `assert_only`).
-#[allow(dead_code)] // used by the data-path tests
 const QUIET: Duration = Duration::from_millis(300);
 
 const PW: &str = "pw";
@@ -362,4 +361,154 @@ fn real_vpnclient_monitor_mode_follows_monitor_port() {
         c.wait_established("mon", Duration::from_secs(60))?;
         Ok(())
     });
+}
+
+// ============================================================== data path
+
+/// An IPv4 frame (src 10.0.0.`ip`) with protocol `proto` and L4 header
+/// `l4`, padded to 60 bytes; the last byte is the tag.
+fn ipv4(dst: [u8; 6], src: [u8; 6], ip: u8, proto: u8, l4: &[u8], tag: u8) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&[10, 0, 0, ip, 10, 0, 0, 254]);
+    f.extend_from_slice(l4);
+    f.resize(f.len().max(59), 0);
+    f.push(tag);
+    f
+}
+
+/// A DHCPOFFER (BOOTP op 2, UDP 67 → 68), broadcast.
+fn dhcp_offer(src: [u8; 6], tag: u8) -> Vec<u8> {
+    ipv4(BCAST, src, 1, 17, &[0, 67, 0, 68, 0, 0, 0, 0, 2], tag)
+}
+
+/// A TCP SYN-ACK (a server accepting a connection) to `dst`.
+fn syn_ack(dst: [u8; 6], src: [u8; 6], ip: u8, tag: u8) -> Vec<u8> {
+    let tcp = [
+        0, 80, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0,
+    ];
+    ipv4(dst, src, ip, 6, &tcp, tag)
+}
+
+/// MAC flooding: a session sending from 200 MAC addresses registers at
+/// most `MaxMac` of them, and the others' frames are dropped. Before the
+/// fix the hub learned all 200 (and up to its 65 536-entry table).
+#[tokio::test]
+async fn mac_flooding_stops_at_max_mac() {
+    let ts = TestServer::start(&[("flood", policy(|p| p.max_mac = 5)), ("obs", None)]).await;
+    let mut obs = ts.login("obs", |_| {}).await.unwrap();
+    let mut atk = ts.login("flood", |_| {}).await.unwrap();
+    let frames: Vec<Vec<u8>> = (0..200u32)
+        .map(|i| frame(BCAST, [0x02, 0xee, 0, 0, (i >> 8) as u8, i as u8], 1))
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+    atk.send(&refs).await;
+    // Marker from an address the session already owns.
+    atk.send(&[&frame(BCAST, [0x02, 0xee, 0, 0, 0, 0], 9)])
+        .await;
+    let got = obs.tags_until(9).await;
+    assert_eq!(got.len(), 5 + 1, "5 learned sources + the marker: {got:?}");
+    let hub = ts.server.hub("DEFAULT").unwrap();
+    assert!(hub.mac_count() <= 5 + 1, "MAC table: {}", hub.mac_count());
+}
+
+/// MAC spoofing: a `CheckMac` session sending from the MAC address of
+/// another session (refreshed within 13 s) does not take it over, so the
+/// victim keeps receiving its unicast traffic and the attacker gets none.
+/// Before the fix `CheckMac` was ignored and the attacker stole the
+/// traffic.
+#[tokio::test]
+async fn mac_spoofing_blocked_by_check_mac() {
+    let ts = TestServer::start(&[
+        ("victim", None),
+        ("peer", None),
+        ("spoof", policy(|p| p.check_mac = true)),
+    ])
+    .await;
+    let mut v = ts.login("victim", |_| {}).await.unwrap();
+    let mut p = ts.login("peer", |_| {}).await.unwrap();
+    let mut a = ts.login("spoof", |_| {}).await.unwrap();
+    v.send(&[&frame(BCAST, mac(0xa), 1)]).await;
+    assert_eq!(p.recv(LONG).await.unwrap()[59], 1);
+    assert_eq!(a.recv(LONG).await.unwrap()[59], 1);
+    // The attacker claims the victim's MAC (and would flood with it).
+    a.send(&[&frame(BCAST, mac(0xa), 2), &frame(BCAST, mac(0xc), 3)])
+        .await;
+    assert_eq!(p.tags_until(3).await, [3], "the spoofed frame is dropped");
+    // Traffic for the victim still goes to the victim only.
+    p.send(&[&frame(mac(0xa), mac(0xb), 4)]).await;
+    assert_eq!(v.tags_until(4).await.last(), Some(&4));
+    p.send(&[&frame(mac(0xc), mac(0xb), 5)]).await;
+    assert_eq!(a.tags_until(5).await, [5], "the attacker got nothing else");
+}
+
+/// Privacy filter: two `PrivacyFilter` sessions exchange nothing (not even
+/// broadcasts), while an ordinary session still reaches both. Before the
+/// fix they saw each other.
+#[tokio::test]
+async fn privacy_filter_sessions_do_not_see_each_other() {
+    let ts = TestServer::start(&[
+        ("priv", policy(|p| p.set_value("PrivacyFilter", 1))),
+        ("open", None),
+    ])
+    .await;
+    let mut p1 = ts.login("priv", |_| {}).await.unwrap();
+    let mut p2 = ts.login("priv", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    p2.send(&[&frame(BCAST, mac(0x2), 1)]).await;
+    assert_eq!(o.tags_until(1).await, [1]);
+    p1.send(&[&frame(BCAST, mac(0x1), 2), &frame(mac(0x2), mac(0x1), 3)])
+        .await;
+    assert_eq!(o.tags_until(2).await, [2]);
+    // The ordinary session reaches p2; p2 must not have seen 2 or 3 first.
+    o.send(&[&frame(mac(0x2), mac(0xf), 4)]).await;
+    assert_eq!(p2.tags_until(4).await, [4]);
+    assert!(p2.recv(QUIET).await.is_none());
+}
+
+/// A rogue DHCP server (`DHCPNoServer`) cannot hand out addresses, and a
+/// `DHCPFilter` session neither sends nor receives DHCP; other traffic
+/// passes. `NoServer` stops TCP SYN-ACKs (acting as a server). Before the
+/// fix all of them passed.
+#[tokio::test]
+async fn dhcp_and_server_filters() {
+    let ts = TestServer::start(&[
+        (
+            "rogue",
+            policy(|p| {
+                p.set_value("DHCPNoServer", 1);
+                p.set_value("NoServer", 1);
+            }),
+        ),
+        ("filtered", policy(|p| p.set_value("DHCPFilter", 1))),
+        ("open", None),
+    ])
+    .await;
+    let mut rogue = ts.login("rogue", |_| {}).await.unwrap();
+    let mut filt = ts.login("filtered", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    // Learn o's MAC so that unicast goes straight to it.
+    o.send(&[&frame(BCAST, mac(0x3), 1)]).await;
+    assert_eq!(rogue.tags_until(1).await, [1]);
+    assert_eq!(filt.tags_until(1).await, [1]);
+    rogue
+        .send(&[
+            &dhcp_offer(mac(0x1), 2),
+            &syn_ack(mac(0x3), mac(0x1), 5, 3),
+            &frame(BCAST, mac(0x1), 4),
+        ])
+        .await;
+    assert_eq!(o.tags_until(4).await, [4], "offer and SYN-ACK dropped");
+    assert_eq!(filt.tags_until(4).await, [4]);
+    // An allowed DHCP server (o) does not reach the DHCPFilter session…
+    o.send(&[&dhcp_offer(mac(0x3), 5), &frame(BCAST, mac(0x3), 6)])
+        .await;
+    assert_eq!(rogue.tags_until(6).await, [5, 6]);
+    assert_eq!(filt.tags_until(6).await, [6]);
+    // …which cannot send DHCP either.
+    filt.send(&[&dhcp_offer(mac(0x2), 7), &frame(BCAST, mac(0x2), 8)])
+        .await;
+    assert_eq!(o.tags_until(8).await, [8]);
 }

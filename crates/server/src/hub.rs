@@ -187,14 +187,56 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
     }
 }
 
-/// The switch's part of a session's effective policy (SoftEther
-/// `StorePacket`, src/Cedar/Hub.c).
+/// The switch's part of a session's effective policy: MAC and IPv4
+/// limits, spoofing checks, privacy filter and the frame filters, as
+/// SoftEther applies them (`StorePacket`, `StorePacketFilterByPolicy`,
+/// src/Cedar/Hub.c). Computed once per session; per frame the switch only
+/// tests bits.
 pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
+    use rustether_hub::classify::*;
+    let on = |id| p.flag(id);
+    let mut ingress = 0;
+    let mut egress = 0;
+    // (policy, classes it keeps the session from sending, from receiving)
+    let rules: [(PolicyId, FrameClass, FrameClass); 12] = [
+        (PolicyId::NoServer, CLASS_TCP4_SYN_ACK, 0),
+        (PolicyId::NoServerV6, CLASS_TCP6_SYN_ACK, 0),
+        (PolicyId::ArpDhcpOnly, CLASS_BCAST_OTHER, CLASS_BCAST_OTHER),
+        (
+            PolicyId::FilterIPv4,
+            CLASS_IPV4 | CLASS_ARP,
+            CLASS_IPV4 | CLASS_ARP,
+        ),
+        (PolicyId::FilterIPv6, CLASS_IPV6, CLASS_IPV6),
+        (PolicyId::FilterNonIP, CLASS_NON_IP, CLASS_NON_IP),
+        (PolicyId::DHCPFilter, CLASS_DHCP4, CLASS_DHCP4),
+        (PolicyId::DHCPv6Filter, CLASS_DHCP6, CLASS_DHCP6),
+        (PolicyId::DHCPNoServer, CLASS_DHCP4_REPLY, 0),
+        (PolicyId::DHCPv6NoServer, CLASS_DHCP6_SERVER, 0),
+        (
+            PolicyId::RSandRAFilter,
+            CLASS_ICMP6_RS | CLASS_ICMP6_RA,
+            CLASS_ICMP6_RS | CLASS_ICMP6_RA,
+        ),
+        (PolicyId::RAFilter, CLASS_ICMP6_RA, 0),
+    ];
+    for (id, i, e) in rules {
+        if on(id) {
+            ingress |= i;
+            egress |= e;
+        }
+    }
     SessionPolicy {
-        check_mac: p.flag(PolicyId::CheckMac),
-        monitor: p.flag(PolicyId::MonitorPort),
+        check_mac: on(PolicyId::CheckMac),
+        monitor: on(PolicyId::MonitorPort),
         max_mac: p.get(PolicyId::MaxMac),
-        no_bridge: p.flag(PolicyId::NoBridge),
+        no_bridge: on(PolicyId::NoBridge),
+        no_routing: on(PolicyId::NoRouting),
+        max_ip: p.get(PolicyId::MaxIP),
+        check_ip: on(PolicyId::CheckIP),
+        privacy_filter: on(PolicyId::PrivacyFilter),
+        ingress_deny: ingress,
+        egress_deny: egress,
     }
 }
 
