@@ -512,3 +512,93 @@ async fn dhcp_and_server_filters() {
         .await;
     assert_eq!(o.tags_until(8).await, [8]);
 }
+
+/// `MaxUpload`/`MaxDownload` (bit/s): a session cannot push more than its
+/// rate into the hub, nor receive more than its rate; what exceeds it is
+/// dropped (SoftEther's traffic limiter). Measured in frames against the
+/// one-second bucket, not in time. Before the fix all 100 frames passed.
+#[tokio::test]
+async fn max_upload_and_max_download_shape_traffic() {
+    // 80 000 bit/s = 10 000 bytes/s: about 10 frames of 1 000 bytes per second.
+    let ts = TestServer::start(&[
+        ("up", policy(|p| p.set_value("MaxUpload", 80_000))),
+        ("down", policy(|p| p.set_value("MaxDownload", 80_000))),
+        ("open", None),
+    ])
+    .await;
+    let mut up = ts.login("up", |_| {}).await.unwrap();
+    let mut down = ts.login("down", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    let big = |src: [u8; 6], tag: u8| {
+        let mut f = frame(BCAST, src, tag);
+        f.resize(999, 0);
+        f.push(tag);
+        f
+    };
+    let burst: Vec<Vec<u8>> = (0..100).map(|_| big(mac(0x1), 1)).collect();
+    let refs: Vec<&[u8]> = burst.iter().map(|f| &f[..]).collect();
+    up.send(&refs).await;
+    let session = |user: &str| {
+        ts.server
+            .sessions
+            .all()
+            .into_iter()
+            .find(|s| s.info.username == user)
+            .unwrap()
+    };
+    let su = session("up");
+    let deadline = tokio::time::Instant::now() + LONG;
+    // Every frame is either switched or shaped.
+    while su
+        .stats
+        .sent_frames
+        .load(std::sync::atomic::Ordering::Relaxed)
+        + su.shaped_frames.load(std::sync::atomic::Ordering::Relaxed)
+        < 100
+    {
+        assert!(tokio::time::Instant::now() < deadline, "frames unaccounted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let passed = su
+        .stats
+        .sent_frames
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1..=30).contains(&passed), "upload passed {passed} of 100");
+    // Download: the open session sends 100 frames, the shaped one gets few.
+    let burst: Vec<Vec<u8>> = (0..100).map(|_| big(mac(0x3), 2)).collect();
+    let refs: Vec<&[u8]> = burst.iter().map(|f| &f[..]).collect();
+    o.send(&refs).await;
+    let sd = session("down");
+    let deadline = tokio::time::Instant::now() + LONG;
+    let mut got = 0u64;
+    loop {
+        let shaped = sd.shaped_frames.load(std::sync::atomic::Ordering::Relaxed);
+        if got + shaped >= 100 + passed {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "frames unaccounted");
+        if down.recv(Duration::from_millis(50)).await.is_some() {
+            got += 1;
+        }
+    }
+    assert!(got <= 30 + passed, "download received {got}");
+    assert!(sd.shaped_frames.load(std::sync::atomic::Ordering::Relaxed) >= 70);
+}
+
+/// `AutoDisconnect` ends the session after the given number of seconds;
+/// without it a session stays. Before the fix the session stayed forever.
+#[tokio::test]
+async fn auto_disconnect_ends_the_session() {
+    let ts = TestServer::start(&[("brief", policy(|p| p.set_value("AutoDisconnect", 1)))]).await;
+    let mut b = ts.login("brief", |_| {}).await.unwrap();
+    // The server closes the connection: recv sees the end (or keep-alives
+    // only, never a frame) well before the deadline.
+    let deadline = tokio::time::Instant::now() + LONG;
+    while !ts.server.sessions.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "session still alive"
+        );
+        let _ = b.recv(Duration::from_millis(100)).await;
+    }
+}

@@ -311,6 +311,7 @@ async fn handle_login(
             params,
             info,
             policy,
+            limits: session::SessionLimits::from_policy(&accepted.policy),
             role: session::Role::Server,
         },
         first,
