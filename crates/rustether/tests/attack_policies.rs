@@ -591,14 +591,19 @@ async fn max_upload_and_max_download_shape_traffic() {
 async fn auto_disconnect_ends_the_session() {
     let ts = TestServer::start(&[("brief", policy(|p| p.set_value("AutoDisconnect", 1)))]).await;
     let mut b = ts.login("brief", |_| {}).await.unwrap();
-    // The server closes the connection: recv sees the end (or keep-alives
-    // only, never a frame) well before the deadline.
+    // The client keeps sending, so the receive time-out (20 s) never ends
+    // the session; only AutoDisconnect can, long before the deadline.
     let deadline = tokio::time::Instant::now() + LONG;
     while !ts.server.sessions.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "session still alive"
         );
+        let mut out = BytesMut::new();
+        b.enc
+            .encode_frames(&mut out, [&frame(BCAST, mac(0x1), 1)[..]]);
+        let _ = b.w.write_all(&out).await;
+        let _ = b.w.flush().await;
         let _ = b.recv(Duration::from_millis(100)).await;
     }
 }
