@@ -70,6 +70,11 @@ pub struct SessionPolicy {
     /// Frame classes this session may not receive (the per-destination
     /// checks of `StorePacket`).
     pub egress_deny: FrameClass,
+    /// Policy `VLanId` (1–4095; 0 = none): the runtime tags every frame of
+    /// this session with this 802.1Q id before switching and delivers to it
+    /// only frames tagged with it, tag removed (SoftEther `VLanInsertTag`,
+    /// `VLanRemoveTag`). The switch itself does not use it.
+    pub vlan_id: u16,
 }
 
 impl SessionPolicy {

@@ -607,3 +607,39 @@ async fn auto_disconnect_ends_the_session() {
         let _ = b.recv(Duration::from_millis(100)).await;
     }
 }
+
+/// `VLanId`: a session's frames are tagged with its VLAN id in the hub, and
+/// it receives only frames of that VLAN (untagged). Untagged sessions do
+/// not reach it. Before the fix the policy was ignored and the session saw
+/// the whole hub.
+#[tokio::test]
+async fn vlan_id_confines_the_session_to_its_vlan() {
+    let ts =
+        TestServer::start(&[("v5", policy(|p| p.set_value("VLanId", 5))), ("open", None)]).await;
+    let mut v1 = ts.login("v5", |_| {}).await.unwrap();
+    assert_eq!(v1.welcome.vlan_id, 5);
+    let mut v2 = ts.login("v5", |_| {}).await.unwrap();
+    let mut o1 = ts.login("open", |_| {}).await.unwrap();
+    let mut o2 = ts.login("open", |_| {}).await.unwrap();
+    // Untagged traffic: seen by o2 (so it has been switched), not by v2.
+    o1.send(&[&frame(BCAST, mac(0x3), 1)]).await;
+    assert_eq!(o2.tags_until(1).await, [1]);
+    // v1's broadcast reaches v2 as sent, and the open sessions tagged.
+    let sent = frame(BCAST, mac(0x1), 2);
+    v1.send(&[&sent]).await;
+    let got = v2.recv(LONG).await.unwrap();
+    assert_eq!(
+        &got[..],
+        &sent[..],
+        "v2 got the frame untagged, and nothing before"
+    );
+    let tagged = o2.recv(LONG).await.unwrap();
+    assert_eq!(tagged.len(), sent.len() + 4);
+    assert_eq!(&tagged[12..16], &[0x81, 0x00, 0x00, 0x05]);
+    // A frame tagged with VLAN 5 from an open session reaches v1 untagged.
+    let mut t = frame(BCAST, mac(0x3), 3);
+    t.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+    o1.send(&[&t]).await;
+    let got = v1.tags_until(3).await;
+    assert_eq!(got, [3]);
+}

@@ -269,7 +269,8 @@ async fn handle_login(
         use_compress: params.use_compress,
         half_connection: params.half_connection,
         qos: params.qos,
-        vlan_id: 0,
+        // `ServerAccept` sends the session's VLanId policy.
+        vlan_id: accepted.policy.get(PolicyId::VLanId),
         msg: Vec::new(),
         policy: welcome_policy(&accepted.policy, &params),
     };

@@ -40,6 +40,8 @@ pub struct PortStats {
 struct Port {
     tx: mpsc::Sender<Bytes>,
     stats: Arc<PortStats>,
+    /// Policy `VLanId` (0 = none).
+    vlan: u16,
 }
 
 struct HubCore {
@@ -106,6 +108,7 @@ impl Hub {
     ) -> (mpsc::Receiver<Bytes>, Arc<PortStats>) {
         let (tx, rx) = mpsc::channel(PORT_QUEUE_FRAMES);
         let stats = Arc::new(PortStats::default());
+        let vlan = policy.vlan_id & 0x0fff;
         let mut core = self.core.lock();
         core.switch.add_session(id, policy);
         core.ports.insert(
@@ -113,6 +116,7 @@ impl Hub {
             Port {
                 tx,
                 stats: stats.clone(),
+                vlan,
             },
         );
         (rx, stats)
@@ -145,7 +149,9 @@ impl Hub {
         let now = now_ms();
         let mut guard = self.core.lock();
         let core = &mut *guard;
+        let mut src_vlan = 0;
         if let Some(p) = core.ports.get(&src) {
+            src_vlan = p.vlan;
             let bytes: usize = frames.iter().map(|f| f.len()).sum();
             p.stats
                 .sent_frames
@@ -155,6 +161,11 @@ impl Hub {
                 .fetch_add(bytes as u64, Ordering::Relaxed);
         }
         for frame in frames.drain(..) {
+            let frame = if src_vlan != 0 {
+                insert_vlan_tag(&frame, src_vlan)
+            } else {
+                frame
+            };
             let route = core.switch.route(src, &frame, now);
             for m in core.switch.monitors() {
                 if m != src {
@@ -174,8 +185,46 @@ impl Hub {
     }
 }
 
+/// `frame` with an 802.1Q tag (TPID 0x8100, priority 0) carrying `vlan`
+/// after the MAC addresses (SoftEther `VLanInsertTag`; an existing tag is
+/// kept inside, as there).
+fn insert_vlan_tag(frame: &[u8], vlan: u16) -> Bytes {
+    if frame.len() < 12 {
+        return Bytes::copy_from_slice(frame);
+    }
+    let mut out = Vec::with_capacity(frame.len() + 4);
+    out.extend_from_slice(&frame[..12]);
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&vlan.to_be_bytes());
+    out.extend_from_slice(&frame[12..]);
+    Bytes::from(out)
+}
+
+/// `frame` without its 802.1Q tag if it carries exactly `vlan`, else `None`
+/// (SoftEther `VLanRemoveTag`: the frame is not delivered).
+fn remove_vlan_tag(frame: &[u8], vlan: u16) -> Option<Bytes> {
+    if frame.len() < 18 || frame[12..14] != [0x81, 0x00] {
+        return None;
+    }
+    if u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff != vlan {
+        return None;
+    }
+    let mut out = Vec::with_capacity(frame.len() - 4);
+    out.extend_from_slice(&frame[..12]);
+    out.extend_from_slice(&frame[16..]);
+    Some(Bytes::from(out))
+}
+
 fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
     if let Some(p) = ports.get(&dst) {
+        let frame = if p.vlan != 0 {
+            match remove_vlan_tag(&frame, p.vlan) {
+                Some(f) => f,
+                None => return,
+            }
+        } else {
+            frame
+        };
         match p.tx.try_send(frame) {
             Ok(()) => {
                 p.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -237,6 +286,10 @@ pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
         privacy_filter: on(PolicyId::PrivacyFilter),
         ingress_deny: ingress,
         egress_deny: egress,
+        vlan_id: u16::try_from(p.get(PolicyId::VLanId))
+            .ok()
+            .filter(|v| *v <= 4095)
+            .unwrap_or(0),
     }
 }
 

@@ -304,16 +304,7 @@ pub const POLICIES: [PolicyDef; POLICY_COUNT] = [
         true,
         NotEnforced("router advertisements are not rewritten"),
     ),
-    u(
-        P::VLanId,
-        "VLanId",
-        1,
-        4095,
-        true,
-        0,
-        true,
-        NotEnforced("sessions are not tagged with a VLAN id"),
-    ),
+    u(P::VLanId, "VLanId", 1, 4095, true, 0, true, DataPath),
     PolicyDef {
         id: P::Ver3,
         name: "Ver3",
@@ -450,8 +441,8 @@ mod tests {
         let mut v = PolicyValues::default();
         v.set(PolicyId::CheckMac, 7);
         assert_eq!(v.get(PolicyId::CheckMac), 1);
-        v.set(PolicyId::VLanId, 12);
+        v.set(PolicyId::DHCPForce, 1);
         let names: Vec<_> = v.unenforced_in_use().map(|d| d.name).collect();
-        assert_eq!(names, ["VLanId"]);
+        assert_eq!(names, ["DHCPForce"]);
     }
 }
