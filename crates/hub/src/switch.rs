@@ -354,7 +354,14 @@ pub struct Switch {
     /// destinations' filters with them.
     flood_class: FrameClass,
     flood_privacy: bool,
+    /// Sessions with receiving-side filters or `PrivacyFilter`: while 0,
+    /// unicast needs no look-up of the destination's policy.
+    receive_filtered: usize,
     stats: SwitchStats,
+}
+
+fn receive_filtered(p: &SessionPolicy) -> bool {
+    p.egress_deny != 0 || p.privacy_filter
 }
 
 impl Switch {
@@ -372,6 +379,7 @@ impl Switch {
             last_ip_purge_ms: None,
             flood_class: 0,
             flood_privacy: false,
+            receive_filtered: 0,
             stats: SwitchStats::default(),
         }
     }
@@ -404,7 +412,13 @@ impl Switch {
             egress_deny: policy.egress_deny,
             privacy: policy.privacy_filter,
         };
+        if receive_filtered(&policy) {
+            self.receive_filtered += 1;
+        }
         if let Some(st) = self.sessions.get_mut(&id) {
+            if receive_filtered(&st.policy) {
+                self.receive_filtered -= 1;
+            }
             let was_monitor = st.policy.monitor;
             st.policy = policy;
             st.mac_limit = mac_limit;
@@ -446,6 +460,9 @@ impl Switch {
     /// ids are ignored.
     pub fn remove_session(&mut self, id: SessionId) {
         if let Some(st) = self.sessions.remove(&id) {
+            if receive_filtered(&st.policy) {
+                self.receive_filtered -= 1;
+            }
             self.detach(st.policy.monitor, st.slot);
             if st.mac_count > 0 {
                 self.macs.retain(|_, e| e.session != id);
@@ -550,7 +567,12 @@ impl Switch {
             Some(e) if e.session == src => self.drop(DropReason::SameSession),
             Some(e) => {
                 let dst = e.session;
-                if let Some(d) = self.sessions.get(&dst) {
+                let d = if self.receive_filtered > 0 {
+                    self.sessions.get(&dst)
+                } else {
+                    None
+                };
+                if let Some(d) = d {
                     if d.policy.egress_deny & class != 0 {
                         return self.drop(DropReason::PolicyFilter);
                     }
