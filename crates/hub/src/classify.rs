@@ -118,25 +118,44 @@ fn ipv4(f: &[u8], l3: usize) -> FrameClass {
     }
 }
 
-fn ipv6(f: &[u8], l3: usize) -> FrameClass {
-    let Some(mut next) = f.get(l3 + 6).copied() else {
-        return 0;
-    };
+/// The transport protocol and its offset in an IPv6 packet starting at
+/// `l3`: hop-by-hop, routing and destination options may precede the
+/// transport header; a fragment header (44) ends the search.
+fn ipv6_transport(f: &[u8], l3: usize) -> Option<(u8, usize)> {
+    let mut next = *f.get(l3 + 6)?;
     let mut at = l3 + 40;
-    // Hop-by-hop, routing and destination options may precede the
-    // transport header; a fragment header (44) ends the search.
     for _ in 0..4 {
         match next {
             0 | 43 | 60 => {
-                let (Some(&n), Some(&len)) = (f.get(at), f.get(at + 1)) else {
-                    return 0;
-                };
-                next = n;
-                at += (usize::from(len) + 1) * 8;
+                next = *f.get(at)?;
+                at += (usize::from(*f.get(at + 1)?) + 1) * 8;
             }
             _ => break,
         }
     }
+    Some((next, at))
+}
+
+/// Offsets of the IPv6 header and of the ICMPv6 message of a router
+/// advertisement (one 802.1Q tag skipped), if `frame` is one.
+pub fn router_advertisement(frame: &[u8]) -> Option<(usize, usize)> {
+    let mut l3 = 14;
+    let mut et = be16(frame, 12)?;
+    if et == ETHERTYPE_VLAN {
+        et = be16(frame, 16)?;
+        l3 = 18;
+    }
+    if et != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let (next, at) = ipv6_transport(frame, l3)?;
+    (next == IPPROTO_ICMPV6 && frame.get(at) == Some(&134)).then_some((l3, at))
+}
+
+fn ipv6(f: &[u8], l3: usize) -> FrameClass {
+    let Some((next, at)) = ipv6_transport(f, l3) else {
+        return 0;
+    };
     match next {
         IPPROTO_TCP => match f.get(at + 13) {
             Some(flags) if flags & 0x12 == 0x12 => CLASS_TCP6_SYN_ACK,

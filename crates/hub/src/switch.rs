@@ -75,6 +75,11 @@ pub struct SessionPolicy {
     /// only frames tagged with it, tag removed (SoftEther `VLanInsertTag`,
     /// `VLanRemoveTag`). The switch itself does not use it.
     pub vlan_id: u16,
+    /// Policy `NoIPv6DefaultRouterInRA` (or `…WhenIPv6` for a session
+    /// connected over IPv6): the runtime sets the router lifetime of router
+    /// advertisements delivered to this session to 0
+    /// (`DeleteIPv6DefaultRouterInRA`). The switch itself does not use it.
+    pub no_default_router_in_ra: bool,
 }
 
 impl SessionPolicy {

@@ -643,3 +643,78 @@ async fn vlan_id_confines_the_session_to_its_vlan() {
     let got = v1.tags_until(3).await;
     assert_eq!(got, [3]);
 }
+
+/// The ICMPv6 checksum of an IPv6 packet (`ip6` = IPv6 header + ICMPv6).
+fn icmpv6_checksum(ip6: &[u8]) -> u16 {
+    let payload = &ip6[40..];
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&ip6[8..40]);
+    add(&(payload.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 58]);
+    add(payload);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A router advertisement (router lifetime 1800 s) from `src`, to all nodes.
+fn router_advertisement(src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut ra = vec![
+        134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, tag,
+    ];
+    let mut ip6 = vec![0x60, 0, 0, 0, 0, ra.len() as u8, 58, 255];
+    ip6.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    ip6.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    ip6.extend_from_slice(&ra);
+    let c = icmpv6_checksum(&ip6);
+    ra[2..4].copy_from_slice(&c.to_be_bytes());
+    ip6.truncate(40);
+    ip6.extend_from_slice(&ra);
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 1];
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    f.extend_from_slice(&ip6);
+    f
+}
+
+/// `NoIPv6DefaultRouterInRA`: router advertisements reach the session with
+/// router lifetime 0 (and a valid checksum), so a rogue router cannot
+/// become its default gateway; other sessions get them unchanged; and
+/// `RAFilter` stops a session from advertising at all. Before the fix the
+/// RAs passed unchanged.
+#[tokio::test]
+async fn router_advertisements_filtered_and_stripped() {
+    let ts = TestServer::start(&[
+        (
+            "nodr",
+            policy(|p| p.set_value("NoIPv6DefaultRouterInRA", 1)),
+        ),
+        ("noadv", policy(|p| p.set_value("RAFilter", 1))),
+        ("open", None),
+    ])
+    .await;
+    let mut nodr = ts.login("nodr", |_| {}).await.unwrap();
+    let mut noadv = ts.login("noadv", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    let ra = router_advertisement(mac(0x3), 1);
+    o.send(&[&ra]).await;
+    let got = nodr.recv(LONG).await.unwrap();
+    assert_eq!(got.len(), ra.len());
+    assert_eq!(&got[14 + 40 + 6..14 + 40 + 8], &[0, 0], "router lifetime");
+    assert_eq!(icmpv6_checksum(&got[14..]), 0, "checksum still valid");
+    assert_eq!(&noadv.recv(LONG).await.unwrap()[..], &ra[..]);
+    // The RA-filtered session cannot advertise.
+    noadv
+        .send(&[
+            &router_advertisement(mac(0x2), 2),
+            &frame(BCAST, mac(0x2), 3),
+        ])
+        .await;
+    assert_eq!(o.tags_until(3).await, [3]);
+}

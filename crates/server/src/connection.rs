@@ -293,7 +293,15 @@ async fn handle_login(
         bridge_mode,
         server_side: false,
     };
-    let policy = crate::hub::switch_policy(&accepted.policy);
+    let mut policy = crate::hub::switch_policy(&accepted.policy);
+    // SoftEther's `IPv6Session`: the client is connected over IPv6.
+    if peer.ip().to_canonical().is_ipv6()
+        && accepted
+            .policy
+            .flag(PolicyId::NoIPv6DefaultRouterInRAWhenIPv6)
+    {
+        policy.no_default_router_in_ra = true;
+    }
     let (stream, raw) = DataStream::from_tls(tls, params.use_encrypt);
     let mut leftover = leftover;
     leftover.extend_from_slice(&raw);

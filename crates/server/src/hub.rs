@@ -42,6 +42,8 @@ struct Port {
     stats: Arc<PortStats>,
     /// Policy `VLanId` (0 = none).
     vlan: u16,
+    /// Policy `NoIPv6DefaultRouterInRA` (effective).
+    no_ra_router: bool,
 }
 
 struct HubCore {
@@ -109,6 +111,7 @@ impl Hub {
         let (tx, rx) = mpsc::channel(PORT_QUEUE_FRAMES);
         let stats = Arc::new(PortStats::default());
         let vlan = policy.vlan_id & 0x0fff;
+        let no_ra_router = policy.no_default_router_in_ra;
         let mut core = self.core.lock();
         core.switch.add_session(id, policy);
         core.ports.insert(
@@ -117,6 +120,7 @@ impl Hub {
                 tx,
                 stats: stats.clone(),
                 vlan,
+                no_ra_router,
             },
         );
         (rx, stats)
@@ -215,6 +219,33 @@ fn remove_vlan_tag(frame: &[u8], vlan: u16) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
+/// A router advertisement with its router lifetime set to 0 and the ICMPv6
+/// checksum updated (RFC 1624), as SoftEther's
+/// `DeleteIPv6DefaultRouterInRA`; any other frame unchanged.
+fn without_default_router(frame: Bytes) -> Bytes {
+    let Some((_, icmp)) = rustether_hub::classify::router_advertisement(&frame) else {
+        return frame;
+    };
+    let Some(lifetime) = frame.get(icmp + 6..icmp + 8) else {
+        return frame;
+    };
+    let old = u16::from_be_bytes([lifetime[0], lifetime[1]]);
+    if old == 0 {
+        return frame;
+    }
+    let mut f = frame.to_vec();
+    let hc = u16::from_be_bytes([f[icmp + 2], f[icmp + 3]]);
+    // HC' = ~(~HC + ~m + m'), m' = 0.
+    let mut sum = u32::from(!hc) + u32::from(!old);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let hc2 = !(sum as u16);
+    f[icmp + 2..icmp + 4].copy_from_slice(&hc2.to_be_bytes());
+    f[icmp + 6..icmp + 8].copy_from_slice(&[0, 0]);
+    Bytes::from(f)
+}
+
 fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
     if let Some(p) = ports.get(&dst) {
         let frame = if p.vlan != 0 {
@@ -222,6 +253,11 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
                 Some(f) => f,
                 None => return,
             }
+        } else {
+            frame
+        };
+        let frame = if p.no_ra_router {
+            without_default_router(frame)
         } else {
             frame
         };
@@ -286,6 +322,7 @@ pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
         privacy_filter: on(PolicyId::PrivacyFilter),
         ingress_deny: ingress,
         egress_deny: egress,
+        no_default_router_in_ra: on(PolicyId::NoIPv6DefaultRouterInRA),
         vlan_id: u16::try_from(p.get(PolicyId::VLanId))
             .ok()
             .filter(|v| *v <= 4095)

@@ -296,13 +296,13 @@ pub const POLICIES: [PolicyDef; POLICY_COUNT] = [
         P::NoIPv6DefaultRouterInRA,
         "NoIPv6DefaultRouterInRA",
         true,
-        NotEnforced("router advertisements are not rewritten"),
+        DataPath,
     ),
     b(
         P::NoIPv6DefaultRouterInRAWhenIPv6,
         "NoIPv6DefaultRouterInRAWhenIPv6",
         true,
-        NotEnforced("router advertisements are not rewritten"),
+        DataPath,
     ),
     u(P::VLanId, "VLanId", 1, 4095, true, 0, true, DataPath),
     PolicyDef {
