@@ -214,6 +214,26 @@ pub fn ipv4_source(frame: &[u8], class: FrameClass) -> Option<u32> {
     (v != 0 && v != u32::MAX).then_some(v)
 }
 
+/// The IPv6 source address of a frame for the IP table: IPv6 packets other
+/// than router solicitations/advertisements and DHCPv6, with a unicast
+/// source that is not `::`, `::1` nor IPv4-mapped (as SoftEther
+/// `StorePacket`, which skips multicast, loopback and zero sources).
+pub fn ipv6_source(frame: &[u8], class: FrameClass) -> Option<u128> {
+    if class & CLASS_IPV6 == 0 || class & (CLASS_ICMP6_RS | CLASS_ICMP6_RA | CLASS_DHCP6) != 0 {
+        return None;
+    }
+    let l3 = if be16(frame, 12)? == ETHERTYPE_VLAN {
+        18
+    } else {
+        14
+    };
+    let b: [u8; 16] = frame.get(l3 + 8..l3 + 24)?.try_into().ok()?;
+    let v = u128::from_be_bytes(b);
+    let multicast = b[0] == 0xff;
+    let mapped = v >> 32 == 0xffff;
+    (v > 1 && !multicast && !mapped).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

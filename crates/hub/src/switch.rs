@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::classify::{classify, ipv4_source, FrameClass};
+use crate::classify::{classify, ipv4_source, ipv6_source, FrameClass};
 use crate::frame::{ETHERTYPE_VLAN, HEADER_LEN, VLAN_HEADER_LEN};
 use crate::hasher::SeededState;
 use crate::MacAddr;
@@ -24,6 +24,8 @@ pub const MAX_MAC_TABLES: usize = 65_536;
 pub const MAC_MIN_LIMIT_COUNT: u32 = 3;
 /// `IP_MIN_LIMIT_COUNT`: a per-session IPv4 address limit is never below this (src/Cedar/Cedar.h).
 pub const IP_MIN_LIMIT_COUNT: u32 = 4;
+/// `IP_MIN_LIMIT_COUNT_V6`: a per-session IPv6 address limit is never below this (src/Cedar/Cedar.h).
+pub const IP_MIN_LIMIT_COUNT_V6: u32 = 5;
 /// `IP_TABLE_EXCLUSIVE_TIME`: an IPv4 address refreshed this recently (ms) cannot move to a `check_ip` session (src/Cedar/Cedar.h).
 pub const IP_TABLE_EXCLUSIVE_TIME_MS: u64 = 13_000;
 /// `IP_TABLE_EXPIRE_TIME`: an IP table entry not refreshed for this long (ms) is purged (src/Cedar/Cedar.h).
@@ -59,6 +61,14 @@ pub struct SessionPolicy {
     /// Policy `CheckIP`: an IPv4 address refreshed by another session within
     /// [`IP_TABLE_EXCLUSIVE_TIME_MS`] may not be used by this session.
     pub check_ip: bool,
+    /// Policy `NoRoutingV6`: limits the session to [`IP_MIN_LIMIT_COUNT_V6`]
+    /// IPv6 addresses.
+    pub no_routing_v6: bool,
+    /// Policy `MaxIPv6`: most IPv6 addresses; 0 = unlimited (never below
+    /// [`IP_MIN_LIMIT_COUNT_V6`]).
+    pub max_ipv6: u32,
+    /// Policy `CheckIPv6`: as `check_ip`, for IPv6 source addresses.
+    pub check_ipv6: bool,
     /// Policy `PrivacyFilter`: no frame passes between two sessions that
     /// both have it (SoftEther's hub defaults `DropBroadcastsInPrivacyFilterMode`
     /// and `DropArpInPrivacyFilterMode`: broadcasts and ARP included).
@@ -116,6 +126,22 @@ impl SessionPolicy {
             limit = limit.min(self.max_ip);
         }
         Some(limit.max(IP_MIN_LIMIT_COUNT))
+    }
+
+    /// The per-session IPv6 address limit, `None` when unlimited:
+    /// `min(max_ipv6 if ≠ 0, 5 if no_routing_v6)`, raised to at least 5.
+    pub fn ip6_limit(&self) -> Option<u32> {
+        if self.max_ipv6 == 0 && !self.no_routing_v6 {
+            return None;
+        }
+        let mut limit = u32::MAX;
+        if self.no_routing_v6 {
+            limit = limit.min(IP_MIN_LIMIT_COUNT_V6);
+        }
+        if self.max_ipv6 != 0 {
+            limit = limit.min(self.max_ipv6);
+        }
+        Some(limit.max(IP_MIN_LIMIT_COUNT_V6))
     }
 }
 
@@ -296,6 +322,7 @@ struct Entry {
 struct IpEntry {
     session: SessionId,
     updated_ms: u64,
+    v6: bool,
 }
 
 /// A flood-domain member with the filters a flood checks, so that flooding
@@ -312,10 +339,13 @@ struct SessionState {
     policy: SessionPolicy,
     mac_limit: Option<u32>,
     ip_limit: Option<u32>,
+    ip6_limit: Option<u32>,
     /// MAC entries currently registered to this session.
     mac_count: usize,
     /// IPv4 table entries currently registered to this session.
     ip_count: usize,
+    /// IPv6 table entries currently registered to this session.
+    ip6_count: usize,
     /// Index in `Switch::members` (or `Switch::monitors` for monitors).
     slot: usize,
 }
@@ -347,8 +377,10 @@ pub struct Switch {
     hub_mac: Option<u64>,
     macs: HashMap<u64, Entry, SeededState>,
     sessions: HashMap<SessionId, SessionState, SeededState>,
-    /// IPv4 address → session (SoftEther's hub `IpTable`).
-    ips: HashMap<u32, IpEntry, SeededState>,
+    /// IP address → session (SoftEther's hub `IpTable`); IPv4 addresses
+    /// as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which are never taken from
+    /// IPv6 packets.
+    ips: HashMap<u128, IpEntry, SeededState>,
     /// Non-monitor sessions, the flood domain.
     members: Vec<Member>,
     monitors: Vec<SessionId>,
@@ -411,6 +443,7 @@ impl Switch {
     pub fn add_session(&mut self, id: SessionId, policy: SessionPolicy) {
         let mac_limit = policy.mac_limit();
         let ip_limit = policy.ip_limit();
+        let ip6_limit = policy.ip6_limit();
         let monitor = policy.monitor;
         let member = Member {
             id,
@@ -428,6 +461,7 @@ impl Switch {
             st.policy = policy;
             st.mac_limit = mac_limit;
             st.ip_limit = ip_limit;
+            st.ip6_limit = ip6_limit;
             let slot = st.slot;
             if was_monitor != monitor {
                 self.detach(was_monitor, slot);
@@ -453,8 +487,10 @@ impl Switch {
                 policy,
                 mac_limit,
                 ip_limit,
+                ip6_limit,
                 mac_count: 0,
                 ip_count: 0,
+                ip6_count: 0,
                 slot,
             },
         );
@@ -472,7 +508,7 @@ impl Switch {
             if st.mac_count > 0 {
                 self.macs.retain(|_, e| e.session != id);
             }
-            if st.ip_count > 0 {
+            if st.ip_count > 0 || st.ip6_count > 0 {
                 self.ips.retain(|_, e| e.session != id);
             }
         }
@@ -553,7 +589,12 @@ impl Switch {
             return self.drop(reason);
         }
         if let Some(ip) = ipv4_source(frame, class) {
-            if let Err(reason) = self.learn_ip(src, ip, now_ms) {
+            let mapped = 0xffff_0000_0000 | u128::from(ip);
+            if let Err(reason) = self.learn_ip(src, mapped, false, now_ms) {
+                return self.drop(reason);
+            }
+        } else if let Some(ip) = ipv6_source(frame, class) {
+            if let Err(reason) = self.learn_ip(src, ip, true, now_ms) {
                 return self.drop(reason);
             }
         }
@@ -592,34 +633,46 @@ impl Switch {
     }
 
     /// The IP table part of [`Switch::route`] (`StorePacket`): refresh,
-    /// move (refused to a `check_ip` session while the owner refreshed it
-    /// within [`IP_TABLE_EXCLUSIVE_TIME_MS`]), or register within the
-    /// session's IPv4 limit; a full table loses its oldest entry.
-    fn learn_ip(&mut self, src: SessionId, ip: u32, now: u64) -> Result<(), DropReason> {
+    /// move (refused to a `check_ip`/`check_ipv6` session while the owner
+    /// refreshed it within [`IP_TABLE_EXCLUSIVE_TIME_MS`]), or register
+    /// within the session's IPv4/IPv6 limit; a full table loses its oldest
+    /// entry.
+    fn learn_ip(&mut self, src: SessionId, ip: u128, v6: bool, now: u64) -> Result<(), DropReason> {
         let Some(st) = self.sessions.get(&src) else {
             return Err(DropReason::UnknownSession);
         };
-        let check_ip = st.policy.check_ip;
+        let (check, limit) = if v6 {
+            (st.policy.check_ipv6, st.ip6_limit)
+        } else {
+            (st.policy.check_ip, st.ip_limit)
+        };
+        fn count(s: &mut SessionState, v6: bool) -> &mut usize {
+            if v6 {
+                &mut s.ip6_count
+            } else {
+                &mut s.ip_count
+            }
+        }
         if let Some(e) = self.ips.get_mut(&ip) {
             if e.session == src {
                 e.updated_ms = now;
                 return Ok(());
             }
-            if check_ip && e.updated_ms.saturating_add(IP_TABLE_EXCLUSIVE_TIME_MS) >= now {
+            if check && e.updated_ms.saturating_add(IP_TABLE_EXCLUSIVE_TIME_MS) >= now {
                 return Err(DropReason::IpConflict);
             }
             let old = e.session;
             e.session = src;
             e.updated_ms = now;
             if let Some(o) = self.sessions.get_mut(&old) {
-                o.ip_count = o.ip_count.saturating_sub(1);
+                let c = count(o, v6);
+                *c = c.saturating_sub(1);
             }
             if let Some(s) = self.sessions.get_mut(&src) {
-                s.ip_count += 1;
+                *count(s, v6) += 1;
             }
             return Ok(());
         }
-        let limit = st.ip_limit;
         let purge_due = match self.last_ip_purge_ms {
             None => true,
             Some(t) => t.saturating_add(MAC_FLUSH_INTERVAL_MS) < now,
@@ -627,18 +680,19 @@ impl Switch {
         if purge_due {
             self.expire_ips(now);
         }
-        if let (Some(limit), Some(st)) = (limit, self.sessions.get(&src)) {
-            if st.ip_count >= limit as usize {
+        if let (Some(limit), Some(st)) = (limit, self.sessions.get_mut(&src)) {
+            if *count(st, v6) >= limit as usize {
                 return Err(DropReason::IpLimit);
             }
         }
         if self.ips.len() >= MAX_IP_TABLES {
             // `DeleteOldIpTableEntry`: the least recently refreshed goes.
             if let Some((&k, e)) = self.ips.iter().min_by_key(|(_, e)| e.updated_ms) {
-                let owner = e.session;
+                let (owner, ov6) = (e.session, e.v6);
                 self.ips.remove(&k);
                 if let Some(o) = self.sessions.get_mut(&owner) {
-                    o.ip_count = o.ip_count.saturating_sub(1);
+                    let c = count(o, ov6);
+                    *c = c.saturating_sub(1);
                 }
             }
         }
@@ -647,10 +701,11 @@ impl Switch {
             IpEntry {
                 session: src,
                 updated_ms: now,
+                v6,
             },
         );
         if let Some(s) = self.sessions.get_mut(&src) {
-            s.ip_count += 1;
+            *count(s, v6) += 1;
         }
         Ok(())
     }
@@ -661,13 +716,22 @@ impl Switch {
         self.ips.retain(|_, e| {
             if e.updated_ms.saturating_add(IP_TABLE_EXPIRE_TIME_MS) <= now {
                 if let Some(s) = sessions.get_mut(&e.session) {
-                    s.ip_count = s.ip_count.saturating_sub(1);
+                    if e.v6 {
+                        s.ip6_count = s.ip6_count.saturating_sub(1);
+                    } else {
+                        s.ip_count = s.ip_count.saturating_sub(1);
+                    }
                 }
                 false
             } else {
                 true
             }
         });
+    }
+
+    /// Number of IPv6 table entries registered to session `id`.
+    pub fn session_ip6_count(&self, id: SessionId) -> Option<usize> {
+        self.sessions.get(&id).map(|s| s.ip6_count)
     }
 
     /// Number of IPv4 table entries registered to session `id`.

@@ -692,3 +692,47 @@ fn ip_limit_and_check_ip() {
     sw.remove_session(3);
     assert_eq!(sw.route(1, &from(1, 20), 61_000), Route::Flood);
 }
+
+#[test]
+fn ipv6_limit_and_check_ipv6() {
+    fn from6(s: u32, last: u8) -> Vec<u8> {
+        let mut f = frame(BCAST, mac(s));
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f.truncate(14);
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
+        let mut src = [0u8; 16];
+        src[..2].copy_from_slice(&[0xfe, 0x80]);
+        src[15] = last;
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0, 9, 0, 9, 0, 8, 0, 0]);
+        f
+    }
+    let mut sw = switch_with(&[1]);
+    sw.add_session(
+        2,
+        SessionPolicy {
+            no_routing_v6: true,
+            check_ipv6: true,
+            ..SessionPolicy::default()
+        },
+    );
+    assert_eq!(sw.route(1, &from6(1, 1), 0), Route::Flood);
+    for last in 10..15 {
+        assert_eq!(sw.route(2, &from6(2, last), 0), Route::Flood);
+    }
+    assert_eq!(
+        sw.route(2, &from6(2, 15), 0),
+        Route::Drop(DropReason::IpLimit)
+    );
+    assert_eq!(sw.session_ip6_count(2), Some(5));
+    assert_eq!(sw.session_ip_count(2), Some(0));
+    assert_eq!(
+        sw.route(2, &from6(2, 1), 1),
+        Route::Drop(DropReason::IpConflict)
+    );
+    // The unspecified source (DAD) is not tracked.
+    let mut dad = from6(2, 0);
+    dad[22..24].copy_from_slice(&[0, 0]);
+    assert_eq!(sw.route(2, &dad, 1), Route::Flood);
+}

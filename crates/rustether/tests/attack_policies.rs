@@ -718,3 +718,36 @@ async fn router_advertisements_filtered_and_stripped() {
         .await;
     assert_eq!(o.tags_until(3).await, [3]);
 }
+
+/// IP spoofing and address hoarding: a `CheckIP` session cannot send from
+/// an IPv4 address another session used within 13 s, and a `MaxIP` 4
+/// session cannot use a fifth address. Before the fix both passed.
+#[tokio::test]
+async fn ip_spoofing_blocked_by_check_ip_and_max_ip() {
+    let ts = TestServer::start(&[
+        (
+            "strict",
+            policy(|p| {
+                p.set_value("CheckIP", 1);
+                p.set_value("MaxIP", 4);
+            }),
+        ),
+        ("open", None),
+    ])
+    .await;
+    let mut s = ts.login("strict", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    let udp = [0, 9, 0, 9, 0, 8, 0, 0];
+    // The victim (open) uses 10.0.0.1.
+    o.send(&[&ipv4(BCAST, mac(0x3), 1, 17, &udp, 1)]).await;
+    assert_eq!(s.tags_until(1).await, [1]);
+    // The strict session claims it, then uses four own addresses, then a fifth.
+    let frames: Vec<Vec<u8>> = [(1, 2), (20, 3), (21, 4), (22, 5), (23, 6), (24, 7)]
+        .iter()
+        .map(|&(ip, tag)| ipv4(BCAST, mac(0x1), ip, 17, &udp, tag))
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+    s.send(&refs).await;
+    s.send(&[&ipv4(BCAST, mac(0x1), 20, 17, &udp, 8)]).await;
+    assert_eq!(o.tags_until(8).await, [3, 4, 5, 6, 8]);
+}

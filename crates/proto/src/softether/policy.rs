@@ -173,8 +173,6 @@ const fn u(
 use Enforcement::{Client, DataPath, Login, NotEnforced, Session};
 use PolicyId as P;
 
-const NO_IP_TABLE: &str = "no per-session IPv6 address table yet";
-
 /// Every policy in SoftEther's index order; `POLICIES[id as usize].id == id`.
 pub const POLICIES: [PolicyDef; POLICY_COUNT] = [
     {
@@ -260,24 +258,10 @@ pub const POLICIES: [PolicyDef; POLICY_COUNT] = [
     b(P::RAFilter, "RAFilter", true, DataPath),
     b(P::DHCPv6Filter, "DHCPv6Filter", true, DataPath),
     b(P::DHCPv6NoServer, "DHCPv6NoServer", true, DataPath),
-    b(
-        P::NoRoutingV6,
-        "NoRoutingV6",
-        false,
-        NotEnforced(NO_IP_TABLE),
-    ),
-    b(P::CheckIPv6, "CheckIPv6", true, NotEnforced(NO_IP_TABLE)),
+    b(P::NoRoutingV6, "NoRoutingV6", false, DataPath),
+    b(P::CheckIPv6, "CheckIPv6", true, DataPath),
     b(P::NoServerV6, "NoServerV6", true, DataPath),
-    u(
-        P::MaxIPv6,
-        "MaxIPv6",
-        1,
-        65535,
-        true,
-        0,
-        true,
-        NotEnforced(NO_IP_TABLE),
-    ),
+    u(P::MaxIPv6, "MaxIPv6", 1, 65535, true, 0, true, DataPath),
     b(P::NoSavePassword, "NoSavePassword", false, Client),
     u(
         P::AutoDisconnect,
