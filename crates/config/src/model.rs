@@ -305,68 +305,14 @@ pub fn empty_hub_secure_password() -> [u8; 20] {
 
 // ====================================================================== policy
 
-/// Boolean policy keys (SoftEther `SiWritePolicyCfg`; docs/config-format.md §7.9/7.10).
-const POLICY_BOOLS: [&str; 28] = [
-    "Access",
-    "ArpDhcpOnly",
-    "CheckIP",
-    "CheckIPv6",
-    "CheckMac",
-    "DHCPFilter",
-    "DHCPForce",
-    "DHCPNoServer",
-    "DHCPv6Filter",
-    "DHCPv6NoServer",
-    "FilterIPv4",
-    "FilterIPv6",
-    "FilterNonIP",
-    "FixPassword",
-    "MonitorPort",
-    "NoBridge",
-    "NoBroadcastLimiter",
-    "NoIPv6DefaultRouterInRA",
-    "NoIPv6DefaultRouterInRAWhenIPv6",
-    "NoQoS",
-    "NoRouting",
-    "NoRoutingV6",
-    "NoSavePassword",
-    "NoServer",
-    "NoServerV6",
-    "PrivacyFilter",
-    "RAFilter",
-    "RSandRAFilter",
-];
+use rustether_proto::softether::policy::{self as pol, PolicyDef};
 
-/// Integer policy keys.
-const POLICY_UINTS: [&str; 10] = [
-    "AutoDisconnect",
-    "MaxConnection",
-    "MaxDownload",
-    "MaxIP",
-    "MaxIPv6",
-    "MaxMac",
-    "MaxUpload",
-    "MultiLogins",
-    "TimeOut",
-    "VLanId",
-];
-
-/// Policy keys SoftEther does not write for a cascade (`cascade_mode`).
-const POLICY_NOT_FOR_CASCADE: [&str; 13] = [
-    "Access",
-    "NoBridge",
-    "NoRouting",
-    "PrivacyFilter",
-    "MonitorPort",
-    "MaxConnection",
-    "TimeOut",
-    "FixPassword",
-    "MultiLogins",
-    "NoQoS",
-    "NoRoutingV6",
-    "NoSavePassword",
-    "AutoDisconnect",
-];
+/// Policy keys of a `Policy` folder with their types (SoftEther
+/// `SiWritePolicyCfg`; docs/config-format.md §7.9/7.10), from the one policy
+/// table `rustether_proto::softether::policy`.
+fn policy_keys() -> impl Iterator<Item = &'static PolicyDef> {
+    pol::config_keys()
+}
 
 /// A security policy (user, group or cascade `Policy` folder).
 ///
@@ -403,11 +349,12 @@ impl Default for Policy {
     /// access allowed, 32 connections, 20 s time-out, everything else off/0.
     fn default() -> Policy {
         let mut raw = Folder::new("Policy");
-        for k in POLICY_BOOLS {
-            raw.set_bool(k, false);
-        }
-        for k in POLICY_UINTS {
-            raw.set_uint(k, 0);
+        for d in policy_keys() {
+            if d.is_bool() {
+                raw.set_bool(d.name, false);
+            } else {
+                raw.set_uint(d.name, 0);
+            }
         }
         let mut p = Policy {
             access: true,
@@ -431,14 +378,11 @@ impl Default for Policy {
 /// writes it for `CascadeCreate`.
 fn cascade_default_policy() -> Folder {
     let mut f = Folder::new("Policy");
-    for k in POLICY_BOOLS.iter().chain(POLICY_UINTS.iter()) {
-        if POLICY_NOT_FOR_CASCADE.contains(k) {
-            continue;
-        }
-        if POLICY_BOOLS.contains(k) {
-            f.set_bool(k, false);
+    for d in policy_keys().filter(|d| d.for_cascade) {
+        if d.is_bool() {
+            f.set_bool(d.name, false);
         } else {
-            f.set_uint(k, 0);
+            f.set_uint(d.name, 0);
         }
     }
     f
@@ -491,6 +435,17 @@ impl Policy {
         p.raw
     }
 
+    /// Every policy value in the form of the one policy table
+    /// ([`pol::PolicyValues`]); a key missing from the folder reads as
+    /// false/0, as SoftEther's `SiLoadPolicyCfg`.
+    pub fn values(&self) -> pol::PolicyValues {
+        let mut v = pol::PolicyValues::default();
+        for d in policy_keys() {
+            v.set(d.id, self.value(d.name).unwrap_or(0));
+        }
+        v
+    }
+
     /// Any policy value by its configuration name (`"MaxUpload"`,
     /// `"PrivacyFilter"`, …; case-insensitive), booleans as 0/1. `None` if
     /// the key is not present.
@@ -528,28 +483,17 @@ impl Policy {
             "monitorport" => self.monitor_port = on,
             "maxmac" => self.max_mac = value,
             "checkmac" => self.check_mac = on,
-            _ => {
-                let canonical = POLICY_BOOLS
-                    .iter()
-                    .chain(POLICY_UINTS.iter())
-                    .find(|k| names_equal(k, name))
-                    .copied()
-                    .unwrap_or(name);
-                if POLICY_BOOLS.contains(&canonical) {
-                    self.raw.set_bool(canonical, on);
-                } else {
-                    self.raw.set_uint(canonical, value);
-                }
-            }
+            _ => match policy_keys().find(|d| names_equal(d.name, name)) {
+                Some(d) if d.is_bool() => self.raw.set_bool(d.name, on),
+                Some(d) => self.raw.set_uint(d.name, value),
+                None => self.raw.set_uint(name, value),
+            },
         }
     }
 }
 
 fn is_policy_key(name: &str) -> bool {
-    POLICY_BOOLS
-        .iter()
-        .chain(POLICY_UINTS.iter())
-        .any(|k| names_equal(k, name))
+    policy_keys().any(|d| names_equal(d.name, name))
 }
 
 // ====================================================================== whole server
@@ -868,7 +812,7 @@ mod tests {
         assert_eq!(f.get_bool("PrivacyFilter"), Some(true));
         assert_eq!(f.get_uint("MaxUpload"), Some(1000));
         assert_eq!(f.get_uint("MaxConnection"), Some(4));
-        assert_eq!(f.items.len(), POLICY_BOOLS.len() + POLICY_UINTS.len());
+        assert_eq!(f.items.len(), policy_keys().count());
         let c = cascade_default_policy();
         assert_eq!(c.items.len(), 25); // the verified cascade subset
         assert!(c.item("Access").is_none());

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod classify;
 pub mod frame;
 mod hasher;
 mod mac;
@@ -26,6 +27,7 @@ mod switch;
 pub use mac::{MacAddr, ParseMacError};
 pub use switch::{
     DropReason, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig, SwitchStats,
+    IP_MIN_LIMIT_COUNT, IP_MIN_LIMIT_COUNT_V6, IP_TABLE_EXCLUSIVE_TIME_MS, IP_TABLE_EXPIRE_TIME_MS,
     MAC_FLUSH_INTERVAL_MS, MAC_MIN_LIMIT_COUNT, MAC_TABLE_EXCLUSIVE_TIME_MS,
-    MAC_TABLE_EXPIRE_TIME_MS, MAX_MAC_TABLES,
+    MAC_TABLE_EXPIRE_TIME_MS, MAX_IP_TABLES, MAX_MAC_TABLES,
 };

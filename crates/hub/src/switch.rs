@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::classify::{classify, ipv4_source, ipv6_source, FrameClass};
 use crate::frame::{ETHERTYPE_VLAN, HEADER_LEN, VLAN_HEADER_LEN};
 use crate::hasher::SeededState;
 use crate::MacAddr;
@@ -21,6 +22,16 @@ pub const MAC_TABLE_EXCLUSIVE_TIME_MS: u64 = 13_000;
 pub const MAX_MAC_TABLES: usize = 65_536;
 /// `MAC_MIN_LIMIT_COUNT`: a per-session MAC limit is never below this (src/Cedar/Cedar.h).
 pub const MAC_MIN_LIMIT_COUNT: u32 = 3;
+/// `IP_MIN_LIMIT_COUNT`: a per-session IPv4 address limit is never below this (src/Cedar/Cedar.h).
+pub const IP_MIN_LIMIT_COUNT: u32 = 4;
+/// `IP_MIN_LIMIT_COUNT_V6`: a per-session IPv6 address limit is never below this (src/Cedar/Cedar.h).
+pub const IP_MIN_LIMIT_COUNT_V6: u32 = 5;
+/// `IP_TABLE_EXCLUSIVE_TIME`: an IPv4 address refreshed this recently (ms) cannot move to a `check_ip` session (src/Cedar/Cedar.h).
+pub const IP_TABLE_EXCLUSIVE_TIME_MS: u64 = 13_000;
+/// `IP_TABLE_EXPIRE_TIME`: an IP table entry not refreshed for this long (ms) is purged (src/Cedar/Cedar.h).
+pub const IP_TABLE_EXPIRE_TIME_MS: u64 = 60_000;
+/// `MAX_IP_TABLES`: hub-wide IP table limit; beyond it the oldest entry is replaced (src/Cedar/Cedar.h).
+pub const MAX_IP_TABLES: usize = 65_536;
 /// `OLD_MAC_ADDRESS_ENTRY_FLUSH_INTERVAL`: the lazy purge runs at most once per this many ms (src/Cedar/Hub.h).
 pub const MAC_FLUSH_INTERVAL_MS: u64 = 1_000;
 
@@ -41,6 +52,44 @@ pub struct SessionPolicy {
     pub max_mac: u32,
     /// Policy `NoBridge`: limits the session to [`MAC_MIN_LIMIT_COUNT`] MACs.
     pub no_bridge: bool,
+    /// Policy `NoRouting`: limits the session to [`IP_MIN_LIMIT_COUNT`]
+    /// IPv4 addresses.
+    pub no_routing: bool,
+    /// Policy `MaxIP`: most IPv4 addresses this session may use; 0 = unlimited
+    /// (never below [`IP_MIN_LIMIT_COUNT`]).
+    pub max_ip: u32,
+    /// Policy `CheckIP`: an IPv4 address refreshed by another session within
+    /// [`IP_TABLE_EXCLUSIVE_TIME_MS`] may not be used by this session.
+    pub check_ip: bool,
+    /// Policy `NoRoutingV6`: limits the session to [`IP_MIN_LIMIT_COUNT_V6`]
+    /// IPv6 addresses.
+    pub no_routing_v6: bool,
+    /// Policy `MaxIPv6`: most IPv6 addresses; 0 = unlimited (never below
+    /// [`IP_MIN_LIMIT_COUNT_V6`]).
+    pub max_ipv6: u32,
+    /// Policy `CheckIPv6`: as `check_ip`, for IPv6 source addresses.
+    pub check_ipv6: bool,
+    /// Policy `PrivacyFilter`: no frame passes between two sessions that
+    /// both have it (SoftEther's hub defaults `DropBroadcastsInPrivacyFilterMode`
+    /// and `DropArpInPrivacyFilterMode`: broadcasts and ARP included).
+    pub privacy_filter: bool,
+    /// Frame classes ([`crate::classify`]) this session may not send
+    /// (`StorePacketFilterByPolicy`): the frame is dropped as
+    /// [`DropReason::PolicyFilter`].
+    pub ingress_deny: FrameClass,
+    /// Frame classes this session may not receive (the per-destination
+    /// checks of `StorePacket`).
+    pub egress_deny: FrameClass,
+    /// Policy `VLanId` (1–4095; 0 = none): the runtime tags every frame of
+    /// this session with this 802.1Q id before switching and delivers to it
+    /// only frames tagged with it, tag removed (SoftEther `VLanInsertTag`,
+    /// `VLanRemoveTag`). The switch itself does not use it.
+    pub vlan_id: u16,
+    /// Policy `NoIPv6DefaultRouterInRA` (or `…WhenIPv6` for a session
+    /// connected over IPv6): the runtime sets the router lifetime of router
+    /// advertisements delivered to this session to 0
+    /// (`DeleteIPv6DefaultRouterInRA`). The switch itself does not use it.
+    pub no_default_router_in_ra: bool,
 }
 
 impl SessionPolicy {
@@ -60,6 +109,39 @@ impl SessionPolicy {
             limit = limit.min(self.max_mac);
         }
         Some(limit.max(MAC_MIN_LIMIT_COUNT))
+    }
+
+    /// The per-session IPv4 address limit, `None` when unlimited: as in
+    /// `StorePacket`, `min(max_ip if ≠ 0, 4 if no_routing)`, raised to at
+    /// least 4.
+    pub fn ip_limit(&self) -> Option<u32> {
+        if self.max_ip == 0 && !self.no_routing {
+            return None;
+        }
+        let mut limit = u32::MAX;
+        if self.no_routing {
+            limit = limit.min(IP_MIN_LIMIT_COUNT);
+        }
+        if self.max_ip != 0 {
+            limit = limit.min(self.max_ip);
+        }
+        Some(limit.max(IP_MIN_LIMIT_COUNT))
+    }
+
+    /// The per-session IPv6 address limit, `None` when unlimited:
+    /// `min(max_ipv6 if ≠ 0, 5 if no_routing_v6)`, raised to at least 5.
+    pub fn ip6_limit(&self) -> Option<u32> {
+        if self.max_ipv6 == 0 && !self.no_routing_v6 {
+            return None;
+        }
+        let mut limit = u32::MAX;
+        if self.no_routing_v6 {
+            limit = limit.min(IP_MIN_LIMIT_COUNT_V6);
+        }
+        if self.max_ipv6 != 0 {
+            limit = limit.min(self.max_ipv6);
+        }
+        Some(limit.max(IP_MIN_LIMIT_COUNT_V6))
     }
 }
 
@@ -101,11 +183,22 @@ pub enum DropReason {
     TableFull,
     /// The source session was never added (or already removed).
     UnknownSession,
+    /// A policy filter of the source (ingress) or of the destination
+    /// (egress) refused the frame's class (`NoServer`, `DHCPFilter`, …).
+    PolicyFilter,
+    /// Both sessions have `PrivacyFilter`.
+    PrivacyFilter,
+    /// The source IPv4 address is in use by another session and this one
+    /// has `CheckIP` (SoftEther `LH_IP_CONFLICT`).
+    IpConflict,
+    /// The session reached its `MaxIP`/`NoRouting` IPv4 address limit
+    /// (`LH_IP_LIMIT` / `LH_ROUTING_LIMIT`).
+    IpLimit,
 }
 
 impl DropReason {
     /// Every reason, in the order of [`DropReason::index`].
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 12] = [
         DropReason::TooShort,
         DropReason::BadSourceMac,
         DropReason::SameSession,
@@ -114,9 +207,13 @@ impl DropReason {
         DropReason::MacLimit,
         DropReason::TableFull,
         DropReason::UnknownSession,
+        DropReason::PolicyFilter,
+        DropReason::PrivacyFilter,
+        DropReason::IpConflict,
+        DropReason::IpLimit,
     ];
 
-    /// Position in [`DropReason::ALL`] (0..8), e.g. for counter arrays.
+    /// Position in [`DropReason::ALL`] (0..12), e.g. for counter arrays.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -132,6 +229,10 @@ impl DropReason {
             DropReason::MacLimit => "mac_limit",
             DropReason::TableFull => "table_full",
             DropReason::UnknownSession => "unknown_session",
+            DropReason::PolicyFilter => "policy_filter",
+            DropReason::PrivacyFilter => "privacy_filter",
+            DropReason::IpConflict => "ip_conflict",
+            DropReason::IpLimit => "ip_limit",
         }
     }
 }
@@ -218,11 +319,33 @@ struct Entry {
 }
 
 #[derive(Clone, Debug)]
+struct IpEntry {
+    session: SessionId,
+    updated_ms: u64,
+    v6: bool,
+}
+
+/// A flood-domain member with the filters a flood checks, so that flooding
+/// needs no look-up per target.
+#[derive(Clone, Debug)]
+struct Member {
+    id: SessionId,
+    egress_deny: FrameClass,
+    privacy: bool,
+}
+
+#[derive(Clone, Debug)]
 struct SessionState {
     policy: SessionPolicy,
     mac_limit: Option<u32>,
+    ip_limit: Option<u32>,
+    ip6_limit: Option<u32>,
     /// MAC entries currently registered to this session.
     mac_count: usize,
+    /// IPv4 table entries currently registered to this session.
+    ip_count: usize,
+    /// IPv6 table entries currently registered to this session.
+    ip6_count: usize,
     /// Index in `Switch::members` (or `Switch::monitors` for monitors).
     slot: usize,
 }
@@ -254,11 +377,28 @@ pub struct Switch {
     hub_mac: Option<u64>,
     macs: HashMap<u64, Entry, SeededState>,
     sessions: HashMap<SessionId, SessionState, SeededState>,
+    /// IP address → session (SoftEther's hub `IpTable`); IPv4 addresses
+    /// as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which are never taken from
+    /// IPv6 packets.
+    ips: HashMap<u128, IpEntry, SeededState>,
     /// Non-monitor sessions, the flood domain.
-    members: Vec<SessionId>,
+    members: Vec<Member>,
     monitors: Vec<SessionId>,
     last_purge_ms: Option<u64>,
+    last_ip_purge_ms: Option<u64>,
+    /// Class of the frame last routed [`Route::Flood`] and whether its
+    /// source has `PrivacyFilter`: [`Switch::flood_targets`] applies the
+    /// destinations' filters with them.
+    flood_class: FrameClass,
+    flood_privacy: bool,
+    /// Sessions with receiving-side filters or `PrivacyFilter`: while 0,
+    /// unicast needs no look-up of the destination's policy.
+    receive_filtered: usize,
     stats: SwitchStats,
+}
+
+fn receive_filtered(p: &SessionPolicy) -> bool {
+    p.egress_deny != 0 || p.privacy_filter
 }
 
 impl Switch {
@@ -269,9 +409,14 @@ impl Switch {
             hub_mac: None,
             macs: HashMap::with_hasher(SeededState::random()),
             sessions: HashMap::with_hasher(SeededState::random()),
+            ips: HashMap::with_hasher(SeededState::random()),
             members: Vec::new(),
             monitors: Vec::new(),
             last_purge_ms: None,
+            last_ip_purge_ms: None,
+            flood_class: 0,
+            flood_privacy: false,
+            receive_filtered: 0,
             stats: SwitchStats::default(),
         }
     }
@@ -297,34 +442,55 @@ impl Switch {
     /// a monitor loses them (monitors own no MACs).
     pub fn add_session(&mut self, id: SessionId, policy: SessionPolicy) {
         let mac_limit = policy.mac_limit();
+        let ip_limit = policy.ip_limit();
+        let ip6_limit = policy.ip6_limit();
         let monitor = policy.monitor;
+        let member = Member {
+            id,
+            egress_deny: policy.egress_deny,
+            privacy: policy.privacy_filter,
+        };
+        if receive_filtered(&policy) {
+            self.receive_filtered += 1;
+        }
         if let Some(st) = self.sessions.get_mut(&id) {
+            if receive_filtered(&st.policy) {
+                self.receive_filtered -= 1;
+            }
             let was_monitor = st.policy.monitor;
             st.policy = policy;
             st.mac_limit = mac_limit;
+            st.ip_limit = ip_limit;
+            st.ip6_limit = ip6_limit;
+            let slot = st.slot;
             if was_monitor != monitor {
-                let slot = st.slot;
                 self.detach(was_monitor, slot);
-                self.attach(id, monitor);
+                self.attach(member, monitor);
                 if monitor {
                     self.remove_entries_of(id);
                 }
+            } else if !monitor {
+                self.members[slot] = member;
             }
             return;
         }
-        let list = if monitor {
-            &mut self.monitors
+        let slot = if monitor {
+            self.monitors.push(id);
+            self.monitors.len() - 1
         } else {
-            &mut self.members
+            self.members.push(member);
+            self.members.len() - 1
         };
-        let slot = list.len();
-        list.push(id);
         self.sessions.insert(
             id,
             SessionState {
                 policy,
                 mac_limit,
+                ip_limit,
+                ip6_limit,
                 mac_count: 0,
+                ip_count: 0,
+                ip6_count: 0,
                 slot,
             },
         );
@@ -335,9 +501,15 @@ impl Switch {
     /// ids are ignored.
     pub fn remove_session(&mut self, id: SessionId) {
         if let Some(st) = self.sessions.remove(&id) {
+            if receive_filtered(&st.policy) {
+                self.receive_filtered -= 1;
+            }
             self.detach(st.policy.monitor, st.slot);
             if st.mac_count > 0 {
                 self.macs.retain(|_, e| e.session != id);
+            }
+            if st.ip_count > 0 || st.ip6_count > 0 {
+                self.ips.retain(|_, e| e.session != id);
             }
         }
     }
@@ -407,27 +579,164 @@ impl Switch {
             return self.drop(DropReason::MonitorSource);
         }
         let check_mac = src_state.policy.check_mac;
+        let privacy = src_state.policy.privacy_filter;
+        let class = classify(frame);
+        if class & src_state.policy.ingress_deny != 0 {
+            return self.drop(DropReason::PolicyFilter);
+        }
 
         if let Err(reason) = self.learn(src, check_mac, key(src48, vlan), now_ms) {
             return self.drop(reason);
         }
+        if let Some(ip) = ipv4_source(frame, class) {
+            let mapped = 0xffff_0000_0000 | u128::from(ip);
+            if let Err(reason) = self.learn_ip(src, mapped, false, now_ms) {
+                return self.drop(reason);
+            }
+        } else if let Some(ip) = ipv6_source(frame, class) {
+            if let Err(reason) = self.learn_ip(src, ip, true, now_ms) {
+                return self.drop(reason);
+            }
+        }
 
+        let flood = |sw: &mut Switch| {
+            sw.flood_class = class;
+            sw.flood_privacy = privacy;
+            sw.stats.flooded += 1;
+            Route::Flood
+        };
         if frame[0] & 1 != 0 {
-            self.stats.flooded += 1;
-            return Route::Flood;
+            return flood(self);
         }
         match self.macs.get(&key(dst48, vlan)) {
-            None => {
-                self.stats.flooded += 1;
-                Route::Flood
-            }
+            None => flood(self),
             Some(e) if e.session == src => self.drop(DropReason::SameSession),
             Some(e) => {
                 let dst = e.session;
+                let d = if self.receive_filtered > 0 {
+                    self.sessions.get(&dst)
+                } else {
+                    None
+                };
+                if let Some(d) = d {
+                    if d.policy.egress_deny & class != 0 {
+                        return self.drop(DropReason::PolicyFilter);
+                    }
+                    if privacy && d.policy.privacy_filter {
+                        return self.drop(DropReason::PrivacyFilter);
+                    }
+                }
                 self.stats.unicast += 1;
                 Route::Unicast(dst)
             }
         }
+    }
+
+    /// The IP table part of [`Switch::route`] (`StorePacket`): refresh,
+    /// move (refused to a `check_ip`/`check_ipv6` session while the owner
+    /// refreshed it within [`IP_TABLE_EXCLUSIVE_TIME_MS`]), or register
+    /// within the session's IPv4/IPv6 limit; a full table loses its oldest
+    /// entry.
+    fn learn_ip(&mut self, src: SessionId, ip: u128, v6: bool, now: u64) -> Result<(), DropReason> {
+        let Some(st) = self.sessions.get(&src) else {
+            return Err(DropReason::UnknownSession);
+        };
+        let (check, limit) = if v6 {
+            (st.policy.check_ipv6, st.ip6_limit)
+        } else {
+            (st.policy.check_ip, st.ip_limit)
+        };
+        fn count(s: &mut SessionState, v6: bool) -> &mut usize {
+            if v6 {
+                &mut s.ip6_count
+            } else {
+                &mut s.ip_count
+            }
+        }
+        if let Some(e) = self.ips.get_mut(&ip) {
+            if e.session == src {
+                e.updated_ms = now;
+                return Ok(());
+            }
+            if check && e.updated_ms.saturating_add(IP_TABLE_EXCLUSIVE_TIME_MS) >= now {
+                return Err(DropReason::IpConflict);
+            }
+            let old = e.session;
+            e.session = src;
+            e.updated_ms = now;
+            if let Some(o) = self.sessions.get_mut(&old) {
+                let c = count(o, v6);
+                *c = c.saturating_sub(1);
+            }
+            if let Some(s) = self.sessions.get_mut(&src) {
+                *count(s, v6) += 1;
+            }
+            return Ok(());
+        }
+        let purge_due = match self.last_ip_purge_ms {
+            None => true,
+            Some(t) => t.saturating_add(MAC_FLUSH_INTERVAL_MS) < now,
+        };
+        if purge_due {
+            self.expire_ips(now);
+        }
+        if let (Some(limit), Some(st)) = (limit, self.sessions.get_mut(&src)) {
+            if *count(st, v6) >= limit as usize {
+                return Err(DropReason::IpLimit);
+            }
+        }
+        if self.ips.len() >= MAX_IP_TABLES {
+            // `DeleteOldIpTableEntry`: the least recently refreshed goes.
+            if let Some((&k, e)) = self.ips.iter().min_by_key(|(_, e)| e.updated_ms) {
+                let (owner, ov6) = (e.session, e.v6);
+                self.ips.remove(&k);
+                if let Some(o) = self.sessions.get_mut(&owner) {
+                    let c = count(o, ov6);
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+        self.ips.insert(
+            ip,
+            IpEntry {
+                session: src,
+                updated_ms: now,
+                v6,
+            },
+        );
+        if let Some(s) = self.sessions.get_mut(&src) {
+            *count(s, v6) += 1;
+        }
+        Ok(())
+    }
+
+    fn expire_ips(&mut self, now: u64) {
+        self.last_ip_purge_ms = Some(now);
+        let sessions = &mut self.sessions;
+        self.ips.retain(|_, e| {
+            if e.updated_ms.saturating_add(IP_TABLE_EXPIRE_TIME_MS) <= now {
+                if let Some(s) = sessions.get_mut(&e.session) {
+                    if e.v6 {
+                        s.ip6_count = s.ip6_count.saturating_sub(1);
+                    } else {
+                        s.ip_count = s.ip_count.saturating_sub(1);
+                    }
+                }
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Number of IPv6 table entries registered to session `id`.
+    pub fn session_ip6_count(&self, id: SessionId) -> Option<usize> {
+        self.sessions.get(&id).map(|s| s.ip6_count)
+    }
+
+    /// Number of IPv4 table entries registered to session `id`.
+    pub fn session_ip_count(&self, id: SessionId) -> Option<usize> {
+        self.sessions.get(&id).map(|s| s.ip_count)
     }
 
     /// Step 5 of [`Switch::route`].
@@ -493,11 +802,19 @@ impl Switch {
     }
 
     /// Sessions that receive a flooded frame from `src`: every session
-    /// except `src` and the monitors (which get every frame through
-    /// [`Switch::monitors`]). Per-destination filters (VLAN-bound sessions,
-    /// dormant clients, queue quotas) are the runtime's business.
+    /// except `src`, the monitors (which get every frame through
+    /// [`Switch::monitors`]), and the sessions whose policy refuses the
+    /// frame last routed [`Route::Flood`] (its egress filters, or
+    /// `PrivacyFilter` on both ends). Call it right after that `route`.
+    /// Other per-destination filters (dormant clients, queue quotas) are
+    /// the runtime's business.
     pub fn flood_targets(&self, src: SessionId) -> impl Iterator<Item = SessionId> + '_ {
-        self.members.iter().copied().filter(move |&id| id != src)
+        let class = self.flood_class;
+        let privacy = self.flood_privacy;
+        self.members
+            .iter()
+            .filter(move |m| m.id != src && m.egress_deny & class == 0 && !(privacy && m.privacy))
+            .map(|m| m.id)
     }
 
     /// Monitor-mode sessions; the runtime copies every frame to them.
@@ -589,14 +906,15 @@ impl Switch {
         Route::Drop(reason)
     }
 
-    fn attach(&mut self, id: SessionId, monitor: bool) {
-        let list = if monitor {
-            &mut self.monitors
+    fn attach(&mut self, m: Member, monitor: bool) {
+        let id = m.id;
+        let slot = if monitor {
+            self.monitors.push(id);
+            self.monitors.len() - 1
         } else {
-            &mut self.members
+            self.members.push(m);
+            self.members.len() - 1
         };
-        let slot = list.len();
-        list.push(id);
         if let Some(st) = self.sessions.get_mut(&id) {
             st.slot = slot;
         }
@@ -604,13 +922,14 @@ impl Switch {
 
     /// Removes the id at `slot` of the member or monitor list in O(1).
     fn detach(&mut self, monitor: bool, slot: usize) {
-        let list = if monitor {
-            &mut self.monitors
+        let moved = if monitor {
+            self.monitors.swap_remove(slot);
+            self.monitors.get(slot).copied()
         } else {
-            &mut self.members
+            self.members.swap_remove(slot);
+            self.members.get(slot).map(|m| m.id)
         };
-        list.swap_remove(slot);
-        if let Some(&moved) = list.get(slot) {
+        if let Some(moved) = moved {
             if let Some(st) = self.sessions.get_mut(&moved) {
                 st.slot = slot;
             }

@@ -176,6 +176,7 @@ fn policy() -> impl Strategy<Value = SessionPolicy> {
             monitor,
             max_mac,
             no_bridge,
+            ..Default::default()
         })
 }
 
@@ -264,7 +265,7 @@ fn run(ops: Vec<Op>, manage_vlan: bool, hub_mac: bool) -> Result<(), TestCaseErr
         model.hub_mac = Some(HUB_MAC);
     }
     let mut now = 0u64;
-    let mut drops = [0u64; 8];
+    let mut drops = [0u64; DropReason::ALL.len()];
     let (mut flooded, mut unicast) = (0u64, 0u64);
     for op in ops {
         match op {

@@ -549,3 +549,190 @@ fn flood_targets_after_many_adds_and_removes() {
     assert_eq!(sorted(sw.flood_targets(5)), expected);
     assert_eq!(sw.session_count(), 66);
 }
+
+// ------------------------------------------------------------ policy filters
+
+/// An IPv4 frame from `src` with IPv4 source `ip` (protocol `proto`, the
+/// next 20 bytes are the L4 header given).
+fn ipv4(dst: [u8; 6], src: [u8; 6], ip: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = frame(dst, src);
+    f.truncate(14);
+    f.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[10, 0, 0, 254]);
+    f.extend_from_slice(l4);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+const SYN_ACK: [u8; 20] = [
+    0, 80, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0,
+];
+const DHCP_OFFER: [u8; 9] = [0, 67, 0, 68, 0, 0, 0, 0, 2];
+
+#[test]
+fn ingress_filter_drops_before_learning() {
+    use rustether_hub::classify::{CLASS_DHCP4_REPLY, CLASS_TCP4_SYN_ACK};
+    let mut sw = switch_with(&[1]);
+    sw.add_session(
+        2,
+        SessionPolicy {
+            ingress_deny: CLASS_TCP4_SYN_ACK | CLASS_DHCP4_REPLY,
+            ..SessionPolicy::default()
+        },
+    );
+    let synack = ipv4(mac(1), mac(2), [10, 0, 0, 2], 6, &SYN_ACK);
+    assert_eq!(
+        sw.route(2, &synack, 0),
+        Route::Drop(DropReason::PolicyFilter)
+    );
+    assert_eq!(sw.session_mac_count(2), Some(0));
+    let offer = ipv4(BCAST, mac(2), [10, 0, 0, 2], 17, &DHCP_OFFER);
+    assert_eq!(
+        sw.route(2, &offer, 0),
+        Route::Drop(DropReason::PolicyFilter)
+    );
+    // Others may; and a plain segment from 2 passes.
+    assert_eq!(
+        sw.route(1, &ipv4(BCAST, mac(1), [10, 0, 0, 1], 17, &DHCP_OFFER), 0),
+        Route::Flood
+    );
+    let plain = ipv4(BCAST, mac(2), [10, 0, 0, 2], 6, &[0; 20]);
+    assert_eq!(sw.route(2, &plain, 0), Route::Flood);
+    assert_eq!(sw.stats().dropped(DropReason::PolicyFilter), 2);
+}
+
+#[test]
+fn egress_filter_and_privacy_apply_to_unicast_and_flood() {
+    use rustether_hub::classify::CLASS_DHCP4;
+    let mut sw = switch_with(&[1]);
+    let private = SessionPolicy {
+        privacy_filter: true,
+        ..SessionPolicy::default()
+    };
+    sw.add_session(2, private.clone());
+    sw.add_session(3, private);
+    sw.add_session(
+        4,
+        SessionPolicy {
+            egress_deny: CLASS_DHCP4,
+            ..SessionPolicy::default()
+        },
+    );
+    for s in 1..=4u32 {
+        let f = ipv4(BCAST, mac(s), [10, 0, 0, s as u8], 6, &[0; 20]);
+        assert_eq!(sw.route(u64::from(s), &f, 0), Route::Flood);
+    }
+    // Privacy: 2 and 3 don't see each other, 1 sees both.
+    assert_eq!(sw.route(2, &frame(BCAST, mac(2)), 1), Route::Flood);
+    assert_eq!(sorted(sw.flood_targets(2)), [1, 4]);
+    assert_eq!(
+        sw.route(2, &frame(mac(3), mac(2)), 1),
+        Route::Drop(DropReason::PrivacyFilter)
+    );
+    assert_eq!(sw.route(2, &frame(mac(1), mac(2)), 1), Route::Unicast(1));
+    assert_eq!(sw.route(1, &frame(mac(3), mac(1)), 1), Route::Unicast(3));
+    // DHCP does not reach 4, other frames do.
+    let offer = ipv4(BCAST, mac(1), [10, 0, 0, 1], 17, &DHCP_OFFER);
+    assert_eq!(sw.route(1, &offer, 2), Route::Flood);
+    assert_eq!(sorted(sw.flood_targets(1)), [2, 3]);
+    let offer_u = ipv4(mac(4), mac(1), [10, 0, 0, 1], 17, &DHCP_OFFER);
+    assert_eq!(
+        sw.route(1, &offer_u, 2),
+        Route::Drop(DropReason::PolicyFilter)
+    );
+    assert_eq!(sw.route(1, &frame(BCAST, mac(1)), 2), Route::Flood);
+    assert_eq!(sorted(sw.flood_targets(1)), [2, 3, 4]);
+}
+
+#[test]
+fn ip_limit_and_check_ip() {
+    let mut sw = switch_with(&[1]);
+    sw.add_session(
+        2,
+        SessionPolicy {
+            max_ip: 5,
+            check_ip: true,
+            ..SessionPolicy::default()
+        },
+    );
+    let from = |s: u32, ip: u8| ipv4(BCAST, mac(s), [10, 0, 0, ip], 6, &[0; 20]);
+    assert_eq!(sw.route(1, &from(1, 1), 0), Route::Flood);
+    for ip in 10..15 {
+        assert_eq!(sw.route(2, &from(2, ip), 0), Route::Flood, "{ip}");
+    }
+    assert_eq!(
+        sw.route(2, &from(2, 15), 0),
+        Route::Drop(DropReason::IpLimit)
+    );
+    assert_eq!(sw.session_ip_count(2), Some(5));
+    // Session 1's address, refreshed just now: a CheckIP session may not use it.
+    assert_eq!(
+        sw.route(2, &from(2, 1), 1),
+        Route::Drop(DropReason::IpConflict)
+    );
+    // The limit is never below 4, NoRouting alone gives 4.
+    sw.add_session(
+        3,
+        SessionPolicy {
+            no_routing: true,
+            max_ip: 1,
+            ..SessionPolicy::default()
+        },
+    );
+    for ip in 20..24 {
+        assert_eq!(sw.route(3, &from(3, ip), 0), Route::Flood);
+    }
+    assert_eq!(
+        sw.route(3, &from(3, 24), 0),
+        Route::Drop(DropReason::IpLimit)
+    );
+    // Entries age out after 60 s and the session is free again.
+    assert_eq!(sw.route(3, &from(3, 24), 61_000), Route::Flood);
+    sw.remove_session(3);
+    assert_eq!(sw.route(1, &from(1, 20), 61_000), Route::Flood);
+}
+
+#[test]
+fn ipv6_limit_and_check_ipv6() {
+    fn from6(s: u32, last: u8) -> Vec<u8> {
+        let mut f = frame(BCAST, mac(s));
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f.truncate(14);
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
+        let mut src = [0u8; 16];
+        src[..2].copy_from_slice(&[0xfe, 0x80]);
+        src[15] = last;
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0, 9, 0, 9, 0, 8, 0, 0]);
+        f
+    }
+    let mut sw = switch_with(&[1]);
+    sw.add_session(
+        2,
+        SessionPolicy {
+            no_routing_v6: true,
+            check_ipv6: true,
+            ..SessionPolicy::default()
+        },
+    );
+    assert_eq!(sw.route(1, &from6(1, 1), 0), Route::Flood);
+    for last in 10..15 {
+        assert_eq!(sw.route(2, &from6(2, last), 0), Route::Flood);
+    }
+    assert_eq!(
+        sw.route(2, &from6(2, 15), 0),
+        Route::Drop(DropReason::IpLimit)
+    );
+    assert_eq!(sw.session_ip6_count(2), Some(5));
+    assert_eq!(sw.session_ip_count(2), Some(0));
+    assert_eq!(
+        sw.route(2, &from6(2, 1), 1),
+        Route::Drop(DropReason::IpConflict)
+    );
+    // The unspecified source (DAD) is not tracked.
+    let mut dad = from6(2, 0);
+    dad[22..24].copy_from_slice(&[0, 0]);
+    assert_eq!(sw.route(2, &dad, 1), Route::Flood);
+}

@@ -49,51 +49,6 @@ pub const MAX_CERT_BYTES: usize = 100_000;
 /// Largest signature accepted in a login (docs/protocol-sslvpn.md §8).
 pub const MAX_SIGN_BYTES: usize = 512;
 
-/// Policy items in the welcome PACK with SoftEther's default values
-/// (docs/protocol-sslvpn.md §5.7; `src/Cedar/Account.c` default policy). Names are
-/// without the `policy:` prefix.
-pub const DEFAULT_POLICY: &[(&str, u32)] = &[
-    ("Access", 1),
-    ("ArpDhcpOnly", 0),
-    ("AutoDisconnect", 0),
-    ("CheckIP", 0),
-    ("CheckIPv6", 0),
-    ("CheckMac", 0),
-    ("DHCPFilter", 0),
-    ("DHCPForce", 0),
-    ("DHCPNoServer", 0),
-    ("DHCPv6Filter", 0),
-    ("DHCPv6NoServer", 0),
-    ("FilterIPv4", 0),
-    ("FilterIPv6", 0),
-    ("FilterNonIP", 0),
-    ("FixPassword", 0),
-    ("MaxConnection", 32),
-    ("MaxDownload", 0),
-    ("MaxIP", 0),
-    ("MaxIPv6", 0),
-    ("MaxMac", 0),
-    ("MaxUpload", 0),
-    ("MonitorPort", 0),
-    ("MultiLogins", 0),
-    ("NoBridge", 0),
-    ("NoBroadcastLimiter", 0),
-    ("NoIPv6DefaultRouterInRA", 0),
-    ("NoIPv6DefaultRouterInRAWhenIPv6", 0),
-    ("NoQoS", 0),
-    ("NoRouting", 0),
-    ("NoRoutingV6", 0),
-    ("NoSavePassword", 0),
-    ("NoServer", 0),
-    ("NoServerV6", 0),
-    ("PrivacyFilter", 0),
-    ("RAFilter", 0),
-    ("RSandRAFilter", 0),
-    ("TimeOut", 20),
-    ("Ver3", 1),
-    ("VLanId", 0),
-];
-
 /// Prefix of policy elements in the welcome PACK.
 pub const POLICY_PREFIX: &str = "policy:";
 
@@ -652,8 +607,8 @@ pub struct Welcome {
     pub vlan_id: u32,
     /// DATA `Msg`: UTF-8 hub message, no terminator, may be empty.
     pub msg: Vec<u8>,
-    /// `policy:<Name>` INT elements, names without the prefix (see
-    /// [`DEFAULT_POLICY`]).
+    /// `policy:<Name>` INT elements, names without the prefix (the names
+    /// of [`crate::softether::policy::POLICIES`]).
     pub policy: Vec<(String, u32)>,
 }
 
@@ -1109,9 +1064,9 @@ mod tests {
             qos: false,
             vlan_id: 0,
             msg: b"hi".to_vec(),
-            policy: DEFAULT_POLICY
+            policy: crate::softether::policy::PolicyValues::default()
                 .iter()
-                .map(|(n, v)| (n.to_string(), *v))
+                .map(|(d, v)| (d.name.to_string(), v))
                 .collect(),
         }
     }
@@ -1143,7 +1098,7 @@ mod tests {
         ] {
             assert!(p.element(name).is_some(), "{name}");
         }
-        assert_eq!(DEFAULT_POLICY.len(), 39);
+        assert_eq!(w.policy.len(), 39);
         assert_eq!(p.get_int("policy:MaxConnection"), Some(32));
         assert_eq!(p.get_data("Msg"), Some(&b"hi"[..]));
         let back = Welcome::from_pack(&Pack::decode(&p.encode()).unwrap()).unwrap();

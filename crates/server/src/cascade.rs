@@ -300,6 +300,7 @@ async fn connect_and_run(
                 server_side: true,
             },
             policy: rustether_hub::SessionPolicy::default(),
+            limits: session::SessionLimits::default(),
             role: session::Role::Client,
         },
         NewConnection {

@@ -16,6 +16,7 @@ use rustether_proto::messages::{
 };
 use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
 use rustether_proto::pack::Pack;
+use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use rustether_proto::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -247,7 +248,8 @@ async fn handle_login(
         use_encrypt: login.use_encrypt,
         use_compress: login.use_compress,
         half_connection: login.half_connection,
-        qos: login.qos,
+        // `ServerAccept`: no QoS under NoQoS nor for a monitor.
+        qos: login.qos && !accepted.policy.flag(PolicyId::NoQoS) && !accepted.monitor,
         timeout_ms: accepted.timeout_ms,
     };
     let hub = accepted.hub;
@@ -255,9 +257,7 @@ async fn handle_login(
     let name = format!("SID-{}-{}", accepted.username.to_ascii_uppercase(), n);
     let mut key = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut key);
-    let bridge_mode = login.require_bridge_routing_mode
-        || login.client_str.to_ascii_lowercase().contains("server")
-        || login.client_str.to_ascii_lowercase().contains("bridge");
+    let bridge_mode = accepted.bridge_mode;
     let welcome = Welcome {
         session_name: name.clone(),
         connection_name: format!("CID-{n}"),
@@ -269,9 +269,10 @@ async fn handle_login(
         use_compress: params.use_compress,
         half_connection: params.half_connection,
         qos: params.qos,
-        vlan_id: 0,
+        // `ServerAccept` sends the session's VLanId policy.
+        vlan_id: accepted.policy.get(PolicyId::VLanId),
         msg: Vec::new(),
-        policy: default_policy(&params, bridge_mode),
+        policy: welcome_policy(&accepted.policy, &params),
     };
     let mut out = Vec::new();
     nego.write_pack_response(&welcome.to_pack(), &mut out);
@@ -292,12 +293,15 @@ async fn handle_login(
         bridge_mode,
         server_side: false,
     };
-    let policy = rustether_hub::SessionPolicy {
-        check_mac: false,
-        monitor: login.require_monitor_mode,
-        max_mac: 0,
-        no_bridge: false,
-    };
+    let mut policy = crate::hub::switch_policy(&accepted.policy);
+    // SoftEther's `IPv6Session`: the client is connected over IPv6.
+    if peer.ip().to_canonical().is_ipv6()
+        && accepted
+            .policy
+            .flag(PolicyId::NoIPv6DefaultRouterInRAWhenIPv6)
+    {
+        policy.no_default_router_in_ra = true;
+    }
     let (stream, raw) = DataStream::from_tls(tls, params.use_encrypt);
     let mut leftover = leftover;
     leftover.extend_from_slice(&raw);
@@ -316,6 +320,7 @@ async fn handle_login(
             params,
             info,
             policy,
+            limits: session::SessionLimits::from_policy(&accepted.policy),
             role: session::Role::Server,
         },
         first,
@@ -334,20 +339,19 @@ async fn handle_login(
     );
 }
 
-/// Policy values sent in the welcome: SoftEther's defaults
-/// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count, timeout
-/// and bridge/routing permission.
-fn default_policy(p: &SessionParams, bridge_mode: bool) -> Vec<(String, u32)> {
-    rustether_proto::messages::DEFAULT_POLICY
+/// Policy values sent in the welcome: the session's effective policy
+/// (docs/protocol-sslvpn.md §5.7) with the negotiated connection count and
+/// timeout.
+fn welcome_policy(policy: &PolicyValues, p: &SessionParams) -> Vec<(String, u32)> {
+    policy
         .iter()
-        .map(|(k, v)| {
-            let v = match *k {
-                "MaxConnection" => p.max_connection.max(1),
-                "TimeOut" => p.timeout_ms / 1000,
-                "NoBridge" | "NoRouting" => u32::from(!bridge_mode),
-                _ => *v,
+        .map(|(d, v)| {
+            let v = match d.id {
+                PolicyId::MaxConnection => p.max_connection.max(1),
+                PolicyId::TimeOut => p.timeout_ms / 1000,
+                _ => v,
             };
-            (k.to_string(), v)
+            (d.name.to_string(), v)
         })
         .collect()
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rustether_hub::{Route, SessionId, SessionPolicy, Switch, SwitchConfig};
+use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
@@ -39,6 +40,10 @@ pub struct PortStats {
 struct Port {
     tx: mpsc::Sender<Bytes>,
     stats: Arc<PortStats>,
+    /// Policy `VLanId` (0 = none).
+    vlan: u16,
+    /// Policy `NoIPv6DefaultRouterInRA` (effective).
+    no_ra_router: bool,
 }
 
 struct HubCore {
@@ -105,6 +110,8 @@ impl Hub {
     ) -> (mpsc::Receiver<Bytes>, Arc<PortStats>) {
         let (tx, rx) = mpsc::channel(PORT_QUEUE_FRAMES);
         let stats = Arc::new(PortStats::default());
+        let vlan = policy.vlan_id & 0x0fff;
+        let no_ra_router = policy.no_default_router_in_ra;
         let mut core = self.core.lock();
         core.switch.add_session(id, policy);
         core.ports.insert(
@@ -112,6 +119,8 @@ impl Hub {
             Port {
                 tx,
                 stats: stats.clone(),
+                vlan,
+                no_ra_router,
             },
         );
         (rx, stats)
@@ -144,7 +153,9 @@ impl Hub {
         let now = now_ms();
         let mut guard = self.core.lock();
         let core = &mut *guard;
+        let mut src_vlan = 0;
         if let Some(p) = core.ports.get(&src) {
+            src_vlan = p.vlan;
             let bytes: usize = frames.iter().map(|f| f.len()).sum();
             p.stats
                 .sent_frames
@@ -154,6 +165,11 @@ impl Hub {
                 .fetch_add(bytes as u64, Ordering::Relaxed);
         }
         for frame in frames.drain(..) {
+            let frame = if src_vlan != 0 {
+                insert_vlan_tag(&frame, src_vlan)
+            } else {
+                frame
+            };
             let route = core.switch.route(src, &frame, now);
             for m in core.switch.monitors() {
                 if m != src {
@@ -173,8 +189,78 @@ impl Hub {
     }
 }
 
+/// `frame` with an 802.1Q tag (TPID 0x8100, priority 0) carrying `vlan`
+/// after the MAC addresses (SoftEther `VLanInsertTag`; an existing tag is
+/// kept inside, as there).
+fn insert_vlan_tag(frame: &[u8], vlan: u16) -> Bytes {
+    if frame.len() < 12 {
+        return Bytes::copy_from_slice(frame);
+    }
+    let mut out = Vec::with_capacity(frame.len() + 4);
+    out.extend_from_slice(&frame[..12]);
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&vlan.to_be_bytes());
+    out.extend_from_slice(&frame[12..]);
+    Bytes::from(out)
+}
+
+/// `frame` without its 802.1Q tag if it carries exactly `vlan`, else `None`
+/// (SoftEther `VLanRemoveTag`: the frame is not delivered).
+fn remove_vlan_tag(frame: &[u8], vlan: u16) -> Option<Bytes> {
+    if frame.len() < 18 || frame[12..14] != [0x81, 0x00] {
+        return None;
+    }
+    if u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff != vlan {
+        return None;
+    }
+    let mut out = Vec::with_capacity(frame.len() - 4);
+    out.extend_from_slice(&frame[..12]);
+    out.extend_from_slice(&frame[16..]);
+    Some(Bytes::from(out))
+}
+
+/// A router advertisement with its router lifetime set to 0 and the ICMPv6
+/// checksum updated (RFC 1624), as SoftEther's
+/// `DeleteIPv6DefaultRouterInRA`; any other frame unchanged.
+fn without_default_router(frame: Bytes) -> Bytes {
+    let Some((_, icmp)) = rustether_hub::classify::router_advertisement(&frame) else {
+        return frame;
+    };
+    let Some(lifetime) = frame.get(icmp + 6..icmp + 8) else {
+        return frame;
+    };
+    let old = u16::from_be_bytes([lifetime[0], lifetime[1]]);
+    if old == 0 {
+        return frame;
+    }
+    let mut f = frame.to_vec();
+    let hc = u16::from_be_bytes([f[icmp + 2], f[icmp + 3]]);
+    // HC' = ~(~HC + ~m + m'), m' = 0.
+    let mut sum = u32::from(!hc) + u32::from(!old);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let hc2 = !(sum as u16);
+    f[icmp + 2..icmp + 4].copy_from_slice(&hc2.to_be_bytes());
+    f[icmp + 6..icmp + 8].copy_from_slice(&[0, 0]);
+    Bytes::from(f)
+}
+
 fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
     if let Some(p) = ports.get(&dst) {
+        let frame = if p.vlan != 0 {
+            match remove_vlan_tag(&frame, p.vlan) {
+                Some(f) => f,
+                None => return,
+            }
+        } else {
+            frame
+        };
+        let frame = if p.no_ra_router {
+            without_default_router(frame)
+        } else {
+            frame
+        };
         match p.tx.try_send(frame) {
             Ok(()) => {
                 p.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +269,67 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
                 p.stats.dropped_full.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// The switch's part of a session's effective policy: MAC and IPv4
+/// limits, spoofing checks, privacy filter and the frame filters, as
+/// SoftEther applies them (`StorePacket`, `StorePacketFilterByPolicy`,
+/// src/Cedar/Hub.c). Computed once per session; per frame the switch only
+/// tests bits.
+pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
+    use rustether_hub::classify::*;
+    let on = |id| p.flag(id);
+    let mut ingress = 0;
+    let mut egress = 0;
+    // (policy, classes it keeps the session from sending, from receiving)
+    let rules: [(PolicyId, FrameClass, FrameClass); 12] = [
+        (PolicyId::NoServer, CLASS_TCP4_SYN_ACK, 0),
+        (PolicyId::NoServerV6, CLASS_TCP6_SYN_ACK, 0),
+        (PolicyId::ArpDhcpOnly, CLASS_BCAST_OTHER, CLASS_BCAST_OTHER),
+        (
+            PolicyId::FilterIPv4,
+            CLASS_IPV4 | CLASS_ARP,
+            CLASS_IPV4 | CLASS_ARP,
+        ),
+        (PolicyId::FilterIPv6, CLASS_IPV6, CLASS_IPV6),
+        (PolicyId::FilterNonIP, CLASS_NON_IP, CLASS_NON_IP),
+        (PolicyId::DHCPFilter, CLASS_DHCP4, CLASS_DHCP4),
+        (PolicyId::DHCPv6Filter, CLASS_DHCP6, CLASS_DHCP6),
+        (PolicyId::DHCPNoServer, CLASS_DHCP4_REPLY, 0),
+        (PolicyId::DHCPv6NoServer, CLASS_DHCP6_SERVER, 0),
+        (
+            PolicyId::RSandRAFilter,
+            CLASS_ICMP6_RS | CLASS_ICMP6_RA,
+            CLASS_ICMP6_RS | CLASS_ICMP6_RA,
+        ),
+        (PolicyId::RAFilter, CLASS_ICMP6_RA, 0),
+    ];
+    for (id, i, e) in rules {
+        if on(id) {
+            ingress |= i;
+            egress |= e;
+        }
+    }
+    SessionPolicy {
+        check_mac: on(PolicyId::CheckMac),
+        monitor: on(PolicyId::MonitorPort),
+        max_mac: p.get(PolicyId::MaxMac),
+        no_bridge: on(PolicyId::NoBridge),
+        no_routing: on(PolicyId::NoRouting),
+        max_ip: p.get(PolicyId::MaxIP),
+        check_ip: on(PolicyId::CheckIP),
+        no_routing_v6: on(PolicyId::NoRoutingV6),
+        max_ipv6: p.get(PolicyId::MaxIPv6),
+        check_ipv6: on(PolicyId::CheckIPv6),
+        privacy_filter: on(PolicyId::PrivacyFilter),
+        ingress_deny: ingress,
+        egress_deny: egress,
+        no_default_router_in_ra: on(PolicyId::NoIPv6DefaultRouterInRA),
+        vlan_id: u16::try_from(p.get(PolicyId::VLanId))
+            .ok()
+            .filter(|v| *v <= 4095)
+            .unwrap_or(0),
     }
 }
 

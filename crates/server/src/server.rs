@@ -20,6 +20,7 @@ use rustether_config::store::ConfigStore;
 use rustether_config::{Edition, ServerConfig, UserAuth};
 use rustether_proto::messages::{ClientAuth, LoginRequest};
 use rustether_proto::password;
+use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use rustether_proto::ErrorCode;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -75,6 +76,14 @@ pub struct Accepted {
     pub timeout_ms: u32,
     /// Policy `MaxConnection`.
     pub max_connection: u32,
+    /// The session's effective policy (user's, else group's, else
+    /// SoftEther's default; adjusted to the requested mode as `ServerAccept`
+    /// does), sent in the welcome and applied by the hub and the session.
+    pub policy: PolicyValues,
+    /// The client asked for bridge/routing mode (and the policy allows it).
+    pub bridge_mode: bool,
+    /// The session is a monitor-mode session (requested and allowed).
+    pub monitor: bool,
 }
 
 fn hub_key(name: &str) -> String {
@@ -410,12 +419,12 @@ impl Server {
             {
                 return Err(ErrorCode::NULL_PASSWORD_LOCAL_ONLY);
             }
-            return Ok(Accepted {
-                hub,
-                username: "administrator".into(),
-                timeout_ms: DEFAULT_TIMEOUT_MS,
-                max_connection: crate::session::MAX_TCP_CONNECTION,
-            });
+            // `ServerAccept`: the hub administrator runs with the default
+            // policy plus MonitorPort and NoBroadcastLimiter.
+            let mut policy = PolicyValues::default();
+            policy.set_flag(PolicyId::MonitorPort, true);
+            policy.set_flag(PolicyId::NoBroadcastLimiter, true);
+            return self.finish_login(req, peer, hub, "administrator".into(), policy);
         }
 
         let user = hub_cfg.user(&req.username).ok_or(ErrorCode::AUTH_FAILED)?;
@@ -433,22 +442,24 @@ impl Server {
         if !ok {
             return Err(ErrorCode::AUTH_FAILED);
         }
-        let policy = user.policy.as_ref().or_else(|| {
-            user.group
-                .as_deref()
-                .and_then(|g| {
-                    hub_cfg
-                        .groups
-                        .iter()
-                        .find(|x| x.name.eq_ignore_ascii_case(g))
-                })
-                .and_then(|g| g.policy.as_ref())
-        });
-        if let Some(p) = policy {
-            if !p.access {
-                return Err(ErrorCode::ACCESS_DENIED);
-            }
-        }
+        // `ServerAccept`: the user's policy, else the group's, else
+        // SoftEther's default policy.
+        let policy = user
+            .policy
+            .as_ref()
+            .or_else(|| {
+                user.group
+                    .as_deref()
+                    .and_then(|g| {
+                        hub_cfg
+                            .groups
+                            .iter()
+                            .find(|x| x.name.eq_ignore_ascii_case(g))
+                    })
+                    .and_then(|g| g.policy.as_ref())
+            })
+            .map(|p| p.values())
+            .unwrap_or_default();
         // `ExpireTime` is a SoftEther time (Unix ms − 9 h).
         if user.expire_time != 0
             && user.expire_time
@@ -456,22 +467,106 @@ impl Server {
         {
             return Err(ErrorCode::ACCESS_DENIED);
         }
-        let timeout_ms = policy
-            .map(|p| p.timeout_secs)
-            .filter(|t| *t != 0)
-            .map(|t| (t.saturating_mul(1000)).clamp(5_000, 60_000))
-            .unwrap_or(DEFAULT_TIMEOUT_MS);
+        if !policy.flag(PolicyId::Access) {
+            return Err(ErrorCode::ACCESS_DENIED);
+        }
+        let username = user.name.clone();
+        drop(cfg);
+        self.finish_login(req, peer, hub, username, policy)
+    }
+
+    /// The policy part of `ServerAccept` (src/Cedar/Protocol.c) once the
+    /// user is known: fills in `MaxConnection`/`TimeOut`, refuses monitor
+    /// mode without `MonitorPort` (`ERR_MONITOR_MODE_DENIED`, 107) and
+    /// bridge/routing mode under `NoBridge`+`NoRouting`
+    /// (`ERR_BRIDGE_MODE_DENIED`, 108), forbids bridging and routing to a
+    /// session that did not ask for it (its MAC table is limited), allows
+    /// both to a session from this host, and enforces `MultiLogins`
+    /// (`ERR_TOO_MANY_USER_SESSION`, 20).
+    fn finish_login(
+        &self,
+        req: &LoginRequest,
+        peer: IpAddr,
+        hub: Arc<Hub>,
+        username: String,
+        mut policy: PolicyValues,
+    ) -> Result<Accepted, ErrorCode> {
+        if policy.get(PolicyId::MaxConnection) == 0 {
+            policy.set(PolicyId::MaxConnection, crate::session::MAX_TCP_CONNECTION);
+        }
+        if policy.get(PolicyId::TimeOut) == 0 {
+            policy.set(PolicyId::TimeOut, DEFAULT_TIMEOUT_MS / 1000);
+        }
+        if req.require_monitor_mode && !policy.flag(PolicyId::MonitorPort) {
+            warn!(%peer, user = %username, "monitor mode refused by the policy (MonitorPort is off)");
+            return Err(ErrorCode::MONITOR_MODE_DENIED);
+        }
+        let monitor = req.require_monitor_mode;
+        policy.set_flag(PolicyId::MonitorPort, monitor);
+        let bridge_mode = requests_bridge_mode(req);
+        if bridge_mode && policy.flag(PolicyId::NoBridge) && policy.flag(PolicyId::NoRouting) {
+            warn!(%peer, user = %username, "bridge/routing mode refused by the policy (NoBridge and NoRouting)");
+            return Err(ErrorCode::BRIDGE_MODE_DENIED);
+        }
+        if !bridge_mode {
+            policy.set_flag(PolicyId::NoBridge, true);
+            policy.set_flag(PolicyId::NoRouting, true);
+        }
+        if peer.is_loopback() {
+            // SoftEther's `local_host_session`.
+            policy.set_flag(PolicyId::NoBridge, false);
+            policy.set_flag(PolicyId::NoRouting, false);
+        }
+        let max_logins = policy.get(PolicyId::MultiLogins);
+        if max_logins != 0 {
+            // Counted as SoftEther does: the user's sessions of this hub
+            // that are not bridge, routing or cascade sessions.
+            let num = self
+                .sessions
+                .all()
+                .iter()
+                .filter(|s| {
+                    Arc::ptr_eq(&s.hub, &hub)
+                        && s.role == crate::session::Role::Server
+                        && !s.info.bridge_mode
+                        && !s.has_ended()
+                        && s.info.username.eq_ignore_ascii_case(&username)
+                })
+                .count();
+            if num >= max_logins as usize {
+                warn!(%peer, user = %username, "too many concurrent sessions: MultiLogins is {max_logins}, {num} exist");
+                return Err(ErrorCode::TOO_MANY_USER_SESSION);
+            }
+        }
+        for d in policy.unenforced_in_use() {
+            warn!(
+                user = %username,
+                "policy {} is set but RustEther does not enforce it (docs/policies.md)",
+                d.name
+            );
+        }
+        let timeout_ms = (policy.get(PolicyId::TimeOut).saturating_mul(1000)).clamp(5_000, 60_000);
         let max_connection = policy
-            .map(|p| p.max_connection)
-            .filter(|m| *m != 0)
-            .unwrap_or(crate::session::MAX_TCP_CONNECTION);
+            .get(PolicyId::MaxConnection)
+            .min(crate::session::MAX_TCP_CONNECTION);
         Ok(Accepted {
             hub,
-            username: user.name.clone(),
+            username,
             timeout_ms,
             max_connection,
+            policy,
+            bridge_mode,
+            monitor,
         })
     }
+}
+
+/// Whether a login asks for bridge/routing mode: `require_bridge_routing_mode`
+/// (cascades and VPN Bridge set it), or a client string naming a server or
+/// bridge.
+pub fn requests_bridge_mode(req: &LoginRequest) -> bool {
+    let cs = req.client_str.to_ascii_lowercase();
+    req.require_bridge_routing_mode || cs.contains("server") || cs.contains("bridge")
 }
 
 /// Cascades and local bridges: started with the worker and by administration.

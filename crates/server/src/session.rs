@@ -56,6 +56,81 @@ pub struct SessionParams {
     pub timeout_ms: u32,
 }
 
+/// The session's share of its policy (SoftEther `POLICY`): traffic shaping
+/// and the forced disconnect. `Default` = no limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Policy `MaxUpload`: client → hub rate in bit/s; 0 = unlimited.
+    pub max_upload_bps: u32,
+    /// Policy `MaxDownload`: hub → client rate in bit/s; 0 = unlimited.
+    pub max_download_bps: u32,
+    /// Policy `AutoDisconnect`: the session ends this many seconds after
+    /// login; 0 = never.
+    pub auto_disconnect_secs: u32,
+}
+
+impl SessionLimits {
+    /// The limits of an effective policy.
+    pub fn from_policy(p: &rustether_proto::softether::policy::PolicyValues) -> SessionLimits {
+        use rustether_proto::softether::policy::PolicyId;
+        SessionLimits {
+            max_upload_bps: p.get(PolicyId::MaxUpload),
+            max_download_bps: p.get(PolicyId::MaxDownload),
+            auto_disconnect_secs: p.get(PolicyId::AutoDisconnect),
+        }
+    }
+}
+
+/// A token bucket in bits: `rate` bit/s, holding at most one second's worth
+/// (SoftEther's limiter measures over `LIMITER_SAMPLING_SPAN`, 1 s, and
+/// drops what exceeds the rate). Frames over the rate are dropped, not
+/// delayed, as in SoftEther (`StorePacketFilterByTrafficLimiter`).
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: u64,
+    tokens: u64,
+    last_ms: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket for `rate_bps` bit/s (> 0) at time `now_ms`.
+    pub fn new(rate_bps: u32, now_ms: u64) -> TokenBucket {
+        TokenBucket {
+            rate: u64::from(rate_bps),
+            tokens: u64::from(rate_bps),
+            last_ms: now_ms,
+        }
+    }
+
+    /// Takes a frame of `bytes` bytes at `now_ms` (monotonic ms): `false`
+    /// when the rate is exceeded (the frame is to be dropped).
+    pub fn take(&mut self, bytes: usize, now_ms: u64) -> bool {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        if elapsed > 0 {
+            self.tokens = self
+                .tokens
+                .saturating_add(self.rate.saturating_mul(elapsed) / 1000)
+                .min(self.rate);
+            self.last_ms = now_ms;
+        }
+        let need = (bytes as u64).saturating_mul(8);
+        if need <= self.tokens {
+            self.tokens -= need;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Drops the frames of `batch` that exceed `bucket`; returns how many.
+fn shape(bucket: &mut TokenBucket, batch: &mut Vec<Bytes>) -> u64 {
+    let now = now_ms();
+    let before = batch.len();
+    batch.retain(|f| bucket.take(f.len(), now));
+    (before - batch.len()) as u64
+}
+
 /// Descriptive data for administration (SessionList / SessionGet).
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -112,6 +187,12 @@ pub struct Session {
     pub stats: Arc<PortStats>,
     /// Bytes received from the client on all connections.
     pub recv_bytes: AtomicU64,
+    /// Policy limits.
+    pub limits: SessionLimits,
+    /// Frames dropped by `MaxUpload`/`MaxDownload` shaping.
+    pub shaped_frames: AtomicU64,
+    /// Upload shaping, shared by the session's connections.
+    upload: Option<Mutex<TokenBucket>>,
     conns: Mutex<ConnCounts>,
     ctl: mpsc::Sender<NewConnection>,
     stop: Notify,
@@ -298,6 +379,8 @@ pub struct SessionStart {
     pub info: SessionInfo,
     /// Switching policy of the hub port.
     pub policy: rustether_hub::SessionPolicy,
+    /// Shaping and forced disconnect.
+    pub limits: SessionLimits,
     /// Server or client end.
     pub role: Role,
 }
@@ -324,6 +407,10 @@ pub fn spawn(
         info: start.info,
         stats,
         recv_bytes: AtomicU64::new(0),
+        limits: start.limits,
+        shaped_frames: AtomicU64::new(0),
+        upload: (start.limits.max_upload_bps != 0)
+            .then(|| Mutex::new(TokenBucket::new(start.limits.max_upload_bps, now_ms()))),
         conns: Mutex::new(counts),
         ctl: ctl_tx,
         stop: Notify::new(),
@@ -387,6 +474,17 @@ impl SessionTask {
         // session wakes up a few times per timeout period, not per tick.
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
+        // Policy AutoDisconnect.
+        let auto_disconnect = s.limits.auto_disconnect_secs;
+        let auto = async move {
+            if auto_disconnect == 0 {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_secs(u64::from(auto_disconnect))).await;
+        };
+        tokio::pin!(auto);
+        let mut download = (s.limits.max_download_bps != 0)
+            .then(|| TokenBucket::new(s.limits.max_download_bps, now_ms()));
 
         let mut add = |c: NewConnection,
                        writers: &mut Vec<Writer>,
@@ -432,6 +530,7 @@ impl SessionTask {
                 biased;
                 _ = self.shutdown.changed() => { reason = "the server is shutting down"; break; }
                 _ = s.stop.notified() => { reason = "an administrator disconnected it"; break; }
+                _ = &mut auto => { reason = "its policy AutoDisconnect expired"; break; }
                 Some(c) = self.ctl_rx.recv() => {
                     add(c, &mut writers, &mut readers);
                     timer.as_mut().reset(tokio::time::Instant::now());
@@ -449,6 +548,11 @@ impl SessionTask {
                             Ok(f) => { bytes += f.len(); batch.push(f); }
                             Err(_) => break,
                         }
+                    }
+                    if let Some(b) = download.as_mut() {
+                        let n = shape(b, &mut batch);
+                        if n > 0 { s.shaped_frames.fetch_add(n, Ordering::Relaxed); }
+                        if batch.is_empty() { continue; }
                     }
                     if writers.is_empty() { batch.clear(); continue; }
                     out.clear();
@@ -584,6 +688,12 @@ async fn read_loop(
                     Err(e) => return Err(format!("bad block stream: {e}")),
                 }
             }
+            if let Some(b) = &s.upload {
+                let n = shape(&mut b.lock(), &mut batch);
+                if n > 0 {
+                    s.shaped_frames.fetch_add(n, Ordering::Relaxed);
+                }
+            }
             if !batch.is_empty() {
                 s.hub.forward(s.id, &mut batch);
             }
@@ -613,4 +723,24 @@ async fn read_loop(
         info!(session = %s.name, "connection closed: {e}");
     }
     let _ = dead.send(conn);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenBucket;
+
+    #[test]
+    fn token_bucket_allows_one_second_then_the_rate() {
+        // 8 000 bit/s = 1 000 bytes/s; the bucket starts full.
+        let mut b = TokenBucket::new(8_000, 0);
+        assert!(b.take(600, 0));
+        assert!(b.take(400, 0));
+        assert!(!b.take(1, 0));
+        // 100 ms later 100 bytes are available again.
+        assert!(!b.take(101, 100));
+        assert!(b.take(100, 100));
+        // Never more than one second's worth.
+        assert!(!b.take(1_001, 10_000));
+        assert!(b.take(1_000, 10_000));
+    }
 }

@@ -27,39 +27,6 @@ use crate::sha0::password_hash;
 /// The one hub of a VPN Bridge (docs/process-model.md §10).
 pub const BRIDGE_HUB: &str = "BRIDGE";
 
-/// Boolean items of a cascade's `Policy` folder, as SoftEther 5.01 writes them.
-pub const CASCADE_POLICY_BOOLS: [&str; 19] = [
-    "ArpDhcpOnly",
-    "CheckIP",
-    "CheckIPv6",
-    "CheckMac",
-    "DHCPFilter",
-    "DHCPForce",
-    "DHCPNoServer",
-    "DHCPv6Filter",
-    "DHCPv6NoServer",
-    "FilterIPv4",
-    "FilterIPv6",
-    "FilterNonIP",
-    "NoBroadcastLimiter",
-    "NoIPv6DefaultRouterInRA",
-    "NoIPv6DefaultRouterInRAWhenIPv6",
-    "NoServer",
-    "NoServerV6",
-    "RAFilter",
-    "RSandRAFilter",
-];
-
-/// Unsigned items of a cascade's `Policy` folder (all 0 = unlimited / none).
-pub const CASCADE_POLICY_UINTS: [&str; 6] = [
-    "MaxDownload",
-    "MaxIP",
-    "MaxIPv6",
-    "MaxMac",
-    "MaxUpload",
-    "VLanId",
-];
-
 /// One cascade connection of a hub to a hub of a remote VPN Server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CascadeSpec {
@@ -160,11 +127,15 @@ impl CascadeSpec {
             o.push_str(&format!("{t}\t\t{k} {v}\n"));
         }
         o.push_str(&format!("{t}\t}}\n{t}\tdeclare Policy\n{t}\t{{\n"));
-        for k in CASCADE_POLICY_BOOLS {
-            o.push_str(&format!("{t}\t\tbool {k} false\n"));
-        }
-        for k in CASCADE_POLICY_UINTS {
-            o.push_str(&format!("{t}\t\tuint {k} 0\n"));
+        // The cascade subset of the one policy table, all off/0, as
+        // SoftEther 5.01 writes it.
+        for d in rustether_proto::softether::policy::config_keys().filter(|d| d.for_cascade) {
+            let k = d.name;
+            if d.is_bool() {
+                o.push_str(&format!("{t}\t\tbool {k} false\n"));
+            } else {
+                o.push_str(&format!("{t}\t\tuint {k} 0\n"));
+            }
         }
         o.push_str(&format!("{t}\t}}\n{t}}}\n"));
         Ok(o)

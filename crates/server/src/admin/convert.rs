@@ -291,6 +291,30 @@ mod tests {
     use super::*;
     use rustether_proto::password::hash_password;
 
+    /// The RPC `Policy` fields map exactly the policies of the one table
+    /// (`rustether_proto::softether::policy`), with the same types.
+    #[test]
+    fn rpc_policy_fields_are_the_policy_table() {
+        let mut names: Vec<(&str, bool)> = Vec::new();
+        macro_rules! name {
+            ($f:ident, $n:literal, bool) => {
+                names.push(($n, true))
+            };
+            ($f:ident, $n:literal, int) => {
+                names.push(($n, false))
+            };
+        }
+        each_policy!(name);
+        let table: Vec<(&str, bool)> = rustether_proto::softether::policy::config_keys()
+            .map(|d| (d.name, d.is_bool()))
+            .collect();
+        let mut a = names.clone();
+        let mut b = table.clone();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
     #[test]
     fn policy_round_trips() {
         let p = rpc::Policy {
