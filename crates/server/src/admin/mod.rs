@@ -270,34 +270,32 @@ pub(crate) async fn execute(
     outcome
 }
 
-/// Serves an administration connection after its login PACK (vpncmd):
-/// throttle, password check, login answer, then the RPC frame loop until the
-/// client closes, the framing breaks or the server shuts down (no idle
-/// timeout, as SoftEther). `random` is the Hello random of this connection.
-pub async fn serve(
-    admin: Arc<Admin>,
-    mut tls: ServerTls,
-    nego: ServerNegotiation,
-    leftover: BytesMut,
+/// The login part of [`serve`]: throttle, password check and answer.
+/// `None` when the login was refused (and answered) or the answer could not
+/// be written; otherwise the rights and the server's own addresses.
+async fn admin_login(
+    admin: &Admin,
+    tls: &mut ServerTls,
+    nego: &ServerNegotiation,
     login: AdminLogin,
     peer: SocketAddr,
     random: [u8; 20],
-) {
+) -> Option<(rustether_admin::login::AdminLoginOk, Vec<IpAddr>)> {
     let ip = peer.ip();
     let req = match AdminLoginRequest::from_pack(&login.to_pack()) {
         Ok(r) => r,
         Err(code) => {
             warn!("admin: {ip} login refused: malformed request ({code})");
-            reply_error(&mut tls, &nego, code).await;
-            return;
+            reply_error(tls, nego, code).await;
+            return None;
         }
     };
     let account = admin_account(req.hub_name.as_deref());
-    let at = match admit(&admin, ip, &account, "vpncmd").await {
+    let at = match admit(admin, ip, &account, "vpncmd").await {
         Ok(at) => at,
         Err(code) => {
-            reply_error(&mut tls, &nego, code).await;
-            return;
+            reply_error(tls, nego, code).await;
+            return None;
         }
     };
     let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
@@ -315,7 +313,7 @@ pub async fn serve(
         verify_admin_login(&req, &random, &c.server.hashed_password, lookup, source)
     });
     record_login(
-        &admin,
+        admin,
         ip,
         &account,
         at,
@@ -334,8 +332,8 @@ pub async fn serve(
                 code.message(),
                 code.name()
             );
-            reply_error(&mut tls, &nego, code).await;
-            return;
+            reply_error(tls, nego, code).await;
+            return None;
         }
     };
     info!(
@@ -348,8 +346,44 @@ pub async fn serve(
     let mut out = Vec::new();
     nego.write_pack_response(&ok.to_pack(), &mut out);
     if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
-        return;
+        return None;
     }
+    Some((ok, own))
+}
+
+/// Serves an administration connection after its login PACK (vpncmd):
+/// throttle, password check, login answer, then the RPC frame loop until the
+/// client closes, the framing breaks or the server shuts down (no idle
+/// timeout, as SoftEther). `random` is the Hello random of this connection.
+/// The login must be answered by `deadline` (the handshake deadline);
+/// `slot`, the connection's place in the pre-authentication budget, is
+/// given back once it succeeded.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    admin: Arc<Admin>,
+    mut tls: ServerTls,
+    nego: ServerNegotiation,
+    leftover: BytesMut,
+    login: AdminLogin,
+    peer: SocketAddr,
+    random: [u8; 20],
+    mut slot: crate::preauth::PreAuthSlot,
+    deadline: tokio::time::Instant,
+) {
+    let ip = peer.ip();
+    let logged_in = tokio::time::timeout_at(
+        deadline,
+        admin_login(&admin, &mut tls, &nego, login, peer, random),
+    )
+    .await;
+    let Ok(Some((ok, own))) = logged_in else {
+        if logged_in.is_err() {
+            info!("admin: {ip} login timed out");
+        }
+        return;
+    };
+    slot.establish();
+    drop(slot);
     let caller = Caller {
         rights: ok.rights,
         from_local: is_local_source(ip, &own),

@@ -91,10 +91,11 @@ async fn send_unauthorized(tls: &mut ServerTls, head: &HttpHead) -> bool {
     .await
 }
 
-/// Reads until `buf` holds `len` bytes (bounded in time).
+/// Reads until `buf` holds `len` bytes (bounded in time). Memory grows
+/// with the bytes that arrive, not with the announced length.
 async fn fill(tls: &mut ServerTls, buf: &mut BytesMut, len: usize) -> bool {
-    buf.reserve(len.saturating_sub(buf.len()));
     while buf.len() < len {
+        buf.reserve((len - buf.len()).min(64 * 1024));
         match tokio::time::timeout(BODY_TIMEOUT, tls.read_buf(buf)).await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return false,
