@@ -28,7 +28,7 @@ use std::time::Duration;
 use admin_support::*;
 use rustether_testkit::netns::Netns;
 use rustether_testkit::prereq::{require, Prereq};
-use rustether_testkit::seconfig::ServerConfigSpec;
+use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
 use rustether_testkit::t1::{Topology, SERVER_ADDR};
 use rustether_testkit::tmp::TestDir;
 
@@ -300,6 +300,105 @@ fn interleaved_hub_admin_successes_do_not_reset_the_server_admin_throttle() {
     let n = throttled(&server.log()) - before;
     // 3 free guesses, then the lockouts (1 s, 2 s, 4 s, … doubling) outgrow
     // the time a guess and a hub login take
+    assert!(n >= 3, "{n} of {GUESSES} guesses throttled");
+    server.ensure_running().unwrap();
+}
+
+/// One VPN password login with our own client code (signature, hello,
+/// login PACK as SoftEther's client sends it): `Ok` for a welcome,
+/// `Err(code)` for an error PACK (`u32::MAX` if the connection failed).
+fn vpn_login(target: SocketAddr, hub: &str, user: &str, password: &str) -> Result<(), u32> {
+    use rustether_proto::messages::LoginRequest;
+    use rustether_proto::negotiate::ClientNegotiation;
+    use rustether_proto::password::{hash_password, secure_password};
+    let failed = |_| u32::MAX;
+    let mut tls = tls_connect(target).map_err(failed)?;
+    let mut nego = ClientNegotiation::new(target.ip().to_string(), 1_800_000_000);
+    let mut out = Vec::new();
+    nego.start(&mut out);
+    tls.write_all(&out).map_err(failed)?;
+    let mut buf = bytes::BytesMut::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let mut read = |tls: &mut Tls, buf: &mut bytes::BytesMut| -> Result<(), u32> {
+        match tls.read(&mut chunk) {
+            Ok(0) | Err(_) => Err(u32::MAX),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+        }
+    };
+    let hello = loop {
+        if let Some(h) = nego.on_hello(&mut buf).map_err(|_| u32::MAX)? {
+            break h;
+        }
+        read(&mut tls, &mut buf)?;
+    };
+    let proof = secure_password(&hash_password(user, password), &hello.random);
+    let mut login = LoginRequest::cascade(hub, user, proof, [7; 20]);
+    login.require_bridge_routing_mode = false;
+    out.clear();
+    nego.send_request(&login.to_pack(), &mut out);
+    tls.write_all(&out).map_err(failed)?;
+    let answer = loop {
+        if let Some(p) = nego.on_response(&mut buf).map_err(|_| u32::MAX)? {
+            break p;
+        }
+        read(&mut tls, &mut buf)?;
+    };
+    match answer.get_int("error") {
+        Some(e) if e != 0 => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Brute force on a VPN user's password with our own client, with
+/// successful logins of another user of the same hub from the same address
+/// between the guesses: the guesses are throttled (the server refuses
+/// attempts without checking them and logs each one), the other user logs
+/// in every time.
+///
+/// Before issue 9 item 3 VPN logins were not throttled at all; this test
+/// fails there.
+#[test]
+fn vpn_password_guessing_is_throttled() {
+    if !require(&[Prereq::Netns]) {
+        return;
+    }
+    let dir = TestDir::new("attack-preauth-vpnlogin").unwrap();
+    let topo = Topology::new(1, false).unwrap();
+    let spec = ServerConfigSpec::with_hub(
+        PORT,
+        "TEST",
+        &[UserSpec::new("victim", "secret1"), UserSpec::new("mallory", "mine")],
+    );
+    let text = config_text(&spec, false);
+    let mut server = OurServer::start(&topo.server, dir.path(), "server", PORT, &text).unwrap();
+    let target = SocketAddr::V4(SocketAddrV4::new(SERVER_ADDR, PORT));
+    let throttled = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("VPN login throttled after repeated failures"))
+            .count()
+    };
+    const GUESSES: usize = 8;
+    let (guesses, own) = in_netns(&topo.clients[0], move || {
+        let mut guesses = Vec::new();
+        let mut own = 0;
+        for i in 0..GUESSES {
+            guesses.push(vpn_login(target, "TEST", "victim", &format!("guess{i}")));
+            if vpn_login(target, "TEST", "mallory", "mine").is_ok() {
+                own += 1;
+            }
+        }
+        (guesses, own)
+    });
+    assert!(
+        guesses.iter().all(|g| *g == Err(9)),
+        "every guess refused with ERR_AUTH_FAILED: {guesses:?}"
+    );
+    assert_eq!(own, GUESSES, "the other user logs in every time");
+    let n = throttled(&server.log());
+    // 3 free guesses, then every other guess arrives during the lockout
     assert!(n >= 3, "{n} of {GUESSES} guesses throttled");
     server.ensure_running().unwrap();
 }
