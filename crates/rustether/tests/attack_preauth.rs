@@ -304,6 +304,61 @@ fn interleaved_hub_admin_successes_do_not_reset_the_server_admin_throttle() {
     server.ensure_running().unwrap();
 }
 
+/// A slow-loris head: one short header line every 10 s, each within the
+/// 15 s per-read timeout. The server closes the connection once the
+/// handshake deadline from accept has passed (and says so in its log).
+///
+/// Before issue 9 item 2 only the per-read timeout existed and the
+/// connection stayed open for all 13 lines; this test fails there.
+#[test]
+fn slow_handshake_is_cut_at_the_deadline() {
+    if !require(&[Prereq::Netns]) {
+        return;
+    }
+    let dir = TestDir::new("attack-preauth-slow").unwrap();
+    let topo = Topology::new(1, false).unwrap();
+    let text = config_text(&ServerConfigSpec::minimal(PORT), false);
+    let mut server = OurServer::start(&topo.server, dir.path(), "server", PORT, &text).unwrap();
+    let target = SocketAddr::V4(SocketAddrV4::new(SERVER_ADDR, PORT));
+    let lines_sent = in_netns(&topo.clients[0], move || {
+        let mut tls = tls_connect(target).expect("TLS");
+        tls.sock
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        if tls
+            .write_all(b"POST /vpnsvc/connect.cgi HTTP/1.1\r\n")
+            .and_then(|_| tls.flush())
+            .is_err()
+        {
+            return None;
+        }
+        // 13 lines: 130 s, more than twice the 60 s deadline
+        for sent in 1..=13 {
+            if tls
+                .write_all(b"X-Slow: 1\r\n")
+                .and_then(|_| tls.flush())
+                .is_err()
+            {
+                return Some(sent);
+            }
+            // waits up to 10 s for the server to close
+            if closed_by_server(&mut tls) {
+                return Some(sent);
+            }
+        }
+        None
+    });
+    assert!(
+        lines_sent.is_some(),
+        "the server kept a handshake open for 13 lines at 10 s intervals"
+    );
+    assert!(
+        server.log().contains("handshake deadline passed"),
+        "closed by the deadline, not by the per-read timeout"
+    );
+    server.ensure_running().unwrap();
+}
+
 /// One VPN password login with our own client code (signature, hello,
 /// login PACK as SoftEther's client sends it): `Ok` for a welcome,
 /// `Err(code)` for an error PACK (`u32::MAX` if the connection failed).
@@ -370,7 +425,10 @@ fn vpn_password_guessing_is_throttled() {
     let spec = ServerConfigSpec::with_hub(
         PORT,
         "TEST",
-        &[UserSpec::new("victim", "secret1"), UserSpec::new("mallory", "mine")],
+        &[
+            UserSpec::new("victim", "secret1"),
+            UserSpec::new("mallory", "mine"),
+        ],
     );
     let text = config_text(&spec, false);
     let mut server = OurServer::start(&topo.server, dir.path(), "server", PORT, &text).unwrap();

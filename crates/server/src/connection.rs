@@ -196,7 +196,15 @@ pub async fn serve(
                 return;
             }
             Err(_) => {
-                info!(%peer, "negotiation timed out");
+                if Instant::now() >= deadline {
+                    info!(
+                        %peer,
+                        "handshake deadline passed ({} s from accept)",
+                        HANDSHAKE_DEADLINE.as_secs()
+                    );
+                } else {
+                    info!(%peer, "negotiation timed out");
+                }
                 return;
             }
         }
