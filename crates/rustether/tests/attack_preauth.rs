@@ -59,12 +59,16 @@ fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'stati
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
+/// SoftEther's client timeout per connect step (`CONNECTING_TIMEOUT`).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// TCP connect and TLS handshake (certificate not checked, as SoftEther's
-/// clients by default); `Err` if the server closes or resets first.
+/// clients by default), each read and write bounded by [`CLIENT_TIMEOUT`];
+/// `Err` if the server closes or resets first.
 fn tls_connect(target: SocketAddr) -> std::io::Result<Tls> {
-    let tcp = TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
-    tcp.set_write_timeout(Some(Duration::from_secs(20)))?;
+    let tcp = TcpStream::connect_timeout(&target, CLIENT_TIMEOUT)?;
+    tcp.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    tcp.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let cfg = rustether_server::tls::client_config_no_verify();
     let conn = rustls::ClientConnection::new(cfg, "vpn.example".try_into().expect("name"))
         .map_err(std::io::Error::other)?;
@@ -131,8 +135,9 @@ fn refusal_counters(log: &str) -> Option<(u64, u64, u64)> {
 /// A connection flood from one namespace address: at most
 /// `MaxConnectionsPerIP` unestablished connections are kept, the others are
 /// closed at once; the kept bytes stay bounded; heads over the budget are
-/// closed; and the server administrator logs in from another address with
-/// the real vpncmd every time, within vpncmd's usual timeout.
+/// closed; and from another address the server administrator logs in with
+/// the real vpncmd and a user logs in to the hub with our client every
+/// time, within the clients' usual timeouts.
 ///
 /// Before issue 9 item 2 every flood connection was kept (nothing is
 /// refused, no counter is logged) and this test fails.
@@ -143,7 +148,8 @@ fn flood_from_one_address_is_cut_and_others_still_log_in() {
     }
     let dir = TestDir::new("attack-preauth-flood").unwrap();
     let topo = Topology::new(2, false).unwrap();
-    let text = config_text(&ServerConfigSpec::minimal(PORT), false).replacen(
+    let spec = ServerConfigSpec::with_hub(PORT, "TEST", &[UserSpec::new("u1", "pw1")]);
+    let text = config_text(&spec, false).replacen(
         "declare ServerConfiguration\n\t{\n",
         &format!("declare ServerConfiguration\n\t{{\n\t\tuint MaxConnectionsPerIP {PER_IP}\n"),
         1,
@@ -194,7 +200,18 @@ fn flood_from_one_address_is_cut_and_others_still_log_in() {
             ok += 1;
         }
     }
-    assert_eq!(ok, 3, "logins from another address during the flood");
+    assert_eq!(ok, 3, "admin logins from another address during the flood");
+    // and so do VPN logins (our own client, SoftEther's login PACK), each
+    // within the client's usual 15 s per step
+    let vpn_ok = in_netns(&topo.clients[1], move || {
+        (0..3)
+            .filter(|_| vpn_login(SocketAddr::V4(target), "TEST", "u1", "pw1").is_ok())
+            .count()
+    });
+    assert_eq!(
+        vpn_ok, 3,
+        "VPN logins from another address during the flood"
+    );
 
     // One more from the flooding address is refused; the server's counters
     // say how many it refused and how many bytes the held ones keep.
