@@ -90,13 +90,19 @@ impl Acceptor for Gateway {
                 // at once and the server keeps nothing.
                 let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
                 drop(tcp);
-                info!(
-                    %peer,
-                    "connection refused before login: {why}; refused={} unestablished={} kept_bytes={}",
+                let (refused, unestablished, kept) = (
                     self.gate.refused(),
                     self.gate.unestablished(),
-                    self.gate.kept_bytes()
+                    self.gate.kept_bytes(),
                 );
+                if self.gate.refusal_log_due(std::time::Instant::now()) {
+                    info!(
+                        %peer,
+                        "connection refused before login: {why}; refused={refused} unestablished={unestablished} kept_bytes={kept}"
+                    );
+                } else {
+                    debug!(%peer, "connection refused before login: {why}; refused={refused}");
+                }
             }
         }
     }

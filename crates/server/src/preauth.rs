@@ -40,6 +40,10 @@ use rustether_admin::throttle::{LoginThrottle, SourceKey};
 /// (30 s); SoftEther itself has only the per-step timeout.
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Shortest interval between two refusals logged at info level
+/// ([`Gate::refusal_log_due`]).
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The limits of [`AdmissionTable`], from `ServerConfiguration`
 /// (docs/config-format.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +173,7 @@ pub struct Gate {
     /// password), per (source, account) and per source.
     pub vpn_throttle: Mutex<LoginThrottle>,
     vpn_throttled: AtomicU64,
+    last_refusal_log: Mutex<Option<std::time::Instant>>,
 }
 
 impl Gate {
@@ -189,6 +194,20 @@ impl Gate {
             Err(r) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 Err(r)
+            }
+        }
+    }
+
+    /// Whether a refusal at `now` should be logged at info level: at most
+    /// one line per [`REFUSAL_LOG_INTERVAL`], so that a flood cannot flood
+    /// the log (the others go to debug; the counters cover them all).
+    pub fn refusal_log_due(&self, now: std::time::Instant) -> bool {
+        let mut last = self.last_refusal_log.lock();
+        match *last {
+            Some(t) if now.saturating_duration_since(t) < REFUSAL_LOG_INTERVAL => false,
+            _ => {
+                *last = Some(now);
+                true
             }
         }
     }
@@ -351,5 +370,14 @@ mod tests {
         let _e = gate.admit(ip("192.0.2.1"), LIMITS).unwrap();
         assert!(gate.admit(ip("192.0.2.1"), LIMITS).is_err());
         assert_eq!(gate.refused(), 1);
+    }
+
+    #[test]
+    fn refusals_are_logged_at_most_once_per_interval() {
+        let gate = Gate::default();
+        let t0 = std::time::Instant::now();
+        assert!(gate.refusal_log_due(t0));
+        assert!(!gate.refusal_log_due(t0 + Duration::from_millis(999)));
+        assert!(gate.refusal_log_due(t0 + REFUSAL_LOG_INTERVAL));
     }
 }
