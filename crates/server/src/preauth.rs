@@ -17,8 +17,9 @@
 //!   answer), must end within [`HANDSHAKE_DEADLINE`]; each read also has
 //!   SoftEther's 15 s `CONNECTING_TIMEOUT`.
 //! * The bytes a connection keeps before login are bounded: the HTTP head
-//!   at [`rustether_proto::http::MAX_HEAD_BYTES`] as received, the read
-//!   buffer by one line ([`rustether_proto::http::MAX_LINE`]) plus one read.
+//!   at [`rustether_proto::http::MAX_HEAD_BYTES`] as received, each line at
+//!   [`rustether_proto::http::MAX_LINE`], a request body before login at
+//!   64 KiB (`PackLimits::HTTP_FROM_CLIENT`), plus the TLS buffers.
 //!   [`Gate::kept_bytes`] sums them over all unestablished connections.
 //!
 //! [`AdmissionTable`] is the sans-IO table; [`Gate`] is the shared runtime
