@@ -16,7 +16,13 @@
 #   netns re-load-s-PID: eth0 10.232.0.1/24, the server on TCP 5555
 #   netns re-load-c-PID: eth0 10.232.0.2/24 + 10.232.0.101-120 (loadgen's
 #                        source addresses; one address has only ~28 000
-#                        ephemeral ports), ip_local_port_range widened
+#                        ephemeral ports), ip_local_port_range widened;
+#                        at most LOAD_CONC / LOAD_HOLD_CONC logins are in
+#                        flight at once, far below RustEther's
+#                        pre-authentication limits (MaxConnectionsPerIP 256
+#                        per address, MaxUnestablishedConnections 1000; only
+#                        connections that have not logged in count, see
+#                        docs/protocol-sslvpn.md §2.6)
 #
 # Both servers read the same SoftEther-format configuration (`loadgen
 # config`: one listener, hub DEFAULT with user u1, one RSA-2048 certificate

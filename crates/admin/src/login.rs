@@ -19,7 +19,8 @@
 //!   prohibited…", observed).
 //! * A hub whose stored administrator hash is all zero has hub-admin login
 //!   disabled.
-//! * Failed logins are rate-limited per source ([`crate::throttle`]).
+//! * Failed logins are rate-limited per (source, account) and per source
+//!   ([`crate::throttle`]).
 
 use std::net::IpAddr;
 

@@ -27,7 +27,9 @@ use rustether_admin::login::{
 };
 use rustether_admin::memory::MemoryBackend;
 use rustether_admin::rpc::{EnumSessionItem, KeyPair};
-use rustether_admin::throttle::{Admission, LoginThrottle, ThrottlePolicy, THROTTLED_ERROR};
+use rustether_admin::throttle::{
+    admin_account, Admission, LoginThrottle, ThrottlePolicy, THROTTLED_ERROR,
+};
 use rustether_admin::{dispatch, Caller};
 use rustether_proto::http::{write_response, HttpMessage, HttpParser, CONTENT_TYPE_PACK};
 use rustether_proto::password::{hash_password, nt_password_hash};
@@ -99,7 +101,13 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
         return None;
     }
     let now = *shared.clock.lock().unwrap();
-    let admitted = shared.throttle.lock().unwrap().check(peer, now);
+    let account = admin_account(
+        AdminLoginRequest::from_pack(&auth)
+            .ok()
+            .and_then(|r| r.hub_name)
+            .as_deref(),
+    );
+    let admitted = shared.throttle.lock().unwrap().check(peer, &account, now);
     let result = match admitted {
         Admission::Throttled { .. } => Err(THROTTLED_ERROR),
         Admission::Allowed => AdminLoginRequest::from_pack(&auth).and_then(|req| {
@@ -119,13 +127,21 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
     };
     let ok = match result {
         Ok(ok) => {
-            shared.throttle.lock().unwrap().record_success(peer);
+            shared
+                .throttle
+                .lock()
+                .unwrap()
+                .record_success(peer, &account);
             send_pack(&mut tls, &ok.to_pack())?;
             ok
         }
         Err(e) => {
             if admitted == Admission::Allowed {
-                shared.throttle.lock().unwrap().record_failure(peer, now);
+                shared
+                    .throttle
+                    .lock()
+                    .unwrap()
+                    .record_failure(peer, &account, now);
             }
             send_pack(&mut tls, &login_error_pack(e))?;
             return Some(());

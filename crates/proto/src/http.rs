@@ -15,6 +15,13 @@ pub const MAX_LINE: usize = 4096;
 /// Most header lines per message (`HTTP_HEADER_MAX_LINES`).
 pub const MAX_HEADERS: usize = 128;
 
+/// Most bytes of one message head (start line, header lines and their line
+/// ends) as received. SoftEther allows 128 lines of 4 KiB (512 KiB, expanded
+/// further by its string copies); its own clients send a few hundred bytes
+/// and browsers rarely more than 8 KiB, so a head over 16 KiB is refused
+/// (issue 9: a bounded pre-authentication memory budget per connection).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// `Keep-Alive` header value SoftEther sends (`HTTP_KEEP_ALIVE`).
 pub const KEEP_ALIVE: &str = "timeout=15; max=19";
 
@@ -49,6 +56,9 @@ pub enum HttpError {
     /// we refuse the message).
     #[error("more than {MAX_HEADERS} HTTP headers")]
     TooManyHeaders,
+    /// The head is longer than [`MAX_HEAD_BYTES`] (not a SoftEther limit).
+    #[error("HTTP head longer than {MAX_HEAD_BYTES} bytes")]
+    HeadTooLarge,
     /// `Content-Length` is not a decimal number.
     #[error("invalid Content-Length")]
     BadContentLength,
@@ -119,7 +129,8 @@ pub struct HttpMessage {
 enum State {
     #[default]
     StartLine,
-    Headers([String; 3], Vec<(String, String)>),
+    /// Start line, headers so far, head bytes received so far.
+    Headers([String; 3], Vec<(String, String)>, usize),
     Body(HttpHead, usize),
 }
 
@@ -131,8 +142,9 @@ pub struct HttpParser {
     state: State,
 }
 
-/// Takes one line (without its LF or CRLF) off the front of `buf`.
-fn take_line(buf: &mut BytesMut) -> Result<Option<String>, HttpError> {
+/// Takes one line (without its LF or CRLF) off the front of `buf`, with
+/// the number of bytes it took (line end included).
+fn take_line(buf: &mut BytesMut) -> Result<Option<(String, usize)>, HttpError> {
     let window = &buf[..buf.len().min(MAX_LINE)];
     match window.iter().position(|&b| b == b'\n') {
         Some(i) => {
@@ -141,10 +153,23 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<String>, HttpError> {
             if l.last() == Some(&b'\r') {
                 l = &l[..l.len() - 1];
             }
-            Ok(Some(String::from_utf8_lossy(l).into_owned()))
+            Ok(Some((line_text(l), i + 1)))
         }
         None if buf.len() >= MAX_LINE => Err(HttpError::LineTooLong),
         None => Ok(None),
+    }
+}
+
+/// The text of a head line, never longer than its bytes: valid UTF-8 as it
+/// is; otherwise every non-ASCII byte becomes `?` (a lossy conversion with
+/// U+FFFD would triple the size of hostile input).
+fn line_text(l: &[u8]) -> String {
+    match std::str::from_utf8(l) {
+        Ok(s) => s.to_owned(),
+        Err(_) => l
+            .iter()
+            .map(|&b| if b.is_ascii() { b as char } else { '?' })
+            .collect(),
     }
 }
 
@@ -193,6 +218,16 @@ impl HttpParser {
         self.max_body
     }
 
+    /// Bytes of a partly received head that the parser keeps (at most
+    /// [`MAX_HEAD_BYTES`]); 0 between messages and while a body is awaited
+    /// (the body stays in the caller's buffer).
+    pub fn kept_bytes(&self) -> usize {
+        match &self.state {
+            State::Headers(_, _, kept) => *kept,
+            _ => 0,
+        }
+    }
+
     /// Changes the body limit for the next message.
     pub fn set_max_body(&mut self, max_body: usize) {
         self.max_body = max_body;
@@ -210,7 +245,7 @@ impl HttpParser {
         loop {
             match &mut self.state {
                 State::StartLine => {
-                    let Some(line) = take_line(buf)? else {
+                    let Some((line, used)) = take_line(buf)? else {
                         return Ok(None);
                     };
                     let start = parse_start_line(&line)?;
@@ -221,15 +256,21 @@ impl HttpParser {
                             headers: Vec::new(),
                         }));
                     }
-                    self.state = State::Headers(start, Vec::new());
+                    self.state = State::Headers(start, Vec::new(), used);
                 }
-                State::Headers(_, headers) => {
-                    let Some(line) = take_line(buf)? else {
+                State::Headers(_, headers, kept) => {
+                    let Some((line, used)) = take_line(buf)? else {
                         return Ok(None);
                     };
+                    *kept += used;
+                    if *kept > MAX_HEAD_BYTES {
+                        self.state = State::StartLine;
+                        return Err(HttpError::HeadTooLarge);
+                    }
                     let line = trim_st(&line);
                     if line.is_empty() {
-                        let State::Headers(start, headers) = std::mem::take(&mut self.state) else {
+                        let State::Headers(start, headers, _) = std::mem::take(&mut self.state)
+                        else {
                             unreachable!()
                         };
                         return Ok(Some(HttpHead { start, headers }));
@@ -555,6 +596,44 @@ Connection: Keep-Alive\r\nContent-Length: 10\r\nContent-Type: image/jpeg\r\nHost
         );
         many.extend_from_slice(b"H128: v\r\n\r\n");
         assert_eq!(parse_all(&mut p, &many), Err(HttpError::TooManyHeaders));
+    }
+
+    #[test]
+    fn head_bytes_are_bounded_and_kept_as_received() {
+        // 5 header lines of 4 KiB of invalid UTF-8: 20 KiB > MAX_HEAD_BYTES
+        let mut p = HttpParser::new(0);
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
+        assert_eq!(p.parse(&mut buf), Ok(None));
+        assert_eq!(p.kept_bytes(), 16);
+        let mut line = b"X: ".to_vec();
+        line.resize(4094, 0xff);
+        line.extend_from_slice(b"\r\n");
+        let mut kept = 16;
+        for _ in 0..3 {
+            buf.extend_from_slice(&line);
+            assert_eq!(p.parse(&mut buf), Ok(None));
+            kept += line.len();
+            // as received, not expanded to U+FFFD (3 bytes each)
+            assert_eq!(p.kept_bytes(), kept);
+            let State::Headers(_, h, _) = &p.state else {
+                panic!("in the head")
+            };
+            let text: usize = h.iter().map(|(n, v)| n.len() + v.len()).sum();
+            assert!(text <= kept);
+        }
+        buf.extend_from_slice(&line);
+        assert_eq!(p.parse(&mut buf), Err(HttpError::HeadTooLarge));
+        assert_eq!(p.kept_bytes(), 0);
+        // a head just under the limit is fine
+        let mut p = HttpParser::new(0);
+        let mut ok = b"GET / HTTP/1.1\r\n".to_vec();
+        for _ in 0..3 {
+            ok.extend_from_slice(&line);
+        }
+        ok.extend_from_slice(b"\r\n");
+        let m = parse_all(&mut p, &ok).unwrap().unwrap();
+        assert_eq!(m.head.headers[0].1.len(), 4091);
+        assert!(m.head.headers[0].1.bytes().all(|b| b == b'?'));
     }
 
     #[test]

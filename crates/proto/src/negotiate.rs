@@ -191,7 +191,9 @@ impl ServerNegotiation {
     /// Called after the caller answered a [`ServerEvent::WebApi`] request.
     /// An authenticated request restarts the count of the 19 HTTP requests
     /// allowed before the signature (SoftEther sets `num = 0` when
-    /// `JsonRpcAuthed`; `OPTIONS` always counts as authenticated).
+    /// `JsonRpcAuthed`). SoftEther also counts `OPTIONS` as authenticated,
+    /// which lets any peer keep a connection for ever; callers here pass
+    /// `false` for it (issue 9).
     pub fn web_request_done(&mut self, authenticated: bool) {
         if authenticated {
             self.requests = 0;
@@ -212,6 +214,13 @@ impl ServerNegotiation {
     /// True once the signature was accepted and the hello written.
     pub fn signature_done(&self) -> bool {
         matches!(self.state, ServerState::PackHead | ServerState::PackBody(_))
+    }
+
+    /// Bytes of a partly received HTTP head held by the negotiation (at
+    /// most [`crate::http::MAX_HEAD_BYTES`]); the caller's input buffer
+    /// comes on top.
+    pub fn kept_bytes(&self) -> usize {
+        self.parser.kept_bytes()
     }
 
     /// Number of HTTP requests handled by the signature dispatcher so far.

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustether_admin::throttle::{vpn_account, Admission, THROTTLED_ERROR};
+use tokio::time::Instant;
+
 use bytes::BytesMut;
 use rand::RngCore;
 use rustether_proto::messages::{
@@ -25,59 +28,112 @@ use tracing::{debug, info, warn};
 
 use crate::admin::Admin;
 use crate::listener::Acceptor;
+use crate::preauth::{Gate, PreAuthLimits, PreAuthSlot, HANDSHAKE_DEADLINE};
 use crate::server::Server;
 use crate::session::{self, NewConnection, SessionInfo, SessionParams, SessionStart};
 use crate::transport::{linger, reply_error, BurstReader, DataStream, ServerTls};
 
 /// Time allowed for the TLS handshake and for each negotiation read
-/// (SoftEther `CONNECTING_TIMEOUT`, 15 s).
+/// (SoftEther `CONNECTING_TIMEOUT`, 15 s); the whole handshake has
+/// [`HANDSHAKE_DEADLINE`].
 pub const CONNECTING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where accepted connections go: the server for logins and additional
-/// connections, the administration for admin logins and the web API.
+/// connections, the administration for admin logins and the web API; the
+/// [`Gate`] admits them (pre-authentication budget, VPN login throttle).
 #[derive(Debug)]
 pub struct Gateway {
     server: Arc<Server>,
     admin: Arc<Admin>,
+    gate: Arc<Gate>,
 }
 
 impl Gateway {
     /// A gateway to `server` and its `admin`.
     pub fn new(server: Arc<Server>, admin: Arc<Admin>) -> Gateway {
-        Gateway { server, admin }
+        Gateway {
+            server,
+            admin,
+            gate: Arc::new(Gate::default()),
+        }
     }
 
     /// The administration admin logins go to.
     pub fn admin(&self) -> &Arc<Admin> {
         &self.admin
     }
+
+    /// The pre-authentication state (counters for tests and status).
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
 }
 
 impl Acceptor for Gateway {
     fn accept(&self, tcp: TcpStream, peer: SocketAddr, local: SocketAddr) {
-        tokio::spawn(serve(
-            self.server.clone(),
-            self.admin.clone(),
-            tcp,
-            peer,
-            local,
-        ));
+        let limits = self
+            .server
+            .with_config(|c| PreAuthLimits::from_settings(&c.server));
+        match self.gate.admit(peer.ip(), limits) {
+            Ok(slot) => {
+                tokio::spawn(serve(
+                    self.server.clone(),
+                    self.admin.clone(),
+                    self.gate.clone(),
+                    slot,
+                    tcp,
+                    peer,
+                    local,
+                ));
+            }
+            Err(why) => {
+                // Closed with a reset before any TLS work: the peer learns
+                // at once and the server keeps nothing.
+                let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
+                drop(tcp);
+                let (refused, unestablished, kept) = (
+                    self.gate.refused(),
+                    self.gate.unestablished(),
+                    self.gate.kept_bytes(),
+                );
+                if self.gate.refusal_log_due(std::time::Instant::now()) {
+                    info!(
+                        %peer,
+                        "connection refused before login: {why}; refused={refused} unestablished={unestablished} kept_bytes={kept}"
+                    );
+                } else {
+                    debug!(%peer, "connection refused before login: {why}; refused={refused}");
+                }
+            }
+        }
     }
+}
+
+/// The end of one handshake step: [`CONNECTING_TIMEOUT`] from now, but
+/// never after the handshake's `deadline`.
+fn step_deadline(deadline: Instant) -> Instant {
+    (Instant::now() + CONNECTING_TIMEOUT).min(deadline)
 }
 
 /// Serves one accepted connection until it is handed to a session or closed.
 /// Never panics on peer input; every refusal is logged with the peer address.
+/// `slot` is its place in the pre-authentication budget, given back once
+/// the login completed; the handshake must complete within
+/// [`HANDSHAKE_DEADLINE`].
 pub async fn serve(
     server: Arc<Server>,
     admin: Arc<Admin>,
+    gate: Arc<Gate>,
+    mut slot: PreAuthSlot,
     tcp: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
 ) {
+    let mut deadline = Instant::now() + HANDSHAKE_DEADLINE;
     let _ = tcp.set_nodelay(true);
     let acceptor = TlsAcceptor::from(server.tls_config());
-    let mut tls = match tokio::time::timeout(
-        CONNECTING_TIMEOUT,
+    let mut tls = match tokio::time::timeout_at(
+        step_deadline(deadline),
         acceptor.accept(BurstReader::new(tcp)),
     )
     .await
@@ -105,8 +161,10 @@ pub async fn serve(
     let mut out = Vec::new();
     let request = loop {
         let step = nego.on_input_event(&mut buf, &mut out);
+        slot.set_kept(buf.capacity().max(buf.len()) + nego.kept_bytes());
         if !out.is_empty() {
-            if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+            let write = async { tls.write_all(&out).await.and(tls.flush().await) };
+            if !matches!(tokio::time::timeout_at(deadline, write).await, Ok(Ok(()))) {
                 return;
             }
             out.clear();
@@ -115,21 +173,29 @@ pub async fn serve(
             Ok(Some(ServerEvent::Request(req))) => break req,
             Ok(Some(ServerEvent::WebApi(head))) => {
                 // JSON-RPC at /api/; the connection may carry more requests.
-                if crate::admin::web_request(&admin, &mut tls, &mut nego, &mut buf, head, peer)
-                    .await
-                {
-                    continue;
+                let served = tokio::time::timeout_at(
+                    deadline,
+                    crate::admin::web_request(&admin, &mut tls, &mut nego, &mut buf, head, peer),
+                )
+                .await;
+                if served != Ok(true) {
+                    return;
                 }
-                return;
+                if nego.signature_requests() == 0 {
+                    // An authenticated request: the next one gets a
+                    // deadline of its own.
+                    deadline = Instant::now() + HANDSHAKE_DEADLINE;
+                }
+                continue;
             }
             Ok(None) => {}
             Err(e) => {
                 info!(%peer, "negotiation ended: {e}");
-                linger(&mut tls).await;
+                let _ = tokio::time::timeout_at(deadline, linger(&mut tls)).await;
                 return;
             }
         }
-        match tokio::time::timeout(CONNECTING_TIMEOUT, tls.read_buf(&mut buf)).await {
+        match tokio::time::timeout_at(step_deadline(deadline), tls.read_buf(&mut buf)).await {
             Ok(Ok(0)) => return,
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -137,20 +203,41 @@ pub async fn serve(
                 return;
             }
             Err(_) => {
-                info!(%peer, "negotiation timed out");
+                if Instant::now() >= deadline {
+                    info!(
+                        %peer,
+                        "handshake deadline passed ({} s from accept)",
+                        HANDSHAKE_DEADLINE.as_secs()
+                    );
+                } else {
+                    info!(%peer, "negotiation timed out");
+                }
                 return;
             }
         }
     };
+    slot.set_kept(buf.len());
 
     match request {
         ClientRequest::Login(login) => {
-            handle_login(server, tls, nego, buf, login, peer, random).await
+            let login = tokio::time::timeout_at(
+                deadline,
+                handle_login(
+                    &server, &gate, &mut slot, tls, nego, buf, login, peer, random,
+                ),
+            );
+            if login.await.is_err() {
+                info!(%peer, "login timed out");
+            }
         }
         ClientRequest::AdditionalConnect(ac) => {
             let Some(session) = server.sessions.get(&ac.session_key) else {
                 info!(%peer, "additional connection for an unknown session");
-                reply_error(&mut tls, &nego, ErrorCode::SESSION_TIMEOUT).await;
+                let _ = tokio::time::timeout_at(
+                    deadline,
+                    reply_error(&mut tls, &nego, ErrorCode::SESSION_TIMEOUT),
+                )
+                .await;
                 return;
             };
             let direction = match session.reserve_additional() {
@@ -161,17 +248,20 @@ pub async fn serve(
                         session::AttachError::Gone => ErrorCode::SESSION_TIMEOUT,
                     };
                     info!(%peer, session = %session.name, "additional connection refused: {code}");
-                    reply_error(&mut tls, &nego, code).await;
+                    let _ =
+                        tokio::time::timeout_at(deadline, reply_error(&mut tls, &nego, code)).await;
                     return;
                 }
             };
             let reply = AdditionalConnectReply { direction }.to_pack();
             let mut out = Vec::new();
             nego.write_pack_response(&reply, &mut out);
-            if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
+            let write = async { tls.write_all(&out).await.and(tls.flush().await) };
+            if !matches!(tokio::time::timeout_at(deadline, write).await, Ok(Ok(()))) {
                 session.release_slot(direction);
                 return;
             }
+            slot.establish();
             debug!(%peer, session = %session.name, ?direction, "additional connection accepted");
             let (stream, raw) = DataStream::from_tls(tls, session.params.use_encrypt);
             let mut leftover = buf;
@@ -199,22 +289,56 @@ pub async fn serve(
             p.add_int("NumHub", names.len() as u32);
             let mut out = Vec::new();
             nego.write_pack_response(&p, &mut out);
-            let _ = tls.write_all(&out).await;
-            let _ = tls.flush().await;
-            linger(&mut tls).await;
+            let _ = tokio::time::timeout_at(deadline, async {
+                let _ = tls.write_all(&out).await;
+                let _ = tls.flush().await;
+                linger(&mut tls).await;
+            })
+            .await;
         }
         ClientRequest::Admin(login) => {
-            crate::admin::serve(admin, tls, nego, buf, login, peer, random).await
+            crate::admin::serve(admin, tls, nego, buf, login, peer, random, slot, deadline).await
         }
         other => {
             debug!(%peer, "unsupported request {:?}", std::mem::discriminant(&other));
-            reply_error(&mut tls, &nego, ErrorCode::NOT_SUPPORTED).await;
+            let _ = tokio::time::timeout_at(
+                deadline,
+                reply_error(&mut tls, &nego, ErrorCode::NOT_SUPPORTED),
+            )
+            .await;
         }
     }
 }
 
+/// The VPN login throttle's verdict on `login` from `peer`: `Ok(at)` to
+/// check the password, `Err` once a throttled attempt has been held for the
+/// rest of its wait (it is then refused with error 9 without a check).
+async fn admit_login(gate: &Gate, peer: SocketAddr, account: &str) -> Result<Instant, ()> {
+    let now = Instant::now();
+    let admission = gate
+        .vpn_throttle
+        .lock()
+        .check(peer.ip(), account, now.into_std());
+    match admission {
+        Admission::Allowed => Ok(now),
+        Admission::Throttled { retry_after } => {
+            let n = gate.count_vpn_throttled();
+            warn!(
+                %peer,
+                "VPN login throttled after repeated failures; refused after {} ms (vpn_throttled={n})",
+                retry_after.as_millis()
+            );
+            tokio::time::sleep(retry_after.min(Duration::from_secs(30))).await;
+            Err(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn handle_login(
-    server: Arc<Server>,
+    server: &Arc<Server>,
+    gate: &Gate,
+    slot: &mut PreAuthSlot,
     mut tls: ServerTls,
     nego: ServerNegotiation,
     leftover: BytesMut,
@@ -222,7 +346,31 @@ async fn handle_login(
     peer: SocketAddr,
     random: [u8; 20],
 ) {
-    let accepted = match server.authenticate(&login, &random, peer.ip()) {
+    let account = vpn_account(&login.hubname, &login.username);
+    let Ok(at) = admit_login(gate, peer, &account).await else {
+        reply_error(&mut tls, &nego, THROTTLED_ERROR).await;
+        return;
+    };
+    let result = server.authenticate(&login, &random, peer.ip());
+    {
+        let mut t = gate.vpn_throttle.lock();
+        match &result {
+            Ok(_) => t.record_success(peer.ip(), &account),
+            // Only a wrong password (or unknown user) is a guess.
+            Err(code) if *code == ErrorCode::AUTH_FAILED => {
+                let wait = t.record_failure(peer.ip(), &account, at.into_std());
+                if !wait.is_zero() {
+                    warn!(
+                        %peer,
+                        "VPN login: repeated failed logins; next attempt in {} ms",
+                        wait.as_millis()
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    let accepted = match result {
         Ok(a) => a,
         Err(code) => {
             warn!(
@@ -279,6 +427,8 @@ async fn handle_login(
     if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
         return;
     }
+    // Logged in: the connection leaves the pre-authentication budget.
+    slot.establish();
     let first_dir = if params.half_connection {
         Direction::ClientToServer
     } else {

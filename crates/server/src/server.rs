@@ -406,16 +406,19 @@ impl Server {
                     random,
                     secure_password,
                 ),
-                ClientAuth::PlainPassword { password: pw } => {
-                    password::hash_password("administrator", pw) == hub_cfg.secure_password
-                }
+                ClientAuth::PlainPassword { password: pw } => password::constant_time_eq(
+                    &password::hash_password("administrator", pw),
+                    &hub_cfg.secure_password,
+                ),
                 _ => false,
             };
             if !ok {
                 return Err(ErrorCode::AUTH_FAILED);
             }
-            if hub_cfg.secure_password == password::hash_password("administrator", "")
-                && !peer.is_loopback()
+            if password::constant_time_eq(
+                &hub_cfg.secure_password,
+                &password::hash_password("administrator", ""),
+            ) && !peer.is_loopback()
             {
                 return Err(ErrorCode::NULL_PASSWORD_LOCAL_ONLY);
             }
@@ -435,7 +438,7 @@ impl Server {
                 password::verify_secure_password(hash, random, secure_password)
             }
             (UserAuth::Password { hash, .. }, ClientAuth::PlainPassword { password: pw }) => {
-                password::hash_password(&user.name, pw) == *hash
+                password::constant_time_eq(&password::hash_password(&user.name, pw), hash)
             }
             _ => false,
         };

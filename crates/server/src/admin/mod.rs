@@ -15,9 +15,10 @@
 //!   of its interfaces, the address the connection came in on); others get
 //!   error 51. A wrong password is answered with error 9, never 12 (vpncmd
 //!   would prompt for a password and hang in scripts).
-//! * Failed logins are rate-limited per source address
-//!   ([`rustether_admin::throttle`]): after 3 failures a source must wait
-//!   1 s, then 2 s, 4 s … at most 30 s. A login attempt that arrives during
+//! * Failed logins are rate-limited per (source address, account) and per
+//!   source ([`rustether_admin::throttle`]): after 3 failures at one
+//!   account (20 over all accounts) a source must wait 1 s, then 2 s, 4 s
+//!   … at most 30 s; another account's success does not reset the count. A login attempt that arrives during
 //!   the wait is held for the rest of it and then refused (error 9 / HTTP
 //!   401) without the password being checked, so guessing is slowed down
 //!   even by a client that retries at once.
@@ -47,7 +48,7 @@ use rustether_admin::framing::{encode_frame, error_response, RpcFrameDecoder, Rp
 use rustether_admin::login::{
     is_local_source, verify_admin_login, AdminLoginRequest, HubAdminEntry, LoginSource,
 };
-use rustether_admin::throttle::{Admission, LoginThrottle, THROTTLED_ERROR};
+use rustether_admin::throttle::{admin_account, Admission, LoginThrottle, THROTTLED_ERROR};
 use rustether_admin::{
     dispatch_call, AdminBackend, AdminRights, Caller, DispatchOutcome, RpcFunction,
 };
@@ -71,6 +72,8 @@ pub struct Admin {
     server: Arc<Server>,
     listeners: Arc<Listeners>,
     throttle: Mutex<LoginThrottle>,
+    /// Login attempts refused by the throttle without a password check.
+    throttled: std::sync::atomic::AtomicU64,
     /// One call at a time, including the work it waits for.
     calls: tokio::sync::Mutex<()>,
 }
@@ -91,8 +94,15 @@ impl Admin {
             server,
             listeners,
             throttle: Mutex::new(LoginThrottle::default()),
+            throttled: std::sync::atomic::AtomicU64::new(0),
             calls: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Administrator logins refused by the throttle so far (vpncmd and
+    /// JSON-RPC), each without its password being checked.
+    pub fn throttled_logins(&self) -> u64 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The administered server.
@@ -125,15 +135,19 @@ impl Admin {
     }
 }
 
-/// What the throttle says about a login attempt from `ip`. On `Err` the
-/// attempt has already been held for the source's remaining wait (at most
-/// 30 s) and must be refused without checking the password.
-async fn admit(admin: &Admin, ip: IpAddr, via: &str) -> Result<Instant, ErrorCode> {
+/// What the throttle says about a login attempt from `ip` at `account`
+/// ([`admin_account`]). On `Err` the attempt has already been held for the
+/// remaining wait (at most 30 s) and must be refused without checking the
+/// password.
+async fn admit(admin: &Admin, ip: IpAddr, account: &str, via: &str) -> Result<Instant, ErrorCode> {
     let now = Instant::now();
-    let admission = admin.throttle.lock().check(ip, now);
+    let admission = admin.throttle.lock().check(ip, account, now);
     match admission {
         Admission::Allowed => Ok(now),
         Admission::Throttled { retry_after } => {
+            admin
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             warn!(
                 "admin: {ip} {via} login throttled after repeated failures; refused after {} ms",
                 retry_after.as_millis()
@@ -144,16 +158,22 @@ async fn admit(admin: &Admin, ip: IpAddr, via: &str) -> Result<Instant, ErrorCod
     }
 }
 
-/// Records the outcome of a checked login in the throttle. Protocol errors
-/// and the "empty password only from the server itself" refusal are not
-/// password guesses and are not counted.
-fn record_login(admin: &Admin, ip: IpAddr, at: Instant, result: Result<(), ErrorCode>) {
+/// Records the outcome of a checked login at `account` in the throttle.
+/// Protocol errors and the "empty password only from the server itself"
+/// refusal are not password guesses and are not counted.
+fn record_login(
+    admin: &Admin,
+    ip: IpAddr,
+    account: &str,
+    at: Instant,
+    result: Result<(), ErrorCode>,
+) {
     let mut t = admin.throttle.lock();
     match result {
-        Ok(()) => t.record_success(ip),
+        Ok(()) => t.record_success(ip, account),
         Err(e) if e == ErrorCode::PROTOCOL_ERROR || e == ErrorCode::NULL_PASSWORD_LOCAL_ONLY => {}
         Err(_) => {
-            let wait = t.record_failure(ip, at);
+            let wait = t.record_failure(ip, account, at);
             if !wait.is_zero() {
                 warn!(
                     "admin: {ip}: repeated failed logins; next attempt in {} ms",
@@ -249,25 +269,24 @@ pub(crate) async fn execute(
     outcome
 }
 
-/// Serves an administration connection after its login PACK (vpncmd):
-/// throttle, password check, login answer, then the RPC frame loop until the
-/// client closes, the framing breaks or the server shuts down (no idle
-/// timeout, as SoftEther). `random` is the Hello random of this connection.
-pub async fn serve(
-    admin: Arc<Admin>,
-    mut tls: ServerTls,
-    nego: ServerNegotiation,
-    leftover: BytesMut,
+/// The login part of [`serve`]: throttle, password check and answer.
+/// `None` when the login was refused (and answered) or the answer could not
+/// be written; otherwise the rights and the server's own addresses.
+async fn admin_login(
+    admin: &Admin,
+    tls: &mut ServerTls,
+    nego: &ServerNegotiation,
     req: AdminLoginRequest,
     peer: SocketAddr,
     random: [u8; 20],
-) {
+) -> Option<(rustether_admin::login::AdminLoginOk, Vec<IpAddr>)> {
     let ip = peer.ip();
-    let at = match admit(&admin, ip, "vpncmd").await {
+    let account = admin_account(req.hub_name.as_deref());
+    let at = match admit(admin, ip, &account, "vpncmd").await {
         Ok(at) => at,
         Err(code) => {
-            reply_error(&mut tls, &nego, code).await;
-            return;
+            reply_error(tls, nego, code).await;
+            return None;
         }
     };
     let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
@@ -284,7 +303,13 @@ pub async fn serve(
         };
         verify_admin_login(&req, &random, &c.server.hashed_password, lookup, source)
     });
-    record_login(&admin, ip, at, result.as_ref().map(|_| ()).map_err(|e| *e));
+    record_login(
+        admin,
+        ip,
+        &account,
+        at,
+        result.as_ref().map(|_| ()).map_err(|e| *e),
+    );
     let ok = match result {
         Ok(ok) => ok,
         Err(code) => {
@@ -298,8 +323,8 @@ pub async fn serve(
                 code.message(),
                 code.name()
             );
-            reply_error(&mut tls, &nego, code).await;
-            return;
+            reply_error(tls, nego, code).await;
+            return None;
         }
     };
     info!(
@@ -312,8 +337,44 @@ pub async fn serve(
     let mut out = Vec::new();
     nego.write_pack_response(&ok.to_pack(), &mut out);
     if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
-        return;
+        return None;
     }
+    Some((ok, own))
+}
+
+/// Serves an administration connection after its login PACK (vpncmd):
+/// throttle, password check, login answer, then the RPC frame loop until the
+/// client closes, the framing breaks or the server shuts down (no idle
+/// timeout, as SoftEther). `random` is the Hello random of this connection.
+/// The login must be answered by `deadline` (the handshake deadline);
+/// `slot`, the connection's place in the pre-authentication budget, is
+/// given back once it succeeded.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    admin: Arc<Admin>,
+    mut tls: ServerTls,
+    nego: ServerNegotiation,
+    leftover: BytesMut,
+    req: AdminLoginRequest,
+    peer: SocketAddr,
+    random: [u8; 20],
+    mut slot: crate::preauth::PreAuthSlot,
+    deadline: tokio::time::Instant,
+) {
+    let ip = peer.ip();
+    let logged_in = tokio::time::timeout_at(
+        deadline,
+        admin_login(&admin, &mut tls, &nego, req, peer, random),
+    )
+    .await;
+    let Ok(Some((ok, own))) = logged_in else {
+        if logged_in.is_err() {
+            info!("admin: {ip} login timed out");
+        }
+        return;
+    };
+    slot.establish();
+    drop(slot);
     let caller = Caller {
         rights: ok.rights,
         from_local: is_local_source(ip, &own),

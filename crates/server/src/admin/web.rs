@@ -91,10 +91,11 @@ async fn send_unauthorized(tls: &mut ServerTls, head: &HttpHead) -> bool {
     .await
 }
 
-/// Reads until `buf` holds `len` bytes (bounded in time).
+/// Reads until `buf` holds `len` bytes (bounded in time). Memory grows
+/// with the bytes that arrive, not with the announced length.
 async fn fill(tls: &mut ServerTls, buf: &mut BytesMut, len: usize) -> bool {
-    buf.reserve(len.saturating_sub(buf.len()));
     while buf.len() < len {
+        buf.reserve((len - buf.len()).min(64 * 1024));
         match tokio::time::timeout(BODY_TIMEOUT, tls.read_buf(buf)).await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return false,
@@ -160,7 +161,9 @@ pub(crate) async fn web_request(
     let ip = peer.ip();
     let method = head.method().to_ascii_uppercase();
     if method == "OPTIONS" {
-        nego.web_request_done(true);
+        // Unauthenticated: it must not restart the request count, or a
+        // peer could keep a connection open for ever with OPTIONS.
+        nego.web_request_done(false);
         return send(tls, &head, 200, "OK", "text/html; charset=utf-8", &[], b"").await;
     }
     let body_len = if method == "POST" {
@@ -183,7 +186,7 @@ pub(crate) async fn web_request(
             );
             Err(())
         }
-        Some(creds) => match admit(admin, ip, "JSON-RPC").await {
+        Some(creds) => match admit(admin, ip, &json_account(&creds), "JSON-RPC").await {
             Err(_) => Err(()),
             Ok(at) => {
                 let own = own_addresses(tls.get_ref().0.get_ref().local_addr().ok());
@@ -204,7 +207,13 @@ pub(crate) async fn web_request(
                         },
                     )
                 });
-                record_login(admin, ip, at, r.as_ref().map(|_| ()).map_err(|e| *e));
+                record_login(
+                    admin,
+                    ip,
+                    &json_account(&creds),
+                    at,
+                    r.as_ref().map(|_| ()).map_err(|e| *e),
+                );
                 match r {
                     Ok(rights) => Ok((rights, is_local_source(ip, &own))),
                     Err(code) => {
@@ -269,6 +278,12 @@ pub(crate) async fn web_request(
     };
     nego.web_request_done(true);
     send(tls, &head, 200, "OK", content_type, &[], &answer).await
+}
+
+/// The throttle account of JSON-RPC credentials (the same as vpncmd's).
+fn json_account(creds: &json::AdminCredentials) -> String {
+    let server = creds.username.is_empty() || creds.username.eq_ignore_ascii_case("administrator");
+    rustether_admin::throttle::admin_account((!server).then_some(creds.username.as_str()))
 }
 
 /// One JSON-RPC call (`JsonRpcProcRequestObject`) through the common
