@@ -1190,6 +1190,11 @@ pub struct CascadeConfig {
     pub retry_interval_secs: u32,
     /// `ClientAuth`.
     pub auth: CascadeAuth,
+    /// `SetByHubAdmin` (RustEther only; SoftEther ignores the key): the
+    /// cascade was last created or changed by a hub administrator, so it
+    /// may not connect to this server itself (issue 9 item 4; SECURITY.md).
+    /// Cascades in a file the server administrator wrote are not confined.
+    pub set_by_hub_admin: bool,
     /// The folder as loaded (`ClientOption`/`ClientAuth`/`Policy` with the
     /// keys not modelled above: proxy settings, `NumRetry`, …).
     pub raw: Folder,
@@ -1257,6 +1262,7 @@ impl CascadeConfig {
             disable_qos: false,
             retry_interval_secs: 10,
             auth,
+            set_by_hub_admin: false,
             raw,
         }
     }
@@ -1287,6 +1293,7 @@ impl CascadeConfig {
             disable_qos: o.bool_or("DisableQoS", false)?,
             retry_interval_secs: o.u32_or("RetryInterval", 0)?,
             auth: CascadeAuth::from_folder(&a)?,
+            set_by_hub_admin: r.bool_or("SetByHubAdmin", false)?,
             raw: r.f.clone(),
         })
     }
@@ -1296,6 +1303,11 @@ impl CascadeConfig {
         f.name = name.to_string();
         f.set_bool("Online", self.online);
         f.set_bool("CheckServerCert", self.check_server_cert);
+        if self.set_by_hub_admin {
+            f.set_bool("SetByHubAdmin", true);
+        } else {
+            f.remove_item("SetByHubAdmin");
+        }
         match &self.server_cert_der {
             Some(c) => f.set_bytes("ServerCert", c),
             None => {
@@ -1754,6 +1766,9 @@ fn secure_nat_defaults() -> Folder {
 
 // ====================================================================== server settings
 
+/// Default of `MaxCascadesPerHub` ([`ServerSettings::max_cascades_per_hub`]).
+pub const DEFAULT_MAX_CASCADES_PER_HUB: u32 = 32;
+
 /// `ServerConfiguration` (docs/config-format.md §7.6).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerSettings {
@@ -1803,6 +1818,32 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// `MaxCascadesPerHub` (RustEther only, kept in `raw`): the most
+    /// cascades a virtual hub may have; missing = [`DEFAULT_MAX_CASCADES_PER_HUB`],
+    /// 0 = unlimited. SoftEther has no such limit (issue 9 item 4).
+    pub fn max_cascades_per_hub(&self) -> Option<usize> {
+        match self
+            .raw
+            .get_uint("MaxCascadesPerHub")
+            .unwrap_or(DEFAULT_MAX_CASCADES_PER_HUB)
+        {
+            0 => None,
+            n => Some(n as usize),
+        }
+    }
+
+    /// `AllowLocalEmptyPasswordAdmin` (RustEther only, kept in `raw`):
+    /// whether an empty server administrator password is accepted from a
+    /// local source (docs/administration.md, SECURITY.md). Missing = true
+    /// (SoftEther's behaviour); set it to false on a host where a TCP proxy
+    /// (sslh, stunnel, `ssh -L`, port forwards) makes remote clients appear
+    /// local.
+    pub fn allow_local_empty_password_admin(&self) -> bool {
+        self.raw
+            .get_bool("AllowLocalEmptyPasswordAdmin")
+            .unwrap_or(true)
+    }
+
     /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
     /// clamped to 5…3600 (docs/config-format.md §6.1).
     pub fn auto_save_interval(&self) -> Duration {

@@ -439,6 +439,7 @@ impl Run {
             } else {
                 Some(self.sources[idx % self.sources.len()])
             },
+            not_this_host: false,
         }
     }
 

@@ -8,8 +8,9 @@
 //! this list (checked by the `layering` test below, which reads the
 //! sources).
 //!
-//! 1. [`clock`], [`tls`], [`record_reader`] — leaves: time, TLS settings,
-//!    the record-boundary reader of the client side.
+//! 1. [`clock`], [`tls`], [`record_reader`], [`hostaddr`] — leaves: time,
+//!    TLS settings, the record-boundary reader of the client side, this
+//!    machine's own addresses.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
@@ -36,6 +37,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod clock;
+pub mod hostaddr;
 pub mod record_reader;
 pub mod tls;
 
@@ -75,7 +77,7 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["clock", "tls", "record_reader"],
+        &["clock", "tls", "record_reader", "hostaddr"],
         &["transport"],
         &["listener"],
         &["hub"],

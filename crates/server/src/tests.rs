@@ -79,6 +79,7 @@ impl Running {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
             source: None,
+            not_this_host: false,
         };
         let (_welcome, conn) = client::login(&target, |h| {
             let sp = secure_password(&hash_password("u", "pw"), &h.random);

@@ -189,7 +189,8 @@ fn rights_text(r: &AdminRights) -> String {
 
 /// The hub an RPC request names, for the audit log.
 fn hub_of(p: &Pack) -> Option<&str> {
-    ["HubName", "HubName_Ex", "HubNameLB"]
+    // `HubName_Ex` first: in CreateLink/SetLink `HubName` is the remote hub.
+    ["HubName_Ex", "HubName", "HubNameLB"]
         .iter()
         .find_map(|n| p.get_str(n))
         .filter(|h| !h.is_empty())
@@ -215,7 +216,7 @@ pub(crate) async fn execute(
     let call = {
         let (admin, caller, function) = (admin.clone(), caller.clone(), function.to_owned());
         tokio::task::spawn_blocking(move || {
-            let mut backend = backend::ServerBackend::new(&admin);
+            let mut backend = backend::ServerBackend::new(&admin, &caller.rights);
             let outcome = dispatch_call(
                 &mut backend as &mut dyn AdminBackend,
                 &caller,

@@ -1,0 +1,215 @@
+//! Attack suite, administration (issue 9 items 4–7, SECURITY.md): each
+//! test plays one attack against our running `vpnserver` in a network
+//! namespace, with our own client code (`curl` for JSON-RPC) or the real
+//! `vpncmd`, and checks that it is refused.
+//!
+//! Needs root (network namespaces) and `curl` (`testkit::prereq`: skipped
+//! visibly without them, failing when `CI` is set).
+
+mod admin_support;
+
+use std::time::Duration;
+
+use admin_support::*;
+use rustether_testkit::exclusive;
+use rustether_testkit::netns::Netns;
+use rustether_testkit::prereq::{require, Prereq};
+use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
+use rustether_testkit::tmp::TestDir;
+use serde_json::{json, Value};
+
+/// The JSON-RPC API of a server at `https://<addr>:<port>/api/` seen from `ns`.
+struct Api<'a> {
+    ns: &'a Netns,
+    url: String,
+}
+
+impl Api<'_> {
+    fn post(&self, auth: &[&str], method: &str, params: Value) -> Http {
+        let body =
+            json!({"jsonrpc": "2.0", "id": "a-1", "method": method, "params": params}).to_string();
+        let mut args: Vec<&str> = auth.to_vec();
+        args.extend_from_slice(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body,
+        ]);
+        args.push(&self.url);
+        curl(self.ns, &args)
+    }
+
+    /// Requires a `result`; returns it.
+    fn ok(&self, auth: &[&str], method: &str, params: Value) -> Value {
+        let h = self.post(auth, method, params);
+        assert_eq!(h.status, 200, "{method}: {h:?}");
+        let v = h.json();
+        assert!(v.get("error").is_none(), "{method}: {v}");
+        v["result"].clone()
+    }
+
+    /// Requires `error.code` = `code`.
+    fn err(&self, auth: &[&str], method: &str, params: Value, code: u64) {
+        let h = self.post(auth, method, params);
+        assert_eq!(h.status, 200, "{method}: {h:?}");
+        let v = h.json();
+        assert_eq!(v["error"]["code"], code, "{method}: {v}");
+    }
+}
+
+/// `CreateLink` parameters: local hub `hub`, cascade `name` to
+/// `host:port`, remote hub DEFAULT as bob.
+fn link(hub: &str, name: &str, host: &str, port: u16) -> Value {
+    json!({
+        "HubName_Ex_str": hub, "AccountName_utf": name, "Hostname_str": host,
+        "Port_u32": port, "HubName_str": "DEFAULT", "AuthType_u32": 2,
+        "Username_str": "bob", "PlainPassword_str": "bobpw",
+        "MaxConnection_u32": 1, "UseEncrypt_bool": true,
+    })
+}
+
+/// `EnumLink` row of cascade `name` of `hub`.
+fn link_row(api: &Api<'_>, auth: &[&str], hub: &str, name: &str) -> Value {
+    let r = api.ok(auth, "EnumLink", json!({"HubName_str": hub}));
+    r["LinkList"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["AccountName_utf"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no cascade {name}: {r}"))
+}
+
+/// Attack: a hub administrator points cascades at this server itself
+/// (loopback, `localhost`, an address of the host, `0.0.0.0`, IPv4-mapped
+/// loopback) to reach another hub. Every one is refused at connect time
+/// after name resolution (error 1, nothing logs in to hub DEFAULT); the
+/// same cascade set by the server administrator connects. Hub admins are
+/// limited to `MaxCascadesPerHub` cascades.
+#[test]
+fn hub_admin_cascade_to_this_server_is_refused() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-cascade").unwrap();
+    let ns = Netns::new("hadmcasc").unwrap();
+    // An address of the host that is not loopback (found through getifaddrs).
+    ns.run(
+        "ip",
+        &["addr", "add", "10.219.7.1/32", "dev", "lo"],
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[UserSpec::new("bob", "bobpw")]);
+    let text = config_text(&spec, true).replace(
+        "bool DisableJsonRpcWebApi false",
+        "bool DisableJsonRpcWebApi false\n\t\tuint MaxCascadesPerHub 8",
+    );
+    let mut server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
+    let api = Api {
+        ns: &ns,
+        url: format!("https://127.0.0.1:{port}/api/"),
+    };
+    let local: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: x"];
+    api.ok(
+        local,
+        "CreateHub",
+        json!({"HubName_str": "A", "AdminPasswordPlainText_str": "hubpw", "Online_bool": true}),
+    );
+    api.ok(
+        local,
+        "SetServerPassword",
+        json!({"PlainTextPassword_str": "adminpw"}),
+    );
+    let sa: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: adminpw"];
+    let ha: &[&str] = &[
+        "-H",
+        "X-VPNADMIN-HUBNAME: A",
+        "-H",
+        "X-VPNADMIN-PASSWORD: hubpw",
+    ];
+    let targets = [
+        ("lo", "127.0.0.1"),
+        ("lo2", "127.3.4.5"),
+        ("name", "localhost"),
+        ("own", "10.219.7.1"),
+        ("any", "0.0.0.0"),
+        ("mapped", "::ffff:127.0.0.1"),
+    ];
+    for (name, host) in targets {
+        api.ok(ha, "CreateLink", link("A", name, host, port));
+        api.ok(
+            ha,
+            "SetLinkOnline",
+            json!({"HubName_str": "A", "AccountName_utf": name}),
+        );
+        assert!(
+            server
+                .saved_config()
+                .hub("A")
+                .unwrap()
+                .cascade(name)
+                .unwrap()
+                .set_by_hub_admin,
+            "{name}: marked as set by a hub administrator"
+        );
+    }
+    // The server administrator may cascade to this server (control: the
+    // same target does connect).
+    api.ok(sa, "CreateLink", link("A", "admin", "127.0.0.1", port));
+    api.ok(
+        sa,
+        "SetLinkOnline",
+        json!({"HubName_str": "A", "AccountName_utf": "admin"}),
+    );
+    eventually(
+        "the server admin's cascade is online",
+        Duration::from_secs(30),
+        || link_row(&api, sa, "A", "admin")["Connected_bool"] == true,
+    );
+    for (name, host) in targets {
+        eventually(
+            &format!("the hub admin's cascade to {host} fails"),
+            Duration::from_secs(30),
+            || link_row(&api, ha, "A", name)["LastError_u32"] != 0,
+        );
+        let row = link_row(&api, ha, "A", name);
+        assert_eq!(row["Connected_bool"], false, "{name}: {row}");
+        assert_eq!(row["LastError_u32"], 1, "{name}: ERR_CONNECT_FAILED: {row}");
+    }
+    let log = server.log();
+    assert!(
+        log.matches("an address of this server").count() >= targets.len(),
+        "each refusal is logged:\n{log}"
+    );
+    // Exactly one login of bob on DEFAULT: the server admin's cascade.
+    // (Counted in the log: a cascade into this very server shares its
+    // session key with the remote end, so the session list shows one.)
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("session established") && l.contains("hub=DEFAULT user=bob"))
+            .count(),
+        1,
+        "only the server admin's cascade reached DEFAULT:\n{log}"
+    );
+    // A hub admin's change to the server admin's cascade confines it.
+    api.ok(ha, "SetLink", link("A", "admin", "127.0.0.1", port));
+    assert!(
+        server
+            .saved_config()
+            .hub("A")
+            .unwrap()
+            .cascade("admin")
+            .unwrap()
+            .set_by_hub_admin
+    );
+    eventually(
+        "the changed cascade is refused",
+        Duration::from_secs(30),
+        || link_row(&api, sa, "A", "admin")["LastError_u32"] == 1,
+    );
+    // MaxCascadesPerHub 8: 7 exist, one more, then 110.
+    api.ok(ha, "CreateLink", link("A", "eighth", "192.0.2.1", port));
+    api.err(ha, "CreateLink", link("A", "ninth", "192.0.2.1", port), 110);
+    server.ensure_running().unwrap();
+}
