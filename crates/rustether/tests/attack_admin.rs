@@ -213,3 +213,51 @@ fn hub_admin_cascade_to_this_server_is_refused() {
     api.err(ha, "CreateLink", link("A", "ninth", "192.0.2.1", port), 110);
     server.ensure_running().unwrap();
 }
+
+/// Attack: reach a server whose migrated configuration restricts
+/// `ListenIP` through another address of the host. Only the configured
+/// address accepts; a listener created at run time (`CreateListener`)
+/// follows `ListenIP` too.
+#[test]
+fn listen_ip_is_honoured() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-listenip").unwrap();
+    let ns = Netns::new("hadmlip").unwrap();
+    ns.run(
+        "ip",
+        &["addr", "add", "10.219.8.1/32", "dev", "lo"],
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let plain = config_text(&spec, true);
+    let text = plain.replace("string ListenIP 0.0.0.0", "string ListenIP 127.0.0.1");
+    assert_ne!(text, plain, "the testkit configuration names ListenIP");
+    let mut server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
+    assert!(tcp_accepts(&ns, "127.0.0.1", port), "ListenIP accepts");
+    assert!(
+        !tcp_accepts(&ns, "10.219.8.1", port),
+        "another address of the host must not accept"
+    );
+    let api = Api {
+        ns: &ns,
+        url: format!("https://127.0.0.1:{port}/api/"),
+    };
+    let local: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: x"];
+    api.ok(
+        local,
+        "CreateListener",
+        json!({"Port_u32": 5556, "Enable_bool": true}),
+    );
+    eventually(
+        "listener 5556 accepts on ListenIP",
+        Duration::from_secs(20),
+        || tcp_accepts(&ns, "127.0.0.1", 5556),
+    );
+    assert!(!tcp_accepts(&ns, "10.219.8.1", 5556));
+    server.ensure_running().unwrap();
+}

@@ -14,6 +14,8 @@ use crate::Edition;
 pub(crate) struct Configured {
     /// Enabled TCP listener ports, in configuration order.
     pub ports: Vec<u16>,
+    /// `ListenIP`: the address they bind to (`0.0.0.0` = every interface).
+    pub listen_ip: std::net::IpAddr,
     /// At least one local bridge is configured.
     pub local_bridges: bool,
 }
@@ -35,6 +37,7 @@ pub(crate) fn load(edition: Edition, state_dir: &Path) -> Result<Configured, Str
     }
     Ok(Configured {
         ports,
+        listen_ip: cfg.server.listen_ip,
         local_bridges: !cfg.local_bridges.is_empty(),
     })
 }

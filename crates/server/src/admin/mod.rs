@@ -113,13 +113,16 @@ impl Admin {
     /// configured ones started again. Sessions of hubs that still exist
     /// keep running.
     pub async fn reload(&self) {
-        let wanted: Vec<u16> = self.server.with_config(|c| {
-            c.listeners
+        let (wanted, listen_ip): (Vec<u16>, _) = self.server.with_config(|c| {
+            let ports = c
+                .listeners
                 .iter()
                 .filter(|l| l.enabled && l.port != 0)
                 .map(|l| l.port)
-                .collect()
+                .collect();
+            (ports, c.server.listen_ip)
         });
+        self.listeners.set_listen_ip(listen_ip);
         self.listeners.sync(&wanted);
         self.server.stop_links().await;
         self.server.start_links();

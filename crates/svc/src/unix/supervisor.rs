@@ -247,7 +247,7 @@ impl Supervisor<'_> {
     fn spawn_worker(&mut self) -> Option<u8> {
         let ctx = self.ctx;
         match config::load(ctx.edition, &ctx.paths.state_dir) {
-            Ok(c) => self.bind_failed = self.set.sync(&c.ports),
+            Ok(c) => self.bind_failed = self.set.sync(c.listen_ip, &c.ports),
             Err(m) => tracing::error!("{m}; keeping the current listeners"),
         }
         if let Some(u) = &self.user {

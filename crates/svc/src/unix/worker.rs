@@ -178,7 +178,7 @@ pub(crate) fn foreground(ctx: &Ctx) -> u8 {
     // ports that fail are retried by the worker itself.
     let mut set = ListenerSet::default();
     set.add_activated(listeners::take_socket_activation());
-    let bind_failed = set.sync(&cfg.ports);
+    let bind_failed = set.sync(cfg.listen_ip, &cfg.ports);
     if let Some(u) = &user {
         if let Err(err) = privdrop::chown_for(
             u,
