@@ -261,3 +261,100 @@ fn listen_ip_is_honoured() {
     assert!(!tcp_accepts(&ns, "10.219.8.1", 5556));
     server.ensure_running().unwrap();
 }
+
+/// Runs `vpnserver password-set --dir <state>` with `stdin`; returns
+/// (success, stdout + stderr).
+fn password_set(state: &std::path::Path, stdin: &str) -> (bool, String) {
+    let script = format!(
+        "printf '%s' \"$PW\" | {} password-set --dir {}",
+        env!("CARGO_BIN_EXE_vpnserver"),
+        state.display()
+    );
+    let out = rustether_testkit::cmd::run(
+        std::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("PW", stdin),
+        Duration::from_secs(30),
+    )
+    .expect("password-set ran");
+    (out.status.success(), out.combined())
+}
+
+/// The empty server administrator password: a loud warning at start;
+/// `vpnserver password-set` sets it offline (refused while the server
+/// runs); `AllowLocalEmptyPasswordAdmin false` (behind a same-host proxy)
+/// refuses even local administration without a password.
+#[test]
+fn empty_admin_password_is_loud_settable_offline_and_local_trust_is_explicit() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-password").unwrap();
+    let ns = Netns::new("hadmpw").unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let text = config_text(&spec, true);
+    let mut server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
+    let api = Api {
+        ns: &ns,
+        url: format!("https://127.0.0.1:{port}/api/"),
+    };
+    let any: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: x"];
+    eventually(
+        "the empty-password warning",
+        Duration::from_secs(10),
+        || {
+            server
+                .log()
+                .contains("server administrator password is EMPTY")
+        },
+    );
+    api.ok(any, "Test", json!({}));
+    let state = server.config_path().parent().unwrap().to_path_buf();
+    let (ok, out) = password_set(&state, "n3w-Secret\n");
+    assert!(!ok, "refused while the server runs: {out}");
+    assert!(out.contains("is running"), "{out}");
+    drop(server);
+
+    let (ok, out) = password_set(&state, "n3w-Secret\n");
+    assert!(ok, "{out}");
+    assert!(out.contains("The command completed successfully."), "{out}");
+    let saved = std::fs::read(state.join("vpn_server.config")).unwrap();
+    let cfg =
+        rustether_config::ServerConfig::from_root(&rustether_config::parse_bytes(&saved).unwrap())
+            .unwrap();
+    assert_eq!(
+        cfg.server.hashed_password,
+        rustether_testkit::sha0::sha0(b"n3w-Secret")
+    );
+    let server = OurServer::start(
+        &ns,
+        dir.path(),
+        "server1",
+        port,
+        &String::from_utf8_lossy(&saved),
+    )
+    .unwrap();
+    assert!(!server.log().contains("password is EMPTY"));
+    assert_eq!(api.post(any, "Test", json!({})).status, 401);
+    api.ok(
+        &["-H", "X-VPNADMIN-PASSWORD: n3w-Secret"],
+        "Test",
+        json!({}),
+    );
+    drop(server);
+
+    // Behind a same-host proxy: local sources are not trusted.
+    let text = config_text(&spec, true).replace(
+        "bool DisableJsonRpcWebApi false",
+        "bool DisableJsonRpcWebApi false\n\t\tbool AllowLocalEmptyPasswordAdmin false",
+    );
+    let server = OurServer::start(&ns, dir.path(), "server2", port, &text).unwrap();
+    assert_eq!(
+        api.post(any, "Test", json!({})).status,
+        401,
+        "no local trust with AllowLocalEmptyPasswordAdmin false"
+    );
+    assert!(server.log().contains("nobody can administer"));
+}

@@ -120,6 +120,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
 
     let (edition, state_dir) = (opts.edition, opts.state_dir.clone());
     let server = tokio::task::spawn_blocking(move || Server::open(edition, &state_dir)).await??;
+    warn_if_no_admin_password(&server);
     let (ports, listen_ip): (Vec<u16>, _) = server.with_config(|c| {
         let ports = c
             .listeners
@@ -321,5 +322,29 @@ fn trim_heap() {
     // other threads allocate.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Logs a loud warning while the server administrator password is empty
+/// (a fresh installation): anyone who reaches the server from one of its
+/// own addresses administers it (docs/administration.md, SECURITY.md).
+fn warn_if_no_admin_password(server: &Server) {
+    let (empty, trusted) = server.with_config(|c| {
+        (
+            c.server.hashed_password == rustether_config::model::empty_password_hash(),
+            c.server.allow_local_empty_password_admin(),
+        )
+    });
+    if empty {
+        tracing::warn!(
+            "WARNING: the server administrator password is EMPTY. {} Set one with \
+             `vpnserver password-set` (service stopped) or vpncmd's ServerPasswordSet.",
+            if trusted {
+                "Anyone connecting from this machine's own addresses (including through a \
+                 local TCP proxy such as sslh, stunnel or ssh -L) is server administrator."
+            } else {
+                "AllowLocalEmptyPasswordAdmin is false: nobody can administer the server."
+            }
+        );
     }
 }

@@ -294,6 +294,7 @@ pub async fn serve(
         let source = LoginSource {
             peer: ip,
             local_addrs: &own,
+            trust_local: c.server.allow_local_empty_password_admin(),
         };
         verify_admin_login(&req, &random, &c.server.hashed_password, lookup, source)
     });
@@ -329,7 +330,10 @@ pub async fn serve(
     }
     let caller = Caller {
         rights: ok.rights,
-        from_local: is_local_source(ip, &own),
+        from_local: admin
+            .server
+            .with_config(|c| c.server.allow_local_empty_password_admin())
+            && is_local_source(ip, &own),
     };
     rpc_loop(&admin, &mut tls, leftover, &caller, ip).await;
     let _ = tls.shutdown().await;

@@ -201,12 +201,19 @@ pub(crate) async fn web_request(
                         LoginSource {
                             peer: ip,
                             local_addrs: &own,
+                            trust_local: c.server.allow_local_empty_password_admin(),
                         },
                     )
                 });
                 record_login(admin, ip, at, r.as_ref().map(|_| ()).map_err(|e| *e));
                 match r {
-                    Ok(rights) => Ok((rights, is_local_source(ip, &own))),
+                    Ok(rights) => Ok((
+                        rights,
+                        admin
+                            .server
+                            .with_config(|c| c.server.allow_local_empty_password_admin())
+                            && is_local_source(ip, &own),
+                    )),
                     Err(code) => {
                         warn!(
                             "admin: {ip} JSON-RPC login as {:?} refused: {} ({})",
