@@ -358,3 +358,90 @@ fn empty_admin_password_is_loud_settable_offline_and_local_trust_is_explicit() {
     );
     assert!(server.log().contains("nobody can administer"));
 }
+
+/// Attack (CSRF with cached credentials): a web page makes the browser
+/// send `GET /api/CreateHub?...` or an HTML form post. Changing methods run
+/// only from a POST with `Content-Type: application/json`; reading ones
+/// keep SoftEther's GET form.
+#[test]
+fn csrf_style_get_and_form_posts_cannot_change_the_server() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-csrf").unwrap();
+    let ns = Netns::new("hadmcsrf").unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let mut server =
+        OurServer::start(&ns, dir.path(), "server", port, &config_text(&spec, true)).unwrap();
+    let base = format!("https://127.0.0.1:{port}/api/");
+    let auth = ["-u", "administrator:x"];
+    let hubs = |server: &OurServer| -> Vec<String> {
+        server
+            .saved_config()
+            .hubs
+            .iter()
+            .map(|h| h.name.clone())
+            .collect()
+    };
+    // GET form of a changing method: 405, nothing created.
+    let get = format!("{base}CreateHub?HubName_str=EVIL1&Online_bool=true");
+    let h = curl(&ns, &[auth[0], auth[1], &get]);
+    assert_eq!(h.status, 405, "{h:?}");
+    // HTML form post (urlencoded) and text/plain: 415.
+    let body =
+        r#"{"jsonrpc":"2.0","id":"1","method":"CreateHub","params":{"HubName_str":"EVIL2"}}"#;
+    let h = curl(&ns, &[auth[0], auth[1], "-d", body, &base]);
+    assert_eq!(h.status, 415, "{h:?}");
+    let h = curl(
+        &ns,
+        &[
+            auth[0],
+            auth[1],
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            body,
+            &base,
+        ],
+    );
+    assert_eq!(h.status, 415, "{h:?}");
+    let h = curl(
+        &ns,
+        &[
+            auth[0],
+            auth[1],
+            "-H",
+            "Content-Type: multipart/form-data; boundary=x",
+            "--data-binary",
+            body,
+            &base,
+        ],
+    );
+    assert_eq!(h.status, 415, "{h:?}");
+    // Also for DeleteSession (changes no configuration, but a session).
+    let get = format!("{base}DeleteSession?HubName_str=DEFAULT&Name_str=SID-X");
+    assert_eq!(curl(&ns, &[auth[0], auth[1], &get]).status, 405);
+    assert_eq!(hubs(&server), vec!["DEFAULT".to_owned()]);
+    // Reading methods keep the GET form; JSON posts (any case, with
+    // parameters) still change the server.
+    let h = curl(&ns, &[auth[0], auth[1], &format!("{base}EnumHub")]);
+    assert_eq!(h.status, 200, "{h:?}");
+    let h = curl(
+        &ns,
+        &[
+            auth[0],
+            auth[1],
+            "-H",
+            "Content-Type: Application/JSON; charset=utf-8",
+            "--data-binary",
+            body,
+            &base,
+        ],
+    );
+    assert_eq!(h.status, 200, "{h:?}");
+    assert!(h.json().get("error").is_none(), "{h:?}");
+    assert!(hubs(&server).contains(&"EVIL2".to_owned()));
+    server.ensure_running().unwrap();
+}
