@@ -1766,6 +1766,12 @@ fn secure_nat_defaults() -> Folder {
 
 // ====================================================================== server settings
 
+/// Default of `LogRetentionDays` ([`ServerSettings::log_retention_days`]).
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
+/// Default of `LogMaxTotalSize`, bytes (4 GiB,
+/// [`ServerSettings::log_max_total_size`]).
+pub const DEFAULT_LOG_MAX_TOTAL_SIZE: u64 = 4 << 30;
+
 /// Default of `MaxCascadesPerHub` ([`ServerSettings::max_cascades_per_hub`]).
 pub const DEFAULT_MAX_CASCADES_PER_HUB: u32 = 32;
 
@@ -1830,6 +1836,25 @@ impl ServerSettings {
             0 => None,
             n => Some(n as usize),
         }
+    }
+
+    /// `LogRetentionDays` (RustEther only, kept in `raw`): daily log files
+    /// last written more than this many days ago are deleted; missing =
+    /// [`DEFAULT_LOG_RETENTION_DAYS`], 0 = no age limit.
+    pub fn log_retention_days(&self) -> u32 {
+        self.raw
+            .get_uint("LogRetentionDays")
+            .unwrap_or(DEFAULT_LOG_RETENTION_DAYS)
+    }
+
+    /// `LogMaxTotalSize` (RustEther only, kept in `raw`), bytes: the oldest
+    /// daily log files are deleted while all of them together are larger;
+    /// missing = [`DEFAULT_LOG_MAX_TOTAL_SIZE`], 0 = no size limit.
+    pub fn log_max_total_size(&self) -> u64 {
+        self.raw
+            .get_uint64("LogMaxTotalSize")
+            .or_else(|| self.raw.get_uint("LogMaxTotalSize").map(u64::from))
+            .unwrap_or(DEFAULT_LOG_MAX_TOTAL_SIZE)
     }
 
     /// `AllowLocalEmptyPasswordAdmin` (RustEther only, kept in `raw`):

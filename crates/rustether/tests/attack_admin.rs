@@ -445,3 +445,46 @@ fn csrf_style_get_and_form_posts_cannot_change_the_server() {
     assert!(hubs(&server).contains(&"EVIL2".to_owned()));
     server.ensure_running().unwrap();
 }
+
+/// Attack: names from the network carrying CR/LF forge log lines (here
+/// a hub name in a JSON-RPC call, which the audit log records). Every
+/// event is escaped in one place (the log writer), so the forged text
+/// stays inside its own line.
+#[test]
+fn log_injection_is_escaped() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-log").unwrap();
+    let ns = Netns::new("hadmlog").unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let mut server =
+        OurServer::start(&ns, dir.path(), "server", port, &config_text(&spec, true)).unwrap();
+    let api = Api {
+        ns: &ns,
+        url: format!("https://127.0.0.1:{port}/api/"),
+    };
+    let forged = "1999-01-01T00:00:00.000000Z  INFO rustether_server::admin: admin: 192.0.2.7 SetServerPassword ok";
+    let auth: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: x"];
+    api.err(
+        auth,
+        "EnumUser",
+        json!({ "HubName_str": format!("NOPE\r\n{forged}\n\u{2028}") }),
+        8,
+    );
+    eventually("the call is logged", Duration::from_secs(10), || {
+        server.log().contains("EnumUser hub=NOPE")
+    });
+    let log = server.log();
+    assert!(
+        !log.lines().any(|l| l.starts_with("1999-01-01")),
+        "a forged line:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("hub=NOPE\\r\\n{forged}\\n\\u{{2028}} error 8")),
+        "escaped in place:\n{log}"
+    );
+    server.ensure_running().unwrap();
+}

@@ -78,6 +78,7 @@ pub(crate) fn run(ctx: &Ctx) -> u8 {
         ctx.log_level.as_deref(),
         &ctx.paths.log_dir,
         std::env::var_os("JOURNAL_STREAM").is_some(),
+        logging::Retention::configured(ctx),
     );
     super::log_panics();
     // SAFETY: the descriptor was created for us by the launcher.

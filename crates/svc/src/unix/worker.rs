@@ -67,6 +67,7 @@ pub(crate) fn worker_main(ctx: &Ctx) -> u8 {
         ctx.log_level.as_deref(),
         &ctx.paths.log_dir,
         std::env::var_os("JOURNAL_STREAM").is_some(),
+        logging::Retention::configured(ctx),
     );
     super::log_panics();
     std::env::remove_var(ROLE_ENV);
