@@ -295,7 +295,7 @@ fn empty_admin_password_is_loud_settable_offline_and_local_trust_is_explicit() {
     let port = 5555;
     let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
     let text = config_text(&spec, true);
-    let mut server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
+    let server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
     let api = Api {
         ns: &ns,
         url: format!("https://127.0.0.1:{port}/api/"),

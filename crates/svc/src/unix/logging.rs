@@ -107,6 +107,7 @@ impl Retention {
     }
 
     /// Nothing is deleted.
+    #[cfg(test)]
     pub(crate) const KEEP_ALL: Retention = Retention {
         max_age_days: 0,
         max_total_bytes: 0,
