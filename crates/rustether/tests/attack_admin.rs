@@ -8,6 +8,7 @@
 
 mod admin_support;
 
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use admin_support::*;
@@ -485,6 +486,159 @@ fn log_injection_is_escaped() {
     assert!(
         log.contains(&format!("hub=NOPE\\r\\n{forged}\\n\\u{{2028}} error 8")),
         "escaped in place:\n{log}"
+    );
+    server.ensure_running().unwrap();
+}
+
+/// An interactive vpncmd session (stdin a pipe, output in a file).
+struct VpncmdSession {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+}
+
+impl VpncmdSession {
+    fn start(v: &Vpncmd, args: &[&str], out: std::path::PathBuf) -> VpncmdSession {
+        use std::process::Stdio;
+        let file = std::fs::File::create(&out).unwrap();
+        let child = v
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .process_group(0)
+            .spawn()
+            .expect("start vpncmd");
+        VpncmdSession { child, out }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for VpncmdSession {
+    fn drop(&mut self) {
+        rustether_testkit::process::kill_group(self.child.id() as i32, libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// Attack: a vpncmd session stays administrator after its password was
+/// changed (a leaked password keeps working for whoever is logged in). The
+/// real vpncmd logs in as administrator of hub A and as server
+/// administrator; another session changes the hub password and then the
+/// server password: each stale session is closed at once, and vpncmd's
+/// transparent reconnect with the old password fails (error 9). A session
+/// that changes its own password stays open.
+#[test]
+fn vpncmd_session_is_closed_when_its_password_changes() {
+    if !require(&[Prereq::Netns, Prereq::SoftEther, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-revoke").unwrap();
+    let ns = Netns::new("hadmrev").unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let mut server =
+        OurServer::start(&ns, dir.path(), "server", port, &config_text(&spec, true)).unwrap();
+    let api = Api {
+        ns: &ns,
+        url: format!("https://127.0.0.1:{port}/api/"),
+    };
+    let local: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: x"];
+    api.ok(
+        local,
+        "CreateHub",
+        json!({"HubName_str": "A", "AdminPasswordPlainText_str": "hubpw", "Online_bool": true}),
+    );
+    api.ok(
+        local,
+        "SetServerPassword",
+        json!({"PlainTextPassword_str": "adminpw"}),
+    );
+    let sa: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: adminpw"];
+    let v = Vpncmd::new(
+        &ns,
+        &dir.subdir("vpncmd").unwrap(),
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port),
+    )
+    .unwrap();
+    let closed = |server: &OurServer| {
+        server
+            .log()
+            .matches("administration connection closed: the password")
+            .count()
+    };
+
+    // A hub administrator's session; the server admin changes the hub password.
+    let mut hub = VpncmdSession::start(
+        &v,
+        &["/HUB:A", "/PASSWORD:hubpw"],
+        dir.path().join("hub.out"),
+    );
+    hub.send("UserList");
+    eventually(
+        "the hub admin session works",
+        Duration::from_secs(30),
+        || hub.output().matches(DONE).count() == 1,
+    );
+    api.ok(
+        sa,
+        "SetHub",
+        json!({"HubName_str": "A", "AdminPasswordPlainText_str": "newhubpw", "Online_bool": true}),
+    );
+    eventually(
+        "the stale hub admin session is closed",
+        Duration::from_secs(20),
+        || closed(&server) == 1,
+    );
+    hub.send("UserList");
+    eventually(
+        "vpncmd reports the failure",
+        Duration::from_secs(30),
+        || hub.output().contains("Error occurred."),
+    );
+    assert_eq!(hub.output().matches(DONE).count(), 1, "{}", hub.output());
+    drop(hub);
+
+    // A server admin session that changes its own password stays; a
+    // second one, logged in with the old password, is closed.
+    let mut own = VpncmdSession::start(&v, &["/PASSWORD:adminpw"], dir.path().join("own.out"));
+    let mut other = VpncmdSession::start(&v, &["/PASSWORD:adminpw"], dir.path().join("other.out"));
+    own.send("ServerInfoGet");
+    other.send("ServerInfoGet");
+    eventually("both sessions work", Duration::from_secs(30), || {
+        own.output().matches(DONE).count() == 1 && other.output().matches(DONE).count() == 1
+    });
+    own.send("ServerPasswordSet newadminpw");
+    eventually("the password is changed", Duration::from_secs(30), || {
+        own.output().matches(DONE).count() == 2
+    });
+    eventually(
+        "the other session is closed",
+        Duration::from_secs(20),
+        || closed(&server) == 2,
+    );
+    own.send("HubList");
+    other.send("HubList");
+    eventually(
+        "own session works, the other fails",
+        Duration::from_secs(30),
+        || own.output().matches(DONE).count() == 3 && other.output().contains("Error occurred."),
+    );
+    assert_eq!(
+        other.output().matches(DONE).count(),
+        1,
+        "{}",
+        other.output()
     );
     server.ensure_running().unwrap();
 }

@@ -340,7 +340,36 @@ pub async fn serve(
     info!("admin: {ip} administration connection closed");
 }
 
+/// How long a vpncmd administration connection may stay without a call
+/// before it is closed (SoftEther: never). vpncmd reconnects once, with
+/// the password it logged in with, when a call finds the connection closed
+/// (`RpcCall` in SoftEther `src/Cedar/Remote.c`), so an idle vpncmd prompt
+/// keeps working while the password is unchanged.
+pub const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How often an idle administration connection checks that its
+/// credentials still hold ([`credentials_of`]).
+const CREDENTIALS_CHECK: Duration = Duration::from_secs(1);
+
+/// What an admin session's login depended on: the server administrator
+/// password hash and, for a hub administrator, the hub's password hash
+/// (`None`: the hub no longer exists). When this changes — the password
+/// was changed by another session, or the hub was deleted — the session is
+/// closed (issue 9 item 5).
+fn credentials_of(admin: &Admin, rights: &AdminRights) -> Option<([u8; 20], Option<[u8; 20]>)> {
+    admin.server.with_config(|c| match rights {
+        AdminRights::Server => Some((c.server.hashed_password, None)),
+        AdminRights::Hub(h) => c
+            .hub(h)
+            .map(|hub| (c.server.hashed_password, Some(hub.hashed_password))),
+    })
+}
+
 /// The framed RPC loop of an admin connection (docs/admin-rpc.md §4).
+/// Ends when the client closes, the framing breaks, the server shuts
+/// down, no call came for [`ADMIN_IDLE_TIMEOUT`], or the session's
+/// credentials changed under it ([`credentials_of`]; changes the session
+/// makes itself are accepted).
 async fn rpc_loop(
     admin: &Arc<Admin>,
     tls: &mut ServerTls,
@@ -350,6 +379,22 @@ async fn rpc_loop(
 ) {
     let mut frames = RpcFrameDecoder::default();
     let mut shutdown = admin.server.shutdown_signal();
+    let mut creds = credentials_of(admin, &caller.rights);
+    let mut idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
+    let mut check = tokio::time::interval(CREDENTIALS_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let revoked = |creds: &Option<_>| {
+        let now = credentials_of(admin, &caller.rights);
+        if creds.is_none() || now != *creds {
+            info!(
+                "admin: {ip} administration connection closed: the password of the {} changed or its hub was deleted",
+                rights_text(&caller.rights)
+            );
+            true
+        } else {
+            false
+        }
+    };
     loop {
         let pack = match frames.decode(&mut buf) {
             Ok(Some(p)) => p,
@@ -359,6 +404,16 @@ async fn rpc_loop(
                         Ok(0) | Err(_) => return,
                         Ok(_) => continue,
                     },
+                    _ = check.tick() => {
+                        if revoked(&creds) {
+                            return;
+                        }
+                        continue;
+                    }
+                    _ = tokio::time::sleep_until(idle_until) => {
+                        info!("admin: {ip} administration connection idle for {} s: closed", ADMIN_IDLE_TIMEOUT.as_secs());
+                        return;
+                    }
                     _ = shutdown.changed() => return,
                 }
             }
@@ -367,6 +422,9 @@ async fn rpc_loop(
                 return;
             }
         };
+        if revoked(&creds) {
+            return;
+        }
         let response = match RpcRequest::from_pack(pack) {
             Ok(req) => execute(admin, caller, ip, "", &req.function, req.pack)
                 .await
@@ -376,6 +434,9 @@ async fn rpc_loop(
                 error_response(e)
             }
         };
+        // A change this session made itself (its own password) keeps it.
+        creds = credentials_of(admin, &caller.rights);
+        idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
         let mut out = BytesMut::new();
         encode_frame(&response, &mut out);
         if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
