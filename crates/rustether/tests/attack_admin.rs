@@ -183,9 +183,8 @@ fn hub_admin_cascade_to_this_server_is_refused() {
         log.matches("an address of this server").count() >= targets.len(),
         "each refusal is logged:\n{log}"
     );
-    // Exactly one login of bob on DEFAULT: the server admin's cascade.
-    // (Counted in the log: a cascade into this very server shares its
-    // session key with the remote end, so the session list shows one.)
+    // Exactly one login of bob on DEFAULT: the server admin's cascade
+    // (counted in the log, which also records logins that ended).
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("session established") && l.contains("hub=DEFAULT user=bob"))
