@@ -532,10 +532,10 @@ impl Drop for VpncmdSession {
 /// Attack: a vpncmd session stays administrator after its password was
 /// changed (a leaked password keeps working for whoever is logged in). The
 /// real vpncmd logs in as administrator of hub A and as server
-/// administrator; another session changes the hub password and then the
-/// server password: each stale session is closed at once, and vpncmd's
-/// transparent reconnect with the old password fails (error 9). A session
-/// that changes its own password stays open.
+/// administrator; another session changes the hub password, deletes the
+/// hub, and changes the server password: each stale session is closed at
+/// once, and vpncmd's transparent reconnect with the old password fails
+/// (error 9). A session that changes its own password stays open.
 #[test]
 fn vpncmd_session_is_closed_when_its_password_changes() {
     if !require(&[Prereq::Netns, Prereq::SoftEther, Prereq::Program("curl")]) {
@@ -606,6 +606,26 @@ fn vpncmd_session_is_closed_when_its_password_changes() {
         || hub.output().contains("Error occurred."),
     );
     assert_eq!(hub.output().matches(DONE).count(), 1, "{}", hub.output());
+    drop(hub);
+
+    // A hub administrator's session whose hub is deleted.
+    let mut hub = VpncmdSession::start(
+        &v,
+        &["/HUB:A", "/PASSWORD:newhubpw"],
+        dir.path().join("hub2.out"),
+    );
+    hub.send("UserList");
+    eventually(
+        "the new hub admin session works",
+        Duration::from_secs(30),
+        || hub.output().matches(DONE).count() == 1,
+    );
+    api.ok(sa, "DeleteHub", json!({"HubName_str": "A"}));
+    eventually(
+        "the session of the deleted hub is closed",
+        Duration::from_secs(20),
+        || closed(&server) == 2,
+    );
     drop(hub);
 
     // A server admin session that changes its own password stays; a
