@@ -22,7 +22,13 @@
 //!   401) without the password being checked, so guessing is slowed down
 //!   even by a client that retries at once.
 //! * Hub administrators are confined to their hub (the dispatcher's rights
-//!   checks).
+//!   checks); their cascades never connect to this server itself
+//!   (`CascadeConfig::set_by_hub_admin`, checked in [`crate::client`]).
+//! * A vpncmd connection is closed when the password it logged in with
+//!   changes or its hub is deleted, and after [`ADMIN_IDLE_TIMEOUT`]
+//!   without a call; JSON-RPC checks credentials on every request, and runs
+//!   changing methods only from JSON POSTs (`web`).
+//! * With `AllowLocalEmptyPasswordAdmin` false, no source counts as local.
 //! * Every login and every call is logged with its source address, e.g.
 //!   `admin: 10.231.0.11 CreateUser hub=DEFAULT ok`.
 //! * Calls are processed one at a time (SoftEther's `CedarSuperLock`), on
@@ -256,8 +262,9 @@ pub(crate) async fn execute(
 
 /// Serves an administration connection after its login PACK (vpncmd):
 /// throttle, password check, login answer, then the RPC frame loop until the
-/// client closes, the framing breaks or the server shuts down (no idle
-/// timeout, as SoftEther). `random` is the Hello random of this connection.
+/// client closes, the framing breaks, the server shuts down, the connection
+/// idles for [`ADMIN_IDLE_TIMEOUT`] or its credentials change (SoftEther:
+/// none of the last two). `random` is the Hello random of this connection.
 pub async fn serve(
     admin: Arc<Admin>,
     mut tls: ServerTls,
