@@ -217,6 +217,9 @@ fn count(c: &mut ConnCounts, dir: Direction, delta: i32) {
     }
 }
 
+/// A session's place in the [`Registry`]: its role and its 20-byte key.
+type RegistryKey = (Role, [u8; 20]);
+
 /// Sessions by role and key, across all hubs (additional connections carry
 /// only the key). The role is part of the key: a cascade's local session
 /// carries the key the *remote* server issued, so that server could
@@ -224,7 +227,7 @@ fn count(c: &mut ConnCounts, dir: Direction, delta: i32) {
 /// would replace the session it logged in to (issue 9 item 7).
 #[derive(Default)]
 pub struct Registry {
-    by_key: Mutex<HashMap<(Role, [u8; 20]), Arc<Session>>>,
+    by_key: Mutex<HashMap<RegistryKey, Arc<Session>>>,
     next_id: AtomicU64,
 }
 
