@@ -109,6 +109,16 @@ macro_rules! functions {
             pub fn changes_config(self) -> bool {
                 match self { $( RpcFunction::$v => $mutates, )* }
             }
+
+            /// True if the call changes anything (the configuration, or a
+            /// session: `DeleteSession`, or the file: `Flush`). The
+            /// JSON-RPC API runs these only from a POST with a JSON content
+            /// type (issue 9 item 5: no CSRF through `GET /api/<Method>` or
+            /// form posts; docs/administration.md).
+            pub fn mutates(self) -> bool {
+                self.changes_config()
+                    || matches!(self, RpcFunction::DeleteSession | RpcFunction::Flush)
+            }
         }
     };
 }

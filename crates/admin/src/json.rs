@@ -27,8 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::dispatch::{dispatch_call, AdminBackend, Caller};
 use crate::login::{
-    is_empty_password_hash, is_local_source, AdminRights, HubAdminEntry, LoginSource,
-    WRONG_PASSWORD,
+    is_empty_password_hash, AdminRights, HubAdminEntry, LoginSource, WRONG_PASSWORD,
 };
 use crate::outpack::{int_to_ipv4, JsonKind, OutPack};
 use crate::rpc::{MAX_ITEMS, MAX_NAME_LEN};
@@ -811,7 +810,7 @@ pub fn json_login(
     let pw_hash = hash_admin_password(&creds.password);
     let server_user =
         creds.username.is_empty() || creds.username.eq_ignore_ascii_case("administrator");
-    let local = is_local_source(source.peer, source.local_addrs);
+    let local = source.is_local();
     if is_empty_password_hash(server_hash) {
         if local {
             return Ok(AdminRights::Server);

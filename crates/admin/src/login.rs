@@ -159,11 +159,18 @@ pub struct LoginSource<'a> {
     pub peer: IpAddr,
     /// The server's own addresses (see [`is_local_source`]).
     pub local_addrs: &'a [IpAddr],
+    /// Whether a local source counts as local at all
+    /// (`AllowLocalEmptyPasswordAdmin`, docs/config-format.md §7.6): false
+    /// behind a same-host TCP proxy, where every client arrives from a
+    /// local address.
+    pub trust_local: bool,
 }
 
 impl LoginSource<'_> {
-    fn is_local(&self) -> bool {
-        is_local_source(self.peer, self.local_addrs)
+    /// True if the login counts as coming from the server itself: trusted
+    /// ([`LoginSource::trust_local`]) and [`is_local_source`].
+    pub fn is_local(&self) -> bool {
+        self.trust_local && is_local_source(self.peer, self.local_addrs)
     }
 }
 
@@ -246,6 +253,7 @@ mod tests {
         LoginSource {
             peer,
             local_addrs: &[OWN],
+            trust_local: true,
         }
     }
 
@@ -327,6 +335,16 @@ mod tests {
             ),
             Err(WRONG_PASSWORD)
         );
+    }
+
+    #[test]
+    fn untrusted_local_source_is_remote() {
+        let s = LoginSource {
+            trust_local: false,
+            ..src(LOCAL)
+        };
+        assert!(!s.is_local(), "AllowLocalEmptyPasswordAdmin false");
+        assert!(src(LOCAL).is_local());
     }
 
     #[test]

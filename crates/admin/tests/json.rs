@@ -580,10 +580,12 @@ fn json_login_rules() {
     let local = LoginSource {
         peer: IpAddr::V4(Ipv4Addr::LOCALHOST),
         local_addrs: &own,
+        trust_local: true,
     };
     let remote = LoginSource {
         peer: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
         local_addrs: &own,
+        trust_local: true,
     };
     let hub = |pw: &'static str| {
         move |n: &str| {

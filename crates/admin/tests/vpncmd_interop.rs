@@ -121,6 +121,7 @@ fn serve(mut tls: Tls, peer: IpAddr, shared: &Shared) -> Option<()> {
             let source = LoginSource {
                 peer,
                 local_addrs: &[],
+                trust_local: true,
             };
             verify_admin_login(&req, &random, &b.server_password, lookup, source)
         }),

@@ -80,7 +80,10 @@ pub use bridge::LocalBridgeConfig;
 pub use cascade::{CascadeAuth, CascadeConfig};
 pub use hub::HubConfig;
 pub use listener::ListenerConfig;
-pub use server_settings::ServerSettings;
+pub use server_settings::{
+    ServerSettings, DEFAULT_LOG_MAX_TOTAL_SIZE, DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_CASCADES_PER_HUB,
+};
 
 // ====================================================================== helpers
 

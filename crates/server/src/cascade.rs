@@ -143,6 +143,8 @@ async fn run(
         host: cfg.hostname.clone(),
         port: cfg.port,
         source: None,
+        // Checked at every connect and reconnect, after name resolution.
+        not_this_host: cfg.set_by_hub_admin,
     };
     let base_ms = u64::from(cfg.retry_interval_secs.max(1)) * 1000;
     let base_ms = base_ms.clamp(5_000, 300_000);

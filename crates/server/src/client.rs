@@ -58,6 +58,10 @@ pub struct ClientTarget {
     pub port: u16,
     /// Local address to connect from (`None`: chosen by the OS).
     pub source: Option<std::net::IpAddr>,
+    /// Refuse to connect to this machine: every address `host` resolves to
+    /// is checked, at each connect, with [`crate::hostaddr::is_this_host`]
+    /// (a hub administrator's cascade, issue 9 item 4).
+    pub not_this_host: bool,
 }
 
 type ClientTls = TlsStream<RecordReader<TcpStream>>;
@@ -244,20 +248,55 @@ pub async fn additional_connect(
 }
 
 async fn tcp_connect(target: &ClientTarget) -> std::io::Result<TcpStream> {
-    let Some(src) = target.source else {
+    if target.source.is_none() && !target.not_this_host {
         return TcpStream::connect((target.host.as_str(), target.port)).await;
-    };
-    let dst = tokio::net::lookup_host((target.host.as_str(), target.port))
+    }
+    // Resolve once and connect only to the addresses checked here, so a
+    // name cannot resolve to another address between check and connect.
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await?
-        .find(|a| a.is_ipv4() == src.is_ipv4())
-        .ok_or_else(|| std::io::Error::other("no address of the same family as the source"))?;
-    let sock = if src.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    sock.bind(SocketAddr::new(src, 0))?;
-    sock.connect(dst).await
+        .collect();
+    if let Some(src) = target.source {
+        addrs.retain(|a| a.is_ipv4() == src.is_ipv4());
+        if addrs.is_empty() {
+            return Err(std::io::Error::other(
+                "no address of the same family as the source",
+            ));
+        }
+    }
+    if target.not_this_host {
+        let own = crate::hostaddr::local_addrs();
+        if let Some(a) = addrs
+            .iter()
+            .find(|a| crate::hostaddr::is_this_host(a.ip(), &own))
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} resolves to {}, an address of this server; a cascade set by a hub \
+                     administrator may not connect to this server itself",
+                    target.host,
+                    a.ip()
+                ),
+            ));
+        }
+    }
+    let mut last = std::io::Error::other("the host name has no address");
+    for dst in addrs {
+        let sock = if dst.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if let Some(src) = target.source {
+            sock.bind(SocketAddr::new(src, 0))?;
+        }
+        match sock.connect(dst).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 fn client_tls_config() -> Arc<rustls::ClientConfig> {

@@ -24,6 +24,15 @@ use crate::clock::now_ms;
 /// (SoftEther `MAX_STORED_QUEUE_NUM`).
 pub const PORT_QUEUE_FRAMES: usize = 1024;
 
+/// Queue depth from which frames are copied into a queue instead of
+/// shared. A frame is a slice of its sender's read buffer (up to 128 KiB)
+/// and keeps all of it alive; a stalled receiver would otherwise pin
+/// `PORT_QUEUE_FRAMES` whole buffers (128 MiB). With the copy, a stalled
+/// port pins at most `ZERO_COPY_DEPTH` read buffers (8 MiB) plus its own
+/// copies of the other frames (issue 9 item 7); a receiver that keeps up
+/// never reaches this depth and stays zero-copy.
+pub const ZERO_COPY_DEPTH: usize = 64;
+
 /// Counters of one port, shared with the session that owns it.
 #[derive(Debug, Default)]
 pub struct PortStats {
@@ -261,6 +270,12 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
         } else {
             frame
         };
+        let depth = p.tx.max_capacity() - p.tx.capacity();
+        let frame = if depth >= ZERO_COPY_DEPTH {
+            Bytes::copy_from_slice(&frame)
+        } else {
+            frame
+        };
         match p.tx.try_send(frame) {
             Ok(()) => {
                 p.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -348,6 +363,41 @@ mod tests {
     const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
     const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
     const BC: [u8; 6] = [0xff; 6];
+
+    #[tokio::test]
+    async fn a_stalled_port_pins_a_bounded_number_of_read_buffers() {
+        let hub = Hub::new("T", true);
+        let (_ra, _) = hub.attach(1, SessionPolicy::default());
+        let (mut stalled, _) = hub.attach(2, SessionPolicy::default());
+        // Each frame is a 60-byte slice of its own 128 KiB "read buffer".
+        let mut buffers = Vec::new();
+        for _ in 0..PORT_QUEUE_FRAMES {
+            let mut big = vec![0u8; 128 * 1024];
+            big[..6].copy_from_slice(&BC);
+            big[6..12].copy_from_slice(&A);
+            big[12] = 0x08;
+            let big = Bytes::from(big);
+            hub.forward(1, &mut vec![big.slice(..60)]);
+            buffers.push(big);
+        }
+        let mut shared = 0;
+        let mut n = 0;
+        while let Ok(f) = stalled.try_recv() {
+            n += 1;
+            let p = f.as_ptr() as usize;
+            if buffers.iter().any(|b| {
+                let s = b.as_ptr() as usize;
+                p >= s && p < s + b.len()
+            }) {
+                shared += 1;
+            }
+        }
+        assert_eq!(n, PORT_QUEUE_FRAMES, "every frame queued");
+        assert_eq!(
+            shared, ZERO_COPY_DEPTH,
+            "only the first frames share a buffer"
+        );
+    }
 
     #[tokio::test]
     async fn floods_then_unicasts_and_never_echoes() {

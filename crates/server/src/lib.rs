@@ -8,9 +8,10 @@
 //! this list (checked by the `layering` test below, which reads the
 //! sources).
 //!
-//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`] — leaves: time,
-//!    TLS settings, the record-boundary reader of the client side, the
-//!    pre-authentication budget (limits per source, deadline, kept bytes).
+//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`] —
+//!    leaves: time, TLS settings, the record-boundary reader of the client
+//!    side, the pre-authentication budget (limits per source, deadline,
+//!    kept bytes), this machine's own addresses.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
@@ -37,6 +38,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod clock;
+pub mod hostaddr;
 pub mod preauth;
 pub mod record_reader;
 pub mod tls;
@@ -77,7 +79,7 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["clock", "tls", "record_reader", "preauth"],
+        &["clock", "tls", "record_reader", "preauth", "hostaddr"],
         &["transport"],
         &["listener"],
         &["hub"],

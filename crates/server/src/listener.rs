@@ -12,7 +12,7 @@
 //! ports at run time ([`Listeners::start`], [`Listeners::stop`]).
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -130,6 +130,8 @@ pub struct Listeners {
     /// strongly while it runs.
     acceptor: Weak<dyn Acceptor>,
     shutdown: watch::Receiver<bool>,
+    /// `ListenIP`: the address new listeners bind to.
+    listen_ip: Mutex<IpAddr>,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -148,7 +150,19 @@ impl Listeners {
             slots: Registry::default(),
             acceptor,
             shutdown,
+            listen_ip: Mutex::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         }
+    }
+
+    /// Sets `ListenIP` (docs/config-format.md §7.6) for listeners started
+    /// from now on; running ones keep their address.
+    pub fn set_listen_ip(&self, ip: IpAddr) {
+        *self.listen_ip.lock() = ip;
+    }
+
+    /// The `ListenIP` new listeners bind to.
+    pub fn listen_ip(&self) -> IpAddr {
+        *self.listen_ip.lock()
     }
 
     /// State of the listener on `port`, `None` if nothing runs there.
@@ -168,7 +182,7 @@ impl Listeners {
         if self.slots.state(port).is_some() {
             return None;
         }
-        match bind(port) {
+        match bind(self.listen_ip(), port) {
             Ok(l) => {
                 let reg = self.slots.register(port, ListenerState::Listening);
                 tokio::spawn(self.clone().run_registered(l, reg));
@@ -245,7 +259,7 @@ impl Listeners {
                 _ = reg.stop.changed() => break,
                 _ = tokio::time::sleep(RETRY_INTERVAL) => {}
             }
-            match bind(port) {
+            match bind(self.listen_ip(), port) {
                 Ok(l) => {
                     info!("TCP port {port} could be bound now");
                     self.slots.set_state(&reg, ListenerState::Listening);
@@ -326,16 +340,22 @@ impl Listeners {
 /// Interval between attempts to bind a port that failed.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Binds `0.0.0.0:port` with SO_REUSEADDR and a deep backlog.
+/// Binds `ip:port` (`ip` = `ListenIP`, `0.0.0.0` for every interface) with
+/// SO_REUSEADDR and a deep backlog.
 ///
 /// Errors: the OS error (e.g. EACCES for ports below 1024 without
-/// CAP_NET_BIND_SERVICE, EADDRINUSE).
-pub fn bind(port: u16) -> std::io::Result<StdListener> {
+/// CAP_NET_BIND_SERVICE, EADDRINUSE, EADDRNOTAVAIL for an address the host
+/// does not have).
+pub fn bind(ip: IpAddr, port: u16) -> std::io::Result<StdListener> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    let sock = Socket::new(
+        Domain::for_address(SocketAddr::new(ip, port)),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     sock.set_reuse_address(true)?;
     sock.set_nonblocking(true)?;
-    let addr: SocketAddr = ([0, 0, 0, 0], port).into();
+    let addr = SocketAddr::new(ip, port);
     sock.bind(&addr.into())?;
     sock.listen(1024)?;
     Ok(sock.into())

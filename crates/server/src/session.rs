@@ -298,18 +298,27 @@ fn count(c: &mut ConnCounts, dir: Direction, delta: i32) {
     }
 }
 
-/// Sessions by key, across all hubs (additional connections carry only the key).
+/// A session's place in the [`Registry`]: its role and its 20-byte key.
+type RegistryKey = (Role, [u8; 20]);
+
+/// Sessions by role and key, across all hubs (additional connections carry
+/// only the key). The role is part of the key: a cascade's local session
+/// carries the key the *remote* server issued, so that server could
+/// otherwise attach connections to it, and a cascade into this very server
+/// would replace the session it logged in to (issue 9 item 7).
 #[derive(Default)]
 pub struct Registry {
-    by_key: Mutex<HashMap<[u8; 20], Arc<Session>>>,
+    by_key: Mutex<HashMap<RegistryKey, Arc<Session>>>,
     next_id: AtomicU64,
 }
 
 impl Registry {
-    /// Looks a session up by its 20-byte key.
+    /// Looks a session this server accepted ([`Role::Server`]) up by its
+    /// 20-byte key: the only sessions an inbound additional connection may
+    /// join. Cascade sessions ([`Role::Client`]) are never found.
     pub fn get(&self, key: &[u8]) -> Option<Arc<Session>> {
         let key: [u8; 20] = key.try_into().ok()?;
-        self.by_key.lock().get(&key).cloned()
+        self.by_key.lock().get(&(Role::Server, key)).cloned()
     }
 
     /// All live sessions.
@@ -327,8 +336,8 @@ impl Registry {
         self.len() == 0
     }
 
-    fn remove(&self, key: &[u8; 20]) {
-        self.by_key.lock().remove(key);
+    fn remove(&self, role: Role, key: &[u8; 20]) {
+        self.by_key.lock().remove(&(role, *key));
     }
 
     /// Allocates a hub port id.
@@ -339,7 +348,7 @@ impl Registry {
 
 /// Which end of the protocol this session is: it decides which connection
 /// directions we send on and which are subject to the receive timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// We accepted the session (VPN client logged in to us).
     Server,
@@ -419,7 +428,10 @@ pub fn spawn(
         ended: Notify::new(),
         ended_flag: AtomicBool::new(false),
     });
-    registry.by_key.lock().insert(session.key, session.clone());
+    registry
+        .by_key
+        .lock()
+        .insert((session.role, session.key), session.clone());
     let task = SessionTask {
         session: session.clone(),
         registry: registry.clone(),
@@ -606,7 +618,7 @@ impl SessionTask {
         }
 
         s.stopping.store(true, Ordering::Relaxed);
-        self.registry.remove(&s.key);
+        self.registry.remove(s.role, &s.key);
         s.hub.detach(s.id);
         for (_, r) in readers.drain() {
             r.task.abort();

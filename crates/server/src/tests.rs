@@ -80,6 +80,7 @@ impl Running {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
             source: None,
+            not_this_host: false,
         };
         let (_welcome, conn) = client::login(&target, |h| {
             let sp = secure_password(&hash_password("u", "pw"), &h.random);
@@ -262,4 +263,84 @@ async fn logins_keep_succeeding_while_a_hub_administrator_streams_changes() {
     );
     assert_eq!(r.realname(), last);
     r.server().begin_shutdown();
+}
+
+/// Attack (issue 9 item 7): the remote server of a cascade knows the
+/// session key it issued, and the local cascade session carries that key.
+/// Acting as that remote, an additional connection to the local server
+/// with the key must not join the local cascade session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascade_remote_cannot_attach_connections_to_the_local_cascade_session() {
+    use crate::cascade::CascadeStatus;
+    use crate::session::Role;
+    use rustether_config::{CascadeAuth, CascadeConfig};
+    let a = Running::start().await;
+    let b = Running::start().await;
+    let mut cfg = CascadeConfig::new(
+        "l",
+        "127.0.0.1",
+        b.addr.port(),
+        "DEFAULT",
+        CascadeAuth::PlainPassword {
+            username: "u".into(),
+            password: "pw".into(),
+        },
+    );
+    cfg.max_connection = 1;
+    cfg.online = true;
+    let c = cfg.clone();
+    a.server()
+        .update_config(move |x| {
+            x.hub_mut("DEFAULT").unwrap().cascades.push(c);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    a.server().restart_cascade("DEFAULT", "l", Some(cfg)).await;
+    let deadline = tokio::time::Instant::now() + HANG;
+    while !matches!(
+        a.server().cascade_status("DEFAULT", "l"),
+        CascadeStatus::Online { .. }
+    ) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cascade never online"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The key B issued to A's cascade.
+    let key = b
+        .server()
+        .sessions
+        .all()
+        .into_iter()
+        .find(|s| s.role == Role::Server)
+        .expect("the cascade's session on B")
+        .key;
+    let local = a
+        .server()
+        .sessions
+        .all()
+        .into_iter()
+        .find(|s| s.role == Role::Client)
+        .expect("the local cascade session on A");
+    assert_eq!(local.key, key, "the local session carries the remote's key");
+    let target = ClientTarget {
+        host: "127.0.0.1".into(),
+        port: a.addr.port(),
+        source: None,
+        not_this_host: false,
+    };
+    let (probe, _) = client::ClientConn::connect(&target).await.unwrap();
+    let cert = probe.server_cert.clone();
+    probe.close().await;
+    let r = client::additional_connect(&target, key, &cert).await;
+    assert_eq!(
+        r.err().map(|e| e.code),
+        Some(ErrorCode::SESSION_TIMEOUT),
+        "refused as an unknown session"
+    );
+    assert_eq!(local.connection_count(), 1);
+    a.server().begin_shutdown();
+    b.server().begin_shutdown();
 }

@@ -37,6 +37,7 @@ impl Services {
         let gateway = Arc::new_cyclic(|me: &Weak<Gateway>| {
             let acceptor: Weak<dyn Acceptor> = me.clone();
             let listeners = Arc::new(Listeners::new(acceptor, server.shutdown_signal()));
+            listeners.set_listen_ip(server.with_config(|c| c.server.listen_ip));
             Gateway::new(
                 server.clone(),
                 Arc::new(Admin::new(server.clone(), listeners)),
@@ -119,17 +120,29 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
 
     let (edition, state_dir) = (opts.edition, opts.state_dir.clone());
     let server = tokio::task::spawn_blocking(move || Server::open(edition, &state_dir)).await??;
-    let ports: Vec<u16> = server.with_config(|c| {
-        c.listeners
+    warn_if_no_admin_password(&server);
+    let (ports, listen_ip): (Vec<u16>, _) = server.with_config(|c| {
+        let ports = c
+            .listeners
             .iter()
             .filter(|l| l.enabled && l.port != 0)
             .map(|l| l.port)
-            .collect()
+            .collect();
+        (ports, c.server.listen_ip)
     });
+    // Inherited sockets on another address than `ListenIP` (a supervisor
+    // that bound before ListenIP changed) are closed, not served.
     let mut inherited: Vec<(u16, TcpListener)> = opts
         .inherited
         .drain(..)
-        .filter_map(|l| l.local_addr().ok().map(|a| (a.port(), l)))
+        .filter_map(|l| {
+            let a = l.local_addr().ok()?;
+            if a.ip() != listen_ip {
+                tracing::warn!("inherited listener {a} is not on ListenIP {listen_ip}: closed");
+                return None;
+            }
+            Some((a.port(), l))
+        })
         .collect();
     let mut ready = ReadyInfo {
         listening: Vec::new(),
@@ -139,7 +152,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     for port in ports {
         let sock = match inherited.iter().position(|(p, _)| *p == port) {
             Some(i) => Ok(inherited.swap_remove(i).1),
-            None => crate::listener::bind(port),
+            None => crate::listener::bind(listen_ip, port),
         };
         match sock {
             Ok(l) => {
@@ -309,5 +322,29 @@ fn trim_heap() {
     // other threads allocate.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Logs a loud warning while the server administrator password is empty
+/// (a fresh installation): anyone who reaches the server from one of its
+/// own addresses administers it (docs/administration.md, SECURITY.md).
+fn warn_if_no_admin_password(server: &Server) {
+    let (empty, trusted) = server.with_config(|c| {
+        (
+            c.server.hashed_password == rustether_config::model::empty_password_hash(),
+            c.server.allow_local_empty_password_admin(),
+        )
+    });
+    if empty {
+        tracing::warn!(
+            "WARNING: the server administrator password is EMPTY. {} Set one with \
+             `vpnserver password-set` (service stopped) or vpncmd's ServerPasswordSet.",
+            if trusted {
+                "Anyone connecting from this machine's own addresses (including through a \
+                 local TCP proxy such as sslh, stunnel or ssh -L) is server administrator."
+            } else {
+                "AllowLocalEmptyPasswordAdmin is false: nobody can administer the server."
+            }
+        );
     }
 }

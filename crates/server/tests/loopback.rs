@@ -78,6 +78,7 @@ impl TestServer {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
             source: None,
+            not_this_host: false,
         }
     }
 }

@@ -56,6 +56,11 @@ pub enum Command {
     Execsvc,
     /// Tell whether an instance runs, its pids, listeners and uptime.
     Status,
+    /// Set the server administrator password in the configuration file
+    /// (service stopped): prompted twice, or the first line of stdin.
+    /// Also accepted as `ServerPasswordSet` (vpncmd's name).
+    #[command(alias = "serverpasswordset")]
+    PasswordSet,
     /// Service Mode: write (and enable) a systemd unit.
     Install {
         /// Write the unit into this directory only; do not call systemctl.
@@ -71,7 +76,16 @@ pub enum Command {
 }
 
 /// Subcommand names, lower case.
-const COMMANDS: &[&str] = &["start", "stop", "execsvc", "status", "install", "uninstall"];
+const COMMANDS: &[&str] = &[
+    "start",
+    "stop",
+    "execsvc",
+    "status",
+    "password-set",
+    "serverpasswordset",
+    "install",
+    "uninstall",
+];
 /// Options that take a value (so their value is never taken as a command).
 const VALUE_OPTIONS: &[&str] = &["--dir", "--log-dir", "--user", "--log-level", "--unit-dir"];
 

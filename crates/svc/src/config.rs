@@ -14,6 +14,12 @@ use crate::Edition;
 pub(crate) struct Configured {
     /// Enabled TCP listener ports, in configuration order.
     pub ports: Vec<u16>,
+    /// `ListenIP`: the address they bind to (`0.0.0.0` = every interface).
+    pub listen_ip: std::net::IpAddr,
+    /// `LogRetentionDays`: age limit of the daily log files, 0 = none.
+    pub log_retention_days: u32,
+    /// `LogMaxTotalSize`: size limit of all daily log files, bytes, 0 = none.
+    pub log_max_total_size: u64,
     /// At least one local bridge is configured.
     pub local_bridges: bool,
 }
@@ -39,6 +45,9 @@ pub(crate) fn load(edition: Edition, state_dir: &Path) -> Result<Configured, Str
     }
     Ok(Configured {
         ports,
+        listen_ip: cfg.server.listen_ip,
+        log_retention_days: cfg.server.log_retention_days(),
+        log_max_total_size: cfg.server.log_max_total_size(),
         local_bridges: !cfg.local_bridges.is_empty(),
     })
 }

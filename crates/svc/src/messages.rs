@@ -19,6 +19,7 @@ pub(crate) fn usage(e: Edition) -> String {
          {n} status         - Show whether the {t} service runs, its processes, listeners and uptime.\n \
          {n} start --foreground - Run the {t} as one process in the foreground (systemd, containers).\n \
          {n} execsvc        - Run the service supervisor and worker in the foreground of the caller.\n \
+         {n} password-set   - Set the server administrator password (service stopped; prompt, or first line of stdin).\n \
          {n} install        - Install and enable the {t} systemd service (--unit-dir DIR: only write the unit).\n \
          {n} uninstall      - Disable and remove the {t} systemd service.\n\
          \n\

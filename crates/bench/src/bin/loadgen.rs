@@ -434,6 +434,7 @@ impl Run {
             } else {
                 Some(self.sources[idx % self.sources.len()])
             },
+            not_this_host: false,
         }
     }
 

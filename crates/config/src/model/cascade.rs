@@ -159,6 +159,12 @@ cfg_struct! {
         manual {
             /// `ClientAuth`.
             auth: CascadeAuth,
+            /// `SetByHubAdmin` (RustEther only; SoftEther ignores the key):
+            /// the cascade was last created or changed by a hub
+            /// administrator, so it may not connect to this server itself
+            /// (issue 9 item 4; SECURITY.md). Written only when true, so a
+            /// file the server administrator wrote is unchanged.
+            set_by_hub_admin: bool,
         }
         /// The link is started.
         online: bool = "Online" or false,
@@ -239,10 +245,12 @@ impl CascadeConfig {
         // `raw` holds every ClientOption key with the values of a new
         // cascade, read through the same mapping as a loaded file; that
         // cannot fail, the fallback keeps this free of panics.
-        CascadeConfig::read_fields(&Rd::new(&raw, "Cascade"), auth.clone()).unwrap_or_else(|e| {
-            tracing::error!("built-in cascade defaults unreadable: {e}");
-            CascadeConfig::with_defaults(auth, raw.clone())
-        })
+        CascadeConfig::read_fields(&Rd::new(&raw, "Cascade"), auth.clone(), false).unwrap_or_else(
+            |e| {
+                tracing::error!("built-in cascade defaults unreadable: {e}");
+                CascadeConfig::with_defaults(auth, false, raw.clone())
+            },
+        )
     }
 
     pub(super) fn from_folder(r: &Rd) -> Result<CascadeConfig, ConfigError> {
@@ -251,13 +259,19 @@ impl CascadeConfig {
         if let Some(p) = r.f.folder("Policy") {
             Policy::from_folder(&r.sub(p))?; // type check only; kept raw
         }
-        CascadeConfig::read_fields(r, CascadeAuth::from_folder(&a)?)
+        let set_by_hub_admin = r.bool_or("SetByHubAdmin", false)?;
+        CascadeConfig::read_fields(r, CascadeAuth::from_folder(&a)?, set_by_hub_admin)
     }
 
     pub(super) fn to_folder(&self, name: &str) -> Folder {
         let mut f = self.raw.clone();
         f.name = name.to_string();
         self.write_fields(&mut f);
+        if self.set_by_hub_admin {
+            f.set_bool("SetByHubAdmin", true);
+        } else {
+            f.remove_item("SetByHubAdmin");
+        }
         self.auth.write(f.folder_or_insert("ClientAuth"));
         if f.folder("Policy").is_none() {
             f.add_folder(cascade_default_policy());

@@ -10,6 +10,15 @@ use super::{b, empty_password_hash, folder_with, s, u, zero_traffic, Rd};
 use crate::cfg::{CfgValue, Folder};
 use crate::error::ConfigError;
 
+/// Default of `LogRetentionDays` ([`ServerSettings::log_retention_days`]).
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
+/// Default of `LogMaxTotalSize`, bytes (4 GiB,
+/// [`ServerSettings::log_max_total_size`]).
+pub const DEFAULT_LOG_MAX_TOTAL_SIZE: u64 = 4 << 30;
+
+/// Default of `MaxCascadesPerHub` ([`ServerSettings::max_cascades_per_hub`]).
+pub const DEFAULT_MAX_CASCADES_PER_HUB: u32 = 32;
+
 cfg_struct! {
     /// `ServerConfiguration` (docs/config-format.md §7.6). A missing key
     /// reads as the value declared here (SoftEther's `SiLoadServerCfg`
@@ -63,6 +72,51 @@ cfg_struct! {
 }
 
 impl ServerSettings {
+    /// `MaxCascadesPerHub` (RustEther only, kept in `raw`): the most
+    /// cascades a virtual hub may have; missing = [`DEFAULT_MAX_CASCADES_PER_HUB`],
+    /// 0 = unlimited. SoftEther has no such limit (issue 9 item 4).
+    pub fn max_cascades_per_hub(&self) -> Option<usize> {
+        match self
+            .raw
+            .get_uint("MaxCascadesPerHub")
+            .unwrap_or(DEFAULT_MAX_CASCADES_PER_HUB)
+        {
+            0 => None,
+            n => Some(n as usize),
+        }
+    }
+
+    /// `LogRetentionDays` (RustEther only, kept in `raw`): daily log files
+    /// last written more than this many days ago are deleted; missing =
+    /// [`DEFAULT_LOG_RETENTION_DAYS`], 0 = no age limit.
+    pub fn log_retention_days(&self) -> u32 {
+        self.raw
+            .get_uint("LogRetentionDays")
+            .unwrap_or(DEFAULT_LOG_RETENTION_DAYS)
+    }
+
+    /// `LogMaxTotalSize` (RustEther only, kept in `raw`), bytes: the oldest
+    /// daily log files are deleted while all of them together are larger;
+    /// missing = [`DEFAULT_LOG_MAX_TOTAL_SIZE`], 0 = no size limit.
+    pub fn log_max_total_size(&self) -> u64 {
+        self.raw
+            .get_uint64("LogMaxTotalSize")
+            .or_else(|| self.raw.get_uint("LogMaxTotalSize").map(u64::from))
+            .unwrap_or(DEFAULT_LOG_MAX_TOTAL_SIZE)
+    }
+
+    /// `AllowLocalEmptyPasswordAdmin` (RustEther only, kept in `raw`):
+    /// whether an empty server administrator password is accepted from a
+    /// local source (docs/administration.md, SECURITY.md). Missing = true
+    /// (SoftEther's behaviour); set it to false on a host where a TCP proxy
+    /// (sslh, stunnel, `ssh -L`, port forwards) makes remote clients appear
+    /// local.
+    pub fn allow_local_empty_password_admin(&self) -> bool {
+        self.raw
+            .get_bool("AllowLocalEmptyPasswordAdmin")
+            .unwrap_or(true)
+    }
+
     /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
     /// clamped to 5…3600 (docs/config-format.md §6.1).
     pub fn auto_save_interval(&self) -> Duration {

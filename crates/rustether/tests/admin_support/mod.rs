@@ -192,6 +192,15 @@ impl Vpncmd {
         }
     }
 
+    /// The command `vpncmd <target> /SERVER <args…>` (to run it with
+    /// stdin of one's own, e.g. as an interactive session).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let target = self.target.to_string();
+        let mut full = vec![target.as_str(), "/SERVER"];
+        full.extend_from_slice(args);
+        self.sandbox.command(&self.ns, &program("vpncmd"), &full)
+    }
+
     /// `vpncmd <target> /SERVER <args…>` with stdin closed.
     pub fn run(&self, args: &[&str]) -> Out {
         let target = self.target.to_string();

@@ -23,7 +23,13 @@
 //!   401) without the password being checked, so guessing is slowed down
 //!   even by a client that retries at once.
 //! * Hub administrators are confined to their hub (the dispatcher's rights
-//!   checks).
+//!   checks); their cascades never connect to this server itself
+//!   (`CascadeConfig::set_by_hub_admin`, checked in [`crate::client`]).
+//! * A vpncmd connection is closed when the password it logged in with
+//!   changes or its hub is deleted, and after [`ADMIN_IDLE_TIMEOUT`]
+//!   without a call; JSON-RPC checks credentials on every request, and runs
+//!   changing methods only from JSON POSTs (`web`).
+//! * With `AllowLocalEmptyPasswordAdmin` false, no source counts as local.
 //! * Every login and every call is logged with its source address, e.g.
 //!   `admin: 10.231.0.11 CreateUser hub=DEFAULT ok`.
 //! * Calls are processed one at a time (SoftEther's `CedarSuperLock`), on
@@ -122,13 +128,16 @@ impl Admin {
     /// configured ones started again. Sessions of hubs that still exist
     /// keep running.
     pub async fn reload(&self) {
-        let wanted: Vec<u16> = self.server.with_config(|c| {
-            c.listeners
+        let (wanted, listen_ip): (Vec<u16>, _) = self.server.with_config(|c| {
+            let ports = c
+                .listeners
                 .iter()
                 .filter(|l| l.enabled && l.port != 0)
                 .map(|l| l.port)
-                .collect()
+                .collect();
+            (ports, c.server.listen_ip)
         });
+        self.listeners.set_listen_ip(listen_ip);
         self.listeners.sync(&wanted);
         self.server.stop_links().await;
         self.server.start_links();
@@ -208,7 +217,8 @@ fn rights_text(r: &AdminRights) -> String {
 
 /// The hub an RPC request names, for the audit log.
 fn hub_of(p: &Pack) -> Option<&str> {
-    ["HubName", "HubName_Ex", "HubNameLB"]
+    // `HubName_Ex` first: in CreateLink/SetLink `HubName` is the remote hub.
+    ["HubName_Ex", "HubName", "HubNameLB"]
         .iter()
         .find_map(|n| p.get_str(n))
         .filter(|h| !h.is_empty())
@@ -234,7 +244,7 @@ pub(crate) async fn execute(
     let call = {
         let (admin, caller, function) = (admin.clone(), caller.clone(), function.to_owned());
         tokio::task::spawn_blocking(move || {
-            let mut backend = backend::ServerBackend::new(&admin);
+            let mut backend = backend::ServerBackend::new(&admin, &caller.rights);
             let outcome = dispatch_call(
                 &mut backend as &mut dyn AdminBackend,
                 &caller,
@@ -300,6 +310,7 @@ async fn admin_login(
         let source = LoginSource {
             peer: ip,
             local_addrs: &own,
+            trust_local: c.server.allow_local_empty_password_admin(),
         };
         verify_admin_login(&req, &random, &c.server.hashed_password, lookup, source)
     });
@@ -344,8 +355,9 @@ async fn admin_login(
 
 /// Serves an administration connection after its login PACK (vpncmd):
 /// throttle, password check, login answer, then the RPC frame loop until the
-/// client closes, the framing breaks or the server shuts down (no idle
-/// timeout, as SoftEther). `random` is the Hello random of this connection.
+/// client closes, the framing breaks, the server shuts down, the connection
+/// idles for [`ADMIN_IDLE_TIMEOUT`] or its credentials change (SoftEther:
+/// none of the last two). `random` is the Hello random of this connection.
 /// The login must be answered by `deadline` (the handshake deadline);
 /// `slot`, the connection's place in the pre-authentication budget, is
 /// given back once it succeeded.
@@ -377,14 +389,46 @@ pub async fn serve(
     drop(slot);
     let caller = Caller {
         rights: ok.rights,
-        from_local: is_local_source(ip, &own),
+        from_local: admin
+            .server
+            .with_config(|c| c.server.allow_local_empty_password_admin())
+            && is_local_source(ip, &own),
     };
     rpc_loop(&admin, &mut tls, leftover, &caller, ip).await;
     let _ = tls.shutdown().await;
     info!("admin: {ip} administration connection closed");
 }
 
+/// How long a vpncmd administration connection may stay without a call
+/// before it is closed (SoftEther: never). vpncmd reconnects once, with
+/// the password it logged in with, when a call finds the connection closed
+/// (`RpcCall` in SoftEther `src/Cedar/Remote.c`), so an idle vpncmd prompt
+/// keeps working while the password is unchanged.
+pub const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How often an idle administration connection checks that its
+/// credentials still hold ([`credentials_of`]).
+const CREDENTIALS_CHECK: Duration = Duration::from_secs(1);
+
+/// What an admin session's login depended on: the server administrator
+/// password hash and, for a hub administrator, the hub's password hash
+/// (`None`: the hub no longer exists). When this changes — the password
+/// was changed by another session, or the hub was deleted — the session is
+/// closed (issue 9 item 5).
+fn credentials_of(admin: &Admin, rights: &AdminRights) -> Option<([u8; 20], Option<[u8; 20]>)> {
+    admin.server.with_config(|c| match rights {
+        AdminRights::Server => Some((c.server.hashed_password, None)),
+        AdminRights::Hub(h) => c
+            .hub(h)
+            .map(|hub| (c.server.hashed_password, Some(hub.hashed_password))),
+    })
+}
+
 /// The framed RPC loop of an admin connection (docs/admin-rpc.md §4).
+/// Ends when the client closes, the framing breaks, the server shuts
+/// down, no call came for [`ADMIN_IDLE_TIMEOUT`], or the session's
+/// credentials changed under it ([`credentials_of`]; changes the session
+/// makes itself are accepted).
 async fn rpc_loop(
     admin: &Arc<Admin>,
     tls: &mut ServerTls,
@@ -394,6 +438,22 @@ async fn rpc_loop(
 ) {
     let mut frames = RpcFrameDecoder::default();
     let mut shutdown = admin.server.shutdown_signal();
+    let mut creds = credentials_of(admin, &caller.rights);
+    let mut idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
+    let mut check = tokio::time::interval(CREDENTIALS_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let revoked = |creds: &Option<_>| {
+        let now = credentials_of(admin, &caller.rights);
+        if creds.is_none() || now != *creds {
+            info!(
+                "admin: {ip} administration connection closed: the password of the {} changed or its hub was deleted",
+                rights_text(&caller.rights)
+            );
+            true
+        } else {
+            false
+        }
+    };
     loop {
         let pack = match frames.decode(&mut buf) {
             Ok(Some(p)) => p,
@@ -403,6 +463,16 @@ async fn rpc_loop(
                         Ok(0) | Err(_) => return,
                         Ok(_) => continue,
                     },
+                    _ = check.tick() => {
+                        if revoked(&creds) {
+                            return;
+                        }
+                        continue;
+                    }
+                    _ = tokio::time::sleep_until(idle_until) => {
+                        info!("admin: {ip} administration connection idle for {} s: closed", ADMIN_IDLE_TIMEOUT.as_secs());
+                        return;
+                    }
                     _ = shutdown.changed() => return,
                 }
             }
@@ -411,6 +481,9 @@ async fn rpc_loop(
                 return;
             }
         };
+        if revoked(&creds) {
+            return;
+        }
         let response = match RpcRequest::from_pack(pack) {
             Ok(req) => execute(admin, caller, ip, "", &req.function, req.pack)
                 .await
@@ -420,6 +493,9 @@ async fn rpc_loop(
                 error_response(e)
             }
         };
+        // A change this session made itself (its own password) keeps it.
+        creds = credentials_of(admin, &caller.rights);
+        idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
         let mut out = BytesMut::new();
         encode_frame(&response, &mut out);
         if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {

@@ -2,37 +2,12 @@
 //! addresses (the "local administrator" rule), OS and memory information
 //! for `GetServerInfo`/`GetServerStatus`.
 
-use std::net::IpAddr;
-
 use rustether_admin::rpc::{MemInfo, OsInfo};
 
 /// `OsType` of Linux in `OS_INFO` (`OSTYPE_LINUX`, `src/Mayaqua/Kernel.h`).
 const OSTYPE_LINUX: u32 = 3100;
 
-/// Every IP address of the machine's (network namespace's) interfaces,
-/// from `getifaddrs(3)`; empty if the list cannot be read.
-#[cfg(unix)]
-pub(crate) fn local_addrs() -> Vec<IpAddr> {
-    let Ok(list) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    list.filter_map(|ifa| {
-        let a = ifa.address?;
-        if let Some(v4) = a.as_sockaddr_in() {
-            Some(IpAddr::V4(v4.ip()))
-        } else {
-            a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
-        }
-    })
-    .collect()
-}
-
-/// Every IP address of the machine's interfaces (not available here:
-/// only loopback and the connection's own address count as local).
-#[cfg(not(unix))]
-pub(crate) fn local_addrs() -> Vec<IpAddr> {
-    Vec::new()
-}
+pub(crate) use crate::hostaddr::local_addrs;
 
 fn read_trimmed(path: &str) -> Option<String> {
     std::fs::read_to_string(path)

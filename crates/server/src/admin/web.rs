@@ -22,7 +22,7 @@ use rustether_admin::json::{
     MAX_BODY_HUB_ADMIN, MAX_BODY_SERVER_ADMIN, WWW_AUTHENTICATE,
 };
 use rustether_admin::login::{is_local_source, HubAdminEntry, LoginSource};
-use rustether_admin::Caller;
+use rustether_admin::{Caller, RpcFunction};
 use rustether_proto::http::{http_date, write_response, HttpHead};
 use rustether_proto::negotiate::ServerNegotiation;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -204,6 +204,7 @@ pub(crate) async fn web_request(
                         LoginSource {
                             peer: ip,
                             local_addrs: &own,
+                            trust_local: c.server.allow_local_empty_password_admin(),
                         },
                     )
                 });
@@ -215,7 +216,13 @@ pub(crate) async fn web_request(
                     r.as_ref().map(|_| ()).map_err(|e| *e),
                 );
                 match r {
-                    Ok(rights) => Ok((rights, is_local_source(ip, &own))),
+                    Ok(rights) => Ok((
+                        rights,
+                        admin
+                            .server
+                            .with_config(|c| c.server.allow_local_empty_password_admin())
+                            && is_local_source(ip, &own),
+                    )),
                     Err(code) => {
                         warn!(
                             "admin: {ip} JSON-RPC login as {:?} refused: {} ({})",
@@ -253,12 +260,47 @@ pub(crate) async fn web_request(
             return false;
         };
         let answer = match parse_request(&body) {
+            Ok(req) if mutates(&req.method) && !is_json_content_type(&head) => {
+                warn!(
+                    "admin: {ip} JSON-RPC {} refused: a changing method needs Content-Type: application/json (got {:?})",
+                    req.method,
+                    head.header("Content-Type").unwrap_or("")
+                );
+                nego.web_request_done(true);
+                return send(
+                    tls,
+                    &head,
+                    415,
+                    "Unsupported Media Type",
+                    "text/plain; charset=utf-8",
+                    &[],
+                    b"Methods that change the server need a POST with Content-Type: application/json.\r\n",
+                )
+                .await;
+            }
             Ok(req) => call(admin, &caller, ip, &via, &req).await,
             Err(reject) => to_body(&reject.response()),
         };
         (answer, CONTENT_TYPE_POST)
     } else {
         match parse_get(head.target(), &get_id()) {
+            Some(req) if mutates(&req.method) => {
+                warn!(
+                    "admin: {ip} JSON-RPC GET {} refused: a changing method needs a JSON POST",
+                    req.method
+                );
+                nego.web_request_done(true);
+                return send(
+                    tls,
+                    &head,
+                    405,
+                    "Method Not Allowed",
+                    "text/plain; charset=utf-8",
+                    &[("Allow", "POST")],
+                    b"Methods that change the server need a POST with Content-Type: application/json.\r\n",
+                )
+                .await;
+            }
             Some(req) => (call(admin, &caller, ip, &via, &req).await, CONTENT_TYPE_GET),
             None => {
                 // SoftEther serves its API documentation page here.
@@ -284,6 +326,24 @@ pub(crate) async fn web_request(
 fn json_account(creds: &json::AdminCredentials) -> String {
     let server = creds.username.is_empty() || creds.username.eq_ignore_ascii_case("administrator");
     rustether_admin::throttle::admin_account((!server).then_some(creds.username.as_str()))
+}
+
+/// True if `method` names an RPC that changes something
+/// ([`RpcFunction::mutates`]); unknown names are answered 33 anyway.
+fn mutates(method: &str) -> bool {
+    RpcFunction::from_name(method).is_some_and(RpcFunction::mutates)
+}
+
+/// True if the request's `Content-Type` is `application/json` (any
+/// parameters, any case): a type an HTML form cannot send and a browser
+/// sends cross-site only after a CORS preflight, which this API does not
+/// grant (issue 9 item 5).
+fn is_json_content_type(head: &HttpHead) -> bool {
+    head.header("Content-Type").is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    })
 }
 
 /// One JSON-RPC call (`JsonRpcProcRequestObject`) through the common

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -25,12 +25,13 @@ pub(crate) const BACKLOG: i32 = 1024;
 /// Most inherited descriptors accepted from the environment.
 const MAX_FDS: usize = 1024;
 
-/// Binds a TCP listener on 0.0.0.0:`port` with `SO_REUSEADDR` and [`BACKLOG`]
-/// (close-on-exec, blocking).
-pub(crate) fn bind_port(port: u16) -> io::Result<TcpListener> {
-    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+/// Binds a TCP listener on `ip:port` (`ip` = `ListenIP`, `0.0.0.0` for every
+/// interface) with `SO_REUSEADDR` and [`BACKLOG`] (close-on-exec, blocking).
+pub(crate) fn bind_port(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
-    s.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    s.bind(&addr.into())?;
     s.listen(BACKLOG)?;
     Ok(s.into())
 }
@@ -192,14 +193,14 @@ impl ListenerSet {
     /// Makes the set match `ports`: binds missing ones, closes bound ones no
     /// longer configured (activated sockets stay). Returns the ports that
     /// failed, with the OS error text.
-    pub(crate) fn sync(&mut self, ports: &[u16]) -> Vec<FailedPort> {
+    pub(crate) fn sync(&mut self, ip: IpAddr, ports: &[u16]) -> Vec<FailedPort> {
         self.held.retain(|p, h| h.activated || ports.contains(p));
         let mut failed = Vec::new();
         for &port in ports {
             if port == 0 || self.held.contains_key(&port) {
                 continue;
             }
-            match bind_port(port) {
+            match bind_port(ip, port) {
                 Ok(sock) => {
                     self.held.insert(
                         port,
@@ -241,6 +242,8 @@ impl ListenerSet {
 mod tests {
     use super::*;
 
+    const ANY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
     #[test]
     fn fd_list_round_trip_and_validation() {
         let l = vec![(3, 443), (7, 5555)];
@@ -256,14 +259,14 @@ mod tests {
     fn bind_sync_and_backlog_accepts_without_accepting() {
         let mut set = ListenerSet::default();
         // Port 0 is ignored; pick a free port by binding port 0 first.
-        let probe = bind_port(0).unwrap();
+        let probe = bind_port(ANY, 0).unwrap();
         let port = probe.local_addr().unwrap().port();
         drop(probe);
-        assert!(set.sync(&[port]).is_empty());
+        assert!(set.sync(ANY, &[port]).is_empty());
         assert_eq!(set.ports(), vec![port]);
         // A second bind of the same port fails (already listening).
         let mut other = ListenerSet::default();
-        let f = other.sync(&[port]);
+        let f = other.sync(ANY, &[port]);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].port, port);
         // Nobody calls accept(), yet connecting succeeds: the backlog holds it.
@@ -272,7 +275,7 @@ mod tests {
         let held = set.held.values().next().map(|h| &h.sock);
         assert_eq!(held.and_then(listening_port), Some(port));
         // Dropping a port from the configuration closes it.
-        assert!(set.sync(&[]).is_empty());
+        assert!(set.sync(ANY, &[]).is_empty());
         assert!(set.ports().is_empty());
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
@@ -281,7 +284,7 @@ mod tests {
     fn adopt_listener_takes_only_listeners_and_leaves_others_open() {
         use std::os::fd::IntoRawFd;
         // A listener on the stated port is adopted.
-        let l = bind_port(0).unwrap();
+        let l = bind_port(ANY, 0).unwrap();
         let port = l.local_addr().unwrap().port();
         let fd = l.into_raw_fd();
         let (back, p) = adopt_listener(fd, Some(port)).unwrap();

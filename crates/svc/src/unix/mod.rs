@@ -18,6 +18,7 @@ mod listeners;
 mod lock;
 mod logging;
 mod notify;
+mod password;
 mod privdrop;
 mod supervisor;
 mod sys;
@@ -107,6 +108,7 @@ pub(crate) fn dispatch(edition: Edition, cli: Cli) -> u8 {
         }
         Some(Command::Stop) => control::stop(&ctx),
         Some(Command::Status) => control::status(&ctx),
+        Some(Command::PasswordSet) => password::password_set(&ctx),
         Some(Command::Install { unit_dir }) => install::install(&ctx, unit_dir.as_deref()),
         Some(Command::Uninstall { unit_dir }) => install::uninstall(&ctx, unit_dir.as_deref()),
         None => crate::exit::USAGE,

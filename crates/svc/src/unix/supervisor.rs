@@ -81,6 +81,7 @@ pub(crate) fn run(ctx: &Ctx) -> u8 {
         ctx.log_level.as_deref(),
         &ctx.paths.log_dir,
         std::env::var_os("JOURNAL_STREAM").is_some(),
+        logging::Retention::configured(ctx),
     );
     super::log_panics();
     // SAFETY: the descriptor was created for us by the launcher.
@@ -253,7 +254,7 @@ impl Supervisor<'_> {
     fn spawn_worker(&mut self) -> Option<u8> {
         let ctx = self.ctx;
         match config::load(ctx.edition, &ctx.paths.state_dir) {
-            Ok(c) => self.bind_failed = self.set.sync(&c.ports),
+            Ok(c) => self.bind_failed = self.set.sync(c.listen_ip, &c.ports),
             Err(m) => tracing::error!("{m}; keeping the current listeners"),
         }
         if let Some(u) = &self.user {

@@ -67,6 +67,7 @@ pub(crate) fn worker_main(ctx: &Ctx) -> u8 {
         ctx.log_level.as_deref(),
         &ctx.paths.log_dir,
         std::env::var_os("JOURNAL_STREAM").is_some(),
+        logging::Retention::configured(ctx),
     );
     super::log_panics();
     std::env::remove_var(ROLE_ENV);
@@ -178,7 +179,7 @@ pub(crate) fn foreground(ctx: &Ctx) -> u8 {
     // ports that fail are retried by the worker itself.
     let mut set = ListenerSet::default();
     set.add_activated(listeners::take_socket_activation());
-    let bind_failed = set.sync(&cfg.ports);
+    let bind_failed = set.sync(cfg.listen_ip, &cfg.ports);
     if let Some(u) = &user {
         if let Err(err) = privdrop::chown_for(
             u,

@@ -12,11 +12,17 @@ use crate::cascade::CascadeStatus;
 pub(super) fn create_link(this: &mut ServerBackend<'_>, req: &CreateLink) -> Result<(), ErrorCode> {
     let mut l = req.clone();
     l.normalize_for_server();
-    let cfg = convert::link_to_cascade(&l, false)?;
+    let mut cfg = convert::link_to_cascade(&l, false)?;
+    cfg.set_by_hub_admin = this.hub_admin;
     this.server.update_config_blocking(|c| {
+        let max = c.server.max_cascades_per_hub();
         let h = c.hub_mut(&req.hub_name).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         if h.cascade(&cfg.account_name).is_some() {
             return Err(ErrorCode::LINK_ALREADY_EXISTS);
+        }
+        // `MaxCascadesPerHub` (SECURITY.md): 110 (too many items) beyond.
+        if max.is_some_and(|m| h.cascades.len() >= m) {
+            return Err(ErrorCode::TOO_MANY_ITEMS);
         }
         h.cascades.push(cfg);
         Ok(())
@@ -38,6 +44,7 @@ pub(super) fn get_link(
 pub(super) fn set_link(this: &mut ServerBackend<'_>, req: &CreateLink) -> Result<(), ErrorCode> {
     let mut l = req.clone();
     l.normalize_for_server();
+    let hub_admin = this.hub_admin;
     let (hub, cfg) = this.server.update_config_blocking(|c| {
         let h = c.hub_mut(&req.hub_name).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         let hub = h.name.clone();
@@ -46,6 +53,7 @@ pub(super) fn set_link(this: &mut ServerBackend<'_>, req: &CreateLink) -> Result
             .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
         let mut new = convert::link_to_cascade(&l, x.online)?;
         new.account_name = x.account_name.clone();
+        new.set_by_hub_admin = hub_admin;
         *x = new;
         Ok((hub, x.clone()))
     })?;

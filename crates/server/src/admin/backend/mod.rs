@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustether_admin::rpc::*;
-use rustether_admin::AdminBackend;
+use rustether_admin::{AdminBackend, AdminRights};
 use rustether_config::{CascadeConfig, Edition};
 use rustether_proto::ErrorCode;
 
@@ -69,6 +69,9 @@ pub(crate) struct ServerBackend<'a> {
     server: &'a Arc<Server>,
     listeners: &'a Arc<Listeners>,
     deferred: Vec<Deferred>,
+    /// The caller is a hub administrator: cascades it creates or changes
+    /// may not connect to this server ([`CascadeConfig::set_by_hub_admin`]).
+    hub_admin: bool,
 }
 
 /// Names of hubs, users, cascades, devices compare without case.
@@ -77,11 +80,13 @@ fn key_eq(a: &str, b: &str) -> bool {
 }
 
 impl<'a> ServerBackend<'a> {
-    pub(crate) fn new(admin: &'a Admin) -> ServerBackend<'a> {
+    /// The backend of one call by `rights`.
+    pub(crate) fn new(admin: &'a Admin, rights: &AdminRights) -> ServerBackend<'a> {
         ServerBackend {
             server: &admin.server,
             listeners: &admin.listeners,
             deferred: Vec::new(),
+            hub_admin: matches!(rights, AdminRights::Hub(_)),
         }
     }
 
