@@ -15,6 +15,13 @@ pub const MAX_LINE: usize = 4096;
 /// Most header lines per message (`HTTP_HEADER_MAX_LINES`).
 pub const MAX_HEADERS: usize = 128;
 
+/// Most bytes of one message head (start line and header lines, line ends
+/// included) the parser accepts: 64 KiB. SoftEther allows 128 lines of
+/// 4 KiB (512 KiB) per connection before authentication; its own clients
+/// send a few hundred bytes, browsers a few KiB (issue 9: pre-auth memory
+/// budget).
+pub const MAX_HEAD: usize = 64 * 1024;
+
 /// `Keep-Alive` header value SoftEther sends (`HTTP_KEEP_ALIVE`).
 pub const KEEP_ALIVE: &str = "timeout=15; max=19";
 
@@ -49,6 +56,9 @@ pub enum HttpError {
     /// we refuse the message).
     #[error("more than {MAX_HEADERS} HTTP headers")]
     TooManyHeaders,
+    /// The head is longer than [`MAX_HEAD`] bytes.
+    #[error("HTTP head longer than {MAX_HEAD} bytes")]
+    HeadTooLarge,
     /// `Content-Length` is not a decimal number.
     #[error("invalid Content-Length")]
     BadContentLength,
@@ -119,7 +129,8 @@ pub struct HttpMessage {
 enum State {
     #[default]
     StartLine,
-    Headers([String; 3], Vec<(String, String)>),
+    /// Start line, headers so far, head bytes received so far.
+    Headers([String; 3], Vec<(String, String)>, usize),
     Body(HttpHead, usize),
 }
 
@@ -131,8 +142,11 @@ pub struct HttpParser {
     state: State,
 }
 
-/// Takes one line (without its LF or CRLF) off the front of `buf`.
-fn take_line(buf: &mut BytesMut) -> Result<Option<String>, HttpError> {
+/// Takes one line (without its LF or CRLF) off the front of `buf`, with
+/// the number of bytes it took. A line that is not UTF-8 keeps its ASCII
+/// bytes and gets one `?` per other byte, so the text never takes more
+/// bytes than were received (lossy UTF-8 would triple them).
+fn take_line(buf: &mut BytesMut) -> Result<Option<(String, usize)>, HttpError> {
     let window = &buf[..buf.len().min(MAX_LINE)];
     match window.iter().position(|&b| b == b'\n') {
         Some(i) => {
@@ -141,7 +155,14 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<String>, HttpError> {
             if l.last() == Some(&b'\r') {
                 l = &l[..l.len() - 1];
             }
-            Ok(Some(String::from_utf8_lossy(l).into_owned()))
+            let text = match std::str::from_utf8(l) {
+                Ok(s) => s.to_owned(),
+                Err(_) => l
+                    .iter()
+                    .map(|&b| if b.is_ascii() { char::from(b) } else { '?' })
+                    .collect(),
+            };
+            Ok(Some((text, i + 1)))
         }
         None if buf.len() >= MAX_LINE => Err(HttpError::LineTooLong),
         None => Ok(None),
@@ -210,7 +231,7 @@ impl HttpParser {
         loop {
             match &mut self.state {
                 State::StartLine => {
-                    let Some(line) = take_line(buf)? else {
+                    let Some((line, used)) = take_line(buf)? else {
                         return Ok(None);
                     };
                     let start = parse_start_line(&line)?;
@@ -221,15 +242,21 @@ impl HttpParser {
                             headers: Vec::new(),
                         }));
                     }
-                    self.state = State::Headers(start, Vec::new());
+                    self.state = State::Headers(start, Vec::new(), used);
                 }
-                State::Headers(_, headers) => {
-                    let Some(line) = take_line(buf)? else {
+                State::Headers(_, headers, head_bytes) => {
+                    let Some((line, used)) = take_line(buf)? else {
                         return Ok(None);
                     };
+                    *head_bytes += used;
+                    if *head_bytes > MAX_HEAD {
+                        self.state = State::StartLine;
+                        return Err(HttpError::HeadTooLarge);
+                    }
                     let line = trim_st(&line);
                     if line.is_empty() {
-                        let State::Headers(start, headers) = std::mem::take(&mut self.state) else {
+                        let State::Headers(start, headers, _) = std::mem::take(&mut self.state)
+                        else {
                             unreachable!()
                         };
                         return Ok(Some(HttpHead { start, headers }));

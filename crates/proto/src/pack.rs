@@ -633,8 +633,9 @@ impl Pack {
         }
         // Never trust the count for allocation: the smallest valid element
         // is 17 bytes (name length, 1-byte name, type, count, one INT).
-        let mut elements = Vec::with_capacity(count.min(r.buf.len() / 17));
-        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(count);
+        let fit = count.min(r.buf.len() / 17);
+        let mut elements = Vec::with_capacity(fit);
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(fit);
         for _ in 0..count {
             let e = read_element(&mut r, limits)?;
             if !seen.insert(e.name.to_ascii_lowercase().into_bytes()) {
