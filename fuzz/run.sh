@@ -40,8 +40,12 @@ if [ ${#TARGETS[@]} = 0 ]; then
 fi
 
 # ------------------------------------------------------------ toolchain
+# FUZZ_NIGHTLY=0 forces the stable fallback (to test it).
 TC=()
-if cargo +nightly --version >/dev/null 2>&1; then
+if [ "${FUZZ_NIGHTLY:-1}" = 0 ]; then
+    echo "fuzz: FUZZ_NIGHTLY=0: using the default toolchain with RUSTC_BOOTSTRAP=1" >&2
+    export RUSTC_BOOTSTRAP=1
+elif cargo +nightly --version >/dev/null 2>&1; then
     TC=(+nightly)
 elif [ "$SETUP" = 1 ] && command -v rustup >/dev/null \
     && rustup toolchain install nightly --profile minimal </dev/null >&2; then
