@@ -369,7 +369,7 @@ struct Slot {
 /// Values are kept sparse (only what the input gave) and looked up by a
 /// hash of the lower-cased name, so collecting is linear in the input.
 /// Turning them into a PACK fills the gaps with zero values; the number of
-/// values that would make ([`Collector::cells`]) is bounded by
+/// values that would make (`cells`) is bounded by
 /// [`MAX_FILL_FACTOR`] × the values given, checked before anything is
 /// materialised (issue 9: an array of objects with a distinct key each used
 /// to reserve `array_len` values per key).
