@@ -67,7 +67,8 @@ impl RpcFrameDecoder {
 
     /// Takes one complete frame off the front of `buf` and parses its PACK.
     /// `Ok(None)`: more bytes are needed (nothing consumed). Errors are
-    /// fatal for the connection. Never allocates more than the limit.
+    /// fatal for the connection. Reserves at most [`RESERVE_STEP`] bytes
+    /// beyond those received.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Pack>, FramingError> {
         if buf.len() < 4 {
             return Ok(None);
@@ -80,8 +81,8 @@ impl RpcFrameDecoder {
             });
         }
         if buf.len() < 4 + len {
-            // grow towards the announced size, bounded by the limit above
-            buf.reserve(4 + len - buf.len());
+            // grow with what arrives, not with what is announced
+            reserve_towards(buf, 4 + len);
             return Ok(None);
         }
         buf.advance(4);
@@ -93,6 +94,18 @@ impl RpcFrameDecoder {
         };
         Ok(Some(Pack::decode_with(&body, &limits)?))
     }
+}
+
+/// Most bytes reserved ahead of received data while a frame or body of
+/// announced length is read: 64 KiB. A peer announcing 16 MiB and sending
+/// nothing costs at most this much (issue 9).
+pub const RESERVE_STEP: usize = 64 * 1024;
+
+/// Makes room in `buf` for the next bytes of a message that will be `want`
+/// bytes long: spare capacity of at least `min(want - len, RESERVE_STEP)`.
+pub fn reserve_towards(buf: &mut BytesMut, want: usize) {
+    let missing = want.saturating_sub(buf.len()).min(RESERVE_STEP);
+    buf.reserve(missing);
 }
 
 /// Appends `p` as one frame to `out`.

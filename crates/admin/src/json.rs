@@ -19,6 +19,7 @@
 //! of codes other than 8 and 52 are our own English wording. Everything here
 //! is pure; the HTTP exchange belongs to the server glue.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -323,11 +324,41 @@ pub fn to_json(o: &OutPack) -> Value {
 
 // ---------------------------------------------------------------- JSON → PACK
 
+/// One element being collected: its type, its announced value count and
+/// the values actually given, as (index, value) in arrival order.
+struct Slot {
+    name: String,
+    ty: ValueType,
+    total: usize,
+    given: Vec<(usize, PValue)>,
+}
+
 /// Collects values with SoftEther's `Pack…Ex(index, total)` semantics.
+///
+/// Values are kept sparse (only what the input gave) and looked up by a
+/// hash of the lower-cased name, so collecting is linear in the input.
+/// Turning them into a PACK fills the gaps with zero values; the number of
+/// values that would make (`cells`) is bounded by
+/// [`MAX_FILL_FACTOR`] × the values given, checked before anything is
+/// materialised (issue 9: an array of objects with a distinct key each used
+/// to reserve `array_len` values per key).
 #[derive(Default)]
 struct Collector {
-    elems: Vec<(String, ValueType, Vec<Option<PValue>>)>,
+    slots: Vec<Slot>,
+    by_name: HashMap<String, usize>,
+    /// Values given so far.
+    given: usize,
+    /// Values the PACK would hold: Σ `total` over the slots.
+    cells: usize,
 }
+
+/// A JSON-RPC request may make at most this many PACK values per value it
+/// actually contains (plus [`FILL_SLACK`]). Real requests fill every
+/// object of an array with the same keys, so the ratio is about 1.
+pub const MAX_FILL_FACTOR: usize = 4;
+
+/// Values a request may make beyond [`MAX_FILL_FACTOR`] × those it gives.
+pub const FILL_SLACK: usize = 4096;
 
 impl Collector {
     fn add(&mut self, name: &str, v: PValue, index: usize, total: usize) {
@@ -344,21 +375,26 @@ impl Collector {
             return;
         }
         let ty = v.value_type();
-        match self
-            .elems
-            .iter_mut()
-            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some((_, t, vals)) => {
+        let key = name.to_ascii_lowercase();
+        match self.by_name.get(&key) {
+            Some(&i) => {
                 // same type and enough slots: overwrite; otherwise dropped
-                if *t == ty && vals.len() >= total {
-                    vals[index] = Some(v);
+                let slot = &mut self.slots[i];
+                if slot.ty == ty && slot.total >= total {
+                    slot.given.push((index, v));
+                    self.given += 1;
                 }
             }
             None => {
-                let mut vals = vec![None; total];
-                vals[index] = Some(v);
-                self.elems.push((name.to_owned(), ty, vals));
+                self.by_name.insert(key, self.slots.len());
+                self.slots.push(Slot {
+                    name: name.to_owned(),
+                    ty,
+                    total,
+                    given: vec![(index, v)],
+                });
+                self.given += 1;
+                self.cells = self.cells.saturating_add(total);
             }
         }
     }
@@ -392,21 +428,34 @@ impl Collector {
         self.add(name, PValue::Int(v4), index, total);
     }
 
+    /// True if the PACK would hold more values than the input justifies.
+    fn over_budget(&self) -> bool {
+        self.cells
+            > self
+                .given
+                .saturating_mul(MAX_FILL_FACTOR)
+                .saturating_add(FILL_SLACK)
+    }
+
     fn into_pack(self) -> Pack {
         let mut p = Pack::new();
-        for (name, ty, vals) in self.elems {
-            let zero = match ty {
+        for slot in self.slots {
+            let zero = match slot.ty {
                 ValueType::Int => PValue::Int(0),
                 ValueType::Int64 => PValue::Int64(0),
                 ValueType::Data => PValue::Data(Vec::new()),
                 ValueType::Str => PValue::Str(String::new()),
                 ValueType::UniStr => PValue::UniStr(String::new()),
             };
-            let values = vals
-                .into_iter()
-                .map(|v| v.unwrap_or_else(|| zero.clone()))
-                .collect();
-            p.add_element(Element { name, values });
+            let mut values = vec![zero; slot.total];
+            // later values for the same index overwrite earlier ones
+            for (i, v) in slot.given {
+                values[i] = v;
+            }
+            p.add_element(Element {
+                name: slot.name,
+                values,
+            });
         }
         p
     }
@@ -492,8 +541,17 @@ fn add_json_value(c: &mut Collector, key: &str, v: &Value, index: usize, total: 
 /// by its suffix; an array of scalars becomes a multi-value element, an
 /// array of objects contributes element `k` value `i` from field `k` of
 /// object `i`. Arrays longer than [`MAX_ITEMS`] are ignored. Non-object
-/// params give an empty PACK.
+/// params give an empty PACK. Params that would make more PACK values than
+/// [`MAX_FILL_FACTOR`] × the values they contain (+ [`FILL_SLACK`]) give an
+/// empty PACK too; the server uses [`try_from_json`], which refuses them.
 pub fn from_json(params: &Value) -> Pack {
+    try_from_json(params).unwrap_or_default()
+}
+
+/// [`from_json`] that refuses, with `ERR_INVALID_PARAMETER` (38), params
+/// whose PACK would hold more than [`MAX_FILL_FACTOR`] × the values they
+/// contain (+ [`FILL_SLACK`]): memory and time stay linear in the body.
+pub fn try_from_json(params: &Value) -> Result<Pack, ErrorCode> {
     let mut c = Collector::default();
     if let Value::Object(obj) = params {
         for (key, v) in obj {
@@ -515,7 +573,10 @@ pub fn from_json(params: &Value) -> Pack {
             }
         }
     }
-    c.into_pack()
+    if c.over_budget() {
+        return Err(ErrorCode::INVALID_PARAMETER);
+    }
+    Ok(c.into_pack())
 }
 
 // ---------------------------------------------------------------- envelope
@@ -564,7 +625,7 @@ pub fn parse_request(body: &[u8]) -> Result<JsonRpcRequest, JsonRpcReject> {
     };
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| reject("0", "Parameter is invalid: JSON-RPC Parse Error"))?;
-    let Value::Object(o) = v else {
+    let Value::Object(mut o) = v else {
         return Err(reject("0", "Parameter is invalid: JSON-RPC Parse Error"));
     };
     let version_ok = o
@@ -583,15 +644,13 @@ pub fn parse_request(body: &[u8]) -> Result<JsonRpcRequest, JsonRpcReject> {
     if method.is_empty() {
         return Err(reject(&id, "JSON-RPC method name is empty"));
     }
-    let params = match o.get("params") {
-        Some(p @ Value::Object(_)) => p.clone(),
+    let method = method.to_owned();
+    // taken, not cloned: the tree is the largest allocation of a request
+    let params = match o.remove("params") {
+        Some(p @ Value::Object(_)) => p,
         _ => return Err(reject(&id, "JSON-RPC parameter is empty")),
     };
-    Ok(JsonRpcRequest {
-        id,
-        method: method.to_owned(),
-        params,
-    })
+    Ok(JsonRpcRequest { id, method, params })
 }
 
 fn url_decode(s: &str) -> String {
@@ -713,7 +772,10 @@ pub fn error_text(code: ErrorCode) -> Option<&'static str> {
 /// Executes a parsed call (`JsonRpcProcRequestObject`): params → PACK,
 /// [`dispatch_call`], result → JSON. Returns the complete answer object.
 pub fn call(backend: &mut dyn AdminBackend, caller: &Caller, req: &JsonRpcRequest) -> Value {
-    let pack = from_json(&req.params);
+    let pack = match try_from_json(&req.params) {
+        Ok(p) => p,
+        Err(e) => return error_response(&req.id, e, error_text(e)),
+    };
     let outcome = dispatch_call(backend, caller, &req.method, &pack);
     match &outcome.result {
         Ok(out) => result_response(&req.id, to_json(out)),

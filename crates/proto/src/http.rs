@@ -540,6 +540,25 @@ Connection: Keep-Alive\r\nContent-Length: 10\r\nContent-Type: image/jpeg\r\nHost
         }
     }
 
+    /// Issue 9: a head is bounded in bytes received, and stored text never
+    /// takes more bytes than were received.
+    #[test]
+    fn head_bytes_are_bounded_and_not_expanded() {
+        let mut p = HttpParser::new(0);
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nX-A: \xff\xfeb\r\n\r\n"[..]);
+        let head = p.parse_head(&mut buf).unwrap().unwrap();
+        assert_eq!(head.header("x-a"), Some("??b"));
+
+        let mut big = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..20 {
+            big.extend_from_slice(format!("X-{i}: {}\r\n", "v".repeat(4000)).as_bytes());
+        }
+        big.extend_from_slice(b"\r\n");
+        let mut buf = BytesMut::from(&big[..]);
+        let mut p = HttpParser::new(0);
+        assert_eq!(p.parse_head(&mut buf), Err(HttpError::HeadTooLarge));
+    }
+
     #[test]
     fn errors() {
         let mut p = HttpParser::new(100);

@@ -22,8 +22,9 @@
 //! (`ReadBufStr` into a 64-byte buffer): the name is truncated to its first
 //! 63 bytes and the rest is skipped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 /// Longest element name SoftEther keeps (`MAX_ELEMENT_NAME_LEN`, `Pack.h`);
 /// longer names are truncated on decode.
@@ -277,9 +278,40 @@ pub enum PackError {
 /// so this type simply keeps insertion order. The `add_*` setters replace an
 /// existing element of the same name, whatever its type (SoftEther's writer
 /// instead ignores the second add; callers here never rely on that).
-#[derive(Default, Clone, Debug, PartialEq, Eq)]
+///
+/// Lookups by name are linear for small PACKs and go through a hash index
+/// from [`INDEX_FROM`] elements on, so that reading an N-item enumeration
+/// from a PACK of many elements stays linear (issue 9).
+#[derive(Default, Clone)]
 pub struct Pack {
     elements: Vec<Element>,
+    /// Lower-cased name → position of the first element of that name;
+    /// built by the first lookup in a PACK of [`INDEX_FROM`] or more
+    /// elements, kept up to date by appends, dropped by removals.
+    index: OnceLock<HashMap<Box<[u8]>, usize>>,
+}
+
+/// Number of elements from which name lookups use a hash index.
+pub const INDEX_FROM: usize = 32;
+
+impl PartialEq for Pack {
+    fn eq(&self, other: &Pack) -> bool {
+        self.elements == other.elements
+    }
+}
+
+impl Eq for Pack {}
+
+impl std::fmt::Debug for Pack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pack")
+            .field("elements", &self.elements)
+            .finish()
+    }
+}
+
+fn index_key(name: &str) -> Box<[u8]> {
+    name.as_bytes().to_ascii_lowercase().into_boxed_slice()
 }
 
 /// ASCII-only trim of spaces and TABs, as SoftEther's `Trim`/`UniTrim`
@@ -304,9 +336,36 @@ impl Pack {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.elements
-            .iter()
-            .position(|e| e.name.eq_ignore_ascii_case(name))
+        if self.elements.len() < INDEX_FROM {
+            return self
+                .elements
+                .iter()
+                .position(|e| e.name.eq_ignore_ascii_case(name));
+        }
+        let index = self.index.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.elements.len());
+            for (i, e) in self.elements.iter().enumerate() {
+                m.entry(index_key(&e.name)).or_insert(i);
+            }
+            m
+        });
+        index.get(&*index_key(name)).copied()
+    }
+
+    /// Appends `e`, whose name is not in the PACK yet.
+    fn append(&mut self, e: Element) {
+        if let Some(index) = self.index.get_mut() {
+            index
+                .entry(index_key(&e.name))
+                .or_insert(self.elements.len());
+        }
+        self.elements.push(e);
+    }
+
+    /// Removes the element at `i`; positions after it shift.
+    fn remove_at(&mut self, i: usize) {
+        self.elements.remove(i);
+        self.index = OnceLock::new();
     }
 
     fn set(&mut self, name: &str, value: Value) -> &mut Self {
@@ -387,10 +446,10 @@ impl Pack {
         );
         match self.position(&e.name) {
             Some(i) => {
-                self.elements.remove(i);
-                self.elements.push(e);
+                self.remove_at(i);
+                self.append(e);
             }
-            None => self.elements.push(e),
+            None => self.append(e),
         }
         self
     }
@@ -466,7 +525,7 @@ impl Pack {
     /// Removes element `name` if present.
     pub fn remove(&mut self, name: &str) {
         if let Some(i) = self.position(name) {
-            self.elements.remove(i);
+            self.remove_at(i);
         }
     }
 
@@ -633,8 +692,9 @@ impl Pack {
         }
         // Never trust the count for allocation: the smallest valid element
         // is 17 bytes (name length, 1-byte name, type, count, one INT).
-        let mut elements = Vec::with_capacity(count.min(r.buf.len() / 17));
-        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(count.min(r.buf.len() / 17));
+        let fit = count.min(r.buf.len() / 17);
+        let mut elements = Vec::with_capacity(fit);
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(fit);
         for _ in 0..count {
             let e = read_element(&mut r, limits)?;
             if !seen.insert(e.name.to_ascii_lowercase().into_bytes()) {
@@ -645,7 +705,10 @@ impl Pack {
         if !r.buf.is_empty() {
             return Err(PackError::TrailingBytes);
         }
-        Ok(Pack { elements })
+        Ok(Pack {
+            elements,
+            index: OnceLock::new(),
+        })
     }
 }
 
@@ -739,6 +802,36 @@ fn read_element(r: &mut Reader<'_>, limits: &PackLimits) -> Result<Element, Pack
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// From INDEX_FROM elements on lookups go through the hash index: they
+    /// must find exactly what a scan finds, case-insensitively, through
+    /// appends, replacements and removals.
+    #[test]
+    fn indexed_lookups_match_a_scan() {
+        let mut p = Pack::new();
+        for i in 0..200u32 {
+            p.add_int(&format!("Name{i}"), i);
+        }
+        p.push_str("list", "a");
+        p.push_str("LIST", "b");
+        assert_eq!(p.get_int("name7"), Some(7));
+        assert_eq!(p.get_int("NAME199"), Some(199));
+        assert_eq!(p.count("List"), 2);
+        p.remove("name0");
+        assert_eq!(p.get_int("Name0"), None);
+        assert_eq!(p.get_int("Name1"), Some(1));
+        p.add_int("name5", 500);
+        assert_eq!(p.get_int("Name5"), Some(500));
+        assert_eq!(p.get_int("Name6"), Some(6));
+        p.add_int("new", 1);
+        assert_eq!(p.get_int("NEW"), Some(1));
+        assert_eq!(p.len(), 201);
+        let decoded = Pack::decode(&p.encode()).unwrap();
+        assert_eq!(decoded, p);
+        for e in p.elements() {
+            assert_eq!(decoded.element(&e.name.to_ascii_uppercase()), Some(e));
+        }
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();

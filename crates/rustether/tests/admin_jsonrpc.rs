@@ -338,3 +338,99 @@ fn jsonrpc_api_manages_the_running_server() {
     assert_eq!(h.status, 403, "the API is off: {h:?}");
     server.ensure_running().unwrap();
 }
+
+/// Peak resident set (`VmHWM`, KiB) of each process in `ns`, by pid.
+fn peak_rss_kib(ns: &rustether_testkit::netns::Netns) -> Vec<(i32, u64)> {
+    ns.pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let kib = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some((pid, kib))
+        })
+        .collect()
+}
+
+/// Issue 9, the JSON-RPC array bomb: `params` with an array of 100 000
+/// objects, each with a key of its own (1.6 MB). The old collector made an
+/// element of 100 000 values per key (hundreds of GiB, the server dies).
+/// Now it is answered with error 38 while the server's peak RSS grows by
+/// less than 256 MiB, and the server keeps answering.
+#[test]
+fn jsonrpc_array_bomb_is_refused_within_a_memory_bound() {
+    if !require(&[Prereq::Netns, Prereq::Program("curl")]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("admin-jsonrpc-bomb").unwrap();
+    let topo = Topology::new(1, false).unwrap();
+    let srv_ns = &topo.server;
+    let mut server = OurServer::start(
+        srv_ns,
+        dir.path(),
+        "server",
+        PORT,
+        &config_text(&ServerConfigSpec::with_hub(PORT, "DEFAULT", &[]), true),
+    )
+    .unwrap();
+    let url = format!("https://{}/api/", SocketAddrV4::new(SERVER_ADDR, PORT));
+    let api = Api {
+        ns: srv_ns,
+        url: url.clone(),
+    };
+    let admin: &[&str] = &["-H", "X-VPNADMIN-PASSWORD: anything"];
+    api.ok(admin, "Test", json!({"IntValue_u32": 1}));
+    let before = peak_rss_kib(srv_ns);
+    assert!(!before.is_empty(), "no process in the server namespace");
+
+    let mut body = String::from(
+        r#"{"jsonrpc":"2.0","id":"bomb","method":"EnumSession","params":{"HubName_str":"DEFAULT","a":["#,
+    );
+    for i in 0..100_000 {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(r#"{{"k{i}_u32":1}}"#));
+    }
+    body.push_str("]}}");
+    assert!(body.len() > 1_500_000);
+    let file = dir.path().join("bomb.json");
+    std::fs::write(&file, &body).unwrap();
+    let data = format!("@{}", file.display());
+    let h = curl(
+        srv_ns,
+        &[
+            "-H",
+            "X-VPNADMIN-PASSWORD: anything",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &data,
+            &url,
+        ],
+    );
+    assert_eq!(h.status, 200, "{h:?}");
+    let v = h.json();
+    assert_eq!(v["id"], "bomb", "{v}");
+    assert_eq!(v["error"]["code"], 38, "{v}");
+
+    let after = peak_rss_kib(srv_ns);
+    for (pid, peak) in &after {
+        let base = before.iter().find(|(p, _)| p == pid).map_or(0, |(_, k)| *k);
+        assert!(
+            peak.saturating_sub(base) < 256 * 1024,
+            "pid {pid}: peak RSS grew from {base} KiB to {peak} KiB"
+        );
+    }
+    // still serving
+    api.ok(admin, "Test", json!({"IntValue_u32": 2}));
+    server.ensure_running().unwrap();
+    assert!(server.log().contains("params refused"), "no log line");
+}

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rustether_admin::json::{
-    self, error_response, error_text, from_json, parse_credentials, parse_get, parse_request,
-    result_response, to_body, to_json, CONTENT_TYPE_GET, CONTENT_TYPE_POST, CORS_HEADERS,
+    self, error_response, error_text, parse_credentials, parse_get, parse_request, result_response,
+    to_body, to_json, try_from_json, CONTENT_TYPE_GET, CONTENT_TYPE_POST, CORS_HEADERS,
     MAX_BODY_HUB_ADMIN, MAX_BODY_SERVER_ADMIN, WWW_AUTHENTICATE,
 };
 use rustether_admin::login::{is_local_source, HubAdminEntry, LoginSource};
@@ -92,10 +92,11 @@ async fn send_unauthorized(tls: &mut ServerTls, head: &HttpHead) -> bool {
 }
 
 /// Reads until `buf` holds `len` bytes (bounded in time). Memory grows
-/// with the bytes that arrive, not with the announced length.
+/// with the bytes received, at most [`rustether_admin::framing::RESERVE_STEP`]
+/// ahead of them, never with the announced length alone (issue 9).
 async fn fill(tls: &mut ServerTls, buf: &mut BytesMut, len: usize) -> bool {
     while buf.len() < len {
-        buf.reserve((len - buf.len()).min(64 * 1024));
+        rustether_admin::framing::reserve_towards(buf, len);
         match tokio::time::timeout(BODY_TIMEOUT, tls.read_buf(buf)).await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return false,
@@ -355,7 +356,16 @@ async fn call(
     via: &str,
     req: &json::JsonRpcRequest,
 ) -> Vec<u8> {
-    let pack = from_json(&req.params);
+    let pack = match try_from_json(&req.params) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(
+                "admin JSON-RPC from {ip}: {} params refused: more PACK values than the body holds",
+                req.method.escape_debug()
+            );
+            return to_body(&error_response(&req.id, e, error_text(e)));
+        }
+    };
     let outcome = execute(admin, caller, ip, via, &req.method, pack).await;
     to_body(&match &outcome.result {
         Ok(out) => result_response(&req.id, to_json(out)),
