@@ -17,7 +17,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use admin_support::{Out, Vpncmd};
-use rustether_testkit::anyhow::{ensure, Context, Result};
+use rustether_testkit::anyhow::{self, ensure, Context, Result};
 use rustether_testkit::client::{AccountSpec, AccountStatus};
 use rustether_testkit::cmd::wait_until;
 use rustether_testkit::exclusive;
@@ -32,6 +32,7 @@ const LAB: &[Prereq] = &[
     Prereq::Tun,
     Prereq::SoftEther,
     Prereq::Program("ping"),
+    Prereq::Program("curl"),
 ];
 
 /// `/ADMINHUB:` argument of the lab's hub.
@@ -119,6 +120,57 @@ fn session_of(v: &Vpncmd, user: &str) -> Result<String> {
         o.text
     );
     Ok(mine[0].clone())
+}
+
+/// Hub names an anonymous client gets from our server with `enum_hub`
+/// (SoftEther `src/Cedar/Protocol.c`, the hub list of the client's account
+/// dialog): curl in the server's namespace sends the signature POST and
+/// then the `method=enum_hub` PACK on the same TLS connection; the answer
+/// PACK is decoded with `rustether_proto`.
+fn anonymous_enum_hub(lab: &T1Lab, dir: &std::path::Path) -> Result<Vec<String>> {
+    use rustether_proto::messages::{ClientRequest, EnumHubReply};
+    use rustether_proto::pack::Pack;
+    let req = dir.join("enum_hub.pack");
+    let reply = dir.join("enum_hub.reply");
+    let _ = std::fs::remove_file(&reply);
+    std::fs::write(&req, ClientRequest::EnumHub.to_pack().encode())?;
+    let base = format!("https://{SERVER_ADDR}:{PORT}/vpnsvc");
+    let (sig, vpn) = (format!("{base}/connect.cgi"), format!("{base}/vpn.cgi"));
+    let req_arg = format!("@{}", req.display());
+    let reply_s = reply.to_string_lossy().into_owned();
+    let out = rustether_testkit::cmd::run(
+        &mut lab.topo.server.command(
+            "curl",
+            &[
+                "-sSk",
+                "--http1.1",
+                "-H",
+                "Content-Type: image/jpeg",
+                "--data-binary",
+                "VPNCONNECT",
+                "-o",
+                "/dev/null",
+                &sig,
+                "--next",
+                "-sSk",
+                "--http1.1",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &req_arg,
+                "-o",
+                &reply_s,
+                &vpn,
+            ],
+        ),
+        Duration::from_secs(30),
+    )?;
+    ensure!(out.status.success(), "curl enum_hub: {}", out.combined());
+    let bytes = std::fs::read(&reply)?;
+    let pack = Pack::decode(&bytes).map_err(|e| anyhow::anyhow!("enum_hub reply: {e}"))?;
+    let r = EnumHubReply::from_pack(&pack)
+        .map_err(|e| anyhow::anyhow!("enum_hub reply: error {e:?}"))?;
+    Ok(r.hubs)
 }
 
 /// 10 pings 0.2 s apart from client `from` to client `to`: all answered.
@@ -495,6 +547,18 @@ fn vpncmd_hub_settings_take_effect() {
         let o = v.ok(&[ADMINHUB, "/CMD", "StatusGet"]);
         ensure!(o.row("Sessions") == Some("1"), "{}", o.text);
 
+        // --- Hub: selects a hub for the following commands (a batch file)
+        std::fs::write(v.dir().join("hub.txt"), "Hub DEFAULT\nStatusGet\n")?;
+        let o = v.ok(&["/IN:hub.txt"]);
+        ensure!(
+            o.text
+                .contains("The Virtual Hub \"DEFAULT\" has been selected.")
+                && o.row("Virtual Hub Name") == Some("DEFAULT"),
+            "{}",
+            o.text
+        );
+        v.fails(8, &["/CMD", "Hub", "NOSUCHHUB"]);
+
         // --- SetMaxSession
         v.ok(&[ADMINHUB, "/CMD", "SetMaxSession", "1"]);
         let o = v.ok(&[ADMINHUB, "/CMD", "OptionsGet"]);
@@ -540,7 +604,18 @@ fn vpncmd_hub_settings_take_effect() {
         let enum_row = "Enumeration of Virtual Hub for Anonymous User";
         let o = v.ok(&[ADMINHUB, "/CMD", "OptionsGet"]);
         ensure!(o.row(enum_row) == Some("Allow"), "{}", o.text);
+        v.ok(&["/CMD", "HubCreate", "SHOWN", "/PASSWORD:x"]);
+        let hubs = anonymous_enum_hub(lab, v.dir())?;
+        ensure!(
+            hubs.iter().any(|h| h == HUB) && hubs.iter().any(|h| h == "SHOWN"),
+            "anonymous enumeration before SetEnumDeny: {hubs:?}"
+        );
         v.ok(&[ADMINHUB, "/CMD", "SetEnumDeny"]);
+        let hubs = anonymous_enum_hub(lab, v.dir())?;
+        ensure!(
+            !hubs.iter().any(|h| h == HUB) && hubs.iter().any(|h| h == "SHOWN"),
+            "anonymous enumeration after SetEnumDeny must hide {HUB}: {hubs:?}"
+        );
         let o = v.ok(&[ADMINHUB, "/CMD", "OptionsGet"]);
         ensure!(o.row(enum_row) == Some("Deny"), "{}", o.text);
         ensure!(saved_no_enum(lab)?, "NoEnum saved after SetEnumDeny");
@@ -548,6 +623,11 @@ fn vpncmd_hub_settings_take_effect() {
         let o = v.ok(&[ADMINHUB, "/CMD", "OptionsGet"]);
         ensure!(o.row(enum_row) == Some("Allow"), "{}", o.text);
         ensure!(!saved_no_enum(lab)?, "NoEnum cleared after SetEnumAllow");
+        let hubs = anonymous_enum_hub(lab, v.dir())?;
+        ensure!(
+            hubs.iter().any(|h| h == HUB),
+            "anonymous enumeration after SetEnumAllow: {hubs:?}"
+        );
 
         // --- KeepGet / KeepEnable / KeepDisable
         let saved_keep = |lab: &T1Lab| -> Result<bool> {
