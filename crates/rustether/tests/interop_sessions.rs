@@ -521,9 +521,10 @@ fn configset_while_real_clients_are_connected() {
 
 /// Hub settings through vpncmd, each checked by its effect:
 /// - `StatusGet` counts the hub's sessions (0, then 1 with a real client);
-/// - `SetMaxSession 1`: `OptionsGet` shows 1, a second real client is
-///   refused with error 16 (ERR_HUB_IS_BUSY) while the first stays;
-///   `SetMaxSession 0` lets it in;
+/// - `SetMaxSession`: a local bridge (`BridgeCreate /TAP:yes`) does not
+///   count, so with 2 a second real client gets in; with 1 (`OptionsGet`
+///   shows 1) it is refused with error 16 (ERR_HUB_IS_BUSY) while the
+///   first stays; `SetMaxSession 0` lets it in;
 /// - `SetHubPassword`: the hub administrator logs in with the new password
 ///   (`/HUB:DEFAULT`), the old one is refused with error 9;
 /// - `SetEnumDeny` / `SetEnumAllow`: `OptionsGet` and the saved `NoEnum`;
@@ -559,7 +560,27 @@ fn vpncmd_hub_settings_take_effect() {
         );
         v.fails(8, &["/CMD", "Hub", "NOSUCHHUB"]);
 
-        // --- SetMaxSession
+        // --- SetMaxSession. A TAP-mode local bridge on the hub does not
+        // count (as SoftEther's `hub->NumSessions`, src/Cedar/Protocol.c):
+        // with MaxSession 2, client a and the bridge, client b still gets in.
+        v.ok(&["/CMD", "BridgeCreate", HUB, "/DEVICE:msb", "/TAP:yes"]);
+        v.wait_for(&["/CMD", "BridgeList"], Duration::from_secs(20), |o| {
+            o.text.contains("msb") && o.text.contains("Operating")
+        });
+        let o = v.ok(&[ADMINHUB, "/CMD", "StatusGet"]);
+        ensure!(
+            o.row("Sessions") == Some("2"),
+            "client a and the local bridge:\n{}",
+            o.text
+        );
+        v.ok(&[ADMINHUB, "/CMD", "SetMaxSession", "2"]);
+        connect(lab, 1, "b")?;
+        lab.clients[1].client.disconnect("b")?;
+        v.wait_for(
+            &[ADMINHUB, "/CMD", "SessionList"],
+            Duration::from_secs(30),
+            |o| !sessions(o).iter().any(|(_, u)| u == "u2"),
+        );
         v.ok(&[ADMINHUB, "/CMD", "SetMaxSession", "1"]);
         let o = v.ok(&[ADMINHUB, "/CMD", "OptionsGet"]);
         ensure!(o.row("Max Number of Sessions") == Some("1"), "{}", o.text);
@@ -580,7 +601,7 @@ fn vpncmd_hub_settings_take_effect() {
         );
         connect(lab, 1, "b")?;
         let o = v.ok(&[ADMINHUB, "/CMD", "StatusGet"]);
-        ensure!(o.row("Sessions") == Some("2"), "{}", o.text);
+        ensure!(o.row("Sessions") == Some("3"), "{}", o.text);
 
         // --- SetHubPassword
         v.ok(&[ADMINHUB, "/CMD", "SetHubPassword", "hubpw-1"]);
