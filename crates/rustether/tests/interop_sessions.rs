@@ -360,11 +360,11 @@ fn real_client_anonymous_and_plain_password_logins() {
 }
 
 /// The idle timeout of a user policy with a real client: u1 gets policy
-/// `TimeOut` 5 s (vpncmd `UserPolicySet`). Connected and idle, the client's
-/// keep-alives hold the session across three timeout periods (same
+/// `TimeOut` 10 s (vpncmd `UserPolicySet`). Connected and idle, the client's
+/// keep-alives hold the session across two timeout periods (same
 /// session, no timeout logged). When the client's underlay is cut (its
 /// `eth0` down), our server drops the session, logging the policy's
-/// 5000 ms (the default would be 20000 ms), and the session leaves
+/// 10000 ms (the default would be 20000 ms), and the session leaves
 /// SessionList; with the link up again the client logs in again (a new
 /// session).
 #[test]
@@ -382,19 +382,19 @@ fn real_client_idle_timeout_policy() {
             "UserPolicySet",
             "u1",
             "/NAME:TimeOut",
-            "/VALUE:5",
+            "/VALUE:10",
         ]);
         account(lab, 0, "idle", "u1", "rt-pass-u1")?;
         connect(lab, 0, "idle")?;
         let sid = session_of(&v, "u1")?;
-        let needle = "nothing received for 5000 ms";
+        let needle = "nothing received for 10000 ms";
         let server_log = |lab: &T1Lab| -> Result<String> {
             let s = lab.server()?;
             let p = s.log_dir().join(format!("server-{}.log", s.kind().label()));
             std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
         };
-        // Idle for three timeout periods: the client's keep-alives hold it.
-        std::thread::sleep(Duration::from_secs(15));
+        // Idle for two timeout periods: the client's keep-alives hold it.
+        std::thread::sleep(Duration::from_secs(20));
         ensure!(
             lab.clients[0].client.status("idle")?.established(),
             "the idle session dropped while the client was alive"
