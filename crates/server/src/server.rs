@@ -369,6 +369,20 @@ impl Server {
         }
     }
 
+    /// Number of live sessions on hub `hub_name` that logged in over the
+    /// protocol (clients, VPN Bridges, other servers' cascades): not local
+    /// bridges (no session) and not this server's own cascades
+    /// (`server_side`). SoftEther's `hub->NumSessions`.
+    fn logged_in_sessions(&self, hub_name: &str) -> usize {
+        self.sessions
+            .all()
+            .iter()
+            .filter(|s| {
+                !s.info.server_side && !s.has_ended() && s.hub.name().eq_ignore_ascii_case(hub_name)
+            })
+            .count()
+    }
+
     /// Decides a login (SoftEther `ServerAccept` order, docs/protocol-sslvpn.md
     /// §5.6): hub lookup (8), hub offline (10), authentication (7, 9, 51),
     /// policy (12). `random` is the hello random of this connection.
@@ -391,12 +405,6 @@ impl Server {
         if let ClientAuth::Unsupported(_) = req.auth {
             return Err(ErrorCode::AUTHTYPE_NOT_SUPPORTED);
         }
-        // Hub option MaxSession (0 = unlimited) → ERR_HUB_IS_BUSY
-        // (docs/process-model.md §12.6).
-        if hub_cfg.max_session != 0 && hub.port_count() >= hub_cfg.max_session as usize {
-            return Err(ErrorCode::HUB_IS_BUSY);
-        }
-
         // The hub administrator logs in with the hub's SecurePassword, which
         // is HashPassword("administrator", pw) (docs/protocol-sslvpn.md §5.2).
         if req.username.eq_ignore_ascii_case("administrator") {
@@ -428,6 +436,17 @@ impl Server {
             policy.set_flag(PolicyId::MonitorPort, true);
             policy.set_flag(PolicyId::NoBroadcastLimiter, true);
             return self.finish_login(req, peer, hub, "administrator".into(), policy);
+        }
+
+        // Hub option MaxSession (0 = unlimited) → ERR_HUB_IS_BUSY
+        // (docs/process-model.md §12.6). As SoftEther's `hub->NumSessions`
+        // (src/Cedar/Protocol.c), it counts the sessions that logged in to
+        // the hub, not local bridges or the hub's own cascades, and the hub
+        // administrator (checked above) is not limited.
+        if hub_cfg.max_session != 0
+            && self.logged_in_sessions(&req.hubname) >= hub_cfg.max_session as usize
+        {
+            return Err(ErrorCode::HUB_IS_BUSY);
         }
 
         let user = hub_cfg.user(&req.username).ok_or(ErrorCode::AUTH_FAILED)?;

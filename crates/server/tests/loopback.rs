@@ -644,4 +644,18 @@ async fn hub_max_session_refuses_with_hub_is_busy() {
     .err()
     .expect("second session refused");
     assert_eq!(e.code, ErrorCode::HUB_IS_BUSY);
+    // The hub administrator is not limited (SoftEther: `admin_mode`).
+    ts.server
+        .update_config(|c| {
+            let h = c.hub_mut("DEFAULT").unwrap();
+            h.secure_password = rustether_proto::password::hash_password("administrator", "hubpw");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = client::login(&ts.target(), |h| {
+        login_req(h, "DEFAULT", "administrator", "hubpw")
+    })
+    .await;
+    assert!(r.is_ok(), "the hub administrator refused: {:?}", r.err());
 }
