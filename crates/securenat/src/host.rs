@@ -20,7 +20,18 @@ use smoltcp::wire::{
     HardwareAddress, IpCidr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp;
+use smoltcp::wire::{
+    Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpListenEndpoint, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
+};
+
 use crate::dhcp::{DhcpServer, Lease};
+use crate::nat::{FlowId, FlowKey, Guard, NatEntry, NatLimits, NatProto, NatTable};
 use crate::settings::{mask_prefix, VhOption};
 
 /// Largest frame accepted, bytes (SoftEther `MAX_PACKET_SIZE` is 1600; a
@@ -133,7 +144,83 @@ pub struct VirtualHost {
     sockets: SocketSet<'static>,
     dhcp: DhcpServer,
     stats: HostStats,
+    nat: NatTable,
+    guard: Guard,
+    limits: NatLimits,
+    dns_servers: Vec<SocketAddrV4>,
+    tcp: HashMap<FlowId, TcpFlow>,
+    events: VecDeque<NatEvent>,
+    /// Aborted sockets kept for one poll so their RST is sent.
+    closing: Vec<SocketHandle>,
 }
+
+/// Per-TCP-flow state beside the NAT entry.
+#[derive(Debug)]
+struct TcpFlow {
+    /// The client's SYN frame, held until the server-side connect is done.
+    syn: Option<Vec<u8>>,
+    /// The smoltcp socket once connected.
+    handle: Option<SocketHandle>,
+}
+
+/// Work for the I/O side (the glue owning real sockets). Events for a flow
+/// come in order; after [`NatEvent::Close`] the id is dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatEvent {
+    /// Connect a TCP socket to `dst`; answer with
+    /// [`VirtualHost::tcp_connected`] or [`VirtualHost::tcp_failed`].
+    TcpConnect {
+        /// Flow.
+        id: FlowId,
+        /// Destination.
+        dst: SocketAddrV4,
+    },
+    /// Send one UDP datagram to `dst` from the flow's socket (created on
+    /// first use); replies go to [`VirtualHost::udp_reply`].
+    UdpSend {
+        /// Flow.
+        id: FlowId,
+        /// Destination (for DNS flows: the resolver).
+        dst: SocketAddrV4,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+    /// Send an ICMP echo request to `dst`; replies go to
+    /// [`VirtualHost::icmp_reply`].
+    IcmpEcho {
+        /// Flow.
+        id: FlowId,
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Sequence number.
+        seq: u16,
+        /// Echo data.
+        data: Vec<u8>,
+    },
+    /// Drop the flow's socket.
+    Close {
+        /// Flow.
+        id: FlowId,
+    },
+}
+
+/// What the glue needs to know of a TCP flow to splice it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFlowState {
+    /// Bytes from the client waiting in the stack.
+    pub recv_queue: usize,
+    /// Room for bytes to the client.
+    pub send_capacity: usize,
+    /// The client sent FIN and everything before it has been read.
+    pub client_eof: bool,
+}
+
+/// Most queued [`NatEvent`]s; beyond it UDP/ICMP packets are dropped.
+pub const MAX_EVENTS: usize = 4096;
+
+/// TCP buffer per direction per flow, bytes (SoftEther `NAT_SEND_BUF_SIZE`,
+/// `NAT_RECV_BUF_SIZE`: 64 KiB).
+pub const TCP_BUF: usize = 64 * 1024;
 
 impl std::fmt::Debug for VirtualHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +249,12 @@ impl VirtualHost {
         let mut config = Config::new(HardwareAddress::Ethernet(mac));
         config.random_seed = rand::random();
         let mut iface = Interface::new(config, &mut dev, instant(now));
+        // NAT: accept IP for any destination routed via the host; input()
+        // decides what reaches smoltcp, and ARP is filtered to our address.
+        iface.set_any_ip(true);
+        if iface.routes_mut().add_default_ipv4_route(opt.ip).is_err() {
+            tracing::warn!("SecureNAT: route table full");
+        }
         let prefix = mask_prefix(opt.mask).unwrap_or(24);
         iface.update_ip_addrs(|addrs| {
             // One address, capacity is at least one: cannot fail.
@@ -175,6 +268,13 @@ impl VirtualHost {
             sockets: SocketSet::new(Vec::new()),
             dhcp: DhcpServer::new(),
             stats: HostStats::default(),
+            nat: NatTable::new(),
+            guard: Guard::default(),
+            limits: NatLimits::default(),
+            dns_servers: Vec::new(),
+            tcp: HashMap::new(),
+            events: VecDeque::new(),
+            closing: Vec::new(),
         })
     }
 
@@ -212,6 +312,12 @@ impl VirtualHost {
     /// Runs timers: smoltcp's and lease expiry.
     pub fn poll(&mut self, now: Duration) {
         self.dhcp.expire(now);
+        self.nat_maintain(now);
+        self.poll_stack(now);
+    }
+
+    /// Runs smoltcp alone: ingress of a queued frame, then egress.
+    fn poll_stack(&mut self, now: Duration) {
         let now = instant(now);
         self.iface.poll(now, &mut self.dev, &mut self.sockets);
         // smoltcp sends one IPv4 fragment per egress pass: keep going while
@@ -250,6 +356,13 @@ impl VirtualHost {
                 if self.opt.use_dhcp && self.try_dhcp(eth.src_addr().0, eth.payload(), now) {
                     return;
                 }
+                if dst != self.mac {
+                    // Broadcast IP is not the virtual host's business.
+                    return;
+                }
+                if !self.nat_input(eth.src_addr().0, frame, now) {
+                    return;
+                }
             }
             EthernetProtocol::Arp => {
                 // smoltcp answers ARP for any address once NAT routing is
@@ -274,7 +387,7 @@ impl VirtualHost {
             }
         }
         self.dev.rx = Some(frame.to_vec());
-        self.poll(now);
+        self.poll_stack(now);
     }
 
     /// Handles a DHCP request if `ip` is one (unfragmented UDP to port 67);
@@ -376,6 +489,9 @@ impl VirtualHost {
         buf
     }
 }
+
+#[path = "host_nat.rs"]
+mod nat_io;
 
 #[cfg(test)]
 #[path = "host_tests.rs"]

@@ -598,3 +598,394 @@ fn frames_for_other_macs_are_ignored() {
     assert!(drain(&mut h).is_empty());
     assert_eq!(h.stats().frames_dropped, 1);
 }
+
+// ---- NAT ----
+
+use crate::nat::{Guard, NatLimits, NatProto};
+use smoltcp::wire::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber};
+
+const ME: Ipv4Addr = Ipv4Addr::new(192, 168, 30, 10);
+const FAR: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
+
+fn nat_host(mtu: u16) -> VirtualHost {
+    let mut h = host(VhOption {
+        mac: HOST_MAC,
+        mtu,
+        ..VhOption::default()
+    });
+    h.input(&arp(CLIENT, ME, HOST), t(0));
+    drain(&mut h);
+    h
+}
+
+fn ip_frame(src: Ipv4Addr, dst: Ipv4Addr, proto: IpProtocol, l4: &[u8]) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: proto,
+        payload_len: l4.len(),
+        hop_limit: 64,
+    };
+    let mut buf = vec![0u8; ip.buffer_len() + l4.len()];
+    let mut p = Ipv4Packet::new_unchecked(&mut buf[..]);
+    ip.emit(&mut p, &ChecksumCapabilities::default());
+    p.payload_mut().copy_from_slice(l4);
+    eth(
+        CLIENT,
+        EthernetAddress(HOST_MAC),
+        EthernetProtocol::Ipv4,
+        &buf,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_seg(
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    mss: Option<u16>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        control,
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        window_len: 65535,
+        window_scale: None,
+        max_seg_size: mss,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &mut TcpPacket::new_unchecked(&mut buf[..]),
+        &ME.into(),
+        &dst.into(),
+        &ChecksumCapabilities::default(),
+    );
+    ip_frame(ME, dst, IpProtocol::Tcp, &buf)
+}
+
+/// (src ip, syn, fin, rst, seq, ack, mss option, payload) of TCP frames out.
+type TcpSeen = (Ipv4Addr, bool, bool, bool, u32, u32, Option<u16>, Vec<u8>);
+
+fn tcp_out(frames: &[Vec<u8>]) -> Vec<TcpSeen> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).ok()?;
+            let ip = Ipv4Packet::new_checked(e.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            let tp = TcpPacket::new_checked(ip.payload()).ok()?;
+            assert!(tp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+            let repr = TcpRepr::parse(
+                &tp,
+                &ip.src_addr().into(),
+                &ip.dst_addr().into(),
+                &ChecksumCapabilities::default(),
+            )
+            .ok()?;
+            Some((
+                ip.src_addr(),
+                tp.syn(),
+                tp.fin(),
+                tp.rst(),
+                tp.seq_number().0 as u32,
+                tp.ack_number().0 as u32,
+                repr.max_seg_size,
+                tp.payload().to_vec(),
+            ))
+        })
+        .collect()
+}
+
+fn events(h: &mut VirtualHost) -> Vec<NatEvent> {
+    std::iter::from_fn(|| h.pop_event()).collect()
+}
+
+#[test]
+fn tcp_flow_connects_first_clamps_mss_splices_and_half_closes() {
+    let mut h = nat_host(1200);
+    h.input(
+        &tcp_seg(FAR, 40000, 80, TcpControl::Syn, 1000, None, Some(1460), &[]),
+        t(1),
+    );
+    assert!(
+        drain(&mut h).is_empty(),
+        "no SYN-ACK before the server side is connected"
+    );
+    let ev = events(&mut h);
+    let NatEvent::TcpConnect { id, dst } = ev[0].clone() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(dst, SocketAddrV4::new(FAR, 80));
+    // A retransmitted SYN meanwhile is absorbed.
+    h.input(
+        &tcp_seg(FAR, 40000, 80, TcpControl::Syn, 1000, None, Some(1460), &[]),
+        t(2),
+    );
+    assert!(drain(&mut h).is_empty() && events(&mut h).is_empty());
+
+    h.tcp_connected(id, t(2));
+    let out = tcp_out(&drain(&mut h));
+    assert_eq!(out.len(), 1, "{out:?}");
+    let (src, syn, _, _, srv_seq, ack, mss, _) = out[0].clone();
+    assert_eq!(src, FAR, "answered as the far host");
+    assert!(syn, "{out:?}");
+    assert_eq!(ack, 1001);
+    assert_eq!(mss, Some(1200 - 40), "MSS follows the MTU");
+
+    h.input(
+        &tcp_seg(
+            FAR,
+            40000,
+            80,
+            TcpControl::Psh,
+            1001,
+            Some(srv_seq + 1),
+            None,
+            b"hello",
+        ),
+        t(3),
+    );
+    drain(&mut h);
+    let st = h.tcp_state(id).unwrap();
+    assert_eq!(st.recv_queue, 5);
+    let mut buf = [0u8; 64];
+    assert_eq!(h.tcp_recv(id, &mut buf, t(3)), 5);
+    assert_eq!(&buf[..5], b"hello");
+
+    assert_eq!(h.tcp_send(id, b"world", t(3)), 5);
+    h.poll(t(3));
+    let out = tcp_out(&drain(&mut h));
+    assert!(out.iter().any(|o| o.7 == b"world"), "{out:?}");
+
+    // Back-pressure: the 64 KiB window takes no more than it holds.
+    let big = vec![7u8; TCP_BUF * 2];
+    let taken = h.tcp_send(id, &big, t(3));
+    assert!(taken < TCP_BUF, "took {taken}");
+    assert_eq!(h.tcp_state(id).unwrap().send_capacity, 0);
+
+    // Client FIN: half-close seen by the glue.
+    h.input(
+        &tcp_seg(
+            FAR,
+            40000,
+            80,
+            TcpControl::Fin,
+            1006,
+            Some(srv_seq + 6),
+            None,
+            &[],
+        ),
+        t(4),
+    );
+    drain(&mut h);
+    assert!(h.tcp_state(id).unwrap().client_eof);
+    let e = h.nat_entries().next().unwrap();
+    assert_eq!(
+        (e.key.proto, e.bytes_up >= 5, e.established),
+        (NatProto::Tcp, true, true)
+    );
+
+    // Remote reset: RST to the client, flow closed.
+    h.tcp_remote_reset(id);
+    h.poll(t(5));
+    let out = tcp_out(&drain(&mut h));
+    assert!(out.iter().any(|o| o.3), "RST sent: {out:?}");
+    h.poll(t(6));
+    assert!(events(&mut h).contains(&NatEvent::Close { id }));
+    assert_eq!(h.nat_entries().count(), 0);
+}
+
+#[test]
+fn refused_connect_and_guarded_destinations_get_rst() {
+    let mut h = nat_host(1500);
+    h.set_guard(Guard {
+        local_addrs: vec![Ipv4Addr::new(10, 77, 0, 1)],
+    });
+    h.input(
+        &tcp_seg(FAR, 40001, 81, TcpControl::Syn, 5000, None, None, &[]),
+        t(1),
+    );
+    let NatEvent::TcpConnect { id, .. } = events(&mut h)[0].clone() else {
+        panic!()
+    };
+    h.tcp_failed(id, t(2));
+    let out = tcp_out(&drain(&mut h));
+    assert_eq!(out.len(), 1);
+    assert!(out[0].3, "RST");
+    assert_eq!(out[0].5, 5001);
+    assert_eq!(h.nat_entries().count(), 0);
+
+    for dst in [Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(10, 77, 0, 1)] {
+        h.input(
+            &tcp_seg(dst, 40002, 22, TcpControl::Syn, 1, None, None, &[]),
+            t(3),
+        );
+        assert!(events(&mut h).is_empty(), "no connect to {dst}");
+        let out = tcp_out(&drain(&mut h));
+        assert!(out.len() == 1 && out[0].3 && out[0].0 == dst, "{out:?}");
+    }
+    assert_eq!(h.nat_entries().count(), 0);
+}
+
+fn udp_to(dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = udp_frame(CLIENT, ME, dst, sport, dport, payload);
+    // udp_frame addresses the host MAC unless broadcast: fine.
+    f.truncate(f.len());
+    f
+}
+
+#[test]
+fn udp_and_dns_flows_round_trip_and_time_out() {
+    let mut h = nat_host(1500);
+    let resolver = SocketAddrV4::new(Ipv4Addr::new(10, 53, 0, 1), 53);
+    h.set_dns_servers(vec![resolver]);
+    h.input(&udp_to(FAR, 5000, 7, b"ping"), t(1));
+    h.input(&udp_to(HOST, 5001, 53, b"query"), t(1));
+    let ev = events(&mut h);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    let NatEvent::UdpSend {
+        id: u,
+        dst,
+        payload,
+    } = ev[0].clone()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (dst, payload.as_slice()),
+        (SocketAddrV4::new(FAR, 7), &b"ping"[..])
+    );
+    let NatEvent::UdpSend { id: d, dst, .. } = ev[1].clone() else {
+        panic!()
+    };
+    assert_eq!(dst, resolver, "DNS goes to the server's resolver");
+
+    h.udp_reply(u, b"pong", t(2));
+    h.udp_reply(d, b"answer", t(2));
+    let out = drain(&mut h);
+    assert_eq!(out.len(), 2);
+    let parse = |f: &Vec<u8>| {
+        let e = EthernetFrame::new_checked(&f[..]).unwrap();
+        assert_eq!(e.dst_addr(), EthernetAddress(CLIENT));
+        let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
+        let u = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert!(u.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+        (
+            ip.src_addr(),
+            u.src_port(),
+            ip.dst_addr(),
+            u.dst_port(),
+            u.payload().to_vec(),
+        )
+    };
+    assert_eq!(parse(&out[0]), (FAR, 7, ME, 5000, b"pong".to_vec()));
+    assert_eq!(parse(&out[1]), (HOST, 53, ME, 5001, b"answer".to_vec()));
+
+    // Idle 60 s (default): both flows closed.
+    h.poll(t(61));
+    assert!(events(&mut h).is_empty(), "not yet idle for 60 s");
+    h.poll(t(62));
+    assert!(h.pop_frame().is_none());
+    let ev = events(&mut h);
+    assert!(
+        ev.contains(&NatEvent::Close { id: u }) && ev.contains(&NatEvent::Close { id: d }),
+        "{ev:?}"
+    );
+    assert_eq!(h.nat_entries().count(), 0);
+}
+
+#[test]
+fn icmp_echo_to_far_hosts_is_forwarded_not_faked() {
+    let mut h = nat_host(1500);
+    let caps = ChecksumCapabilities::default();
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 99,
+        seq_no: 3,
+        data: b"abc",
+    };
+    let mut b = vec![0u8; icmp.buffer_len()];
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut b[..]), &caps);
+    h.input(&ip_frame(ME, FAR, IpProtocol::Icmp, &b), t(1));
+    assert!(
+        drain(&mut h).is_empty(),
+        "the virtual host does not answer for 10.9.9.9"
+    );
+    let NatEvent::IcmpEcho { id, dst, seq, data } = events(&mut h)[0].clone() else {
+        panic!()
+    };
+    assert_eq!((dst, seq, data.as_slice()), (FAR, 3, &b"abc"[..]));
+    h.icmp_reply(id, seq, &data, t(1));
+    let out = drain(&mut h);
+    let e = EthernetFrame::new_checked(&out[0][..]).unwrap();
+    let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (FAR, ME));
+    let r = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(ip.payload()).unwrap(), &caps).unwrap();
+    assert_eq!(
+        r,
+        Icmpv4Repr::EchoReply {
+            ident: 99,
+            seq_no: 3,
+            data: b"abc"
+        }
+    );
+}
+
+#[test]
+fn syn_and_udp_floods_are_bounded_by_the_session_limits() {
+    let mut h = nat_host(1500);
+    h.set_limits(NatLimits {
+        max_sessions: 100,
+        max_tcp_syn_per_ip: 30,
+        ..NatLimits::default()
+    });
+    for port in 1000..3000u16 {
+        h.input(
+            &tcp_seg(FAR, port, 80, TcpControl::Syn, 1, None, None, &[]),
+            t(1),
+        );
+        h.input(&udp_to(FAR, port, 9, b"x"), t(1));
+    }
+    assert_eq!(h.nat_entries().count(), 100);
+    assert_eq!(
+        h.nat_entries()
+            .filter(|e| e.key.proto == NatProto::Tcp)
+            .count(),
+        30
+    );
+    let ev = events(&mut h);
+    assert_eq!(ev.len(), 100, "one event per admitted flow");
+    assert!(
+        h.pop_frame().is_some(),
+        "refused SYNs are answered with RST"
+    );
+}
+
+#[test]
+fn nat_off_forwards_nothing() {
+    let mut h = host(VhOption {
+        mac: HOST_MAC,
+        use_nat: false,
+        ..VhOption::default()
+    });
+    h.input(&arp(CLIENT, ME, HOST), t(0));
+    drain(&mut h);
+    h.input(
+        &tcp_seg(FAR, 40000, 80, TcpControl::Syn, 1, None, None, &[]),
+        t(1),
+    );
+    h.input(&udp_to(FAR, 5000, 7, b"x"), t(1));
+    assert!(events(&mut h).is_empty());
+    assert!(drain(&mut h).is_empty());
+}

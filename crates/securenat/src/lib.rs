@@ -9,8 +9,10 @@
 
 pub mod dhcp;
 pub mod host;
+pub mod nat;
 pub mod settings;
 
 pub use dhcp::{DhcpServer, Lease};
-pub use host::{HostStats, VirtualHost};
+pub use host::{HostStats, NatEvent, TcpFlowState, VirtualHost};
+pub use nat::{FlowId, Guard, NatEntry, NatLimits, NatProto};
 pub use settings::{PushRoute, SettingsError, VhOption};
