@@ -5,14 +5,18 @@
 //! - [`settings`]: `VH_OPTION` and its SoftEther defaults.
 //! - [`dhcp`]: the lease table and DHCP answers (messages by `dhcproto`).
 //! - [`host`]: frames in, frames out: ARP, ICMP echo, IPv4 reassembly
-//!   (smoltcp) and the DHCP server at layer 2.
+//!   (smoltcp) and the DHCP server at layer 2; NAT flows as events.
+//! - [`nat`]: the NAT table, limits, timeouts, the guard.
+//! - [`driver`]: the tokio edge running a host with real sockets.
 
 pub mod dhcp;
+pub mod driver;
 pub mod host;
 pub mod nat;
 pub mod settings;
 
 pub use dhcp::{DhcpServer, Lease};
+pub use driver::{DriverConfig, SecureNat};
 pub use host::{HostStats, NatEvent, TcpFlowState, VirtualHost};
 pub use nat::{FlowId, Guard, NatEntry, NatLimits, NatProto};
 pub use settings::{PushRoute, SettingsError, VhOption};
