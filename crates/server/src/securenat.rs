@@ -4,15 +4,20 @@
 //! (src/Cedar/Nat.c, `SnSecureNATThread`). Like a local bridge it is a
 //! non-client port; this module only moves frames.
 //!
-//! Not yet wired to the configuration or the admin RPCs (see
-//! docs/securenat.md, "Not done yet").
+//! [`settings_from_hub`] and [`store_in_hub`] map the hub's `SecureNAT`
+//! config folder (docs/config-format.md §7.7, as SoftEther's
+//! vpn_server.config) to the settings. Not yet wired to server start-up or
+//! the admin RPCs (docs/securenat.md, "Not done yet").
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use rustether_config::model::{format_mac, parse_mac};
+use rustether_config::Folder;
 use rustether_hub::SessionPolicy;
 use rustether_securenat::driver::{DriverConfig, SecureNat};
-use rustether_securenat::{Lease, NatEntry, SettingsError, VhOption};
+use rustether_securenat::{Lease, NatEntry, NatLimits, SettingsError, VhOption};
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::info;
 
@@ -60,13 +65,14 @@ impl SecureNatPort {
 pub fn start(
     hub: Arc<Hub>,
     opt: VhOption,
+    limits: NatLimits,
     registry: &Registry,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Arc<SecureNatPort>, SettingsError> {
     let cfg = DriverConfig {
         guard: rustether_securenat::driver::local_guard(),
         dns_servers: rustether_securenat::driver::resolv_conf_servers(),
-        ..DriverConfig::default()
+        limits,
     };
     let (nat, out) = SecureNat::start(opt, cfg)?;
     let port = Arc::new(SecureNatPort {
@@ -79,6 +85,123 @@ pub fn start(
     tokio::spawn(run(port.clone(), id, rx, out, shutdown));
     info!(hub = %hub.name(), "SecureNAT started");
     Ok(port)
+}
+
+/// A hub's SecureNAT configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSecureNat {
+    /// `SecureNAT/Disabled` negated.
+    pub enabled: bool,
+    /// `VirtualHost`, `VirtualRouter`, `VirtualDhcpServer` and `SaveLog`.
+    pub opt: VhOption,
+    /// The hub options `Option/SecureNAT_Max*PerIp` (0 = no limit).
+    pub limits: NatLimits,
+}
+
+fn ip(f: Option<&Folder>, key: &str, default: Ipv4Addr) -> Ipv4Addr {
+    f.and_then(|f| f.get_str(key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Reads the `SecureNAT` folder (and `Option` limits) of a hub folder;
+/// missing or unparsable keys take SoftEther's defaults
+/// (`NiSetDefaultVhOption`), and settings that fail
+/// [`VhOption::validate`] are replaced by the defaults with a warning.
+pub fn settings_from_hub(raw: &Folder) -> HubSecureNat {
+    let d = VhOption::default();
+    let sn = raw.folder("SecureNAT");
+    let vh = sn.and_then(|f| f.folder("VirtualHost"));
+    let vr = sn.and_then(|f| f.folder("VirtualRouter"));
+    let dh = sn.and_then(|f| f.folder("VirtualDhcpServer"));
+    let uint = |f: Option<&Folder>, k: &str, dv: u32| f.and_then(|f| f.get_uint(k)).unwrap_or(dv);
+    let flag = |f: Option<&Folder>, k: &str, dv: bool| f.and_then(|f| f.get_bool(k)).unwrap_or(dv);
+    let push = dh
+        .and_then(|f| f.get_str("DhcpPushRoutes"))
+        .unwrap_or("")
+        .to_string();
+    let opt = VhOption {
+        mac: vh
+            .and_then(|f| f.get_str("VirtualHostMacAddress"))
+            .and_then(parse_mac)
+            .unwrap_or(d.mac),
+        ip: ip(vh, "VirtualHostIp", d.ip),
+        mask: ip(vh, "VirtualHostIpSubnetMask", d.mask),
+        use_nat: flag(vr, "NatEnabled", d.use_nat),
+        mtu: u16::try_from(uint(vr, "NatMtu", u32::from(d.mtu))).unwrap_or(d.mtu),
+        nat_tcp_timeout: uint(vr, "NatTcpTimeout", d.nat_tcp_timeout),
+        nat_udp_timeout: uint(vr, "NatUdpTimeout", d.nat_udp_timeout),
+        use_dhcp: flag(dh, "DhcpEnabled", d.use_dhcp),
+        dhcp_lease_ip_start: ip(dh, "DhcpLeaseIPStart", d.dhcp_lease_ip_start),
+        dhcp_lease_ip_end: ip(dh, "DhcpLeaseIPEnd", d.dhcp_lease_ip_end),
+        dhcp_subnet_mask: ip(dh, "DhcpSubnetMask", d.dhcp_subnet_mask),
+        dhcp_expire_secs: uint(dh, "DhcpExpireTimeSpan", d.dhcp_expire_secs),
+        dhcp_gateway: ip(dh, "DhcpGatewayAddress", d.dhcp_gateway),
+        dhcp_dns: ip(dh, "DhcpDnsServerAddress", d.dhcp_dns),
+        dhcp_dns2: ip(dh, "DhcpDnsServerAddress2", d.dhcp_dns2),
+        dhcp_domain: dh
+            .and_then(|f| f.get_str("DhcpDomainName"))
+            .unwrap_or("")
+            .to_string(),
+        save_log: flag(sn, "SaveLog", d.save_log),
+        // The file has no apply flag: SoftEther pushes whatever is stored.
+        apply_dhcp_push_routes: !push.trim().is_empty(),
+        dhcp_push_routes: push,
+    };
+    let opt = match opt.validate() {
+        Ok(()) => opt,
+        Err(e) => {
+            tracing::warn!("SecureNAT settings of the hub are invalid ({e}); using the defaults");
+            VhOption { mac: opt.mac, ..d }
+        }
+    };
+    let o = raw.folder("Option");
+    let lim = |k: &str| uint(o, k, 0) as usize;
+    HubSecureNat {
+        enabled: !flag(sn, "Disabled", true),
+        opt,
+        limits: NatLimits {
+            max_tcp_per_ip: lim("SecureNAT_MaxTcpSessionsPerIp"),
+            max_tcp_syn_per_ip: lim("SecureNAT_MaxTcpSynSentPerIp"),
+            max_udp_per_ip: lim("SecureNAT_MaxUdpSessionsPerIp"),
+            max_dns_per_ip: lim("SecureNAT_MaxDnsSessionsPerIp"),
+            max_icmp_per_ip: lim("SecureNAT_MaxIcmpSessionsPerIp"),
+            ..NatLimits::default()
+        },
+    }
+}
+
+/// Writes `enabled` and `opt` into the hub folder's `SecureNAT` folder with
+/// SoftEther's key names (other keys there are kept).
+pub fn store_in_hub(raw: &mut Folder, enabled: bool, opt: &VhOption) {
+    let sn = raw.folder_or_insert("SecureNAT");
+    sn.set_bool("Disabled", !enabled);
+    sn.set_bool("SaveLog", opt.save_log);
+    let vh = sn.folder_or_insert("VirtualHost");
+    vh.set_str("VirtualHostIp", &opt.ip.to_string());
+    vh.set_str("VirtualHostIpSubnetMask", &opt.mask.to_string());
+    vh.set_str("VirtualHostMacAddress", &format_mac(&opt.mac));
+    let vr = sn.folder_or_insert("VirtualRouter");
+    vr.set_bool("NatEnabled", opt.use_nat);
+    vr.set_uint("NatMtu", u32::from(opt.mtu));
+    vr.set_uint("NatTcpTimeout", opt.nat_tcp_timeout);
+    vr.set_uint("NatUdpTimeout", opt.nat_udp_timeout);
+    let dh = sn.folder_or_insert("VirtualDhcpServer");
+    dh.set_str("DhcpDnsServerAddress", &opt.dhcp_dns.to_string());
+    dh.set_str("DhcpDnsServerAddress2", &opt.dhcp_dns2.to_string());
+    dh.set_str("DhcpDomainName", &opt.dhcp_domain);
+    dh.set_bool("DhcpEnabled", opt.use_dhcp);
+    dh.set_uint("DhcpExpireTimeSpan", opt.dhcp_expire_secs);
+    dh.set_str("DhcpGatewayAddress", &opt.dhcp_gateway.to_string());
+    dh.set_str("DhcpLeaseIPEnd", &opt.dhcp_lease_ip_end.to_string());
+    dh.set_str("DhcpLeaseIPStart", &opt.dhcp_lease_ip_start.to_string());
+    let routes = if opt.apply_dhcp_push_routes {
+        opt.dhcp_push_routes.as_str()
+    } else {
+        ""
+    };
+    dh.set_str("DhcpPushRoutes", routes);
+    dh.set_str("DhcpSubnetMask", &opt.dhcp_subnet_mask.to_string());
 }
 
 async fn run(
@@ -167,6 +290,7 @@ mod tests {
                 mac: host_mac,
                 ..VhOption::default()
             },
+            NatLimits::default(),
             &registry,
             stop_rx,
         )
@@ -193,5 +317,86 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "detached on stop");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    #[test]
+    fn new_hub_folder_gives_softether_defaults_disabled() {
+        let hub = rustether_config::HubConfig::new("H");
+        let c = settings_from_hub(&hub.raw);
+        assert!(!c.enabled);
+        let d = VhOption::default();
+        assert_eq!(
+            c.opt,
+            VhOption {
+                mac: c.opt.mac,
+                ..d
+            }
+        );
+        assert_eq!(c.opt.mac[0], 0x5E);
+        assert_eq!(c.limits, NatLimits::default());
+    }
+
+    #[test]
+    fn softether_written_config_is_read() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/tests/data/softether-5.01.config"
+        );
+        let root = rustether_config::parse_bytes(&std::fs::read(path).unwrap()).unwrap();
+        let hub = root
+            .folder("VirtualHUB")
+            .and_then(|h| h.folder("TEST"))
+            .unwrap();
+        let c = settings_from_hub(hub);
+        assert!(!c.enabled);
+        assert_eq!(c.opt.ip, Ipv4Addr::new(192, 168, 30, 1));
+        assert_eq!(c.opt.dhcp_lease_ip_end, Ipv4Addr::new(192, 168, 30, 200));
+        let mac = hub
+            .folder("SecureNAT")
+            .and_then(|f| f.folder("VirtualHost"))
+            .and_then(|f| f.get_str("VirtualHostMacAddress"))
+            .and_then(parse_mac)
+            .unwrap();
+        assert_eq!(c.opt.mac, mac);
+    }
+
+    #[test]
+    fn stored_settings_read_back_and_bad_ones_fall_back() {
+        let mut hub = rustether_config::HubConfig::new("H");
+        let opt = VhOption {
+            mac: [0x5E, 9, 8, 7, 6, 5],
+            ip: Ipv4Addr::new(10, 8, 0, 1),
+            dhcp_lease_ip_start: Ipv4Addr::new(10, 8, 0, 50),
+            dhcp_lease_ip_end: Ipv4Addr::new(10, 8, 0, 60),
+            dhcp_gateway: Ipv4Addr::new(10, 8, 0, 1),
+            dhcp_dns: Ipv4Addr::new(10, 8, 0, 1),
+            dhcp_dns2: Ipv4Addr::new(9, 9, 9, 9),
+            dhcp_domain: "corp.example".into(),
+            dhcp_expire_secs: 600,
+            mtu: 1400,
+            nat_tcp_timeout: 600,
+            nat_udp_timeout: 30,
+            apply_dhcp_push_routes: true,
+            dhcp_push_routes: "172.16.0.0/12/10.8.0.1".into(),
+            ..VhOption::default()
+        };
+        store_in_hub(&mut hub.raw, true, &opt);
+        // Through the text format, as saved and loaded.
+        let mut root = Folder::new("root");
+        root.add_folder(hub.raw.clone());
+        let text = rustether_config::write_text(&root);
+        let back = rustether_config::parse_text(&text).unwrap();
+        let c = settings_from_hub(back.folder(&hub.raw.name).unwrap());
+        assert!(c.enabled);
+        assert_eq!(c.opt, opt);
+
+        let mut bad = hub.raw.clone();
+        let dh = bad
+            .folder_or_insert("SecureNAT")
+            .folder_or_insert("VirtualDhcpServer");
+        dh.set_str("DhcpLeaseIPStart", "10.8.0.70");
+        let c = settings_from_hub(&bad);
+        assert_eq!(c.opt.dhcp_lease_ip_start, Ipv4Addr::new(192, 168, 30, 10));
+        assert_eq!(c.opt.mac, opt.mac, "MAC kept");
     }
 }
