@@ -105,7 +105,7 @@ fn far_servers(ns: String) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn client_reaches_far_host_through_the_nat_with_tcp_udp_icmp() {
-    if !require(&[Prereq::Netns]) {
+    if !require(&[Prereq::Netns, Prereq::Program("sysctl")]) {
         return;
     }
     let srv = Netns::new("snatsrv").unwrap();
