@@ -140,6 +140,10 @@ functions! {
     SetHubOnline, true;
     /// Hub state and counters (`RPC_HUB_STATUS`).
     GetHubStatus, false;
+    /// Switch SecureNAT on (`RPC_HUB`).
+    EnableSecureNAT, true;
+    /// Switch SecureNAT off (`RPC_HUB`).
+    DisableSecureNAT, true;
     /// New user (`RPC_SET_USER`).
     CreateUser, true;
     /// Change a user.
@@ -242,6 +246,12 @@ pub trait AdminBackend {
     fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode>;
     /// `GetHubStatus`: 8 if unknown.
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode>;
+    /// `EnableSecureNAT`/`DisableSecureNAT`: 8 if unknown; 33 where
+    /// SecureNAT is not supported (the default, and VPN Bridge).
+    fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
+        let _ = (hub, enabled);
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `CreateUser`: 8 hub, 66 exists, 65 group, 63/128 limits.
     fn create_user(&mut self, req: &SetUser) -> Result<(), ErrorCode>;
     /// `SetUser`: 8 hub, 29 unknown user, 65 group; sets `UpdatedTime`.
@@ -555,6 +565,13 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             hub_option(backend, caller, &s.hub_name, forbidden)?;
             backend.set_hub_online(&s.hub_name, s.online)?;
             out(&s)
+        }
+        F::EnableSecureNAT | F::DisableSecureNAT => {
+            let h: RpcHub = req(p)?;
+            rights.check_hub(&h.hub_name)?;
+            hub_option(backend, caller, &h.hub_name, opt::NO_SECURENAT)?;
+            backend.set_securenat_enabled(&h.hub_name, f == F::EnableSecureNAT)?;
+            out(&h)
         }
         F::GetHubStatus => {
             let h: HubStatus = req(p)?;

@@ -90,6 +90,10 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             ..CreateHub::default()
         }
         .to_pack(),
+        F::EnableSecureNAT | F::DisableSecureNAT => RpcHub {
+            hub_name: hub.into(),
+        }
+        .to_pack(),
         F::DeleteHub => DeleteHub {
             hub_name: hub.into(),
         }

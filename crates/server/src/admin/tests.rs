@@ -445,3 +445,57 @@ async fn a_change_that_cannot_be_saved_is_not_applied() {
     assert!(t.server.hub("LOST").is_some());
     assert!(t.saved().hub("LOST").is_some());
 }
+
+/// EnableSecureNAT/DisableSecureNAT (vpncmd SecureNatEnable/Disable): the
+/// flag is saved before the answer, the virtual host runs on the hub, the
+/// hub status shows it, `no_securenat` stops hub administrators, and
+/// deleting the hub stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn securenat_enable_disable() {
+    let t = T::new();
+    t.admin("CreateHub", hub("NAT", "pw")).await.unwrap();
+    let rpc = |h: &str| RpcHub { hub_name: h.into() };
+    let enabled_on_disk =
+        |t: &T| crate::securenat::settings_from_hub(&t.saved().hub("NAT").unwrap().raw).enabled;
+    assert!(!enabled_on_disk(&t));
+    let ports = t.server.hub("NAT").unwrap().port_count();
+
+    let p = t.admin("EnableSecureNAT", rpc("nat")).await.unwrap();
+    assert_eq!(RpcHub::from_pack(&p).unwrap().hub_name, "nat");
+    assert!(enabled_on_disk(&t));
+    assert!(t.server.securenat("NAT").is_some());
+    assert_eq!(t.server.hub("NAT").unwrap().port_count(), ports + 1);
+    let mut req = HubStatus::default();
+    req.fields.hub_name = "NAT".into();
+    let st = HubStatus::from_pack(&t.admin("GetHubStatus", req).await.unwrap()).unwrap();
+    assert!(st.fields.secure_nat_enabled);
+
+    assert_eq!(
+        t.admin("EnableSecureNAT", rpc("NOPE")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+    t.server
+        .update_config(|c| {
+            let h = c.hub_mut("NAT").unwrap();
+            h.raw
+                .folder_or_insert("AdminOption")
+                .set_uint(opt::NO_SECURENAT, 1);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let ha = Caller::hub_admin("NAT", true);
+    assert_eq!(
+        t.call(&ha, "DisableSecureNAT", rpc("NAT").to_pack()).await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    assert!(t.server.securenat("NAT").is_some());
+
+    t.admin("DisableSecureNAT", rpc("NAT")).await.unwrap();
+    assert!(!enabled_on_disk(&t));
+    assert!(t.server.securenat("NAT").is_none());
+
+    t.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
+    t.admin("DeleteHub", hub_name("NAT")).await.unwrap();
+    assert!(t.server.securenat("NAT").is_none(), "stopped with its hub");
+}

@@ -131,6 +131,10 @@ pub(super) fn delete_hub(this: &mut ServerBackend<'_>, hub: &str) -> Result<(), 
             device: b.device_name.clone(),
         });
     }
+    this.deferred.push(Deferred::SecureNat {
+        hub: removed.name.clone(),
+        enabled: false,
+    });
     Ok(())
 }
 
@@ -150,6 +154,28 @@ pub(super) fn set_hub_online(
     if was != online {
         this.hub_links_follow_online(hub, online);
     }
+    Ok(())
+}
+
+/// `EnableSecureNAT`/`DisableSecureNAT` (SoftEther `StEnableSecureNAT`):
+/// saves `Disabled` in the hub's `SecureNAT` folder, then starts or stops
+/// it. VPN Bridge: 33.
+pub(super) fn set_securenat_enabled(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    enabled: bool,
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let cur = crate::securenat::settings_from_hub(&h.raw);
+        crate::securenat::store_in_hub(&mut h.raw, enabled, &cur.opt);
+        Ok(())
+    })?;
+    this.deferred.push(Deferred::SecureNat {
+        hub: hub.to_owned(),
+        enabled,
+    });
     Ok(())
 }
 
@@ -181,7 +207,7 @@ pub(super) fn get_hub_status(
             num_groups: h.groups.len() as u32,
             num_mac_tables: this.server.hub(&h.name).map_or(0, |x| x.mac_count() as u32),
             num_ip_tables: 0,
-            secure_nat_enabled: false,
+            secure_nat_enabled: this.server.securenat(hub).is_some(),
             last_comm_time: h.last_comm_time,
             created_time: h.created_time,
             last_login_time: h.last_login_time,

@@ -62,6 +62,8 @@ pub(crate) enum Deferred {
     WaitSession(Arc<Session>),
     /// Re-sync listeners, cascades and bridges with a replaced configuration.
     Reload,
+    /// Start or stop SecureNAT of `hub` as its saved flag says.
+    SecureNat { hub: String, enabled: bool },
 }
 
 /// The backend of one RPC call (see the module docs).
@@ -115,6 +117,13 @@ pub(crate) async fn finish(admin: &Admin, deferred: Vec<Deferred>) {
                 let _ = tokio::time::timeout(WAIT_ENDED, s.wait_ended()).await;
             }
             Deferred::Reload => admin.reload().await,
+            Deferred::SecureNat { hub, enabled } => {
+                if enabled {
+                    admin.server.start_securenat(&hub);
+                } else {
+                    admin.server.stop_securenat(&hub);
+                }
+            }
         }
     }
 }
@@ -206,6 +215,10 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode> {
         hub::set_hub_online(self, hub, online)
+    }
+
+    fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
+        hub::set_securenat_enabled(self, hub, enabled)
     }
 
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {
