@@ -144,6 +144,10 @@ functions! {
     EnableSecureNAT, true;
     /// Switch SecureNAT off (`RPC_HUB`).
     DisableSecureNAT, true;
+    /// SecureNAT's NAT table (`RPC_ENUM_NAT`).
+    EnumNAT, false;
+    /// SecureNAT's DHCP leases (`RPC_ENUM_DHCP`).
+    EnumDHCP, false;
     /// New user (`RPC_SET_USER`).
     CreateUser, true;
     /// Change a user.
@@ -250,6 +254,16 @@ pub trait AdminBackend {
     /// SecureNAT is not supported (the default, and VPN Bridge).
     fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
         let _ = (hub, enabled);
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumNAT`: 8 hub, 80 not running, 33 unsupported (the default).
+    fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumDHCP`: 8 hub, 80 not running, 33 unsupported (the default).
+    fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
+        let _ = hub;
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `CreateUser`: 8 hub, 66 exists, 65 group, 63/128 limits.
@@ -572,6 +586,16 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             hub_option(backend, caller, &h.hub_name, opt::NO_SECURENAT)?;
             backend.set_securenat_enabled(&h.hub_name, f == F::EnableSecureNAT)?;
             out(&h)
+        }
+        F::EnumNAT => {
+            let e: EnumNat = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_nat(&e.hub_name)?)
+        }
+        F::EnumDHCP => {
+            let e: EnumDhcp = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_dhcp(&e.hub_name)?)
         }
         F::GetHubStatus => {
             let h: HubStatus = req(p)?;

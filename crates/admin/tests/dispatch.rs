@@ -90,6 +90,16 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             ..CreateHub::default()
         }
         .to_pack(),
+        F::EnumNAT => EnumNat {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::EnumDHCP => EnumDhcp {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
         F::EnableSecureNAT | F::DisableSecureNAT => RpcHub {
             hub_name: hub.into(),
         }

@@ -137,6 +137,11 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
     assert_eq!(get("subnet").as_deref(), Some("255.255.255.0"), "{env}");
     assert_eq!(get("lease").as_deref(), Some("7200"), "{env}");
 
+    // DhcpTable lists the lease.
+    let o = v.ok(&[hub, "/CMD", "DhcpTable"]);
+    assert!(o.text.contains(&ip), "{}", o.text);
+    assert_ne!(o.row("Leased at"), o.row("Expires at"), "{}", o.text);
+
     // The virtual host answers pings.
     c1.run("ping", &["-c", "2", "-W", "3", "192.168.30.1"], T)
         .unwrap();
@@ -179,7 +184,12 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         "UDP through the NAT arrives: {sum}"
     );
 
+    // NatTable lists the UDP flow (idle timeout 60 s) to the far host.
+    let o = v.ok(&[hub, "/CMD", "NatTable"]);
+    assert!(o.text.contains(&far_s), "{}", o.text);
+
     client.disconnect("acct").unwrap();
     v.ok(&[hub, "/CMD", "SecureNatDisable"]);
+    v.fails(80, &[hub, "/CMD", "NatTable"]);
     server.ensure_running().unwrap();
 }

@@ -102,6 +102,7 @@ enum Io {
 /// Handle of a running SecureNAT; dropping it stops the task.
 #[derive(Debug)]
 pub struct SecureNat {
+    origin: Instant,
     frames_in: mpsc::Sender<Vec<u8>>,
     ctl: mpsc::Sender<Ctl>,
     task: JoinHandle<()>,
@@ -134,12 +135,19 @@ impl SecureNat {
         let task = tokio::spawn(run(host, origin, frames_rx, out_tx, ctl_rx));
         Ok((
             Self {
+                origin,
                 frames_in,
                 ctl,
                 task,
             },
             out_rx,
         ))
+    }
+
+    /// The virtual host's clock now: times in [`NatEntry`] and [`Lease`]
+    /// are on it.
+    pub fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
     }
 
     /// Gives a frame from the hub; dropped (false) when the queue is full.

@@ -51,6 +51,11 @@ impl SecureNatPort {
         self.nat.leases().await
     }
 
+    /// The virtual host's clock now (times of [`NatEntry`], [`Lease`]).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.nat.elapsed()
+    }
+
     /// Detaches from the hub and stops the virtual host.
     pub fn stop(&self) {
         self.stop.notify_one();

@@ -465,6 +465,18 @@ async fn securenat_enable_disable() {
     assert!(enabled_on_disk(&t));
     assert!(t.server.securenat("NAT").is_some());
     assert_eq!(t.server.hub("NAT").unwrap().port_count(), ports + 1);
+    let nat = EnumNat {
+        hub_name: "nat".into(),
+        items: vec![],
+    };
+    let t1 = EnumNat::from_pack(&t.admin("EnumNAT", nat.clone()).await.unwrap()).unwrap();
+    assert_eq!((t1.hub_name.as_str(), t1.items.len()), ("NAT", 0));
+    let dhcp = EnumDhcp {
+        hub_name: "NAT".into(),
+        items: vec![],
+    };
+    let t2 = EnumDhcp::from_pack(&t.admin("EnumDHCP", dhcp.clone()).await.unwrap()).unwrap();
+    assert!(t2.items.is_empty());
     let mut req = HubStatus::default();
     req.fields.hub_name = "NAT".into();
     let st = HubStatus::from_pack(&t.admin("GetHubStatus", req).await.unwrap()).unwrap();
@@ -494,6 +506,14 @@ async fn securenat_enable_disable() {
     t.admin("DisableSecureNAT", rpc("NAT")).await.unwrap();
     assert!(!enabled_on_disk(&t));
     assert!(t.server.securenat("NAT").is_none());
+    assert_eq!(
+        t.admin("EnumNAT", nat.clone()).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
+    assert_eq!(
+        t.admin("EnumDHCP", dhcp.clone()).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
 
     t.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
     t.admin("DeleteHub", hub_name("NAT")).await.unwrap();

@@ -179,6 +179,93 @@ pub(super) fn set_securenat_enabled(
     Ok(())
 }
 
+/// The running SecureNAT of `hub`: 8 no hub, 80 not running, 33 on VPN
+/// Bridge (SoftEther `StEnumNAT`/`StEnumDHCP`).
+fn running_securenat(
+    this: &ServerBackend<'_>,
+    hub: &str,
+) -> Result<(String, std::sync::Arc<crate::securenat::SecureNatPort>), ErrorCode> {
+    this.bridge_edition()?;
+    let name = this
+        .server
+        .with_config(|c| c.hub(hub).map(|h| h.name.clone()))
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    let port = this
+        .server
+        .securenat(hub)
+        .ok_or(ErrorCode::SNAT_NOT_RUNNING)?;
+    Ok((name, port))
+}
+
+/// A time on the virtual host's clock as SoftEther time, given the clock's
+/// reading `now` at SoftEther time `se_now`.
+fn se_time(se_now: u64, now: std::time::Duration, t: std::time::Duration) -> u64 {
+    if t >= now {
+        se_now.saturating_add((t - now).as_millis() as u64)
+    } else {
+        se_now.saturating_sub((now - t).as_millis() as u64)
+    }
+}
+
+/// `EnumNAT` (vpncmd `NatTable`).
+pub(super) fn enum_nat(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumNat, ErrorCode> {
+    use rustether_securenat::NatProto;
+    let (name, port) = running_securenat(this, hub)?;
+    // The backend runs on tokio's blocking pool: waiting here is allowed.
+    let entries = tokio::runtime::Handle::current().block_on(port.nat_table());
+    let (se_now, now) = (rustether_config::model::now_ms(), port.elapsed());
+    let mut items: Vec<EnumNatItem> = entries
+        .iter()
+        .map(|e| EnumNatItem {
+            id: e.id as u32,
+            protocol: match e.key.proto {
+                NatProto::Tcp => 0,
+                NatProto::Udp => 1,
+                NatProto::Dns => 2,
+                NatProto::Icmp => 3,
+            },
+            src_ip: *e.key.client.ip(),
+            src_host: e.key.client.ip().to_string(),
+            src_port: u32::from(e.key.client.port()),
+            dest_ip: *e.key.dst.ip(),
+            dest_host: e.key.dst.ip().to_string(),
+            dest_port: u32::from(e.key.dst.port()),
+            created_time: se_time(se_now, now, e.created),
+            last_comm_time: se_time(se_now, now, e.last_active),
+            send_size: e.bytes_up,
+            recv_size: e.bytes_down,
+            tcp_status: if e.established { 2 } else { 0 },
+        })
+        .collect();
+    items.sort_by_key(|i| i.id);
+    Ok(EnumNat {
+        hub_name: name,
+        items,
+    })
+}
+
+/// `EnumDHCP` (vpncmd `DhcpTable`).
+pub(super) fn enum_dhcp(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumDhcp, ErrorCode> {
+    let (name, port) = running_securenat(this, hub)?;
+    let leases = tokio::runtime::Handle::current().block_on(port.leases());
+    let (se_now, now) = (rustether_config::model::now_ms(), port.elapsed());
+    Ok(EnumDhcp {
+        hub_name: name,
+        items: leases
+            .iter()
+            .map(|l| EnumDhcpItem {
+                id: l.id,
+                leased_time: se_time(se_now, now, l.leased_at),
+                expire_time: se_time(se_now, now, l.expires_at),
+                mac_address: l.mac.to_vec(),
+                ip_address: l.ip,
+                mask: u32::from_le_bytes(l.mask.octets()),
+                hostname: l.hostname.clone(),
+            })
+            .collect(),
+    })
+}
+
 pub(super) fn get_hub_status(
     this: &mut ServerBackend<'_>,
     hub: &str,

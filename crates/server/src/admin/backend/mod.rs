@@ -221,6 +221,14 @@ impl AdminBackend for ServerBackend<'_> {
         hub::set_securenat_enabled(self, hub, enabled)
     }
 
+    fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
+        hub::enum_nat(self, hub)
+    }
+
+    fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
+        hub::enum_dhcp(self, hub)
+    }
+
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {
         hub::get_hub_status(self, hub)
     }
