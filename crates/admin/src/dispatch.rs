@@ -144,6 +144,10 @@ functions! {
     EnableSecureNAT, true;
     /// Switch SecureNAT off (`RPC_HUB`).
     DisableSecureNAT, true;
+    /// SecureNAT settings (`VH_OPTION`).
+    GetSecureNATOption, false;
+    /// Change SecureNAT settings (`VH_OPTION`).
+    SetSecureNATOption, true;
     /// SecureNAT's NAT table (`RPC_ENUM_NAT`).
     EnumNAT, false;
     /// SecureNAT's DHCP leases (`RPC_ENUM_DHCP`).
@@ -254,6 +258,17 @@ pub trait AdminBackend {
     /// SecureNAT is not supported (the default, and VPN Bridge).
     fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
         let _ = (hub, enabled);
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSecureNATOption`: 8 hub, 33 unsupported (the default).
+    fn get_securenat_option(&mut self, hub: &str) -> Result<SecureNatOption, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetSecureNATOption`: 8 hub, 38 invalid settings, 33 unsupported
+    /// (the default).
+    fn set_securenat_option(&mut self, opt: &SecureNatOption) -> Result<(), ErrorCode> {
+        let _ = opt;
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnumNAT`: 8 hub, 80 not running, 33 unsupported (the default).
@@ -586,6 +601,18 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             hub_option(backend, caller, &h.hub_name, opt::NO_SECURENAT)?;
             backend.set_securenat_enabled(&h.hub_name, f == F::EnableSecureNAT)?;
             out(&h)
+        }
+        F::GetSecureNATOption => {
+            let o: SecureNatOption = req(p)?;
+            rights.check_hub(&o.rpc_hub_name)?;
+            out(&backend.get_securenat_option(&o.rpc_hub_name)?)
+        }
+        F::SetSecureNATOption => {
+            let o: SecureNatOption = req(p)?;
+            rights.check_hub(&o.rpc_hub_name)?;
+            hub_option(backend, caller, &o.rpc_hub_name, opt::NO_SECURENAT)?;
+            backend.set_securenat_option(&o)?;
+            out(&o)
         }
         F::EnumNAT => {
             let e: EnumNat = req(p)?;

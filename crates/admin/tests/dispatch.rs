@@ -90,6 +90,11 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             ..CreateHub::default()
         }
         .to_pack(),
+        F::GetSecureNATOption | F::SetSecureNATOption => SecureNatOption {
+            rpc_hub_name: hub.into(),
+            ..SecureNatOption::default()
+        }
+        .to_pack(),
         F::EnumNAT => EnumNat {
             hub_name: hub.into(),
             items: vec![],

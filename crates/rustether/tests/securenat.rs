@@ -4,7 +4,8 @@
 //! touches the machine's /etc/resolv.conf), pings the virtual host, and
 //! reaches a host that only the server's namespace can reach ("far", no
 //! route back to the client pool) with ICMP, TCP and UDP (iperf3) through
-//! the NAT. The server runs without a local bridge.
+//! the NAT. The server runs without a local bridge. DhcpSet/DhcpGet,
+//! DhcpTable and NatTable are checked with the real vpncmd.
 
 mod admin_support;
 
@@ -84,6 +85,24 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
     ]);
     v.ok(&[hub, "/CMD", "UserPasswordSet", "bob", "/PASSWORD:Secret1"]);
     v.ok(&[hub, "/CMD", "SecureNatEnable"]);
+    // DhcpSet (GetSecureNATOption + SetSecureNATOption) changes the pool,
+    // the lease time and the domain; DhcpGet shows them.
+    v.ok(&[
+        hub,
+        "/CMD",
+        "DhcpSet",
+        "/START:192.168.30.100",
+        "/END:192.168.30.150",
+        "/MASK:255.255.255.0",
+        "/EXPIRE:3600",
+        "/GW:192.168.30.1",
+        "/DNS:192.168.30.1",
+        "/DNS2:0.0.0.0",
+        "/DOMAIN:vpn.test",
+        "/LOG:yes",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "DhcpGet"]);
+    assert!(o.text.contains("192.168.30.150"), "{}", o.text);
 
     let c1 = &topo.clients[0];
     let mut client = VpnClient::start(c1, dir.path(), "c1").unwrap();
@@ -124,9 +143,13 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
             .map(str::to_string)
     };
     let ip = get("ip").unwrap_or_default();
+    let last: u8 = ip
+        .strip_prefix("192.168.30.")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     assert!(
-        ip.starts_with("192.168.30.") && ip != "192.168.30.1",
-        "leased address in the default pool: {env}"
+        (100..=150).contains(&last),
+        "leased address in the pool set by DhcpSet: {env}"
     );
     assert_eq!(get("router").as_deref(), Some("192.168.30.1"), "{env}");
     assert_eq!(
@@ -135,7 +158,8 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         "{env}"
     );
     assert_eq!(get("subnet").as_deref(), Some("255.255.255.0"), "{env}");
-    assert_eq!(get("lease").as_deref(), Some("7200"), "{env}");
+    assert_eq!(get("lease").as_deref(), Some("3600"), "{env}");
+    assert_eq!(get("domain").as_deref(), Some("vpn.test"), "{env}");
 
     // DhcpTable lists the lease.
     let o = v.ok(&[hub, "/CMD", "DhcpTable"]);

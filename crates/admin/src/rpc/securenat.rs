@@ -4,8 +4,59 @@
 
 use rustether_proto::{ErrorCode, Pack};
 
-use super::{pack_struct, push_kind, read_items, write_kind, Reader, RpcMessage};
+use super::{flat_message, pack_struct, push_kind, read_items, write_kind, Reader, RpcMessage};
 use crate::outpack::OutPack;
+
+pack_struct! {
+    /// VH_OPTION: `GetSecureNATOption` request (`RpcHubName`) and response,
+    /// `SetSecureNATOption` request and echo (SoftEther src/Cedar/Admin.c
+    /// `InVhOption`/`OutVhOption`; vpncmd `SecureNatHostGet/Set`,
+    /// `NatGet/Set`, `DhcpGet/Set`).
+    pub struct SecureNatOption {
+        /// `RpcHubName`.
+        rpc_hub_name: String = "RpcHubName" as name,
+        /// `MacAddress` (6 bytes).
+        mac_address: Vec<u8> = "MacAddress" as data,
+        /// `Ip`.
+        ip: Option<std::net::IpAddr> = "Ip" as ip,
+        /// `Mask`.
+        mask: Option<std::net::IpAddr> = "Mask" as ip,
+        /// `UseNat`.
+        use_nat: bool = "UseNat" as bool,
+        /// `Mtu`.
+        mtu: u32 = "Mtu" as int,
+        /// `NatTcpTimeout` (s).
+        nat_tcp_timeout: u32 = "NatTcpTimeout" as int,
+        /// `NatUdpTimeout` (s).
+        nat_udp_timeout: u32 = "NatUdpTimeout" as int,
+        /// `UseDhcp`.
+        use_dhcp: bool = "UseDhcp" as bool,
+        /// `DhcpLeaseIPStart`.
+        dhcp_lease_ip_start: Option<std::net::IpAddr> = "DhcpLeaseIPStart" as ip,
+        /// `DhcpLeaseIPEnd`.
+        dhcp_lease_ip_end: Option<std::net::IpAddr> = "DhcpLeaseIPEnd" as ip,
+        /// `DhcpSubnetMask`.
+        dhcp_subnet_mask: Option<std::net::IpAddr> = "DhcpSubnetMask" as ip,
+        /// `DhcpExpireTimeSpan` (s).
+        dhcp_expire_time_span: u32 = "DhcpExpireTimeSpan" as int,
+        /// `DhcpGatewayAddress`.
+        dhcp_gateway_address: Option<std::net::IpAddr> = "DhcpGatewayAddress" as ip,
+        /// `DhcpDnsServerAddress`.
+        dhcp_dns_server_address: Option<std::net::IpAddr> = "DhcpDnsServerAddress" as ip,
+        /// `DhcpDnsServerAddress2`.
+        dhcp_dns_server_address2: Option<std::net::IpAddr> = "DhcpDnsServerAddress2" as ip,
+        /// `DhcpDomainName`.
+        dhcp_domain_name: String = "DhcpDomainName" as str,
+        /// `SaveLog`.
+        save_log: bool = "SaveLog" as bool,
+        /// `ApplyDhcpPushRoutes` (always true in answers, as SoftEther).
+        apply_dhcp_push_routes: bool = "ApplyDhcpPushRoutes" as bool,
+        /// `DhcpPushRoutes`.
+        dhcp_push_routes: String = "DhcpPushRoutes" as str,
+    }
+}
+
+flat_message!(SecureNatOption);
 
 pack_struct! {
     /// One lease of [`EnumDhcp`] (`RPC_ENUM_DHCP_ITEM`).

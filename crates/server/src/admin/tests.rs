@@ -486,6 +486,65 @@ async fn securenat_enable_disable() {
         t.admin("EnableSecureNAT", rpc("NOPE")).await,
         Err(ErrorCode::HUB_NOT_FOUND)
     );
+
+    // GetSecureNATOption / SetSecureNATOption (vpncmd DhcpGet/DhcpSet …)
+    let get = SecureNatOption {
+        rpc_hub_name: "NAT".into(),
+        ..SecureNatOption::default()
+    };
+    let o = SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+        .unwrap();
+    let v4 = |a: [u8; 4]| Some(IpAddr::V4(Ipv4Addr::from(a)));
+    assert_eq!(o.ip, v4([192, 168, 30, 1]));
+    assert_eq!(o.dhcp_lease_ip_start, v4([192, 168, 30, 10]));
+    assert_eq!(
+        (o.dhcp_expire_time_span, o.mtu, o.use_nat),
+        (7200, 1500, true)
+    );
+    let new = SecureNatOption {
+        dhcp_lease_ip_start: v4([192, 168, 30, 50]),
+        dhcp_lease_ip_end: v4([192, 168, 30, 60]),
+        dhcp_expire_time_span: 600,
+        dhcp_push_routes: "10.0.0.0/8/192.168.30.1".into(),
+        ..o.clone()
+    };
+    t.admin("SetSecureNATOption", new.clone()).await.unwrap();
+    let saved = crate::securenat::settings_from_hub(&t.saved().hub("NAT").unwrap().raw);
+    assert_eq!(
+        saved.opt.dhcp_lease_ip_start,
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+    assert_eq!(saved.opt.dhcp_push_routes, "10.0.0.0/8/192.168.30.1");
+    assert!(saved.enabled, "still on, restarted");
+    assert!(t.server.securenat("NAT").is_some());
+    let back =
+        SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+            .unwrap();
+    assert_eq!(back.dhcp_expire_time_span, 600);
+    for bad in [
+        SecureNatOption {
+            dhcp_lease_ip_start: v4([192, 168, 30, 70]),
+            ..new.clone()
+        },
+        SecureNatOption {
+            ip: v4([192, 168, 30, 0]),
+            ..new.clone()
+        },
+        SecureNatOption {
+            mac_address: vec![1, 2, 3],
+            ..new.clone()
+        },
+        SecureNatOption {
+            apply_dhcp_push_routes: true,
+            dhcp_push_routes: "bogus".into(),
+            ..new.clone()
+        },
+    ] {
+        assert_eq!(
+            t.admin("SetSecureNATOption", bad).await,
+            Err(ErrorCode::INVALID_PARAMETER)
+        );
+    }
     t.server
         .update_config(|c| {
             let h = c.hub_mut("NAT").unwrap();

@@ -207,6 +207,108 @@ fn se_time(se_now: u64, now: std::time::Duration, t: std::time::Duration) -> u64
     }
 }
 
+fn ip_of(v: Option<std::net::IpAddr>) -> Option<std::net::Ipv4Addr> {
+    match v {
+        None => Some(std::net::Ipv4Addr::UNSPECIFIED),
+        Some(std::net::IpAddr::V4(a)) => Some(a),
+        Some(std::net::IpAddr::V6(_)) => None,
+    }
+}
+
+/// `GetSecureNATOption`: the hub's saved settings.
+pub(super) fn get_securenat_option(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<SecureNatOption, ErrorCode> {
+    this.bridge_edition()?;
+    let (name, c) = this
+        .server
+        .with_config(|c| {
+            c.hub(hub)
+                .map(|h| (h.name.clone(), crate::securenat::settings_from_hub(&h.raw)))
+        })
+        .ok_or(ErrorCode::HUB_NOT_FOUND)?;
+    let o = c.opt;
+    let ip = |a: std::net::Ipv4Addr| Some(std::net::IpAddr::V4(a));
+    Ok(SecureNatOption {
+        rpc_hub_name: name,
+        mac_address: o.mac.to_vec(),
+        ip: ip(o.ip),
+        mask: ip(o.mask),
+        use_nat: o.use_nat,
+        mtu: u32::from(o.mtu),
+        nat_tcp_timeout: o.nat_tcp_timeout,
+        nat_udp_timeout: o.nat_udp_timeout,
+        use_dhcp: o.use_dhcp,
+        dhcp_lease_ip_start: ip(o.dhcp_lease_ip_start),
+        dhcp_lease_ip_end: ip(o.dhcp_lease_ip_end),
+        dhcp_subnet_mask: ip(o.dhcp_subnet_mask),
+        dhcp_expire_time_span: o.dhcp_expire_secs,
+        dhcp_gateway_address: ip(o.dhcp_gateway),
+        dhcp_dns_server_address: ip(o.dhcp_dns),
+        dhcp_dns_server_address2: ip(o.dhcp_dns2),
+        dhcp_domain_name: o.dhcp_domain,
+        save_log: o.save_log,
+        apply_dhcp_push_routes: true,
+        dhcp_push_routes: o.dhcp_push_routes,
+    })
+}
+
+/// `SetSecureNATOption` (SoftEther `StSetSecureNATOption`): checked
+/// ([`rustether_securenat::VhOption::validate`], and the host address may
+/// not be the network or broadcast address → 38), saved, and a running
+/// SecureNAT restarted with them (its leases and flows are dropped).
+pub(super) fn set_securenat_option(
+    this: &mut ServerBackend<'_>,
+    t: &SecureNatOption,
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    let bad = ErrorCode::INVALID_PARAMETER;
+    let mac: [u8; 6] = t.mac_address.as_slice().try_into().map_err(|_| bad)?;
+    let v4 = |v| ip_of(v).ok_or(bad);
+    let mut opt = rustether_securenat::VhOption {
+        mac,
+        ip: v4(t.ip)?,
+        mask: v4(t.mask)?,
+        use_nat: t.use_nat,
+        mtu: u16::try_from(t.mtu).map_err(|_| bad)?,
+        nat_tcp_timeout: t.nat_tcp_timeout,
+        nat_udp_timeout: t.nat_udp_timeout,
+        use_dhcp: t.use_dhcp,
+        dhcp_lease_ip_start: v4(t.dhcp_lease_ip_start)?,
+        dhcp_lease_ip_end: v4(t.dhcp_lease_ip_end)?,
+        dhcp_subnet_mask: v4(t.dhcp_subnet_mask)?,
+        dhcp_expire_secs: t.dhcp_expire_time_span,
+        dhcp_gateway: v4(t.dhcp_gateway_address)?,
+        dhcp_dns: v4(t.dhcp_dns_server_address)?,
+        dhcp_dns2: v4(t.dhcp_dns_server_address2)?,
+        dhcp_domain: t.dhcp_domain_name.clone(),
+        save_log: t.save_log,
+        apply_dhcp_push_routes: t.apply_dhcp_push_routes,
+        dhcp_push_routes: t.dhcp_push_routes.clone(),
+    };
+    let host_bits = u32::from(opt.ip) & !u32::from(opt.mask);
+    if host_bits == 0 || host_bits == !u32::from(opt.mask) || opt.validate().is_err() {
+        return Err(bad);
+    }
+    let hub = t.rpc_hub_name.clone();
+    let enabled = this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(&hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let cur = crate::securenat::settings_from_hub(&h.raw);
+        if !opt.apply_dhcp_push_routes {
+            // Not applying: the stored routes stay (as SoftEther).
+            opt.dhcp_push_routes = cur.opt.dhcp_push_routes;
+            opt.apply_dhcp_push_routes = !opt.dhcp_push_routes.trim().is_empty();
+        }
+        crate::securenat::store_in_hub(&mut h.raw, cur.enabled, &opt);
+        Ok(cur.enabled)
+    })?;
+    if enabled {
+        this.deferred.push(Deferred::SecureNat { hub, enabled });
+    }
+    Ok(())
+}
+
 /// `EnumNAT` (vpncmd `NatTable`).
 pub(super) fn enum_nat(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumNat, ErrorCode> {
     use rustether_securenat::NatProto;

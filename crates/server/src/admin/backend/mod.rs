@@ -221,6 +221,14 @@ impl AdminBackend for ServerBackend<'_> {
         hub::set_securenat_enabled(self, hub, enabled)
     }
 
+    fn get_securenat_option(&mut self, hub: &str) -> Result<SecureNatOption, ErrorCode> {
+        hub::get_securenat_option(self, hub)
+    }
+
+    fn set_securenat_option(&mut self, opt: &SecureNatOption) -> Result<(), ErrorCode> {
+        hub::set_securenat_option(self, opt)
+    }
+
     fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
         hub::enum_nat(self, hub)
     }
