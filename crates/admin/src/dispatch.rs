@@ -150,6 +150,8 @@ functions! {
     SetSecureNATOption, true;
     /// SecureNAT's NAT table (`RPC_ENUM_NAT`).
     EnumNAT, false;
+    /// SecureNAT session counts (`RPC_NAT_STATUS`).
+    GetSecureNATStatus, false;
     /// SecureNAT's DHCP leases (`RPC_ENUM_DHCP`).
     EnumDHCP, false;
     /// New user (`RPC_SET_USER`).
@@ -273,6 +275,12 @@ pub trait AdminBackend {
     }
     /// `EnumNAT`: 8 hub, 80 not running, 33 unsupported (the default).
     fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSecureNATStatus`: 8 hub, 80 not running, 33 unsupported (the
+    /// default).
+    fn get_securenat_status(&mut self, hub: &str) -> Result<NatStatus, ErrorCode> {
         let _ = hub;
         Err(ErrorCode::NOT_SUPPORTED)
     }
@@ -618,6 +626,11 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             let e: EnumNat = req(p)?;
             rights.check_hub(&e.hub_name)?;
             out(&backend.enum_nat(&e.hub_name)?)
+        }
+        F::GetSecureNATStatus => {
+            let e: NatStatus = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.get_securenat_status(&e.hub_name)?)
         }
         F::EnumDHCP => {
             let e: EnumDhcp = req(p)?;

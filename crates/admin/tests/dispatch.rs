@@ -95,6 +95,11 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             ..SecureNatOption::default()
         }
         .to_pack(),
+        F::GetSecureNATStatus => NatStatus {
+            hub_name: hub.into(),
+            ..NatStatus::default()
+        }
+        .to_pack(),
         F::EnumNAT => EnumNat {
             hub_name: hub.into(),
             items: vec![],

@@ -208,6 +208,21 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         "UDP through the NAT arrives: {sum}"
     );
 
+    // SecureNatStatusGet counts the lease.
+    let o = v.ok(&[hub, "/CMD", "SecureNatStatusGet"]);
+    assert_eq!(
+        o.row("Allocated DHCP Clients"),
+        Some("1 Client"),
+        "{}",
+        o.text
+    );
+    assert_eq!(
+        o.row("NAT UDP/IP Sessions"),
+        Some("1 Session"),
+        "{}",
+        o.text
+    );
+
     // NatTable lists the UDP flow (idle timeout 60 s) to the far host.
     let o = v.ok(&[hub, "/CMD", "NatTable"]);
     assert!(o.text.contains(&far_s), "{}", o.text);

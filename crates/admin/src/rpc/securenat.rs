@@ -56,7 +56,31 @@ pack_struct! {
     }
 }
 
-flat_message!(SecureNatOption);
+pack_struct! {
+    /// RPC_NAT_STATUS: `GetSecureNATStatus` request (`HubName`) and response
+    /// (SoftEther src/Cedar/Nat.c `OutRpcNatStatus`; vpncmd
+    /// `SecureNatStatusGet`).
+    pub struct NatStatus {
+        /// `HubName`.
+        hub_name: String = "HubName" as name,
+        /// `NumTcpSessions`.
+        num_tcp_sessions: u32 = "NumTcpSessions" as int,
+        /// `NumUdpSessions`.
+        num_udp_sessions: u32 = "NumUdpSessions" as int,
+        /// `NumIcmpSessions`.
+        num_icmp_sessions: u32 = "NumIcmpSessions" as int,
+        /// `NumDnsSessions`.
+        num_dns_sessions: u32 = "NumDnsSessions" as int,
+        /// `NumDhcpClients`.
+        num_dhcp_clients: u32 = "NumDhcpClients" as int,
+        /// `IsKernelMode` (always false here: user-mode NAT only).
+        is_kernel_mode: bool = "IsKernelMode" as bool,
+        /// `IsRawIpMode` (always false here).
+        is_raw_ip_mode: bool = "IsRawIpMode" as bool,
+    }
+}
+
+flat_message!(SecureNatOption, NatStatus);
 
 pack_struct! {
     /// One lease of [`EnumDhcp`] (`RPC_ENUM_DHCP_ITEM`).

@@ -477,6 +477,13 @@ async fn securenat_enable_disable() {
     };
     let t2 = EnumDhcp::from_pack(&t.admin("EnumDHCP", dhcp.clone()).await.unwrap()).unwrap();
     assert!(t2.items.is_empty());
+    let st = NatStatus {
+        hub_name: "NAT".into(),
+        ..NatStatus::default()
+    };
+    let s =
+        NatStatus::from_pack(&t.admin("GetSecureNATStatus", st.clone()).await.unwrap()).unwrap();
+    assert_eq!((s.num_tcp_sessions, s.num_dhcp_clients), (0, 0));
     let mut req = HubStatus::default();
     req.fields.hub_name = "NAT".into();
     let st = HubStatus::from_pack(&t.admin("GetHubStatus", req).await.unwrap()).unwrap();
@@ -571,6 +578,10 @@ async fn securenat_enable_disable() {
     );
     assert_eq!(
         t.admin("EnumDHCP", dhcp.clone()).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
+    assert_eq!(
+        t.admin("GetSecureNATStatus", st).await,
         Err(ErrorCode::SNAT_NOT_RUNNING)
     );
 

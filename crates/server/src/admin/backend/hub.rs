@@ -346,6 +346,29 @@ pub(super) fn enum_nat(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumNa
     })
 }
 
+/// `GetSecureNATStatus` (vpncmd `SecureNatStatusGet`).
+pub(super) fn get_securenat_status(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<NatStatus, ErrorCode> {
+    use rustether_securenat::NatProto;
+    let (name, port) = running_securenat(this, hub)?;
+    let rt = tokio::runtime::Handle::current();
+    let flows = rt.block_on(port.nat_table());
+    let leases = rt.block_on(port.leases());
+    let count = |p: NatProto| flows.iter().filter(|e| e.key.proto == p).count() as u32;
+    Ok(NatStatus {
+        hub_name: name,
+        num_tcp_sessions: count(NatProto::Tcp),
+        num_udp_sessions: count(NatProto::Udp),
+        num_icmp_sessions: count(NatProto::Icmp),
+        num_dns_sessions: count(NatProto::Dns),
+        num_dhcp_clients: leases.len() as u32,
+        is_kernel_mode: false,
+        is_raw_ip_mode: false,
+    })
+}
+
 /// `EnumDHCP` (vpncmd `DhcpTable`).
 pub(super) fn enum_dhcp(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumDhcp, ErrorCode> {
     let (name, port) = running_securenat(this, hub)?;

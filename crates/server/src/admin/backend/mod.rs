@@ -233,6 +233,10 @@ impl AdminBackend for ServerBackend<'_> {
         hub::enum_nat(self, hub)
     }
 
+    fn get_securenat_status(&mut self, hub: &str) -> Result<NatStatus, ErrorCode> {
+        hub::get_securenat_status(self, hub)
+    }
+
     fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
         hub::enum_dhcp(self, hub)
     }
