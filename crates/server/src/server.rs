@@ -505,7 +505,7 @@ impl Server {
         let nats: Vec<String> = self.with_config(|c| {
             c.hubs
                 .iter()
-                .filter(|h| crate::securenat::settings_from_hub(&h.raw).enabled)
+                .filter(|h| h.online && crate::securenat::settings_from_hub(&h.raw).enabled)
                 .map(|h| h.name.clone())
                 .collect()
         });

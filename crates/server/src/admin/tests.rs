@@ -569,6 +569,17 @@ async fn securenat_enable_disable() {
     );
     assert!(t.server.securenat("NAT").is_some());
 
+    // An offline hub has no SecureNAT; online again, it is back.
+    let online = |on| SetHubOnline {
+        hub_name: "NAT".into(),
+        online: on,
+    };
+    t.admin("SetHubOnline", online(false)).await.unwrap();
+    assert!(t.server.securenat("NAT").is_none());
+    assert!(enabled_on_disk(&t));
+    t.admin("SetHubOnline", online(true)).await.unwrap();
+    assert!(t.server.securenat("NAT").is_some());
+
     t.admin("DisableSecureNAT", rpc("NAT")).await.unwrap();
     assert!(!enabled_on_disk(&t));
     assert!(t.server.securenat("NAT").is_none());

@@ -172,9 +172,14 @@ pub(super) fn set_securenat_enabled(
         crate::securenat::store_in_hub(&mut h.raw, enabled, &cur.opt);
         Ok(())
     })?;
+    let online = this
+        .server
+        .with_config(|c| c.hub(hub).map(|h| h.online))
+        .unwrap_or(false);
     this.deferred.push(Deferred::SecureNat {
         hub: hub.to_owned(),
-        enabled,
+        // Saved as on, but an offline hub runs it only once online.
+        enabled: enabled && online,
     });
     Ok(())
 }
@@ -451,10 +456,15 @@ impl ServerBackend<'_> {
     /// A hub going offline stops its cascades (SoftEther `StopAllLink`);
     /// coming online starts the online ones and its local bridges again.
     fn hub_links_follow_online(&mut self, hub: &str, online: bool) {
-        let (name, cascades) = match self
-            .server
-            .with_config(|c| c.hub(hub).map(|h| (h.name.clone(), h.cascades.clone())))
-        {
+        let (name, cascades, snat) = match self.server.with_config(|c| {
+            c.hub(hub).map(|h| {
+                (
+                    h.name.clone(),
+                    h.cascades.clone(),
+                    crate::securenat::settings_from_hub(&h.raw).enabled,
+                )
+            })
+        }) {
             Some(x) => x,
             None => return,
         };
@@ -467,6 +477,13 @@ impl ServerBackend<'_> {
         }
         if online {
             self.start_hub_bridges(&name);
+        }
+        // SecureNAT runs only while its hub is online (SoftEther StopHub).
+        if snat {
+            self.deferred.push(Deferred::SecureNat {
+                hub: name,
+                enabled: online,
+            });
         }
     }
 }
