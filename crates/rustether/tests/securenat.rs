@@ -4,7 +4,8 @@
 //! touches the machine's /etc/resolv.conf), pings the virtual host, and
 //! reaches a host that only the server's namespace can reach ("far", no
 //! route back to the client pool) with ICMP, TCP and UDP (iperf3) through
-//! the NAT. The server runs without a local bridge. DhcpSet/DhcpGet,
+//! the NAT. The server runs as nobody without capabilities (User Mode),
+//! without a local bridge. DhcpSet/DhcpGet,
 //! DhcpTable and NatTable are checked with the real vpncmd.
 
 mod admin_support;
@@ -31,6 +32,7 @@ const NEEDS: &[Prereq] = &[
     Prereq::Program("iperf3"),
     Prereq::Program("ping"),
     Prereq::Program("sysctl"),
+    Prereq::Program("setpriv"),
 ];
 /// The far host, on a link of the server's namespace only.
 const FAR_SRV: Ipv4Addr = Ipv4Addr::new(10, 233, 0, 1);
@@ -62,7 +64,8 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         .unwrap();
 
     let spec = ServerConfigSpec::minimal(PORT);
-    let mut server = OurServer::start(
+    // An ordinary user (nobody, no capabilities) in User Mode.
+    let mut server = OurServer::start_unprivileged(
         srv_ns,
         dir.path(),
         "server",
@@ -70,6 +73,18 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         &config_text(&spec, false),
     )
     .unwrap();
+    let uid = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Uid:")
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        });
+    assert_eq!(
+        uid.as_deref(),
+        Some("65534"),
+        "the server runs unprivileged"
+    );
     let target = SocketAddrV4::new(SERVER_ADDR, PORT);
     let v = Vpncmd::new(srv_ns, &dir.subdir("vpncmd").unwrap(), target).unwrap();
     v.ok(&["/CMD", "HubCreate", "NAT", "/PASSWORD:hubpw"]);
