@@ -223,6 +223,26 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         "UDP through the NAT arrives: {sum}"
     );
 
+    // The guard: the server's own address on the far link (where the
+    // server listens on 5555) is refused through the NAT, while a port on
+    // the far host right beside it connects.
+    let connect = |addr: &str, port: &str| {
+        c1.run(
+            "busybox",
+            &["nc", "-w", "5", addr, port, "-e", "/bin/true"],
+            Duration::from_secs(20),
+        )
+    };
+    connect(&far_s, "5201").expect("TCP to the far host through the NAT");
+    assert!(
+        srv_ns.tcp_listening(PORT),
+        "the server listens on all addresses"
+    );
+    assert!(
+        connect(&FAR_SRV.to_string(), &PORT.to_string()).is_err(),
+        "the server itself must not be reachable through the NAT"
+    );
+
     // SecureNatStatusGet counts the lease.
     let o = v.ok(&[hub, "/CMD", "SecureNatStatusGet"]);
     assert_eq!(
