@@ -29,6 +29,10 @@ const DOWN_CREDIT: usize = 64 * 1024;
 const UP_CHUNKS: usize = 4;
 /// Messages from socket tasks to the driver.
 const IO_QUEUE: usize = 1024;
+/// Receive buffer per UDP/ICMP flow: datagrams to the client must fit the
+/// MTU (≤ 1500) anyway; longer ones arrive truncated and are then dropped
+/// by the host. Keeps 4096 flows at 8 MiB.
+const DGRAM_BUF: usize = 2048;
 /// Frames queued towards the hub.
 pub const FRAME_QUEUE: usize = 1024;
 
@@ -311,7 +315,7 @@ impl Driver {
             };
             let tx = self.io_tx.clone();
             let t = tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
+                let mut buf = vec![0u8; DGRAM_BUF];
                 while let Ok(n) = sock.recv(&mut buf).await {
                     if tx.send(Io::Udp(id, buf[..n].to_vec())).await.is_err() {
                         break;
@@ -343,7 +347,7 @@ impl Driver {
                 Ok((send, r)) => {
                     let tx = self.io_tx.clone();
                     let t = tokio::spawn(async move {
-                        let mut buf = vec![0u8; 65536];
+                        let mut buf = vec![0u8; DGRAM_BUF];
                         while let Ok(n) = r.recv(&mut buf).await {
                             // Kernel ping sockets deliver the ICMP message.
                             if n >= 8 && buf[0] == 0 {
