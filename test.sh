@@ -29,11 +29,12 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests need (program → package: ip, ss → iproute2;
 # ping → iputils-ping; setpriv, unshare, setsid → util-linux; timeout →
-# coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount).
+# coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
+# udhcpc (SecureNAT test) → busybox).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential
+    curl systemd build-essential busybox
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

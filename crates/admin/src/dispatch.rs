@@ -170,6 +170,20 @@ functions! {
     SetHubOnline, true;
     /// Hub state and counters (`RPC_HUB_STATUS`).
     GetHubStatus, false;
+    /// Switch SecureNAT on (`RPC_HUB`).
+    EnableSecureNAT, true;
+    /// Switch SecureNAT off (`RPC_HUB`).
+    DisableSecureNAT, true;
+    /// SecureNAT settings (`VH_OPTION`).
+    GetSecureNATOption, false;
+    /// Change SecureNAT settings (`VH_OPTION`).
+    SetSecureNATOption, true;
+    /// SecureNAT's NAT table (`RPC_ENUM_NAT`).
+    EnumNAT, false;
+    /// SecureNAT session counts (`RPC_NAT_STATUS`).
+    GetSecureNATStatus, false;
+    /// SecureNAT's DHCP leases (`RPC_ENUM_DHCP`).
+    EnumDHCP, false;
     /// New user (`RPC_SET_USER`).
     CreateUser, true;
     /// Change a user.
@@ -272,6 +286,39 @@ pub trait AdminBackend {
     fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode>;
     /// `GetHubStatus`: 8 if unknown.
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode>;
+    /// `EnableSecureNAT`/`DisableSecureNAT`: 8 if unknown; 33 where
+    /// SecureNAT is not supported (the default, and VPN Bridge).
+    fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
+        let _ = (hub, enabled);
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSecureNATOption`: 8 hub, 33 unsupported (the default).
+    fn get_securenat_option(&mut self, hub: &str) -> Result<SecureNatOption, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetSecureNATOption`: 8 hub, 38 invalid settings, 33 unsupported
+    /// (the default).
+    fn set_securenat_option(&mut self, opt: &SecureNatOption) -> Result<(), ErrorCode> {
+        let _ = opt;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumNAT`: 8 hub, 80 not running, 33 unsupported (the default).
+    fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSecureNATStatus`: 8 hub, 80 not running, 33 unsupported (the
+    /// default).
+    fn get_securenat_status(&mut self, hub: &str) -> Result<NatStatus, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumDHCP`: 8 hub, 80 not running, 33 unsupported (the default).
+    fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
+        let _ = hub;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `CreateUser`: 8 hub, 66 exists, 65 group, 63/128 limits.
     fn create_user(&mut self, req: &SetUser) -> Result<(), ErrorCode>;
     /// `SetUser`: 8 hub, 29 unknown user, 65 group; sets `UpdatedTime`.
@@ -587,6 +634,40 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             hub_option(backend, caller, &s.hub_name, forbidden)?;
             backend.set_hub_online(&s.hub_name, s.online)?;
             out(&s)
+        }
+        F::EnableSecureNAT | F::DisableSecureNAT => {
+            let h: RpcHub = req(p)?;
+            rights.check_hub(&h.hub_name)?;
+            hub_option(backend, caller, &h.hub_name, opt::NO_SECURENAT)?;
+            backend.set_securenat_enabled(&h.hub_name, f == F::EnableSecureNAT)?;
+            out(&h)
+        }
+        F::GetSecureNATOption => {
+            let o: SecureNatOption = req(p)?;
+            rights.check_hub(&o.rpc_hub_name)?;
+            out(&backend.get_securenat_option(&o.rpc_hub_name)?)
+        }
+        F::SetSecureNATOption => {
+            let o: SecureNatOption = req(p)?;
+            rights.check_hub(&o.rpc_hub_name)?;
+            hub_option(backend, caller, &o.rpc_hub_name, opt::NO_SECURENAT)?;
+            backend.set_securenat_option(&o)?;
+            out(&o)
+        }
+        F::EnumNAT => {
+            let e: EnumNat = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_nat(&e.hub_name)?)
+        }
+        F::GetSecureNATStatus => {
+            let e: NatStatus = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.get_securenat_status(&e.hub_name)?)
+        }
+        F::EnumDHCP => {
+            let e: EnumDhcp = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_dhcp(&e.hub_name)?)
         }
         F::GetHubStatus => {
             let h: HubStatus = req(p)?;

@@ -17,3 +17,5 @@ pub const NO_ONLINE: &str = "no_online";
 pub const NO_OFFLINE: &str = "no_offline";
 /// The hub administrator password may not be changed.
 pub const NO_CHANGE_ADMIN_PASSWORD: &str = "no_change_admin_password";
+/// SecureNAT may not be switched on or off (`StEnableSecureNAT`).
+pub const NO_SECURENAT: &str = "no_securenat";

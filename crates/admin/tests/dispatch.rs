@@ -90,6 +90,30 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             ..CreateHub::default()
         }
         .to_pack(),
+        F::GetSecureNATOption | F::SetSecureNATOption => SecureNatOption {
+            rpc_hub_name: hub.into(),
+            ..SecureNatOption::default()
+        }
+        .to_pack(),
+        F::GetSecureNATStatus => NatStatus {
+            hub_name: hub.into(),
+            ..NatStatus::default()
+        }
+        .to_pack(),
+        F::EnumNAT => EnumNat {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::EnumDHCP => EnumDhcp {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::EnableSecureNAT | F::DisableSecureNAT => RpcHub {
+            hub_name: hub.into(),
+        }
+        .to_pack(),
         F::DeleteHub => DeleteHub {
             hub_name: hub.into(),
         }

@@ -223,6 +223,23 @@ fn vpncmd_manages_the_running_server() {
         .unwrap();
     client.disconnect("acct").unwrap();
 
+    // --- SecureNatEnable / SecureNatDisable: saved in the hub's SecureNAT
+    // folder where SoftEther keeps it (`Disabled`)
+    let snat_disabled = |server: &OurServer| {
+        server
+            .saved_config()
+            .hub("TEST")
+            .unwrap()
+            .raw
+            .folder("SecureNAT")
+            .and_then(|f| f.get_bool("Disabled"))
+    };
+    assert_eq!(snat_disabled(&server), Some(true));
+    v.ok(&[hub, "/CMD", "SecureNatEnable"]);
+    assert_eq!(snat_disabled(&server), Some(false));
+    v.ok(&[hub, "/CMD", "SecureNatDisable"]);
+    assert_eq!(snat_disabled(&server), Some(true));
+
     // --- UserDelete: the password no longer works
     v.ok(&[hub, "/CMD", "UserDelete", "alice"]);
     v.fails(29, &[hub, "/CMD", "UserDelete", "alice"]);

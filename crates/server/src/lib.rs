@@ -16,9 +16,9 @@
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
 //!    [`listener::Acceptor`] and knows nothing of what they carry.
-//! 4. [`hub`] → [`session`] → [`client`] → [`cascade`], [`bridge`] — the
-//!    switch, the data phase of a session, our client side, cascades and
-//!    local bridges.
+//! 4. [`hub`] → [`session`] → [`client`] → [`cascade`], [`bridge`],
+//!    [`securenat`] — the switch, the data phase of a session, our client
+//!    side, cascades, local bridges and SecureNAT.
 //! 5. [`config`] — the running configuration: lock-free snapshots, one
 //!    writer that saves before it publishes.
 //! 6. [`server`] — server-wide state: configuration, hubs, sessions, TLS
@@ -55,6 +55,7 @@ pub mod client;
 
 pub mod bridge;
 pub mod cascade;
+pub mod securenat;
 
 pub mod config;
 
@@ -85,7 +86,7 @@ mod layering {
         &["hub"],
         &["session"],
         &["client"],
-        &["cascade", "bridge"],
+        &["cascade", "bridge", "securenat"],
         &["config"],
         &["server"],
         &["admin"],

@@ -29,6 +29,7 @@ use crate::bridge::LocalBridge;
 use crate::cascade::{Cascade, CascadeStatus};
 use crate::config::{ConfigCell, ConfigWriter};
 use crate::hub::Hub;
+use crate::securenat::SecureNatPort;
 use crate::session::Registry;
 use crate::tls::{self, CertifiedKey};
 
@@ -55,6 +56,8 @@ pub struct Server {
     pub started: SystemTime,
     cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
     bridges: Mutex<Vec<Arc<LocalBridge>>>,
+    /// Running SecureNATs by hub key.
+    securenats: Mutex<HashMap<String, Arc<SecureNatPort>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -166,6 +169,7 @@ impl Server {
             started: SystemTime::now(),
             cascades: Mutex::new(HashMap::new()),
             bridges: Mutex::new(Vec::new()),
+            securenats: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -622,6 +626,79 @@ impl Server {
                 );
             }
         }
+        let nats: Vec<String> = self.with_config(|c| {
+            c.hubs
+                .iter()
+                .filter(|h| h.online && crate::securenat::settings_from_hub(&h.raw).enabled)
+                .map(|h| h.name.clone())
+                .collect()
+        });
+        for hub in nats {
+            self.start_securenat(&hub);
+        }
+    }
+
+    /// Starts (or restarts) SecureNAT on `hub` with its configured settings.
+    /// Invalid settings were already replaced by the defaults when read.
+    pub fn start_securenat(&self, hub_name: &str) {
+        let Some(hub) = self.hub(hub_name) else {
+            return;
+        };
+        let Some(cfg) = self.with_config(|c| {
+            c.hub(hub_name)
+                .map(|h| crate::securenat::settings_from_hub(&h.raw))
+        }) else {
+            return;
+        };
+        match crate::securenat::start(
+            hub,
+            cfg.opt,
+            cfg.limits,
+            &self.sessions,
+            self.shutdown_signal(),
+        ) {
+            Ok(p) => {
+                if let Some(old) = self.securenats.lock().insert(hub_key(hub_name), p) {
+                    old.stop();
+                }
+            }
+            Err(e) => warn!("SecureNAT on hub {hub_name} cannot start: {e}"),
+        }
+    }
+
+    /// The running SecureNAT of `hub`.
+    pub fn securenat(&self, hub: &str) -> Option<Arc<SecureNatPort>> {
+        self.securenats.lock().get(&hub_key(hub)).cloned()
+    }
+
+    /// Stops SecureNAT on `hub` if it runs.
+    pub fn stop_securenat(&self, hub: &str) {
+        if let Some(p) = self.securenats.lock().remove(&hub_key(hub)) {
+            p.stop();
+        }
+    }
+
+    /// `EnableSecureNAT`/`DisableSecureNAT`: saves the flag in the hub's
+    /// `SecureNAT` folder, then starts or stops it. Errors: no such hub (8).
+    pub async fn set_securenat_enabled(
+        self: &Arc<Self>,
+        hub: &str,
+        enabled: bool,
+    ) -> Result<(), ErrorCode> {
+        let h = hub.to_owned();
+        self.update_config(move |c| {
+            let h = c.hub_mut(&h).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+            let cur = crate::securenat::settings_from_hub(&h.raw);
+            crate::securenat::store_in_hub(&mut h.raw, enabled, &cur.opt);
+            Ok(())
+        })
+        .await?;
+        if enabled {
+            self.start_securenat(hub);
+        } else {
+            self.stop_securenat(hub);
+        }
+        Ok(())
     }
 
     fn start_cascade(&self, hub_name: &str, cfg: rustether_config::CascadeConfig) {
@@ -744,6 +821,10 @@ impl Server {
         let bridges: Vec<_> = self.bridges.lock().drain(..).collect();
         for b in bridges {
             b.stop().await;
+        }
+        let nats: Vec<_> = self.securenats.lock().drain().map(|(_, p)| p).collect();
+        for p in nats {
+            p.stop();
         }
     }
 }

@@ -344,3 +344,50 @@ async fn a_cascade_remote_cannot_attach_connections_to_the_local_cascade_session
     a.server().begin_shutdown();
     b.server().begin_shutdown();
 }
+
+/// A hub whose saved config has SecureNAT on gets it at start-up;
+/// DisableSecureNAT stops it and saves the flag.
+#[tokio::test]
+async fn securenat_enabled_in_config_starts_and_can_be_disabled() {
+    let r = Running::start().await;
+    let server = r.server().clone();
+    let ports_before = server.hub("DEFAULT").unwrap().port_count();
+    server
+        .update_config(|c| {
+            let h = c.hub_mut("DEFAULT").unwrap();
+            let cur = crate::securenat::settings_from_hub(&h.raw);
+            crate::securenat::store_in_hub(&mut h.raw, true, &cur.opt);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    server.start_links();
+    assert!(
+        server.securenat("default").is_some(),
+        "hub names are case-insensitive"
+    );
+    assert_eq!(
+        server.hub("DEFAULT").unwrap().port_count(),
+        ports_before + 1
+    );
+
+    server
+        .set_securenat_enabled("DEFAULT", false)
+        .await
+        .unwrap();
+    assert!(server.securenat("DEFAULT").is_none());
+    let saved = server.with_config(|c| {
+        crate::securenat::settings_from_hub(&c.hub("DEFAULT").unwrap().raw).enabled
+    });
+    assert!(!saved);
+    let deadline = tokio::time::Instant::now() + HANG;
+    while server.hub("DEFAULT").unwrap().port_count() != ports_before {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        server.set_securenat_enabled("NOPE", true).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+    drop(r);
+}

@@ -214,7 +214,16 @@ impl RpcMessage for HubStatus {
     }
 }
 
-flat_message!(DeleteHub, SetHubOnline);
+pack_struct! {
+    /// RPC_HUB: a hub name alone; `EnableSecureNAT` / `DisableSecureNAT`
+    /// request and echo (SoftEther src/Cedar/Admin.c `InRpcHub`).
+    pub struct RpcHub {
+        /// `HubName`.
+        hub_name: String = "HubName" as name,
+    }
+}
+
+flat_message!(DeleteHub, SetHubOnline, RpcHub);
 
 #[cfg(test)]
 mod tests {

@@ -54,31 +54,84 @@ pub struct OurServer {
     logs: PathBuf,
     name: String,
     port: u16,
+    /// Runs as nobody (uid/gid 65534, no capabilities): User Mode.
+    unprivileged: bool,
 }
 
 impl OurServer {
     /// Writes `config` into `<dir>/<name>/state/vpn_server.config`, starts
     /// the server in `ns` and waits (30 s) until `port` listens.
     pub fn start(ns: &Netns, dir: &Path, name: &str, port: u16, config: &str) -> Result<OurServer> {
+        Self::start_with(ns, dir, name, port, config, false)
+    }
+
+    /// Like [`OurServer::start`], the server running as nobody (uid and
+    /// gid 65534, no capabilities, via setpriv): an ordinary user in User
+    /// Mode. `port` must be ≥ 1024.
+    pub fn start_unprivileged(
+        ns: &Netns,
+        dir: &Path,
+        name: &str,
+        port: u16,
+        config: &str,
+    ) -> Result<OurServer> {
+        Self::start_with(ns, dir, name, port, config, true)
+    }
+
+    fn start_with(
+        ns: &Netns,
+        dir: &Path,
+        name: &str,
+        port: u16,
+        config: &str,
+        unprivileged: bool,
+    ) -> Result<OurServer> {
         let state = dir.join(name).join("state");
         std::fs::create_dir_all(&state)?;
         std::fs::write(state.join("vpn_server.config"), config)?;
+        if unprivileged {
+            for p in [
+                state.parent().unwrap_or(&state),
+                &state,
+                &state.join("vpn_server.config"),
+            ] {
+                std::os::unix::fs::chown(p, Some(65534), Some(65534))?;
+            }
+        }
         let mut s = OurServer {
-            proc: Self::spawn(ns.name(), &state, &dir.join("logs"), name)?,
+            proc: Self::spawn(ns.name(), &state, &dir.join("logs"), name, unprivileged)?,
             ns: ns.name().to_owned(),
             state,
             logs: dir.join("logs"),
             name: name.to_owned(),
             port,
+            unprivileged,
         };
         s.wait_listening(ns)?;
         Ok(s)
     }
 
-    fn spawn(ns: &str, state: &Path, logs: &Path, name: &str) -> Result<Proc> {
+    fn spawn(ns: &str, state: &Path, logs: &Path, name: &str, unprivileged: bool) -> Result<Proc> {
         let bin = env!("CARGO_BIN_EXE_vpnserver");
         let state_s = state.to_string_lossy().into_owned();
-        let cmd = netns_exec(ns, bin, &["start", "--foreground", "--dir", &state_s]);
+        let cmd = if unprivileged {
+            netns_exec(
+                ns,
+                "setpriv",
+                &[
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    bin,
+                    "start",
+                    "--foreground",
+                    "--dir",
+                    &state_s,
+                ],
+            )
+        } else {
+            netns_exec(ns, bin, &["start", "--foreground", "--dir", &state_s])
+        };
         Proc::spawn(name, cmd, logs)
     }
 
@@ -99,7 +152,13 @@ impl OurServer {
     /// configuration file is not rewritten).
     pub fn restart(&mut self, ns: &Netns) -> Result<()> {
         let _ = self.proc.stop();
-        self.proc = Self::spawn(&self.ns, &self.state, &self.logs, &self.name)?;
+        self.proc = Self::spawn(
+            &self.ns,
+            &self.state,
+            &self.logs,
+            &self.name,
+            self.unprivileged,
+        )?;
         self.wait_listening(ns)
     }
 

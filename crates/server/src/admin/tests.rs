@@ -447,3 +447,158 @@ async fn a_change_that_cannot_be_saved_is_not_applied() {
     assert!(t.server.hub("LOST").is_some());
     assert!(t.saved().hub("LOST").is_some());
 }
+
+/// EnableSecureNAT/DisableSecureNAT (vpncmd SecureNatEnable/Disable): the
+/// flag is saved before the answer, the virtual host runs on the hub, the
+/// hub status shows it, `no_securenat` stops hub administrators, and
+/// deleting the hub stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn securenat_enable_disable() {
+    let t = T::new();
+    t.admin("CreateHub", hub("NAT", "pw")).await.unwrap();
+    let rpc = |h: &str| RpcHub { hub_name: h.into() };
+    let enabled_on_disk =
+        |t: &T| crate::securenat::settings_from_hub(&t.saved().hub("NAT").unwrap().raw).enabled;
+    assert!(!enabled_on_disk(&t));
+    let ports = t.server.hub("NAT").unwrap().port_count();
+
+    let p = t.admin("EnableSecureNAT", rpc("nat")).await.unwrap();
+    assert_eq!(RpcHub::from_pack(&p).unwrap().hub_name, "nat");
+    assert!(enabled_on_disk(&t));
+    assert!(t.server.securenat("NAT").is_some());
+    assert_eq!(t.server.hub("NAT").unwrap().port_count(), ports + 1);
+    let nat = EnumNat {
+        hub_name: "nat".into(),
+        items: vec![],
+    };
+    let t1 = EnumNat::from_pack(&t.admin("EnumNAT", nat.clone()).await.unwrap()).unwrap();
+    assert_eq!((t1.hub_name.as_str(), t1.items.len()), ("NAT", 0));
+    let dhcp = EnumDhcp {
+        hub_name: "NAT".into(),
+        items: vec![],
+    };
+    let t2 = EnumDhcp::from_pack(&t.admin("EnumDHCP", dhcp.clone()).await.unwrap()).unwrap();
+    assert!(t2.items.is_empty());
+    let st = NatStatus {
+        hub_name: "NAT".into(),
+        ..NatStatus::default()
+    };
+    let s =
+        NatStatus::from_pack(&t.admin("GetSecureNATStatus", st.clone()).await.unwrap()).unwrap();
+    assert_eq!((s.num_tcp_sessions, s.num_dhcp_clients), (0, 0));
+    let mut req = HubStatus::default();
+    req.fields.hub_name = "NAT".into();
+    let st = HubStatus::from_pack(&t.admin("GetHubStatus", req).await.unwrap()).unwrap();
+    assert!(st.fields.secure_nat_enabled);
+
+    assert_eq!(
+        t.admin("EnableSecureNAT", rpc("NOPE")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+
+    // GetSecureNATOption / SetSecureNATOption (vpncmd DhcpGet/DhcpSet …)
+    let get = SecureNatOption {
+        rpc_hub_name: "NAT".into(),
+        ..SecureNatOption::default()
+    };
+    let o = SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+        .unwrap();
+    let v4 = |a: [u8; 4]| Some(IpAddr::V4(Ipv4Addr::from(a)));
+    assert_eq!(o.ip, v4([192, 168, 30, 1]));
+    assert_eq!(o.dhcp_lease_ip_start, v4([192, 168, 30, 10]));
+    assert_eq!(
+        (o.dhcp_expire_time_span, o.mtu, o.use_nat),
+        (7200, 1500, true)
+    );
+    let new = SecureNatOption {
+        dhcp_lease_ip_start: v4([192, 168, 30, 50]),
+        dhcp_lease_ip_end: v4([192, 168, 30, 60]),
+        dhcp_expire_time_span: 600,
+        dhcp_push_routes: "10.0.0.0/8/192.168.30.1".into(),
+        ..o.clone()
+    };
+    t.admin("SetSecureNATOption", new.clone()).await.unwrap();
+    let saved = crate::securenat::settings_from_hub(&t.saved().hub("NAT").unwrap().raw);
+    assert_eq!(
+        saved.opt.dhcp_lease_ip_start,
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+    assert_eq!(saved.opt.dhcp_push_routes, "10.0.0.0/8/192.168.30.1");
+    assert!(saved.enabled, "still on, restarted");
+    assert!(t.server.securenat("NAT").is_some());
+    let back =
+        SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+            .unwrap();
+    assert_eq!(back.dhcp_expire_time_span, 600);
+    for bad in [
+        SecureNatOption {
+            dhcp_lease_ip_start: v4([192, 168, 30, 70]),
+            ..new.clone()
+        },
+        SecureNatOption {
+            ip: v4([192, 168, 30, 0]),
+            ..new.clone()
+        },
+        SecureNatOption {
+            mac_address: vec![1, 2, 3],
+            ..new.clone()
+        },
+        SecureNatOption {
+            apply_dhcp_push_routes: true,
+            dhcp_push_routes: "bogus".into(),
+            ..new.clone()
+        },
+    ] {
+        assert_eq!(
+            t.admin("SetSecureNATOption", bad).await,
+            Err(ErrorCode::INVALID_PARAMETER)
+        );
+    }
+    t.server
+        .update_config(|c| {
+            let h = c.hub_mut("NAT").unwrap();
+            h.raw
+                .folder_or_insert("AdminOption")
+                .set_uint(opt::NO_SECURENAT, 1);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let ha = Caller::hub_admin("NAT", true);
+    assert_eq!(
+        t.call(&ha, "DisableSecureNAT", rpc("NAT").to_pack()).await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    assert!(t.server.securenat("NAT").is_some());
+
+    // An offline hub has no SecureNAT; online again, it is back.
+    let online = |on| SetHubOnline {
+        hub_name: "NAT".into(),
+        online: on,
+    };
+    t.admin("SetHubOnline", online(false)).await.unwrap();
+    assert!(t.server.securenat("NAT").is_none());
+    assert!(enabled_on_disk(&t));
+    t.admin("SetHubOnline", online(true)).await.unwrap();
+    assert!(t.server.securenat("NAT").is_some());
+
+    t.admin("DisableSecureNAT", rpc("NAT")).await.unwrap();
+    assert!(!enabled_on_disk(&t));
+    assert!(t.server.securenat("NAT").is_none());
+    assert_eq!(
+        t.admin("EnumNAT", nat.clone()).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
+    assert_eq!(
+        t.admin("EnumDHCP", dhcp.clone()).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
+    assert_eq!(
+        t.admin("GetSecureNATStatus", st).await,
+        Err(ErrorCode::SNAT_NOT_RUNNING)
+    );
+
+    t.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
+    t.admin("DeleteHub", hub_name("NAT")).await.unwrap();
+    assert!(t.server.securenat("NAT").is_none(), "stopped with its hub");
+}

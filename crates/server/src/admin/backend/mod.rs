@@ -62,6 +62,8 @@ pub(crate) enum Deferred {
     WaitSession(Arc<Session>),
     /// Re-sync listeners, cascades and bridges with a replaced configuration.
     Reload,
+    /// Start or stop SecureNAT of `hub` as its saved flag says.
+    SecureNat { hub: String, enabled: bool },
 }
 
 /// The backend of one RPC call (see the module docs).
@@ -120,6 +122,13 @@ pub(crate) async fn finish(admin: &Admin, deferred: Vec<Deferred>) {
                 let _ = tokio::time::timeout(WAIT_ENDED, s.wait_ended()).await;
             }
             Deferred::Reload => admin.reload().await,
+            Deferred::SecureNat { hub, enabled } => {
+                if enabled {
+                    admin.server.start_securenat(&hub);
+                } else {
+                    admin.server.stop_securenat(&hub);
+                }
+            }
         }
     }
 }
@@ -211,6 +220,30 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode> {
         hub::set_hub_online(self, hub, online)
+    }
+
+    fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
+        hub::set_securenat_enabled(self, hub, enabled)
+    }
+
+    fn get_securenat_option(&mut self, hub: &str) -> Result<SecureNatOption, ErrorCode> {
+        hub::get_securenat_option(self, hub)
+    }
+
+    fn set_securenat_option(&mut self, opt: &SecureNatOption) -> Result<(), ErrorCode> {
+        hub::set_securenat_option(self, opt)
+    }
+
+    fn enum_nat(&mut self, hub: &str) -> Result<EnumNat, ErrorCode> {
+        hub::enum_nat(self, hub)
+    }
+
+    fn get_securenat_status(&mut self, hub: &str) -> Result<NatStatus, ErrorCode> {
+        hub::get_securenat_status(self, hub)
+    }
+
+    fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
+        hub::enum_dhcp(self, hub)
     }
 
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {

@@ -1,0 +1,545 @@
+//! The I/O edge of SecureNAT: a tokio task that owns one [`VirtualHost`],
+//! takes the hub's frames, runs the [`NatEvent`]s with ordinary sockets of
+//! the server process (TCP connect + splice, UDP per flow, ICMP datagram
+//! sockets) and hands frames back. No privileges needed.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::dhcp::Lease;
+use crate::host::{NatEvent, VirtualHost};
+use crate::nat::{FlowId, Guard, NatEntry, NatLimits};
+use crate::settings::{SettingsError, VhOption};
+
+/// Server-side TCP connect timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes read from a remote per chunk.
+const CHUNK: usize = 16 * 1024;
+/// Bytes from a remote a flow may have waiting for the client's window
+/// (back-pressure: the remote is not read beyond it).
+const DOWN_CREDIT: usize = 64 * 1024;
+/// Chunks queued towards a remote per flow.
+const UP_CHUNKS: usize = 4;
+/// Messages from socket tasks to the driver.
+const IO_QUEUE: usize = 1024;
+/// Receive buffer per UDP/ICMP flow: datagrams to the client must fit the
+/// MTU (≤ 1500) anyway; longer ones arrive truncated and are then dropped
+/// by the host. Keeps 4096 flows at 8 MiB.
+const DGRAM_BUF: usize = 2048;
+/// Frames queued towards the hub.
+pub const FRAME_QUEUE: usize = 1024;
+
+/// Where the driver's sockets may not go and what it forwards DNS to.
+#[derive(Debug, Clone, Default)]
+pub struct DriverConfig {
+    /// Addresses of the server host (see [`Guard`]); [`local_guard`] reads them.
+    pub guard: Guard,
+    /// Session limits.
+    pub limits: NatLimits,
+    /// DNS proxy upstreams; [`resolv_conf_servers`] reads them.
+    pub dns_servers: Vec<SocketAddrV4>,
+}
+
+/// The server host's IPv4 addresses from `getifaddrs(3)` as a [`Guard`]
+/// (127.0.0.0/8 is refused anyway).
+pub fn local_guard() -> Guard {
+    let mut local_addrs = Vec::new();
+    if let Ok(list) = nix::ifaddrs::getifaddrs() {
+        for ifa in list {
+            if let Some(a) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                local_addrs.push(a.ip());
+            }
+        }
+    }
+    local_addrs.sort_unstable();
+    local_addrs.dedup();
+    Guard { local_addrs }
+}
+
+/// IPv4 `nameserver` lines of a resolv.conf text (at most 3, as glibc).
+pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddrV4> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver"))
+                .then(|| w.next()?.parse::<Ipv4Addr>().ok())
+                .flatten()
+        })
+        .map(|ip| SocketAddrV4::new(ip, 53))
+        .take(3)
+        .collect()
+}
+
+/// The server's resolvers from `/etc/resolv.conf` (read up to 64 KiB).
+pub fn resolv_conf_servers() -> Vec<SocketAddrV4> {
+    match std::fs::read("/etc/resolv.conf") {
+        Ok(b) => parse_resolv_conf(&String::from_utf8_lossy(&b[..b.len().min(64 * 1024)])),
+        Err(e) => {
+            tracing::warn!("SecureNAT DNS proxy: cannot read /etc/resolv.conf: {e}");
+            Vec::new()
+        }
+    }
+}
+
+enum Ctl {
+    Nat(oneshot::Sender<Vec<NatEntry>>),
+    Leases(oneshot::Sender<Vec<Lease>>),
+}
+
+enum Io {
+    Connected(FlowId, TcpStream),
+    ConnectFailed(FlowId),
+    Data(FlowId, Vec<u8>),
+    Eof(FlowId),
+    Reset(FlowId),
+    Udp(FlowId, Vec<u8>),
+    Echo(FlowId, u16, Vec<u8>),
+}
+
+/// Handle of a running SecureNAT; dropping it stops the task.
+#[derive(Debug)]
+pub struct SecureNat {
+    origin: Instant,
+    frames_in: mpsc::Sender<Vec<u8>>,
+    ctl: mpsc::Sender<Ctl>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SecureNat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SecureNat {
+    /// Starts the virtual host on the current tokio runtime. Frames for the
+    /// hub come out of the returned receiver (bounded, [`FRAME_QUEUE`]).
+    ///
+    /// # Errors
+    /// Invalid settings.
+    pub fn start(
+        opt: VhOption,
+        cfg: DriverConfig,
+    ) -> Result<(Self, mpsc::Receiver<Vec<u8>>), SettingsError> {
+        let origin = Instant::now();
+        let mut host = VirtualHost::new(opt, Duration::ZERO)?;
+        host.set_guard(cfg.guard);
+        host.set_limits(cfg.limits);
+        host.set_dns_servers(cfg.dns_servers);
+        let (frames_in, frames_rx) = mpsc::channel(FRAME_QUEUE);
+        let (out_tx, out_rx) = mpsc::channel(FRAME_QUEUE);
+        let (ctl, ctl_rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(host, origin, frames_rx, out_tx, ctl_rx));
+        Ok((
+            Self {
+                origin,
+                frames_in,
+                ctl,
+                task,
+            },
+            out_rx,
+        ))
+    }
+
+    /// The virtual host's clock now: times in [`NatEntry`] and [`Lease`]
+    /// are on it.
+    pub fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Gives a frame from the hub; dropped (false) when the queue is full.
+    pub fn input(&self, frame: Vec<u8>) -> bool {
+        self.frames_in.try_send(frame).is_ok()
+    }
+
+    /// The NAT table now.
+    pub async fn nat_table(&self) -> Vec<NatEntry> {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Ctl::Nat(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The DHCP leases now.
+    pub async fn leases(&self) -> Vec<Lease> {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Ctl::Leases(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+/// Socket side of one TCP flow.
+struct TcpIo {
+    up: Option<mpsc::Sender<Vec<u8>>>,
+    pending: Vec<u8>,
+    credit: Arc<Semaphore>,
+    remote_eof: bool,
+    fin_sent: bool,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for TcpIo {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+enum FlowIo {
+    Connecting(JoinHandle<()>),
+    Tcp(TcpIo),
+    /// Sending side (a std clone: a fresh tokio socket reports no write
+    /// readiness until the reactor has polled it) and the reader task.
+    Udp(std::net::UdpSocket, JoinHandle<()>),
+    /// ICMP socket, or `None` when unprivileged ICMP is not allowed.
+    Icmp(Option<(std::net::UdpSocket, JoinHandle<()>)>),
+}
+
+impl Drop for FlowIo {
+    fn drop(&mut self) {
+        match self {
+            FlowIo::Connecting(t) | FlowIo::Udp(_, t) | FlowIo::Icmp(Some((_, t))) => t.abort(),
+            _ => {}
+        }
+    }
+}
+
+struct Driver {
+    host: VirtualHost,
+    origin: Instant,
+    io_tx: mpsc::Sender<Io>,
+    flows: HashMap<FlowId, FlowIo>,
+    icmp_warned: bool,
+}
+
+async fn run(
+    host: VirtualHost,
+    origin: Instant,
+    mut frames: mpsc::Receiver<Vec<u8>>,
+    out: mpsc::Sender<Vec<u8>>,
+    mut ctl: mpsc::Receiver<Ctl>,
+) {
+    let (io_tx, mut io_rx) = mpsc::channel(IO_QUEUE);
+    let mut d = Driver {
+        host,
+        origin,
+        io_tx,
+        flows: HashMap::new(),
+        icmp_warned: false,
+    };
+    loop {
+        d.events();
+        d.pump();
+        while let Some(f) = d.host.pop_frame() {
+            if out.send(f).await.is_err() {
+                return;
+            }
+        }
+        let now = d.now();
+        let delay = d
+            .host
+            .poll_delay(now)
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
+        tokio::select! {
+            f = frames.recv() => match f {
+                Some(f) => d.host.input(&f, d.now()),
+                None => return,
+            },
+            Some(m) = io_rx.recv() => d.io(m),
+            Some(c) = ctl.recv() => match c {
+                Ctl::Nat(tx) => { let _ = tx.send(d.host.nat_entries().cloned().collect()); }
+                Ctl::Leases(tx) => { let _ = tx.send(d.host.leases().to_vec()); }
+            },
+            _ = tokio::time::sleep(delay) => d.host.poll(d.now()),
+        }
+    }
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn events(&mut self) {
+        while let Some(e) = self.host.pop_event() {
+            match e {
+                NatEvent::TcpConnect { id, dst } => {
+                    let tx = self.io_tx.clone();
+                    let t = tokio::spawn(async move {
+                        let r =
+                            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(dst)).await;
+                        let m = match r {
+                            Ok(Ok(s)) => Io::Connected(id, s),
+                            _ => Io::ConnectFailed(id),
+                        };
+                        let _ = tx.send(m).await;
+                    });
+                    self.flows.insert(id, FlowIo::Connecting(t));
+                }
+                NatEvent::UdpSend { id, dst, payload } => self.udp_send(id, dst, &payload),
+                NatEvent::IcmpEcho { id, dst, seq, data } => self.icmp_send(id, dst, seq, data),
+                NatEvent::Close { id } => {
+                    self.flows.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn udp_send(&mut self, id: FlowId, dst: SocketAddrV4, payload: &[u8]) {
+        if !self.flows.contains_key(&id) {
+            let sock = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).and_then(|s| {
+                s.connect(dst)?;
+                s.set_nonblocking(true)?;
+                let send = s.try_clone()?;
+                Ok((send, Arc::new(UdpSocket::from_std(s)?)))
+            });
+            let (send, sock) = match sock {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("SecureNAT: UDP socket to {dst}: {e}");
+                    self.host.flow_closed(id);
+                    return;
+                }
+            };
+            let tx = self.io_tx.clone();
+            let t = tokio::spawn(async move {
+                let mut buf = vec![0u8; DGRAM_BUF];
+                while let Ok(n) = sock.recv(&mut buf).await {
+                    if tx.send(Io::Udp(id, buf[..n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            self.flows.insert(id, FlowIo::Udp(send, t));
+        }
+        if let Some(FlowIo::Udp(s, _)) = self.flows.get(&id) {
+            // Non-blocking: a full socket buffer drops, as a router would.
+            let _ = s.send(payload);
+        }
+    }
+
+    fn icmp_send(&mut self, id: FlowId, dst: Ipv4Addr, seq: u16, data: Vec<u8>) {
+        if !self.flows.contains_key(&id) {
+            let sock = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::ICMPV4),
+            )
+            .and_then(|s| {
+                s.set_nonblocking(true)?;
+                let s = std::net::UdpSocket::from(s);
+                let send = s.try_clone()?;
+                Ok((send, UdpSocket::from_std(s)?))
+            });
+            let io = match sock {
+                Ok((send, r)) => {
+                    let tx = self.io_tx.clone();
+                    let t = tokio::spawn(async move {
+                        let mut buf = vec![0u8; DGRAM_BUF];
+                        while let Ok(n) = r.recv(&mut buf).await {
+                            // Kernel ping sockets deliver the ICMP message.
+                            if n >= 8 && buf[0] == 0 {
+                                let seq = u16::from_be_bytes([buf[6], buf[7]]);
+                                if tx
+                                    .send(Io::Echo(id, seq, buf[8..n].to_vec()))
+                                    .await
+                                    .is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    });
+                    Some((send, t))
+                }
+                Err(e) => {
+                    if !self.icmp_warned {
+                        self.icmp_warned = true;
+                        tracing::warn!(
+                            "SecureNAT: no ICMP socket ({e}); pings through the NAT are answered by the virtual host itself. Allow them with sysctl net.ipv4.ping_group_range covering the server's group"
+                        );
+                    }
+                    None
+                }
+            };
+            self.flows.insert(id, FlowIo::Icmp(io));
+        }
+        match self.flows.get(&id) {
+            Some(FlowIo::Icmp(Some((s, _)))) => {
+                let mut pkt = vec![8u8, 0, 0, 0, 0, 0];
+                pkt.extend_from_slice(&seq.to_be_bytes());
+                pkt.extend_from_slice(&data);
+                // The kernel fills identifier and checksum.
+                let _ = s.send_to(&pkt, SocketAddr::V4(SocketAddrV4::new(dst, 0)));
+            }
+            Some(FlowIo::Icmp(None)) => {
+                let now = self.now();
+                self.host.icmp_reply(id, seq, &data, now);
+            }
+            _ => {}
+        }
+    }
+
+    fn io(&mut self, m: Io) {
+        let now = self.now();
+        match m {
+            Io::Connected(id, stream) => {
+                if !matches!(self.flows.get(&id), Some(FlowIo::Connecting(_))) {
+                    return;
+                }
+                let _ = stream.set_nodelay(true);
+                let (mut rd, mut wr) = stream.into_split();
+                let (up_tx, mut up_rx) = mpsc::channel::<Vec<u8>>(UP_CHUNKS);
+                let credit = Arc::new(Semaphore::new(DOWN_CREDIT));
+                let (c, tx) = (credit.clone(), self.io_tx.clone());
+                let reader = tokio::spawn(async move {
+                    loop {
+                        let Ok(permit) = c.acquire_many(CHUNK as u32).await else {
+                            break;
+                        };
+                        permit.forget();
+                        let mut buf = vec![0u8; CHUNK];
+                        let m = match rd.read(&mut buf).await {
+                            Ok(0) => Io::Eof(id),
+                            Ok(n) => {
+                                c.add_permits(CHUNK - n);
+                                buf.truncate(n);
+                                Io::Data(id, buf)
+                            }
+                            Err(_) => Io::Reset(id),
+                        };
+                        let end = !matches!(m, Io::Data(..));
+                        if tx.send(m).await.is_err() || end {
+                            break;
+                        }
+                    }
+                });
+                let tx = self.io_tx.clone();
+                let writer = tokio::spawn(async move {
+                    while let Some(b) = up_rx.recv().await {
+                        if wr.write_all(&b).await.is_err() {
+                            let _ = tx.send(Io::Reset(id)).await;
+                            return;
+                        }
+                    }
+                    // Client half-closed: FIN to the remote.
+                    let _ = wr.shutdown().await;
+                });
+                self.flows.insert(
+                    id,
+                    FlowIo::Tcp(TcpIo {
+                        up: Some(up_tx),
+                        pending: Vec::new(),
+                        credit,
+                        remote_eof: false,
+                        fin_sent: false,
+                        tasks: [reader, writer],
+                    }),
+                );
+                self.host.tcp_connected(id, now);
+            }
+            Io::ConnectFailed(id) => {
+                self.flows.remove(&id);
+                self.host.tcp_failed(id, now);
+            }
+            Io::Data(id, b) => {
+                if let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) {
+                    t.pending.extend_from_slice(&b);
+                }
+            }
+            Io::Eof(id) => {
+                if let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) {
+                    t.remote_eof = true;
+                }
+            }
+            Io::Reset(id) => {
+                self.host.tcp_remote_reset(id);
+                self.host.poll(now);
+            }
+            Io::Udp(id, b) => self.host.udp_reply(id, &b, now),
+            Io::Echo(id, seq, b) => self.host.icmp_reply(id, seq, &b, now),
+        }
+    }
+
+    /// Moves bytes both ways for every connected TCP flow.
+    fn pump(&mut self) {
+        let now = self.now();
+        let mut buf = vec![0u8; CHUNK];
+        let mut moved = false;
+        for id in self.host.tcp_flows() {
+            let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) else {
+                continue;
+            };
+            // Remote → client, as far as the client's window allows.
+            if !t.pending.is_empty() {
+                let n = self.host.tcp_send(id, &t.pending, now);
+                if n > 0 {
+                    t.pending.drain(..n);
+                    t.credit.add_permits(n);
+                    moved = true;
+                }
+            }
+            if t.pending.is_empty() && t.remote_eof && !t.fin_sent {
+                t.fin_sent = true;
+                self.host.tcp_remote_eof(id);
+                moved = true;
+            }
+            // Client → remote, while the remote's queue has room.
+            while let Some(up) = &t.up {
+                let Ok(permit) = up.try_reserve() else {
+                    break;
+                };
+                let n = self.host.tcp_recv(id, &mut buf, now);
+                if n == 0 {
+                    break;
+                }
+                permit.send(buf[..n].to_vec());
+                moved = true;
+            }
+            if t.up.is_some() && self.host.tcp_state(id).is_some_and(|s| s.client_eof) {
+                t.up = None;
+            }
+        }
+        if moved {
+            self.host.poll(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_nameservers_ipv4_at_most_three() {
+        let text = "# c\nsearch x\nnameserver 10.0.0.53\nnameserver ::1\nnameserver 127.0.0.53\nnameserver 1.1.1.1\nnameserver 8.8.8.8\nnameserver bogus\n";
+        assert_eq!(
+            parse_resolv_conf(text),
+            vec![
+                SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 53), 53),
+                SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 53), 53),
+                SocketAddrV4::new(Ipv4Addr::new(1, 1, 1, 1), 53),
+            ]
+        );
+        assert!(parse_resolv_conf("").is_empty());
+    }
+
+    #[test]
+    fn local_guard_lists_loopback_and_refuses_it() {
+        let g = local_guard();
+        assert!(g.local_addrs.contains(&Ipv4Addr::LOCALHOST));
+        assert!(!g.allows(Ipv4Addr::LOCALHOST));
+    }
+}

@@ -1,0 +1,498 @@
+//! The virtual host: SoftEther's `VH` (src/Cedar/Virtual.c) as a sans-IO
+//! state machine. Ethernet frames go in with [`VirtualHost::input`], frames
+//! come out of [`VirtualHost::pop_frame`]; time is whatever the caller
+//! passes (a monotonic [`Duration`] since any origin).
+//!
+//! ARP, ICMP echo to the host, IPv4 reassembly and TCP are smoltcp's; the
+//! DHCP server is intercepted at layer 2 before IP, as SoftEther's
+//! `VirtualLayer2` does, and answered by [`crate::dhcp`].
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use dhcproto::Encodable;
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
+    HardwareAddress, IpCidr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp;
+use smoltcp::wire::{
+    Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpListenEndpoint, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
+};
+
+use crate::dhcp::{DhcpServer, Lease};
+use crate::nat::{FlowId, FlowKey, Guard, NatEntry, NatLimits, NatProto, NatTable};
+use crate::settings::{mask_prefix, VhOption};
+
+/// Largest frame accepted, bytes (SoftEther `MAX_PACKET_SIZE` is 1600; a
+/// 1500-byte MTU frame with a VLAN tag is 1518).
+pub const MAX_FRAME: usize = 1600;
+
+/// Most frames waiting in [`VirtualHost::pop_frame`]'s queue; beyond it
+/// smoltcp is told the link is busy and new frames are dropped and counted.
+pub const MAX_OUT_FRAMES: usize = 1024;
+
+/// DHCP replies are padded to this size (SoftEther `DHCP_MIN_SIZE`).
+const DHCP_MIN_SIZE: usize = 300;
+
+const DHCP_SERVER_PORT: u16 = 67;
+
+/// Bound on extra egress passes per [`VirtualHost::poll`].
+const MAX_EGRESS_PASSES: usize = 512;
+
+/// Counters for the status RPC and for tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HostStats {
+    /// Frames accepted by [`VirtualHost::input`].
+    pub frames_in: u64,
+    /// Frames dropped on input (too short/long, malformed, not for us).
+    pub frames_dropped: u64,
+    /// Frames dropped because the output queue was full.
+    pub out_dropped: u64,
+    /// DHCP messages answered.
+    pub dhcp_replies: u64,
+}
+
+/// smoltcp device over two frame queues.
+#[derive(Debug)]
+struct QueueDevice {
+    rx: Option<Vec<u8>>,
+    tx: VecDeque<Vec<u8>>,
+    mtu: usize,
+    out_dropped: u64,
+}
+
+struct RxTok(Vec<u8>);
+struct TxTok<'a> {
+    tx: &'a mut VecDeque<Vec<u8>>,
+    out_dropped: &'a mut u64,
+}
+
+impl phy::RxToken for RxTok {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxTok<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        if self.tx.len() < MAX_OUT_FRAMES {
+            self.tx.push_back(buf);
+        } else {
+            *self.out_dropped += 1;
+        }
+        r
+    }
+}
+
+impl phy::Device for QueueDevice {
+    type RxToken<'a> = RxTok;
+    type TxToken<'a> = TxTok<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxTok, TxTok<'_>)> {
+        let frame = self.rx.take()?;
+        Some((
+            RxTok(frame),
+            TxTok {
+                tx: &mut self.tx,
+                out_dropped: &mut self.out_dropped,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxTok<'_>> {
+        if self.tx.len() >= MAX_OUT_FRAMES {
+            return None;
+        }
+        Some(TxTok {
+            tx: &mut self.tx,
+            out_dropped: &mut self.out_dropped,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        // smoltcp counts the Ethernet header in an Ethernet device's MTU.
+        caps.max_transmission_unit = self.mtu + EthernetFrame::<&[u8]>::header_len();
+        caps
+    }
+}
+
+fn instant(now: Duration) -> Instant {
+    Instant::from_micros(i64::try_from(now.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The virtual host of one hub.
+pub struct VirtualHost {
+    opt: VhOption,
+    mac: EthernetAddress,
+    iface: Interface,
+    dev: QueueDevice,
+    sockets: SocketSet<'static>,
+    dhcp: DhcpServer,
+    stats: HostStats,
+    nat: NatTable,
+    guard: Guard,
+    limits: NatLimits,
+    dns_servers: Vec<SocketAddrV4>,
+    tcp: HashMap<FlowId, TcpFlow>,
+    events: VecDeque<NatEvent>,
+    /// Aborted sockets kept for one poll so their RST is sent.
+    closing: Vec<SocketHandle>,
+}
+
+/// Per-TCP-flow state beside the NAT entry.
+#[derive(Debug)]
+struct TcpFlow {
+    /// The client's SYN frame, held until the server-side connect is done.
+    syn: Option<Vec<u8>>,
+    /// The smoltcp socket once connected.
+    handle: Option<SocketHandle>,
+}
+
+/// Work for the I/O side (the glue owning real sockets). Events for a flow
+/// come in order; after [`NatEvent::Close`] the id is dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatEvent {
+    /// Connect a TCP socket to `dst`; answer with
+    /// [`VirtualHost::tcp_connected`] or [`VirtualHost::tcp_failed`].
+    TcpConnect {
+        /// Flow.
+        id: FlowId,
+        /// Destination.
+        dst: SocketAddrV4,
+    },
+    /// Send one UDP datagram to `dst` from the flow's socket (created on
+    /// first use); replies go to [`VirtualHost::udp_reply`].
+    UdpSend {
+        /// Flow.
+        id: FlowId,
+        /// Destination (for DNS flows: the resolver).
+        dst: SocketAddrV4,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+    /// Send an ICMP echo request to `dst`; replies go to
+    /// [`VirtualHost::icmp_reply`].
+    IcmpEcho {
+        /// Flow.
+        id: FlowId,
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Sequence number.
+        seq: u16,
+        /// Echo data.
+        data: Vec<u8>,
+    },
+    /// Drop the flow's socket.
+    Close {
+        /// Flow.
+        id: FlowId,
+    },
+}
+
+/// What the glue needs to know of a TCP flow to splice it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFlowState {
+    /// Bytes from the client waiting in the stack.
+    pub recv_queue: usize,
+    /// Room for bytes to the client.
+    pub send_capacity: usize,
+    /// The client sent FIN and everything before it has been read.
+    pub client_eof: bool,
+}
+
+/// Most queued [`NatEvent`]s; beyond it UDP/ICMP packets are dropped.
+pub const MAX_EVENTS: usize = 4096;
+
+/// TCP buffer per direction per flow, bytes (SoftEther `NAT_SEND_BUF_SIZE`,
+/// `NAT_RECV_BUF_SIZE`: 64 KiB).
+pub const TCP_BUF: usize = 64 * 1024;
+
+impl std::fmt::Debug for VirtualHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualHost")
+            .field("opt", &self.opt)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VirtualHost {
+    /// A host with settings `opt` (checked with [`VhOption::validate`]
+    /// first) at time `now`.
+    ///
+    /// # Errors
+    /// The settings' [`crate::settings::SettingsError`].
+    pub fn new(opt: VhOption, now: Duration) -> Result<Self, crate::settings::SettingsError> {
+        opt.validate()?;
+        let mac = EthernetAddress(opt.mac);
+        let mut dev = QueueDevice {
+            rx: None,
+            tx: VecDeque::new(),
+            mtu: usize::from(opt.mtu),
+            out_dropped: 0,
+        };
+        let mut config = Config::new(HardwareAddress::Ethernet(mac));
+        config.random_seed = rand::random();
+        let mut iface = Interface::new(config, &mut dev, instant(now));
+        // NAT: accept IP for any destination routed via the host; input()
+        // decides what reaches smoltcp, and ARP is filtered to our address.
+        iface.set_any_ip(true);
+        if iface.routes_mut().add_default_ipv4_route(opt.ip).is_err() {
+            tracing::warn!("SecureNAT: route table full");
+        }
+        let prefix = mask_prefix(opt.mask).unwrap_or(24);
+        iface.update_ip_addrs(|addrs| {
+            // One address, capacity is at least one: cannot fail.
+            let _ = addrs.push(IpCidr::new(opt.ip.into(), prefix));
+        });
+        Ok(Self {
+            opt,
+            mac,
+            iface,
+            dev,
+            sockets: SocketSet::new(Vec::new()),
+            dhcp: DhcpServer::new(),
+            stats: HostStats::default(),
+            nat: NatTable::new(),
+            guard: Guard::default(),
+            limits: NatLimits::default(),
+            dns_servers: Vec::new(),
+            tcp: HashMap::new(),
+            events: VecDeque::new(),
+            closing: Vec::new(),
+        })
+    }
+
+    /// The settings in force.
+    pub fn options(&self) -> &VhOption {
+        &self.opt
+    }
+
+    /// The DHCP leases (for `DhcpTable`).
+    pub fn leases(&self) -> &[Lease] {
+        self.dhcp.leases()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HostStats {
+        HostStats {
+            out_dropped: self.dev.out_dropped,
+            ..self.stats
+        }
+    }
+
+    /// Next frame to send to the hub, oldest first.
+    pub fn pop_frame(&mut self) -> Option<Vec<u8>> {
+        self.dev.tx.pop_front()
+    }
+
+    /// How long until [`VirtualHost::poll`] has timer work (retransmits,
+    /// ARP retries, lease expiry), `None` for nothing pending.
+    pub fn poll_delay(&mut self, now: Duration) -> Option<Duration> {
+        self.iface
+            .poll_delay(instant(now), &self.sockets)
+            .map(|d| Duration::from_micros(d.total_micros()))
+    }
+
+    /// Runs timers: smoltcp's and lease expiry.
+    pub fn poll(&mut self, now: Duration) {
+        self.dhcp.expire(now);
+        self.nat_maintain(now);
+        self.poll_stack(now);
+    }
+
+    /// Runs smoltcp alone: ingress of a queued frame, then egress.
+    fn poll_stack(&mut self, now: Duration) {
+        let now = instant(now);
+        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        // smoltcp sends one IPv4 fragment per egress pass: keep going while
+        // passes produce frames (bounded: a 16 KiB datagram at the minimum
+        // MTU is under 400 fragments, and the queue is bounded anyway).
+        for _ in 0..MAX_EGRESS_PASSES {
+            let before = self.dev.tx.len();
+            self.iface
+                .poll_egress(now, &mut self.dev, &mut self.sockets);
+            if self.dev.tx.len() == before {
+                break;
+            }
+        }
+    }
+
+    /// Takes one Ethernet frame from the hub. Frames not for the host
+    /// (another unicast MAC, ARP for another address), malformed or over
+    /// [`MAX_FRAME`] are dropped and counted; never panics.
+    pub fn input(&mut self, frame: &[u8], now: Duration) {
+        if frame.len() > MAX_FRAME {
+            self.stats.frames_dropped += 1;
+            return;
+        }
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            self.stats.frames_dropped += 1;
+            return;
+        };
+        let dst = eth.dst_addr();
+        if (dst != self.mac && !dst.is_broadcast()) || eth.src_addr() == self.mac {
+            self.stats.frames_dropped += 1;
+            return;
+        }
+        self.stats.frames_in += 1;
+        match eth.ethertype() {
+            EthernetProtocol::Ipv4 => {
+                if self.opt.use_dhcp && self.try_dhcp(eth.src_addr().0, eth.payload(), now) {
+                    return;
+                }
+                if dst != self.mac {
+                    // Broadcast IP is not the virtual host's business.
+                    return;
+                }
+                if !self.nat_input(eth.src_addr().0, frame, now) {
+                    return;
+                }
+            }
+            EthernetProtocol::Arp => {
+                // smoltcp answers ARP for any address once NAT routing is
+                // on; the virtual host owns only its own address.
+                let ours = ArpPacket::new_checked(eth.payload())
+                    .ok()
+                    .and_then(|p| ArpRepr::parse(&p).ok())
+                    .is_some_and(|r| match r {
+                        ArpRepr::EthernetIpv4 {
+                            target_protocol_addr,
+                            ..
+                        } => target_protocol_addr == self.opt.ip,
+                        _ => false,
+                    });
+                if !ours {
+                    return;
+                }
+            }
+            _ => {
+                self.stats.frames_dropped += 1;
+                return;
+            }
+        }
+        self.dev.rx = Some(frame.to_vec());
+        self.poll_stack(now);
+    }
+
+    /// Handles a DHCP request if `ip` is one (unfragmented UDP to port 67);
+    /// true if it was consumed.
+    fn try_dhcp(&mut self, src_mac: [u8; 6], ip: &[u8], now: Duration) -> bool {
+        let Ok(ipp) = Ipv4Packet::new_checked(ip) else {
+            return false;
+        };
+        if ipp.next_header() != IpProtocol::Udp || ipp.more_frags() || ipp.frag_offset() != 0 {
+            return false;
+        }
+        let Ok(udp) = UdpPacket::new_checked(ipp.payload()) else {
+            return false;
+        };
+        if udp.dst_port() != DHCP_SERVER_PORT {
+            return false;
+        }
+        let dst_ip = ipp.dst_addr();
+        if !dst_ip.is_broadcast() && dst_ip != self.opt.ip {
+            return false;
+        }
+        let src_ip = ipp.src_addr();
+        let src_port = udp.src_port();
+        let req = match crate::dhcp::decode_request(udp.payload()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("SecureNAT DHCP: dropped message from {src_ip}: {e}");
+                self.stats.frames_dropped += 1;
+                return true;
+            }
+        };
+        if let Some(reply) = self.dhcp.handle(&self.opt, src_mac, src_ip, &req, now) {
+            match reply.msg.to_vec() {
+                Ok(mut payload) => {
+                    if payload.len() < DHCP_MIN_SIZE {
+                        payload.resize(DHCP_MIN_SIZE, 0);
+                    }
+                    let dst_mac = if reply.dst_ip.is_broadcast() {
+                        EthernetAddress::BROADCAST
+                    } else {
+                        EthernetAddress(src_mac)
+                    };
+                    let frame =
+                        self.udp_frame(dst_mac, reply.dst_ip, DHCP_SERVER_PORT, src_port, &payload);
+                    self.push_out(frame);
+                    self.stats.dhcp_replies += 1;
+                }
+                Err(e) => tracing::warn!("SecureNAT DHCP: cannot encode reply: {e}"),
+            }
+        }
+        true
+    }
+
+    fn push_out(&mut self, frame: Vec<u8>) {
+        if self.dev.tx.len() < MAX_OUT_FRAMES {
+            self.dev.tx.push_back(frame);
+        } else {
+            self.dev.out_dropped += 1;
+        }
+    }
+
+    /// An Ethernet/IPv4/UDP frame from the host.
+    fn udp_frame(
+        &self,
+        dst_mac: EthernetAddress,
+        dst_ip: Ipv4Addr,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let caps = ChecksumCapabilities::default();
+        let udp = UdpRepr { src_port, dst_port };
+        let ip = Ipv4Repr {
+            src_addr: self.opt.ip,
+            dst_addr: dst_ip,
+            next_header: IpProtocol::Udp,
+            payload_len: udp.header_len() + payload.len(),
+            hop_limit: 64,
+        };
+        let eth = EthernetRepr {
+            src_addr: self.mac,
+            dst_addr: dst_mac,
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut buf = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip.emit(&mut p, &caps);
+        let mut u = UdpPacket::new_unchecked(p.payload_mut());
+        udp.emit(
+            &mut u,
+            &self.opt.ip.into(),
+            &dst_ip.into(),
+            payload.len(),
+            |b| b.copy_from_slice(payload),
+            &caps,
+        );
+        buf
+    }
+}
+
+#[path = "host_nat.rs"]
+mod nat_io;
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;
