@@ -224,6 +224,20 @@ functions! {
     SetLinkOffline, true;
     /// Remove a cascade.
     DeleteLink, true;
+    /// MAC address table of a hub (`RPC_ENUM_MAC_TABLE`).
+    EnumMacTable, false;
+    /// Delete a MAC address table entry (`RPC_DELETE_TABLE`).
+    DeleteMacTable, false;
+    /// IP address table of a hub (`RPC_ENUM_IP_TABLE`).
+    EnumIpTable, false;
+    /// Delete an IP address table entry (`RPC_DELETE_TABLE`).
+    DeleteIpTable, false;
+    /// List TCP connections (`RPC_ENUM_CONNECTION`).
+    EnumConnection, false;
+    /// Connection details (`RPC_CONNECTION_INFO`).
+    GetConnectionInfo, false;
+    /// Disconnect a connection (`RPC_DISCONNECT_CONNECTION`).
+    DisconnectConnection, false;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -336,6 +350,34 @@ pub trait AdminBackend {
     /// `DeleteSession`: 8 hub, 29 unknown, 73 cascade end, 78 SecureNAT,
     /// 82 local bridge, 91 layer 3.
     fn delete_session(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode>;
+    /// `EnumMacTable`: 8 hub.
+    fn enum_mac_table(&mut self, _hub: &str) -> Result<EnumMacTable, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DeleteMacTable`: 8 hub, 29 no entry with that key.
+    fn delete_mac_table(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumIpTable`: 8 hub.
+    fn enum_ip_table(&mut self, _hub: &str) -> Result<EnumIpTable, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DeleteIpTable`: 8 hub, 29 no entry with that key.
+    fn delete_ip_table(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumConnection`.
+    fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetConnectionInfo`: 29 unknown connection.
+    fn get_connection_info(&mut self, _name: &str) -> Result<ConnectionInfo, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DisconnectConnection`: 29 unknown connection.
+    fn disconnect_connection(&mut self, _name: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `EnumEthernet`.
     fn enum_ethernet(&mut self) -> Result<EnumEth, ErrorCode>;
     /// `AddLocalBridge` (names non-empty; the hub need not exist).
@@ -799,6 +841,49 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
                 _ => backend.delete_link(&l.hub_name, &l.account_name)?,
             }
             out(&l)
+        }
+        F::EnumMacTable => {
+            let e: EnumMacTable = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_mac_table(&e.hub_name)?)
+        }
+        F::EnumIpTable => {
+            let e: EnumIpTable = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_ip_table(&e.hub_name)?)
+        }
+        F::DeleteMacTable | F::DeleteIpTable => {
+            let d: DeleteTable = req(p)?;
+            rights.check_hub(&d.hub_name)?;
+            if f == F::DeleteMacTable {
+                hub_option(backend, caller, &d.hub_name, opt::NO_DELETE_MACTABLE)?;
+                backend.delete_mac_table(&d.hub_name, d.key)?;
+            } else {
+                hub_option(backend, caller, &d.hub_name, opt::NO_DELETE_IPTABLE)?;
+                backend.delete_ip_table(&d.hub_name, d.key)?;
+            }
+            out(&d)
+        }
+        F::EnumConnection => {
+            rights.require_server_admin()?;
+            out(&backend.enum_connection()?)
+        }
+        F::GetConnectionInfo => {
+            let c: ConnectionInfo = req(p)?;
+            if c.name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            out(&backend.get_connection_info(&c.name)?)
+        }
+        F::DisconnectConnection => {
+            let d: DisconnectConnection = req(p)?;
+            if d.name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            backend.disconnect_connection(&d.name)?;
+            out(&d)
         }
     }
 }

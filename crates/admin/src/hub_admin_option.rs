@@ -19,3 +19,7 @@ pub const NO_OFFLINE: &str = "no_offline";
 pub const NO_CHANGE_ADMIN_PASSWORD: &str = "no_change_admin_password";
 /// SecureNAT may not be switched on or off (`StEnableSecureNAT`).
 pub const NO_SECURENAT: &str = "no_securenat";
+/// MAC address table entries may not be deleted.
+pub const NO_DELETE_MACTABLE: &str = "no_delete_mactable";
+/// IP address table entries may not be deleted.
+pub const NO_DELETE_IPTABLE: &str = "no_delete_iptable";

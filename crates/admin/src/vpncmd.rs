@@ -105,6 +105,19 @@ pub const COMMANDS: &[VpncmdCommand] = &[
     cmd("ConfigSet", Context::Server, &["SetConfig"]),
     cmd("Flush", Context::Server, &["Flush"]),
     cmd("KeepDisable", Context::Server, &["GetKeep", "SetKeep"]),
+    // issue 12 item 6: from the `Ps*` functions of src/Cedar/Command.c
+    // (one `Sc*` call each), checked by crates/rustether/tests/admin_tables.rs
+    cmd("MacTable", Context::Hub, &["EnumMacTable"]),
+    cmd("MacDelete", Context::Hub, &["DeleteMacTable"]),
+    cmd("IpTable", Context::Hub, &["EnumIpTable"]),
+    cmd("IpDelete", Context::Hub, &["DeleteIpTable"]),
+    cmd("ConnectionList", Context::Server, &["EnumConnection"]),
+    cmd("ConnectionGet", Context::Server, &["GetConnectionInfo"]),
+    cmd(
+        "ConnectionDisconnect",
+        Context::Server,
+        &["DisconnectConnection"],
+    ),
 ];
 
 /// The entry of `command` (case-insensitive, as vpncmd).

@@ -178,6 +178,31 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             account_name: "l1".into(),
         }
         .to_pack(),
+        F::EnumMacTable => EnumMacTable {
+            hub_name: hub.into(),
+            entries: vec![],
+        }
+        .to_pack(),
+        F::EnumIpTable => EnumIpTable {
+            hub_name: hub.into(),
+            entries: vec![],
+        }
+        .to_pack(),
+        F::DeleteMacTable | F::DeleteIpTable => DeleteTable {
+            hub_name: hub.into(),
+            key: 1,
+        }
+        .to_pack(),
+        F::EnumConnection => EnumConnection::default().to_pack(),
+        F::GetConnectionInfo => ConnectionInfo {
+            name: "CID-1".into(),
+            ..ConnectionInfo::default()
+        }
+        .to_pack(),
+        F::DisconnectConnection => DisconnectConnection {
+            name: "CID-1".into(),
+        }
+        .to_pack(),
     }
 }
 
@@ -217,6 +242,9 @@ fn server_only(f: RpcFunction) -> bool {
             | F::EnumEthernet
             | F::AddLocalBridge
             | F::DeleteLocalBridge
+            | F::EnumConnection
+            | F::GetConnectionInfo
+            | F::DisconnectConnection
     )
 }
 

@@ -26,8 +26,8 @@ mod switch;
 
 pub use mac::{MacAddr, ParseMacError};
 pub use switch::{
-    DropReason, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig, SwitchStats,
-    IP_MIN_LIMIT_COUNT, IP_MIN_LIMIT_COUNT_V6, IP_TABLE_EXCLUSIVE_TIME_MS, IP_TABLE_EXPIRE_TIME_MS,
-    MAC_FLUSH_INTERVAL_MS, MAC_MIN_LIMIT_COUNT, MAC_TABLE_EXCLUSIVE_TIME_MS,
-    MAC_TABLE_EXPIRE_TIME_MS, MAX_IP_TABLES, MAX_MAC_TABLES,
+    DropReason, IpEntryView, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig,
+    SwitchStats, IP_MIN_LIMIT_COUNT, IP_MIN_LIMIT_COUNT_V6, IP_TABLE_EXCLUSIVE_TIME_MS,
+    IP_TABLE_EXPIRE_TIME_MS, MAC_FLUSH_INTERVAL_MS, MAC_MIN_LIMIT_COUNT,
+    MAC_TABLE_EXCLUSIVE_TIME_MS, MAC_TABLE_EXPIRE_TIME_MS, MAX_IP_TABLES, MAX_MAC_TABLES,
 };

@@ -268,6 +268,19 @@ impl Default for SwitchConfig {
     }
 }
 
+/// One IP table entry as shown by the admin `IpTable` listing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct IpEntryView {
+    /// The address (IPv4 entries as IPv4).
+    pub ip: std::net::IpAddr,
+    /// Session the address is registered to.
+    pub session: SessionId,
+    /// When the entry was created or moved to `session` (caller's ms clock).
+    pub created_ms: u64,
+    /// When a frame from this address last refreshed the entry (caller's ms clock).
+    pub updated_ms: u64,
+}
+
 /// One MAC table entry as shown by the admin `MacTable` listing.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct MacEntryView {
@@ -321,6 +334,7 @@ struct Entry {
 #[derive(Clone, Debug)]
 struct IpEntry {
     session: SessionId,
+    created_ms: u64,
     updated_ms: u64,
     v6: bool,
 }
@@ -663,6 +677,7 @@ impl Switch {
             }
             let old = e.session;
             e.session = src;
+            e.created_ms = now;
             e.updated_ms = now;
             if let Some(o) = self.sessions.get_mut(&old) {
                 let c = count(o, v6);
@@ -700,6 +715,7 @@ impl Switch {
             ip,
             IpEntry {
                 session: src,
+                created_ms: now,
                 updated_ms: now,
                 v6,
             },
@@ -893,6 +909,55 @@ impl Switch {
     /// Number of MAC table entries.
     pub fn mac_count(&self) -> usize {
         self.macs.len()
+    }
+
+    /// Number of IP table entries.
+    pub fn ip_count(&self) -> usize {
+        self.ips.len()
+    }
+
+    /// Every IP table entry, in no particular order (admin `IpTable`).
+    pub fn ip_table(&self) -> impl Iterator<Item = IpEntryView> + '_ {
+        self.ips.iter().map(|(&k, e)| {
+            let v6 = std::net::Ipv6Addr::from(k);
+            IpEntryView {
+                ip: match (e.v6, v6.to_ipv4_mapped()) {
+                    (false, Some(v4)) => std::net::IpAddr::V4(v4),
+                    _ => std::net::IpAddr::V6(v6),
+                },
+                session: e.session,
+                created_ms: e.created_ms,
+                updated_ms: e.updated_ms,
+            }
+        })
+    }
+
+    /// Deletes the IP table entry of `ip` (admin `IpDelete`); returns
+    /// whether it existed.
+    pub fn remove_ip(&mut self, ip: std::net::IpAddr) -> bool {
+        let k = match ip {
+            std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+            std::net::IpAddr::V6(v6) => u128::from(v6),
+        };
+        match self.ips.remove(&k) {
+            Some(e) => {
+                if let Some(s) = self.sessions.get_mut(&e.session) {
+                    if e.v6 {
+                        s.ip6_count = s.ip6_count.saturating_sub(1);
+                    } else {
+                        s.ip_count = s.ip_count.saturating_sub(1);
+                    }
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Purges IP table entries not refreshed for [`IP_TABLE_EXPIRE_TIME_MS`]
+    /// (`DeleteExpiredIpTableEntry`), e.g. before an admin listing.
+    pub fn expire_ip_table(&mut self, now_ms: u64) {
+        self.expire_ips(now_ms);
     }
 
     /// Counters since creation.

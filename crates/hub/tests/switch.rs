@@ -571,6 +571,40 @@ const SYN_ACK: [u8; 20] = [
 const DHCP_OFFER: [u8; 9] = [0, 67, 0, 68, 0, 0, 0, 0, 2];
 
 #[test]
+fn ip_table_lists_moves_and_deletes_entries() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let mut sw = switch_with(&[1, 2]);
+    let from = |s: u32, ip: u8| ipv4(BCAST, mac(s), [10, 0, 0, ip], 6, &[0; 20]);
+    sw.route(1, &from(1, 5), 100);
+    sw.route(2, &from(2, 6), 200);
+    let a5 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    let mut t: Vec<_> = sw
+        .ip_table()
+        .map(|e| (e.ip, e.session, e.created_ms, e.updated_ms))
+        .collect();
+    t.sort();
+    assert_eq!(
+        t,
+        [
+            (a5, 1, 100, 100),
+            (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 6)), 2, 200, 200)
+        ]
+    );
+    // refresh keeps the creation time; a move resets it
+    sw.route(1, &from(1, 5), 300);
+    let e = sw.ip_table().find(|e| e.ip == a5).unwrap();
+    assert_eq!((e.created_ms, e.updated_ms), (100, 300));
+    sw.route(2, &from(2, 5), 400);
+    let e = sw.ip_table().find(|e| e.ip == a5).unwrap();
+    assert_eq!((e.session, e.created_ms), (2, 400));
+    assert_eq!(sw.session_ip_count(2), Some(2));
+    assert!(sw.remove_ip(a5));
+    assert!(!sw.remove_ip(a5));
+    assert_eq!(sw.session_ip_count(2), Some(1));
+    assert_eq!(sw.ip_count(), 1);
+}
+
+#[test]
 fn ingress_filter_drops_before_learning() {
     use rustether_hub::classify::{CLASS_DHCP4_REPLY, CLASS_TCP4_SYN_ACK};
     let mut sw = switch_with(&[1]);

@@ -31,6 +31,8 @@ pub struct LocalBridge {
     pub hub: Arc<Hub>,
     /// TAP mode.
     pub tap: bool,
+    /// Its port in the hub's switch (MAC and IP table entries name it).
+    pub id: rustether_hub::SessionId,
     dev: Arc<Device>,
     status: Mutex<String>,
     stop: Notify,
@@ -129,10 +131,12 @@ pub fn start(
     };
     let (stopped, _) = watch::channel(false);
     let dev = Arc::new(dev);
+    let id = registry.next_id();
     let bridge = Arc::new(LocalBridge {
         device_name: cfg.device_name.clone(),
         hub: hub.clone(),
         tap: cfg.tap_mode,
+        id,
         dev: dev.clone(),
         status: Mutex::new(if cfg.tap_mode {
             "Operating".into()
@@ -142,7 +146,6 @@ pub fn start(
         stop: Notify::new(),
         stopped,
     });
-    let id = registry.next_id();
     // SoftEther forces CheckMac on local bridges: a MAC seen on the LAN side
     // cannot be stolen by a frame leaking back through the physical network.
     let policy = SessionPolicy {

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use rustether_hub::{Route, SessionId, SessionPolicy, Switch, SwitchConfig};
+use rustether_hub::{
+    IpEntryView, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig,
+};
 use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::mpsc;
 
@@ -142,6 +144,52 @@ impl Hub {
         core.ports.remove(&id);
     }
 
+    /// The MAC address table (vpncmd `MacTable`), each entry with its
+    /// [`mac_key`].
+    pub fn mac_table(&self) -> Vec<(u32, MacEntryView)> {
+        self.core
+            .lock()
+            .switch
+            .mac_table()
+            .map(|e| (mac_key(&e), e))
+            .collect()
+    }
+
+    /// Deletes the MAC table entry with `key` (vpncmd `MacDelete`);
+    /// whether it existed.
+    pub fn delete_mac(&self, key: u32) -> bool {
+        let mut core = self.core.lock();
+        let found = core.switch.mac_table().find(|e| mac_key(e) == key);
+        match found {
+            Some(e) => core.switch.remove_mac(e.mac, e.vlan),
+            None => false,
+        }
+    }
+
+    /// The IP address table (vpncmd `IpTable`), each entry with its
+    /// [`ip_key`].
+    pub fn ip_table(&self) -> Vec<(u32, IpEntryView)> {
+        let mut core = self.core.lock();
+        core.switch.expire_ip_table(now_ms());
+        core.switch.ip_table().map(|e| (ip_key(&e), e)).collect()
+    }
+
+    /// Number of IP table entries (`NumIpTables`).
+    pub fn ip_count(&self) -> usize {
+        self.core.lock().switch.ip_count()
+    }
+
+    /// Deletes the IP table entry with `key` (vpncmd `IpDelete`); whether
+    /// it existed.
+    pub fn delete_ip(&self, key: u32) -> bool {
+        let mut core = self.core.lock();
+        let found = core.switch.ip_table().find(|e| ip_key(e) == key);
+        match found {
+            Some(e) => core.switch.remove_ip(e.ip),
+            None => false,
+        }
+    }
+
     /// Number of attached ports.
     pub fn port_count(&self) -> usize {
         self.core.lock().ports.len()
@@ -253,6 +301,28 @@ fn without_default_router(frame: Bytes) -> Bytes {
     f[icmp + 2..icmp + 4].copy_from_slice(&hc2.to_be_bytes());
     f[icmp + 6..icmp + 8].copy_from_slice(&[0, 0]);
     Bytes::from(f)
+}
+
+/// The `Key` a MAC table entry is shown with (SoftEther uses the entry's
+/// pointer): the 48-bit MAC and 12-bit VLAN id folded into 32 bits, stable
+/// for the entry's lifetime. Two entries could share a key; `MacDelete`
+/// then removes one of them.
+pub fn mac_key(e: &MacEntryView) -> u32 {
+    let k = e.mac.to_u64() | (u64::from(e.vlan) << 48);
+    let k = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((k >> 32) as u32).max(1)
+}
+
+/// The `Key` an IP table entry is shown with: the address folded into 32
+/// bits, as [`mac_key`].
+pub fn ip_key(e: &IpEntryView) -> u32 {
+    let k = match e.ip {
+        std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    };
+    let k = (k as u64) ^ ((k >> 64) as u64);
+    let k = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((k >> 32) as u32).max(1)
 }
 
 fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {

@@ -28,6 +28,7 @@ pub mod link;
 pub mod securenat;
 pub mod server;
 pub mod session;
+pub mod table;
 pub mod user;
 
 pub use bridge::*;
@@ -36,6 +37,7 @@ pub use link::*;
 pub use securenat::*;
 pub use server::*;
 pub use session::*;
+pub use table::*;
 pub use user::*;
 
 /// Longest identifier (hub, user, session, account, device name) accepted in

@@ -95,7 +95,7 @@ pub(super) fn enum_hub(this: &mut ServerBackend<'_>) -> Result<EnumHub, ErrorCod
                             .server
                             .hub(&h.name)
                             .map_or(0, |x| x.mac_count() as u32),
-                        num_ip_tables: 0,
+                        num_ip_tables: this.server.hub(&h.name).map_or(0, |x| x.ip_count() as u32),
                         last_comm_time: h.last_comm_time,
                         created_time: h.created_time,
                         last_login_time: h.last_login_time,
@@ -427,7 +427,7 @@ pub(super) fn get_hub_status(
             num_users: h.users.len() as u32,
             num_groups: h.groups.len() as u32,
             num_mac_tables: this.server.hub(&h.name).map_or(0, |x| x.mac_count() as u32),
-            num_ip_tables: 0,
+            num_ip_tables: this.server.hub(&h.name).map_or(0, |x| x.ip_count() as u32),
             secure_nat_enabled: this.server.securenat(hub).is_some(),
             last_comm_time: h.last_comm_time,
             created_time: h.created_time,

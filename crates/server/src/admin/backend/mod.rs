@@ -23,6 +23,7 @@ mod hub;
 mod link;
 mod server;
 mod session;
+mod table;
 mod user;
 
 use std::sync::Arc;
@@ -136,6 +137,34 @@ pub(crate) async fn finish(admin: &Admin, deferred: Vec<Deferred>) {
 impl AdminBackend for ServerBackend<'_> {
     fn hub_admin_option(&self, hub: &str, name: &str) -> u32 {
         hub::hub_admin_option(self, hub, name)
+    }
+
+    fn enum_mac_table(&mut self, hub: &str) -> Result<EnumMacTable, ErrorCode> {
+        table::enum_mac_table(self, hub)
+    }
+
+    fn delete_mac_table(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
+        table::delete_mac_table(self, hub, key)
+    }
+
+    fn enum_ip_table(&mut self, hub: &str) -> Result<EnumIpTable, ErrorCode> {
+        table::enum_ip_table(self, hub)
+    }
+
+    fn delete_ip_table(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
+        table::delete_ip_table(self, hub, key)
+    }
+
+    fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
+        table::enum_connection(self)
+    }
+
+    fn get_connection_info(&mut self, name: &str) -> Result<ConnectionInfo, ErrorCode> {
+        table::get_connection_info(self, name)
+    }
+
+    fn disconnect_connection(&mut self, name: &str) -> Result<(), ErrorCode> {
+        table::disconnect_connection(self, name)
     }
 
     fn get_server_info(&mut self) -> Result<ServerInfo, ErrorCode> {

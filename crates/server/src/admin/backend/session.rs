@@ -210,7 +210,7 @@ pub(super) fn is_cascade_session(s: &Session) -> bool {
     s.info.server_side && s.role == Role::Client
 }
 
-fn ipv4_of(ip: IpAddr) -> std::net::Ipv4Addr {
+pub(super) fn ipv4_of(ip: IpAddr) -> std::net::Ipv4Addr {
     match ip {
         IpAddr::V4(v4) => v4,
         IpAddr::V6(v6) => v6
@@ -219,7 +219,7 @@ fn ipv4_of(ip: IpAddr) -> std::net::Ipv4Addr {
     }
 }
 
-fn host_text(s: &Session) -> String {
+pub(super) fn host_text(s: &Session) -> String {
     if s.info.client_hostname.is_empty() || is_cascade_session(s) {
         s.info.client_addr.ip().to_string()
     } else {
