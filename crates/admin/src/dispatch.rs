@@ -30,7 +30,7 @@ use rustether_proto::{ErrorCode, Pack};
 use crate::framing::error_response;
 use crate::hub_admin_option as opt;
 use crate::login::AdminRights;
-use rustether_proto::softether::names::{is_hub_name, is_new_hub_name, is_user_name};
+use rustether_proto::softether::names::{is_hub_name, is_new_hub_name, is_safe_str, is_user_name};
 
 /// `ERR_INVALID_PARAMETER` (38) unless [`is_hub_name`] (`StGetHub` etc.,
 /// docs/admin-rpc.md §5).
@@ -238,6 +238,16 @@ functions! {
     GetConnectionInfo, false;
     /// Disconnect a connection (`RPC_DISCONNECT_CONNECTION`).
     DisconnectConnection, false;
+    /// New group (`RPC_SET_GROUP`).
+    CreateGroup, true;
+    /// Change a group.
+    SetGroup, true;
+    /// Read a group.
+    GetGroup, false;
+    /// Remove a group (`RPC_DELETE_USER`).
+    DeleteGroup, true;
+    /// List groups (`RPC_ENUM_GROUP`).
+    EnumGroup, false;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -366,6 +376,26 @@ pub trait AdminBackend {
     fn delete_ip_table(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
+    /// `CreateGroup`: 8 hub, 67 exists, 64 too many.
+    fn create_group(&mut self, _req: &SetGroup) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetGroup`: 8 hub, 29 unknown group.
+    fn set_group(&mut self, _req: &SetGroup) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetGroup`: 8 hub, 29 unknown group.
+    fn get_group(&mut self, _hub: &str, _name: &str) -> Result<SetGroup, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DeleteGroup`: 8 hub, 29 unknown group; members leave the group.
+    fn delete_group(&mut self, _hub: &str, _name: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumGroup`: 8 hub.
+    fn enum_group(&mut self, _hub: &str) -> Result<EnumGroup, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `EnumConnection`.
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
@@ -481,6 +511,15 @@ fn hub_option(
 ) -> Result<(), ErrorCode> {
     if !caller.rights.is_server_admin() && backend.hub_admin_option(hub, name) != 0 {
         return Err(ErrorCode::NOT_ENOUGH_RIGHT);
+    }
+    Ok(())
+}
+
+/// `StCreateGroup` etc.: an empty name or one with characters outside
+/// `IsSafeStr` is `ERR_INVALID_PARAMETER` (38), checked before rights.
+fn check_group_name(name: &str) -> Result<(), ErrorCode> {
+    if name.is_empty() || !is_safe_str(name) {
+        return Err(ErrorCode::INVALID_PARAMETER);
     }
     Ok(())
 }
@@ -863,6 +902,37 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
                 backend.delete_ip_table(&d.hub_name, d.key)?;
             }
             out(&d)
+        }
+        F::CreateGroup | F::SetGroup => {
+            let g: SetGroup = req(p)?;
+            check_group_name(&g.fields.name)?;
+            rights.check_hub(&g.fields.hub_name)?;
+            hub_option(backend, caller, &g.fields.hub_name, opt::NO_CHANGE_GROUPS)?;
+            if f == F::CreateGroup {
+                backend.create_group(&g)?;
+            } else {
+                backend.set_group(&g)?;
+            }
+            out(&g)
+        }
+        F::GetGroup => {
+            let g: SetGroup = req(p)?;
+            check_group_name(&g.fields.name)?;
+            rights.check_hub(&g.fields.hub_name)?;
+            out(&backend.get_group(&g.fields.hub_name, &g.fields.name)?)
+        }
+        F::DeleteGroup => {
+            let d: DeleteUser = req(p)?;
+            check_group_name(&d.name)?;
+            rights.check_hub(&d.hub_name)?;
+            hub_option(backend, caller, &d.hub_name, opt::NO_CHANGE_GROUPS)?;
+            backend.delete_group(&d.hub_name, &d.name)?;
+            out(&d)
+        }
+        F::EnumGroup => {
+            let e: EnumGroup = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_group(&e.hub_name)?)
         }
         F::EnumConnection => {
             rights.require_server_admin()?;

@@ -23,3 +23,7 @@ pub const NO_SECURENAT: &str = "no_securenat";
 pub const NO_DELETE_MACTABLE: &str = "no_delete_mactable";
 /// IP address table entries may not be deleted.
 pub const NO_DELETE_IPTABLE: &str = "no_delete_iptable";
+/// Groups may not be created, changed or deleted.
+pub const NO_CHANGE_GROUPS: &str = "no_change_groups";
+/// Most groups a hub may have (0 = no hub limit).
+pub const MAX_GROUPS: &str = "max_groups";

@@ -105,6 +105,17 @@ pub const COMMANDS: &[VpncmdCommand] = &[
     cmd("ConfigSet", Context::Server, &["SetConfig"]),
     cmd("Flush", Context::Server, &["Flush"]),
     cmd("KeepDisable", Context::Server, &["GetKeep", "SetKeep"]),
+    // issue 12 item 1, from the `Ps*` functions of src/Cedar/Command.c,
+    // checked by crates/rustether/tests/admin_groups.rs
+    cmd("GroupCreate", Context::Hub, &["CreateGroup"]),
+    cmd("GroupSet", Context::Hub, &["GetGroup", "SetGroup"]),
+    cmd("GroupList", Context::Hub, &["EnumGroup"]),
+    cmd("GroupGet", Context::Hub, &["GetGroup", "EnumUser"]),
+    cmd("GroupDelete", Context::Hub, &["DeleteGroup"]),
+    cmd("GroupJoin", Context::Hub, &["GetUser", "SetUser"]),
+    cmd("GroupUnjoin", Context::Hub, &["GetUser", "SetUser"]),
+    cmd("GroupPolicySet", Context::Hub, &["GetGroup", "SetGroup"]),
+    cmd("GroupPolicyRemove", Context::Hub, &["GetGroup", "SetGroup"]),
     // issue 12 item 6: from the `Ps*` functions of src/Cedar/Command.c
     // (one `Sc*` call each), checked by crates/rustether/tests/admin_tables.rs
     cmd("MacTable", Context::Hub, &["EnumMacTable"]),

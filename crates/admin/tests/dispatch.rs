@@ -194,6 +194,25 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::EnumConnection => EnumConnection::default().to_pack(),
+        F::CreateGroup | F::SetGroup | F::GetGroup => SetGroup {
+            fields: SetGroupFields {
+                hub_name: hub.into(),
+                name: "g1".into(),
+                ..SetGroupFields::default()
+            },
+            ..SetGroup::default()
+        }
+        .to_pack(),
+        F::DeleteGroup => DeleteUser {
+            hub_name: hub.into(),
+            name: "g1".into(),
+        }
+        .to_pack(),
+        F::EnumGroup => EnumGroup {
+            hub_name: hub.into(),
+            groups: vec![],
+        }
+        .to_pack(),
         F::GetConnectionInfo => ConnectionInfo {
             name: "CID-1".into(),
             ..ConnectionInfo::default()

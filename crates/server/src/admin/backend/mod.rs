@@ -19,6 +19,7 @@
 //! Existence, duplicate and limit errors follow docs/admin-rpc.md §6 and §8.
 
 mod bridge;
+mod group;
 mod hub;
 mod link;
 mod server;
@@ -153,6 +154,26 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn delete_ip_table(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
         table::delete_ip_table(self, hub, key)
+    }
+
+    fn create_group(&mut self, req: &SetGroup) -> Result<(), ErrorCode> {
+        group::create_group(self, req)
+    }
+
+    fn set_group(&mut self, req: &SetGroup) -> Result<(), ErrorCode> {
+        group::set_group(self, req)
+    }
+
+    fn get_group(&mut self, hub: &str, name: &str) -> Result<SetGroup, ErrorCode> {
+        group::get_group(self, hub, name)
+    }
+
+    fn delete_group(&mut self, hub: &str, name: &str) -> Result<(), ErrorCode> {
+        group::delete_group(self, hub, name)
+    }
+
+    fn enum_group(&mut self, hub: &str) -> Result<EnumGroup, ErrorCode> {
+        group::enum_group(self, hub)
     }
 
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {

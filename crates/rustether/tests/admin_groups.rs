@@ -1,0 +1,146 @@
+//! Groups administered with the real SoftEther `vpncmd` 5.01 (issue 12
+//! item 1), checked by effect on a real `vpnclient`: a group policy with
+//! `Access` off refuses the login of a member (error 12), the member's own
+//! policy wins over the group's, and the group is stored in
+//! `SecurityAccountDatabase/GroupList` of `vpn_server.config`.
+//!
+//! Needs root (network namespaces), `/dev/net/tun` and the SoftEther Debian
+//! packages (`testkit::prereq`). `RUSTETHER_INTEROP_SERVER=softether` runs
+//! the same checks against SoftEther's vpnserver.
+
+mod admin_support;
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use admin_support::*;
+use rustether_testkit::exclusive;
+use rustether_testkit::prereq::{require, Prereq};
+use rustether_testkit::server::ServerKind;
+use rustether_testkit::t1::{T1Lab, T1Options, PORT, SERVER_ADDR};
+
+const NEEDS: &[Prereq] = &[Prereq::Netns, Prereq::Tun, Prereq::SoftEther];
+
+#[test]
+fn vpncmd_groups_and_group_policy_at_login() {
+    if !require(NEEDS) {
+        return;
+    }
+    let _x = exclusive();
+    let kind = ServerKind::from_env(env!("CARGO_BIN_EXE_vpnserver"));
+    let opts = T1Options {
+        n_clients: 1,
+        ..T1Options::default()
+    };
+    let mut lab = T1Lab::start("adminbreadth-groups", &kind, opts).unwrap();
+    let target = SocketAddrV4::new(SERVER_ADDR, PORT);
+    let vdir = lab.dir().join("vpncmd");
+    std::fs::create_dir_all(&vdir).unwrap();
+    let v = Vpncmd::new(&lab.topo.server, &vdir, target).unwrap();
+    let hub = "/ADMINHUB:DEFAULT";
+
+    // --- GroupCreate / GroupList / GroupSet / GroupGet / GroupJoin
+    v.ok(&[
+        hub,
+        "/CMD",
+        "GroupCreate",
+        "sales",
+        "/REALNAME:Sales",
+        "/NOTE:none",
+    ]);
+    v.fails(
+        67,
+        &[
+            hub,
+            "/CMD",
+            "GroupCreate",
+            "SALES",
+            "/REALNAME:x",
+            "/NOTE:x",
+        ],
+    );
+    v.ok(&[
+        hub,
+        "/CMD",
+        "GroupSet",
+        "sales",
+        "/REALNAME:Sales Dept",
+        "/NOTE:floor 2",
+    ]);
+    v.ok(&[hub, "/CMD", "GroupJoin", "sales", "/USERNAME:u1"]);
+    v.fails(65, &[hub, "/CMD", "GroupJoin", "nogroup", "/USERNAME:u1"]);
+    let o = v.ok(&[hub, "/CMD", "GroupList"]);
+    assert_eq!(o.row("Group Name"), Some("sales"), "{}", o.text);
+    assert_eq!(o.row("Num Users"), Some("1"), "{}", o.text);
+    let o = v.ok(&[hub, "/CMD", "GroupGet", "sales"]);
+    assert_eq!(o.row("Full Name"), Some("Sales Dept"), "{}", o.text);
+    assert_eq!(o.row("Description"), Some("floor 2"), "{}", o.text);
+    assert!(o.text.contains("u1"), "members listed:\n{}", o.text);
+    let o = v.ok(&[hub, "/CMD", "UserGet", "u1"]);
+    assert_eq!(o.row("Group Name"), Some("sales"), "{}", o.text);
+
+    // --- GroupPolicySet Access=no: the member's next login is refused
+    v.ok(&[
+        hub,
+        "/CMD",
+        "GroupPolicySet",
+        "sales",
+        "/NAME:Access",
+        "/VALUE:no",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "GroupGet", "sales"]);
+    assert!(o.text.contains("Access"), "policy listed:\n{}", o.text);
+    if matches!(kind, ServerKind::Ours(_)) {
+        let cfg = std::fs::read_to_string(lab.server().unwrap().config_path()).unwrap();
+        assert!(cfg.contains("declare GroupList"), "{cfg}");
+        assert!(cfg.contains("declare sales"), "{cfg}");
+    }
+    let c = &mut lab.clients[0];
+    let account = c.account.clone();
+    c.client.disconnect(&account).unwrap();
+    let e = c
+        .client
+        .connect_expect_error(&account, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(e.code, 12, "{e:?}");
+
+    // --- the user's own policy wins over the group's
+    v.ok(&[
+        hub,
+        "/CMD",
+        "UserPolicySet",
+        "u1",
+        "/NAME:Access",
+        "/VALUE:yes",
+    ]);
+    c.client.connect(&account).unwrap();
+    c.client
+        .wait_established(&account, Duration::from_secs(30))
+        .unwrap();
+    c.client.disconnect(&account).unwrap();
+    v.ok(&[hub, "/CMD", "UserPolicyRemove", "u1"]);
+    let e = c
+        .client
+        .connect_expect_error(&account, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(e.code, 12, "{e:?}");
+
+    // --- GroupPolicyRemove: the default policy applies again
+    v.ok(&[hub, "/CMD", "GroupPolicyRemove", "sales"]);
+    c.client.connect(&account).unwrap();
+    c.client
+        .wait_established(&account, Duration::from_secs(30))
+        .unwrap();
+
+    // --- GroupUnjoin / GroupDelete
+    v.ok(&[hub, "/CMD", "GroupUnjoin", "u1"]);
+    let o = v.ok(&[hub, "/CMD", "GroupList"]);
+    assert_eq!(o.row("Num Users"), Some("0"), "{}", o.text);
+    v.ok(&[hub, "/CMD", "GroupJoin", "sales", "/USERNAME:u2"]);
+    v.ok(&[hub, "/CMD", "GroupDelete", "sales"]);
+    v.fails(29, &[hub, "/CMD", "GroupDelete", "sales"]);
+    let o = v.ok(&[hub, "/CMD", "GroupList"]);
+    assert_eq!(o.row("Group Name"), None, "{}", o.text);
+    let o = v.ok(&[hub, "/CMD", "UserGet", "u2"]);
+    assert_eq!(o.row("Group Name"), None, "{}", o.text);
+}
