@@ -602,3 +602,134 @@ async fn securenat_enable_disable() {
     t.admin("DeleteHub", hub_name("NAT")).await.unwrap();
     assert!(t.server.securenat("NAT").is_none(), "stopped with its hub");
 }
+
+fn group(hub: &str, name: &str) -> SetGroup {
+    SetGroup {
+        fields: SetGroupFields {
+            hub_name: hub.into(),
+            name: name.into(),
+            realname: "Real".into(),
+            note: "note".into(),
+        },
+        ..SetGroup::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_errors_limits_and_membership() {
+    let t = T::new();
+    t.admin("CreateHub", hub("G", "pw")).await.unwrap();
+    t.admin("CreateGroup", group("G", "g1")).await.unwrap();
+    assert_eq!(
+        t.admin("CreateGroup", group("G", "G1")).await,
+        Err(ErrorCode::GROUP_ALREADY_EXISTS)
+    );
+    assert_eq!(
+        t.admin("CreateGroup", group("G", "a/b")).await,
+        Err(ErrorCode::INVALID_PARAMETER)
+    );
+    assert_eq!(
+        t.admin("CreateGroup", group("NOHUB", "g")).await,
+        Err(ErrorCode::HUB_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("SetGroup", group("G", "nope")).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+    // membership needs an existing group
+    assert_eq!(
+        t.admin("CreateUser", user("G", "bob", "nope")).await,
+        Err(ErrorCode::GROUP_NOT_FOUND)
+    );
+    t.admin("CreateUser", user("G", "bob", "g1")).await.unwrap();
+    let mut g = group("G", "g1");
+    g.policy = Some(Policy {
+        max_connection: 1,
+        ..Policy::default()
+    });
+    t.admin("SetGroup", g).await.unwrap();
+    let e = EnumGroup::from_pack(
+        &t.admin(
+            "EnumGroup",
+            EnumGroup {
+                hub_name: "G".into(),
+                groups: vec![],
+            },
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(e.groups.len(), 1);
+    assert_eq!((e.groups[0].num_users, e.groups[0].deny_access), (1, true));
+    let got = SetGroup::from_pack(&t.admin("GetGroup", group("G", "G1")).await.unwrap()).unwrap();
+    assert_eq!(got.fields.name, "g1");
+    assert_eq!(got.policy.map(|p| p.max_connection), Some(1));
+    let saved = t.saved();
+    let sg = saved.hub("G").unwrap().group("g1").unwrap();
+    assert_eq!(sg.policy.as_ref().map(|p| p.max_connection), Some(1));
+
+    // hub options restrict hub administrators
+    t.server
+        .update_config(|c| {
+            let h = c.hub_mut("G").ok_or(ErrorCode::HUB_NOT_FOUND)?;
+            let o = h.raw.folder_or_insert("AdminOption");
+            o.set_uint("no_change_groups", 1);
+            o.set_uint("max_groups", 1);
+            o.set_uint("no_delete_mactable", 1);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let hub_admin = Caller::hub_admin("G", true);
+    assert_eq!(
+        t.call(
+            &hub_admin,
+            "DeleteGroup",
+            DeleteUser {
+                hub_name: "G".into(),
+                name: "g1".into()
+            }
+            .to_pack()
+        )
+        .await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    assert_eq!(
+        t.admin("CreateGroup", group("G", "g2")).await,
+        Err(ErrorCode::TOO_MANY_GROUP)
+    );
+    let del = DeleteTable {
+        hub_name: "G".into(),
+        key: 7,
+    };
+    assert_eq!(
+        t.call(&hub_admin, "DeleteMacTable", del.to_pack()).await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    // (the option does not restrict the IP table; no such entry)
+    assert_eq!(
+        t.call(&hub_admin, "DeleteIpTable", del.to_pack()).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+    assert_eq!(
+        t.admin("DeleteMacTable", del).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+
+    // deleting the group leaves its members without a group
+    t.admin(
+        "DeleteGroup",
+        DeleteUser {
+            hub_name: "G".into(),
+            name: "g1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.saved().hub("G").unwrap().user("bob").unwrap().group, None);
+    assert_eq!(
+        t.admin("GetGroup", group("G", "g1")).await,
+        Err(ErrorCode::OBJECT_NOT_FOUND)
+    );
+}
