@@ -308,22 +308,31 @@ async fn a_cascade_remote_cannot_attach_connections_to_the_local_cascade_session
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The key B issued to A's cascade.
-    let key = b
-        .server()
-        .sessions
-        .all()
-        .into_iter()
-        .find(|s| s.role == Role::Server)
-        .expect("the cascade's session on B")
-        .key;
-    let local = a
-        .server()
-        .sessions
-        .all()
-        .into_iter()
-        .find(|s| s.role == Role::Client)
-        .expect("the local cascade session on A");
+    // The key B issued to A's cascade, and A's local cascade session: both
+    // are registered around the welcome, so wait until each side has its own.
+    let deadline = tokio::time::Instant::now() + HANG;
+    let (key, local) = loop {
+        let remote = b
+            .server()
+            .sessions
+            .all()
+            .into_iter()
+            .find(|s| s.role == Role::Server);
+        let local = a
+            .server()
+            .sessions
+            .all()
+            .into_iter()
+            .find(|s| s.role == Role::Client);
+        if let (Some(r), Some(l)) = (remote, local) {
+            break (r.key, l);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cascade's sessions on A and B never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(local.key, key, "the local session carries the remote's key");
     let target = ClientTarget {
         host: "127.0.0.1".into(),
