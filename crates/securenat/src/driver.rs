@@ -48,9 +48,12 @@ pub struct DriverConfig {
 }
 
 /// The server host's IPv4 addresses from `getifaddrs(3)` as a [`Guard`]
-/// (127.0.0.0/8 is refused anyway).
+/// (127.0.0.0/8 is refused anyway). Off Unix (the Windows build is only
+/// compiled, not run) the list is empty.
 pub fn local_guard() -> Guard {
+    #[allow(unused_mut)]
     let mut local_addrs = Vec::new();
+    #[cfg(unix)]
     if let Ok(list) = nix::ifaddrs::getifaddrs() {
         for ifa in list {
             if let Some(a) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
