@@ -458,35 +458,12 @@ impl VirtualHost {
         dst_port: u16,
         payload: &[u8],
     ) -> Vec<u8> {
-        let caps = ChecksumCapabilities::default();
-        let udp = UdpRepr { src_port, dst_port };
-        let ip = Ipv4Repr {
-            src_addr: self.opt.ip,
-            dst_addr: dst_ip,
-            next_header: IpProtocol::Udp,
-            payload_len: udp.header_len() + payload.len(),
-            hop_limit: 64,
-        };
-        let eth = EthernetRepr {
-            src_addr: self.mac,
-            dst_addr: dst_mac,
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let mut buf = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
-        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
-        eth.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &caps);
-        let mut u = UdpPacket::new_unchecked(p.payload_mut());
-        udp.emit(
-            &mut u,
-            &self.opt.ip.into(),
-            &dst_ip.into(),
-            payload.len(),
-            |b| b.copy_from_slice(payload),
-            &caps,
-        );
-        buf
+        self.udp_frame_from(
+            dst_mac,
+            SocketAddrV4::new(self.opt.ip, src_port),
+            SocketAddrV4::new(dst_ip, dst_port),
+            payload,
+        )
     }
 }
 

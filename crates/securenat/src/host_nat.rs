@@ -482,7 +482,8 @@ impl VirtualHost {
         self.nat.remove(id);
     }
 
-    fn udp_frame_from(
+    /// An Ethernet/IPv4/UDP frame from the host's MAC, `from` → `to`.
+    pub(super) fn udp_frame_from(
         &self,
         dst_mac: EthernetAddress,
         from: SocketAddrV4,
