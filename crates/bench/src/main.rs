@@ -53,6 +53,81 @@ enum Which {
     Both,
 }
 
+/// Which configuration the real SoftEther server runs with in T1
+/// (issue 11 item 5; bench/README.md "Why bench/t1.sh and the lab disagree").
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SeConfig {
+    /// The lab's file (`../shared/lab/lab-up.sh`, same text as
+    /// `rustether_testkit::seconfig`): one listener, OpenVPN/SSTP, JSON-RPC
+    /// and reverse DNS on accept off.
+    Lab,
+    /// What SoftEther 5.01 writes on its first start (src/Cedar/Server.c
+    /// `SiLoadInitialConfiguration`): listeners 443/992/1194/5555,
+    /// OpenVPN (UDP 1194) and SSTP on, JSON-RPC on, reverse DNS on accept,
+    /// config backups; only the internet features stay off (keep-alive,
+    /// dynamic DNS, NAT traversal, VPN Azure).
+    Shipped,
+}
+
+impl SeConfig {
+    fn label(self) -> &'static str {
+        match self {
+            SeConfig::Lab => "softether-vpnserver",
+            SeConfig::Shipped => "softether-shipped",
+        }
+    }
+}
+
+/// SoftEther's shipped defaults applied to a file rendered by
+/// `ServerConfigSpec` (which carries the lab's settings). Every internet
+/// feature stays off. Errors: a setting to replace is missing (the
+/// renderer changed).
+fn shipped_defaults(lab: &str) -> Result<String> {
+    let mut t = lab.to_string();
+    for (from, to) in [
+        (
+            "bool DisableGetHostNameWhenAcceptTcp true",
+            "bool DisableGetHostNameWhenAcceptTcp false",
+        ),
+        (
+            "bool DisableJsonRpcWebApi true",
+            "bool DisableJsonRpcWebApi false",
+        ),
+        ("bool DontBackupConfig true", "bool DontBackupConfig false"),
+        ("string PortsUDP $", "string PortsUDP 1194"),
+        (
+            "declare OpenVPN\n\t\t\t{\n\t\t\t\tbool Enabled false",
+            "declare OpenVPN\n\t\t\t{\n\t\t\t\tbool Enabled true",
+        ),
+        (
+            "declare SSTP\n\t\t\t{\n\t\t\t\tbool Enabled false",
+            "declare SSTP\n\t\t\t{\n\t\t\t\tbool Enabled true",
+        ),
+    ] {
+        anyhow::ensure!(t.contains(from), "configuration text lacks {from:?}");
+        t = t.replacen(from, to, 1);
+    }
+    // The default listeners: 443, 992, 1194 and 5555 (SiInitListenerList).
+    let l0 = "\t\tdeclare Listener0\n";
+    let i = t.find(l0).context("configuration text lacks Listener0")?;
+    let mut extra = String::new();
+    for (n, port) in [(1, 443), (2, 992), (3, 1194)] {
+        extra.push_str(&format!(
+            "\t\tdeclare Listener{n}\n\t\t{{\n\t\t\tbool DisableDos false\n\t\t\tbool Enabled true\n\t\t\tuint Port {port}\n\t\t}}\n"
+        ));
+    }
+    t.insert_str(i, &extra);
+    // Internet features must still be off.
+    for needle in [
+        "bool UseKeepConnect false",
+        "bool DisableNatTraversal true",
+        "bool EnableVpnAzure false",
+    ] {
+        anyhow::ensure!(t.contains(needle), "shipped config lost {needle:?}");
+    }
+    Ok(t)
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     /// MAXTCP 1 (2 TCP connections with QoS), encryption on.
@@ -112,6 +187,11 @@ struct T1Args {
     /// Keep the working directories (logs) afterwards.
     #[arg(long)]
     keep_logs: bool,
+    /// SoftEther's configurations, each measured as its own server
+    /// (`lab`: the lab's settings; `shipped`: SoftEther's first-start
+    /// defaults with the internet features off).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lab,shipped")]
+    softether_config: Vec<SeConfig>,
 }
 
 fn main() -> ExitCode {
@@ -156,29 +236,29 @@ fn bench_t1(a: &T1Args) -> Result<bool> {
         Some(p) => p.clone(),
         None => default_ours_bin()?,
     };
-    let mut kinds = Vec::new();
+    // (server, SoftEther configuration) in the order measured.
+    let mut kinds: Vec<(ServerKind, Option<SeConfig>)> = Vec::new();
     if a.server != Which::Softether {
-        kinds.push(ServerKind::Ours(ours));
+        kinds.push((ServerKind::Ours(ours), None));
     }
     if a.server != Which::Ours {
-        kinds.push(ServerKind::SoftEther);
+        for c in &a.softether_config {
+            kinds.push((ServerKind::SoftEther, Some(*c)));
+        }
     }
     let mut all_ok = true;
     let mut rows: Vec<(Variant, Vec<Value>)> = Vec::new();
     for v in &a.variant {
         let mut results = Vec::new();
-        for k in &kinds {
-            log(&format!("T1 {} with {}", v.name(), k.label()));
-            let res = match measure_t1(a, *v, k) {
+        for (k, c) in &kinds {
+            let label = c.map_or(k.label(), |c| c.label());
+            log(&format!("T1 {} with {label}", v.name()));
+            let res = match measure_t1(a, *v, k, *c) {
                 Ok(j) => j,
                 Err(e) => {
                     all_ok = false;
-                    log(&format!(
-                        "FAILED: T1 {} with {}: {e:#}",
-                        v.name(),
-                        k.label()
-                    ));
-                    json!({"test": "T1", "variant": v.name(), "server": k.label(),
+                    log(&format!("FAILED: T1 {} with {label}: {e:#}", v.name()));
+                    json!({"test": "T1", "variant": v.name(), "server": label,
                            "error": format!("{e:#}")})
                 }
             };
@@ -194,12 +274,21 @@ fn bench_t1(a: &T1Args) -> Result<bool> {
     Ok(all_ok)
 }
 
-fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
+fn measure_t1(
+    a: &T1Args,
+    v: Variant,
+    kind: &ServerKind,
+    se_config: Option<SeConfig>,
+) -> Result<Value> {
     let loadavg = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok());
-    let label = format!("bench-t1-{}", kind.label());
-    let mut lab = T1Lab::start(&label, kind, v.options())?;
+    let server_label = se_config.map_or(kind.label(), |c| c.label());
+    let label = format!("bench-t1-{server_label}");
+    let mut lab = match se_config {
+        Some(SeConfig::Shipped) => start_shipped(&label, kind, v.options())?,
+        _ => T1Lab::start(&label, kind, v.options())?,
+    };
     if a.keep_logs {
         lab.keep_dir();
     }
@@ -253,12 +342,24 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
+    // The idle RTT again, after the runs (the lab pings a while after its
+    // sessions came up; this harness right after they have all their TCP
+    // connections): shows whether the time of the ping matters.
+    let p2 = ping(
+        lab.client_ns(0),
+        dst,
+        a.ping_count,
+        Duration::from_millis(200),
+    )?;
     // As the client sees the session after the runs.
     let status = lab.clients[0].client.status(&lab.clients[0].account)?;
     Ok(json!({
         "test": "T1",
         "variant": v.name(),
-        "server": kind.label(),
+        "server": server_label,
+        "softether_config": se_config.map(|c| format!("{c:?}").to_lowercase()),
+        "ping_after_avg_ms": p2.rtt_avg_ms,
+        "ping_after_median_ms": p2.rtt_median_ms,
         "path": format!("{src}->{dst}"),
         "duration_s": a.secs,
         "runs": a.runs,
@@ -288,6 +389,29 @@ fn measure_t1(a: &T1Args, v: Variant, kind: &ServerKind) -> Result<Value> {
     }))
 }
 
+/// As `T1Lab::start`, with the server reading SoftEther's shipped defaults
+/// ([`shipped_defaults`] of the lab's file).
+fn start_shipped(label: &str, kind: &ServerKind, opts: T1Options) -> Result<T1Lab> {
+    let mut lab = T1Lab::prepare(label, opts)?;
+    let r = (|| -> Result<()> {
+        let text = shipped_defaults(&lab.config_spec().render()?)?;
+        let file = lab.dir().join("shipped-vpn_server.config");
+        std::fs::write(&file, text)?;
+        lab.start_server_with_file(kind, &file)?;
+        lab.start_clients()?;
+        lab.connect_all()?;
+        lab.wait_inner_ping(0, 1, Duration::from_secs(20))
+    })();
+    if let Err(e) = r {
+        lab.keep_dir();
+        anyhow::bail!(
+            "T1 setup with SoftEther's shipped defaults failed: {e:#}\n{}",
+            lab.diagnostics()
+        );
+    }
+    Ok(lab)
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -298,9 +422,10 @@ fn num(v: &Value, k: &str) -> Option<f64> {
 
 /// Side-by-side table for one variant; ratio column = ours / SoftEther.
 fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
-    let rows: [(&str, &str); 5] = [
+    let rows: [(&str, &str); 6] = [
         ("throughput Mbit/s (median)", "throughput_mbps"),
         ("ping avg ms", "ping_avg_ms"),
+        ("ping avg ms after runs", "ping_after_avg_ms"),
         ("server CPU % of one core", "server_cpu_pct"),
         ("clients CPU % (both)", "clients_cpu_pct"),
         ("server CPU % per Gbit/s", "server_cpu_pct_per_gbps"),
@@ -328,9 +453,18 @@ fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
             r.get("server").and_then(|x| x.as_str()).unwrap_or("?")
         ));
     }
-    let ratio = results.len() == 2;
+    // Ratio columns: the first result (ours) over each other one.
+    let ratio = results.len() >= 2;
     if ratio {
-        s.push_str(&format!("{:>16}", "ours/SoftEther"));
+        for r in &results[1..] {
+            let name = r.get("server").and_then(|x| x.as_str()).unwrap_or("?");
+            let short = if name == "softether-shipped" {
+                "ours/SE-shipped"
+            } else {
+                "ours/SoftEther"
+            };
+            s.push_str(&format!("{short:>16}"));
+        }
     }
     s.push('\n');
     for (title, key) in rows {
@@ -343,9 +477,11 @@ fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
             }
         }
         if ratio {
-            match (vals[0], vals[1]) {
-                (Some(o), Some(se)) if se != 0.0 => s.push_str(&format!("{:>15.2}x", o / se)),
-                _ => s.push_str(&format!("{:>16}", "-")),
+            for other in &vals[1..] {
+                match (vals[0], *other) {
+                    (Some(o), Some(se)) if se != 0.0 => s.push_str(&format!("{:>15.2}x", o / se)),
+                    _ => s.push_str(&format!("{:>16}", "-")),
+                }
             }
         }
         s.push('\n');
@@ -360,4 +496,40 @@ fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
+
+    #[test]
+    fn shipped_defaults_keep_the_internet_features_off() {
+        let spec = ServerConfigSpec::with_hub(5555, "DEFAULT", &[UserSpec::new("u1", "p")]);
+        let lab = spec.render_at(0).unwrap();
+        let t = shipped_defaults(&lab).unwrap();
+        for needle in [
+            "uint Port 443",
+            "uint Port 992",
+            "uint Port 1194",
+            "uint Port 5555",
+            "bool DisableJsonRpcWebApi false",
+            "bool DisableGetHostNameWhenAcceptTcp false",
+            "string PortsUDP 1194",
+            "bool UseKeepConnect false",
+            "bool DisableNatTraversal true",
+            "bool EnableVpnAzure false",
+        ] {
+            assert!(t.contains(needle), "missing {needle}");
+        }
+        assert!(
+            !t.contains("bool Enabled false"),
+            "OpenVPN/SSTP stay off:\n{t}"
+        );
+        let ddns = t.find("declare DDnsClient").unwrap();
+        assert!(t[ddns..].contains("bool Disabled true"));
+        assert_eq!(t.matches('{').count(), t.matches('}').count());
+        // A file without the settings is refused, not silently kept.
+        assert!(shipped_defaults("declare root\n{\n}\n").is_err());
+    }
 }
