@@ -422,10 +422,12 @@ fn num(v: &Value, k: &str) -> Option<f64> {
 
 /// Side-by-side table for one variant; ratio column = ours / SoftEther.
 fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
-    let rows: [(&str, &str); 6] = [
+    let rows: [(&str, &str); 8] = [
         ("throughput Mbit/s (median)", "throughput_mbps"),
         ("ping avg ms", "ping_avg_ms"),
+        ("ping median ms", "ping_median_ms"),
         ("ping avg ms after runs", "ping_after_avg_ms"),
+        ("ping median ms after runs", "ping_after_median_ms"),
         ("server CPU % of one core", "server_cpu_pct"),
         ("clients CPU % (both)", "clients_cpu_pct"),
         ("server CPU % per Gbit/s", "server_cpu_pct_per_gbps"),

@@ -278,7 +278,10 @@ fn raise_fd_limit() {
 /// the CPUs (at least one). The kernel's TCP processing of the same traffic
 /// needs about as much CPU as the engine, and fewer engine threads mean
 /// fewer cross-thread wake-ups: on the 2-core benchmark machine one thread
-/// gave ~35 % less server CPU per Gbit/s than two (BENCHMARKS.md, T1).
+/// gave ~35 % less server CPU per Gbit/s than two in T1, and 10–14 % less
+/// with 2 to 100 encrypted sessions in the server-bound benchmark; only at
+/// 1000 busy sessions did two threads do better (BENCHMARKS.md, "Runtime
+/// threads: the default"), which is what the override is for.
 pub fn worker_threads() -> usize {
     if let Some(n) = std::env::var("RUSTETHER_WORKER_THREADS")
         .ok()

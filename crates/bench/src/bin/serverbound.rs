@@ -15,14 +15,18 @@
 //!
 //! 1. login (at most `--login-concurrency` in flight, source addresses
 //!    round-robin over `--sources`); keep-alives while waiting;
-//! 2. announce: every session sends one frame addressed to its own MAC so
-//!    the hub learns every MAC without flooding (a hub never sends a frame
-//!    back to the session it came from; SoftEther src/Cedar/Hub.c
-//!    `StorePacket` learns the source before it looks up the destination);
-//! 3. idle: `--idle-rate` frames/s in total, paced, for `--idle-secs`:
-//!    latency of a lightly loaded server;
+//! 2. announce: session 0 sends one frame to session 1 (one flood), then
+//!    every other session one frame to session 0, so the hub learns every
+//!    MAC with a single flood (a frame whose destination equals its source
+//!    is dropped before learning, SoftEther src/Cedar/Hub.c `StorePacket`,
+//!    crates/hub `Switch::route`);
+//! 3. idle: `--idle-rate` frames/s in total, paced, for 1 s (not
+//!    sampled) plus `--idle-secs`: latency of a lightly loaded server;
 //! 4. load: every session writes blocks of `--batch` frames to its partner
-//!    without pacing; after `--warmup` s the measurement window of `--secs`
+//!    without pacing, but with at most `--window` frames in flight (written
+//!    and not yet seen by the partner, as a TCP flow inside the tunnel
+//!    would; after 200 ms without progress the frames in flight count as
+//!    dropped and the sender goes on; `--window 0`: pure flood); after `--warmup` s the measurement window of `--secs`
 //!    s starts: frames and bytes received, server CPU (utime + stime of the
 //!    server's process group from `/proc/<pid>/stat`), our own CPU
 //!    (`getrusage`), the machine's busy and steal time;
@@ -82,6 +86,7 @@ const MAX_SESSIONS: usize = 20_000;
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 const PH_WAIT: u8 = 0;
+const PH_ANNOUNCE0: u8 = 5;
 const PH_ANNOUNCE: u8 = 3;
 const PH_IDLE: u8 = 1;
 const PH_LOAD: u8 = 2;
@@ -148,6 +153,10 @@ struct RunArgs {
     /// Frames per data block (one TLS write) under load.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Frames a sender may have in flight (written, not yet seen by its
+    /// partner) under load; 0 = no limit (pure flood).
+    #[arg(long, default_value_t = 128)]
+    window: u64,
     /// Under load, one latency sample every this many frames.
     #[arg(long, default_value_t = 8)]
     sample_every: u64,
@@ -252,6 +261,11 @@ fn check_args(a: &RunArgs) -> Result<(), String> {
 /// Counters shared by every session task (updated once per block or read).
 #[derive(Default)]
 struct Shared {
+    /// Per sender: 1 + the highest sequence number its partner has seen
+    /// (or the sender gave up waiting for); the flow-control window.
+    acked: Vec<AtomicU64>,
+    /// Per sender: woken when `acked` moves.
+    wake: Vec<tokio::sync::Notify>,
     phase: AtomicU8,
     sent: [AtomicU64; 3],
     recv: [AtomicU64; 3],
@@ -262,6 +276,9 @@ struct Shared {
     /// Frames that are not benchmark frames (e.g. the server's own).
     foreign: AtomicU64,
     session_errors: AtomicUsize,
+    /// Idle-phase frames sent before this time (ns since the run's base)
+    /// are not latency samples: the first second settles the sessions.
+    idle_from_ns: AtomicU64,
     first_error: std::sync::Mutex<Option<String>>,
 }
 
@@ -418,13 +435,22 @@ async fn writer_task(
                     }
                 }
             }
+            // The hub learns a MAC from a frame's source, but drops a frame
+            // whose destination is its own source: session 0 announces to
+            // session 1 (one flood), then everyone else to session 0.
+            PH_ANNOUNCE0 if idx == 0 && !announced => {
+                announced = true;
+                block.clear();
+                put_frame(&mut block, peer, me, 0, idx as u32, 0, t(base), 60);
+                enc.encode_frames(&mut out, [&block[..]]);
+            }
             PH_ANNOUNCE | PH_IDLE if !announced => {
                 announced = true;
                 block.clear();
-                put_frame(&mut block, me, me, 0, idx as u32, 0, t(base), 60);
+                put_frame(&mut block, mac(0), me, 0, idx as u32, 0, t(base), 60);
                 enc.encode_frames(&mut out, [&block[..]]);
             }
-            PH_ANNOUNCE => {
+            PH_ANNOUNCE0 | PH_ANNOUNCE => {
                 if phase_rx.changed().await.is_err() {
                     return;
                 }
@@ -452,6 +478,19 @@ async fn writer_task(
                 enc.encode_frames(&mut out, [&block[..]]);
             }
             PH_LOAD => {
+                let acked = shared.acked[idx].load(Ordering::Relaxed);
+                if a.window > 0 && seq + a.batch as u64 > acked + a.window {
+                    tokio::select! {
+                        _ = shared.wake[idx].notified() => {}
+                        _ = phase_rx.changed() => {}
+                        // Nothing seen for a while: what is in flight was
+                        // dropped (counted as lost at the end); go on.
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                            shared.acked[idx].fetch_max(seq, Ordering::Relaxed);
+                        }
+                    }
+                    continue;
+                }
                 block.clear();
                 let now = t(base);
                 for _ in 0..a.batch {
@@ -521,14 +560,20 @@ async fn reader_task(
         }
         let now = base.elapsed().as_nanos() as u64;
         let (mut c_idle, mut c_load, mut bytes, mut mis, mut foreign) = (0, 0, 0, 0, 0);
+        let mut seen = None;
         loop {
             match dec.next_event(&mut buf) {
                 Ok(Some(BlockEvent::Frame(f))) => match parse_frame(&f) {
                     Some((ph, sender, seq, t)) if sender == want => {
+                        if ph == PH_IDLE || ph == PH_LOAD {
+                            seen = Some(seq + 1);
+                        }
                         let us = (now.saturating_sub(t) / 1000).min(u32::MAX as u64) as u32;
                         if ph == PH_IDLE {
                             c_idle += 1;
-                            idle.push(us);
+                            if t >= shared.idle_from_ns.load(Ordering::Relaxed) {
+                                idle.push(us);
+                            }
                         } else if ph == PH_LOAD {
                             c_load += 1;
                             bytes += f.len() as u64;
@@ -548,6 +593,10 @@ async fn reader_task(
                     return (idle, load);
                 }
             }
+        }
+        if let Some(s) = seen {
+            shared.acked[want as usize].fetch_max(s, Ordering::Relaxed);
+            shared.wake[want as usize].notify_one();
         }
         if c_idle > 0 {
             shared.recv[PH_IDLE as usize].fetch_add(c_idle, Ordering::Relaxed);
@@ -577,6 +626,17 @@ fn percentiles(mut v: Vec<u32>) -> Value {
     v.sort_unstable();
     let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     json!({"samples": v.len(), "p50": p(0.50), "p90": p(0.90), "p99": p(0.99), "max": v[v.len() - 1]})
+}
+
+/// TCP segments retransmitted so far by this network namespace
+/// (`RetransSegs` of /proc/net/snmp, which is per namespace); `None` if
+/// unreadable.
+fn tcp_retrans_segs() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let i = names.split_whitespace().position(|n| n == "RetransSegs")?;
+    values.split_whitespace().nth(i)?.parse().ok()
 }
 
 fn self_cpu_s() -> f64 {
@@ -634,6 +694,7 @@ async fn run(a: RunArgs) -> (Value, bool) {
         "sessions": a.sessions,
         "frame_bytes": a.frame_size,
         "batch": a.batch,
+        "window": a.window,
         "secs": a.secs,
         "loadavg_1m_before": std::fs::read_to_string("/proc/loadavg").ok()
             .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok()),
@@ -649,7 +710,14 @@ async fn run(a: RunArgs) -> (Value, bool) {
         }
     };
     raise_nofile(a.sessions as u64 * 2 + 256);
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        acked: (0..a.sessions).map(|_| AtomicU64::new(0)).collect(),
+        wake: (0..a.sessions)
+            .map(|_| tokio::sync::Notify::new())
+            .collect(),
+        idle_from_ns: AtomicU64::new(u64::MAX),
+        ..Shared::default()
+    });
     let base = Instant::now();
 
     // 1. Logins.
@@ -712,14 +780,21 @@ async fn run(a: RunArgs) -> (Value, bool) {
         return (res, false);
     }
 
+    let retrans0 = tcp_retrans_segs();
     // 2. Announce own MACs; 3. idle latency.
     let set = |p: u8| {
         shared.phase.store(p, Ordering::Relaxed);
         let _ = phase_tx.send(p);
     };
+    set(PH_ANNOUNCE0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     set(PH_ANNOUNCE);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     set(PH_IDLE);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    shared
+        .idle_from_ns
+        .store(base.elapsed().as_nanos() as u64, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(a.idle_secs)).await;
 
     // 4. Load.
@@ -727,6 +802,7 @@ async fn run(a: RunArgs) -> (Value, bool) {
     tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
     let groups: Vec<i32> = a.server_pid.into_iter().collect();
     let win = CpuWindow::start(&groups);
+    let retrans1 = tcp_retrans_segs();
     let (f0, b0, c0, w0) = (
         shared.recv[PH_LOAD as usize].load(Ordering::Relaxed),
         shared.recv_load_bytes.load(Ordering::Relaxed),
@@ -741,6 +817,7 @@ async fn run(a: RunArgs) -> (Value, bool) {
         w0.elapsed().as_secs_f64(),
     );
     let u = win.finish();
+    let retrans2 = tcp_retrans_segs();
 
     // 5. Drain.
     set(PH_STOP);
@@ -799,6 +876,12 @@ async fn run(a: RunArgs) -> (Value, bool) {
     res["idle_frames_lost"] = json!(sent_i.saturating_sub(recv_i));
     res["misdelivered_frames"] = json!(shared.misdelivered.load(Ordering::Relaxed));
     res["foreign_frames"] = json!(shared.foreign.load(Ordering::Relaxed));
+    // Retransmissions by the client side (the server namespace's own are
+    // not visible here): a frame stuck behind a retransmission timeout
+    // shows as a latency of hundreds of ms or more.
+    let diff = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+    res["client_tcp_retrans_before_load"] = json!(diff(retrans0, retrans1));
+    res["client_tcp_retrans_in_window"] = json!(diff(retrans1, retrans2));
     res["latency_idle_us"] = percentiles(idle_s);
     res["latency_load_us"] = percentiles(load_s);
     let errors = shared.session_errors.load(Ordering::Relaxed);
@@ -884,7 +967,7 @@ fn report(files: &[PathBuf], reference: &str) -> Result<String, String> {
             s.push_str(&format!("{l:>14}"));
         }
         for l in labels.iter().filter(|l| *l != reference) {
-            s.push_str(&format!("{:>16}", format!("{l}/{reference}")));
+            s.push_str(&format!("{:>20}", format!("{l}/{reference}")));
         }
         s.push('\n');
         for (title, get) in figures.iter() {
@@ -907,11 +990,15 @@ fn report(files: &[PathBuf], reference: &str) -> Result<String, String> {
                     (Some(o), Some(r)) if r != 0.0 => format!("{:.2}x", o / r),
                     _ => "-".into(),
                 };
-                s.push_str(&format!("{cell:>16}"));
+                s.push_str(&format!("{cell:>20}"));
             }
             s.push('\n');
         }
     }
+    s.push_str(
+        "\n(1) under load every pair keeps --window frames in flight, so this is\n    \
+         about window x pairs / throughput (Little's law), not an independent figure.\n",
+    );
     Ok(s)
 }
 
