@@ -105,7 +105,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Mode {
     /// Measure one server at one session count (one JSON line on stdout).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Side-by-side table (ratios to the reference label) from JSON lines.
     Report {
         /// JSON-lines files written by `run` (via bench/serverbound.sh).
@@ -196,6 +196,7 @@ fn main() {
             }
         },
         Mode::Run(a) => {
+            let a = *a;
             if let Err(e) = check_args(&a) {
                 eprintln!("serverbound: ERROR: {e}");
                 std::process::exit(2);
@@ -300,17 +301,13 @@ fn partner(i: usize) -> usize {
     i ^ 1
 }
 
+/// What a benchmark frame carries: (phase, sender index, sequence number,
+/// send time in ns since the run's base).
+type Stamp = (u8, u32, u64, u64);
+
 /// Appends one benchmark frame of `size` bytes to `out`.
-fn put_frame(
-    out: &mut BytesMut,
-    dst: [u8; 6],
-    src: [u8; 6],
-    phase: u8,
-    sender: u32,
-    seq: u64,
-    t: u64,
-    size: usize,
-) {
+fn put_frame(out: &mut BytesMut, dst: [u8; 6], src: [u8; 6], stamp: Stamp, size: usize) {
+    let (phase, sender, seq, t) = stamp;
     let start = out.len();
     out.put_slice(&dst);
     out.put_slice(&src);
@@ -324,8 +321,8 @@ fn put_frame(
     out.resize(start + size.max(MIN_FRAME), 0);
 }
 
-/// (phase, sender, seq, send time ns) of a benchmark frame.
-fn parse_frame(f: &[u8]) -> Option<(u8, u32, u64, u64)> {
+/// The [`Stamp`] of a benchmark frame.
+fn parse_frame(f: &[u8]) -> Option<Stamp> {
     if f.len() < MIN_FRAME || u16::from_be_bytes([f[12], f[13]]) != ETHERTYPE {
         return None;
     }
@@ -441,13 +438,13 @@ async fn writer_task(
             PH_ANNOUNCE0 if idx == 0 && !announced => {
                 announced = true;
                 block.clear();
-                put_frame(&mut block, peer, me, 0, idx as u32, 0, t(base), 60);
+                put_frame(&mut block, peer, me, (0, idx as u32, 0, t(base)), 60);
                 enc.encode_frames(&mut out, [&block[..]]);
             }
             PH_ANNOUNCE | PH_IDLE if !announced => {
                 announced = true;
                 block.clear();
-                put_frame(&mut block, mac(0), me, 0, idx as u32, 0, t(base), 60);
+                put_frame(&mut block, mac(0), me, (0, idx as u32, 0, t(base)), 60);
                 enc.encode_frames(&mut out, [&block[..]]);
             }
             PH_ANNOUNCE0 | PH_ANNOUNCE => {
@@ -467,10 +464,7 @@ async fn writer_task(
                     &mut block,
                     peer,
                     me,
-                    PH_IDLE,
-                    idx as u32,
-                    seq,
-                    t(base),
+                    (PH_IDLE, idx as u32, seq, t(base)),
                     a.frame_size,
                 );
                 seq += 1;
@@ -498,10 +492,7 @@ async fn writer_task(
                         &mut block,
                         peer,
                         me,
-                        PH_LOAD,
-                        idx as u32,
-                        seq,
-                        now,
+                        (PH_LOAD, idx as u32, seq, now),
                         a.frame_size,
                     );
                     seq += 1;
@@ -942,7 +933,8 @@ fn report(files: &[PathBuf], reference: &str) -> Result<String, String> {
             .rev()
             .find(|r| r["label"] == label && r["sessions"].as_u64() == Some(n))
     };
-    let figures: [(&str, &dyn Fn(&Value) -> Option<f64>); 7] = [
+    type Figure<'a> = (&'a str, &'a dyn Fn(&Value) -> Option<f64>);
+    let figures: [Figure; 7] = [
         ("throughput Mbit/s", &|r| r["throughput_mbps"].as_f64()),
         ("server CPU %", &|r| r["server_cpu_pct"].as_f64()),
         ("server CPU % per Gbit/s", &|r| {
@@ -984,9 +976,9 @@ fn report(files: &[PathBuf], reference: &str) -> Result<String, String> {
                 };
                 s.push_str(&format!("{cell:>14}"));
             }
-            let refv = find(reference, n).and_then(|r| get(r));
+            let refv = find(reference, n).and_then(get);
             for l in labels.iter().filter(|l| *l != reference) {
-                let cell = match (find(l, n).and_then(|r| get(r)), refv) {
+                let cell = match (find(l, n).and_then(get), refv) {
                     (Some(o), Some(r)) if r != 0.0 => format!("{:.2}x", o / r),
                     _ => "-".into(),
                 };
@@ -1009,7 +1001,7 @@ mod tests {
     #[test]
     fn frame_round_trip() {
         let mut b = BytesMut::new();
-        put_frame(&mut b, mac(1), mac(0), PH_LOAD, 0, 42, 7, 100);
+        put_frame(&mut b, mac(1), mac(0), (PH_LOAD, 0, 42, 7), 100);
         assert_eq!(b.len(), 100);
         assert_eq!(&b[0..6], &mac(1));
         assert_eq!(parse_frame(&b), Some((PH_LOAD, 0, 42, 7)));
