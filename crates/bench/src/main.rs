@@ -455,17 +455,19 @@ fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
             r.get("server").and_then(|x| x.as_str()).unwrap_or("?")
         ));
     }
-    // Ratio columns: the first result (ours) over each other one.
+    // Ratio columns: the first result (ours, unless only SoftEther runs)
+    // over each other one.
     let ratio = results.len() >= 2;
     if ratio {
+        let short = |r: &Value| match r.get("server").and_then(|x| x.as_str()) {
+            Some("rustether") => "ours",
+            Some("softether-vpnserver") => "SoftEther",
+            Some("softether-shipped") => "SE-shipped",
+            _ => "?",
+        };
         for r in &results[1..] {
-            let name = r.get("server").and_then(|x| x.as_str()).unwrap_or("?");
-            let short = if name == "softether-shipped" {
-                "ours/SE-shipped"
-            } else {
-                "ours/SoftEther"
-            };
-            s.push_str(&format!("{short:>16}"));
+            let head = format!("{}/{}", short(&results[0]), short(r));
+            s.push_str(&format!("{head:>16}"));
         }
     }
     s.push('\n');
