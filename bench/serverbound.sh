@@ -6,7 +6,7 @@
 # run: our vpnserver with 1 and with 2 runtime threads
 # (RUSTETHER_WORKER_THREADS) and the real SoftEther VPN Server 5.01.
 #
-#   bench/serverbound.sh                        # levels 2,10,100,1000 sessions, ~6 min
+#   bench/serverbound.sh                        # levels 2,10,100,1000 sessions, ~5 min
 #   SB_LEVELS=2,100 SB_SERVERS="ours-1t softether" bench/serverbound.sh
 #
 # Output: one JSON line per (server, level) on stdout (also saved in
