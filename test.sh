@@ -30,11 +30,12 @@ cd "$(dirname "$0")"
 # Debian packages the tests need (program → package: ip, ss → iproute2;
 # ping → iputils-ping; setpriv, unshare, setsid → util-linux; timeout →
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
-# udhcpc (SecureNAT test) → busybox).
+# udhcpc (SecureNAT test) → busybox; chromium, chromedriver (web console
+# browser test) → chromium, chromium-driver).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox
+    curl systemd build-essential busybox chromium chromium-driver
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -88,7 +88,8 @@ pub enum ServerEvent {
     Request(ClientRequest),
     /// An HTTP request for the JSON-RPC web API (only after
     /// [`ServerNegotiation::set_web_api`]`(true)`): `POST /api` or `/api/`,
-    /// `GET`/`HEAD` `/api`, `/api?…`, `/api/…`, or `OPTIONS /api`, `/api/`
+    /// `GET`/`HEAD` `/api`, `/api?…`, `/api/…`, or `OPTIONS /api`, `/api/`,
+    /// and the web console's `GET`/`HEAD` `/admin…` ([`is_web_console_request`])
     /// (target and method compared case-insensitively, as
     /// `ServerDownloadSignature`). The head has been consumed; a POST body
     /// (`Content-Length` bytes, not checked here) is still at the front of
@@ -100,21 +101,39 @@ pub enum ServerEvent {
 
 /// True for the targets `ServerDownloadSignature` hands to the JSON-RPC
 /// web API for `method` (`JsonRpcProcPost`, `JsonRpcProcGet`,
-/// `JsonRpcProcOptions`; `/admin…` web UI targets are not included).
+/// `JsonRpcProcOptions`), and for the web console's `GET`/`HEAD`
+/// `/admin`, `/admin?…`, `/admin/…` (SoftEther `AdminWebProcGet`, which
+/// serves `hamcore/wwwroot/admin/` when the API is enabled; see
+/// [`is_web_console_request`]).
 pub fn is_web_api_request(method: &str, target: &str) -> bool {
     let exact = target.eq_ignore_ascii_case("/api") || target.eq_ignore_ascii_case("/api/");
-    let starts = |p: &str| {
-        target
-            .get(..p.len())
-            .is_some_and(|t| t.eq_ignore_ascii_case(p))
-    };
     if method.eq_ignore_ascii_case("POST") || method.eq_ignore_ascii_case("OPTIONS") {
         exact
     } else if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
-        exact || starts("/api?") || starts("/api/")
+        exact
+            || starts_ci(target, "/api?")
+            || starts_ci(target, "/api/")
+            || is_web_console_request(method, target)
     } else {
         false
     }
+}
+
+/// True for a `GET`/`HEAD` of the web console: `/admin`, `/admin?…` or
+/// `/admin/…` (case-insensitive, as `ServerDownloadSignature`). Such a
+/// request is also a [`ServerEvent::WebApi`] hand-off; the caller tells the
+/// two apart with this function.
+pub fn is_web_console_request(method: &str, target: &str) -> bool {
+    (method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD"))
+        && (target.eq_ignore_ascii_case("/admin")
+            || starts_ci(target, "/admin?")
+            || starts_ci(target, "/admin/"))
+}
+
+fn starts_ci(target: &str, prefix: &str) -> bool {
+    target
+        .get(..prefix.len())
+        .is_some_and(|t| t.eq_ignore_ascii_case(prefix))
 }
 
 #[derive(Debug)]
@@ -404,8 +423,8 @@ impl ServerNegotiation {
 
     /// One request of the step-1 dispatcher (`ServerDownloadSignature`).
     /// JSON-RPC web API requests are handed to the caller before this (see
-    /// [`ServerEvent::WebApi`]); the web UI and SSTP hand-offs are not
-    /// implemented: requests for them, and web API requests while the API
+    /// [`ServerEvent::WebApi`], the web console's `/admin…` too); the SSTP
+    /// hand-off is not implemented: requests for them, and web API requests while the API
     /// is disabled, get the answers SoftEther gives with those features
     /// disabled.
     fn dispatch(&mut self, head: HttpHead, out: &mut Vec<u8>) -> Result<(), NegotiationError> {
@@ -853,6 +872,13 @@ mod tests {
         assert!(matches!(r, Err(NegotiationError::BadRequest(_))));
 
         assert!(is_web_api_request("post", "/API"));
+        assert!(is_web_api_request("GET", "/admin/"));
+        assert!(is_web_api_request("get", "/ADMIN"));
+        assert!(is_web_api_request("HEAD", "/admin/app.js"));
+        assert!(!is_web_api_request("POST", "/admin/"));
+        assert!(!is_web_api_request("GET", "/administrator"));
+        assert!(is_web_console_request("GET", "/admin?x=1"));
+        assert!(!is_web_console_request("GET", "/api/"));
         assert!(!is_web_api_request("POST", "/api?x"));
         assert!(!is_web_api_request("PUT", "/api"));
     }

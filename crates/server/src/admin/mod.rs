@@ -38,6 +38,7 @@
 //!   the configuration has saved it atomically before its answer is sent.
 
 mod backend;
+mod console;
 mod convert;
 mod sys;
 #[cfg(test)]

@@ -21,10 +21,12 @@ use rustether_admin::json::{
     to_body, to_json, try_from_json, CONTENT_TYPE_GET, CONTENT_TYPE_POST, CORS_HEADERS,
     MAX_BODY_HUB_ADMIN, MAX_BODY_SERVER_ADMIN, WWW_AUTHENTICATE,
 };
-use rustether_admin::login::{is_local_source, HubAdminEntry, LoginSource};
+use rustether_admin::login::{
+    is_empty_password_hash, is_local_source, HubAdminEntry, LoginSource,
+};
 use rustether_admin::{Caller, RpcFunction};
 use rustether_proto::http::{http_date, write_response, HttpHead};
-use rustether_proto::negotiate::ServerNegotiation;
+use rustether_proto::negotiate::{is_web_console_request, ServerNegotiation};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
@@ -57,7 +59,10 @@ async fn send(
 ) -> bool {
     let date = http_date(now_unix_secs());
     let mut headers: Vec<(&str, &str)> = vec![
-        ("Cache-Control", "no-cache"),
+        // SoftEther sends `no-cache`; answers hold secrets (configuration,
+        // hashes), so they must not be stored at all.
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
         ("Content-Type", content_type),
         ("Date", &date),
         ("Connection", "Keep-Alive"),
@@ -160,6 +165,12 @@ pub(crate) async fn web_request(
     peer: SocketAddr,
 ) -> bool {
     let ip = peer.ip();
+    if is_web_console_request(head.method(), head.target()) {
+        // The console's static files: no credentials, so they count as
+        // unauthenticated requests like OPTIONS.
+        nego.web_request_done(false);
+        return super::console::serve(tls, &head, now_unix_secs()).await;
+    }
     let method = head.method().to_ascii_uppercase();
     if method == "OPTIONS" {
         // Unauthenticated: it must not restart the request count, or a
@@ -217,13 +228,16 @@ pub(crate) async fn web_request(
                     r.as_ref().map(|_| ()).map_err(|e| *e),
                 );
                 match r {
-                    Ok(rights) => Ok((
-                        rights,
-                        admin
-                            .server
-                            .with_config(|c| c.server.allow_local_empty_password_admin())
-                            && is_local_source(ip, &own),
-                    )),
+                    Ok(rights) => {
+                        let (trust_local, empty) = admin.server.with_config(|c| {
+                            (
+                                c.server.allow_local_empty_password_admin(),
+                                is_empty_password_hash(&c.server.hashed_password),
+                            )
+                        });
+                        let empty = empty && rights.is_server_admin();
+                        Ok((rights, trust_local && is_local_source(ip, &own), empty))
+                    }
                     Err(code) => {
                         warn!(
                             "admin: {ip} JSON-RPC login as {:?} refused: {} ({})",
@@ -237,7 +251,7 @@ pub(crate) async fn web_request(
             }
         },
     };
-    let Ok((rights, from_local)) = rights else {
+    let Ok((rights, from_local, empty_password)) = rights else {
         // Discard the body like `RecvAllWithDiscard`, within the smaller limit.
         if !discard_body(tls, buf, body_len, MAX_BODY_HUB_ADMIN).await {
             return false;
@@ -320,8 +334,20 @@ pub(crate) async fn web_request(
         }
     };
     nego.web_request_done(true);
-    send(tls, &head, 200, "OK", content_type, &[], &answer).await
+    // Tells the web console (and only a server administrator) to show its
+    // warning and the form to set a password (docs/web-console.md).
+    let extra: &[(&str, &str)] = if empty_password {
+        &[(EMPTY_PASSWORD_HEADER, "1")]
+    } else {
+        &[]
+    };
+    send(tls, &head, 200, "OK", content_type, extra, &answer).await
 }
+
+/// Header on JSON-RPC answers to a server administrator while the server
+/// administrator password is empty (RustEther only; read by the web
+/// console, docs/web-console.md).
+pub(crate) const EMPTY_PASSWORD_HEADER: &str = "X-RustEther-Empty-Admin-Password";
 
 /// The throttle account of JSON-RPC credentials (the same as vpncmd's).
 fn json_account(creds: &json::AdminCredentials) -> String {
