@@ -175,8 +175,14 @@ impl Browser {
     /// cell is `first`; `confirm` clicks it twice (the console's
     /// confirmation step).
     async fn row_button(&self, first: &str, label: &str, confirm: bool) {
-        let xp = format!("//tr[td[1][normalize-space()='{first}']]//button[normalize-space()='{label}']");
-        self.xpath(&xp).await.click().await.expect("click row button");
+        let xp = format!(
+            "//tr[td[1][normalize-space()='{first}']]//button[normalize-space()='{label}']"
+        );
+        self.xpath(&xp)
+            .await
+            .click()
+            .await
+            .expect("click row button");
         if confirm {
             let xp2 = format!(
                 "//tr[td[1][normalize-space()='{first}']]//button[normalize-space()='Confirm: {label}']"
@@ -190,7 +196,12 @@ impl Browser {
         let before = self
             .js("return document.getElementById('page').dataset.loaded || ''")
             .await;
-        self.js(&format!("location.hash = '#/{name}'; return 1")).await;
+        // Through another hash, so that the page renders even when it is
+        // already the current one (no `hashchange` otherwise).
+        self.js(&format!(
+            "location.hash = '#/reload'; location.hash = '#/{name}'; return 1"
+        ))
+        .await;
         let script = format!(
             "const p = document.getElementById('page'); \
              return p.dataset.page === '{name}' && !p.hasAttribute('aria-busy') && \
@@ -215,11 +226,11 @@ impl Browser {
             .js("return document.getElementById('page').dataset.page")
             .await;
         let name = name.as_str().unwrap_or("dashboard").to_owned();
-        self.js("location.hash = '#/none'; return 1").await;
         self.page(&name).await;
     }
 
     async fn shot(&self, name: &str) {
+        self.js("window.scrollTo(0, 0); return 1").await;
         let png = self.c.screenshot().await.expect("screenshot");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
     }
@@ -237,6 +248,73 @@ impl Browser {
             "return !document.getElementById('login').classList.contains('hidden')",
         )
         .await;
+    }
+}
+
+/// Script: true if a table row of the page has `first` in its first cell.
+fn row_exists(first: &str) -> String {
+    format!(
+        "return [...document.querySelectorAll('#page tbody tr')].some((tr) => tr.cells[0].innerText === '{first}')"
+    )
+}
+
+/// Script: true if the row whose first cell is `first` has `text` in cell `i`.
+fn cell_is(first: &str, i: usize, text: &str) -> String {
+    format!(
+        "const r = [...document.querySelectorAll('#page tbody tr')].find((tr) => tr.cells[0].innerText === '{first}'); \
+         return !!r && !document.getElementById('page').hasAttribute('aria-busy') && r.cells[{i}].innerText === '{text}'"
+    )
+}
+
+/// Calls the JSON-RPC API from the page as server administrator (checks
+/// what the pages changed); returns the `result`, panics on an error.
+async fn api(b: &Browser, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": "t", "method": method, "params": params}).to_string();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         fetch('/api/', {{method: 'POST', headers: {{'Content-Type': 'application/json',
+           'X-VPNADMIN-PASSWORD': '{ADMIN_PW}'}}, body: {body:?}}})
+           .then((r) => r.json()).then(done, (e) => done({{error: String(e)}}));"
+    );
+    let v = b.js_async(&script).await;
+    assert!(v.get("error").is_none(), "{method}: {v}");
+    v["result"].clone()
+}
+
+/// Chooses `file` in the configuration page's file input and clicks
+/// "Upload and apply" and its confirmation.
+async fn upload(b: &Browser, file: &Path) {
+    b.el("#config-file")
+        .await
+        .send_keys(file.to_str().expect("utf-8 path"))
+        .await
+        .expect("choose a file");
+    for label in ["Upload and apply", "Confirm: Upload and apply"] {
+        b.xpath(&format!("//button[normalize-space()='{label}']"))
+            .await
+            .click()
+            .await
+            .expect("upload");
+    }
+}
+
+/// Waits until the browser has finished downloading `file` (Chromium
+/// renames its `.crdownload` file at the end).
+async fn wait_file(file: &Path, downloads: &Path) {
+    let deadline = Instant::now() + WAIT;
+    while !file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no download {}; dir has {:?}",
+            file.display(),
+            std::fs::read_dir(downloads)
+                .map(|d| d
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name())
+                    .collect::<Vec<_>>())
+                .unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -369,10 +447,7 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     assert_eq!(page["cache-control"], "no-store", "{h}");
     assert_eq!(h["api"]["cache-control"], "no-store", "{h}");
     assert_eq!(h["api"]["x-content-type-options"], "nosniff", "{h}");
-    assert!(
-        h["api"].get("access-control-allow-origin").is_none(),
-        "{h}"
-    );
+    assert!(h["api"].get("access-control-allow-origin").is_none(), "{h}");
     // no script or style was refused by the CSP and the module ran
     assert_eq!(
         b.js("return document.activeElement.id").await,
@@ -423,7 +498,12 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
         "no banner once a password is set"
     );
     b.see("Live traffic").await;
-    // the graph is drawn (some pixel is not transparent)
+    // the live graph gets samples from the API (polled every 2 s) and is drawn
+    b.wait_js(
+        "a live traffic sample",
+        "return document.getElementById('traffic-now').innerText.startsWith('now:')",
+    )
+    .await;
     b.wait_js(
         "the traffic graph",
         "const c = document.getElementById('traffic-graph'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
@@ -450,7 +530,8 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     )
     .await;
     b.fill("#create-user-form input[name=name]", USER).await;
-    b.fill("#create-user-form input[name=real]", "Alice Example").await;
+    b.fill("#create-user-form input[name=real]", "Alice Example")
+        .await;
     b.fill("#create-user-form input[name=pw]", USER_PW).await;
     b.click("#create-user-form button[type=submit]").await;
     b.see("Alice Example").await;
@@ -527,20 +608,12 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     b.shot("connection-file").await;
     b.click("#vpn-file-form button[type=submit]").await;
     let file = downloads.join(format!("{USER}@{HUB}.vpn"));
-    let deadline = Instant::now() + WAIT;
-    while !file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "no download {}; dir has {:?}",
-            file.display(),
-            std::fs::read_dir(downloads)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_file(&file, downloads).await;
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(!text.contains("HashedPassword"), "no password unless asked:\n{text}");
+    assert!(
+        !text.contains("HashedPassword"),
+        "no password unless asked:\n{text}"
+    );
     for item in [
         format!("string HubName {HUB}"),
         format!("string Username {USER}"),
@@ -552,9 +625,11 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
         assert!(text.contains(&item), "{item:?} missing:\n{text}");
     }
     let account = format!("{USER}@{HUB}");
-    client
-        .vpncmd(&["AccountImport", file.to_str().unwrap()])
-        .unwrap();
+    // vpncmd reads a leading `/` as a parameter: hand it a name relative
+    // to its working directory (the client's sandbox).
+    let name = format!("{USER}@{HUB}.vpn");
+    std::fs::copy(&file, work.join("wc-client").join(&name)).unwrap();
+    client.vpncmd(&["AccountImport", &name]).unwrap();
     let pw = format!("/PASSWORD:{USER_PW}");
     client
         .vpncmd(&["AccountPasswordSet", &account, &pw, "/TYPE:standard"])
@@ -563,6 +638,20 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     client
         .wait_established(&account, Duration::from_secs(30))
         .unwrap();
+    // the dashboard with a connected client and a few graph samples
+    b.page("dashboard").await;
+    assert_eq!(
+        b.js("return document.getElementById('stat-sessions').innerText")
+            .await,
+        "1",
+        "the dashboard counts the client's session"
+    );
+    b.wait_js(
+        "three traffic samples",
+        "return Number(document.getElementById('traffic-graph').dataset.samples) >= 3",
+    )
+    .await;
+    b.shot("dashboard").await;
     client.vpncmd(&["AccountDisconnect", &account]).unwrap();
     drop(client);
 
@@ -571,8 +660,151 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
         b.page(p).await;
         b.shot(p).await;
     }
-    b.page("dashboard").await;
-    b.shot("dashboard").await;
+
+    // --- configuration: download, a bad file refused in the page, the
+    // downloaded file uploaded and applied by the server
+    b.xpath("//button[normalize-space()='Download vpn_server.config']")
+        .await
+        .click()
+        .await
+        .expect("download the configuration");
+    let cfg = downloads.join("vpn_server.config");
+    wait_file(&cfg, downloads).await;
+    let cfg_text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(cfg_text.contains(&format!("declare {HUB}")), "{cfg_text}");
+    let bad = work.join("bad.config");
+    std::fs::write(
+        &bad,
+        "declare root\r\n{\r\n\tdeclare ListenerList\r\n\t{\r\n",
+    )
+    .unwrap();
+    upload(b, &bad).await;
+    let e = b
+        .wait_js(
+            "the page to refuse the cut-off file",
+            "return document.getElementById('config-error').innerText",
+        )
+        .await;
+    assert!(e.as_str().unwrap_or("").contains("Unbalanced"), "{e}");
+    upload(b, &cfg).await;
+    b.wait_js(
+        "the configuration to be applied",
+        "return document.getElementById('toast').innerText === 'Configuration applied.' && \
+         document.getElementById('config-error').innerText === ''",
+    )
+    .await;
+
+    // --- the other management actions of the pages
+    b.page("users").await;
+    b.fill("#create-group-form input[name=name]", "staff").await;
+    b.click("#create-group-form button[type=submit]").await;
+    b.wait_js("group staff in the list", &row_exists("staff"))
+        .await;
+    let before = api(b, "GetUser", json!({"HubName_str": HUB, "Name_str": USER})).await;
+    b.row_button(USER, "Edit", false).await;
+    b.el("#user-edit-form select[name=group]")
+        .await
+        .select_by_value("staff")
+        .await
+        .expect("choose the group");
+    b.js("document.querySelector('#user-edit-form input[name=expires]').value = '2030-01-02T03:04'; return 1")
+        .await;
+    b.xpath("//form[@id='user-edit-form']//summary")
+        .await
+        .click()
+        .await
+        .expect("open the policy");
+    b.click("#user-edit-form input[name=UsePolicy_bool]").await;
+    b.fill(
+        "#user-edit-form input[name='policy:MaxConnection_u32']",
+        "3",
+    )
+    .await;
+    b.click("#user-edit-form button[type=submit]").await;
+    b.wait_js(
+        "alice in group staff",
+        &format!("const r = [...document.querySelectorAll('#page tbody tr')].find((tr) => tr.cells[0].innerText === '{USER}'); return r && r.cells[2].innerText === 'staff'"),
+    )
+    .await;
+    let after = api(b, "GetUser", json!({"HubName_str": HUB, "Name_str": USER})).await;
+    assert_eq!(after["GroupName_str"], "staff", "{after}");
+    assert_eq!(after["UsePolicy_bool"], true, "{after}");
+    assert_eq!(after["policy:MaxConnection_u32"], 3, "{after}");
+    assert!(
+        after["ExpireTime_dt"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2030-01-0")),
+        "{after}"
+    );
+    assert_eq!(
+        after["HashedKey_bin"], before["HashedKey_bin"],
+        "the password is kept"
+    );
+    assert_ne!(
+        after["HashedKey_bin"], "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "{after}"
+    );
+
+    b.page("hubs").await;
+    b.row_button(OTHER_HUB, "Set offline", false).await;
+    b.wait_js("the hub offline", &cell_is(OTHER_HUB, 1, "Offline"))
+        .await;
+    b.row_button(OTHER_HUB, "Set online", false).await;
+    b.wait_js("the hub online", &cell_is(OTHER_HUB, 1, "Online"))
+        .await;
+
+    b.page("securenat").await;
+    b.xpath("//button[normalize-space()='Enable SecureNAT']")
+        .await
+        .click()
+        .await
+        .expect("enable");
+    b.wait_js("SecureNAT on", "const s = document.getElementById('securenat-state'); return s && s.innerText === 'enabled'").await;
+    b.shot("securenat").await;
+    b.xpath("//button[normalize-space()='Disable SecureNAT']")
+        .await
+        .click()
+        .await
+        .expect("disable");
+    b.wait_js("SecureNAT off", "const s = document.getElementById('securenat-state'); return s && s.innerText === 'disabled'").await;
+
+    b.page("listeners").await;
+    b.fill("#create-listener-form input[name=port]", "5556")
+        .await;
+    b.click("#create-listener-form button[type=submit]").await;
+    b.wait_js("listener 5556", &cell_is("5556", 1, "Listening"))
+        .await;
+    b.row_button("5556", "Delete", true).await;
+    b.wait_js(
+        "listener 5556 gone",
+        &format!(
+            "return !({})",
+            row_exists("5556").trim_start_matches("return ")
+        ),
+    )
+    .await;
+
+    b.page("cascades").await;
+    b.fill("#create-cascade-form input[name=name]", "c1").await;
+    b.fill("#create-cascade-form input[name=host]", "192.0.2.1")
+        .await;
+    b.fill("#create-cascade-form input[name=rhub]", "REMOTE")
+        .await;
+    b.fill("#create-cascade-form input[name=user]", "nobody")
+        .await;
+    b.click("#create-cascade-form input[name=online]").await;
+    b.click("#create-cascade-form button[type=submit]").await;
+    b.wait_js("cascade c1", &cell_is("c1", 3, "Offline")).await;
+    b.shot("cascades").await;
+    b.row_button("c1", "Delete", true).await;
+    b.wait_js(
+        "cascade c1 gone",
+        &format!(
+            "return !({})",
+            row_exists("c1").trim_start_matches("return ")
+        ),
+    )
+    .await;
 
     // --- keyboard: every visible control is reached with Tab
     b.page("users").await;
@@ -583,7 +815,7 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
              els.forEach((e, i) => { e.dataset.kb = String(i); });
              window.__kb = new Set();
              document.addEventListener('focusin', (ev) => { if (ev.target.dataset && ev.target.dataset.kb) window.__kb.add(ev.target.dataset.kb); });
-             document.activeElement && document.activeElement.blur();
+             els[0].focus();
              return els.length",
         )
         .await

@@ -28,6 +28,7 @@ export class TrafficGraph {
 
   draw() {
     const c = this.canvas;
+    c.dataset.samples = String(this.samples.length);
     const ratio = window.devicePixelRatio || 1;
     const w = Math.max(1, c.clientWidth), hgt = Math.max(1, c.clientHeight);
     if (c.width !== Math.round(w * ratio)) c.width = Math.round(w * ratio);

@@ -177,9 +177,26 @@ export async function hubs(ctx) {
 
 // ---------- users and groups
 
-/** Policy editor: a check box or number per policy field of `obj`. */
+/**
+ * Every policy field with SoftEther's defaults (`GetDefaultPolicy` in
+ * src/Cedar/Account.c: Access, MaxConnection 32, TimeOut 20), used when an
+ * account has no policy yet (its Get answer then has no `policy:` fields).
+ */
+const POLICY_DEFAULT = Object.fromEntries([
+  ...['Access', 'DHCPFilter', 'DHCPNoServer', 'DHCPForce', 'NoBridge', 'NoRouting', 'CheckMac', 'CheckIP',
+    'ArpDhcpOnly', 'PrivacyFilter', 'NoServer', 'NoBroadcastLimiter', 'MonitorPort', 'FixPassword', 'NoQoS',
+    'RSandRAFilter', 'RAFilter', 'DHCPv6Filter', 'DHCPv6NoServer', 'NoRoutingV6', 'CheckIPv6', 'NoServerV6',
+    'NoSavePassword', 'FilterIPv4', 'FilterIPv6', 'FilterNonIP', 'NoIPv6DefaultRouterInRA',
+    'NoIPv6DefaultRouterInRAWhenIPv6'].map((k) => ['policy:' + k + '_bool', k === 'Access']),
+  ...['MaxConnection', 'TimeOut', 'MaxMac', 'MaxIP', 'MaxUpload', 'MaxDownload', 'MultiLogins', 'MaxIPv6',
+    'AutoDisconnect', 'VLanId'].map((k) => ['policy:' + k + '_u32', { MaxConnection: 32, TimeOut: 20 }[k] || 0]),
+  ['policy:Ver3_bool', true],
+]);
+
+/** Policy editor: a check box or number per policy field (`obj`'s values, else the defaults). */
 function policyFields(obj) {
-  const keys = Object.keys(obj).filter((k) => k.startsWith('policy:'));
+  obj = { ...POLICY_DEFAULT, ...obj };
+  const keys = Object.keys(obj).filter((k) => k.startsWith('policy:') && k !== 'policy:Ver3_bool');
   return h('details', {}, h('summary', {}, 'Security policy'),
     field('Use a policy for this account (UsePolicy)', 'UsePolicy_bool', obj.UsePolicy_bool, { type: 'checkbox' }),
     h('div.policy', {}, keys.map((k) => (k.endsWith('_bool')
@@ -189,6 +206,9 @@ function policyFields(obj) {
 
 /** Copies the policy values of a form back into `p`. */
 function applyPolicy(p, v) {
+  if (v.UsePolicy_bool) {
+    for (const [k, d] of Object.entries(POLICY_DEFAULT)) if (!(k in p)) p[k] = d;
+  }
   for (const [k, val] of Object.entries(v)) {
     if (k === 'UsePolicy_bool') p[k] = val;
     else if (k.startsWith('policy:')) p[k] = k.endsWith('_bool') ? val : Number(val) || 0;
@@ -552,7 +572,9 @@ export function validateConfig(text) {
 export async function config(ctx) {
   const cfg = await call('GetConfig');
   const text = fromBase64(cfg.FileData_bin);
-  const name = cfg.FileName_str || 'vpn_server.config';
+  // The server names the file `$vpn_server.config` (SoftEther's name
+  // pattern for its own files); a download gets the plain name.
+  const name = (cfg.FileName_str || 'vpn_server.config').replace(/^\$/, '') || 'vpn_server.config';
   const input = h('input', { type: 'file', id: 'config-file', accept: '.config,.txt,text/plain' });
   const msg = h('p.error', { role: 'alert', id: 'config-error' });
   return h('div', {}, h('h2', {}, 'Configuration'),

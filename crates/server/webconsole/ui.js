@@ -1,5 +1,5 @@
 // Small DOM helpers: every node is built with createElement/textContent
-// (never innerHTML), so no text from the server is ever parsed as HTML.
+// (no HTML strings), so no text from the server is ever parsed as HTML.
 
 /** h('tag.class#id', {attr: v, onclick: f}, ...children) */
 export function h(spec, props = {}, ...children) {
@@ -55,7 +55,7 @@ export function fmtBytes(n) {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
+  return (i ? n.toFixed(1) : String(Math.round(n))) + ' ' + u[i];
 }
 
 /** `Name_str` → `Name` */

@@ -80,7 +80,10 @@ pub(crate) enum Answer {
 /// embedded list, so no path can reach anything else.
 pub(crate) fn lookup(target: &str) -> Answer {
     let path = target.split(['?', '#']).next().unwrap_or("");
-    let Some(rest) = path.get(6..).filter(|_| path[..6].eq_ignore_ascii_case("/admin")) else {
+    let Some(rest) = path
+        .get(6..)
+        .filter(|_| path[..6].eq_ignore_ascii_case("/admin"))
+    else {
         return Answer::NotFound;
     };
     let name = match rest {
@@ -135,8 +138,12 @@ mod tests {
     fn targets_map_to_embedded_files_only() {
         assert_eq!(lookup("/admin"), Answer::Redirect("/admin/"));
         assert_eq!(lookup("/ADMIN"), Answer::Redirect("/admin/"));
-        assert!(matches!(lookup("/admin/"), Answer::File(ct, b) if ct.starts_with("text/html") && !b.is_empty()));
-        assert!(matches!(lookup("/admin/?x=1"), Answer::File(ct, _) if ct.starts_with("text/html")));
+        assert!(
+            matches!(lookup("/admin/"), Answer::File(ct, b) if ct.starts_with("text/html") && !b.is_empty())
+        );
+        assert!(
+            matches!(lookup("/admin/?x=1"), Answer::File(ct, _) if ct.starts_with("text/html"))
+        );
         assert!(matches!(lookup("/admin/app.js"), Answer::File(ct, _) if ct == JS));
         for bad in [
             "/admin/../server.config",

@@ -21,9 +21,7 @@ use rustether_admin::json::{
     to_body, to_json, try_from_json, CONTENT_TYPE_GET, CONTENT_TYPE_POST, CORS_HEADERS,
     MAX_BODY_HUB_ADMIN, MAX_BODY_SERVER_ADMIN, WWW_AUTHENTICATE,
 };
-use rustether_admin::login::{
-    is_empty_password_hash, is_local_source, HubAdminEntry, LoginSource,
-};
+use rustether_admin::login::{is_empty_password_hash, is_local_source, HubAdminEntry, LoginSource};
 use rustether_admin::{Caller, RpcFunction};
 use rustether_proto::http::{http_date, write_response, HttpHead};
 use rustether_proto::negotiate::{is_web_console_request, ServerNegotiation};
