@@ -413,7 +413,7 @@ fn web_console_in_chromium() {
 
 async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     // --- /admin redirects, the page loads with strict headers
-    b.c.goto(&b.base.trim_end_matches('/').to_string())
+    b.c.goto(b.base.trim_end_matches('/'))
         .await
         .expect("open /admin");
     b.el("#login-form").await;
