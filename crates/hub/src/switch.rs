@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::access::{AccessIdentity, AccessList, PacketInfo};
 use crate::classify::{classify, ipv4_source, ipv6_source, FrameClass};
 use crate::frame::{ETHERTYPE_VLAN, HEADER_LEN, VLAN_HEADER_LEN};
 use crate::hasher::SeededState;
@@ -90,6 +91,9 @@ pub struct SessionPolicy {
     /// advertisements delivered to this session to 0
     /// (`DeleteIPv6DefaultRouterInRA`). The switch itself does not use it.
     pub no_default_router_in_ra: bool,
+    /// The session's user and group, for access list entries with user
+    /// names ([`crate::access`]).
+    pub access_identity: AccessIdentity,
 }
 
 impl SessionPolicy {
@@ -194,11 +198,14 @@ pub enum DropReason {
     /// The session reached its `MaxIP`/`NoRouting` IPv4 address limit
     /// (`LH_IP_LIMIT` / `LH_ROUTING_LIMIT`).
     IpLimit,
+    /// A discard entry of the hub's access list matched
+    /// ([`crate::access`]).
+    AccessList,
 }
 
 impl DropReason {
     /// Every reason, in the order of [`DropReason::index`].
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::TooShort,
         DropReason::BadSourceMac,
         DropReason::SameSession,
@@ -211,9 +218,10 @@ impl DropReason {
         DropReason::PrivacyFilter,
         DropReason::IpConflict,
         DropReason::IpLimit,
+        DropReason::AccessList,
     ];
 
-    /// Position in [`DropReason::ALL`] (0..12), e.g. for counter arrays.
+    /// Position in [`DropReason::ALL`] (0..13), e.g. for counter arrays.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -233,6 +241,7 @@ impl DropReason {
             DropReason::PrivacyFilter => "privacy_filter",
             DropReason::IpConflict => "ip_conflict",
             DropReason::IpLimit => "ip_limit",
+            DropReason::AccessList => "access_list",
         }
     }
 }
@@ -346,6 +355,7 @@ struct Member {
     id: SessionId,
     egress_deny: FrameClass,
     privacy: bool,
+    ident: AccessIdentity,
 }
 
 #[derive(Clone, Debug)]
@@ -408,6 +418,11 @@ pub struct Switch {
     /// Sessions with receiving-side filters or `PrivacyFilter`: while 0,
     /// unicast needs no look-up of the destination's policy.
     receive_filtered: usize,
+    /// The hub's access list; `None` when empty (no per-frame cost).
+    access: Option<AccessList>,
+    /// Set when the frame last routed [`Route::Flood`] still needs the
+    /// per-destination access list check: its source and headers.
+    flood_acl: Option<(AccessIdentity, PacketInfo)>,
     stats: SwitchStats,
 }
 
@@ -431,6 +446,8 @@ impl Switch {
             flood_class: 0,
             flood_privacy: false,
             receive_filtered: 0,
+            access: None,
+            flood_acl: None,
             stats: SwitchStats::default(),
         }
     }
@@ -444,6 +461,13 @@ impl Switch {
     /// session with it as source are dropped as [`DropReason::BadSourceMac`].
     pub fn set_hub_mac(&mut self, mac: Option<MacAddr>) {
         self.hub_mac = mac.map(|m| m.to_u64());
+    }
+
+    /// Replaces the hub's access list (vpncmd `AccessAdd` etc.); applied
+    /// from the next frame on.
+    pub fn set_access_list(&mut self, list: AccessList) {
+        self.access = (!list.is_empty()).then_some(list);
+        self.flood_acl = None;
     }
 
     /// The hub MAC set by [`Switch::set_hub_mac`].
@@ -463,6 +487,7 @@ impl Switch {
             id,
             egress_deny: policy.egress_deny,
             privacy: policy.privacy_filter,
+            ident: policy.access_identity,
         };
         if receive_filtered(&policy) {
             self.receive_filtered += 1;
@@ -598,6 +623,19 @@ impl Switch {
         if class & src_state.policy.ingress_deny != 0 {
             return self.drop(DropReason::PolicyFilter);
         }
+        // Access list (`ApplyAccessListToStoredPacket`), after the policy
+        // filters and before learning, as in `StorePacketFilter`.
+        let mut acl_pending = None;
+        if let Some(acl) = &self.access {
+            let ident = src_state.policy.access_identity;
+            let pkt = PacketInfo::parse(frame);
+            match acl.ingress(&ident, &pkt) {
+                Some(false) => return self.drop(DropReason::AccessList),
+                Some(true) => {}
+                None if acl.has_forward_rules() => acl_pending = Some((ident, pkt)),
+                None => {}
+            }
+        }
 
         if let Err(reason) = self.learn(src, check_mac, key(src48, vlan), now_ms) {
             return self.drop(reason);
@@ -616,6 +654,7 @@ impl Switch {
         let flood = |sw: &mut Switch| {
             sw.flood_class = class;
             sw.flood_privacy = privacy;
+            sw.flood_acl = acl_pending;
             sw.stats.flooded += 1;
             Route::Flood
         };
@@ -638,6 +677,12 @@ impl Switch {
                     }
                     if privacy && d.policy.privacy_filter {
                         return self.drop(DropReason::PrivacyFilter);
+                    }
+                }
+                if let (Some((ident, pkt)), Some(acl)) = (&acl_pending, &self.access) {
+                    let to = self.sessions.get(&dst).map(|d| d.policy.access_identity);
+                    if !acl.forward(ident, &to.unwrap_or_default(), pkt) {
+                        return self.drop(DropReason::AccessList);
                     }
                 }
                 self.stats.unicast += 1;
@@ -827,9 +872,11 @@ impl Switch {
     pub fn flood_targets(&self, src: SessionId) -> impl Iterator<Item = SessionId> + '_ {
         let class = self.flood_class;
         let privacy = self.flood_privacy;
+        let acl = self.flood_acl.as_ref().zip(self.access.as_ref());
         self.members
             .iter()
             .filter(move |m| m.id != src && m.egress_deny & class == 0 && !(privacy && m.privacy))
+            .filter(move |m| acl.map_or(true, |((ident, pkt), l)| l.forward(ident, &m.ident, pkt)))
             .map(|m| m.id)
     }
 

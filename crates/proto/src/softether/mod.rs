@@ -10,11 +10,13 @@
 //! |---|---|---|---|
 //! | [`error`] | `ERR_*` codes, names, messages | `src/Cedar/Cedar.h` | docs/admin-rpc.md §8 |
 //! | [`time`] | SoftEther time (Unix ms − 9 h), civil dates | `src/Mayaqua/Kernel.c` | docs/config-format.md §4 |
+//! | [`access`] | access list entries: fields, normalisation, order | `src/Cedar/Hub.h` `ACCESS`, `src/Cedar/Hub.c` `AddAccessListEx` | docs/administration.md |
 //! | [`admin_login`] | the `method=admin` login PACK | `src/Cedar/Admin.c` `AdminAccept`, `AdminConnectMain` | docs/admin-rpc.md §3.4 |
 //! | [`auth`] | `AUTHTYPE_*` and the user authentication data | `src/Cedar/Cedar.h`, `src/Cedar/Account.h` | docs/config-format.md §7.9, docs/admin-rpc.md §5 |
 //! | [`names`] | hub, group and user name rules | `src/Mayaqua/Str.c`, `src/Cedar/Account.c` | docs/admin-rpc.md |
 //! | [`policy`] | the security policies: names, kinds, defaults, enforcement | `src/Cedar/Account.c` `policy_item[]`, `GetDefaultPolicy` | docs/policies.md |
 
+pub mod access;
 pub mod admin_login;
 pub mod auth;
 pub mod error;
