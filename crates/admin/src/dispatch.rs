@@ -25,6 +25,7 @@
 //! 73, 82, …) are the backend's business; see crates/admin/NOTES.md.
 
 use rustether_proto::password::{hash_admin_password, hash_password};
+use rustether_proto::softether::access::{is_file_user_name, AccessRule, MAX_ACCESSLISTS};
 use rustether_proto::{ErrorCode, Pack};
 
 use crate::framing::error_response;
@@ -248,6 +249,14 @@ functions! {
     DeleteGroup, true;
     /// List groups (`RPC_ENUM_GROUP`).
     EnumGroup, false;
+    /// New access list entry (`RPC_ADD_ACCESS`).
+    AddAccess, true;
+    /// Remove an access list entry (`RPC_DELETE_ACCESS`).
+    DeleteAccess, true;
+    /// List the access list (`RPC_ENUM_ACCESS_LIST`).
+    EnumAccess, false;
+    /// Replace the access list (`RPC_ENUM_ACCESS_LIST`).
+    SetAccessList, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -396,6 +405,27 @@ pub trait AdminBackend {
     fn enum_group(&mut self, _hub: &str) -> Result<EnumGroup, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
+    /// `AddAccess`: 8 hub; the entry is inserted in SoftEther order and
+    /// the `Id`s are renumbered (`AddAccessList`). Limits are checked by
+    /// the dispatcher.
+    fn add_access(&mut self, _hub: &str, _rule: &AccessRule) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DeleteAccess`: 8 hub, 29 no entry with that `Id` (below
+    /// `MAX_ACCESSLISTS`) or `UniqueId` (from it on).
+    fn delete_access(&mut self, _hub: &str, _id: u32) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumAccess`: 8 hub; the entries in list order with their
+    /// `UniqueId`s.
+    fn enum_access(&mut self, _hub: &str) -> Result<Vec<AccessRule>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetAccessList`: 8 hub; replaces the list (sorted, `Id`s kept as
+    /// given, as `StSetAccessList`).
+    fn set_access_list(&mut self, _hub: &str, _rules: &[AccessRule]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `EnumConnection`.
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
@@ -520,6 +550,27 @@ fn hub_option(
 fn check_group_name(name: &str) -> Result<(), ErrorCode> {
     if name.is_empty() || !is_safe_str(name) {
         return Err(ErrorCode::INVALID_PARAMETER);
+    }
+    Ok(())
+}
+
+/// The hub options `StAddAccess`/`StSetAccessList` apply to a new entry
+/// (`no_delay_jitter_packet_loss`, `no_access_list_include_file`), then
+/// refuses settings this server does not enforce with `ERR_NOT_SUPPORTED`
+/// (33) rather than storing them silently (docs/administration.md).
+fn prepare_access(backend: &dyn AdminBackend, hub: &str, a: &mut AccessRule) -> Result<(), ErrorCode> {
+    if backend.hub_admin_option(hub, opt::NO_DELAY_JITTER_PACKET_LOSS) != 0 {
+        (a.delay, a.jitter, a.loss) = (0, 0, 0);
+    }
+    if backend.hub_admin_option(hub, opt::NO_ACCESS_LIST_INCLUDE_FILE) != 0 {
+        for n in [&mut a.src_username, &mut a.dst_username] {
+            if is_file_user_name(n) {
+                n.clear();
+            }
+        }
+    }
+    if !a.unsupported().is_empty() {
+        return Err(ErrorCode::NOT_SUPPORTED);
     }
     Ok(())
 }
@@ -933,6 +984,56 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             let e: EnumGroup = req(p)?;
             rights.check_hub(&e.hub_name)?;
             out(&backend.enum_group(&e.hub_name)?)
+        }
+        F::AddAccess => {
+            let mut a: AddAccess = req(p)?;
+            let hub = a.hub_name.clone();
+            rights.check_hub(&hub)?;
+            let n = backend.enum_access(&hub)?.len();
+            hub_option(backend, caller, &hub, opt::NO_CHANGE_ACCESS_LIST)?;
+            let max = backend.hub_admin_option(&hub, opt::MAX_ACCESSLISTS) as usize;
+            if n >= MAX_ACCESSLISTS as usize || (max != 0 && n >= max) {
+                return Err(ErrorCode::TOO_MANY_ACCESS_LIST);
+            }
+            prepare_access(backend, &hub, &mut a.access)?;
+            backend.add_access(&hub, &a.access)?;
+            out(&a)
+        }
+        F::DeleteAccess => {
+            let d: DeleteAccess = req(p)?;
+            rights.check_hub(&d.hub_name)?;
+            backend.enum_access(&d.hub_name)?;
+            hub_option(backend, caller, &d.hub_name, opt::NO_CHANGE_ACCESS_LIST)?;
+            backend.delete_access(&d.hub_name, d.id)?;
+            out(&d)
+        }
+        F::EnumAccess => {
+            let e: EnumAccessList = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            let accesses = backend.enum_access(&e.hub_name)?;
+            out(&EnumAccessList {
+                hub_name: e.hub_name,
+                accesses,
+            })
+        }
+        F::SetAccessList => {
+            let mut e: EnumAccessList = req(p)?;
+            let hub = e.hub_name.clone();
+            rights.check_hub(&hub)?;
+            if e.accesses.len() > MAX_ACCESSLISTS as usize {
+                return Err(ErrorCode::TOO_MANY_ACCESS_LIST);
+            }
+            backend.enum_access(&hub)?;
+            hub_option(backend, caller, &hub, opt::NO_CHANGE_ACCESS_LIST)?;
+            let max = backend.hub_admin_option(&hub, opt::MAX_ACCESSLISTS) as usize;
+            if !rights.is_server_admin() && max != 0 && e.accesses.len() > max {
+                return Err(ErrorCode::TOO_MANY_ACCESS_LIST);
+            }
+            for a in &mut e.accesses {
+                prepare_access(backend, &hub, a)?;
+            }
+            backend.set_access_list(&hub, &e.accesses)?;
+            out(&e)
         }
         F::EnumConnection => {
             rights.require_server_admin()?;

@@ -27,3 +27,13 @@ pub const NO_DELETE_IPTABLE: &str = "no_delete_iptable";
 pub const NO_CHANGE_GROUPS: &str = "no_change_groups";
 /// Most groups a hub may have (0 = no hub limit).
 pub const MAX_GROUPS: &str = "max_groups";
+/// The access list may not be changed (`StAddAccess`, `StDeleteAccess`,
+/// `StSetAccessList`).
+pub const NO_CHANGE_ACCESS_LIST: &str = "no_change_access_list";
+/// Most access list entries a hub may have (0 = no hub limit; applies to
+/// server administrators too in `StAddAccess`).
+pub const MAX_ACCESSLISTS: &str = "max_accesslists";
+/// Delay, jitter and loss of new entries are forced to 0.
+pub const NO_DELAY_JITTER_PACKET_LOSS: &str = "no_delay_jitter_packet_loss";
+/// `include:`/`exclude:` user names of new entries are cleared.
+pub const NO_ACCESS_LIST_INCLUDE_FILE: &str = "no_access_list_include_file";

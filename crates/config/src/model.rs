@@ -67,6 +67,7 @@ use crate::edition::Edition;
 use crate::error::ConfigError;
 use crate::sha0::sha0;
 
+mod access;
 mod account;
 mod bridge;
 mod cascade;

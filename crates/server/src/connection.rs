@@ -444,6 +444,8 @@ async fn handle_login(
         server_side: false,
     };
     let mut policy = crate::hub::switch_policy(&accepted.policy);
+    policy.access_identity =
+        rustether_hub::access::AccessIdentity::new(&accepted.username, &accepted.group);
     // SoftEther's `IPv6Session`: the client is connected over IPv6.
     if peer.ip().to_canonical().is_ipv6()
         && accepted

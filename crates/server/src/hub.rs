@@ -17,6 +17,8 @@ use parking_lot::Mutex;
 use rustether_hub::{
     IpEntryView, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig,
 };
+use rustether_hub::access::AccessList;
+use rustether_proto::softether::access::AccessRule;
 use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::mpsc;
 
@@ -60,6 +62,8 @@ struct Port {
 struct HubCore {
     switch: Switch,
     ports: HashMap<SessionId, Port>,
+    /// The access list compiled into `switch` (to recompile only on change).
+    access_rules: Vec<AccessRule>,
 }
 
 /// A running virtual hub.
@@ -86,6 +90,7 @@ impl Hub {
             core: Mutex::new(HubCore {
                 switch: Switch::new(SwitchConfig::default()),
                 ports: HashMap::new(),
+                access_rules: Vec::new(),
             }),
             session_seq: AtomicU64::new(0),
         }
@@ -105,6 +110,31 @@ impl Hub {
     /// `ERR_HUB_STOPPING` (10).
     pub fn set_online(&self, online: bool) {
         self.online.store(online, Ordering::Relaxed);
+    }
+
+    /// Applies the hub's access list (in evaluation order, as the
+    /// configuration holds it) from the next frame on; compiles only when
+    /// it changed. Entries with settings this server does not enforce
+    /// (delay/jitter/loss, redirect URL, `include:`/`exclude:` files) are
+    /// logged once here (docs/administration.md).
+    pub fn set_access_list(&self, rules: &[AccessRule]) {
+        let mut core = self.core.lock();
+        if core.access_rules == rules {
+            return;
+        }
+        for r in rules {
+            let what = r.unsupported();
+            if !what.is_empty() {
+                tracing::warn!(
+                    hub = %self.name,
+                    id = r.id,
+                    "access list entry uses {} which RustEther does not apply (docs/administration.md)",
+                    what.join(", ")
+                );
+            }
+        }
+        core.switch.set_access_list(AccessList::compile(rules));
+        core.access_rules = rules.to_vec();
     }
 
     /// Next session number for `SID-<USER>-<n>` names.
@@ -415,6 +445,8 @@ pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
             .ok()
             .filter(|v| *v <= 4095)
             .unwrap_or(0),
+        // Set by the login, which knows the user and group.
+        access_identity: Default::default(),
     }
 }
 

@@ -87,6 +87,9 @@ pub struct Accepted {
     pub bridge_mode: bool,
     /// The session is a monitor-mode session (requested and allowed).
     pub monitor: bool,
+    /// The user's group ("" = none), for access list entries that name
+    /// it (`GroupnameHash`).
+    pub group: String,
 }
 
 fn hub_key(name: &str) -> String {
@@ -155,7 +158,11 @@ impl Server {
         let hubs: HubMap = cfg
             .hubs
             .iter()
-            .map(|h| (hub_key(&h.name), Arc::new(Hub::new(&h.name, h.online))))
+            .map(|h| {
+                let hub = Hub::new(&h.name, h.online);
+                hub.set_access_list(&h.access_list);
+                (hub_key(&h.name), Arc::new(hub))
+            })
             .collect();
         let (shutdown_tx, _) = watch::channel(false);
         Ok(Arc::new(Server {
@@ -344,6 +351,7 @@ impl Server {
                 .get(&k)
                 .cloned()
                 .unwrap_or_else(|| Arc::new(Hub::new(&h.name, h.online)));
+            hub.set_access_list(&h.access_list);
             if hub.is_online() != h.online {
                 hub.set_online(h.online);
                 if !h.online {
@@ -497,8 +505,11 @@ impl Server {
             return Err(ErrorCode::ACCESS_DENIED);
         }
         let username = user.name.clone();
+        let group = user.group.clone().unwrap_or_default();
         drop(cfg);
-        self.finish_login(req, peer, hub, username, policy)
+        let mut accepted = self.finish_login(req, peer, hub, username, policy)?;
+        accepted.group = group;
+        Ok(accepted)
     }
 
     /// The policy part of `ServerAccept` (src/Cedar/Protocol.c) once the
@@ -583,6 +594,7 @@ impl Server {
             policy,
             bridge_mode,
             monitor,
+            group: String::new(),
         })
     }
 }

@@ -22,6 +22,7 @@ use rustether_proto::{ErrorCode, Pack};
 
 use crate::outpack::{int_to_ipv4, OutPack};
 
+pub mod access;
 pub mod bridge;
 pub mod group;
 pub mod hub;
@@ -32,6 +33,7 @@ pub mod session;
 pub mod table;
 pub mod user;
 
+pub use access::*;
 pub use bridge::*;
 pub use group::*;
 pub use hub::*;

@@ -21,6 +21,9 @@ cfg_struct! {
             groups: Vec<GroupConfig>,
             /// `CascadeList`.
             cascades: Vec<CascadeConfig>,
+            /// `AccessList`, in evaluation order with `Id`s 1..=n
+            /// ([`rustether_proto::softether::access::sorted_list`]).
+            access_list: Vec<rustether_proto::softether::access::AccessRule>,
         }
         /// The hub is online.
         online: bool = "Online" or false,
@@ -114,7 +117,14 @@ impl HubConfig {
         raw.add_folder(db);
         raw.add_folder(zero_traffic("Traffic"));
         let mut h =
-            HubConfig::with_defaults(name.to_string(), Vec::new(), Vec::new(), Vec::new(), raw);
+            HubConfig::with_defaults(
+            name.to_string(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            raw,
+        );
         h.online = true;
         h.created_time = now;
         h.last_comm_time = now;
@@ -182,7 +192,12 @@ impl HubConfig {
                 cascades.push(CascadeConfig::from_folder(&list.sub(c))?);
             }
         }
-        let mut h = HubConfig::read_fields(r, f.name.clone(), users, groups, cascades)?;
+        let access_list = f
+            .folder("AccessList")
+            .map(super::access::read_access_list)
+            .unwrap_or_default();
+        let mut h =
+            HubConfig::read_fields(r, f.name.clone(), users, groups, cascades, access_list)?;
         h.hub_type = 0;
         for t in [&mut h.last_comm_time, &mut h.last_login_time] {
             if *t == 0 {
@@ -201,6 +216,7 @@ impl HubConfig {
         gl.folders = self.groups.iter().map(GroupConfig::to_folder).collect();
         let ul = db.folder_or_insert("UserList");
         ul.folders = self.users.iter().map(UserConfig::to_folder).collect();
+        f.add_folder(super::access::write_access_list(&self.access_list));
         let cl = f.folder_or_insert("CascadeList");
         cl.folders = self
             .cascades

@@ -31,7 +31,7 @@ pub const EXCLUDE_PREFIX: &str = "exclude:";
 /// [`Ipv4Addr`] (0.0.0.0 with mask 0.0.0.0 = any); the IPv6 fields are used
 /// only when `is_ipv6`. Ports are inclusive ranges, 0/0 = any. MACs are
 /// compared under their masks when `check_src_mac`/`check_dst_mac`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AccessRule {
     /// `Id`: 1-based position after sorting (reassigned on every add).
     pub id: u32,
@@ -183,6 +183,22 @@ impl AccessRule {
             }
         }
         v
+    }
+
+    /// A handle for `DeleteAccess` that stays the same while the entry is
+    /// unchanged (SoftEther hashes the entry's address, `HashPtrToUINT`):
+    /// a hash of the entry without `id`/`unique_id`, at least
+    /// [`MAX_ACCESSLISTS`] so that it is never taken for an `Id`.
+    pub fn stable_unique_id(&self) -> u32 {
+        use std::hash::{Hash, Hasher};
+        let mut a = self.clone();
+        (a.id, a.unique_id) = (0, 0);
+        // SipHash with fixed keys: the same value in every process.
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new();
+        a.hash(&mut h);
+        let v = (h.finish() >> 32) as u32;
+        MAX_ACCESSLISTS + v % (u32::MAX - MAX_ACCESSLISTS)
     }
 
     /// SoftEther's list order (`CmpAccessList`): priority ascending, then

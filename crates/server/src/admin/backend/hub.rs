@@ -423,7 +423,7 @@ pub(super) fn get_hub_status(
             num_sessions: sessions.len() as u32 + bridges,
             num_sessions_client: sessions.len() as u32 - bridge_sessions,
             num_sessions_bridge: bridge_sessions + bridges,
-            num_access_lists: 0,
+            num_access_lists: h.access_list.len() as u32,
             num_users: h.users.len() as u32,
             num_groups: h.groups.len() as u32,
             num_mac_tables: this.server.hub(&h.name).map_or(0, |x| x.mac_count() as u32),

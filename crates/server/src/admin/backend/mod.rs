@@ -18,6 +18,7 @@
 //!
 //! Existence, duplicate and limit errors follow docs/admin-rpc.md §6 and §8.
 
+mod access;
 mod bridge;
 mod group;
 mod hub;
@@ -174,6 +175,33 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn enum_group(&mut self, hub: &str) -> Result<EnumGroup, ErrorCode> {
         group::enum_group(self, hub)
+    }
+
+    fn add_access(
+        &mut self,
+        hub: &str,
+        rule: &rustether_proto::softether::access::AccessRule,
+    ) -> Result<(), ErrorCode> {
+        access::add_access(self, hub, rule)
+    }
+
+    fn delete_access(&mut self, hub: &str, id: u32) -> Result<(), ErrorCode> {
+        access::delete_access(self, hub, id)
+    }
+
+    fn enum_access(
+        &mut self,
+        hub: &str,
+    ) -> Result<Vec<rustether_proto::softether::access::AccessRule>, ErrorCode> {
+        access::enum_access(self, hub)
+    }
+
+    fn set_access_list(
+        &mut self,
+        hub: &str,
+        rules: &[rustether_proto::softether::access::AccessRule],
+    ) -> Result<(), ErrorCode> {
+        access::set_access_list(self, hub, rules)
     }
 
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {

@@ -206,6 +206,15 @@ pub(super) fn get_caps(this: &mut ServerBackend<'_>) -> Result<CapsList, ErrorCo
             ("i_max_sessions".into(), 100_000),
             ("i_max_users_per_hub".into(), MAX_USERS_PER_HUB as u32),
             ("i_max_packet_size".into(), 1600),
+            // Access lists (docs/administration.md): `b_support_ex_acl` is
+            // what vpncmd's AccessAdd6/AccessAddEx check; delay, jitter
+            // and loss themselves are refused with error 33.
+            ("i_max_access_lists".into(), rustether_proto::softether::access::MAX_ACCESSLISTS),
+            ("b_support_ex_acl".into(), 1),
+            ("b_support_ipv6_acl".into(), 1),
+            ("b_support_check_tcp_state".into(), 1),
+            ("b_support_acl_group".into(), 1),
+            ("b_support_redirect_url_acl".into(), 0),
         ],
     })
 }
