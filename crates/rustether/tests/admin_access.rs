@@ -43,11 +43,12 @@ fn access_add<'a>(rule: &'a [&'a str]) -> Vec<String> {
         .collect();
     let defaults = [
         "/MEMO:", "/PRIORITY:", "/SRCUSERNAME:", "/DESTUSERNAME:", "/SRCMAC:", "/DESTMAC:",
-        "/SRCIP:", "/DESTIP:", "/PROTOCOL:", "/SRCPORT:", "/DESTPORT:", "/TCPSTATE:",
+        "/SRCIP:0.0.0.0/0", "/DESTIP:0.0.0.0/0", "/PROTOCOL:", "/SRCPORT:", "/DESTPORT:", "/TCPSTATE:",
     ];
     args.push(rule[0].to_string());
     for d in defaults {
-        match rule[1..].iter().find(|r| r.starts_with(d)) {
+        let key = &d[..d.find(':').map_or(d.len(), |i| i + 1)];
+        match rule[1..].iter().find(|r| r.starts_with(key)) {
             Some(r) => args.push(r.to_string()),
             None => args.push(d.to_string()),
         }
@@ -176,7 +177,7 @@ fn vpncmd_access_list_filters_pings() {
         "/SRCMAC:",
         "/DESTMAC:",
         "/SRCIP:fd00::/64",
-        "/DESTIP:",
+        "/DESTIP:::/0",
         "/PROTOCOL:tcp",
         "/SRCPORT:",
         "/DESTPORT:22",
@@ -200,8 +201,8 @@ fn vpncmd_access_list_filters_pings() {
                 "/DESTUSERNAME:",
                 "/SRCMAC:",
                 "/DESTMAC:",
-                "/SRCIP:",
-                "/DESTIP:",
+                "/SRCIP:0.0.0.0/0",
+                "/DESTIP:0.0.0.0/0",
                 "/PROTOCOL:",
                 "/SRCPORT:",
                 "/DESTPORT:",
