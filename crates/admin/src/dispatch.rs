@@ -558,7 +558,11 @@ fn check_group_name(name: &str) -> Result<(), ErrorCode> {
 /// (`no_delay_jitter_packet_loss`, `no_access_list_include_file`), then
 /// refuses settings this server does not enforce with `ERR_NOT_SUPPORTED`
 /// (33) rather than storing them silently (docs/administration.md).
-fn prepare_access(backend: &dyn AdminBackend, hub: &str, a: &mut AccessRule) -> Result<(), ErrorCode> {
+fn prepare_access(
+    backend: &dyn AdminBackend,
+    hub: &str,
+    a: &mut AccessRule,
+) -> Result<(), ErrorCode> {
     if backend.hub_admin_option(hub, opt::NO_DELAY_JITTER_PACKET_LOSS) != 0 {
         (a.delay, a.jitter, a.loss) = (0, 0, 0);
     }

@@ -27,6 +27,8 @@ pub struct MemHub {
     pub admin_options: BTreeMap<String, u32>,
     /// `CreatedTime`.
     pub created_time: u64,
+    /// The access list in list order.
+    pub access: Vec<rustether_proto::softether::access::AccessRule>,
 }
 
 /// The in-memory backend.
@@ -123,6 +125,45 @@ impl MemoryBackend {
 }
 
 impl AdminBackend for MemoryBackend {
+    fn add_access(
+        &mut self,
+        hub: &str,
+        rule: &rustether_proto::softether::access::AccessRule,
+    ) -> Result<(), ErrorCode> {
+        let h = self.hub_mut(hub)?;
+        let mut list = std::mem::take(&mut h.access);
+        list.push(rule.clone());
+        h.access = rustether_proto::softether::access::sorted_list(list);
+        Ok(())
+    }
+
+    fn delete_access(&mut self, hub: &str, id: u32) -> Result<(), ErrorCode> {
+        let h = self.hub_mut(hub)?;
+        let i = h
+            .access
+            .iter()
+            .position(|a| a.id == id)
+            .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+        h.access.remove(i);
+        Ok(())
+    }
+
+    fn enum_access(
+        &mut self,
+        hub: &str,
+    ) -> Result<Vec<rustether_proto::softether::access::AccessRule>, ErrorCode> {
+        Ok(self.hub_ref(hub)?.access.clone())
+    }
+
+    fn set_access_list(
+        &mut self,
+        hub: &str,
+        rules: &[rustether_proto::softether::access::AccessRule],
+    ) -> Result<(), ErrorCode> {
+        self.hub_mut(hub)?.access = rustether_proto::softether::access::sorted_list(rules.to_vec());
+        Ok(())
+    }
+
     fn hub_admin_option(&self, hub: &str, name: &str) -> u32 {
         self.hub(hub)
             .and_then(|h| h.admin_options.get(name).copied())

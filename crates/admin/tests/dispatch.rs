@@ -213,6 +213,21 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             groups: vec![],
         }
         .to_pack(),
+        F::AddAccess => AddAccess {
+            hub_name: hub.into(),
+            access: Default::default(),
+        }
+        .to_pack(),
+        F::DeleteAccess => DeleteAccess {
+            hub_name: hub.into(),
+            id: 1,
+        }
+        .to_pack(),
+        F::EnumAccess | F::SetAccessList => EnumAccessList {
+            hub_name: hub.into(),
+            accesses: vec![],
+        }
+        .to_pack(),
         F::GetConnectionInfo => ConnectionInfo {
             name: "CID-1".into(),
             ..ConnectionInfo::default()
@@ -826,4 +841,86 @@ fn outcome_reports_config_changes() {
     assert_eq!(o.error(), ErrorCode::USER_ALREADY_EXISTS);
     let o = dispatch_call(&mut b, &c, "EnumHub", &Pack::new());
     assert!(!o.changed_config());
+}
+
+#[test]
+fn access_list_options_and_unsupported_settings() {
+    use rustether_proto::softether::access::AccessRule;
+    let add = |a: AccessRule| {
+        AddAccess {
+            hub_name: "TEST".into(),
+            access: a,
+        }
+        .to_pack()
+    };
+    let rule = |prio| AccessRule {
+        active: true,
+        priority: prio,
+        ..AccessRule::default()
+    };
+    let mut b = backend();
+    let sa = Caller::server_admin(true);
+    let ha = Caller::hub_admin("TEST", true);
+    assert_eq!(err(&dispatch(&mut b, &ha, "AddAccess", &add(rule(20)))), 0);
+    assert_eq!(err(&dispatch(&mut b, &ha, "AddAccess", &add(rule(10)))), 0);
+    // sorted by priority, Ids renumbered
+    let l = &b.hub("TEST").unwrap().access;
+    assert_eq!((l[0].priority, l[0].id, l[1].id), (10, 1, 2));
+    // delay/jitter/loss and redirect URLs are refused, not stored
+    let slow = AccessRule {
+        delay: 5,
+        ..rule(1)
+    };
+    assert_eq!(
+        err(&dispatch(&mut b, &sa, "AddAccess", &add(slow.clone()))),
+        33
+    );
+    let url = AccessRule {
+        redirect_url: "http://x/".into(),
+        ..rule(1)
+    };
+    assert_eq!(err(&dispatch(&mut b, &sa, "AddAccess", &add(url))), 33);
+    // ... unless no_delay_jitter_packet_loss clears them (StAddAccess)
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert("no_delay_jitter_packet_loss".into(), 1);
+    assert_eq!(err(&dispatch(&mut b, &sa, "AddAccess", &add(slow))), 0);
+    assert_eq!(b.hub("TEST").unwrap().access[0].delay, 0);
+    // max_accesslists applies to every administrator
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert("max_accesslists".into(), 3);
+    assert_eq!(err(&dispatch(&mut b, &sa, "AddAccess", &add(rule(5)))), 62);
+    // no_change_access_list stops hub administrators only
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert("no_change_access_list".into(), 1);
+    let del = DeleteAccess {
+        hub_name: "TEST".into(),
+        id: 1,
+    }
+    .to_pack();
+    assert_eq!(err(&dispatch(&mut b, &ha, "DeleteAccess", &del)), 52);
+    assert_eq!(err(&dispatch(&mut b, &sa, "DeleteAccess", &del)), 0);
+    // Ids are not renumbered on deletion (StDeleteAccess)
+    assert_eq!(err(&dispatch(&mut b, &sa, "DeleteAccess", &del)), 29);
+    assert_eq!(b.hub("TEST").unwrap().access[0].id, 2);
+    let del9 = DeleteAccess {
+        hub_name: "TEST".into(),
+        id: 9,
+    }
+    .to_pack();
+    assert_eq!(err(&dispatch(&mut b, &sa, "DeleteAccess", &del9)), 29);
+    let none = DeleteAccess {
+        hub_name: "NOHUB".into(),
+        id: 1,
+    }
+    .to_pack();
+    assert_eq!(err(&dispatch(&mut b, &sa, "DeleteAccess", &none)), 8);
 }

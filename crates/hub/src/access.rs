@@ -222,44 +222,72 @@ impl PacketInfo {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Masked<T> {
-    value: T,
-    mask: T,
+// Class bits of a frame, in the top 16 bits of key word 0.
+const C_V4: u64 = 1;
+const C_V6: u64 = 2;
+const C_ARP: u64 = 4;
+const C_TCP: u64 = 8;
+const C_EST: u64 = 16;
+const C_PROTO: u64 = 32;
+
+impl PacketInfo {
+    /// The frame as three words the entries compare under masks: source
+    /// MAC and class bits; destination MAC and protocol; IPv4 source and
+    /// destination.
+    #[inline]
+    fn key(&self) -> [u64; 3] {
+        let mut class = match self.l3 {
+            L3::V4 => C_V4,
+            L3::V6 => C_V6,
+            L3::Arp => C_ARP,
+            L3::Other => 0,
+        };
+        if self.l4 == L4::Tcp {
+            class |= C_TCP;
+            if !(self.tcp_flags & TCP_SYN != 0 && self.tcp_flags & TCP_ACK == 0) {
+                class |= C_EST;
+            }
+        }
+        let proto = match self.proto {
+            Some(p) => {
+                class |= C_PROTO;
+                u64::from(p)
+            }
+            None => 0,
+        };
+        [
+            self.src_mac | class << 48,
+            self.dst_mac | proto << 48,
+            u64::from(self.src4) << 32 | u64::from(self.dst4),
+        ]
+    }
 }
 
+/// The IPv6 address criteria of an entry (masked compares).
 #[derive(Clone, Debug)]
-enum IpCheck {
-    V4 {
-        src: Option<Masked<u32>>,
-        dst: Option<Masked<u32>>,
-    },
-    V6 {
-        src: Option<Masked<u128>>,
-        dst: Option<Masked<u128>>,
-    },
+struct V6Check {
+    src_mask: u128,
+    src: u128,
+    dst_mask: u128,
+    dst: u128,
 }
 
+/// One entry, compiled: the criteria that are masked compares of the
+/// frame's key words (MACs, class, protocol, IPv4 addresses) and, checked
+/// only when those match, the rest (ports, user names, IPv6 addresses).
 #[derive(Clone, Debug)]
 struct Compiled {
+    mask: [u64; 3],
+    value: [u64; 3],
     discard: bool,
-    /// Never matches (inactive, or an unsupported user-name file).
-    dead: bool,
-    src_user: u64,
-    dst_user: u64,
-    src_mac: Option<Masked<u64>>,
-    dst_mac: Option<Masked<u64>>,
-    ip: IpCheck,
-    is_ipv6: bool,
-    proto: Option<u8>,
+    /// Port ranges are set: the frame must be TCP or UDP of the entry's
+    /// family, its ports within the ranges (`None` = any).
+    ports: bool,
     sports: Option<(u16, u16)>,
     dports: Option<(u16, u16)>,
-    any_ports: bool,
-    tcp_established: Option<bool>,
-}
-
-fn mac_bits(m: &[u8; 6]) -> u64 {
-    mac48(m)
+    src_user: u64,
+    dst_user: u64,
+    v6: Option<Box<V6Check>>,
 }
 
 fn port_range(start: u32, end: u32) -> Option<(u16, u16)> {
@@ -271,82 +299,113 @@ fn port_range(start: u32, end: u32) -> Option<(u16, u16)> {
 }
 
 impl Compiled {
-    fn new(r: &AccessRule) -> Compiled {
-        let v4 = |ip: std::net::Ipv4Addr, mask: std::net::Ipv4Addr| {
-            let (ip, mask) = (u32::from(ip), u32::from(mask));
-            (ip != 0 || mask != 0).then_some(Masked {
-                value: ip & mask,
-                mask,
-            })
-        };
-        let v6 = |ip: std::net::Ipv6Addr, mask: std::net::Ipv6Addr| {
-            let (ip, mask) = (u128::from(ip), u128::from(mask));
-            (ip != 0 || mask != 0).then_some(Masked {
-                value: ip & mask,
-                mask,
-            })
-        };
-        let mac = |check: bool, m: &[u8; 6], mask: &[u8; 6]| {
-            check.then(|| {
-                let mask = mac_bits(mask);
-                Masked {
-                    value: mac_bits(m) & mask,
-                    mask,
-                }
-            })
-        };
-        let ip = if r.is_ipv6 {
-            IpCheck::V6 {
-                src: v6(r.src_ip6, r.src_mask6),
-                dst: v6(r.dst_ip6, r.dst_mask6),
+    /// `None` for an entry that can never match (inactive, a user-name
+    /// file, a protocol above 255).
+    fn new(r: &AccessRule) -> Option<Compiled> {
+        if !r.active
+            || is_file_user_name(&r.src_username)
+            || is_file_user_name(&r.dst_username)
+            || r.protocol > 255
+        {
+            return None;
+        }
+        let family = if r.is_ipv6 { C_V6 } else { C_V4 };
+        let mut need: u64 = 0;
+        let mut class_mask: u64 = C_ARP; // ARP never matches
+        let mut mask = [0u64; 3];
+        let mut value = [0u64; 3];
+        if r.check_src_mac {
+            let m = mac48(&r.src_mac_mask);
+            mask[0] |= m;
+            value[0] |= mac48(&r.src_mac) & m;
+        }
+        if r.check_dst_mac {
+            let m = mac48(&r.dst_mac_mask);
+            mask[1] |= m;
+            value[1] |= mac48(&r.dst_mac) & m;
+        }
+        let mut v6 = None;
+        if r.is_ipv6 {
+            let (sm, s) = (u128::from(r.src_mask6), u128::from(r.src_ip6));
+            let (dm, d) = (u128::from(r.dst_mask6), u128::from(r.dst_ip6));
+            let src_set = s != 0 || sm != 0;
+            let dst_set = d != 0 || dm != 0;
+            if src_set || dst_set {
+                need |= C_V6;
+                v6 = Some(Box::new(V6Check {
+                    src_mask: if src_set { sm } else { 0 },
+                    src: if src_set { s & sm } else { 0 },
+                    dst_mask: if dst_set { dm } else { 0 },
+                    dst: if dst_set { d & dm } else { 0 },
+                }));
             }
         } else {
-            IpCheck::V4 {
-                src: v4(r.src_ip, r.src_mask),
-                dst: v4(r.dst_ip, r.dst_mask),
+            let (sm, s) = (u32::from(r.src_mask), u32::from(r.src_ip));
+            let (dm, d) = (u32::from(r.dst_mask), u32::from(r.dst_ip));
+            if s != 0 || sm != 0 {
+                need |= C_V4;
+                mask[2] |= u64::from(sm) << 32;
+                value[2] |= u64::from(s & sm) << 32;
             }
-        };
+            if d != 0 || dm != 0 {
+                need |= C_V4;
+                mask[2] |= u64::from(dm);
+                value[2] |= u64::from(d & dm);
+            }
+        }
+        if r.protocol != 0 {
+            need |= family | C_PROTO;
+            mask[1] |= 0xff << 48;
+            value[1] |= u64::from(r.protocol) << 48;
+        }
         let sports = port_range(r.src_port_start, r.src_port_end);
         let dports = port_range(r.dst_port_start, r.dst_port_end);
-        Compiled {
+        let ports = sports.is_some() || dports.is_some();
+        if ports {
+            need |= family;
+        }
+        if r.check_tcp_state {
+            need |= family | C_TCP;
+            class_mask |= C_EST;
+            if r.established {
+                need |= C_EST;
+            }
+        }
+        class_mask |= need;
+        mask[0] |= class_mask << 48;
+        value[0] |= need << 48;
+        Some(Compiled {
+            mask,
+            value,
             discard: r.discard,
-            dead: !r.active
-                || is_file_user_name(&r.src_username)
-                || is_file_user_name(&r.dst_username),
-            src_user: name_hash(&r.src_username),
-            dst_user: name_hash(&r.dst_username),
-            src_mac: mac(r.check_src_mac, &r.src_mac, &r.src_mac_mask),
-            dst_mac: mac(r.check_dst_mac, &r.dst_mac, &r.dst_mac_mask),
-            ip,
-            is_ipv6: r.is_ipv6,
-            // A protocol above 255 can never equal a packet's.
-            proto: match r.protocol {
-                0 => None,
-                p => Some(u8::try_from(p).unwrap_or(0)),
-            },
-            any_ports: sports.is_some() || dports.is_some(),
+            ports,
             sports,
             dports,
-            tcp_established: r.check_tcp_state.then_some(r.established),
-        }
+            src_user: name_hash(&r.src_username),
+            dst_user: name_hash(&r.dst_username),
+            v6,
+        })
     }
 
-    /// `IsPacketMaskedByAccessList` (ARP option off).
-    #[inline]
-    fn matches(&self, src: &AccessIdentity, dst: Option<&AccessIdentity>, p: &PacketInfo) -> bool {
-        if self.dead {
-            return false;
-        }
-        if let Some(m) = self.src_mac {
-            if p.src_mac & m.mask != m.value {
-                return false;
-            }
-        }
-        if let Some(m) = self.dst_mac {
-            if p.dst_mac & m.mask != m.value {
-                return false;
-            }
-        }
+    /// The masked-compare part as one hot array row: mask and value of
+    /// each key word, interleaved.
+    fn hot(&self) -> [u64; 6] {
+        [
+            self.mask[0],
+            self.value[0],
+            self.mask[1],
+            self.value[1],
+            self.mask[2],
+            self.value[2],
+        ]
+    }
+
+    fn rest_matches(
+        &self,
+        src: &AccessIdentity,
+        dst: Option<&AccessIdentity>,
+        p: &PacketInfo,
+    ) -> bool {
         if self.src_user != 0 && self.src_user != src.user && self.src_user != src.group {
             return false;
         }
@@ -356,57 +415,18 @@ impl Compiled {
                 return false;
             }
         }
-        match &self.ip {
-            IpCheck::V4 { src, dst } => {
-                if src.is_some() || dst.is_some() {
-                    if p.l3 != L3::V4 {
-                        return false;
-                    }
-                    if src.is_some_and(|m| p.src4 & m.mask != m.value)
-                        || dst.is_some_and(|m| p.dst4 & m.mask != m.value)
-                    {
-                        return false;
-                    }
-                }
-            }
-            IpCheck::V6 { src, dst } => {
-                if src.is_some() || dst.is_some() {
-                    if p.l3 != L3::V6 {
-                        return false;
-                    }
-                    if src.is_some_and(|m| p.src6 & m.mask != m.value)
-                        || dst.is_some_and(|m| p.dst6 & m.mask != m.value)
-                    {
-                        return false;
-                    }
-                }
-            }
-        }
-        if p.l3 == L3::Arp {
-            return false;
-        }
-        let family = if self.is_ipv6 { L3::V6 } else { L3::V4 };
-        if let Some(proto) = self.proto {
-            if p.l3 != family || p.proto != Some(proto) {
+        if let Some(c) = &self.v6 {
+            if p.src6 & c.src_mask != c.src || p.dst6 & c.dst_mask != c.dst {
                 return false;
             }
         }
-        if self.any_ports {
-            if p.l3 != family || p.l4 == L4::Other {
+        if self.ports {
+            if p.l4 == L4::Other {
                 return false;
             }
             if self.sports.is_some_and(|(a, b)| p.sport < a || p.sport > b)
                 || self.dports.is_some_and(|(a, b)| p.dport < a || p.dport > b)
             {
-                return false;
-            }
-        }
-        if let Some(want_est) = self.tcp_established {
-            if p.l3 != family || p.l4 != L4::Tcp {
-                return false;
-            }
-            let est = !(p.tcp_flags & TCP_SYN != 0 && p.tcp_flags & TCP_ACK == 0);
-            if est != want_est {
                 return false;
             }
         }
@@ -418,28 +438,66 @@ impl Compiled {
 /// order ([`rustether_proto::softether::access::sorted_list`]).
 #[derive(Clone, Debug, Default)]
 pub struct AccessList {
+    /// The entries that can match, in list order.
     rules: Vec<Compiled>,
-    /// Index of the first entry with a destination user name.
+    /// `rules[i].hot()`, contiguous: the per-frame scan reads only this
+    /// until a row matches.
+    hot: Vec<[u64; 6]>,
+    /// Index in `rules` where the scan on entry stops: the first entry
+    /// of the list (active or not) with a destination user name.
     first_dest: usize,
 }
 
 impl AccessList {
     /// Compiles `rules`, which must already be in evaluation order.
     pub fn compile(rules: &[AccessRule]) -> AccessList {
-        let rules: Vec<Compiled> = rules.iter().map(Compiled::new).collect();
-        let first_dest = rules
+        let boundary = rules
             .iter()
-            .position(|r| r.dst_user != 0)
+            .position(|r| name_hash(&r.dst_username) != 0 || is_file_user_name(&r.dst_username))
             .unwrap_or(rules.len());
-        AccessList { rules, first_dest }
+        let first_dest = rules[..boundary].iter().filter_map(Compiled::new).count();
+        let rules: Vec<Compiled> = rules.iter().filter_map(Compiled::new).collect();
+        let hot = rules.iter().map(Compiled::hot).collect();
+        AccessList {
+            rules,
+            hot,
+            first_dest,
+        }
     }
 
-    /// Number of entries.
+    /// `IsPacketMaskedByAccessList` over `rules[range]` (ARP option off):
+    /// the first matching entry. The scan reads the contiguous hot rows
+    /// (three masked compares each, no branch but the loop's); only rows
+    /// whose masked compare matches get the remaining checks.
+    #[inline]
+    fn first_match(
+        &self,
+        range: std::ops::Range<usize>,
+        p: &PacketInfo,
+        src: &AccessIdentity,
+        dst: Option<&AccessIdentity>,
+    ) -> Option<&Compiled> {
+        let key = p.key();
+        let base = range.start;
+        for (i, h) in self.hot[range].iter().enumerate() {
+            let d = ((key[0] & h[0]) ^ h[1]) | ((key[1] & h[2]) ^ h[3]) | ((key[2] & h[4]) ^ h[5]);
+            if d == 0 {
+                let r = &self.rules[base + i];
+                if r.rest_matches(src, dst, p) {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
+    /// Number of entries that can match (active ones).
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
-    /// True without entries (the switch then skips the filter).
+    /// True without entries that can match (the switch then skips the
+    /// filter).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
@@ -450,9 +508,7 @@ impl AccessList {
     /// [`AccessList::forward`] decides per destination, if
     /// [`AccessList::has_forward_rules`]; else the frame passes).
     pub fn ingress(&self, src: &AccessIdentity, p: &PacketInfo) -> Option<bool> {
-        self.rules[..self.first_dest]
-            .iter()
-            .find(|r| r.matches(src, None, p))
+        self.first_match(0..self.first_dest, p, src, None)
             .map(|r| !r.discard)
     }
 
@@ -465,9 +521,7 @@ impl AccessList {
     /// `ApplyAccessListToForwardPacket` for one destination: whether the
     /// frame may go from `src` to `dst` (true when no entry matches).
     pub fn forward(&self, src: &AccessIdentity, dst: &AccessIdentity, p: &PacketInfo) -> bool {
-        self.rules[self.first_dest..]
-            .iter()
-            .find(|r| r.matches(src, Some(dst), p))
+        self.first_match(self.first_dest..self.rules.len(), p, src, Some(dst))
             .map_or(true, |r| !r.discard)
     }
 }
@@ -523,8 +577,18 @@ mod tests {
 
     #[test]
     fn ports_and_tcp_state() {
-        let syn = PacketInfo::parse(&ipv4_frame([1, 1, 1, 1], [2, 2, 2, 2], 6, &tcp(4000, 80, 0x02)));
-        let ack = PacketInfo::parse(&ipv4_frame([1, 1, 1, 1], [2, 2, 2, 2], 6, &tcp(4000, 80, 0x10)));
+        let syn = PacketInfo::parse(&ipv4_frame(
+            [1, 1, 1, 1],
+            [2, 2, 2, 2],
+            6,
+            &tcp(4000, 80, 0x02),
+        ));
+        let ack = PacketInfo::parse(&ipv4_frame(
+            [1, 1, 1, 1],
+            [2, 2, 2, 2],
+            6,
+            &tcp(4000, 80, 0x10),
+        ));
         let mut r = rule(true);
         r.protocol = 6;
         r.dst_port_start = 80;

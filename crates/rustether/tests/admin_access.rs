@@ -42,8 +42,18 @@ fn access_add<'a>(rule: &'a [&'a str]) -> Vec<String> {
         .map(|s| s.to_string())
         .collect();
     let defaults = [
-        "/MEMO:", "/PRIORITY:", "/SRCUSERNAME:", "/DESTUSERNAME:", "/SRCMAC:", "/DESTMAC:",
-        "/SRCIP:0.0.0.0/0", "/DESTIP:0.0.0.0/0", "/PROTOCOL:", "/SRCPORT:", "/DESTPORT:", "/TCPSTATE:",
+        "/MEMO:",
+        "/PRIORITY:",
+        "/SRCUSERNAME:",
+        "/DESTUSERNAME:",
+        "/SRCMAC:",
+        "/DESTMAC:",
+        "/SRCIP:0.0.0.0/0",
+        "/DESTIP:0.0.0.0/0",
+        "/PROTOCOL:",
+        "/SRCPORT:",
+        "/DESTPORT:",
+        "/TCPSTATE:",
     ];
     args.push(rule[0].to_string());
     for d in defaults {
@@ -183,8 +193,58 @@ fn vpncmd_access_list_filters_pings() {
         "/DESTPORT:22",
         "/TCPSTATE:",
     ]);
+    // AccessAddEx / AccessAddEx6 without delay, jitter or loss are plain entries
+    let ex_tail = ["/SRCUSERNAME:", "/DESTUSERNAME:", "/SRCMAC:", "/DESTMAC:"];
+    let mut ex6 = vec![
+        hub,
+        "/CMD",
+        "AccessAddEx6",
+        "pass",
+        "/MEMO:ex6",
+        "/PRIORITY:210",
+    ];
+    ex6.extend(ex_tail);
+    ex6.extend([
+        "/SRCIP:::/0",
+        "/DESTIP:fd00::2/128",
+        "/PROTOCOL:udp",
+        "/SRCPORT:",
+        "/DESTPORT:53",
+        "/TCPSTATE:",
+        "/DELAY:0",
+        "/JITTER:0",
+        "/LOSS:0",
+    ]);
+    v.ok(&ex6);
+    let mut ex4 = vec![
+        hub,
+        "/CMD",
+        "AccessAddEx",
+        "pass",
+        "/MEMO:ex4",
+        "/PRIORITY:220",
+    ];
+    ex4.extend(ex_tail);
+    ex4.extend([
+        "/SRCIP:0.0.0.0/0",
+        "/DESTIP:10.9.9.9/32",
+        "/PROTOCOL:tcp",
+        "/SRCPORT:",
+        "/DESTPORT:80",
+        "/TCPSTATE:established",
+        "/DELAY:0",
+        "/JITTER:0",
+        "/LOSS:0",
+    ]);
+    v.ok(&ex4);
     let o = v.ok(&[hub, "/CMD", "AccessList"]);
     assert!(o.text.contains("fd00::/64"), "{}", o.text);
+    assert_eq!(o.rows("ID").len(), 4, "{}", o.text);
+    assert!(
+        o.text.contains("ex6") && o.text.contains("ex4"),
+        "{}",
+        o.text
+    );
 
     // --- what this server does not apply is refused, not stored
     if ours {

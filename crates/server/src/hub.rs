@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use rustether_hub::access::AccessList;
 use rustether_hub::{
     IpEntryView, MacEntryView, Route, SessionId, SessionPolicy, Switch, SwitchConfig,
 };
-use rustether_hub::access::AccessList;
 use rustether_proto::softether::access::AccessRule;
 use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::mpsc;

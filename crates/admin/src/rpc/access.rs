@@ -35,6 +35,15 @@ pub(crate) fn read_access(r: &Reader<'_>, i: usize) -> Result<AccessRule, ErrorC
     if redirect_url.len() > MAX_REDIRECT_URL_LEN {
         return Err(ErrorCode::INVALID_PARAMETER);
     }
+    // IPv6 entries carry an IPv4 placeholder (see `push_access`); SoftEther
+    // never uses it, so it reads as 0.0.0.0 here.
+    let v4 = |name: &str| -> Result<Ipv4Addr, ErrorCode> {
+        Ok(if is_ipv6 {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            r.ip4(name, i)?
+        })
+    };
     Ok(AccessRule {
         id: r.int("Id", i)?,
         note: r.ustr("Note", i)?.chars().take(MAX_NOTE_LEN).collect(),
@@ -42,10 +51,10 @@ pub(crate) fn read_access(r: &Reader<'_>, i: usize) -> Result<AccessRule, ErrorC
         priority: r.int("Priority", i)?,
         discard: r.bool("Discard", i)?,
         is_ipv6,
-        src_ip: r.ip4("SrcIpAddress", i)?,
-        src_mask: r.ip4("SrcSubnetMask", i)?,
-        dst_ip: r.ip4("DestIpAddress", i)?,
-        dst_mask: r.ip4("DestSubnetMask", i)?,
+        src_ip: v4("SrcIpAddress")?,
+        src_mask: v4("SrcSubnetMask")?,
+        dst_ip: v4("DestIpAddress")?,
+        dst_mask: v4("DestSubnetMask")?,
         src_ip6: v6("SrcIpAddress6")?,
         src_mask6: v6("SrcSubnetMask6")?,
         dst_ip6: v6("DestIpAddress6")?,
@@ -207,9 +216,21 @@ mod tests {
             priority: 100,
             discard: true,
             is_ipv6: v6,
-            src_ip: if v6 { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::new(10, 0, 0, 0) },
-            src_mask: if v6 { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::new(255, 0, 0, 0) },
-            src_ip6: if v6 { "fd00::1".parse().unwrap() } else { Ipv6Addr::UNSPECIFIED },
+            src_ip: if v6 {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::new(10, 0, 0, 0)
+            },
+            src_mask: if v6 {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::new(255, 0, 0, 0)
+            },
+            src_ip6: if v6 {
+                "fd00::1".parse().unwrap()
+            } else {
+                Ipv6Addr::UNSPECIFIED
+            },
             protocol: 1,
             dst_port_start: 80,
             dst_port_end: 81,
@@ -232,7 +253,10 @@ mod tests {
         assert_eq!(p.count("Protocol"), 2);
         // IPv6 entries carry SoftEther's IPv4 placeholder.
         assert_eq!(p.get_int_at("SrcIpAddress", 1), Some(0xFDFF_FFDF));
-        assert_eq!(p.get_data_at("SrcMacAddress", 0), Some(&[2, 0, 0, 0, 0, 1][..]));
+        assert_eq!(
+            p.get_data_at("SrcMacAddress", 0),
+            Some(&[2, 0, 0, 0, 0, 1][..])
+        );
     }
 
     #[test]

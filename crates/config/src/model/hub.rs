@@ -116,8 +116,7 @@ impl HubConfig {
         }
         raw.add_folder(db);
         raw.add_folder(zero_traffic("Traffic"));
-        let mut h =
-            HubConfig::with_defaults(
+        let mut h = HubConfig::with_defaults(
             name.to_string(),
             Vec::new(),
             Vec::new(),

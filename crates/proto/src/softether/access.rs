@@ -206,9 +206,7 @@ impl AccessRule {
     /// rest of the structure) is replaced by insertion order (the sort is
     /// stable).
     pub fn order(a: &AccessRule, b: &AccessRule) -> Ordering {
-        a.priority
-            .cmp(&b.priority)
-            .then(a.discard.cmp(&b.discard))
+        a.priority.cmp(&b.priority).then(a.discard.cmp(&b.discard))
     }
 }
 
@@ -216,7 +214,10 @@ impl AccessRule {
 /// `StartWith`).
 pub fn is_file_user_name(name: &str) -> bool {
     let lower = name.get(..8).map(str::to_ascii_lowercase);
-    matches!(lower.as_deref(), Some(INCLUDE_PREFIX) | Some(EXCLUDE_PREFIX))
+    matches!(
+        lower.as_deref(),
+        Some(INCLUDE_PREFIX) | Some(EXCLUDE_PREFIX)
+    )
 }
 
 /// SoftEther's list after `rules` were added one by one with

@@ -209,7 +209,10 @@ pub(super) fn get_caps(this: &mut ServerBackend<'_>) -> Result<CapsList, ErrorCo
             // Access lists (docs/administration.md): `b_support_ex_acl` is
             // what vpncmd's AccessAdd6/AccessAddEx check; delay, jitter
             // and loss themselves are refused with error 33.
-            ("i_max_access_lists".into(), rustether_proto::softether::access::MAX_ACCESSLISTS),
+            (
+                "i_max_access_lists".into(),
+                rustether_proto::softether::access::MAX_ACCESSLISTS,
+            ),
             ("b_support_ex_acl".into(), 1),
             ("b_support_ipv6_acl".into(), 1),
             ("b_support_check_tcp_state".into(), 1),
