@@ -25,7 +25,7 @@
 //! 73, 82, …) are the backend's business; see crates/admin/NOTES.md.
 
 use rustether_proto::password::{hash_admin_password, hash_password};
-use rustether_proto::softether::access::{is_file_user_name, AccessRule, MAX_ACCESSLISTS};
+use rustether_proto::softether::access::{is_file_user_name, AcEntry, AccessRule, MAX_ACCESSLISTS};
 use rustether_proto::{ErrorCode, Pack};
 
 use crate::framing::error_response;
@@ -257,6 +257,10 @@ functions! {
     EnumAccess, false;
     /// Replace the access list (`RPC_ENUM_ACCESS_LIST`).
     SetAccessList, true;
+    /// Source IP access control list (`RPC_AC_LIST`).
+    GetAcList, false;
+    /// Replace the source IP access control list (`RPC_AC_LIST`).
+    SetAcList, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -424,6 +428,16 @@ pub trait AdminBackend {
     /// `SetAccessList`: 8 hub; replaces the list (sorted, `Id`s kept as
     /// given, as `StSetAccessList`).
     fn set_access_list(&mut self, _hub: &str, _rules: &[AccessRule]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetAcList`: 8 hub; the entries in list order.
+    fn get_ac_list(&mut self, _hub: &str) -> Result<Vec<AcEntry>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetAcList`: 8 hub; replaces the list (sorted, at most
+    /// `MAX_HUB_ACS`, `Id`s renumbered, as `SetAcList`/`AddAc`). Applies
+    /// to the next login.
+    fn set_ac_list(&mut self, _hub: &str, _list: &[AcEntry]) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnumConnection`.
@@ -1038,6 +1052,28 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             }
             backend.set_access_list(&hub, &e.accesses)?;
             out(&e)
+        }
+        F::GetAcList => {
+            let l: AcList = req(p)?;
+            rights.check_hub(&l.hub_name)?;
+            let entries = backend.get_ac_list(&l.hub_name)?;
+            out(&AcList {
+                hub_name: l.hub_name,
+                entries,
+            })
+        }
+        F::SetAcList => {
+            let l: AcList = req(p)?;
+            rights.check_hub(&l.hub_name)?;
+            backend.get_ac_list(&l.hub_name)?;
+            hub_option(
+                backend,
+                caller,
+                &l.hub_name,
+                opt::NO_CHANGE_ACCESS_CONTROL_LIST,
+            )?;
+            backend.set_ac_list(&l.hub_name, &l.entries)?;
+            out(&l)
         }
         F::EnumConnection => {
             rights.require_server_admin()?;

@@ -29,6 +29,8 @@ pub struct MemHub {
     pub created_time: u64,
     /// The access list in list order.
     pub access: Vec<rustether_proto::softether::access::AccessRule>,
+    /// The source IP access control list in list order.
+    pub ac_list: Vec<rustether_proto::softether::access::AcEntry>,
 }
 
 /// The in-memory backend.
@@ -125,6 +127,23 @@ impl MemoryBackend {
 }
 
 impl AdminBackend for MemoryBackend {
+    fn get_ac_list(
+        &mut self,
+        hub: &str,
+    ) -> Result<Vec<rustether_proto::softether::access::AcEntry>, ErrorCode> {
+        Ok(self.hub_ref(hub)?.ac_list.clone())
+    }
+
+    fn set_ac_list(
+        &mut self,
+        hub: &str,
+        list: &[rustether_proto::softether::access::AcEntry],
+    ) -> Result<(), ErrorCode> {
+        self.hub_mut(hub)?.ac_list =
+            rustether_proto::softether::access::sorted_ac_list(list.to_vec());
+        Ok(())
+    }
+
     fn add_access(
         &mut self,
         hub: &str,

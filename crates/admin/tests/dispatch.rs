@@ -223,6 +223,11 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             id: 1,
         }
         .to_pack(),
+        F::GetAcList | F::SetAcList => AcList {
+            hub_name: hub.into(),
+            entries: vec![],
+        }
+        .to_pack(),
         F::EnumAccess | F::SetAccessList => EnumAccessList {
             hub_name: hub.into(),
             accesses: vec![],

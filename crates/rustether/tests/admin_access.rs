@@ -5,7 +5,10 @@
 //! destination user name entry drops frames on their way to that user;
 //! `AccessDisable` / `AccessEnable` / `AccessDelete` take effect on the next
 //! frame; the list is stored in `VirtualHUB/<hub>/AccessList` of
-//! `vpn_server.config` and is back after a restart.
+//! `vpn_server.config` and is back after a restart. The source IP access
+//! control list (`AcAdd`, `AcAdd6`, `AcList`, `AcDel`) refuses a client's
+//! login from a denied address with error 109 while another client still
+//! logs in.
 //!
 //! Needs root (network namespaces), `/dev/net/tun` and the SoftEther Debian
 //! packages (`testkit::prereq`). `RUSTETHER_INTEROP_SERVER=softether` runs
@@ -21,7 +24,7 @@ use admin_support::*;
 use rustether_testkit::exclusive;
 use rustether_testkit::prereq::{require, Prereq};
 use rustether_testkit::server::ServerKind;
-use rustether_testkit::t1::{client_inner, T1Lab, T1Options, PORT, SERVER_ADDR};
+use rustether_testkit::t1::{client_inner, client_underlay, T1Lab, T1Options, PORT, SERVER_ADDR};
 
 const NEEDS: &[Prereq] = &[Prereq::Netns, Prereq::Tun, Prereq::SoftEther];
 
@@ -76,6 +79,8 @@ fn vpncmd_access_list_filters_pings() {
         return;
     }
     let _x = exclusive();
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("admin_access: {what} at {:?}", t0.elapsed());
     let kind = ServerKind::from_env(env!("CARGO_BIN_EXE_vpnserver"));
     let ours = matches!(kind, ServerKind::Ours(_));
     let opts = T1Options {
@@ -91,6 +96,7 @@ fn vpncmd_access_list_filters_pings() {
     lab.wait_inner_ping(0, 2, Duration::from_secs(20)).unwrap();
     lab.wait_inner_ping(2, 1, Duration::from_secs(20)).unwrap();
 
+    phase("lab up");
     // --- a discard entry drops pings to client 1; pings to client 2 pass
     let to1 = format!("/DESTIP:{}/32", client_inner(1));
     v.ok(&strs(&access_add(&[
@@ -103,6 +109,7 @@ fn vpncmd_access_list_filters_pings() {
     assert!(!ping(&lab, 0, 1), "the discard entry should drop 0 -> 1");
     assert!(ping(&lab, 0, 2), "0 -> 2 is not covered by the entry");
 
+    phase("discard entry");
     // --- a pass entry with higher priority for user u3 (client 2) wins
     v.ok(&strs(&access_add(&[
         "pass",
@@ -128,6 +135,7 @@ fn vpncmd_access_list_filters_pings() {
         assert!(cfg.contains("string Note no$20ping$20to$20c1"), "{cfg}");
     }
 
+    phase("pass entry");
     // --- AccessDisable / AccessEnable / AccessDelete act on the next frame
     v.ok(&[hub, "/CMD", "AccessDisable", "2"]);
     assert!(ping(&lab, 0, 1), "disabled entry must not drop");
@@ -135,6 +143,7 @@ fn vpncmd_access_list_filters_pings() {
     assert!(!ping(&lab, 0, 1), "re-enabled entry drops again");
     v.fails(29, &[hub, "/CMD", "AccessEnable", "9"]);
 
+    phase("enable/disable");
     // --- the list survives a restart (read back from the file)
     if ours {
         let path = lab.server().unwrap().config_path().to_path_buf();
@@ -161,6 +170,7 @@ fn vpncmd_access_list_filters_pings() {
     v.fails(29, &[hub, "/CMD", "AccessDelete", "2"]);
     lab.wait_inner_ping(0, 1, Duration::from_secs(10)).unwrap();
 
+    phase("restart");
     // --- a destination user entry: frames to u3 are dropped on the way
     v.ok(&strs(&access_add(&[
         "discard",
@@ -174,6 +184,7 @@ fn vpncmd_access_list_filters_pings() {
     v.ok(&[hub, "/CMD", "AccessDelete", "2"]);
     lab.wait_inner_ping(0, 2, Duration::from_secs(10)).unwrap();
 
+    phase("destination user");
     // --- IPv6 entries are stored and listed
     v.ok(&[
         hub,
@@ -246,6 +257,7 @@ fn vpncmd_access_list_filters_pings() {
         o.text
     );
 
+    phase("ipv6 entries");
     // --- what this server does not apply is refused, not stored
     if ours {
         v.fails(
@@ -275,4 +287,57 @@ fn vpncmd_access_list_filters_pings() {
         let o = v.ok(&[hub, "/CMD", "AccessList"]);
         assert!(!o.text.contains("slow"), "{}", o.text);
     }
+
+    phase("unsupported");
+    // --- source IP access control: client 0's address is refused at login
+    let c0 = format!("/IP:{}/32", client_underlay(0));
+    v.ok(&[hub, "/CMD", "AcAdd", "deny", "/PRIORITY:10", &c0]);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "AcAdd6",
+        "allow",
+        "/PRIORITY:5",
+        "/IP:fd00::/64",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "AcList"]);
+    assert!(
+        o.text.contains(&client_underlay(0).to_string()),
+        "{}",
+        o.text
+    );
+    assert!(o.text.contains("fd00::"), "{}", o.text);
+    for i in [0, 1] {
+        let c = &mut lab.clients[i];
+        let a = c.account.clone();
+        c.client.disconnect(&a).unwrap();
+        if i == 0 {
+            let e = c
+                .client
+                .connect_expect_error(&a, Duration::from_secs(30))
+                .unwrap();
+            assert_eq!(e.code, 109, "{e:?}");
+        } else {
+            c.client.connect(&a).unwrap();
+            c.client
+                .wait_established(&a, Duration::from_secs(30))
+                .unwrap();
+        }
+    }
+    if ours {
+        let cfg = std::fs::read_to_string(lab.server().unwrap().config_path()).unwrap();
+        assert!(cfg.contains("declare IPAccessControlList"), "{cfg}");
+        assert!(cfg.contains("declare Acl1"), "{cfg}");
+    }
+    phase("ac deny");
+    // AcDel of the deny entry (Id 2 after the allow entry of priority 5)
+    v.ok(&[hub, "/CMD", "AcDel", "2"]);
+    let c = &mut lab.clients[0];
+    let a = c.account.clone();
+    let _ = c.client.disconnect(&a);
+    c.client.connect(&a).unwrap();
+    c.client
+        .wait_established(&a, Duration::from_secs(30))
+        .unwrap();
+    phase("done");
 }

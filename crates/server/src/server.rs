@@ -396,8 +396,8 @@ impl Server {
     }
 
     /// Decides a login (SoftEther `ServerAccept` order, docs/protocol-sslvpn.md
-    /// §5.6): hub lookup (8), hub offline (10), authentication (7, 9, 51),
-    /// policy (12). `random` is the hello random of this connection.
+    /// §5.6): hub lookup (8), hub offline (10), source IP access control
+    /// (109), authentication (7, 9, 51), policy (12). `random` is the hello random of this connection.
     pub fn authenticate(
         &self,
         req: &LoginRequest,
@@ -414,6 +414,12 @@ impl Server {
         }
         let cfg = self.config.snapshot();
         let hub_cfg = cfg.hub(&req.hubname).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        // Source IP access control (`IsIpDeniedByAcList` in `ServerAccept`,
+        // before authentication; vpncmd `AcAdd`).
+        if rustether_proto::softether::access::ac_denies(&hub_cfg.ac_list, peer) {
+            warn!(%peer, hub = %hub_cfg.name, "login refused by the hub's source IP access control list");
+            return Err(ErrorCode::IP_ADDRESS_DENIED);
+        }
         if let ClientAuth::Unsupported(_) = req.auth {
             return Err(ErrorCode::AUTHTYPE_NOT_SUPPORTED);
         }

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use rustether_proto::softether::access::{AccessRule, MAX_NOTE_LEN, MAX_REDIRECT_URL_LEN};
+use rustether_proto::softether::access::{AcEntry, AccessRule, MAX_NOTE_LEN, MAX_REDIRECT_URL_LEN};
 use rustether_proto::{ErrorCode, Pack};
 
 use super::{read_items, Reader, RpcMessage};
@@ -203,6 +203,58 @@ impl RpcMessage for EnumAccessList {
     }
 }
 
+/// `RPC_AC_LIST` (`GetAcList` answer, `SetAcList` request; `InRpcAcList`,
+/// `OutRpcAcList`): the hub's source IP access control list. The number of
+/// entries is the number of `IpAddress` values; `SubnetMask` is read only
+/// for masked entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcList {
+    /// `HubName`.
+    pub hub_name: String,
+    /// The entries in list order.
+    pub entries: Vec<AcEntry>,
+}
+
+impl RpcMessage for AcList {
+    fn from_pack(p: &Pack) -> Result<Self, ErrorCode> {
+        let r = Reader::new(p);
+        let zero = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let read = |r: &Reader<'_>, i: usize| -> Result<AcEntry, ErrorCode> {
+            let masked = r.bool("Masked", i)?;
+            Ok(AcEntry {
+                id: r.int("Id", i)?,
+                deny: r.bool("Deny", i)?,
+                priority: r.int("Priority", i)?,
+                ip: r.ip("IpAddress", i)?.unwrap_or(zero),
+                masked,
+                mask: if masked {
+                    r.ip("SubnetMask", i)?.unwrap_or(zero)
+                } else {
+                    zero
+                },
+            })
+        };
+        Ok(AcList {
+            hub_name: r.name("HubName", 0)?,
+            entries: read_items(&r, r.count("IpAddress"), read)?,
+        })
+    }
+    fn write(&self, o: &mut OutPack) {
+        o.int("NumItem", self.entries.len() as u32);
+        o.str("HubName", &self.hub_name);
+        o.group("ACList", |o| {
+            for e in &self.entries {
+                o.push_int("Id", e.id);
+                o.push_bool("Deny", e.deny);
+                o.push_ip("IpAddress", e.ip);
+                o.push_bool("Masked", e.masked);
+                o.push_ip("SubnetMask", e.mask);
+                o.push_int("Priority", e.priority);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +321,33 @@ mod tests {
             hub_name: "HUB".into(),
             id: 3,
         });
+    }
+
+    #[test]
+    fn ac_list_round_trips_v4_and_v6() {
+        let v = AcList {
+            hub_name: "HUB".into(),
+            entries: vec![
+                AcEntry {
+                    id: 1,
+                    deny: true,
+                    priority: 10,
+                    ip: "10.0.0.0".parse().unwrap(),
+                    masked: true,
+                    mask: "255.0.0.0".parse().unwrap(),
+                },
+                AcEntry {
+                    id: 2,
+                    deny: false,
+                    priority: 20,
+                    ip: "fd00::1".parse().unwrap(),
+                    masked: false,
+                    mask: "0.0.0.0".parse().unwrap(),
+                },
+            ],
+        };
+        let p = round_trip(&v);
+        assert_eq!(p.get_int("NumItem"), Some(2));
     }
 
     #[test]

@@ -11,8 +11,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rustether_proto::softether::access::{
-    mac_from_string, mac_to_string, sorted_list, AccessRule, DELAY_MAX, JITTER_MAX, LOSS_MAX,
-    MAX_ACCESSLISTS, MAX_NOTE_LEN, MAX_REDIRECT_URL_LEN,
+    mac_from_string, mac_to_string, sorted_ac_list, sorted_list, AcEntry, AccessRule, DELAY_MAX,
+    JITTER_MAX, LOSS_MAX, MAX_ACCESSLISTS, MAX_HUB_ACS, MAX_NOTE_LEN, MAX_REDIRECT_URL_LEN,
 };
 
 use crate::cfg::Folder;
@@ -144,9 +144,83 @@ pub(super) fn write_access_list(rules: &[AccessRule]) -> Folder {
     f
 }
 
+/// The source IP access control list of `SecurityAccountDatabase/
+/// IPAccessControlList` (`SiLoadAcList`): folders `Acl<n>` with `Deny`,
+/// `Priority`, `IpAddress` and, for a masked entry, `NetMask`. An address
+/// that does not parse reads as 0.0.0.0 (SoftEther's `CfgGetIp` leaves it
+/// zero); a `NetMask` that does not parse makes the entry unmasked.
+pub(super) fn read_ac_list(f: &Folder) -> Vec<AcEntry> {
+    let ip = |f: &Folder, k: &str| -> Option<std::net::IpAddr> {
+        f.get_str(k).and_then(|t| t.trim().parse().ok())
+    };
+    let list = f
+        .folders
+        .iter()
+        .take(MAX_HUB_ACS)
+        .map(|e| {
+            let mask = ip(e, "NetMask");
+            AcEntry {
+                id: 0,
+                deny: e.get_bool("Deny").unwrap_or(false),
+                priority: e.get_uint("Priority").unwrap_or(0),
+                ip: ip(e, "IpAddress").unwrap_or(Ipv4Addr::UNSPECIFIED.into()),
+                masked: mask.is_some(),
+                mask: mask.unwrap_or(Ipv4Addr::UNSPECIFIED.into()),
+            }
+        })
+        .collect();
+    sorted_ac_list(list)
+}
+
+/// The `IPAccessControlList` folder (`SiWriteAcList`).
+pub(super) fn write_ac_list(list: &[AcEntry]) -> Folder {
+    let mut f = Folder::new("IPAccessControlList");
+    f.folders = list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut ff = Folder::new(&format!("Acl{}", i + 1));
+            ff.set_bool("Deny", e.deny);
+            ff.set_uint("Priority", e.priority);
+            ff.set_str("IpAddress", &e.ip.to_string());
+            if e.masked {
+                ff.set_str("NetMask", &e.mask.to_string());
+            }
+            ff
+        })
+        .collect();
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ac_list_round_trips() {
+        let l = sorted_ac_list(vec![
+            AcEntry {
+                id: 0,
+                deny: true,
+                priority: 5,
+                ip: "10.0.0.0".parse().unwrap(),
+                masked: true,
+                mask: "255.0.0.0".parse().unwrap(),
+            },
+            AcEntry {
+                id: 0,
+                deny: false,
+                priority: 1,
+                ip: "fd00::1".parse().unwrap(),
+                masked: false,
+                mask: Ipv4Addr::UNSPECIFIED.into(),
+            },
+        ]);
+        let f = write_ac_list(&l);
+        assert_eq!(f.folders[0].name, "Acl1");
+        assert!(f.folders[0].get_str("NetMask").is_none());
+        assert_eq!(read_ac_list(&f), l);
+    }
 
     #[test]
     fn entries_round_trip_in_list_order() {

@@ -24,6 +24,9 @@ cfg_struct! {
             /// `AccessList`, in evaluation order with `Id`s 1..=n
             /// ([`rustether_proto::softether::access::sorted_list`]).
             access_list: Vec<rustether_proto::softether::access::AccessRule>,
+            /// `SecurityAccountDatabase/IPAccessControlList`, sorted, `Id`s
+            /// 1..=n ([`rustether_proto::softether::access::sorted_ac_list`]).
+            ac_list: Vec<rustether_proto::softether::access::AcEntry>,
         }
         /// The hub is online.
         online: bool = "Online" or false,
@@ -122,6 +125,7 @@ impl HubConfig {
             Vec::new(),
             Vec::new(),
             Vec::new(),
+            Vec::new(),
             raw,
         );
         h.online = true;
@@ -169,7 +173,11 @@ impl HubConfig {
         let f = r.f;
         let mut users = Vec::new();
         let mut groups = Vec::new();
+        let mut ac_list = Vec::new();
         if let Some(db) = f.folder("SecurityAccountDatabase") {
+            if let Some(acl) = db.folder("IPAccessControlList") {
+                ac_list = super::access::read_ac_list(acl);
+            }
             let db = r.sub(db);
             if let Some(list) = db.f.folder("GroupList") {
                 let list = db.sub(list);
@@ -195,8 +203,15 @@ impl HubConfig {
             .folder("AccessList")
             .map(super::access::read_access_list)
             .unwrap_or_default();
-        let mut h =
-            HubConfig::read_fields(r, f.name.clone(), users, groups, cascades, access_list)?;
+        let mut h = HubConfig::read_fields(
+            r,
+            f.name.clone(),
+            users,
+            groups,
+            cascades,
+            access_list,
+            ac_list,
+        )?;
         h.hub_type = 0;
         for t in [&mut h.last_comm_time, &mut h.last_login_time] {
             if *t == 0 {
@@ -211,6 +226,7 @@ impl HubConfig {
         f.name = self.name.clone();
         self.write_fields(&mut f);
         let db = f.folder_or_insert("SecurityAccountDatabase");
+        db.add_folder(super::access::write_ac_list(&self.ac_list));
         let gl = db.folder_or_insert("GroupList");
         gl.folders = self.groups.iter().map(GroupConfig::to_folder).collect();
         let ul = db.folder_or_insert("UserList");

@@ -260,9 +260,102 @@ pub fn mac_from_string(s: &str) -> Option<[u8; 6]> {
     Some(m)
 }
 
+/// `MAX_HUB_ACS` (src/Cedar/Cedar.h): most source IP access control
+/// entries per hub; `AddAc` ignores the rest.
+pub const MAX_HUB_ACS: usize = 4096;
+
+/// One entry of a hub's source IP access control list (SoftEther's `AC`,
+/// src/Cedar/Hub.h; vpncmd `AcAdd`, `AcAdd6`), checked against a client's
+/// address at login (`IsIpDeniedByAcList`, src/Cedar/Hub.c).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcEntry {
+    /// `Id`: 1-based position after sorting.
+    pub id: u32,
+    /// `Deny`: refuse (true) or allow a matching address.
+    pub deny: bool,
+    /// `Priority`: smaller is checked first.
+    pub priority: u32,
+    /// `IpAddress`.
+    pub ip: std::net::IpAddr,
+    /// `Masked`: compare under `mask` rather than for equality.
+    pub masked: bool,
+    /// `SubnetMask` (used when `masked`).
+    pub mask: std::net::IpAddr,
+}
+
+impl AcEntry {
+    /// `IsIpMaskedByAc`: whether `ip` falls under this entry (an IPv4
+    /// address never matches an IPv6 entry and vice versa).
+    pub fn matches(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = ip.to_canonical();
+        match (ip, self.ip.to_canonical(), self.mask.to_canonical()) {
+            (V4(a), V4(n), m) => {
+                let m = match (self.masked, m) {
+                    (false, _) => u32::MAX,
+                    (true, V4(m)) => u32::from(m),
+                    (true, V6(_)) => 0,
+                };
+                u32::from(a) & m == u32::from(n) & m
+            }
+            (V6(a), V6(n), m) => {
+                let m = match (self.masked, m) {
+                    (false, _) => u128::MAX,
+                    (true, V6(m)) => u128::from(m),
+                    (true, V4(_)) => 0,
+                };
+                u128::from(a) & m == u128::from(n) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SoftEther's AC list after `AddAc` of each entry: at most
+/// [`MAX_HUB_ACS`], sorted by priority then allow before deny (`CmpAc`;
+/// ties keep their order), `Id`s 1..=n (`NormalizeAcList`).
+pub fn sorted_ac_list(mut list: Vec<AcEntry>) -> Vec<AcEntry> {
+    list.truncate(MAX_HUB_ACS);
+    list.sort_by(|a, b| a.priority.cmp(&b.priority).then(a.deny.cmp(&b.deny)));
+    for (i, e) in list.iter_mut().enumerate() {
+        e.id = i as u32 + 1;
+    }
+    list
+}
+
+/// `IsIpDeniedByAcList`: the first entry (in list order) that matches
+/// `ip` decides; no match allows.
+pub fn ac_denies(list: &[AcEntry], ip: std::net::IpAddr) -> bool {
+    list.iter().find(|e| e.matches(ip)).is_some_and(|e| e.deny)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ac_list_first_match_decides() {
+        let e = |prio, deny, ip: &str, mask: Option<&str>| AcEntry {
+            id: 0,
+            deny,
+            priority: prio,
+            ip: ip.parse().unwrap(),
+            masked: mask.is_some(),
+            mask: mask.unwrap_or("0.0.0.0").parse().unwrap(),
+        };
+        let l = sorted_ac_list(vec![
+            e(20, true, "10.0.0.0", Some("255.0.0.0")),
+            e(10, false, "10.1.2.3", None),
+            e(30, true, "fd00::", Some("ffff::")),
+        ]);
+        assert_eq!((l[0].id, l[0].priority), (1, 10));
+        assert!(!ac_denies(&l, "10.1.2.3".parse().unwrap()));
+        assert!(ac_denies(&l, "10.9.9.9".parse().unwrap()));
+        assert!(ac_denies(&l, "::ffff:10.9.9.9".parse().unwrap()));
+        assert!(!ac_denies(&l, "192.168.0.1".parse().unwrap()));
+        assert!(ac_denies(&l, "fd00::5".parse().unwrap()));
+        assert!(!ac_denies(&l, "fe80::5".parse().unwrap()));
+    }
 
     #[test]
     fn sorted_by_priority_then_pass_first_with_ids_reassigned() {

@@ -4,7 +4,9 @@
 //! configuration is committed (`Server::sync_hubs` → `Hub::set_access_list`),
 //! so the next frame is filtered by the new list.
 
-use rustether_proto::softether::access::{sorted_list, AccessRule, MAX_ACCESSLISTS};
+use rustether_proto::softether::access::{
+    sorted_ac_list, sorted_list, AcEntry, AccessRule, MAX_ACCESSLISTS,
+};
 use rustether_proto::ErrorCode;
 use tracing::info;
 
@@ -96,5 +98,36 @@ pub(super) fn set_access_list(
         Ok(())
     })?;
     info!(hub, entries = n, "admin: access list replaced");
+    Ok(())
+}
+
+pub(super) fn get_ac_list(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<Vec<AcEntry>, ErrorCode> {
+    this.bridge_edition()?;
+    this.server
+        .with_config(|c| Ok(c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?.ac_list.clone()))
+}
+
+/// `StSetAcList`: the new list applies to the next login
+/// (`Server::authenticate`, `ERR_IP_ADDRESS_DENIED`).
+pub(super) fn set_ac_list(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    list: &[AcEntry],
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    let list = sorted_ac_list(list.to_vec());
+    let n = list.len();
+    this.server.update_config_blocking(|c| {
+        c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?.ac_list = list;
+        Ok(())
+    })?;
+    info!(
+        hub,
+        entries = n,
+        "admin: source IP access control list replaced"
+    );
     Ok(())
 }

@@ -204,6 +204,21 @@ impl AdminBackend for ServerBackend<'_> {
         access::set_access_list(self, hub, rules)
     }
 
+    fn get_ac_list(
+        &mut self,
+        hub: &str,
+    ) -> Result<Vec<rustether_proto::softether::access::AcEntry>, ErrorCode> {
+        access::get_ac_list(self, hub)
+    }
+
+    fn set_ac_list(
+        &mut self,
+        hub: &str,
+        list: &[rustether_proto::softether::access::AcEntry],
+    ) -> Result<(), ErrorCode> {
+        access::set_ac_list(self, hub, list)
+    }
+
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
         table::enum_connection(self)
     }

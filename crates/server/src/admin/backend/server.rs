@@ -218,6 +218,8 @@ pub(super) fn get_caps(this: &mut ServerBackend<'_>) -> Result<CapsList, ErrorCo
             ("b_support_check_tcp_state".into(), 1),
             ("b_support_acl_group".into(), 1),
             ("b_support_redirect_url_acl".into(), 0),
+            // Source IP access control list (GetAcList/SetAcList).
+            ("b_support_ac".into(), b(server)),
         ],
     })
 }
