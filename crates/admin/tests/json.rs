@@ -648,3 +648,55 @@ fn json_login_rules() {
         Ok(AdminRights::Hub("TEST".into()))
     );
 }
+
+#[test]
+fn access_lists_in_json_rpc_form() {
+    let mut b = MemoryBackend::new("adminpw");
+    b.add_hub("TEST", "hubpw");
+    let admin = Caller::server_admin(true);
+    let post =
+        |b: &mut MemoryBackend, body: Value| handle_post(b, &admin, body.to_string().as_bytes());
+    // SoftEther's documented form: the entry inside `AccessListSingle`
+    let r = post(
+        &mut b,
+        json!({"jsonrpc":"2.0","id":"1","method":"AddAccess","params":{
+            "HubName_str":"TEST",
+            "AccessListSingle":[{
+                "Note_utf":"no ping","Active_bool":true,"Priority_u32":10,"Discard_bool":true,
+                "DestIpAddress_ip":"10.0.0.2","DestSubnetMask_ip":"255.255.255.255",
+                "Protocol_u32":1
+            }]
+        }}),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+    let l = &b.hub("TEST").unwrap().access;
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].dst_ip, std::net::Ipv4Addr::new(10, 0, 0, 2));
+    assert!(l[0].discard && l[0].active);
+    let r = post(
+        &mut b,
+        json!({"jsonrpc":"2.0","id":"2","method":"EnumAccess","params":{"HubName_str":"TEST"}}),
+    );
+    let e = &r["result"]["AccessList"][0];
+    assert_eq!(e["Note_utf"], "no ping", "{r}");
+    assert_eq!(e["Id_u32"], 1, "{r}");
+    assert_eq!(e["DestIpAddress_ip"], "10.0.0.2", "{r}");
+    // SetAcList / GetAcList with the `ACList` group
+    let r = post(
+        &mut b,
+        json!({"jsonrpc":"2.0","id":"3","method":"SetAcList","params":{
+            "HubName_str":"TEST",
+            "ACList":[{"Deny_bool":true,"Priority_u32":5,"IpAddress_ip":"10.0.0.0",
+                       "Masked_bool":true,"SubnetMask_ip":"255.0.0.0"}]
+        }}),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+    let r = post(
+        &mut b,
+        json!({"jsonrpc":"2.0","id":"4","method":"GetAcList","params":{"HubName_str":"TEST"}}),
+    );
+    let e = &r["result"]["ACList"][0];
+    assert_eq!(e["IpAddress_ip"], "10.0.0.0", "{r}");
+    assert_eq!(e["Deny_bool"], true, "{r}");
+    assert_eq!(r["result"]["NumItem_u32"], 1, "{r}");
+}
