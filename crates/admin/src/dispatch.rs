@@ -261,6 +261,10 @@ functions! {
     GetAcList, false;
     /// Replace the source IP access control list (`RPC_AC_LIST`).
     SetAcList, true;
+    /// The hub's message to clients (`RPC_MSG`).
+    GetHubMsg, false;
+    /// Set the hub's message to clients (`RPC_MSG`).
+    SetHubMsg, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -428,6 +432,15 @@ pub trait AdminBackend {
     /// `SetAccessList`: 8 hub; replaces the list (sorted, `Id`s kept as
     /// given, as `StSetAccessList`).
     fn set_access_list(&mut self, _hub: &str, _rules: &[AccessRule]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetHubMsg`: 8 hub; "" when none.
+    fn get_hub_msg(&mut self, _hub: &str) -> Result<String, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetHubMsg`: 8 hub; "" removes the message. Sent in the welcome of
+    /// the next logins.
+    fn set_hub_msg(&mut self, _hub: &str, _msg: &str) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `GetAcList`: 8 hub; the entries in list order.
@@ -1052,6 +1065,25 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             }
             backend.set_access_list(&hub, &e.accesses)?;
             out(&e)
+        }
+        F::GetHubMsg | F::SetHubMsg => {
+            let m: RpcMsg = req(p)?;
+            rights.check_hub(&m.hub_name)?;
+            if m.msg.chars().count() > HUB_MAXMSG_LEN {
+                return Err(ErrorCode::MEMORY_NOT_ENOUGH);
+            }
+            if f == F::GetHubMsg {
+                // `StGetHubMsg` zeroes the structure: no `HubName` back.
+                let msg = backend.get_hub_msg(&m.hub_name)?;
+                return out(&RpcMsg {
+                    hub_name: String::new(),
+                    msg,
+                });
+            }
+            backend.get_hub_msg(&m.hub_name)?;
+            hub_option(backend, caller, &m.hub_name, opt::NO_CHANGE_MSG)?;
+            backend.set_hub_msg(&m.hub_name, &m.msg)?;
+            out(&m)
         }
         F::GetAcList => {
             let l: AcList = req(p)?;

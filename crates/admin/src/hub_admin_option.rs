@@ -39,3 +39,5 @@ pub const NO_DELAY_JITTER_PACKET_LOSS: &str = "no_delay_jitter_packet_loss";
 pub const NO_ACCESS_LIST_INCLUDE_FILE: &str = "no_access_list_include_file";
 /// The source IP access control list may not be changed (`StSetAcList`).
 pub const NO_CHANGE_ACCESS_CONTROL_LIST: &str = "no_change_access_control_list";
+/// The hub message may not be changed (`StSetHubMsg`).
+pub const NO_CHANGE_MSG: &str = "no_change_msg";

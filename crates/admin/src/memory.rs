@@ -31,6 +31,8 @@ pub struct MemHub {
     pub access: Vec<rustether_proto::softether::access::AccessRule>,
     /// The source IP access control list in list order.
     pub ac_list: Vec<rustether_proto::softether::access::AcEntry>,
+    /// The hub message ("" = none).
+    pub msg: String,
 }
 
 /// The in-memory backend.
@@ -127,6 +129,15 @@ impl MemoryBackend {
 }
 
 impl AdminBackend for MemoryBackend {
+    fn get_hub_msg(&mut self, hub: &str) -> Result<String, ErrorCode> {
+        Ok(self.hub_ref(hub)?.msg.clone())
+    }
+
+    fn set_hub_msg(&mut self, hub: &str, msg: &str) -> Result<(), ErrorCode> {
+        self.hub_mut(hub)?.msg = msg.to_owned();
+        Ok(())
+    }
+
     fn get_ac_list(
         &mut self,
         hub: &str,

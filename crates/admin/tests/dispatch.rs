@@ -223,6 +223,11 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             id: 1,
         }
         .to_pack(),
+        F::GetHubMsg | F::SetHubMsg => RpcMsg {
+            hub_name: hub.into(),
+            msg: "hello".into(),
+        }
+        .to_pack(),
         F::GetAcList | F::SetAcList => AcList {
             hub_name: hub.into(),
             entries: vec![],
@@ -928,4 +933,36 @@ fn access_list_options_and_unsupported_settings() {
     }
     .to_pack();
     assert_eq!(err(&dispatch(&mut b, &sa, "DeleteAccess", &none)), 8);
+}
+
+#[test]
+fn hub_message_rules() {
+    let mut b = backend();
+    let ha = Caller::hub_admin("TEST", true);
+    let msg = |m: &str| {
+        RpcMsg {
+            hub_name: "TEST".into(),
+            msg: m.into(),
+        }
+        .to_pack()
+    };
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "SetHubMsg", &msg("Welcome ☺"))),
+        0
+    );
+    let r = dispatch(&mut b, &ha, "GetHubMsg", &msg(""));
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_data("Msg"), Some("Welcome ☺".as_bytes()));
+    assert_eq!(r.get_str("HubName"), Some(""));
+    let long = "x".repeat(20_001);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubMsg", &msg(&long))), 111);
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert("no_change_msg".into(), 1);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubMsg", &msg("x"))), 52);
+    let sa = Caller::server_admin(true);
+    assert_eq!(err(&dispatch(&mut b, &sa, "SetHubMsg", &msg(""))), 0);
+    assert_eq!(b.hub("TEST").unwrap().msg, "");
 }

@@ -419,7 +419,13 @@ async fn handle_login(
         qos: params.qos,
         // `ServerAccept` sends the session's VLanId policy.
         vlan_id: accepted.policy.get(PolicyId::VLanId),
-        msg: Vec::new(),
+        // The hub message (`SetHubMsg`), which the client shows.
+        msg: server.with_config(|c| {
+            c.hub(hub.name())
+                .and_then(|h| h.message.clone())
+                .unwrap_or_default()
+                .into_bytes()
+        }),
         policy: welcome_policy(&accepted.policy, &params),
     };
     let mut out = Vec::new();

@@ -94,6 +94,44 @@ impl Running {
         Ok(())
     }
 
+    /// One VPN login as `u`; the welcome's `Msg` (the hub message).
+    async fn login_msg(&self) -> Result<Vec<u8>, ErrorCode> {
+        let target = ClientTarget {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+            source: None,
+            not_this_host: false,
+        };
+        let (welcome, conn) = client::login(&target, |h| {
+            let sp = secure_password(&hash_password("u", "pw"), &h.random);
+            let mut r = LoginRequest::cascade("DEFAULT", "u", sp, [7u8; 20]);
+            r.require_bridge_routing_mode = false;
+            r
+        })
+        .await
+        .map_err(|e| e.code)?;
+        conn.close().await;
+        Ok(welcome.msg)
+    }
+
+    /// One RPC as the administrator of hub DEFAULT; the error code.
+    async fn hub_admin_rpc(&self, function: &str, pack: rustether_proto::Pack) -> ErrorCode {
+        match crate::admin::execute(
+            &self.services.admin,
+            &Caller::hub_admin("DEFAULT", false),
+            PEER,
+            "",
+            function,
+            pack,
+        )
+        .await
+        .result
+        {
+            Ok(_) => ErrorCode::NO_ERROR,
+            Err(e) => e,
+        }
+    }
+
     /// `SetUser` of `u` by the hub's administrator, with `realname`.
     async fn set_realname(&self, realname: &str) -> Result<(), ErrorCode> {
         let req = SetUser {
@@ -399,4 +437,54 @@ async fn securenat_enabled_in_config_starts_and_can_be_disabled() {
         Err(ErrorCode::HUB_NOT_FOUND)
     );
     drop(r);
+}
+
+/// `SetHubMsg` reaches the welcome of the next login; `SetAcList` denying
+/// the client's address refuses its next login with
+/// `ERR_IP_ADDRESS_DENIED` (109) and allows it again once removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn hub_message_in_the_welcome_and_ac_list_at_login() {
+    use rustether_admin::rpc::{AcList, RpcMsg};
+    use rustether_proto::softether::access::AcEntry;
+    let r = Running::start().await;
+    assert_eq!(r.login_msg().await, Ok(Vec::new()));
+    let msg = RpcMsg {
+        hub_name: "DEFAULT".into(),
+        msg: "Hello from the hub".into(),
+    };
+    assert_eq!(
+        r.hub_admin_rpc("SetHubMsg", msg.to_pack()).await,
+        ErrorCode::NO_ERROR
+    );
+    assert_eq!(r.login_msg().await, Ok(b"Hello from the hub".to_vec()));
+    assert_eq!(
+        r.saved().hub("DEFAULT").unwrap().message.as_deref(),
+        Some("Hello from the hub")
+    );
+
+    let deny = AcList {
+        hub_name: "DEFAULT".into(),
+        entries: vec![AcEntry {
+            id: 0,
+            deny: true,
+            priority: 1,
+            ip: "127.0.0.0".parse().unwrap(),
+            masked: true,
+            mask: "255.0.0.0".parse().unwrap(),
+        }],
+    };
+    assert_eq!(
+        r.hub_admin_rpc("SetAcList", deny.to_pack()).await,
+        ErrorCode::NO_ERROR
+    );
+    assert_eq!(r.login_msg().await, Err(ErrorCode::IP_ADDRESS_DENIED));
+    let none = AcList {
+        hub_name: "DEFAULT".into(),
+        entries: vec![],
+    };
+    assert_eq!(
+        r.hub_admin_rpc("SetAcList", none.to_pack()).await,
+        ErrorCode::NO_ERROR
+    );
+    assert!(r.login_msg().await.is_ok());
 }

@@ -316,3 +316,33 @@ mod tests {
         assert!(DeleteHub::from_pack(&p).is_ok());
     }
 }
+
+/// Longest hub message in characters (`HUB_MAXMSG_LEN`, src/Cedar/Cedar.h).
+pub const HUB_MAXMSG_LEN: usize = 20_000;
+
+/// `RPC_MSG` (`GetHubMsg`, `SetHubMsg`; `InRpcMsg`, `OutRpcMsg`): the
+/// message a client shows after logging in to the hub, UTF-8 in DATA
+/// `Msg`. Invalid UTF-8 is replaced (U+FFFD); more than
+/// [`HUB_MAXMSG_LEN`] characters is `ERR_MEMORY_NOT_ENOUGH` (111) in the
+/// dispatcher, as `StSetHubMsg`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpcMsg {
+    /// `HubName`.
+    pub hub_name: String,
+    /// `Msg`.
+    pub msg: String,
+}
+
+impl RpcMessage for RpcMsg {
+    fn from_pack(p: &Pack) -> Result<Self, ErrorCode> {
+        let r = Reader::new(p);
+        Ok(RpcMsg {
+            hub_name: r.name("HubName", 0)?,
+            msg: String::from_utf8_lossy(&r.data("Msg", 0)?).into_owned(),
+        })
+    }
+    fn write(&self, o: &mut OutPack) {
+        o.str("HubName", &self.hub_name);
+        o.data("Msg", self.msg.as_bytes());
+    }
+}

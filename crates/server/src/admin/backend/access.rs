@@ -1,4 +1,5 @@
-//! Access list RPCs (`rustether_admin::rpc::access`) over the
+//! Access list, source IP access control and hub message RPCs
+//! (`rustether_admin::rpc::access`, `RpcMsg`) over the
 //! configuration's `VirtualHUB/<hub>/AccessList` ([`AccessRule`] list in
 //! evaluation order). A change reaches the hub's switch when the
 //! configuration is committed (`Server::sync_hubs` → `Hub::set_access_list`),
@@ -129,5 +130,30 @@ pub(super) fn set_ac_list(
         entries = n,
         "admin: source IP access control list replaced"
     );
+    Ok(())
+}
+
+pub(super) fn get_hub_msg(this: &mut ServerBackend<'_>, hub: &str) -> Result<String, ErrorCode> {
+    this.bridge_edition()?;
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        Ok(h.message.clone().unwrap_or_default())
+    })
+}
+
+/// `StSetHubMsg`: stored in `Message/MessageText`; the next logins get it
+/// in their welcome (`Msg`), which the client shows.
+pub(super) fn set_hub_msg(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    msg: &str,
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        h.message = (!msg.is_empty()).then(|| msg.to_owned());
+        Ok(())
+    })?;
+    info!(hub, chars = msg.chars().count(), "admin: hub message set");
     Ok(())
 }

@@ -204,6 +204,14 @@ impl AdminBackend for ServerBackend<'_> {
         access::set_access_list(self, hub, rules)
     }
 
+    fn get_hub_msg(&mut self, hub: &str) -> Result<String, ErrorCode> {
+        access::get_hub_msg(self, hub)
+    }
+
+    fn set_hub_msg(&mut self, hub: &str, msg: &str) -> Result<(), ErrorCode> {
+        access::set_hub_msg(self, hub, msg)
+    }
+
     fn get_ac_list(
         &mut self,
         hub: &str,
