@@ -576,7 +576,8 @@ async fn reader_task(
                             c_idle += 1;
                             if t >= shared.idle_from_ns.load(Ordering::Relaxed) {
                                 idle.push(us);
-                                if matches!(shared.phase.load(Ordering::Relaxed), PH_LOAD | PH_STOP) {
+                                if matches!(shared.phase.load(Ordering::Relaxed), PH_LOAD | PH_STOP)
+                                {
                                     shared.idle_late.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
