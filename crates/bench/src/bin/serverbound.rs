@@ -645,7 +645,11 @@ fn tcp_retrans_segs() -> Option<u64> {
 /// Counter `name` of the `prefix` table (`Tcp:`, `TcpExt:`) in a
 /// /proc/net/snmp-style file (a names line, then a values line).
 fn proc_counter(path: &str, prefix: &str, name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    parse_counter(&std::fs::read_to_string(path).ok()?, prefix, name)
+}
+
+/// [`proc_counter`] on the file's text.
+fn parse_counter(text: &str, prefix: &str, name: &str) -> Option<u64> {
     let mut rows = text.lines().filter(|l| l.starts_with(prefix));
     let (names, values) = (rows.next()?, rows.next()?);
     let i = names.split_whitespace().position(|n| n == name)?;
@@ -1088,6 +1092,19 @@ mod tests {
         assert_ne!(mac(1), mac(256));
         // Locally administered, unicast.
         assert_eq!(mac(5)[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn counters_are_read_from_the_named_table() {
+        let text = "TcpExt: SyncookiesSent TCPLossProbes TCPDSACKRecv\n\
+                    TcpExt: 0 17 12\n\
+                    IpExt: InNoRoutes TCPLossProbes\n\
+                    IpExt: 0 99\n";
+        assert_eq!(parse_counter(text, "TcpExt:", "TCPLossProbes"), Some(17));
+        assert_eq!(parse_counter(text, "TcpExt:", "TCPDSACKRecv"), Some(12));
+        assert_eq!(parse_counter(text, "IpExt:", "TCPLossProbes"), Some(99));
+        assert_eq!(parse_counter(text, "TcpExt:", "Missing"), None);
+        assert_eq!(parse_counter("TcpExt: A B\n", "TcpExt:", "A"), None);
     }
 
     #[test]
