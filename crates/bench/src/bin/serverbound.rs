@@ -22,6 +22,9 @@
 //!    crates/hub `Switch::route`);
 //! 3. idle: `--idle-rate` frames/s in total, paced, for 1 s (not
 //!    sampled) plus `--idle-secs`: latency of a lightly loaded server;
+//!    then 1 s quiet, so that idle frames still in flight are not queued
+//!    behind the load (`idle_samples_after_load_start` counts those that
+//!    still were);
 //! 4. load: every session writes blocks of `--batch` frames to its partner
 //!    without pacing, but with at most `--window` frames in flight (written
 //!    and not yet seen by the partner, as a TCP flow inside the tunnel
@@ -91,6 +94,12 @@ const PH_ANNOUNCE: u8 = 3;
 const PH_IDLE: u8 = 1;
 const PH_LOAD: u8 = 2;
 const PH_STOP: u8 = 4;
+/// Between idle and load: nothing sent, so that the idle frames still in
+/// flight arrive before the load's queues form (otherwise their latency
+/// measures the load, by Little's law, not the idle server).
+const PH_QUIET: u8 = 6;
+/// Length of the quiet phase.
+const QUIET: Duration = Duration::from_secs(1);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -280,6 +289,9 @@ struct Shared {
     /// Idle-phase frames sent before this time (ns since the run's base)
     /// are not latency samples: the first second settles the sessions.
     idle_from_ns: AtomicU64,
+    /// Idle latency samples received after the load phase began (their
+    /// latency includes the queues of the load).
+    idle_late: AtomicU64,
     first_error: std::sync::Mutex<Option<String>>,
 }
 
@@ -447,7 +459,7 @@ async fn writer_task(
                 put_frame(&mut block, mac(0), me, (0, idx as u32, 0, t(base)), 60);
                 enc.encode_frames(&mut out, [&block[..]]);
             }
-            PH_ANNOUNCE0 | PH_ANNOUNCE => {
+            PH_ANNOUNCE0 | PH_ANNOUNCE | PH_QUIET => {
                 if phase_rx.changed().await.is_err() {
                     return;
                 }
@@ -564,6 +576,10 @@ async fn reader_task(
                             c_idle += 1;
                             if t >= shared.idle_from_ns.load(Ordering::Relaxed) {
                                 idle.push(us);
+                                if matches!(shared.phase.load(Ordering::Relaxed), PH_LOAD | PH_STOP)
+                                {
+                                    shared.idle_late.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
                         } else if ph == PH_LOAD {
                             c_load += 1;
@@ -623,11 +639,53 @@ fn percentiles(mut v: Vec<u32>) -> Value {
 /// (`RetransSegs` of /proc/net/snmp, which is per namespace); `None` if
 /// unreadable.
 fn tcp_retrans_segs() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/net/snmp").ok()?;
-    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
-    let (names, values) = (tcp.next()?, tcp.next()?);
-    let i = names.split_whitespace().position(|n| n == "RetransSegs")?;
+    proc_counter("/proc/net/snmp", "Tcp:", "RetransSegs")
+}
+
+/// Counter `name` of the `prefix` table (`Tcp:`, `TcpExt:`) in a
+/// /proc/net/snmp-style file (a names line, then a values line).
+fn proc_counter(path: &str, prefix: &str, name: &str) -> Option<u64> {
+    parse_counter(&std::fs::read_to_string(path).ok()?, prefix, name)
+}
+
+/// [`proc_counter`] on the file's text.
+fn parse_counter(text: &str, prefix: &str, name: &str) -> Option<u64> {
+    let mut rows = text.lines().filter(|l| l.starts_with(prefix));
+    let (names, values) = (rows.next()?, rows.next()?);
+    let i = names.split_whitespace().position(|n| n == name)?;
     values.split_whitespace().nth(i)?.parse().ok()
+}
+
+/// This namespace's TCP counters at one instant: retransmitted segments,
+/// of which tail loss probes (`TCPLossProbes`), and duplicate-SACKs
+/// received (`TCPDSACKRecv`: the peer already had the segment, so the
+/// retransmission was spurious). Linux counters of /proc/net/snmp and
+/// /proc/net/netstat.
+#[derive(Clone, Copy, Default)]
+struct TcpCounters {
+    retrans: Option<u64>,
+    tlp: Option<u64>,
+    dsack: Option<u64>,
+}
+
+impl TcpCounters {
+    fn now() -> TcpCounters {
+        TcpCounters {
+            retrans: tcp_retrans_segs(),
+            tlp: proc_counter("/proc/net/netstat", "TcpExt:", "TCPLossProbes"),
+            dsack: proc_counter("/proc/net/netstat", "TcpExt:", "TCPDSACKRecv"),
+        }
+    }
+
+    /// `{"retrans":N,"tlp":N,"dsack":N}` from `self` to `later`.
+    fn delta(&self, later: &TcpCounters) -> Value {
+        let d = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+        json!({
+            "retrans": d(self.retrans, later.retrans),
+            "tlp": d(self.tlp, later.tlp),
+            "dsack": d(self.dsack, later.dsack),
+        })
+    }
 }
 
 fn self_cpu_s() -> f64 {
@@ -712,6 +770,7 @@ async fn run(a: RunArgs) -> (Value, bool) {
     let base = Instant::now();
 
     // 1. Logins.
+    let tcp_login = TcpCounters::now();
     let t0 = Instant::now();
     let sem = Arc::new(Semaphore::new(a.login_concurrency));
     let mut logins = Vec::with_capacity(a.sessions);
@@ -771,7 +830,8 @@ async fn run(a: RunArgs) -> (Value, bool) {
         return (res, false);
     }
 
-    let retrans0 = tcp_retrans_segs();
+    let tcp_logged_in = TcpCounters::now();
+    let retrans0 = tcp_logged_in.retrans;
     // 2. Announce own MACs; 3. idle latency.
     let set = |p: u8| {
         shared.phase.store(p, Ordering::Relaxed);
@@ -787,13 +847,17 @@ async fn run(a: RunArgs) -> (Value, bool) {
         .idle_from_ns
         .store(base.elapsed().as_nanos() as u64, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(a.idle_secs)).await;
+    set(PH_QUIET);
+    tokio::time::sleep(QUIET).await;
 
     // 4. Load.
+    let tcp_idle_end = TcpCounters::now();
     set(PH_LOAD);
     tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
     let groups: Vec<i32> = a.server_pid.into_iter().collect();
     let win = CpuWindow::start(&groups);
-    let retrans1 = tcp_retrans_segs();
+    let tcp_warm = TcpCounters::now();
+    let retrans1 = tcp_warm.retrans;
     let (f0, b0, c0, w0) = (
         shared.recv[PH_LOAD as usize].load(Ordering::Relaxed),
         shared.recv_load_bytes.load(Ordering::Relaxed),
@@ -808,7 +872,8 @@ async fn run(a: RunArgs) -> (Value, bool) {
         w0.elapsed().as_secs_f64(),
     );
     let u = win.finish();
-    let retrans2 = tcp_retrans_segs();
+    let tcp_end = TcpCounters::now();
+    let retrans2 = tcp_end.retrans;
 
     // 5. Drain.
     set(PH_STOP);
@@ -873,7 +938,17 @@ async fn run(a: RunArgs) -> (Value, bool) {
     let diff = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
     res["client_tcp_retrans_before_load"] = json!(diff(retrans0, retrans1));
     res["client_tcp_retrans_in_window"] = json!(diff(retrans1, retrans2));
+    // The same by phase, with the share of tail loss probes and of
+    // retransmissions the server reported as duplicates (DSACK).
+    // `before_load` above = `idle` + `warmup` here (the warm-up is loaded).
+    res["client_tcp"] = json!({
+        "login": tcp_login.delta(&tcp_logged_in),
+        "idle": tcp_logged_in.delta(&tcp_idle_end),
+        "warmup": tcp_idle_end.delta(&tcp_warm),
+        "window": tcp_warm.delta(&tcp_end),
+    });
     res["latency_idle_us"] = percentiles(idle_s);
+    res["idle_samples_after_load_start"] = json!(shared.idle_late.load(Ordering::Relaxed));
     res["latency_load_us"] = percentiles(load_s);
     let errors = shared.session_errors.load(Ordering::Relaxed);
     res["session_errors"] = json!(errors);
@@ -1017,6 +1092,19 @@ mod tests {
         assert_ne!(mac(1), mac(256));
         // Locally administered, unicast.
         assert_eq!(mac(5)[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn counters_are_read_from_the_named_table() {
+        let text = "TcpExt: SyncookiesSent TCPLossProbes TCPDSACKRecv\n\
+                    TcpExt: 0 17 12\n\
+                    IpExt: InNoRoutes TCPLossProbes\n\
+                    IpExt: 0 99\n";
+        assert_eq!(parse_counter(text, "TcpExt:", "TCPLossProbes"), Some(17));
+        assert_eq!(parse_counter(text, "TcpExt:", "TCPDSACKRecv"), Some(12));
+        assert_eq!(parse_counter(text, "IpExt:", "TCPLossProbes"), Some(99));
+        assert_eq!(parse_counter(text, "TcpExt:", "Missing"), None);
+        assert_eq!(parse_counter("TcpExt: A B\n", "TcpExt:", "A"), None);
     }
 
     #[test]
