@@ -96,7 +96,8 @@ pub fn is_openvpn_tcp(first: &[u8]) -> bool {
 
 /// Splits an OpenVPN username into `(user, hub)` as SoftEther's
 /// `PPPParseUsername` (src/Cedar/Proto_PPP.c): `hub\user` when the hub
-/// exists; else `user<sep>hub` at the last separator when the hub exists;
+/// exists; else `user<sep>hub` at the last separator (`UsernameHubSeparator`,
+/// default `@`) when the hub exists;
 /// else the whole name is the user and the hub is `IPsec/L2TP_DefaultHub`
 /// (`DEFAULT` if unset).
 pub fn parse_username(server: &Server, src: &str) -> (String, String) {
@@ -109,7 +110,16 @@ pub fn parse_username(server: &Server, src: &str) -> (String, String) {
     }
     let (sep, default_hub) = server.with_config(|c| {
         (
-            c.server.username_hub_separator.chars().next(),
+            // SoftEther uses the setting's first character when it is
+            // printable ASCII, else '@' (SiLoadServerCfg).
+            Some(
+                c.server
+                    .username_hub_separator
+                    .chars()
+                    .next()
+                    .filter(|ch| (' '..='~').contains(ch))
+                    .unwrap_or('@'),
+            ),
             c.raw
                 .folder("IPsec")
                 .and_then(|f| f.get_str("L2TP_DefaultHub"))
