@@ -38,7 +38,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::preauth::{Gate, PreAuthSlot};
+use crate::preauth::{Gate, PreAuthSlot, HANDSHAKE_DEADLINE};
 use crate::server::Server;
 use crate::session::{self, Session, SessionInfo, SessionParams, SessionStart};
 
@@ -206,8 +206,13 @@ impl OpenVpn {
         })
     }
 
+    /// Session settings: the server certificate, and the pre-login
+    /// handshake deadline of SoftEther-protocol connections
+    /// ([`HANDSHAKE_DEADLINE`]) for the whole OpenVPN handshake.
     fn config(&self) -> Arc<Config> {
-        Arc::new(Config::new(self.server.tls_config()))
+        let mut c = Config::new(self.server.tls_config());
+        c.handshake_timeout_ms = HANDSHAKE_DEADLINE.as_millis() as u64;
+        Arc::new(c)
     }
 
     fn next_peer_id(&self) -> u32 {
