@@ -55,6 +55,14 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetServerInfo => ServerInfo::default().to_pack(),
+        F::GetPortsUDP | F::GetOpenVpnSstpConfig => Pack::new(),
+        F::SetPortsUDP => Ports { ports: vec![1194] }.to_pack(),
+        F::GetProtoOptions | F::SetProtoOptions => ProtoOptions {
+            protocol: "OpenVPN".into(),
+            options: Vec::new(),
+        }
+        .to_pack(),
+        F::SetOpenVpnSstpConfig => OpenVpnSstpConfig::default().to_pack(),
         F::GetServerStatus
         | F::EnumListener
         | F::GetServerCert
@@ -241,6 +249,8 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::GetBridgeSupport
             | F::EnumHub
             | F::EnumLocalBridge
+            | F::GetPortsUDP
+            | F::GetOpenVpnSstpConfig
     )
 }
 
@@ -253,6 +263,10 @@ fn server_only(f: RpcFunction) -> bool {
             | F::EnableListener
             | F::SetServerPassword
             | F::SetKeep
+            | F::SetPortsUDP
+            | F::GetProtoOptions
+            | F::SetProtoOptions
+            | F::SetOpenVpnSstpConfig
             | F::Flush
             | F::GetConfig
             | F::SetConfig

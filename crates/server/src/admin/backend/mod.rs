@@ -228,6 +228,22 @@ impl AdminBackend for ServerBackend<'_> {
         server::get_keep(self)
     }
 
+    fn get_ports_udp(&mut self) -> Result<Vec<u16>, ErrorCode> {
+        Ok(crate::openvpn::udp_ports(self.server))
+    }
+
+    fn set_ports_udp(&mut self, ports: &[u16]) -> Result<(), ErrorCode> {
+        server::set_ports_udp(self, ports)
+    }
+
+    fn get_proto_options(&mut self, protocol: &'static str) -> Result<Vec<ProtoOption>, ErrorCode> {
+        server::get_proto_options(self, protocol)
+    }
+
+    fn set_proto_options(&mut self, protocol: &'static str, options: &[ProtoOption]) -> Result<(), ErrorCode> {
+        server::set_proto_options(self, protocol, options)
+    }
+
     fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode> {
         server::set_keep(self, req)
     }
