@@ -1,5 +1,7 @@
 //! OpenVPN interop with the real `openvpn` 2.6 client (docs/openvpn.md):
-//! one client over UDP 1194 (`PortsUDP`), one over TCP on the SoftEther
+//! OpenVPN switched on with the real vpncmd (`ProtoOptionsSet`,
+//! `PortsUDPSet`, checked with `ProtoOptionsGet`, `PortsUDPGet` and in the
+//! saved configuration); one client over UDP 1194, one over TCP on the SoftEther
 //! listener 5555 (recognised by its first bytes), both `dev tap` on hub
 //! DEFAULT; they ping each other across the hub; SessionList (real vpncmd)
 //! shows both sessions as OpenVPN sessions; a wrong password is refused
@@ -70,20 +72,26 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
     let topo = Topology::new(2, false).unwrap();
     let srv_ns = &topo.server;
     let spec = ServerConfigSpec::with_hub(PORT, "DEFAULT", &[UserSpec::new("alice", "Secret1"), UserSpec::new("bob", "Secret2")]);
-    // OpenVPN on, UDP 1194, as SoftEther stores them.
-    let text = config_text(&spec, false)
-        .replace("string PortsUDP $", "string PortsUDP 1194")
-        .replace("declare OpenVPN\n\t\t\t{\n\t\t\t\tbool Enabled false", "declare OpenVPN\n\t\t\t{\n\t\t\t\tbool Enabled true");
-    assert!(text.contains("PortsUDP 1194") && text.contains("bool Enabled true"), "testkit config changed");
-    let server = OurServer::start(srv_ns, dir.path(), "server", PORT, &text).unwrap();
-    let mut cert = Vec::new();
-    eventually("the server certificate saved", T, || {
-        cert = server.saved_config().server.server_cert_der;
-        !cert.is_empty()
-    });
-    let ca = pem(&cert);
+    let mut server = OurServer::start(srv_ns, dir.path(), "server", PORT, &config_text(&spec, false)).unwrap();
     let target = SocketAddrV4::new(SERVER_ADDR, PORT);
     let v = Vpncmd::new(srv_ns, &dir.subdir("vpncmd").unwrap(), target).unwrap();
+    // Off in a fresh configuration; switched on with the real vpncmd.
+    let o = v.ok(&["/CMD", "ProtoOptionsGet", "OpenVPN"]);
+    assert!(o.text.contains("Enabled") && o.text.contains("DefaultClientOption"), "{}", o.text);
+    v.ok(&["/CMD", "ProtoOptionsSet", "OpenVPN", "/NAME:Enabled", "/VALUE:yes"]);
+    v.ok(&["/CMD", "PortsUDPSet", "1194"]);
+    let o = v.ok(&["/CMD", "PortsUDPGet"]);
+    assert!(o.text.contains("1194"), "{}", o.text);
+    // Unknown option: error 29 (ERR_OBJECT_NOT_FOUND) from vpncmd itself.
+    let o = v.run(&["/CMD", "ProtoOptionsSet", "OpenVPN", "/NAME:NoSuchOption", "/VALUE:1"]);
+    assert!(!o.text.contains(DONE), "{}", o.text);
+    // As SoftEther keeps them; the UDP socket opens at the next start.
+    server.restart(srv_ns).unwrap();
+    let saved = server.saved_config();
+    assert_eq!(saved.server.raw.get_str("PortsUDP"), Some("1194"));
+    let ovpn = saved.server.raw.folder("Proto").and_then(|p| p.folder("OpenVPN")).and_then(|f| f.get_bool("Enabled"));
+    assert_eq!(ovpn, Some(true));
+    let ca = pem(&saved.server.server_cert_der);
 
     let (c1, c2) = (&topo.clients[0], &topo.clients[1]);
     let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &client_file("udp", 1194, &ca, "AUTHFILE"), "alice", "Secret1");
@@ -121,10 +129,11 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
     assert_eq!(o.rows("Session Name").len(), 2, "{}", o.text);
 
     // SessionDisconnect ends bob's session.
+    // (The client is told to RESTART and comes back as a new session.)
     v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionDisconnect", &bob]);
     eventually("bob's session gone", T, || {
         let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
-        !o.text.contains("SID-BOB-")
+        !o.rows("Session Name").contains(&bob.as_str())
     });
     drop((udp, tcp));
 }
