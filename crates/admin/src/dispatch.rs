@@ -160,6 +160,8 @@ functions! {
     GetOpenVpnSstpConfig, false;
     /// Switch OpenVPN/SSTP.
     SetOpenVpnSstpConfig, true;
+    /// Zip of sample OpenVPN client files (`RPC_READ_LOG_FILE`).
+    MakeOpenVpnConfigFile, false;
     /// Write the configuration file now (`RPC_TEST`).
     Flush, false;
     /// Configuration file text (`RPC_CONFIG`).
@@ -308,6 +310,11 @@ pub trait AdminBackend {
     /// its options, defaults filled in.
     fn get_proto_options(&mut self, protocol: &'static str) -> Result<Vec<ProtoOption>, ErrorCode> {
         let _ = protocol;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `MakeOpenVpnConfigFile`: the zip of sample client files; 142 when
+    /// OpenVPN is off, 33 unsupported (the default).
+    fn make_openvpn_config(&mut self) -> Result<Vec<u8>, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `SetProtoOptions`: `options` already checked against
@@ -657,6 +664,11 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             let name = check_proto_options(&t)?;
             backend.set_proto_options(name, &t.options)?;
             out(&t)
+        }
+        F::MakeOpenVpnConfigFile => {
+            rights.require_server_admin()?;
+            let buffer = backend.make_openvpn_config()?;
+            out(&ReadLogFile { buffer, ..ReadLogFile::default() })
         }
         F::GetOpenVpnSstpConfig => {
             let enabled = |b: &mut dyn AdminBackend, proto: &'static str| -> Result<bool, ErrorCode> {

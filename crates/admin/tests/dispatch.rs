@@ -55,7 +55,7 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetServerInfo => ServerInfo::default().to_pack(),
-        F::GetPortsUDP | F::GetOpenVpnSstpConfig => Pack::new(),
+        F::GetPortsUDP | F::GetOpenVpnSstpConfig | F::MakeOpenVpnConfigFile => Pack::new(),
         F::SetPortsUDP => Ports { ports: vec![1194] }.to_pack(),
         F::GetProtoOptions | F::SetProtoOptions => ProtoOptions {
             protocol: "OpenVPN".into(),
@@ -267,6 +267,7 @@ fn server_only(f: RpcFunction) -> bool {
             | F::GetProtoOptions
             | F::SetProtoOptions
             | F::SetOpenVpnSstpConfig
+            | F::MakeOpenVpnConfigFile
             | F::Flush
             | F::GetConfig
             | F::SetConfig

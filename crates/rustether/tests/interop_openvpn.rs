@@ -5,9 +5,9 @@
 //! listener 5555 (recognised by its first bytes), both `dev tap` on hub
 //! DEFAULT; they ping each other across the hub; SessionList (real vpncmd)
 //! shows both sessions as OpenVPN sessions; a wrong password is refused
-//! with AUTH_FAILED; SessionDisconnect ends a session. The client files
-//! have the shape of SoftEther's sample file (data-ciphers
-//! negotiated, our certificate in `<ca>`).
+//! with AUTH_FAILED; SessionDisconnect ends a session. The client file is
+//! the layer-2 sample of `OpenVpnMakeConfig` (real vpncmd), used as it is
+//! (over TCP with `proto`/`remote` changed).
 
 mod admin_support;
 
@@ -33,33 +33,15 @@ const NEEDS: &[Prereq] = &[
 ];
 const T: Duration = Duration::from_secs(40);
 
-/// A client file in the shape of SoftEther's `openvpn_sample.ovpn`.
-fn client_file(proto: &str, port: u16, ca_pem: &str, auth: &str) -> String {
-    format!(
-        "client\ndev tap\nproto {proto}\nremote {SERVER_ADDR} {port}\nresolv-retry infinite\nnobind\n\
-         persist-key\npersist-tun\nverb 3\nauth-user-pass {auth}\nconnect-retry-max 3\n\
-         <ca>\n{ca_pem}</ca>\n"
-    )
-}
-
-fn pem(der: &[u8]) -> String {
-    let b64 = base64_encode(der);
-    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-        s.push('\n');
-    }
-    s.push_str("-----END CERTIFICATE-----\n");
-    s
-}
-
+/// Runs `openvpn --config <file> --auth-user-pass <credentials>` in `ns`.
 fn start_openvpn(ns: &Netns, dir: &std::path::Path, name: &str, file: &str, user: &str, pw: &str) -> Proc {
     let auth = dir.join(format!("{name}.auth"));
     std::fs::write(&auth, format!("{user}\n{pw}\n")).unwrap();
     let conf = dir.join(format!("{name}.ovpn"));
-    std::fs::write(&conf, file.replace("AUTHFILE", &auth.to_string_lossy())).unwrap();
-    let conf_s = conf.to_string_lossy().into_owned();
-    Proc::spawn(name, ns.command("openvpn", &["--config", &conf_s]), &dir.join("logs")).unwrap()
+    std::fs::write(&conf, file).unwrap();
+    let (conf_s, auth_s) = (conf.to_string_lossy().into_owned(), auth.to_string_lossy().into_owned());
+    let args = ["--config", &conf_s, "--auth-user-pass", &auth_s, "--connect-retry-max", "3"];
+    Proc::spawn(name, ns.command("openvpn", &args), &dir.join("logs")).unwrap()
 }
 
 #[test]
@@ -91,12 +73,36 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
     assert_eq!(saved.server.raw.get_str("PortsUDP"), Some("1194"));
     let ovpn = saved.server.raw.folder("Proto").and_then(|p| p.folder("OpenVPN")).and_then(|f| f.get_bool("Enabled"));
     assert_eq!(ovpn, Some(true));
-    let ca = pem(&saved.server.server_cert_der);
+    // OpenVpnMakeConfig: SoftEther's zip of sample files, our certificate
+    // in <ca>; the layer-2 file is used as it is.
+    // (A relative name: vpncmd takes "/..." for a parameter; it runs in
+    // its sandbox directory.)
+    v.ok(&["/CMD", "OpenVpnMakeConfig", "openvpn_config.zip"]);
+    let zip_s = v.dir().join("openvpn_config.zip").to_string_lossy().into_owned();
+    let unz = dir.subdir("unzipped").unwrap();
+    let unz_s = unz.to_string_lossy().into_owned();
+    srv_ns.run("busybox", &["unzip", "-o", &zip_s, "-d", &unz_s], T).unwrap();
+    let mut l2 = None;
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&unz).unwrap() {
+        let p = e.unwrap().path();
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        if p.to_string_lossy().ends_with("openvpn_site_to_site_bridge_l2.ovpn") {
+            l2 = Some(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    assert!(names.iter().any(|n| n == "readme.txt") && names.iter().any(|n| n.ends_with("_l3.ovpn")), "{names:?}");
+    let l2 = l2.unwrap_or_else(|| panic!("no layer-2 file in {names:?}"));
+    let cert_b64 = base64_encode(&saved.server.server_cert_der);
+    assert!(l2.contains(&cert_b64[..60]), "our certificate in <ca>: {l2}");
+    assert!(l2.contains(&format!("remote {SERVER_ADDR} 1194\n")) && l2.contains("proto udp\n"), "{l2}");
+    // The same file for TCP on the SoftEther listener.
+    let l2_tcp = l2.replace("proto udp\n", "proto tcp-client\n").replace(&format!("remote {SERVER_ADDR} 1194"), &format!("remote {SERVER_ADDR} {PORT}"));
 
     let (c1, c2) = (&topo.clients[0], &topo.clients[1]);
-    let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &client_file("udp", 1194, &ca, "AUTHFILE"), "alice", "Secret1");
+    let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &l2, "alice", "Secret1");
     // `user@hub` form over TCP on the SoftEther listener.
-    let tcp = start_openvpn(c2, dir.path(), "ovpn-tcp", &client_file("tcp-client", PORT, &ca, "AUTHFILE"), "bob@DEFAULT", "Secret2");
+    let tcp = start_openvpn(c2, dir.path(), "ovpn-tcp", &l2_tcp, "bob@DEFAULT", "Secret2");
     for p in [&udp, &tcp] {
         eventually("the openvpn client initialised", T, || {
             p.log_since(0).contains("Initialization Sequence Completed")
@@ -122,7 +128,7 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
     assert!(o.text.contains("OpenVPN Client"), "{}", o.text);
 
     // Wrong password: AUTH_FAILED, the client gives up.
-    let mut bad = start_openvpn(c1, dir.path(), "ovpn-bad", &client_file("udp", 1194, &ca, "AUTHFILE").replace("dev tap", "dev tap\ndev-node /dev/net/tun\ndev tap9"), "alice", "wrong");
+    let mut bad = start_openvpn(c1, dir.path(), "ovpn-bad", &l2.replace("dev tap\n", "dev tap9\n"), "alice", "wrong");
     eventually("AUTH_FAILED for a wrong password", T, || bad.log_since(0).contains("AUTH_FAILED"));
     eventually("the refused client exits", T, || !bad.is_running());
     let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
