@@ -319,7 +319,11 @@ pub trait AdminBackend {
     }
     /// `SetProtoOptions`: `options` already checked against
     /// [`proto_defaults`] (names and types).
-    fn set_proto_options(&mut self, protocol: &'static str, options: &[ProtoOption]) -> Result<(), ErrorCode> {
+    fn set_proto_options(
+        &mut self,
+        protocol: &'static str,
+        options: &[ProtoOption],
+    ) -> Result<(), ErrorCode> {
         let _ = (protocol, options);
         Err(ErrorCode::NOT_SUPPORTED)
     }
@@ -636,13 +640,18 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         // StSetProtoOptions, StGetOpenVpnSstpConfig/StSetOpenVpnSstpConfig.
         F::GetPortsUDP => {
             let ports = backend.get_ports_udp()?;
-            out(&Ports { ports: ports.into_iter().map(u32::from).collect() })
+            out(&Ports {
+                ports: ports.into_iter().map(u32::from).collect(),
+            })
         }
         F::SetPortsUDP => {
             let t: Ports = req(p)?;
             let mut ports: Vec<u16> = Vec::new();
             for &port in &t.ports {
-                let port = u16::try_from(port).ok().filter(|p| *p != 0).ok_or(ErrorCode::INVALID_PARAMETER)?;
+                let port = u16::try_from(port)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or(ErrorCode::INVALID_PARAMETER)?;
                 if !ports.contains(&port) {
                     ports.push(port);
                 }
@@ -656,7 +665,10 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             rights.require_server_admin()?;
             let (name, _) = proto_defaults(&t.protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
             let options = backend.get_proto_options(name)?;
-            out(&ProtoOptions { protocol: t.protocol, options })
+            out(&ProtoOptions {
+                protocol: t.protocol,
+                options,
+            })
         }
         F::SetProtoOptions => {
             let t: ProtoOptions = req(p)?;
@@ -668,14 +680,18 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         F::MakeOpenVpnConfigFile => {
             rights.require_server_admin()?;
             let buffer = backend.make_openvpn_config()?;
-            out(&ReadLogFile { buffer, ..ReadLogFile::default() })
+            out(&ReadLogFile {
+                buffer,
+                ..ReadLogFile::default()
+            })
         }
         F::GetOpenVpnSstpConfig => {
-            let enabled = |b: &mut dyn AdminBackend, proto: &'static str| -> Result<bool, ErrorCode> {
-                Ok(b.get_proto_options(proto)?
-                    .iter()
-                    .any(|o| o.name == TOGGLE && o.value == ProtoValue::Bool(true)))
-            };
+            let enabled =
+                |b: &mut dyn AdminBackend, proto: &'static str| -> Result<bool, ErrorCode> {
+                    Ok(b.get_proto_options(proto)?
+                        .iter()
+                        .any(|o| o.name == TOGGLE && o.value == ProtoValue::Bool(true)))
+                };
             let t = OpenVpnSstpConfig {
                 enable_openvpn: enabled(backend, "OpenVPN")?,
                 enable_sstp: enabled(backend, "SSTP")?,
@@ -685,7 +701,12 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         F::SetOpenVpnSstpConfig => {
             let t: OpenVpnSstpConfig = req(p)?;
             rights.require_server_admin()?;
-            let toggle = |on: bool| [ProtoOption { name: TOGGLE.into(), value: ProtoValue::Bool(on) }];
+            let toggle = |on: bool| {
+                [ProtoOption {
+                    name: TOGGLE.into(),
+                    value: ProtoValue::Bool(on),
+                }]
+            };
             backend.set_proto_options("OpenVPN", &toggle(t.enable_openvpn))?;
             backend.set_proto_options("SSTP", &toggle(t.enable_sstp))?;
             out(&t)

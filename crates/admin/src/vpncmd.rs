@@ -111,8 +111,16 @@ pub const COMMANDS: &[VpncmdCommand] = &[
     cmd("PortsUDPGet", Context::Server, &["GetPortsUDP"]),
     cmd("PortsUDPSet", Context::Server, &["SetPortsUDP"]),
     cmd("ProtoOptionsGet", Context::Server, &["GetProtoOptions"]),
-    cmd("ProtoOptionsSet", Context::Server, &["GetProtoOptions", "SetProtoOptions"]),
-    cmd("OpenVpnMakeConfig", Context::Server, &["MakeOpenVpnConfigFile"]),
+    cmd(
+        "ProtoOptionsSet",
+        Context::Server,
+        &["GetProtoOptions", "SetProtoOptions"],
+    ),
+    cmd(
+        "OpenVpnMakeConfig",
+        Context::Server,
+        &["MakeOpenVpnConfigFile"],
+    ),
     // issue 12 item 1, from the `Ps*` functions of src/Cedar/Command.c,
     // checked by crates/rustether/tests/admin_groups.rs
     cmd("GroupCreate", Context::Hub, &["CreateGroup"]),

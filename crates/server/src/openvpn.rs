@@ -251,8 +251,16 @@ impl OpenVpn {
 
     /// A packet from an address without a session: answer a reset with a
     /// cookie, start a session on a valid cookie echo, drop the rest.
-    fn udp_stateless(self: &Arc<Self>, sock: &Arc<UdpSocket>, map: &UdpMap, raw: &[u8], peer: SocketAddr) {
-        let Ok(Packet::Control(c)) = decode(raw) else { return };
+    fn udp_stateless(
+        self: &Arc<Self>,
+        sock: &Arc<UdpSocket>,
+        map: &UdpMap,
+        raw: &[u8],
+        peer: SocketAddr,
+    ) {
+        let Ok(Packet::Control(c)) = decode(raw) else {
+            return;
+        };
         let now = now_ms();
         match c.op {
             Opcode::HardResetClientV2 if c.packet_id == Some(0) => {
@@ -260,17 +268,33 @@ impl OpenVpn {
                 let _ = sock.try_send_to(&reset_reply(c.key_id, sid, c.sid), peer);
             }
             Opcode::ControlV1 | Opcode::AckV1 => {
-                let Some(our_sid) = c.acks.remote_sid else { return };
+                let Some(our_sid) = c.acks.remote_sid else {
+                    return;
+                };
                 if !self.cookies.verify(&peer, &c.sid, &our_sid, now) {
                     return;
                 }
                 let mut m = map.lock();
-                let pending: Vec<_> = m.iter().filter(|(_, e)| !e.established.load(Ordering::Relaxed)).map(|(a, _)| a.ip()).collect();
-                if pending.len() >= MAX_PENDING || pending.iter().filter(|ip| **ip == peer.ip()).count() >= MAX_PENDING_PER_IP {
+                let pending: Vec<_> = m
+                    .iter()
+                    .filter(|(_, e)| !e.established.load(Ordering::Relaxed))
+                    .map(|(a, _)| a.ip())
+                    .collect();
+                if pending.len() >= MAX_PENDING
+                    || pending.iter().filter(|ip| **ip == peer.ip()).count() >= MAX_PENDING_PER_IP
+                {
                     debug!(%peer, "OpenVPN: too many unfinished sessions; packet dropped");
                     return;
                 }
-                let session = match ServerSession::new(self.config(), our_sid, c.sid, c.key_id, self.next_peer_id(), true, now) {
+                let session = match ServerSession::new(
+                    self.config(),
+                    our_sid,
+                    c.sid,
+                    c.key_id,
+                    self.next_peer_id(),
+                    true,
+                    now,
+                ) {
                     Ok(s) => s,
                     Err(e) => {
                         warn!(%peer, "OpenVPN session not started: {e}");
@@ -280,13 +304,20 @@ impl OpenVpn {
                 let (tx, rx) = mpsc::channel(SESSION_QUEUE);
                 let established = Arc::new(AtomicBool::new(false));
                 let _ = tx.try_send(raw.to_vec());
-                m.insert(peer, UdpEntry { tx, established: established.clone() });
+                m.insert(
+                    peer,
+                    UdpEntry {
+                        tx,
+                        established: established.clone(),
+                    },
+                );
                 drop(m);
                 let me = self.clone();
                 let link = Link::Udp(sock.clone());
                 let map = map.clone();
                 tokio::spawn(async move {
-                    me.run_session(session, link, rx, peer, established, None).await;
+                    me.run_session(session, link, rx, peer, established, None)
+                        .await;
                     map.lock().remove(&peer);
                 });
             }
@@ -324,14 +355,24 @@ impl OpenVpn {
                 }
             }
         };
-        let Ok(Packet::Control(c)) = decode(&first) else { return };
+        let Ok(Packet::Control(c)) = decode(&first) else {
+            return;
+        };
         if !matches!(c.op, Opcode::HardResetClientV2) || c.packet_id != Some(0) {
             info!(%peer, "OpenVPN over TCP: first packet is not a client reset");
             return;
         }
         let mut our_sid = [0u8; 8];
         rand::thread_rng().fill_bytes(&mut our_sid);
-        let session = match ServerSession::new(self.config(), our_sid, c.sid, c.key_id, self.next_peer_id(), false, now_ms()) {
+        let session = match ServerSession::new(
+            self.config(),
+            our_sid,
+            c.sid,
+            c.key_id,
+            self.next_peer_id(),
+            false,
+            now_ms(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 warn!(%peer, "OpenVPN session not started: {e}");
@@ -356,7 +397,15 @@ impl OpenVpn {
                 }
             }
         });
-        self.run_session(session, Link::Tcp(wr), rx, peer, Arc::new(AtomicBool::new(false)), Some(slot)).await;
+        self.run_session(
+            session,
+            Link::Tcp(wr),
+            rx,
+            peer,
+            Arc::new(AtomicBool::new(false)),
+            Some(slot),
+        )
+        .await;
         reader.abort();
     }
 
@@ -386,8 +435,15 @@ impl OpenVpn {
             // Act on events.
             while let Some(ev) = s.poll_event() {
                 match ev {
-                    Event::Authenticate { username, password, dev_type, peer_info } => {
-                        let ok = match self.login(&username, &password, &dev_type, &peer_info, peer, proto) {
+                    Event::Authenticate {
+                        username,
+                        password,
+                        dev_type,
+                        peer_info,
+                    } => {
+                        let ok = match self
+                            .login(&username, &password, &dev_type, &peer_info, peer, proto)
+                        {
                             Some((sess, q)) => {
                                 hub = Some(sess);
                                 queue = Some(q);
@@ -410,8 +466,12 @@ impl OpenVpn {
                     Event::Closed(reason) => {
                         end_reason = match reason {
                             CloseReason::ClientExit => "the client disconnected".into(),
-                            CloseReason::PingTimeout => "the client stopped answering (ping-restart)".into(),
-                            CloseReason::HandshakeTimeout => "the handshake did not finish in time".into(),
+                            CloseReason::PingTimeout => {
+                                "the client stopped answering (ping-restart)".into()
+                            }
+                            CloseReason::HandshakeTimeout => {
+                                "the handshake did not finish in time".into()
+                            }
                             CloseReason::AuthFailed => "authentication failed".into(),
                             CloseReason::Local => "the server ended it".into(),
                             CloseReason::Error(e) => format!("of a protocol error: {e}"),
@@ -506,14 +566,18 @@ impl OpenVpn {
         let (user, hubname) = parse_username(&self.server, username);
         let account = vpn_account(&hubname, &user);
         let at = std::time::Instant::now();
-        if let Admission::Throttled { .. } = self.gate.vpn_throttle.lock().check(peer.ip(), &account, at) {
+        if let Admission::Throttled { .. } =
+            self.gate.vpn_throttle.lock().check(peer.ip(), &account, at)
+        {
             warn!(%peer, "OpenVPN login throttled after repeated failures");
             return None;
         }
         let req = LoginRequest {
             hubname: hubname.clone(),
             username: user.clone(),
-            auth: ClientAuth::PlainPassword { password: password.to_string() },
+            auth: ClientAuth::PlainPassword {
+                password: password.to_string(),
+            },
             client_str: CLIENT_NAME.into(),
             client_ver: 0,
             client_build: 0,
@@ -530,24 +594,37 @@ impl OpenVpn {
         };
         let accepted = match self.server.authenticate(&req, &[0u8; 20], peer.ip()) {
             Ok(a) => {
-                self.gate.vpn_throttle.lock().record_success(peer.ip(), &account);
+                self.gate
+                    .vpn_throttle
+                    .lock()
+                    .record_success(peer.ip(), &account);
                 a
             }
             Err(code) => {
                 if code == rustether_proto::ErrorCode::AUTH_FAILED {
-                    self.gate.vpn_throttle.lock().record_failure(peer.ip(), &account, at);
+                    self.gate
+                        .vpn_throttle
+                        .lock()
+                        .record_failure(peer.ip(), &account, at);
                 }
                 warn!(%peer, hub = %hubname, user = %user, "OpenVPN login refused: {} ({})", code.message(), code.name());
                 return None;
             }
         };
         let n = accepted.hub.next_session_number();
-        let name = format!("SID-{}-[OPENVPN_L2]-{}", accepted.username.to_ascii_uppercase(), n);
+        let name = format!(
+            "SID-{}-[OPENVPN_L2]-{}",
+            accepted.username.to_ascii_uppercase(),
+            n
+        );
         let mut key = [0u8; 20];
         rand::thread_rng().fill_bytes(&mut key);
         let hostname = peer_info
             .lines()
-            .find_map(|l| l.strip_prefix("UV_HOSTNAME=").or_else(|| l.strip_prefix("IV_HWADDR=")))
+            .find_map(|l| {
+                l.strip_prefix("UV_HOSTNAME=")
+                    .or_else(|| l.strip_prefix("IV_HWADDR="))
+            })
             .unwrap_or("")
             .chars()
             .take(255)
@@ -652,7 +729,10 @@ fn sample_host() -> String {
             }
         }
     }
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// `MakeOpenVpnConfigFile`: a zip as SoftEther's (src/Cedar/Admin.c
@@ -663,7 +743,14 @@ fn sample_host() -> String {
 /// on the first enabled listener. (SoftEther's `readme.pdf` is left out.)
 pub fn sample_zip(udp_ports: &[u16], tcp_port: Option<u16>, cert_der: &[u8]) -> Vec<u8> {
     let (proto, port) = match (udp_ports.first(), tcp_port) {
-        (Some(first), _) => ("udp", if udp_ports.contains(&DEFAULT_UDP_PORT) { DEFAULT_UDP_PORT } else { *first }),
+        (Some(first), _) => (
+            "udp",
+            if udp_ports.contains(&DEFAULT_UDP_PORT) {
+                DEFAULT_UDP_PORT
+            } else {
+                *first
+            },
+        ),
         (None, Some(p)) => ("tcp", p),
         (None, None) => ("udp", DEFAULT_UDP_PORT),
     };
@@ -687,8 +774,14 @@ pub fn sample_zip(udp_ports: &[u16], tcp_port: Option<u16>, cert_der: &[u8]) -> 
         Log in as USER@HUB with the password of the hub's user.\r\n";
     let files = [
         ("readme.txt".to_string(), readme.as_bytes().to_vec()),
-        (format!("{prefix}openvpn_remote_access_l3.ovpn"), client_file("tun", proto, &host, port, cert_der).into_bytes()),
-        (format!("{prefix}openvpn_site_to_site_bridge_l2.ovpn"), client_file("tap", proto, &host, port, cert_der).into_bytes()),
+        (
+            format!("{prefix}openvpn_remote_access_l3.ovpn"),
+            client_file("tun", proto, &host, port, cert_der).into_bytes(),
+        ),
+        (
+            format!("{prefix}openvpn_site_to_site_bridge_l2.ovpn"),
+            client_file("tap", proto, &host, port, cert_der).into_bytes(),
+        ),
     ];
     zip_stored(&files)
 }

@@ -29,7 +29,11 @@ impl RpcMessage for Ports {
         if n > MAX_UDP_PORTS {
             return Err(ErrorCode::INVALID_PARAMETER);
         }
-        Ok(Ports { ports: (0..n).map(|i| p.get_int_at("Ports", i).unwrap_or(0)).collect() })
+        Ok(Ports {
+            ports: (0..n)
+                .map(|i| p.get_int_at("Ports", i).unwrap_or(0))
+                .collect(),
+        })
     }
 
     fn write(&self, o: &mut OutPack) {
@@ -182,7 +186,10 @@ pub const TOGGLE: &str = "Enabled";
 /// an unknown protocol (`ERR_INVALID_PARAMETER`). The one home of this
 /// table: the server and the in-memory backend both read it.
 pub fn proto_defaults(protocol: &str) -> Option<(&'static str, Vec<ProtoOption>)> {
-    let opt = |name: &str, value: ProtoValue| ProtoOption { name: name.into(), value };
+    let opt = |name: &str, value: ProtoValue| ProtoOption {
+        name: name.into(),
+        value,
+    };
     if protocol.eq_ignore_ascii_case("OpenVPN") {
         Some((
             "OpenVPN",
@@ -231,15 +238,23 @@ mod tests {
     #[test]
     fn proto_options_round_trip() {
         let (_, options) = proto_defaults("openvpn").unwrap();
-        let p = ProtoOptions { protocol: "OpenVPN".into(), options };
+        let p = ProtoOptions {
+            protocol: "OpenVPN".into(),
+            options,
+        };
         let back = ProtoOptions::from_pack(&p.to_pack()).unwrap();
         assert_eq!(back, p);
-        let ports = Ports { ports: vec![1194, 1195] };
+        let ports = Ports {
+            ports: vec![1194, 1195],
+        };
         assert_eq!(Ports::from_pack(&ports.to_pack()).unwrap(), ports);
         assert!(check_proto_options(&p).is_ok());
         let bad = ProtoOptions {
             protocol: "OpenVPN".into(),
-            options: vec![ProtoOption { name: "Enabled".into(), value: ProtoValue::UInt32(1) }],
+            options: vec![ProtoOption {
+                name: "Enabled".into(),
+                value: ProtoValue::UInt32(1),
+            }],
         };
         assert_eq!(check_proto_options(&bad), Err(ErrorCode::INVALID_PARAMETER));
         assert!(proto_defaults("WireGuard").is_none());

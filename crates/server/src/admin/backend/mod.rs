@@ -240,7 +240,12 @@ impl AdminBackend for ServerBackend<'_> {
         if !crate::openvpn::enabled(self.server) {
             return Err(ErrorCode::OPENVPN_IS_NOT_ENABLED);
         }
-        let tcp_port = self.server.with_config(|c| c.listeners.iter().find(|l| l.enabled && l.port != 0).map(|l| l.port));
+        let tcp_port = self.server.with_config(|c| {
+            c.listeners
+                .iter()
+                .find(|l| l.enabled && l.port != 0)
+                .map(|l| l.port)
+        });
         Ok(crate::openvpn::sample_zip(
             &crate::openvpn::udp_ports(self.server),
             tcp_port,
@@ -252,7 +257,11 @@ impl AdminBackend for ServerBackend<'_> {
         server::get_proto_options(self, protocol)
     }
 
-    fn set_proto_options(&mut self, protocol: &'static str, options: &[ProtoOption]) -> Result<(), ErrorCode> {
+    fn set_proto_options(
+        &mut self,
+        protocol: &'static str,
+        options: &[ProtoOption],
+    ) -> Result<(), ErrorCode> {
         server::set_proto_options(self, protocol, options)
     }
 

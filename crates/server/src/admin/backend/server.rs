@@ -241,7 +241,11 @@ pub(super) fn set_keep(this: &mut ServerBackend<'_>, req: &Keep) -> Result<(), E
 /// ("1194, 1195"). The UDP sockets change at the next start
 /// (docs/openvpn.md).
 pub(super) fn set_ports_udp(this: &mut ServerBackend<'_>, ports: &[u16]) -> Result<(), ErrorCode> {
-    let text = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+    let text = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     this.server.update_config_blocking(|c| {
         c.server.raw.set_str("PortsUDP", &text);
         Ok(())
@@ -250,10 +254,18 @@ pub(super) fn set_ports_udp(this: &mut ServerBackend<'_>, ports: &[u16]) -> Resu
 
 /// `GetProtoOptions`: `ServerConfiguration/Proto/<protocol>` over
 /// SoftEther's defaults ([`proto_defaults`]).
-pub(super) fn get_proto_options(this: &mut ServerBackend<'_>, protocol: &'static str) -> Result<Vec<ProtoOption>, ErrorCode> {
+pub(super) fn get_proto_options(
+    this: &mut ServerBackend<'_>,
+    protocol: &'static str,
+) -> Result<Vec<ProtoOption>, ErrorCode> {
     let (_, mut options) = proto_defaults(protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
     this.server.with_config(|c| {
-        let Some(f) = c.server.raw.folder("Proto").and_then(|p| p.folder(protocol)) else {
+        let Some(f) = c
+            .server
+            .raw
+            .folder("Proto")
+            .and_then(|p| p.folder(protocol))
+        else {
             return;
         };
         for o in &mut options {
@@ -290,7 +302,11 @@ pub(super) fn set_proto_options(
 ) -> Result<(), ErrorCode> {
     let (_, defaults) = proto_defaults(protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
     this.server.update_config_blocking(|c| {
-        let f = c.server.raw.folder_or_insert("Proto").folder_or_insert(protocol);
+        let f = c
+            .server
+            .raw
+            .folder_or_insert("Proto")
+            .folder_or_insert(protocol);
         for o in options {
             let name = defaults
                 .iter()
