@@ -722,7 +722,7 @@ fn sample_host() -> String {
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
         for a in addrs {
             if let Some(v4) = a.address.as_ref().and_then(|x| x.as_sockaddr_in()) {
-                let ip = std::net::Ipv4Addr::from(v4.ip());
+                let ip = v4.ip();
                 if !ip.is_loopback() && !ip.is_unspecified() {
                     return ip.to_string();
                 }
