@@ -147,6 +147,8 @@ impl ClientKeyMethod {
 pub mod iv_proto {
     /// Client understands `P_DATA_V2` and a pushed `peer-id`.
     pub const DATA_V2: u32 = 1 << 1;
+    /// Client accepts a `PUSH_REPLY` before it sent `PUSH_REQUEST`.
+    pub const REQUEST_PUSH: u32 = 1 << 2;
     /// Client supports TLS keying material export (`key-derivation tls-ekm`).
     pub const TLS_KEY_EXPORT: u32 = 1 << 3;
     /// Client accepts the `EXIT` control message (`protocol-flags cc-exit`).

@@ -505,8 +505,15 @@ impl ServerSession {
         self.flush();
     }
 
+    /// Sends the push-reply once authenticated and asked for it, or at
+    /// once for clients that announce `IV_PROTO_REQUEST_PUSH` (as an
+    /// OpenVPN 2.6 server does; saves the client's ~1 s wait).
     fn maybe_push(&mut self) -> Result<(), SessionError> {
-        if self.state != State::Authed || !self.push_requested {
+        let early = self
+            .client
+            .as_ref()
+            .is_some_and(|c| c.iv_proto() & iv_proto::REQUEST_PUSH != 0);
+        if self.state != State::Authed || !(self.push_requested || early) {
             return Ok(());
         }
         let cipher = self.cipher.ok_or(SessionError::Protocol("no cipher"))?;
