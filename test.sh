@@ -35,7 +35,7 @@ cd "$(dirname "$0")"
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver
+    curl systemd build-essential busybox chromium chromium-driver openvpn
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -149,6 +149,20 @@ functions! {
     GetKeep, false;
     /// Change the keep-alive setting.
     SetKeep, true;
+    /// UDP ports of OpenVPN (`RPC_PORTS`).
+    GetPortsUDP, false;
+    /// Change the UDP ports.
+    SetPortsUDP, true;
+    /// A protocol's options (`RPC_PROTO_OPTIONS`).
+    GetProtoOptions, false;
+    /// Change a protocol's options.
+    SetProtoOptions, true;
+    /// OpenVPN/SSTP on or off (`OPENVPN_SSTP_CONFIG`, legacy).
+    GetOpenVpnSstpConfig, false;
+    /// Switch OpenVPN/SSTP.
+    SetOpenVpnSstpConfig, true;
+    /// Zip of sample OpenVPN client files (`RPC_READ_LOG_FILE`).
+    MakeOpenVpnConfigFile, false;
     /// Write the configuration file now (`RPC_TEST`).
     Flush, false;
     /// Configuration file text (`RPC_CONFIG`).
@@ -300,6 +314,36 @@ pub trait AdminBackend {
     fn get_caps(&mut self) -> Result<CapsList, ErrorCode>;
     /// `GetKeep`.
     fn get_keep(&mut self) -> Result<Keep, ErrorCode>;
+    /// `GetPortsUDP`: the `PortsUDP` setting; 33 unsupported (the default).
+    fn get_ports_udp(&mut self) -> Result<Vec<u16>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetPortsUDP` (ports checked and de-duplicated by the dispatcher).
+    fn set_ports_udp(&mut self, ports: &[u16]) -> Result<(), ErrorCode> {
+        let _ = ports;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetProtoOptions` of `protocol` (a name of [`proto_defaults`]): all
+    /// its options, defaults filled in.
+    fn get_proto_options(&mut self, protocol: &'static str) -> Result<Vec<ProtoOption>, ErrorCode> {
+        let _ = protocol;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `MakeOpenVpnConfigFile`: the zip of sample client files; 142 when
+    /// OpenVPN is off, 33 unsupported (the default).
+    fn make_openvpn_config(&mut self) -> Result<Vec<u8>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetProtoOptions`: `options` already checked against
+    /// [`proto_defaults`] (names and types).
+    fn set_proto_options(
+        &mut self,
+        protocol: &'static str,
+        options: &[ProtoOption],
+    ) -> Result<(), ErrorCode> {
+        let _ = (protocol, options);
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `SetKeep`.
     fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode>;
     /// `Flush`: write the configuration now; returns its size in bytes.
@@ -674,6 +718,81 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         }
         F::GetCaps => out(&backend.get_caps()?),
         F::GetKeep => out(&backend.get_keep()?),
+        // src/Cedar/Admin.c StGetPortsUDP/StSetPortsUDP, StGetProtoOptions/
+        // StSetProtoOptions, StGetOpenVpnSstpConfig/StSetOpenVpnSstpConfig.
+        F::GetPortsUDP => {
+            let ports = backend.get_ports_udp()?;
+            out(&Ports {
+                ports: ports.into_iter().map(u32::from).collect(),
+            })
+        }
+        F::SetPortsUDP => {
+            let t: Ports = req(p)?;
+            let mut ports: Vec<u16> = Vec::new();
+            for &port in &t.ports {
+                let port = u16::try_from(port)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or(ErrorCode::INVALID_PARAMETER)?;
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
+            }
+            rights.require_server_admin()?;
+            backend.set_ports_udp(&ports)?;
+            out(&t)
+        }
+        F::GetProtoOptions => {
+            let t: ProtoOptions = req(p)?;
+            rights.require_server_admin()?;
+            let (name, _) = proto_defaults(&t.protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
+            let options = backend.get_proto_options(name)?;
+            out(&ProtoOptions {
+                protocol: t.protocol,
+                options,
+            })
+        }
+        F::SetProtoOptions => {
+            let t: ProtoOptions = req(p)?;
+            rights.require_server_admin()?;
+            let name = check_proto_options(&t)?;
+            backend.set_proto_options(name, &t.options)?;
+            out(&t)
+        }
+        F::MakeOpenVpnConfigFile => {
+            rights.require_server_admin()?;
+            let buffer = backend.make_openvpn_config()?;
+            out(&ReadLogFile {
+                buffer,
+                ..ReadLogFile::default()
+            })
+        }
+        F::GetOpenVpnSstpConfig => {
+            let enabled =
+                |b: &mut dyn AdminBackend, proto: &'static str| -> Result<bool, ErrorCode> {
+                    Ok(b.get_proto_options(proto)?
+                        .iter()
+                        .any(|o| o.name == TOGGLE && o.value == ProtoValue::Bool(true)))
+                };
+            let t = OpenVpnSstpConfig {
+                enable_openvpn: enabled(backend, "OpenVPN")?,
+                enable_sstp: enabled(backend, "SSTP")?,
+            };
+            out(&t)
+        }
+        F::SetOpenVpnSstpConfig => {
+            let t: OpenVpnSstpConfig = req(p)?;
+            rights.require_server_admin()?;
+            let toggle = |on: bool| {
+                [ProtoOption {
+                    name: TOGGLE.into(),
+                    value: ProtoValue::Bool(on),
+                }]
+            };
+            backend.set_proto_options("OpenVPN", &toggle(t.enable_openvpn))?;
+            backend.set_proto_options("SSTP", &toggle(t.enable_sstp))?;
+            out(&t)
+        }
         F::SetKeep => {
             let k: Keep = req(p)?;
             if k.use_keep_connect

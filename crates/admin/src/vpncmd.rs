@@ -105,6 +105,22 @@ pub const COMMANDS: &[VpncmdCommand] = &[
     cmd("ConfigSet", Context::Server, &["SetConfig"]),
     cmd("Flush", Context::Server, &["Flush"]),
     cmd("KeepDisable", Context::Server, &["GetKeep", "SetKeep"]),
+    // OpenVPN settings (docs/openvpn.md), from src/Cedar/Command.c
+    // PsPortsUDPGet/Set, PsProtoOptionsGet/Set; checked by
+    // crates/rustether/tests/interop_openvpn.rs
+    cmd("PortsUDPGet", Context::Server, &["GetPortsUDP"]),
+    cmd("PortsUDPSet", Context::Server, &["SetPortsUDP"]),
+    cmd("ProtoOptionsGet", Context::Server, &["GetProtoOptions"]),
+    cmd(
+        "ProtoOptionsSet",
+        Context::Server,
+        &["GetProtoOptions", "SetProtoOptions"],
+    ),
+    cmd(
+        "OpenVpnMakeConfig",
+        Context::Server,
+        &["MakeOpenVpnConfigFile"],
+    ),
     // issue 12 item 1, from the `Ps*` functions of src/Cedar/Command.c,
     // checked by crates/rustether/tests/admin_groups.rs
     cmd("GroupCreate", Context::Hub, &["CreateGroup"]),

@@ -55,6 +55,14 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetServerInfo => ServerInfo::default().to_pack(),
+        F::GetPortsUDP | F::GetOpenVpnSstpConfig | F::MakeOpenVpnConfigFile => Pack::new(),
+        F::SetPortsUDP => Ports { ports: vec![1194] }.to_pack(),
+        F::GetProtoOptions | F::SetProtoOptions => ProtoOptions {
+            protocol: "OpenVPN".into(),
+            options: Vec::new(),
+        }
+        .to_pack(),
+        F::SetOpenVpnSstpConfig => OpenVpnSstpConfig::default().to_pack(),
         F::GetServerStatus
         | F::EnumListener
         | F::GetServerCert
@@ -266,6 +274,8 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::GetBridgeSupport
             | F::EnumHub
             | F::EnumLocalBridge
+            | F::GetPortsUDP
+            | F::GetOpenVpnSstpConfig
     )
 }
 
@@ -278,6 +288,11 @@ fn server_only(f: RpcFunction) -> bool {
             | F::EnableListener
             | F::SetServerPassword
             | F::SetKeep
+            | F::SetPortsUDP
+            | F::GetProtoOptions
+            | F::SetProtoOptions
+            | F::SetOpenVpnSstpConfig
+            | F::MakeOpenVpnConfigFile
             | F::Flush
             | F::GetConfig
             | F::SetConfig

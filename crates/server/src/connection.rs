@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::admin::Admin;
 use crate::listener::Acceptor;
+use crate::openvpn::OpenVpn;
 use crate::preauth::{Gate, PreAuthLimits, PreAuthSlot, HANDSHAKE_DEADLINE};
 use crate::server::Server;
 use crate::session::{self, NewConnection, SessionInfo, SessionParams, SessionStart};
@@ -46,16 +47,24 @@ pub struct Gateway {
     server: Arc<Server>,
     admin: Arc<Admin>,
     gate: Arc<Gate>,
+    openvpn: Arc<OpenVpn>,
 }
 
 impl Gateway {
     /// A gateway to `server` and its `admin`.
     pub fn new(server: Arc<Server>, admin: Arc<Admin>) -> Gateway {
+        let gate = Arc::new(Gate::default());
         Gateway {
+            openvpn: OpenVpn::new(server.clone(), gate.clone()),
             server,
             admin,
-            gate: Arc::new(Gate::default()),
+            gate,
         }
+    }
+
+    /// The OpenVPN service (UDP sockets are served by the worker).
+    pub fn openvpn(&self) -> &Arc<OpenVpn> {
+        &self.openvpn
     }
 
     /// The administration admin logins go to.
@@ -76,15 +85,20 @@ impl Acceptor for Gateway {
             .with_config(|c| PreAuthLimits::from_settings(&c.server));
         match self.gate.admit(peer.ip(), limits) {
             Ok(slot) => {
-                tokio::spawn(serve(
-                    self.server.clone(),
-                    self.admin.clone(),
-                    self.gate.clone(),
-                    slot,
-                    tcp,
-                    peer,
-                    local,
-                ));
+                let (server, admin, gate) =
+                    (self.server.clone(), self.admin.clone(), self.gate.clone());
+                let openvpn = crate::openvpn::enabled(&server).then(|| self.openvpn.clone());
+                tokio::spawn(async move {
+                    // OpenVPN over TCP shares every listener; its first
+                    // bytes tell it apart (SoftEther's protocol detection).
+                    if let Some(ovpn) = openvpn {
+                        if sniff_openvpn(&tcp).await {
+                            ovpn.serve_tcp(tcp, peer, slot).await;
+                            return;
+                        }
+                    }
+                    serve(server, admin, gate, slot, tcp, peer, local).await
+                });
             }
             Err(why) => {
                 // Closed with a reset before any TLS work: the peer learns
@@ -105,6 +119,21 @@ impl Acceptor for Gateway {
                     debug!(%peer, "connection refused before login: {why}; refused={refused}");
                 }
             }
+        }
+    }
+}
+
+/// Waits for the first 3 bytes of a connection (at most
+/// [`CONNECTING_TIMEOUT`]) without consuming them; true if they start an
+/// OpenVPN client reset.
+async fn sniff_openvpn(tcp: &TcpStream) -> bool {
+    let deadline = Instant::now() + CONNECTING_TIMEOUT;
+    let mut b = [0u8; 3];
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.peek(&mut b)).await {
+            Ok(Ok(n)) if n >= 3 => return crate::openvpn::is_openvpn_tcp(&b),
+            Ok(Ok(n)) if n > 0 => tokio::time::sleep(Duration::from_millis(10)).await,
+            _ => return false,
         }
     }
 }

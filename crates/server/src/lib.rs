@@ -61,6 +61,8 @@ pub mod config;
 
 pub mod server;
 
+pub mod openvpn;
+
 pub mod admin;
 
 pub mod connection;
@@ -89,6 +91,7 @@ mod layering {
         &["cascade", "bridge", "securenat"],
         &["config"],
         &["server"],
+        &["openvpn"],
         &["admin"],
         &["connection"],
         &["worker"],

@@ -443,6 +443,74 @@ pub fn spawn(
     session
 }
 
+/// Registers a session whose frames another protocol carries (OpenVPN,
+/// crate::openvpn): attaches it to the hub and the registry so it shows in
+/// SessionList, without a session task. Returns the session and its hub
+/// queue. The caller forwards frames with [`Hub::forward`], waits for
+/// [`Session::stop_requested`] and ends with [`Session::end_external`].
+pub fn register_external(
+    registry: &Arc<Registry>,
+    start: SessionStart,
+) -> (Arc<Session>, mpsc::Receiver<Bytes>) {
+    let id = registry.next_id();
+    let (frames_rx, stats) = start.hub.attach(id, start.policy);
+    // No SoftEther connections join it: the receiver is dropped at once,
+    // so `add_connection` fails with `Gone`.
+    let (ctl_tx, _) = mpsc::channel(1);
+    let session = Arc::new(Session {
+        id,
+        name: start.name,
+        key: start.key,
+        hub: start.hub,
+        params: start.params,
+        info: start.info,
+        stats,
+        recv_bytes: AtomicU64::new(0),
+        limits: start.limits,
+        shaped_frames: AtomicU64::new(0),
+        upload: None,
+        conns: Mutex::new(ConnCounts {
+            total: 1,
+            ..ConnCounts::default()
+        }),
+        ctl: ctl_tx,
+        stop: Notify::new(),
+        stopping: AtomicBool::new(false),
+        role: start.role,
+        ended: Notify::new(),
+        ended_flag: AtomicBool::new(false),
+    });
+    registry
+        .by_key
+        .lock()
+        .insert((session.role, session.key), session.clone());
+    (session, frames_rx)
+}
+
+impl Session {
+    /// Resolves once [`Session::disconnect`] was called (admin
+    /// SessionDisconnect, hub stopped or deleted).
+    pub async fn stop_requested(&self) {
+        loop {
+            let n = self.stop.notified();
+            if self.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    /// Ends a session made by [`register_external`]: leaves the registry
+    /// and the hub, wakes [`Session::wait_ended`].
+    pub fn end_external(&self, registry: &Registry) {
+        self.stopping.store(true, Ordering::Relaxed);
+        registry.remove(self.role, &self.key);
+        self.hub.detach(self.id);
+        self.ended_flag.store(true, Ordering::Release);
+        self.ended.notify_waiters();
+    }
+}
+
 struct Writer {
     conn: u64,
     half: DataWriter,

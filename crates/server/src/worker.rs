@@ -182,10 +182,24 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
                 .join("; ")
         );
     }
+    // OpenVPN UDP ports (`PortsUDP`), bound before privileges drop.
+    let udp = if crate::openvpn::enabled(&server) {
+        crate::openvpn::bind_udp(listen_ip, &crate::openvpn::udp_ports(&server))
+    } else {
+        Vec::new()
+    };
     if let Some(f) = opts.after_bind.take() {
         f()?;
     }
     let services = Services::new(server.clone());
+    for sock in udp {
+        match tokio::net::UdpSocket::from_std(sock) {
+            Ok(s) => {
+                tokio::spawn(services.gateway().openvpn().clone().run_udp(s));
+            }
+            Err(e) => tracing::warn!("OpenVPN UDP socket: {e}"),
+        }
+    }
     for l in bound {
         services.serve(l);
     }

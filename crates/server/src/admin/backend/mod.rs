@@ -279,6 +279,43 @@ impl AdminBackend for ServerBackend<'_> {
         server::get_keep(self)
     }
 
+    fn get_ports_udp(&mut self) -> Result<Vec<u16>, ErrorCode> {
+        Ok(crate::openvpn::udp_ports(self.server))
+    }
+
+    fn set_ports_udp(&mut self, ports: &[u16]) -> Result<(), ErrorCode> {
+        server::set_ports_udp(self, ports)
+    }
+
+    fn make_openvpn_config(&mut self) -> Result<Vec<u8>, ErrorCode> {
+        if !crate::openvpn::enabled(self.server) {
+            return Err(ErrorCode::OPENVPN_IS_NOT_ENABLED);
+        }
+        let tcp_port = self.server.with_config(|c| {
+            c.listeners
+                .iter()
+                .find(|l| l.enabled && l.port != 0)
+                .map(|l| l.port)
+        });
+        Ok(crate::openvpn::sample_zip(
+            &crate::openvpn::udp_ports(self.server),
+            tcp_port,
+            &self.server.cert_der(),
+        ))
+    }
+
+    fn get_proto_options(&mut self, protocol: &'static str) -> Result<Vec<ProtoOption>, ErrorCode> {
+        server::get_proto_options(self, protocol)
+    }
+
+    fn set_proto_options(
+        &mut self,
+        protocol: &'static str,
+        options: &[ProtoOption],
+    ) -> Result<(), ErrorCode> {
+        server::set_proto_options(self, protocol, options)
+    }
+
     fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode> {
         server::set_keep(self, req)
     }

@@ -251,6 +251,92 @@ pub(super) fn set_keep(this: &mut ServerBackend<'_>, req: &Keep) -> Result<(), E
     })
 }
 
+/// `SetPortsUDP`: `ServerConfiguration/PortsUDP` as SoftEther writes it
+/// ("1194, 1195"). The UDP sockets change at the next start
+/// (docs/openvpn.md).
+pub(super) fn set_ports_udp(this: &mut ServerBackend<'_>, ports: &[u16]) -> Result<(), ErrorCode> {
+    let text = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    this.server.update_config_blocking(|c| {
+        c.server.raw.set_str("PortsUDP", &text);
+        Ok(())
+    })
+}
+
+/// `GetProtoOptions`: `ServerConfiguration/Proto/<protocol>` over
+/// SoftEther's defaults ([`proto_defaults`]).
+pub(super) fn get_proto_options(
+    this: &mut ServerBackend<'_>,
+    protocol: &'static str,
+) -> Result<Vec<ProtoOption>, ErrorCode> {
+    let (_, mut options) = proto_defaults(protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
+    this.server.with_config(|c| {
+        let Some(f) = c
+            .server
+            .raw
+            .folder("Proto")
+            .and_then(|p| p.folder(protocol))
+        else {
+            return;
+        };
+        for o in &mut options {
+            match &mut o.value {
+                ProtoValue::String(v) => {
+                    if let Some(x) = f.get_str(&o.name) {
+                        *v = x.to_owned();
+                    }
+                }
+                ProtoValue::Bool(v) => {
+                    if let Some(x) = f.get_bool(&o.name) {
+                        *v = x;
+                    }
+                }
+                ProtoValue::UInt32(v) => {
+                    if let Some(x) = f.get_uint(&o.name) {
+                        *v = x;
+                    }
+                }
+            }
+        }
+    });
+    Ok(options)
+}
+
+/// `SetProtoOptions`: writes the options into
+/// `ServerConfiguration/Proto/<protocol>` with their canonical names.
+/// Only OpenVPN's `Enabled` has an effect (docs/openvpn.md); the others
+/// are stored for SoftEther compatibility.
+pub(super) fn set_proto_options(
+    this: &mut ServerBackend<'_>,
+    protocol: &'static str,
+    options: &[ProtoOption],
+) -> Result<(), ErrorCode> {
+    let (_, defaults) = proto_defaults(protocol).ok_or(ErrorCode::INVALID_PARAMETER)?;
+    this.server.update_config_blocking(|c| {
+        let f = c
+            .server
+            .raw
+            .folder_or_insert("Proto")
+            .folder_or_insert(protocol);
+        for o in options {
+            let name = defaults
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(&o.name))
+                .map(|d| d.name.as_str())
+                .unwrap_or(o.name.as_str());
+            match &o.value {
+                ProtoValue::String(v) => f.set_str(name, v),
+                ProtoValue::Bool(v) => f.set_bool(name, *v),
+                ProtoValue::UInt32(v) => f.set_uint(name, *v),
+            }
+        }
+        Ok(())
+    })
+}
+
 pub(super) fn flush(this: &mut ServerBackend<'_>) -> Result<u32, ErrorCode> {
     this.server.save_blocking().map_err(|e| {
         warn!("admin: Flush: saving failed: {e}");

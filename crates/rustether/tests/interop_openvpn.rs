@@ -1,0 +1,258 @@
+//! OpenVPN interop with the real `openvpn` 2.6 client (docs/openvpn.md):
+//! OpenVPN switched on with the real vpncmd (`ProtoOptionsSet`,
+//! `PortsUDPSet`, checked with `ProtoOptionsGet`, `PortsUDPGet` and in the
+//! saved configuration); one client over UDP 1194, one over TCP on the SoftEther
+//! listener 5555 (recognised by its first bytes), both `dev tap` on hub
+//! DEFAULT; they ping each other across the hub; SessionList (real vpncmd)
+//! shows both sessions as OpenVPN sessions; a wrong password is refused
+//! with AUTH_FAILED; SessionDisconnect ends a session. The client file is
+//! the layer-2 sample of `OpenVpnMakeConfig` (real vpncmd), used as it is
+//! (over TCP with `proto`/`remote` changed).
+
+mod admin_support;
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use admin_support::*;
+use rustether_testkit::exclusive;
+use rustether_testkit::netns::Netns;
+use rustether_testkit::prereq::{require, Prereq};
+use rustether_testkit::process::Proc;
+use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
+use rustether_testkit::t1::{Topology, SERVER_ADDR};
+use rustether_testkit::tmp::TestDir;
+
+const PORT: u16 = 5555;
+const NEEDS: &[Prereq] = &[
+    Prereq::Netns,
+    Prereq::Tun,
+    Prereq::SoftEther,
+    Prereq::Program("openvpn"),
+    Prereq::Program("ping"),
+];
+const T: Duration = Duration::from_secs(40);
+
+/// Runs `openvpn --config <file> --auth-user-pass <credentials>` in `ns`.
+fn start_openvpn(
+    ns: &Netns,
+    dir: &std::path::Path,
+    name: &str,
+    file: &str,
+    user: &str,
+    pw: &str,
+) -> Proc {
+    let auth = dir.join(format!("{name}.auth"));
+    std::fs::write(&auth, format!("{user}\n{pw}\n")).unwrap();
+    let conf = dir.join(format!("{name}.ovpn"));
+    std::fs::write(&conf, file).unwrap();
+    let (conf_s, auth_s) = (
+        conf.to_string_lossy().into_owned(),
+        auth.to_string_lossy().into_owned(),
+    );
+    let args = [
+        "--config",
+        &conf_s,
+        "--auth-user-pass",
+        &auth_s,
+        "--connect-retry-max",
+        "3",
+    ];
+    Proc::spawn(name, ns.command("openvpn", &args), &dir.join("logs")).unwrap()
+}
+
+#[test]
+fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
+    if !require(NEEDS) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("openvpn").unwrap();
+    let topo = Topology::new(2, false).unwrap();
+    let srv_ns = &topo.server;
+    let spec = ServerConfigSpec::with_hub(
+        PORT,
+        "DEFAULT",
+        &[
+            UserSpec::new("alice", "Secret1"),
+            UserSpec::new("bob", "Secret2"),
+        ],
+    );
+    let mut server = OurServer::start(
+        srv_ns,
+        dir.path(),
+        "server",
+        PORT,
+        &config_text(&spec, false),
+    )
+    .unwrap();
+    let target = SocketAddrV4::new(SERVER_ADDR, PORT);
+    let v = Vpncmd::new(srv_ns, &dir.subdir("vpncmd").unwrap(), target).unwrap();
+    // Off in a fresh configuration; switched on with the real vpncmd.
+    let o = v.ok(&["/CMD", "ProtoOptionsGet", "OpenVPN"]);
+    assert!(
+        o.text.contains("Enabled") && o.text.contains("DefaultClientOption"),
+        "{}",
+        o.text
+    );
+    v.ok(&[
+        "/CMD",
+        "ProtoOptionsSet",
+        "OpenVPN",
+        "/NAME:Enabled",
+        "/VALUE:yes",
+    ]);
+    v.ok(&["/CMD", "PortsUDPSet", "1194"]);
+    let o = v.ok(&["/CMD", "PortsUDPGet"]);
+    assert!(o.text.contains("1194"), "{}", o.text);
+    // Unknown option: error 29 (ERR_OBJECT_NOT_FOUND) from vpncmd itself.
+    let o = v.run(&[
+        "/CMD",
+        "ProtoOptionsSet",
+        "OpenVPN",
+        "/NAME:NoSuchOption",
+        "/VALUE:1",
+    ]);
+    assert!(!o.text.contains(DONE), "{}", o.text);
+    // As SoftEther keeps them; the UDP socket opens at the next start.
+    server.restart(srv_ns).unwrap();
+    let saved = server.saved_config();
+    assert_eq!(saved.server.raw.get_str("PortsUDP"), Some("1194"));
+    let ovpn = saved
+        .server
+        .raw
+        .folder("Proto")
+        .and_then(|p| p.folder("OpenVPN"))
+        .and_then(|f| f.get_bool("Enabled"));
+    assert_eq!(ovpn, Some(true));
+    // OpenVpnMakeConfig: SoftEther's zip of sample files, our certificate
+    // in <ca>; the layer-2 file is used as it is.
+    // (A relative name: vpncmd takes "/..." for a parameter; it runs in
+    // its sandbox directory.)
+    v.ok(&["/CMD", "OpenVpnMakeConfig", "openvpn_config.zip"]);
+    let zip_s = v
+        .dir()
+        .join("openvpn_config.zip")
+        .to_string_lossy()
+        .into_owned();
+    let unz = dir.subdir("unzipped").unwrap();
+    let unz_s = unz.to_string_lossy().into_owned();
+    srv_ns
+        .run("busybox", &["unzip", "-o", &zip_s, "-d", &unz_s], T)
+        .unwrap();
+    let mut l2 = None;
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&unz).unwrap() {
+        let p = e.unwrap().path();
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        if p.to_string_lossy()
+            .ends_with("openvpn_site_to_site_bridge_l2.ovpn")
+        {
+            l2 = Some(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    assert!(
+        names.iter().any(|n| n == "readme.txt") && names.iter().any(|n| n.ends_with("_l3.ovpn")),
+        "{names:?}"
+    );
+    let l2 = l2.unwrap_or_else(|| panic!("no layer-2 file in {names:?}"));
+    let cert_b64 = base64_encode(&saved.server.server_cert_der);
+    assert!(
+        l2.contains(&cert_b64[..60]),
+        "our certificate in <ca>: {l2}"
+    );
+    assert!(
+        l2.contains(&format!("remote {SERVER_ADDR} 1194\n")) && l2.contains("proto udp\n"),
+        "{l2}"
+    );
+    // The same file for TCP on the SoftEther listener.
+    let l2_tcp = l2.replace("proto udp\n", "proto tcp-client\n").replace(
+        &format!("remote {SERVER_ADDR} 1194"),
+        &format!("remote {SERVER_ADDR} {PORT}"),
+    );
+
+    let (c1, c2) = (&topo.clients[0], &topo.clients[1]);
+    let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &l2, "alice", "Secret1");
+    // `user@hub` form over TCP on the SoftEther listener.
+    let tcp = start_openvpn(
+        c2,
+        dir.path(),
+        "ovpn-tcp",
+        &l2_tcp,
+        "bob@DEFAULT",
+        "Secret2",
+    );
+    for p in [&udp, &tcp] {
+        eventually("the openvpn client initialised", T, || {
+            p.log_since(0).contains("Initialization Sequence Completed")
+        });
+    }
+    let log = udp.log_since(0);
+    assert!(
+        log.contains("Data Channel: cipher 'AES-256-GCM'"),
+        "negotiated cipher: {log}"
+    );
+    c1.ip(&["addr", "add", "192.168.231.11/24", "dev", "tap0"])
+        .unwrap();
+    c1.link_up("tap0").unwrap();
+    c2.ip(&["addr", "add", "192.168.231.12/24", "dev", "tap0"])
+        .unwrap();
+    c2.link_up("tap0").unwrap();
+    eventually("ping across the hub", T, || {
+        c1.run(
+            "ping",
+            &["-c", "1", "-W", "2", "192.168.231.12"],
+            Duration::from_secs(5),
+        )
+        .is_ok()
+    });
+    c2.run(
+        "ping",
+        &["-c", "3", "-i", "0.2", "-W", "2", "192.168.231.11"],
+        T,
+    )
+    .unwrap();
+
+    // SessionList: both sessions, named as SoftEther names OpenVPN sessions.
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
+    let names = o.rows("Session Name");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("SID-ALICE-[OPENVPN_L2]-")),
+        "{}",
+        o.text
+    );
+    let bob = names
+        .iter()
+        .find(|n| n.starts_with("SID-BOB-[OPENVPN_L2]-"))
+        .unwrap_or_else(|| panic!("{}", o.text))
+        .to_string();
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionGet", &bob]);
+    assert!(o.text.contains("OpenVPN Client"), "{}", o.text);
+
+    // Wrong password: AUTH_FAILED, the client gives up.
+    let mut bad = start_openvpn(
+        c1,
+        dir.path(),
+        "ovpn-bad",
+        &l2.replace("dev tap\n", "dev tap9\n"),
+        "alice",
+        "wrong",
+    );
+    eventually("AUTH_FAILED for a wrong password", T, || {
+        bad.log_since(0).contains("AUTH_FAILED")
+    });
+    eventually("the refused client exits", T, || !bad.is_running());
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
+    assert_eq!(o.rows("Session Name").len(), 2, "{}", o.text);
+
+    // SessionDisconnect ends bob's session.
+    // (The client is told to RESTART and comes back as a new session.)
+    v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionDisconnect", &bob]);
+    eventually("bob's session gone", T, || {
+        let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
+        !o.rows("Session Name").contains(&bob.as_str())
+    });
+    drop((udp, tcp));
+}
