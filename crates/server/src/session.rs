@@ -640,6 +640,19 @@ impl SessionTask {
             user = %s.info.username,
             "session ended because {reason}"
         );
+        if s.stats.drops.total() > 0 {
+            // Where its frames were lost, for an administrator without /metrics.
+            let by_reason: Vec<String> = DataDrop::ALL
+                .iter()
+                .filter(|r| s.stats.drops.get(**r) > 0)
+                .map(|r| format!("{} {}", r.as_str(), s.stats.drops.get(*r)))
+                .collect();
+            info!(
+                session = %s.name,
+                "frames of the session dropped: {}",
+                by_reason.join(", ")
+            );
+        }
         s.ended_flag.store(true, Ordering::Release);
         s.ended.notify_waiters();
     }
