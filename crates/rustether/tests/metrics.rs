@@ -172,7 +172,8 @@ struct Peer {
 impl Peer {
     async fn send(&mut self, frames: &[Vec<u8>]) {
         let mut out = BytesMut::new();
-        self.enc.encode_frames(&mut out, frames.iter().map(|f| &f[..]));
+        self.enc
+            .encode_frames(&mut out, frames.iter().map(|f| &f[..]));
         self.w.write_all(&out).await.unwrap();
         self.w.flush().await.unwrap();
     }
@@ -240,8 +241,14 @@ async fn metrics_need_the_server_administrator() {
     let (code, body) = ts.metrics(Some(("DEFAULT", HUB_PW))).await;
     assert_eq!(code, 403, "a hub administrator: {body}");
     let body = ts.scrape().await;
-    assert!(body.contains("# TYPE rustether_hub_frames_total counter"), "{body}");
-    assert_eq!(sample(&body, "rustether_hub_online", "hub=\"DEFAULT\""), Some(1.0));
+    assert!(
+        body.contains("# TYPE rustether_hub_frames_total counter"),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "rustether_hub_online", "hub=\"DEFAULT\""),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -254,11 +261,19 @@ async fn counters_move_with_real_traffic() {
     let tls_before = sample(&before, "rustether_tls_handshakes_total", "result=\"ok\"").unwrap();
     assert_eq!(sample(&before, "rustether_logins_total", ""), Some(0.0));
     assert_eq!(
-        sample(&before, "rustether_hub_frames_total", "hub=\"DEFAULT\",direction=\"in\""),
+        sample(
+            &before,
+            "rustether_hub_frames_total",
+            "hub=\"DEFAULT\",direction=\"in\""
+        ),
         Some(0.0)
     );
 
-    assert_eq!(ts.login_with("u1", "bad").await.err(), Some(9), "ERR_AUTH_FAILED");
+    assert_eq!(
+        ts.login_with("u1", "bad").await.err(),
+        Some(9),
+        "ERR_AUTH_FAILED"
+    );
     let mut a = ts.login("u1").await;
     let mut b = ts.login("u2").await;
     a.send(&[frame(BCAST, mac(0xa), 60)]).await;
@@ -273,7 +288,10 @@ async fn counters_move_with_real_traffic() {
     };
     assert_eq!(get("rustether_logins_total", ""), 2.0);
     assert_eq!(
-        get("rustether_login_failures_total", "reason=\"ERR_AUTH_FAILED\""),
+        get(
+            "rustether_login_failures_total",
+            "reason=\"ERR_AUTH_FAILED\""
+        ),
         1.0
     );
     // Three VPN logins and the scrapes themselves went through TLS.
@@ -283,15 +301,24 @@ async fn counters_move_with_real_traffic() {
         2.0
     );
     assert_eq!(
-        get("rustether_hub_frames_total", "hub=\"DEFAULT\",direction=\"in\""),
+        get(
+            "rustether_hub_frames_total",
+            "hub=\"DEFAULT\",direction=\"in\""
+        ),
         101.0
     );
     assert_eq!(
-        get("rustether_hub_frames_total", "hub=\"DEFAULT\",direction=\"out\""),
+        get(
+            "rustether_hub_frames_total",
+            "hub=\"DEFAULT\",direction=\"out\""
+        ),
         101.0
     );
     assert_eq!(
-        get("rustether_hub_bytes_total", "hub=\"DEFAULT\",direction=\"in\""),
+        get(
+            "rustether_hub_bytes_total",
+            "hub=\"DEFAULT\",direction=\"in\""
+        ),
         60.0 + 100.0 * 1000.0
     );
     assert_eq!(
@@ -322,7 +349,11 @@ async fn a_stalled_session_is_bounded_and_the_others_get_everything() {
     a.send(&[frame(BCAST, mac(0xa), 60)]).await;
     assert_eq!(c.count_from(mac(0xa), 1).await, 1);
     // B keeps its session alive (it sends, it never reads again).
-    let Peer { w: mut bw, enc: mut benc, .. } = b;
+    let Peer {
+        w: mut bw,
+        enc: mut benc,
+        ..
+    } = b;
     let keep_b = tokio::spawn(async move {
         loop {
             let mut out = BytesMut::new();
@@ -344,7 +375,12 @@ async fn a_stalled_session_is_bounded_and_the_others_get_everything() {
     let writer = tokio::spawn(async move {
         for _ in 0..PER_DST / 100 {
             let batch: Vec<Vec<u8>> = (0..100)
-                .flat_map(|_| [frame(mac(0xb), mac(0xa), 1514), frame(mac(0xc), mac(0xa), 1514)])
+                .flat_map(|_| {
+                    [
+                        frame(mac(0xb), mac(0xa), 1514),
+                        frame(mac(0xc), mac(0xa), 1514),
+                    ]
+                })
                 .collect();
             a.send(&batch).await;
         }
@@ -352,7 +388,10 @@ async fn a_stalled_session_is_bounded_and_the_others_get_everything() {
     });
     let (got, _c) = reader.await.unwrap();
     assert_eq!(got.ok(), Some(PER_DST), "C received every frame of A");
-    let _a = tokio::time::timeout(LONG, writer).await.expect("A finished").unwrap();
+    let _a = tokio::time::timeout(LONG, writer)
+        .await
+        .expect("A finished")
+        .unwrap();
 
     let hub = ts.server.hub("DEFAULT").unwrap();
     let levels = hub.queue_levels();
@@ -368,6 +407,8 @@ async fn a_stalled_session_is_bounded_and_the_others_get_everything() {
     );
     assert!(dropped > 0.0, "B's excess was dropped and counted:\n{body}");
     assert!(get("rustether_hub_stalled_receivers_total", "hub=\"DEFAULT\"") >= 1.0);
-    assert!(get("rustether_hub_queue_bytes", "hub=\"DEFAULT\",agg=\"max\"") <= PORT_QUEUE_BYTES as f64);
+    assert!(
+        get("rustether_hub_queue_bytes", "hub=\"DEFAULT\",agg=\"max\"") <= PORT_QUEUE_BYTES as f64
+    );
     keep_b.abort();
 }

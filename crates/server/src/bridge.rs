@@ -131,7 +131,6 @@ impl Device {
             Device::Tap(d) => d.recv(buf).await,
         }
     }
-
 }
 
 /// Opens the device and attaches it to `hub`.

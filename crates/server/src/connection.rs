@@ -140,7 +140,10 @@ pub async fn serve(
     .await
     {
         Ok(Ok(t)) => {
-            server.stats.tls_handshakes_ok.fetch_add(1, Ordering::Relaxed);
+            server
+                .stats
+                .tls_handshakes_ok
+                .fetch_add(1, Ordering::Relaxed);
             t
         }
         Ok(Err(e)) => {

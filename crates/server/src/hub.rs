@@ -899,7 +899,7 @@ mod tests {
         let (_ra, sa) = hub.attach(1, SessionPolicy::default());
         let (rc, sc) = hub.attach(3, SessionPolicy::default());
         let _ = hub.forward(3, &mut vec![frame(BC, C, 60)]); // learn C
-        // 20 000 full-size frames, about 12 times the queue's byte bound.
+                                                             // 20 000 full-size frames, about 12 times the queue's byte bound.
         const N: usize = 20_000;
         let got = reader(rc, N);
         for _ in 0..N / 50 {

@@ -32,8 +32,8 @@
 //!    to login, additional connection or administration; its
 //!    [`connection::Gateway`] is the listeners' acceptor.
 //! 10. [`worker`] — the entry point: builds the runtime and wires server,
-//!    administration, listeners and gateway together
-//!    ([`worker::Services`]).
+//!     administration, listeners and gateway together
+//!     ([`worker::Services`]).
 //!
 //! The one `unsafe` block left is glibc's `malloc_trim` in [`worker`]: no
 //! crate wraps it.
@@ -86,7 +86,14 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["clock", "tls", "record_reader", "preauth", "hostaddr", "stats"],
+        &[
+            "clock",
+            "tls",
+            "record_reader",
+            "preauth",
+            "hostaddr",
+            "stats",
+        ],
         &["transport"],
         &["listener"],
         &["hub"],

@@ -86,7 +86,11 @@ pub fn render(server: &Server) -> String {
     let mut o = Out::default();
     let st = &server.stats;
 
-    let up = o.family("rustether_uptime_seconds", "gauge", "Seconds since the server started.");
+    let up = o.family(
+        "rustether_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
     let secs = server.started.elapsed().map(|d| d.as_secs()).unwrap_or(0);
     o.sample(up, &[], secs);
 
@@ -163,7 +167,11 @@ pub fn render(server: &Server) -> String {
         "counter",
         "Times such a wait gave up because the destination did not drain (stalled receiver).",
     );
-    let fam_ports = o.family("rustether_hub_ports", "gauge", "Ports attached to the hub (sessions, cascades, local bridges, SecureNAT).");
+    let fam_ports = o.family(
+        "rustether_hub_ports",
+        "gauge",
+        "Ports attached to the hub (sessions, cascades, local bridges, SecureNAT).",
+    );
     let fam_qbytes = o.family(
         "rustether_hub_queue_bytes",
         "gauge",
@@ -188,10 +196,26 @@ pub fn render(server: &Server) -> String {
         o.sample(fam_online, &[("hub", h)], u8::from(hub.is_online()));
         let hs = hub.stats();
         let ld = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        o.sample(fam_frames, &[("hub", h), ("direction", "in")], ld(&hs.frames_in));
-        o.sample(fam_frames, &[("hub", h), ("direction", "out")], ld(&hs.frames_out));
-        o.sample(fam_bytes, &[("hub", h), ("direction", "in")], ld(&hs.bytes_in));
-        o.sample(fam_bytes, &[("hub", h), ("direction", "out")], ld(&hs.bytes_out));
+        o.sample(
+            fam_frames,
+            &[("hub", h), ("direction", "in")],
+            ld(&hs.frames_in),
+        );
+        o.sample(
+            fam_frames,
+            &[("hub", h), ("direction", "out")],
+            ld(&hs.frames_out),
+        );
+        o.sample(
+            fam_bytes,
+            &[("hub", h), ("direction", "in")],
+            ld(&hs.bytes_in),
+        );
+        o.sample(
+            fam_bytes,
+            &[("hub", h), ("direction", "out")],
+            ld(&hs.bytes_out),
+        );
         for r in DataDrop::ALL {
             o.sample(
                 fam_drops,
@@ -264,7 +288,12 @@ pub fn render(server: &Server) -> String {
         let mode = if b.tap { "tap" } else { "device" };
         o.sample(
             fam_br,
-            &[("hub", h), ("device", &b.device_name), ("mode", mode), ("status", &status)],
+            &[
+                ("hub", h),
+                ("device", &b.device_name),
+                ("mode", mode),
+                ("status", &status),
+            ],
             u8::from(b.is_operating()),
         );
         if let Some(d) = b.device_stats() {
@@ -275,7 +304,11 @@ pub fn render(server: &Server) -> String {
                 ("rx_truncated", d.rx_truncated),
                 ("tx_dropped", d.tx_dropped),
             ] {
-                o.sample(fam_br_dev, &[("hub", h), ("device", &b.device_name), ("kind", kind)], n);
+                o.sample(
+                    fam_br_dev,
+                    &[("hub", h), ("device", &b.device_name), ("kind", kind)],
+                    n,
+                );
             }
         }
     }

@@ -827,9 +827,16 @@ fn send_frames<F: AsRef<[u8]>>(fd: RawFd, frames: &[F]) -> io::Result<usize> {
     let addrs: Vec<Option<SockaddrStorage>> = vec![None; n];
     let cmsgs: [ControlMessage<'_>; 0] = [];
     let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(n, None);
-    let sent = sendmmsg(fd, &mut headers, &iovs, &addrs, cmsgs, MsgFlags::MSG_DONTWAIT)
-        .map_err(io::Error::from)?
-        .count();
+    let sent = sendmmsg(
+        fd,
+        &mut headers,
+        &iovs,
+        &addrs,
+        cmsgs,
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(io::Error::from)?
+    .count();
     Ok(sent)
 }
 
