@@ -111,6 +111,14 @@ impl RawDevice {
     pub async fn send(&self, _frame: &[u8]) -> Result<()> {
         match self._never {}
     }
+    /// Errors: never returns.
+    pub fn try_recv(&self, _buf: &mut [u8]) -> Result<Option<FrameMeta>> {
+        match self._never {}
+    }
+    /// Errors: never returns.
+    pub async fn send_batch<F: AsRef<[u8]>>(&self, _frames: &[F]) -> Result<usize> {
+        match self._never {}
+    }
 }
 
 /// TAP device (API parity; cannot be constructed).
@@ -134,6 +142,14 @@ impl TapDevice {
     }
     /// Errors: never returns.
     pub async fn send(&self, _frame: &[u8]) -> Result<()> {
+        match self._never {}
+    }
+    /// Errors: never returns.
+    pub fn try_recv(&self, _buf: &mut [u8]) -> Result<Option<usize>> {
+        match self._never {}
+    }
+    /// Errors: never returns.
+    pub async fn send_batch<F: AsRef<[u8]>>(&self, _frames: &[F]) -> Result<usize> {
         match self._never {}
     }
 }
@@ -171,6 +187,10 @@ impl ResilientDevice {
     }
     /// Errors: never returns.
     pub async fn send(&self, _frame: &[u8]) -> Result<()> {
+        match self._never {}
+    }
+    /// Errors: never returns.
+    pub async fn send_batch<F: AsRef<[u8]>>(&self, _frames: &[F]) -> Result<usize> {
         match self._never {}
     }
 }

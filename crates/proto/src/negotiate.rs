@@ -99,6 +99,14 @@ pub enum ServerEvent {
     WebApi(HttpHead),
 }
 
+/// True for `GET`/`HEAD` of `/metrics` or `/metrics?…` (case-insensitive
+/// path): RustEther's Prometheus endpoint (docs/metrics.md).
+pub fn is_metrics_request(method: &str, target: &str) -> bool {
+    let path = target.split('?').next().unwrap_or(target);
+    (method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD"))
+        && path.eq_ignore_ascii_case("/metrics")
+}
+
 /// True for the targets `ServerDownloadSignature` hands to the JSON-RPC
 /// web API for `method` (`JsonRpcProcPost`, `JsonRpcProcGet`,
 /// `JsonRpcProcOptions`), and for the web console's `GET`/`HEAD`
@@ -169,6 +177,7 @@ pub struct ServerNegotiation {
     requests: u32,
     noops: u32,
     web_api: bool,
+    metrics: bool,
     pending_web: Option<HttpHead>,
 }
 
@@ -192,8 +201,17 @@ impl ServerNegotiation {
             requests: 0,
             noops: 0,
             web_api: false,
+            metrics: false,
             pending_web: None,
         }
+    }
+
+    /// Enables the hand-off of `GET`/`HEAD /metrics` (optionally with a
+    /// query) as a [`ServerEvent::WebApi`] event ([`is_metrics_request`]),
+    /// independently of the JSON-RPC API; off by default (RustEther's
+    /// Prometheus endpoint, docs/metrics.md).
+    pub fn set_metrics(&mut self, enabled: bool) {
+        self.metrics = enabled;
     }
 
     /// Enables the JSON-RPC web API hand-off ([`ServerEvent::WebApi`]);
@@ -329,7 +347,9 @@ impl ServerNegotiation {
                         return Ok(None);
                     };
                     self.requests += 1;
-                    if self.web_api && is_web_api_request(head.method(), head.target()) {
+                    if (self.web_api && is_web_api_request(head.method(), head.target()))
+                        || (self.metrics && is_metrics_request(head.method(), head.target()))
+                    {
                         // Handed to the caller; the state stays at the
                         // dispatcher for the next request (keep-alive).
                         self.pending_web = Some(head);
@@ -864,6 +884,27 @@ mod tests {
             1,
             "404 for /apix, OPTIONS /api/x ignored"
         );
+
+        // /metrics only when enabled, and independently of the web API
+        let mut s = server();
+        let (_, out, _) = feed(&mut s, &req("GET", "/metrics", &[], b""));
+        assert_eq!(responses(&out)[0].0, "404", "off by default");
+        let mut s = server();
+        s.set_metrics(true);
+        for (m, t) in [("GET", "/metrics"), ("HEAD", "/Metrics?x=1")] {
+            let mut buf = BytesMut::from(&req(m, t, &[], b"")[..]);
+            let mut out = Vec::new();
+            let ev = s.on_input_event(&mut buf, &mut out).unwrap();
+            assert!(
+                matches!(&ev, Some(ServerEvent::WebApi(h)) if h.target() == t),
+                "{m} {t}: {ev:?}"
+            );
+            s.web_request_done(false);
+        }
+        let (_, out, _) = feed(&mut s, &req("GET", "/api/", &[], b""));
+        assert_eq!(responses(&out)[0].0, "404", "metrics do not open the API");
+        assert!(!is_metrics_request("POST", "/metrics"));
+        assert!(!is_metrics_request("GET", "/metricsx"));
 
         // the plain on_input refuses a web request it cannot hand over
         let mut s = server();

@@ -4,7 +4,12 @@
 //!
 //! A local bridge is one more port of its hub, with the `CheckMac` loop
 //! guard on (SoftEther forces it for local bridges). The device side lives
-//! in `rustether-netdev`; this module only moves frames.
+//! in `rustether-netdev`; this module only moves frames, in batches: after
+//! one wake-up it drains up to [`RX_BATCH`] frames from the device into one
+//! [`Hub::forward`] (one hub lock), and it sends up to [`TX_BATCH`] queued
+//! frames per wake-up (one `sendmmsg` on a raw socket; one `write` each on
+//! a TAP device, which takes one frame per call). Frames lost on the way
+//! are counted ([`DataDrop::BridgeRx`], [`DataDrop::BridgeTx`]).
 
 use std::sync::Arc;
 
@@ -13,15 +18,21 @@ use parking_lot::Mutex;
 use rustether_config::LocalBridgeConfig;
 use rustether_hub::SessionPolicy;
 use rustether_netdev::{NetdevError, RawOptions};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
-use crate::hub::Hub;
+use crate::hub::{DataDrop, Hub, PortReceiver, PortStats};
 use crate::session::Registry;
 
 /// Largest frame read from a device: GRO/TSO can hand out frames far larger
 /// than the MTU; the device layer splits or repairs them.
 const RX_BUF: usize = 65_536;
+
+/// Most frames taken from the device per wake-up and switched together.
+pub const RX_BATCH: usize = 64;
+
+/// Most queued frames sent to the device per wake-up (one `sendmmsg`).
+pub const TX_BATCH: usize = 64;
 
 /// A running local bridge.
 pub struct LocalBridge {
@@ -33,6 +44,8 @@ pub struct LocalBridge {
     pub tap: bool,
     /// Its port in the hub's switch (MAC and IP table entries name it).
     pub id: rustether_hub::SessionId,
+    /// Its port's counters (frames sent into the hub, drops by reason).
+    pub stats: Arc<PortStats>,
     dev: Arc<Device>,
     status: Mutex<String>,
     stop: Notify,
@@ -77,6 +90,15 @@ impl LocalBridge {
         self.stop.notify_one();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), rx.wait_for(|v| *v)).await;
     }
+
+    /// Counters of the raw device now open (none in TAP mode or while the
+    /// device is closed).
+    pub fn device_stats(&self) -> Option<rustether_netdev::RawStats> {
+        match &*self.dev {
+            Device::Raw(d) => d.device().map(|d| d.stats()),
+            Device::Tap(_) => None,
+        }
+    }
 }
 
 enum Device {
@@ -85,17 +107,28 @@ enum Device {
 }
 
 impl Device {
+    /// A frame already queued, without waiting.
+    fn try_recv(&self, buf: &mut [u8]) -> Result<Option<usize>, NetdevError> {
+        match self {
+            Device::Raw(d) => match d.device() {
+                Some(dev) => dev.try_recv(buf).map(|m| m.map(|m| m.len)),
+                None => Ok(None),
+            },
+            Device::Tap(d) => d.try_recv(buf),
+        }
+    }
+
+    async fn send_batch(&self, frames: &[Bytes]) -> Result<usize, NetdevError> {
+        match self {
+            Device::Raw(d) => d.send_batch(frames).await,
+            Device::Tap(d) => d.send_batch(frames).await,
+        }
+    }
+
     async fn recv(&self, buf: &mut [u8]) -> Result<usize, NetdevError> {
         match self {
             Device::Raw(d) => d.recv(buf).await,
             Device::Tap(d) => d.recv(buf).await,
-        }
-    }
-
-    async fn send(&self, frame: &[u8]) -> Result<(), NetdevError> {
-        match self {
-            Device::Raw(d) => d.send(frame).await,
-            Device::Tap(d) => d.send(frame).await,
         }
     }
 }
@@ -132,11 +165,20 @@ pub fn start(
     let (stopped, _) = watch::channel(false);
     let dev = Arc::new(dev);
     let id = registry.next_id();
+    // SoftEther forces CheckMac on local bridges: a MAC seen on the LAN side
+    // cannot be stolen by a frame leaking back through the physical network.
+    let policy = SessionPolicy {
+        check_mac: true,
+        monitor: cfg.monitor_mode,
+        ..SessionPolicy::default()
+    };
+    let (rx, stats) = hub.attach(id, policy);
     let bridge = Arc::new(LocalBridge {
         device_name: cfg.device_name.clone(),
         hub: hub.clone(),
         tap: cfg.tap_mode,
         id,
+        stats,
         dev: dev.clone(),
         status: Mutex::new(if cfg.tap_mode {
             "Operating".into()
@@ -146,14 +188,6 @@ pub fn start(
         stop: Notify::new(),
         stopped,
     });
-    // SoftEther forces CheckMac on local bridges: a MAC seen on the LAN side
-    // cannot be stolen by a frame leaking back through the physical network.
-    let policy = SessionPolicy {
-        check_mac: true,
-        monitor: cfg.monitor_mode,
-        ..SessionPolicy::default()
-    };
-    let (rx, _stats) = hub.attach(id, policy);
     tokio::spawn(run(bridge.clone(), dev, id, rx, shutdown));
     info!(
         hub = %hub.name(),
@@ -168,22 +202,42 @@ async fn run(
     b: Arc<LocalBridge>,
     dev: Arc<Device>,
     id: rustether_hub::SessionId,
-    mut to_dev: mpsc::Receiver<Bytes>,
+    mut to_dev: PortReceiver,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tx_dev = dev.clone();
     let tx_bridge = b.clone();
     let sender = tokio::spawn(async move {
+        let mut batch: Vec<Bytes> = Vec::with_capacity(TX_BATCH);
         while let Some(f) = to_dev.recv().await {
-            if let Err(e) = tx_dev.send(&f).await {
-                if !e.is_gone() {
-                    warn!(device = %tx_bridge.device_name, "sending to the device failed: {e}");
+            batch.push(f);
+            while batch.len() < TX_BATCH {
+                match to_dev.try_recv() {
+                    Some(f) => batch.push(f),
+                    None => break,
                 }
             }
+            let mut i = 0;
+            while i < batch.len() {
+                match tx_dev.send_batch(&batch[i..]).await {
+                    Ok(n) => i += n.max(1),
+                    Err(e) => {
+                        // Gone: the device is closed and the rest is lost with it.
+                        let lost = if e.is_gone() { batch.len() - i } else { 1 };
+                        let b = &tx_bridge;
+                        b.hub.count_drop(&b.stats, DataDrop::BridgeTx, lost as u64);
+                        if !e.is_gone() {
+                            warn!(device = %b.device_name, "sending to the device failed: {e}");
+                        }
+                        i += lost;
+                    }
+                }
+            }
+            batch.clear();
         }
     });
     let mut buf = vec![0u8; RX_BUF];
-    let mut batch: Vec<Bytes> = Vec::with_capacity(1);
+    let mut batch: Vec<Bytes> = Vec::with_capacity(RX_BATCH);
     loop {
         tokio::select! {
             _ = b.stop.notified() => break,
@@ -191,7 +245,24 @@ async fn run(
             r = dev.recv(&mut buf) => match r {
                 Ok(n) => {
                     batch.push(Bytes::copy_from_slice(&buf[..n]));
-                    b.hub.forward(id, &mut batch);
+                    while batch.len() < RX_BATCH {
+                        match dev.try_recv(&mut buf) {
+                            Ok(Some(n)) => batch.push(Bytes::copy_from_slice(&buf[..n])),
+                            Ok(None) => break,
+                            Err(NetdevError::Truncated { .. }) => {
+                                b.hub.count_drop(&b.stats, DataDrop::BridgeRx, 1);
+                            }
+                            // Device errors surface on the next `recv`.
+                            Err(_) => break,
+                        }
+                    }
+                    // Back-pressure as for a session: the device's own
+                    // receive buffer holds what arrives meanwhile.
+                    b.hub.forward(id, &mut batch).relieve().await;
+                }
+                Err(e @ NetdevError::Truncated { .. }) => {
+                    b.hub.count_drop(&b.stats, DataDrop::BridgeRx, 1);
+                    warn!(device = %b.device_name, "local bridge device error: {e}");
                 }
                 Err(e) => {
                     warn!(device = %b.device_name, "local bridge device error: {e}");

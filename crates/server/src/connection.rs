@@ -5,6 +5,7 @@
 //! [`Gateway`] is the listeners' [`Acceptor`] for the VPN protocol.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -167,12 +168,26 @@ pub async fn serve(
     )
     .await
     {
-        Ok(Ok(t)) => t,
+        Ok(Ok(t)) => {
+            server
+                .stats
+                .tls_handshakes_ok
+                .fetch_add(1, Ordering::Relaxed);
+            t
+        }
         Ok(Err(e)) => {
+            server
+                .stats
+                .tls_handshakes_failed
+                .fetch_add(1, Ordering::Relaxed);
             info!(%peer, "TLS handshake failed: {e}");
             return;
         }
         Err(_) => {
+            server
+                .stats
+                .tls_handshakes_timeout
+                .fetch_add(1, Ordering::Relaxed);
             info!(%peer, "TLS handshake timed out");
             return;
         }
@@ -186,6 +201,7 @@ pub async fn serve(
         crate::clock::unix_ms() / 1000,
     );
     nego.set_web_api(crate::admin::web_api_enabled(&server));
+    nego.set_metrics(crate::metrics::enabled(&server));
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::new();
     let request = loop {
@@ -377,6 +393,7 @@ async fn handle_login(
 ) {
     let account = vpn_account(&login.hubname, &login.username);
     let Ok(at) = admit_login(gate, peer, &account).await else {
+        server.stats.login_failed(THROTTLED_ERROR);
         reply_error(&mut tls, &nego, THROTTLED_ERROR).await;
         return;
     };
@@ -410,6 +427,7 @@ async fn handle_login(
                 code.message(),
                 code.name()
             );
+            server.stats.login_failed(code);
             reply_error(&mut tls, &nego, code).await;
             return;
         }
@@ -513,6 +531,7 @@ async fn handle_login(
         first,
         server.shutdown_signal(),
     );
+    server.stats.login_ok();
     info!(
         %peer,
         hub = %hub.name(),

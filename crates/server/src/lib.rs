@@ -8,10 +8,11 @@
 //! this list (checked by the `layering` test below, which reads the
 //! sources).
 //!
-//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`] —
-//!    leaves: time, TLS settings, the record-boundary reader of the client
-//!    side, the pre-authentication budget (limits per source, deadline,
-//!    kept bytes), this machine's own addresses.
+//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`],
+//!    [`stats`] — leaves: time, TLS settings, the record-boundary reader of
+//!    the client side, the pre-authentication budget (limits per source,
+//!    deadline, kept bytes), this machine's own addresses, server-wide
+//!    counters.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
@@ -23,14 +24,16 @@
 //!    writer that saves before it publishes.
 //! 6. [`server`] — server-wide state: configuration, hubs, sessions, TLS
 //!    configuration, cascades and local bridges; decides logins.
-//! 7. [`admin`] — administration (vpncmd RPC, JSON-RPC) over the server and
+//! 7. [`metrics`] — the Prometheus text of `/metrics`, rendered from the
+//!    server's state.
+//! 8. [`admin`] — administration (vpncmd RPC, JSON-RPC) over the server and
 //!    the listeners, with its own state (throttle, call lock).
-//! 8. [`connection`] — one accepted connection: TLS, negotiation, dispatch
+//! 9. [`connection`] — one accepted connection: TLS, negotiation, dispatch
 //!    to login, additional connection or administration; its
 //!    [`connection::Gateway`] is the listeners' acceptor.
-//! 9. [`worker`] — the entry point: builds the runtime and wires server,
-//!    administration, listeners and gateway together
-//!    ([`worker::Services`]).
+//! 10. [`worker`] — the entry point: builds the runtime and wires server,
+//!     administration, listeners and gateway together
+//!     ([`worker::Services`]).
 //!
 //! The one `unsafe` block left is glibc's `malloc_trim` in [`worker`]: no
 //! crate wraps it.
@@ -41,6 +44,7 @@ pub mod clock;
 pub mod hostaddr;
 pub mod preauth;
 pub mod record_reader;
+pub mod stats;
 pub mod tls;
 
 pub mod transport;
@@ -63,6 +67,8 @@ pub mod server;
 
 pub mod openvpn;
 
+pub mod metrics;
+
 pub mod admin;
 
 pub mod connection;
@@ -82,7 +88,14 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["clock", "tls", "record_reader", "preauth", "hostaddr"],
+        &[
+            "clock",
+            "tls",
+            "record_reader",
+            "preauth",
+            "hostaddr",
+            "stats",
+        ],
         &["transport"],
         &["listener"],
         &["hub"],
@@ -91,7 +104,7 @@ mod layering {
         &["cascade", "bridge", "securenat"],
         &["config"],
         &["server"],
-        &["openvpn"],
+        &["openvpn", "metrics"],
         &["admin"],
         &["connection"],
         &["worker"],

@@ -212,7 +212,7 @@ pub fn store_in_hub(raw: &mut Folder, enabled: bool, opt: &VhOption) {
 async fn run(
     p: Arc<SecureNatPort>,
     id: rustether_hub::SessionId,
-    mut from_hub: mpsc::Receiver<Bytes>,
+    mut from_hub: crate::hub::PortReceiver,
     mut from_nat: mpsc::Receiver<Vec<u8>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -235,7 +235,8 @@ async fn run(
                             Err(_) => break,
                         }
                     }
-                    p.hub.forward(id, &mut batch);
+                    // The NAT's own output cannot wait: no back-pressure.
+                    let _ = p.hub.forward(id, &mut batch);
                 }
                 None => break,
             },
@@ -305,7 +306,7 @@ mod tests {
         let client = registry.next_id();
         let (mut rx, _) = hub.attach(client, SessionPolicy::default());
         let mac = [2, 0, 0, 0, 0, 0x42];
-        hub.forward(client, &mut vec![discover(mac)]);
+        let _ = hub.forward(client, &mut vec![discover(mac)]);
         let offer = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .expect("an answer within 10 s")

@@ -54,6 +54,8 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     /// When the worker started.
     pub started: SystemTime,
+    /// TLS handshake and login counters (`/metrics`).
+    pub stats: crate::stats::ServerStats,
     cascades: Mutex<HashMap<(String, String), Arc<Cascade>>>,
     bridges: Mutex<Vec<Arc<LocalBridge>>>,
     /// Running SecureNATs by hub key.
@@ -174,6 +176,7 @@ impl Server {
             cert: ArcSwap::from_pointee(ck),
             shutdown_tx,
             started: SystemTime::now(),
+            stats: crate::stats::ServerStats::default(),
             cascades: Mutex::new(HashMap::new()),
             bridges: Mutex::new(Vec::new()),
             securenats: Mutex::new(HashMap::new()),

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use crate::clock::now_ms;
-use crate::hub::{Hub, PortStats};
+use crate::hub::{DataDrop, Hub, PortReceiver, PortStats};
 use crate::transport::{DataReader, DataStream, DataWriter};
 
 /// Hard limit of TCP connections per session (SoftEther `MAX_TCP_CONNECTION`).
@@ -189,7 +189,8 @@ pub struct Session {
     pub recv_bytes: AtomicU64,
     /// Policy limits.
     pub limits: SessionLimits,
-    /// Frames dropped by `MaxUpload`/`MaxDownload` shaping.
+    /// Frames dropped by `MaxUpload`/`MaxDownload` shaping (also counted
+    /// as [`DataDrop::Shaping`] in [`PortStats::drops`]).
     pub shaped_frames: AtomicU64,
     /// Upload shaping, shared by the session's connections.
     upload: Option<Mutex<TokenBucket>>,
@@ -532,7 +533,7 @@ struct ReaderSlot {
 struct SessionTask {
     session: Arc<Session>,
     registry: Arc<Registry>,
-    frames_rx: mpsc::Receiver<Bytes>,
+    frames_rx: PortReceiver,
     ctl_rx: mpsc::Receiver<NewConnection>,
     shutdown: watch::Receiver<bool>,
 }
@@ -625,16 +626,23 @@ impl SessionTask {
                     batch.push(f);
                     while batch.len() < MAX_BATCH_FRAMES && bytes < MAX_BATCH_BYTES {
                         match self.frames_rx.try_recv() {
-                            Ok(f) => { bytes += f.len(); batch.push(f); }
-                            Err(_) => break,
+                            Some(f) => { bytes += f.len(); batch.push(f); }
+                            None => break,
                         }
                     }
                     if let Some(b) = download.as_mut() {
                         let n = shape(b, &mut batch);
-                        if n > 0 { s.shaped_frames.fetch_add(n, Ordering::Relaxed); }
+                        if n > 0 {
+                            s.shaped_frames.fetch_add(n, Ordering::Relaxed);
+                            s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
+                        }
                         if batch.is_empty() { continue; }
                     }
-                    if writers.is_empty() { batch.clear(); continue; }
+                    if writers.is_empty() {
+                        s.hub.count_drop(&s.stats, DataDrop::NoConnection, batch.len() as u64);
+                        batch.clear();
+                        continue;
+                    }
                     out.clear();
                     encoder.encode_frames(&mut out, batch.iter().map(|b| &b[..]));
                     batch.clear();
@@ -700,6 +708,19 @@ impl SessionTask {
             user = %s.info.username,
             "session ended because {reason}"
         );
+        if s.stats.drops.total() > 0 {
+            // Where its frames were lost, for an administrator without /metrics.
+            let by_reason: Vec<String> = DataDrop::ALL
+                .iter()
+                .filter(|r| s.stats.drops.get(**r) > 0)
+                .map(|r| format!("{} {}", r.as_str(), s.stats.drops.get(*r)))
+                .collect();
+            info!(
+                session = %s.name,
+                "frames of the session dropped: {}",
+                by_reason.join(", ")
+            );
+        }
         s.ended_flag.store(true, Ordering::Release);
         s.ended.notify_waiters();
     }
@@ -765,17 +786,24 @@ async fn read_loop(
                     Ok(Some(BlockEvent::Frame(f))) => batch.push(f),
                     Ok(Some(BlockEvent::KeepAlive)) => {}
                     Ok(None) => break,
-                    Err(e) => return Err(format!("bad block stream: {e}")),
+                    Err(e) => {
+                        s.hub.count_drop(&s.stats, DataDrop::Decode, 1);
+                        return Err(format!("bad block stream: {e}"));
+                    }
                 }
             }
             if let Some(b) = &s.upload {
                 let n = shape(&mut b.lock(), &mut batch);
                 if n > 0 {
                     s.shaped_frames.fetch_add(n, Ordering::Relaxed);
+                    s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
                 }
             }
             if !batch.is_empty() {
-                s.hub.forward(s.id, &mut batch);
+                // Back-pressure: while a unicast destination's queue is
+                // above its high-water mark, stop reading this connection
+                // (bounded per destination, crate::hub).
+                s.hub.forward(s.id, &mut batch).relieve().await;
             }
             if buf.is_empty() && buf.capacity() > READ_BUF_MIN && want == READ_BUF_MIN {
                 // Idle again: give the big buffer back.

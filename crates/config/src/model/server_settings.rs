@@ -117,6 +117,13 @@ impl ServerSettings {
             .unwrap_or(true)
     }
 
+    /// `EnableMetrics` (RustEther only, kept in `raw`): whether the
+    /// listeners serve the Prometheus endpoint `/metrics` to the server
+    /// administrator (docs/metrics.md); missing = false.
+    pub fn metrics_enabled(&self) -> bool {
+        self.raw.get_bool("EnableMetrics").unwrap_or(false)
+    }
+
     /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
     /// clamped to 5…3600 (docs/config-format.md §6.1).
     pub fn auto_save_interval(&self) -> Duration {

@@ -196,6 +196,26 @@ impl ResilientDevice {
     }
 }
 
+impl ResilientDevice {
+    /// Send a batch of frames if the device is open; see [`RawDevice::send_batch`].
+    ///
+    /// Errors: [`NetdevError::Gone`] while the device is closed (the whole
+    /// batch is lost, as on an unplugged NIC; the count is `frames.len()`
+    /// then), others as [`RawDevice::send_batch`].
+    pub async fn send_batch<F: AsRef<[u8]>>(&self, frames: &[F]) -> Result<usize> {
+        let Some(dev) = self.device() else {
+            return Err(NetdevError::Gone(self.name.clone()));
+        };
+        match dev.send_batch(frames).await {
+            Err(e @ NetdevError::Gone(_)) => {
+                self.invalidate(&dev, &e);
+                Err(e)
+            }
+            r => r,
+        }
+    }
+}
+
 /// Wait until interface `name` exists in the caller's network namespace, checking every
 /// `poll`. The building block for callers that manage [`RawDevice`]s themselves: on
 /// [`NetdevError::Gone`] drop the device, `wait_for_device`, open again.

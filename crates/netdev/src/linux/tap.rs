@@ -187,6 +187,68 @@ impl TapDevice {
         }
     }
 
+    /// Non-blocking receive: `Ok(None)` when no frame is queued. Use after
+    /// [`TapDevice::recv`] to drain a burst with one wake-up.
+    ///
+    /// Errors: as [`TapDevice::recv`].
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        match read2(self.fd.get_ref(), buf, &mut overflow) {
+            Ok(n) if n > buf.len() => Err(NetdevError::Truncated {
+                len: n,
+                cap: buf.len(),
+            }),
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(NetdevError::io(format!("read {}", self.name), e)),
+        }
+    }
+
+    /// Hand the frames of `frames` to the host, as many as the device takes
+    /// after one wait for writability (a TAP device takes one frame per
+    /// `write`; batching saves the wake-ups). Returns how many were
+    /// consumed from the front.
+    ///
+    /// Errors: for the first frame only, as [`TapDevice::send`].
+    pub async fn send_batch<F: AsRef<[u8]>>(&self, frames: &[F]) -> Result<usize> {
+        let Some(first) = frames.first() else {
+            return Ok(0);
+        };
+        if first.as_ref().len() < 14 {
+            return Err(NetdevError::BadFrame {
+                len: first.as_ref().len(),
+                reason: "shorter than an Ethernet header",
+            });
+        }
+        loop {
+            let mut guard = self
+                .fd
+                .writable()
+                .await
+                .map_err(|e| NetdevError::io(format!("poll {}", self.name), e))?;
+            let r = guard.try_io(|fd| {
+                let mut n = 0;
+                for f in frames {
+                    let f = f.as_ref();
+                    if f.len() < 14 && n > 0 {
+                        break;
+                    }
+                    match fd.get_ref().write(f) {
+                        Ok(_) => n += 1,
+                        Err(_) if n > 0 => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(n)
+            });
+            match r {
+                Err(_would_block) => continue,
+                Ok(Ok(n)) => return Ok(n),
+                Ok(Err(e)) => return Err(NetdevError::io(format!("write {}", self.name), e)),
+            }
+        }
+    }
+
     /// Hand one Ethernet frame to the host as if received on the interface.
     ///
     /// Errors: [`NetdevError::BadFrame`] (shorter than 14 bytes), [`NetdevError::Io`]

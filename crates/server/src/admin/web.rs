@@ -10,6 +10,10 @@
 //! visits read the API with the browser's stored credentials); the id of a
 //! GET answer is the time in UTC; with no server password only the server's
 //! own addresses may log in; failures are throttled per source.
+//!
+//! The same requests authenticate `GET /metrics` (RustEther's Prometheus
+//! endpoint, docs/metrics.md), served when `EnableMetrics` is set, and
+//! only to the server administrator.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -257,6 +261,36 @@ pub(crate) async fn web_request(
         nego.web_request_done(false);
         return send_unauthorized(tls, &head).await;
     };
+    if rustether_proto::negotiate::is_metrics_request(&method, head.target()) {
+        nego.web_request_done(true);
+        if !rights.is_server_admin() {
+            warn!(
+                "admin: {ip} /metrics refused to {}: server administrator only",
+                rights_text(&rights)
+            );
+            return send(
+                tls,
+                &head,
+                403,
+                "Forbidden",
+                "text/plain; charset=utf-8",
+                &[],
+                b"/metrics is for the server administrator.\r\n",
+            )
+            .await;
+        }
+        let body = crate::metrics::render(&admin.server);
+        return send(
+            tls,
+            &head,
+            200,
+            "OK",
+            crate::metrics::CONTENT_TYPE,
+            &[],
+            body.as_bytes(),
+        )
+        .await;
+    }
     let limit = if rights.is_server_admin() {
         MAX_BODY_SERVER_ADMIN
     } else {
