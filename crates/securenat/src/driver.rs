@@ -45,6 +45,50 @@ pub struct DriverConfig {
     pub limits: NatLimits,
     /// DNS proxy upstreams; [`resolv_conf_servers`] reads them.
     pub dns_servers: Vec<SocketAddrV4>,
+    /// Leases of an earlier run to take back (wall-clock times).
+    pub leases: Vec<SavedLease>,
+    /// Where the lease table is published whenever it changes (wall-clock
+    /// times), so that it outlives this run.
+    pub lease_book: Option<Arc<tokio::sync::watch::Sender<Vec<SavedLease>>>>,
+}
+
+/// A DHCP lease with wall-clock times, kept outside a running SecureNAT so
+/// that leases survive its restart (hub offline/online, new settings, a
+/// server restart), as SoftEther keeps them across a hub restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedLease {
+    /// The lease; `leased_at`/`expires_at` are ignored here.
+    pub lease: Lease,
+    /// When leased, Unix ms.
+    pub leased_unix_ms: u64,
+    /// When it expires, Unix ms.
+    pub expires_unix_ms: u64,
+}
+
+/// Longest lease age taken back (older leases' start times are clamped).
+const MAX_LEASE_AGE: Duration = Duration::from_secs(400 * 24 * 3600);
+
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The host clock's origin such that every saved lease start is at or
+/// after it: (origin, its Unix ms).
+fn clock_origin(saved: &[SavedLease]) -> (Instant, u64) {
+    let now = Instant::now();
+    let now_ms = unix_ms_now();
+    let oldest = saved
+        .iter()
+        .map(|l| l.leased_unix_ms)
+        .min()
+        .unwrap_or(now_ms);
+    let age = Duration::from_millis(now_ms.saturating_sub(oldest)).min(MAX_LEASE_AGE);
+    match now.checked_sub(age) {
+        Some(o) => (o, now_ms.saturating_sub(age.as_millis() as u64)),
+        None => (now, now_ms),
+    }
 }
 
 /// The server host's IPv4 addresses from `getifaddrs(3)` as a [`Guard`]
@@ -131,15 +175,27 @@ impl SecureNat {
         opt: VhOption,
         cfg: DriverConfig,
     ) -> Result<(Self, mpsc::Receiver<Vec<u8>>), SettingsError> {
-        let origin = Instant::now();
-        let mut host = VirtualHost::new(opt, Duration::ZERO)?;
+        let (origin, origin_ms) = clock_origin(&cfg.leases);
+        let mut host = VirtualHost::new(opt, origin.elapsed())?;
         host.set_guard(cfg.guard);
         host.set_limits(cfg.limits);
         host.set_dns_servers(cfg.dns_servers);
+        let to_host = |ms: u64| Duration::from_millis(ms.saturating_sub(origin_ms));
+        let restored = cfg
+            .leases
+            .into_iter()
+            .map(|s| Lease {
+                leased_at: to_host(s.leased_unix_ms),
+                expires_at: to_host(s.expires_unix_ms),
+                ..s.lease
+            })
+            .collect();
+        host.restore_leases(restored, origin.elapsed());
+        let book = cfg.lease_book.map(|tx| LeaseBook { tx, origin_ms });
         let (frames_in, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (out_tx, out_rx) = mpsc::channel(FRAME_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(host, origin, frames_rx, out_tx, ctl_rx));
+        let task = tokio::spawn(run(host, origin, book, frames_rx, out_tx, ctl_rx));
         Ok((
             Self {
                 origin,
@@ -226,9 +282,34 @@ struct Driver {
     icmp_warned: bool,
 }
 
+/// Publishes the lease table with wall-clock times.
+struct LeaseBook {
+    tx: Arc<tokio::sync::watch::Sender<Vec<SavedLease>>>,
+    origin_ms: u64,
+}
+
+impl LeaseBook {
+    fn publish(&self, leases: &[Lease]) {
+        let ms = |d: Duration| {
+            self.origin_ms
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        };
+        let saved = leases
+            .iter()
+            .map(|l| SavedLease {
+                lease: l.clone(),
+                leased_unix_ms: ms(l.leased_at),
+                expires_unix_ms: ms(l.expires_at),
+            })
+            .collect();
+        self.tx.send_replace(saved);
+    }
+}
+
 async fn run(
     host: VirtualHost,
     origin: Instant,
+    book: Option<LeaseBook>,
     mut frames: mpsc::Receiver<Vec<u8>>,
     out: mpsc::Sender<Vec<u8>>,
     mut ctl: mpsc::Receiver<Ctl>,
@@ -241,7 +322,17 @@ async fn run(
         flows: HashMap::new(),
         icmp_warned: false,
     };
+    let mut generation = d.host.lease_generation();
+    if let Some(b) = &book {
+        b.publish(d.host.leases());
+    }
     loop {
+        if d.host.lease_generation() != generation {
+            generation = d.host.lease_generation();
+            if let Some(b) = &book {
+                b.publish(d.host.leases());
+            }
+        }
         d.events();
         d.pump();
         while let Some(f) = d.host.pop_frame() {

@@ -288,6 +288,17 @@ impl VirtualHost {
         self.dhcp.leases()
     }
 
+    /// Takes back leases of an earlier run (see [`DhcpServer::restore`]);
+    /// times on this host's clock.
+    pub fn restore_leases(&mut self, leases: Vec<Lease>, now: Duration) {
+        self.dhcp.restore(&self.opt, leases, now);
+    }
+
+    /// Changes whenever the lease table changes ([`DhcpServer::generation`]).
+    pub fn lease_generation(&self) -> u64 {
+        self.dhcp.generation()
+    }
+
     /// Counters.
     pub fn stats(&self) -> HostStats {
         HostStats {

@@ -989,3 +989,45 @@ fn nat_off_forwards_nothing() {
     assert!(events(&mut h).is_empty());
     assert!(drain(&mut h).is_empty());
 }
+
+#[test]
+fn restored_leases_are_kept_and_checked() {
+    let mut h = default_host();
+    let l = |id, mac, ip: [u8; 4], exp| Lease {
+        id,
+        mac,
+        ip: ip.into(),
+        mask: Ipv4Addr::new(255, 255, 255, 0),
+        hostname: String::new(),
+        leased_at: t(0),
+        expires_at: t(exp),
+    };
+    let g = h.lease_generation();
+    h.restore_leases(
+        vec![
+            l(7, CLIENT, [192, 168, 30, 50], 100),
+            l(8, CLIENT2, [192, 168, 30, 51], 5), // expired at t(10)
+            l(9, CLIENT2, [10, 0, 0, 5], 100),    // outside the pool
+            l(10, CLIENT2, [192, 168, 30, 50], 100), // address taken
+            l(11, [2, 0, 0, 0, 0, 9], [192, 168, 30, 1], 100), // the host's own
+        ],
+        t(10),
+    );
+    assert_ne!(h.lease_generation(), g);
+    let leases = h.leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(
+        (leases[0].id, leases[0].ip),
+        (7, Ipv4Addr::new(192, 168, 30, 50))
+    );
+    // The client keeps its address; a new lease gets a later id.
+    assert_eq!(
+        lease(&mut h, CLIENT, t(11)),
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+    assert!(h.leases()[0].id > 7);
+    assert_ne!(
+        lease(&mut h, CLIENT2, t(11)),
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+}
