@@ -29,10 +29,11 @@ const DOWN_CREDIT: usize = 64 * 1024;
 const UP_CHUNKS: usize = 4;
 /// Messages from socket tasks to the driver.
 const IO_QUEUE: usize = 1024;
-/// Receive buffer per UDP/ICMP flow: datagrams to the client must fit the
-/// MTU (≤ 1500) anyway; longer ones arrive truncated and are then dropped
-/// by the host. Keeps 4096 flows at 8 MiB.
-const DGRAM_BUF: usize = 2048;
+/// Receive buffer per UDP/ICMP flow: one byte more than the largest
+/// datagram the host forwards ([`crate::host::MAX_DATAGRAM`] minus the
+/// headers), so that a longer (truncated) one is recognised and dropped.
+/// Keeps 4096 flows at 32 MiB.
+const DGRAM_BUF: usize = crate::host::MAX_DATAGRAM - 28 + 1;
 /// Frames queued towards the hub.
 pub const FRAME_QUEUE: usize = 1024;
 
@@ -411,6 +412,10 @@ impl Driver {
             let t = tokio::spawn(async move {
                 let mut buf = vec![0u8; DGRAM_BUF];
                 while let Ok(n) = sock.recv(&mut buf).await {
+                    if n == DGRAM_BUF {
+                        // Truncated: longer than the host forwards.
+                        continue;
+                    }
                     if tx.send(Io::Udp(id, buf[..n].to_vec())).await.is_err() {
                         break;
                     }
@@ -444,7 +449,7 @@ impl Driver {
                         let mut buf = vec![0u8; DGRAM_BUF];
                         while let Ok(n) = r.recv(&mut buf).await {
                             // Kernel ping sockets deliver the ICMP message.
-                            if n >= 8 && buf[0] == 0 {
+                            if n >= 8 && n < DGRAM_BUF && buf[0] == 0 {
                                 let seq = u16::from_be_bytes([buf[6], buf[7]]);
                                 if tx
                                     .send(Io::Echo(id, seq, buf[8..n].to_vec()))

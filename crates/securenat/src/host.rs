@@ -152,6 +152,8 @@ pub struct VirtualHost {
     events: VecDeque<NatEvent>,
     /// Aborted sockets kept for one poll so their RST is sent.
     closing: Vec<SocketHandle>,
+    /// IPv4 identification of the datagrams fragmented here.
+    ip_ident: u16,
 }
 
 /// Per-TCP-flow state beside the NAT entry.
@@ -275,6 +277,7 @@ impl VirtualHost {
             tcp: HashMap::new(),
             events: VecDeque::new(),
             closing: Vec::new(),
+            ip_ident: rand::random(),
         })
     }
 
@@ -477,6 +480,8 @@ impl VirtualHost {
         )
     }
 }
+
+pub use nat_io::MAX_DATAGRAM;
 
 #[path = "host_nat.rs"]
 mod nat_io;

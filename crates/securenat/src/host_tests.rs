@@ -1031,3 +1031,58 @@ fn restored_leases_are_kept_and_checked() {
         Ipv4Addr::new(192, 168, 30, 50)
     );
 }
+
+#[test]
+fn udp_and_icmp_replies_over_the_mtu_are_fragmented() {
+    for mtu in [1500u16, 576] {
+        let mut h = nat_host(mtu);
+        h.input(&udp_to(FAR, 5000, 7, b"q"), t(1));
+        let caps = ChecksumCapabilities::default();
+        let icmp = Icmpv4Repr::EchoRequest {
+            ident: 77,
+            seq_no: 9,
+            data: b"x",
+        };
+        let mut b = vec![0u8; icmp.buffer_len()];
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut b[..]), &caps);
+        h.input(&ip_frame(ME, FAR, IpProtocol::Icmp, &b), t(1));
+        let ev = events(&mut h);
+        let NatEvent::UdpSend { id: u, .. } = ev[0].clone() else {
+            panic!("{ev:?}")
+        };
+        let NatEvent::IcmpEcho { id: i, .. } = ev[1].clone() else {
+            panic!("{ev:?}")
+        };
+        let big: Vec<u8> = (0..4000u32).map(|v| v as u8).collect();
+        for (reply, proto) in [(0, IpProtocol::Udp), (1, IpProtocol::Icmp)] {
+            if reply == 0 {
+                h.udp_reply(u, &big, t(2));
+            } else {
+                h.icmp_reply(i, 9, &big, t(2));
+            }
+            let frames = drain(&mut h);
+            assert!(frames.len() > 2, "mtu {mtu}: {} frames", frames.len());
+            // Reassemble by offset: every fragment fits the MTU, one ident,
+            // MF on all but the last, valid header checksums.
+            let mut data = Vec::new();
+            let mut ident = None;
+            for (k, f) in frames.iter().enumerate() {
+                assert!(f.len() <= usize::from(mtu) + 14, "{} > mtu {mtu}", f.len());
+                let e = EthernetFrame::new_checked(&f[..]).unwrap();
+                let p = Ipv4Packet::new_checked(e.payload()).unwrap();
+                assert!(p.verify_checksum());
+                assert_eq!(p.next_header(), proto);
+                assert_eq!(usize::from(p.frag_offset()), data.len());
+                assert_eq!(p.more_frags(), k + 1 < frames.len());
+                assert!(*ident.get_or_insert(p.ident()) == p.ident());
+                data.extend_from_slice(p.payload());
+            }
+            // Both the UDP and the ICMP echo header are 8 bytes.
+            let body = &data[8..];
+            assert_eq!(body, &big[..], "mtu {mtu} {proto}");
+        }
+        // Over MAX_DATAGRAM: dropped, not sent.
+        h.udp_reply(u, &vec![0; MAX_DATAGRAM], t(3));
+        assert!(drain(&mut h).is_empty());
+    }
+}
