@@ -449,7 +449,7 @@ impl Driver {
                         let mut buf = vec![0u8; DGRAM_BUF];
                         while let Ok(n) = r.recv(&mut buf).await {
                             // Kernel ping sockets deliver the ICMP message.
-                            if n >= 8 && n < DGRAM_BUF && buf[0] == 0 {
+                            if (8..DGRAM_BUF).contains(&n) && buf[0] == 0 {
                                 let seq = u16::from_be_bytes([buf[6], buf[7]]);
                                 if tx
                                     .send(Io::Echo(id, seq, buf[8..n].to_vec()))
