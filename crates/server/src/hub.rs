@@ -407,6 +407,7 @@ pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
         no_routing_v6: on(PolicyId::NoRoutingV6),
         max_ipv6: p.get(PolicyId::MaxIPv6),
         check_ipv6: on(PolicyId::CheckIPv6),
+        dhcp_force: on(PolicyId::DHCPForce),
         privacy_filter: on(PolicyId::PrivacyFilter),
         ingress_deny: ingress,
         egress_deny: egress,

@@ -468,6 +468,139 @@ mod tests {
         }
     }
 
+    /// An ARP request from `mac`/`ip` for the virtual host 192.168.30.1.
+    fn arp_for_host(mac: [u8; 6], ip: Ipv4Addr) -> Bytes {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&ip.octets());
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&[192, 168, 30, 1]);
+        Bytes::from(f)
+    }
+
+    /// Whether the virtual host answers an ARP request from `mac`/`ip`
+    /// sent through session `id` within `wait`.
+    async fn host_answers_arp(
+        hub: &Hub,
+        id: rustether_hub::SessionId,
+        rx: &mut mpsc::Receiver<Bytes>,
+        mac: [u8; 6],
+        ip: Ipv4Addr,
+        wait: Duration,
+    ) -> bool {
+        hub.forward(id, &mut vec![arp_for_host(mac, ip)]);
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            if f.len() >= 42
+                && f[12..14] == [8, 6]
+                && f[21] == 2
+                && f[28..32] == [192, 168, 30, 1]
+                && f[32..38] == mac
+                && f[38..42] == ip.octets()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The policies SoftEther applies around SecureNAT, by effect on a hub
+    /// with a running SecureNAT: DHCPFilter (no lease), DHCPNoServer (a
+    /// lease from SecureNAT, but the session's own DHCP server replies go
+    /// nowhere), DHCPForce (only the DHCP-assigned address gets through),
+    /// NoRouting (at most 4 addresses), PrivacyFilter (SecureNAT is still
+    /// reachable: its session has no privacy filter, as in SoftEther).
+    #[tokio::test]
+    async fn policies_with_securenat() {
+        use rustether_proto::softether::policy::{PolicyId, PolicyValues};
+        let hub = Arc::new(Hub::new("SNATPOL", true));
+        let registry = Registry::default();
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let _port = start(
+            hub.clone(),
+            VhOption::default(),
+            NatLimits::default(),
+            None,
+            &registry,
+            stop_rx,
+        )
+        .unwrap();
+        let pol = |ids: &[PolicyId]| {
+            let mut v = PolicyValues::default();
+            for id in ids {
+                v.set(*id, 1);
+            }
+            crate::hub::switch_policy(&v)
+        };
+        let ok = Duration::from_secs(10);
+        let no = Duration::from_secs(2);
+        let mac = |n: u8| [2, 0, 0, 0, 0x20, n];
+
+        // No policy: a lease (the control for the refusals below).
+        assert!(test_lease(&hub, &registry, pol(&[]), mac(1), ok)
+            .await
+            .is_some());
+        // DHCPFilter: no DHCP either way, so no lease.
+        assert_eq!(
+            test_lease(&hub, &registry, pol(&[PolicyId::DHCPFilter]), mac(2), no).await,
+            None
+        );
+        // DHCPNoServer: SecureNAT still serves the session...
+        assert!(
+            test_lease(&hub, &registry, pol(&[PolicyId::DHCPNoServer]), mac(3), ok)
+                .await
+                .is_some()
+        );
+        // ... but the session's own DHCP replies reach nobody.
+        let (rogue, watcher) = (registry.next_id(), registry.next_id());
+        let _ = hub.attach(rogue, pol(&[PolicyId::DHCPNoServer]));
+        let (mut wrx, _) = hub.attach(watcher, pol(&[]));
+        let mut reply = dhcp_frame(mac(4), 2, None).to_vec();
+        reply[14 + 20 + 8] = 2; // BOOTREPLY
+        hub.forward(rogue, &mut vec![Bytes::from(reply.clone())]);
+        let mut clean = reply.clone();
+        clean[14 + 20 + 8] = 1; // the same frame as a request passes
+        hub.forward(rogue, &mut vec![Bytes::from(clean)]);
+        let got = tokio::time::timeout(ok, wrx.recv()).await.unwrap().unwrap();
+        assert_eq!(got[14 + 20 + 8], 1, "only the request was delivered");
+        hub.detach(rogue);
+        hub.detach(watcher);
+
+        // DHCPForce: nothing before a lease; the leased address works, any
+        // other address does not.
+        let (id, m) = (registry.next_id(), mac(5));
+        let (mut rx, _) = hub.attach(id, pol(&[PolicyId::DHCPForce]));
+        let other = Ipv4Addr::new(192, 168, 30, 222);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);
+        hub.forward(id, &mut vec![dhcp_frame(m, 1, None)]);
+        let offered = dhcp_reply(&mut rx, m, ok).await.unwrap();
+        hub.forward(id, &mut vec![dhcp_frame(m, 3, Some(offered))]);
+        assert_eq!(dhcp_reply(&mut rx, m, ok).await, Some(offered));
+        assert!(host_answers_arp(&hub, id, &mut rx, m, offered, ok).await);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);
+        hub.detach(id);
+
+        // NoRouting: 4 addresses, not a fifth.
+        let (id, m) = (registry.next_id(), mac(6));
+        let (mut rx, _) = hub.attach(id, pol(&[PolicyId::NoRouting]));
+        for last in 100..104 {
+            let ip = Ipv4Addr::new(192, 168, 30, last);
+            assert!(host_answers_arp(&hub, id, &mut rx, m, ip, ok).await, "{ip}");
+        }
+        let fifth = Ipv4Addr::new(192, 168, 30, 104);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, fifth, no).await);
+        hub.detach(id);
+
+        // PrivacyFilter: SecureNAT still answers.
+        assert!(
+            test_lease(&hub, &registry, pol(&[PolicyId::PrivacyFilter]), mac(7), ok)
+                .await
+                .is_some()
+        );
+    }
+
     #[test]
     fn lease_file_round_trip_and_bad_lines() {
         let lease = |id, last| SavedLease {
