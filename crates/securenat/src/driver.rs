@@ -51,6 +51,9 @@ pub struct DriverConfig {
     /// Where the lease table is published whenever it changes (wall-clock
     /// times), so that it outlives this run.
     pub lease_book: Option<Arc<tokio::sync::watch::Sender<Vec<SavedLease>>>>,
+    /// Hub name for the `SaveLog` lines (`[HUB "name"] SecureNAT: …`, as
+    /// SoftEther's hub log writes them).
+    pub hub_name: String,
 }
 
 /// A DHCP lease with wall-clock times, kept outside a running SecureNAT so
@@ -196,7 +199,8 @@ impl SecureNat {
         let (frames_in, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (out_tx, out_rx) = mpsc::channel(FRAME_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(host, origin, book, frames_rx, out_tx, ctl_rx));
+        let hub = cfg.hub_name;
+        let task = tokio::spawn(run(host, origin, book, hub, frames_rx, out_tx, ctl_rx));
         Ok((
             Self {
                 origin,
@@ -311,6 +315,7 @@ async fn run(
     host: VirtualHost,
     origin: Instant,
     book: Option<LeaseBook>,
+    hub: String,
     mut frames: mpsc::Receiver<Vec<u8>>,
     out: mpsc::Sender<Vec<u8>>,
     mut ctl: mpsc::Receiver<Ctl>,
@@ -336,6 +341,9 @@ async fn run(
         }
         d.events();
         d.pump();
+        while let Some(line) = d.host.pop_log() {
+            tracing::info!("[HUB \"{hub}\"] SecureNAT: {line}");
+        }
         while let Some(f) = d.host.pop_frame() {
             if out.send(f).await.is_err() {
                 return;

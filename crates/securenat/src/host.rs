@@ -154,7 +154,13 @@ pub struct VirtualHost {
     closing: Vec<SocketHandle>,
     /// IPv4 identification of the datagrams fragmented here.
     ip_ident: u16,
+    /// NAT/DHCP log lines while `SaveLog` is on ([`VirtualHost::pop_log`]).
+    log: VecDeque<String>,
 }
+
+/// Most log lines waiting in [`VirtualHost::pop_log`]; older ones are
+/// dropped first.
+pub const MAX_LOG_LINES: usize = 256;
 
 /// Per-TCP-flow state beside the NAT entry.
 #[derive(Debug)]
@@ -278,6 +284,7 @@ impl VirtualHost {
             events: VecDeque::new(),
             closing: Vec::new(),
             ip_ident: rand::random(),
+            log: VecDeque::new(),
         })
     }
 
@@ -308,6 +315,25 @@ impl VirtualHost {
             out_dropped: self.dev.out_dropped,
             ..self.stats
         }
+    }
+
+    /// Next NAT/DHCP log line, oldest first: SoftEther's `NLog` messages
+    /// (`LH_NAT_TCP_CREATED`, `LH_NAT_DHCP_CREATED`, … of its string
+    /// table, without the "SecureNAT: " prefix), produced only while the
+    /// setting `SaveLog` is on. The I/O side writes them to the log.
+    pub fn pop_log(&mut self) -> Option<String> {
+        self.log.pop_front()
+    }
+
+    /// Queues a log line if `SaveLog` is on (bounded, oldest dropped).
+    pub(crate) fn nlog(&mut self, line: impl FnOnce() -> String) {
+        if !self.opt.save_log {
+            return;
+        }
+        if self.log.len() >= MAX_LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line());
     }
 
     /// Next frame to send to the hub, oldest first.
@@ -433,7 +459,30 @@ impl VirtualHost {
                 return true;
             }
         };
-        if let Some(reply) = self.dhcp.handle(&self.opt, src_mac, src_ip, &req, now) {
+        let generation = self.dhcp.generation();
+        let reply = self.dhcp.handle(&self.opt, src_mac, src_ip, &req, now);
+        if self.dhcp.generation() != generation {
+            if let Some(l) = self
+                .dhcp
+                .leases()
+                .iter()
+                .find(|l| l.mac == src_mac)
+                .cloned()
+            {
+                let secs = self.opt.lease_secs();
+                self.nlog(|| {
+                    format!(
+                        "The DHCP entry {} has been created. MAC address: {}, IP address: {}, host name: {}, expiration span: {} seconds",
+                        l.id,
+                        crate::dhcp::fmt_mac(l.mac),
+                        l.ip,
+                        l.hostname,
+                        secs
+                    )
+                });
+            }
+        }
+        if let Some(reply) = reply {
             match reply.msg.to_vec() {
                 Ok(mut payload) => {
                     if payload.len() < DHCP_MIN_SIZE {

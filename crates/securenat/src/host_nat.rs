@@ -167,7 +167,26 @@ impl VirtualHost {
             .nat
             .insert(key, mac, guarded, &self.guard, &self.limits, now)
         {
-            Ok(id) => Some(id),
+            Ok(id) => {
+                let kind = match key.proto {
+                    NatProto::Tcp => Some("TCP"),
+                    NatProto::Udp | NatProto::Dns => Some("UDP"),
+                    // SoftEther logs no ICMP sessions (commented out there).
+                    NatProto::Icmp => None,
+                };
+                if let Some(kind) = kind {
+                    self.nlog(|| {
+                        format!(
+                            "The {kind} session {id} has been created. Connection source {}:{}, Connection destination {}:{}",
+                            key.client.ip(),
+                            key.client.port(),
+                            key.dst.ip(),
+                            key.dst.port()
+                        )
+                    });
+                }
+                Some(id)
+            }
             Err(e) => {
                 tracing::info!(
                     "SecureNAT: refused {:?} {} -> {}: {e}",
@@ -313,6 +332,14 @@ impl VirtualHost {
         entry.established = true;
         entry.last_active = now;
         let dst = entry.key.dst;
+        self.nlog(|| {
+            format!(
+                "The connection to TCP session {id}: Host \"{} ({})\", Port {} was successful.",
+                dst.ip(),
+                dst.ip(),
+                dst.port()
+            )
+        });
         let Some(flow) = self.tcp.get_mut(&id) else {
             return;
         };
@@ -342,6 +369,16 @@ impl VirtualHost {
     /// The server-side connect of flow `id` failed: the client gets RST.
     pub fn tcp_failed(&mut self, id: FlowId, now: Duration) {
         let _ = now;
+        if let Some(e) = self.nat.get(id) {
+            let dst = e.key.dst;
+            self.nlog(|| {
+                format!(
+                    "The connection to TCP session {id}: Host \"{}\", Port {} failed.",
+                    dst.ip(),
+                    dst.port()
+                )
+            });
+        }
         if let (Some(e), Some(f)) = (self.nat.remove(id), self.tcp.remove(&id)) {
             if let Some(seq) = f.syn.as_deref().and_then(|syn| {
                 let (_, body) = parse_ipv4(syn)?;
@@ -520,7 +557,14 @@ impl VirtualHost {
                 self.closing.push(h);
             }
         }
-        self.nat.remove(id);
+        if let Some(e) = self.nat.remove(id) {
+            let kind = match e.key.proto {
+                NatProto::Tcp => "TCP",
+                NatProto::Udp | NatProto::Dns => "UDP",
+                NatProto::Icmp => return,
+            };
+            self.nlog(|| format!("The {kind} session {id} has been deleted."));
+        }
     }
 
     /// An Ethernet/IPv4/UDP frame from the host's MAC, `from` → `to`.

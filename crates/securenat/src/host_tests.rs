@@ -1086,3 +1086,44 @@ fn udp_and_icmp_replies_over_the_mtu_are_fragmented() {
         assert!(drain(&mut h).is_empty());
     }
 }
+
+/// SaveLog: SoftEther's NAT and DHCP log lines while on, none while off.
+#[test]
+fn save_log_lines_follow_the_setting() {
+    let lines = |save_log: bool| {
+        let mut h = host(VhOption {
+            mac: HOST_MAC,
+            save_log,
+            ..VhOption::default()
+        });
+        lease(&mut h, CLIENT, t(0));
+        h.input(&arp(CLIENT, ME, HOST), t(0));
+        drain(&mut h);
+        h.input(
+            &tcp_seg(FAR, 40000, 80, TcpControl::Syn, 1000, None, Some(1460), &[]),
+            t(1),
+        );
+        h.input(&udp_to(FAR, 5000, 7, b"q"), t(1));
+        let ev = events(&mut h);
+        let NatEvent::TcpConnect { id: tcp, .. } = ev[0].clone() else {
+            panic!("{ev:?}")
+        };
+        h.tcp_failed(tcp, t(2));
+        // The UDP flow times out after 60 s.
+        h.poll(t(100));
+        std::iter::from_fn(|| h.pop_log()).collect::<Vec<_>>()
+    };
+    assert!(lines(false).is_empty());
+    let l = lines(true);
+    let want = [
+        "The DHCP entry 1 has been created. MAC address: 02-00-00-00-00-01, IP address: 192.168.30.10",
+        "The TCP session 1 has been created. Connection source 192.168.30.10:40000, Connection destination 10.9.9.9:80",
+        "The UDP session 2 has been created. Connection source 192.168.30.10:5000, Connection destination 10.9.9.9:7",
+        "The connection to TCP session 1: Host \"10.9.9.9\", Port 80 failed.",
+        "The UDP session 2 has been deleted.",
+    ];
+    assert_eq!(l.len(), want.len(), "{l:#?}");
+    for (got, w) in l.iter().zip(want) {
+        assert!(got.starts_with(w), "{got:?} vs {w:?}");
+    }
+}

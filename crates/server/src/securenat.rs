@@ -84,6 +84,7 @@ pub fn start(
             .map(|b| b.borrow().clone())
             .unwrap_or_default(),
         lease_book: book,
+        hub_name: hub.name().to_string(),
     };
     let (nat, out) = SecureNat::start(opt, cfg)?;
     let port = Arc::new(SecureNatPort {
