@@ -100,6 +100,22 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
     ]);
     v.ok(&[hub, "/CMD", "UserPasswordSet", "bob", "/PASSWORD:Secret1"]);
     v.ok(&[hub, "/CMD", "SecureNatEnable"]);
+    // SecureNAT is a session of the hub, as in SoftEther.
+    let o = v.ok(&[hub, "/CMD", "SessionList"]);
+    assert!(o.text.contains("SID-SECURENAT-1"), "{}", o.text);
+    let o = v.ok(&[hub, "/CMD", "SecureNatHostGet"]);
+    assert!(o.text.contains("192.168.30.1"), "{}", o.text);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "NatSet",
+        "/MTU:1500",
+        "/TCPTIMEOUT:1200",
+        "/UDPTIMEOUT:60",
+        "/LOG:yes",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "NatGet"]);
+    assert!(o.text.contains("1200"), "{}", o.text);
     // DhcpSet (GetSecureNATOption + SetSecureNATOption) changes the pool,
     // the lease time and the domain; DhcpGet shows them.
     v.ok(&[

@@ -285,6 +285,8 @@ struct Driver {
     io_tx: mpsc::Sender<Io>,
     flows: HashMap<FlowId, FlowIo>,
     icmp_warned: bool,
+    /// Scratch buffer of [`Driver::pump`].
+    buf: Vec<u8>,
 }
 
 /// Publishes the lease table with wall-clock times.
@@ -327,6 +329,7 @@ async fn run(
         io_tx,
         flows: HashMap::new(),
         icmp_warned: false,
+        buf: vec![0u8; CHUNK],
     };
     let mut generation = d.host.lease_generation();
     if let Some(b) = &book {
@@ -583,7 +586,9 @@ impl Driver {
     /// Moves bytes both ways for every connected TCP flow.
     fn pump(&mut self) {
         let now = self.now();
-        let mut buf = vec![0u8; CHUNK];
+        // Reused: pump runs after every frame and event.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(CHUNK, 0);
         let mut moved = false;
         for id in self.host.tcp_flows() {
             let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) else {
@@ -622,6 +627,7 @@ impl Driver {
         if moved {
             self.host.poll(now);
         }
+        self.buf = buf;
     }
 }
 
