@@ -357,6 +357,12 @@ fn deliver(ports: &HashMap<SessionId, Port>, dst: SessionId, frame: Bytes) {
     }
 }
 
+/// The key of a hub in maps: its name trimmed and upper-cased (hub names
+/// are case-insensitive, as in SoftEther).
+pub(crate) fn hub_key(name: &str) -> String {
+    name.trim().to_ascii_uppercase()
+}
+
 /// The switch's part of a session's effective policy: MAC and IPv4
 /// limits, spoofing checks, privacy filter and the frame filters, as
 /// SoftEther applies them (`StorePacket`, `StorePacketFilterByPolicy`,

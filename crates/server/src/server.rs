@@ -92,9 +92,7 @@ pub struct Accepted {
     pub monitor: bool,
 }
 
-pub(crate) fn hub_key(name: &str) -> String {
-    name.trim().to_ascii_uppercase()
-}
+pub(crate) use crate::hub::hub_key;
 
 impl Server {
     /// Loads the configuration from `state_dir` (or creates the initial one),
