@@ -30,12 +30,13 @@ cd "$(dirname "$0")"
 # Debian packages the tests need (program → package: ip, ss → iproute2;
 # ping → iputils-ping; setpriv, unshare, setsid → util-linux; timeout →
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
-# udhcpc (SecureNAT test) → busybox; chromium, chromedriver (web console
+# udhcpc, nslookup, httpd (SecureNAT test) → busybox; dnsmasq (SecureNAT
+# test's DNS server) → dnsmasq-base; chromium, chromedriver (web console
 # browser test) → chromium, chromium-driver).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver openvpn
+    curl systemd build-essential busybox chromium chromium-driver openvpn dnsmasq-base
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -933,6 +933,25 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             let o: SecureNatOption = req(p)?;
             rights.check_hub(&o.rpc_hub_name)?;
             hub_option(backend, caller, &o.rpc_hub_name, opt::NO_SECURENAT)?;
+            // StSetSecureNATOption: switching NAT or DHCP on is refused to a
+            // hub administrator by its own option; switching off is not.
+            let cur = backend.get_securenat_option(&o.rpc_hub_name)?;
+            if o.use_nat && !cur.use_nat {
+                hub_option(
+                    backend,
+                    caller,
+                    &o.rpc_hub_name,
+                    opt::NO_SECURENAT_ENABLENAT,
+                )?;
+            }
+            if o.use_dhcp && !cur.use_dhcp {
+                hub_option(
+                    backend,
+                    caller,
+                    &o.rpc_hub_name,
+                    opt::NO_SECURENAT_ENABLEDHCP,
+                )?;
+            }
             backend.set_securenat_option(&o)?;
             out(&o)
         }

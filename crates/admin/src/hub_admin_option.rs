@@ -19,6 +19,12 @@ pub const NO_OFFLINE: &str = "no_offline";
 pub const NO_CHANGE_ADMIN_PASSWORD: &str = "no_change_admin_password";
 /// SecureNAT may not be switched on or off (`StEnableSecureNAT`).
 pub const NO_SECURENAT: &str = "no_securenat";
+/// SecureNAT's NAT may not be switched on by `SetSecureNATOption`
+/// (SoftEther `StSetSecureNATOption`; switching it off stays allowed).
+pub const NO_SECURENAT_ENABLENAT: &str = "no_securenat_enablenat";
+/// SecureNAT's DHCP server may not be switched on by `SetSecureNATOption`
+/// (SoftEther `StSetSecureNATOption`; switching it off stays allowed).
+pub const NO_SECURENAT_ENABLEDHCP: &str = "no_securenat_enabledhcp";
 /// MAC address table entries may not be deleted.
 pub const NO_DELETE_MACTABLE: &str = "no_delete_mactable";
 /// IP address table entries may not be deleted.

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 mod bench_bridge;
+mod bench_securenat;
 
 use rustether_testkit::cpu::CpuWindow;
 use rustether_testkit::measure::{iperf3, median, ping, wait_ping, IperfOptions};
@@ -44,6 +45,16 @@ enum Mode {
     /// Throughput through a cascade: client -> server hub -> cascade ->
     /// VPN Bridge -> LAN (issue 4).
     Cascade(bench_bridge::CascadeArgs),
+    /// SecureNAT: a real vpnclient through SecureNAT to a far host behind
+    /// the server's namespace, ours vs SoftEther's user-mode and default
+    /// NAT (issue 10).
+    Securenat(bench_securenat::SnArgs),
+    /// Helper of `securenat`: accepts short TCP connections.
+    #[command(hide = true)]
+    ConnSink(bench_securenat::SinkArgs),
+    /// Helper of `securenat`: opens short TCP connections in parallel.
+    #[command(hide = true)]
+    ConnRate(bench_securenat::RateArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +207,12 @@ struct T1Args {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The helpers run inside namespaces while the benchmark holds the lock.
+    match &cli.mode {
+        Mode::ConnSink(a) => return exit(bench_securenat::conn_sink(a)),
+        Mode::ConnRate(a) => return exit(bench_securenat::conn_rate(a)),
+        _ => {}
+    }
     if !rustether_testkit::is_root() {
         eprintln!("rustether-bench: must run as root (network namespaces)");
         return ExitCode::from(2);
@@ -206,7 +223,13 @@ fn main() -> ExitCode {
         Mode::T1(a) => bench_t1(&a),
         Mode::T2(a) => bench_bridge::bench_t2(&a),
         Mode::Cascade(a) => bench_bridge::bench_cascade(&a),
+        Mode::Securenat(a) => bench_securenat::bench_securenat(&a),
+        Mode::ConnSink(_) | Mode::ConnRate(_) => Ok(true),
     };
+    exit(r)
+}
+
+fn exit(r: Result<bool>) -> ExitCode {
     match r {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

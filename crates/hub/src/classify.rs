@@ -184,6 +184,44 @@ fn ipv6(f: &[u8], l3: usize) -> FrameClass {
     }
 }
 
+/// The `yiaddr` and `chaddr` of a DHCPv4 ACK (BOOTREPLY, Ethernet
+/// hardware type with 6-byte addresses, option 53 = 5), one 802.1Q tag
+/// skipped; `None` for anything else. Bounded: the options are walked
+/// only inside the frame.
+pub fn dhcp4_ack(frame: &[u8]) -> Option<(u32, [u8; 6])> {
+    let l3 = if be16(frame, 12)? == ETHERTYPE_VLAN {
+        18
+    } else {
+        14
+    };
+    let ihl = usize::from(frame.get(l3)? & 0x0f) * 4;
+    let b = frame.get(l3 + ihl + 8..)?;
+    if b.len() < 240 || b[0] != 2 || b[1] != 1 || b[2] != 6 || b[236..240] != [99, 130, 83, 99] {
+        return None;
+    }
+    let yiaddr = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+    if yiaddr == 0 || yiaddr == u32::MAX {
+        return None;
+    }
+    let mut chaddr = [0u8; 6];
+    chaddr.copy_from_slice(&b[28..34]);
+    let mut at = 240;
+    while let Some(&code) = b.get(at) {
+        match code {
+            0 => at += 1,
+            255 => return None,
+            _ => {
+                let len = usize::from(*b.get(at + 1)?);
+                if code == 53 && len == 1 {
+                    return (*b.get(at + 2)? == 5).then_some((yiaddr, chaddr));
+                }
+                at += 2 + len;
+            }
+        }
+    }
+    None
+}
+
 /// The IPv4 source address a frame claims (IPv4 source, or ARP sender
 /// protocol address of an Ethernet/IPv4 ARP), for the IP table. DHCPv4 is
 /// excluded, as in SoftEther (`StorePacket`).
@@ -251,6 +289,39 @@ mod tests {
         ];
         h.extend_from_slice(l4);
         h
+    }
+
+    #[test]
+    fn dhcp4_ack_fields_and_bounds() {
+        let mut udp = vec![0, 67, 0, 68, 0, 0, 0, 0];
+        let mut b = vec![0u8; 240];
+        b[..3].copy_from_slice(&[2, 1, 6]);
+        b[16..20].copy_from_slice(&[10, 0, 0, 9]);
+        b[28..34].copy_from_slice(&[2, 0, 0, 0, 0, 7]);
+        b[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        b.extend_from_slice(&[0, 12, 2, b'p', b'c', 53, 1, 5, 255]);
+        udp.extend_from_slice(&b);
+        let f = eth(0xff, ETHERTYPE_IPV4, &ip4(IPPROTO_UDP, &udp));
+        assert_eq!(dhcp4_ack(&f), Some((0x0a00_0009, [2, 0, 0, 0, 0, 7])));
+        let offer = {
+            let mut f = f.clone();
+            let at = f.len() - 2;
+            f[at] = 2;
+            f
+        };
+        assert_eq!(dhcp4_ack(&offer), None);
+        // Every truncation parses to nothing or the same answer, no panic.
+        let full = dhcp4_ack(&f);
+        for n in 0..f.len() {
+            let got = dhcp4_ack(&f[..n]);
+            assert!(got.is_none() || got == full, "{n}");
+        }
+        assert!(dhcp4_ack(&f[..f.len() - 4]).is_none(), "option 53 cut");
+        // An option length running past the end.
+        let mut bad = f.clone();
+        let at = bad.len() - 7;
+        bad[at] = 200;
+        assert_eq!(dhcp4_ack(&bad), None);
     }
 
     fn ip6(next: u8, l4: &[u8]) -> Vec<u8> {

@@ -31,6 +31,9 @@ pub const IP_MIN_LIMIT_COUNT_V6: u32 = 5;
 pub const IP_TABLE_EXCLUSIVE_TIME_MS: u64 = 13_000;
 /// `IP_TABLE_EXPIRE_TIME`: an IP table entry not refreshed for this long (ms) is purged (src/Cedar/Cedar.h).
 pub const IP_TABLE_EXPIRE_TIME_MS: u64 = 60_000;
+/// `IP_TABLE_EXPIRE_TIME_DHCP`: an IP table entry registered from a DHCP
+/// ACK and not refreshed for this long (ms) is purged (src/Cedar/Cedar.h).
+pub const IP_TABLE_EXPIRE_TIME_DHCP_MS: u64 = 300_000;
 /// `MAX_IP_TABLES`: hub-wide IP table limit; beyond it the oldest entry is replaced (src/Cedar/Cedar.h).
 pub const MAX_IP_TABLES: usize = 65_536;
 /// `OLD_MAC_ADDRESS_ENTRY_FLUSH_INTERVAL`: the lazy purge runs at most once per this many ms (src/Cedar/Hub.h).
@@ -70,6 +73,11 @@ pub struct SessionPolicy {
     pub max_ipv6: u32,
     /// Policy `CheckIPv6`: as `check_ip`, for IPv6 source addresses.
     pub check_ipv6: bool,
+    /// Policy `DHCPForce`: the session may use only IPv4 addresses a DHCP
+    /// server on the hub assigned to it (an ACK seen by the hub registered
+    /// the address to its MAC's session); others are dropped as
+    /// [`DropReason::DhcpForce`] (SoftEther `StorePacket`, `LH_DHCP_FORCE`).
+    pub dhcp_force: bool,
     /// Policy `PrivacyFilter`: no frame passes between two sessions that
     /// both have it (SoftEther's hub defaults `DropBroadcastsInPrivacyFilterMode`
     /// and `DropArpInPrivacyFilterMode`: broadcasts and ARP included).
@@ -201,11 +209,14 @@ pub enum DropReason {
     /// A discard entry of the hub's access list matched
     /// ([`crate::access`]).
     AccessList,
+    /// The session has `DHCPForce` and the source IPv4 address was not
+    /// assigned to it by DHCP (`LH_DHCP_FORCE`).
+    DhcpForce,
 }
 
 impl DropReason {
     /// Every reason, in the order of [`DropReason::index`].
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::TooShort,
         DropReason::BadSourceMac,
         DropReason::SameSession,
@@ -219,9 +230,10 @@ impl DropReason {
         DropReason::IpConflict,
         DropReason::IpLimit,
         DropReason::AccessList,
+        DropReason::DhcpForce,
     ];
 
-    /// Position in [`DropReason::ALL`] (0..13), e.g. for counter arrays.
+    /// Position in [`DropReason::ALL`] (0..14), e.g. for counter arrays.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -242,6 +254,7 @@ impl DropReason {
             DropReason::IpConflict => "ip_conflict",
             DropReason::IpLimit => "ip_limit",
             DropReason::AccessList => "access_list",
+            DropReason::DhcpForce => "dhcp_force",
         }
     }
 }
@@ -346,6 +359,8 @@ struct IpEntry {
     created_ms: u64,
     updated_ms: u64,
     v6: bool,
+    /// Registered from a DHCP ACK (SoftEther `DhcpAllocated`).
+    dhcp: bool,
 }
 
 /// A flood-domain member with the filters a flood checks, so that flooding
@@ -640,6 +655,11 @@ impl Switch {
         if let Err(reason) = self.learn(src, check_mac, key(src48, vlan), now_ms) {
             return self.drop(reason);
         }
+        if class & crate::classify::CLASS_DHCP4_REPLY != 0 {
+            if let Some((ip, chaddr)) = crate::classify::dhcp4_ack(frame) {
+                self.note_dhcp_ack(ip, chaddr, now_ms);
+            }
+        }
         if let Some(ip) = ipv4_source(frame, class) {
             let mapped = 0xffff_0000_0000 | u128::from(ip);
             if let Err(reason) = self.learn_ip(src, mapped, false, now_ms) {
@@ -700,10 +720,11 @@ impl Switch {
         let Some(st) = self.sessions.get(&src) else {
             return Err(DropReason::UnknownSession);
         };
+        let force = !v6 && st.policy.dhcp_force;
         let (check, limit) = if v6 {
             (st.policy.check_ipv6, st.ip6_limit)
         } else {
-            (st.policy.check_ip, st.ip_limit)
+            (st.policy.check_ip || force, st.ip_limit)
         };
         fn count(s: &mut SessionState, v6: bool) -> &mut usize {
             if v6 {
@@ -720,6 +741,9 @@ impl Switch {
             if check && e.updated_ms.saturating_add(IP_TABLE_EXCLUSIVE_TIME_MS) >= now {
                 return Err(DropReason::IpConflict);
             }
+            if force && !e.dhcp {
+                return Err(DropReason::DhcpForce);
+            }
             let old = e.session;
             e.session = src;
             e.created_ms = now;
@@ -732,6 +756,10 @@ impl Switch {
                 *count(s, v6) += 1;
             }
             return Ok(());
+        }
+        if force {
+            // Not assigned by DHCP to anyone.
+            return Err(DropReason::DhcpForce);
         }
         let purge_due = match self.last_ip_purge_ms {
             None => true,
@@ -763,6 +791,7 @@ impl Switch {
                 created_ms: now,
                 updated_ms: now,
                 v6,
+                dhcp: false,
             },
         );
         if let Some(s) = self.sessions.get_mut(&src) {
@@ -775,7 +804,12 @@ impl Switch {
         self.last_ip_purge_ms = Some(now);
         let sessions = &mut self.sessions;
         self.ips.retain(|_, e| {
-            if e.updated_ms.saturating_add(IP_TABLE_EXPIRE_TIME_MS) <= now {
+            let ttl = if e.dhcp {
+                IP_TABLE_EXPIRE_TIME_DHCP_MS
+            } else {
+                IP_TABLE_EXPIRE_TIME_MS
+            };
+            if e.updated_ms.saturating_add(ttl) <= now {
                 if let Some(s) = sessions.get_mut(&e.session) {
                     if e.v6 {
                         s.ip6_count = s.ip6_count.saturating_sub(1);
@@ -788,6 +822,55 @@ impl Switch {
                 true
             }
         });
+    }
+
+    /// A DHCP ACK assigning `ip` to `chaddr` passed the hub: the address is
+    /// registered to the session that owns `chaddr` (VLAN 0) as assigned
+    /// by DHCP, replacing any entry (SoftEther
+    /// `StorePacketFilterByPolicy`, `DhcpAllocated`). Unknown MAC: nothing.
+    fn note_dhcp_ack(&mut self, ip: u32, chaddr: [u8; 6], now: u64) {
+        let Some(owner) = self.macs.get(&key(mac48(&chaddr), 0)).map(|e| e.session) else {
+            return;
+        };
+        let k = 0xffff_0000_0000 | u128::from(ip);
+        match self.ips.get_mut(&k) {
+            Some(e) => {
+                let old = e.session;
+                *e = IpEntry {
+                    session: owner,
+                    created_ms: now,
+                    updated_ms: now,
+                    v6: false,
+                    dhcp: true,
+                };
+                if old != owner {
+                    if let Some(o) = self.sessions.get_mut(&old) {
+                        o.ip_count = o.ip_count.saturating_sub(1);
+                    }
+                    if let Some(s) = self.sessions.get_mut(&owner) {
+                        s.ip_count += 1;
+                    }
+                }
+            }
+            None => {
+                if self.ips.len() >= MAX_IP_TABLES {
+                    return;
+                }
+                self.ips.insert(
+                    k,
+                    IpEntry {
+                        session: owner,
+                        created_ms: now,
+                        updated_ms: now,
+                        v6: false,
+                        dhcp: true,
+                    },
+                );
+                if let Some(s) = self.sessions.get_mut(&owner) {
+                    s.ip_count += 1;
+                }
+            }
+        }
     }
 
     /// Number of IPv6 table entries registered to session `id`.

@@ -770,3 +770,69 @@ fn ipv6_limit_and_check_ipv6() {
     dad[22..24].copy_from_slice(&[0, 0]);
     assert_eq!(sw.route(2, &dad, 1), Route::Flood);
 }
+
+/// A DHCP ACK (BOOTREPLY, option 53 = 5) giving `yiaddr` to `chaddr`.
+fn dhcp_ack(chaddr: [u8; 6], yiaddr: [u8; 4], msg_type: u8) -> Vec<u8> {
+    let mut l4 = vec![0, 67, 0, 68, 0, 0, 0, 0];
+    let mut b = vec![0u8; 240];
+    b[0] = 2;
+    b[1] = 1;
+    b[2] = 6;
+    b[16..20].copy_from_slice(&yiaddr);
+    b[28..34].copy_from_slice(&chaddr);
+    b[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    b.extend_from_slice(&[0, 53, 1, msg_type, 255]);
+    l4.extend_from_slice(&b);
+    ipv4(BCAST, mac(1), [10, 0, 0, 1], 17, &l4)
+}
+
+#[test]
+fn dhcp_force_allows_only_addresses_assigned_by_dhcp() {
+    let mut sw = switch_with(&[1, 3]);
+    sw.add_session(
+        2,
+        SessionPolicy {
+            dhcp_force: true,
+            ..SessionPolicy::default()
+        },
+    );
+    let from = |s: u32, ip: u8| ipv4(BCAST, mac(s), [10, 0, 0, ip], 6, &[0; 20]);
+    // Before any DHCP: no address works, and the MAC is learned anyway.
+    assert_eq!(
+        sw.route(2, &from(2, 50), 0),
+        Route::Drop(DropReason::DhcpForce)
+    );
+    // An OFFER assigns nothing; an ACK from the DHCP server's session does.
+    assert_eq!(
+        sw.route(1, &dhcp_ack(mac(2), [10, 0, 0, 50], 2), 1),
+        Route::Flood
+    );
+    assert_eq!(
+        sw.route(2, &from(2, 50), 2),
+        Route::Drop(DropReason::DhcpForce)
+    );
+    assert_eq!(
+        sw.route(1, &dhcp_ack(mac(2), [10, 0, 0, 50], 5), 3),
+        Route::Flood
+    );
+    assert_eq!(sw.route(2, &from(2, 50), 4), Route::Flood);
+    assert_eq!(
+        sw.route(2, &from(2, 51), 4),
+        Route::Drop(DropReason::DhcpForce)
+    );
+    // Another session's (non-DHCP) address: refused, even when old.
+    assert_eq!(sw.route(3, &from(3, 60), 5), Route::Flood);
+    assert_eq!(
+        sw.route(2, &from(2, 60), 100_000),
+        Route::Drop(DropReason::DhcpForce)
+    );
+    // A DHCP entry outlives the 60 s of ordinary ones (5 min).
+    assert_eq!(sw.route(2, &from(2, 50), 200_000), Route::Flood);
+    let e = sw
+        .ip_table()
+        .find(|e| e.ip == std::net::IpAddr::from([10, 0, 0, 50]))
+        .unwrap();
+    assert_eq!(e.session, 2);
+    // Sessions without the policy are not affected.
+    assert_eq!(sw.route(3, &from(3, 61), 200_001), Route::Flood);
+}

@@ -33,11 +33,34 @@ const NEEDS: &[Prereq] = &[
     Prereq::Program("ping"),
     Prereq::Program("sysctl"),
     Prereq::Program("setpriv"),
+    Prereq::Program("dnsmasq"),
+    Prereq::Program("curl"),
 ];
 /// The far host, on a link of the server's namespace only.
 const FAR_SRV: Ipv4Addr = Ipv4Addr::new(10, 233, 0, 1);
 const FAR: Ipv4Addr = Ipv4Addr::new(10, 233, 0, 2);
 const T: Duration = Duration::from_secs(30);
+
+/// `ip netns exec` bind-mounts `/etc/netns/<ns>/resolv.conf` over
+/// `/etc/resolv.conf`: the server's DNS proxy then forwards to the test's
+/// own DNS server, and nothing touches the machine's resolv.conf. Removed
+/// on drop.
+struct NsResolvConf(std::path::PathBuf);
+
+impl NsResolvConf {
+    fn new(ns: &str, nameserver: Ipv4Addr) -> NsResolvConf {
+        let d = std::path::PathBuf::from(format!("/etc/netns/{ns}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("resolv.conf"), format!("nameserver {nameserver}\n")).unwrap();
+        NsResolvConf(d)
+    }
+}
+
+impl Drop for NsResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 #[test]
 fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
@@ -62,6 +85,41 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
             T,
         )
         .unwrap();
+
+    // The test's DNS server on the far host, for the server's DNS proxy.
+    let _resolv = NsResolvConf::new(srv_ns.name(), FAR);
+    let far_s = FAR.to_string();
+    let _dns = Proc::spawn(
+        "dnsmasq-far",
+        far.command(
+            "dnsmasq",
+            &[
+                "--no-daemon",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                &format!("--listen-address={far_s}"),
+                "--address=/far.securenat.test/10.233.0.2",
+                "--user=root",
+                "--pid-file=",
+            ],
+        ),
+        &dir.path().join("logs"),
+    )
+    .unwrap();
+    // A small web server there too, for an HTTP fetch with curl.
+    let www = dir.subdir("www").unwrap();
+    std::fs::write(www.join("token.txt"), "securenat-http-ok\n").unwrap();
+    let www_s = www.to_string_lossy().into_owned();
+    let _httpd = Proc::spawn(
+        "httpd-far",
+        far.command(
+            "busybox",
+            &["httpd", "-f", "-p", &format!("{far_s}:8080"), "-h", &www_s],
+        ),
+        &dir.path().join("logs"),
+    )
+    .unwrap();
 
     let spec = ServerConfigSpec::minimal(PORT);
     // An ordinary user (nobody, no capabilities) in User Mode.
@@ -100,6 +158,22 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
     ]);
     v.ok(&[hub, "/CMD", "UserPasswordSet", "bob", "/PASSWORD:Secret1"]);
     v.ok(&[hub, "/CMD", "SecureNatEnable"]);
+    // SecureNAT is a session of the hub, as in SoftEther.
+    let o = v.ok(&[hub, "/CMD", "SessionList"]);
+    assert!(o.text.contains("SID-SECURENAT-1"), "{}", o.text);
+    let o = v.ok(&[hub, "/CMD", "SecureNatHostGet"]);
+    assert!(o.text.contains("192.168.30.1"), "{}", o.text);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "NatSet",
+        "/MTU:1500",
+        "/TCPTIMEOUT:1200",
+        "/UDPTIMEOUT:60",
+        "/LOG:yes",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "NatGet"]);
+    assert!(o.text.contains("1200"), "{}", o.text);
     // DhcpSet (GetSecureNATOption + SetSecureNATOption) changes the pool,
     // the lease time and the domain; DhcpGet shows them.
     v.ok(&[
@@ -190,7 +264,6 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         .unwrap();
     c1.run("ping", &["-c", "2", "-W", "3", &FAR.to_string()], T)
         .unwrap();
-    let far_s = FAR.to_string();
     let _iperf = Proc::spawn(
         "iperf3-far",
         far.command("iperf3", &["-s", "-B", &far_s, "-p", "5201"]),
@@ -222,6 +295,31 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         matches!((packets, lost), (Some(p), Some(l)) if p > 0 && l * 2 < p),
         "UDP through the NAT arrives: {sum}"
     );
+
+    // DNS through the proxy on 192.168.30.1 to the test's dnsmasq, and an
+    // HTTP fetch with curl from the far host's web server.
+    let dns = c1
+        .run(
+            "busybox",
+            &["nslookup", "-type=a", "far.securenat.test", "192.168.30.1"],
+            T,
+        )
+        .unwrap();
+    assert!(dns.contains("10.233.0.2"), "{dns}");
+    eventually("httpd in far to listen", T, || far.tcp_listening(8080));
+    let body = c1
+        .run(
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "http://10.233.0.2:8080/token.txt",
+            ],
+            T,
+        )
+        .unwrap();
+    assert_eq!(body.trim(), "securenat-http-ok");
 
     // The guard: the server's own address on the far link (where the
     // server listens on 5555) is refused through the NAT, while a port on
@@ -258,9 +356,11 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
         o.text
     );
 
-    // NatTable lists the UDP flow (idle timeout 60 s) to the far host.
+    // NatTable lists the UDP flow (idle timeout 60 s) to the far host and
+    // the DNS flow.
     let o = v.ok(&[hub, "/CMD", "NatTable"]);
     assert!(o.text.contains(&far_s), "{}", o.text);
+    assert!(o.text.contains("DNS"), "{}", o.text);
 
     client.disconnect("acct").unwrap();
     v.ok(&[hub, "/CMD", "SecureNatDisable"]);

@@ -60,6 +60,7 @@ pub struct DhcpServer {
     leases: Vec<Lease>,
     pending: Vec<Lease>,
     next_id: u32,
+    generation: u64,
 }
 
 fn in_pool(o: &VhOption, ip: Ipv4Addr) -> bool {
@@ -91,7 +92,11 @@ impl DhcpServer {
 
     /// Drops expired leases and offers (SoftEther `PollingDhcpServer`).
     pub fn expire(&mut self, now: Duration) {
+        let n = self.leases.len();
         self.leases.retain(|l| l.expires_at > now);
+        if self.leases.len() != n {
+            self.generation += 1;
+        }
         self.pending.retain(|l| l.expires_at > now);
     }
 
@@ -99,6 +104,37 @@ impl DhcpServer {
     pub fn clear(&mut self) {
         self.leases.clear();
         self.pending.clear();
+        self.generation += 1;
+    }
+
+    /// Changes whenever the lease table changes (not the offers): the I/O
+    /// side saves the leases when it moves.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Takes back leases of an earlier run (the hub went offline and
+    /// online, the settings changed, the server restarted), times on this
+    /// server's clock. Kept: unexpired at `now`, inside the pool of `o`,
+    /// not the host's own address, first per MAC and per address, at most
+    /// [`MAX_LEASES`]; the rest are dropped.
+    pub fn restore(&mut self, o: &VhOption, leases: Vec<Lease>, now: Duration) {
+        for l in leases {
+            if self.leases.len() >= MAX_LEASES {
+                break;
+            }
+            if l.expires_at <= now
+                || !in_pool(o, l.ip)
+                || l.ip == o.ip
+                || Self::by_ip(&self.leases, l.ip).is_some()
+                || Self::by_mac(&self.leases, l.mac).is_some()
+            {
+                continue;
+            }
+            self.next_id = self.next_id.max(l.id);
+            self.leases.push(l);
+        }
+        self.generation += 1;
     }
 
     fn by_ip(list: &[Lease], ip: Ipv4Addr) -> Option<usize> {
@@ -205,6 +241,7 @@ impl DhcpServer {
                 if let Some(i) = Self::by_mac(&self.leases, mac) {
                     if self.leases[i].ip == req.ciaddr() {
                         self.leases.remove(i);
+                        self.generation += 1;
                     }
                 }
                 return None;
@@ -219,6 +256,7 @@ impl DhcpServer {
                     list.retain(|l| l.mac != mac && l.ip != ip);
                 }
                 self.next_id = self.next_id.wrapping_add(1);
+                self.generation += 1;
                 self.leases.push(Lease {
                     id: self.next_id,
                     mac,

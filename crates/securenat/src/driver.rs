@@ -29,10 +29,11 @@ const DOWN_CREDIT: usize = 64 * 1024;
 const UP_CHUNKS: usize = 4;
 /// Messages from socket tasks to the driver.
 const IO_QUEUE: usize = 1024;
-/// Receive buffer per UDP/ICMP flow: datagrams to the client must fit the
-/// MTU (≤ 1500) anyway; longer ones arrive truncated and are then dropped
-/// by the host. Keeps 4096 flows at 8 MiB.
-const DGRAM_BUF: usize = 2048;
+/// Receive buffer per UDP/ICMP flow: one byte more than the largest
+/// datagram the host forwards ([`crate::host::MAX_DATAGRAM`] minus the
+/// headers), so that a longer (truncated) one is recognised and dropped.
+/// Keeps 4096 flows at 32 MiB.
+const DGRAM_BUF: usize = crate::host::MAX_DATAGRAM - 28 + 1;
 /// Frames queued towards the hub.
 pub const FRAME_QUEUE: usize = 1024;
 
@@ -45,6 +46,53 @@ pub struct DriverConfig {
     pub limits: NatLimits,
     /// DNS proxy upstreams; [`resolv_conf_servers`] reads them.
     pub dns_servers: Vec<SocketAddrV4>,
+    /// Leases of an earlier run to take back (wall-clock times).
+    pub leases: Vec<SavedLease>,
+    /// Where the lease table is published whenever it changes (wall-clock
+    /// times), so that it outlives this run.
+    pub lease_book: Option<Arc<tokio::sync::watch::Sender<Vec<SavedLease>>>>,
+    /// Hub name for the `SaveLog` lines (`[HUB "name"] SecureNAT: …`, as
+    /// SoftEther's hub log writes them).
+    pub hub_name: String,
+}
+
+/// A DHCP lease with wall-clock times, kept outside a running SecureNAT so
+/// that leases survive its restart (hub offline/online, new settings, a
+/// server restart), as SoftEther keeps them across a hub restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedLease {
+    /// The lease; `leased_at`/`expires_at` are ignored here.
+    pub lease: Lease,
+    /// When leased, Unix ms.
+    pub leased_unix_ms: u64,
+    /// When it expires, Unix ms.
+    pub expires_unix_ms: u64,
+}
+
+/// Longest lease age taken back (older leases' start times are clamped).
+const MAX_LEASE_AGE: Duration = Duration::from_secs(400 * 24 * 3600);
+
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The host clock's origin such that every saved lease start is at or
+/// after it: (origin, its Unix ms).
+fn clock_origin(saved: &[SavedLease]) -> (Instant, u64) {
+    let now = Instant::now();
+    let now_ms = unix_ms_now();
+    let oldest = saved
+        .iter()
+        .map(|l| l.leased_unix_ms)
+        .min()
+        .unwrap_or(now_ms);
+    let age = Duration::from_millis(now_ms.saturating_sub(oldest)).min(MAX_LEASE_AGE);
+    match now.checked_sub(age) {
+        Some(o) => (o, now_ms.saturating_sub(age.as_millis() as u64)),
+        None => (now, now_ms),
+    }
 }
 
 /// The server host's IPv4 addresses from `getifaddrs(3)` as a [`Guard`]
@@ -131,15 +179,28 @@ impl SecureNat {
         opt: VhOption,
         cfg: DriverConfig,
     ) -> Result<(Self, mpsc::Receiver<Vec<u8>>), SettingsError> {
-        let origin = Instant::now();
-        let mut host = VirtualHost::new(opt, Duration::ZERO)?;
+        let (origin, origin_ms) = clock_origin(&cfg.leases);
+        let mut host = VirtualHost::new(opt, origin.elapsed())?;
         host.set_guard(cfg.guard);
         host.set_limits(cfg.limits);
         host.set_dns_servers(cfg.dns_servers);
+        let to_host = |ms: u64| Duration::from_millis(ms.saturating_sub(origin_ms));
+        let restored = cfg
+            .leases
+            .into_iter()
+            .map(|s| Lease {
+                leased_at: to_host(s.leased_unix_ms),
+                expires_at: to_host(s.expires_unix_ms),
+                ..s.lease
+            })
+            .collect();
+        host.restore_leases(restored, origin.elapsed());
+        let book = cfg.lease_book.map(|tx| LeaseBook { tx, origin_ms });
         let (frames_in, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (out_tx, out_rx) = mpsc::channel(FRAME_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(host, origin, frames_rx, out_tx, ctl_rx));
+        let hub = cfg.hub_name;
+        let task = tokio::spawn(run(host, origin, book, hub, frames_rx, out_tx, ctl_rx));
         Ok((
             Self {
                 origin,
@@ -224,11 +285,39 @@ struct Driver {
     io_tx: mpsc::Sender<Io>,
     flows: HashMap<FlowId, FlowIo>,
     icmp_warned: bool,
+    /// Scratch buffer of [`Driver::pump`].
+    buf: Vec<u8>,
+}
+
+/// Publishes the lease table with wall-clock times.
+struct LeaseBook {
+    tx: Arc<tokio::sync::watch::Sender<Vec<SavedLease>>>,
+    origin_ms: u64,
+}
+
+impl LeaseBook {
+    fn publish(&self, leases: &[Lease]) {
+        let ms = |d: Duration| {
+            self.origin_ms
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        };
+        let saved = leases
+            .iter()
+            .map(|l| SavedLease {
+                lease: l.clone(),
+                leased_unix_ms: ms(l.leased_at),
+                expires_unix_ms: ms(l.expires_at),
+            })
+            .collect();
+        self.tx.send_replace(saved);
+    }
 }
 
 async fn run(
     host: VirtualHost,
     origin: Instant,
+    book: Option<LeaseBook>,
+    hub: String,
     mut frames: mpsc::Receiver<Vec<u8>>,
     out: mpsc::Sender<Vec<u8>>,
     mut ctl: mpsc::Receiver<Ctl>,
@@ -240,10 +329,24 @@ async fn run(
         io_tx,
         flows: HashMap::new(),
         icmp_warned: false,
+        buf: vec![0u8; CHUNK],
     };
+    let mut generation = d.host.lease_generation();
+    if let Some(b) = &book {
+        b.publish(d.host.leases());
+    }
     loop {
+        if d.host.lease_generation() != generation {
+            generation = d.host.lease_generation();
+            if let Some(b) = &book {
+                b.publish(d.host.leases());
+            }
+        }
         d.events();
         d.pump();
+        while let Some(line) = d.host.pop_log() {
+            tracing::info!("[HUB \"{hub}\"] SecureNAT: {line}");
+        }
         while let Some(f) = d.host.pop_frame() {
             if out.send(f).await.is_err() {
                 return;
@@ -320,6 +423,10 @@ impl Driver {
             let t = tokio::spawn(async move {
                 let mut buf = vec![0u8; DGRAM_BUF];
                 while let Ok(n) = sock.recv(&mut buf).await {
+                    if n == DGRAM_BUF {
+                        // Truncated: longer than the host forwards.
+                        continue;
+                    }
                     if tx.send(Io::Udp(id, buf[..n].to_vec())).await.is_err() {
                         break;
                     }
@@ -353,7 +460,7 @@ impl Driver {
                         let mut buf = vec![0u8; DGRAM_BUF];
                         while let Ok(n) = r.recv(&mut buf).await {
                             // Kernel ping sockets deliver the ICMP message.
-                            if n >= 8 && buf[0] == 0 {
+                            if (8..DGRAM_BUF).contains(&n) && buf[0] == 0 {
                                 let seq = u16::from_be_bytes([buf[6], buf[7]]);
                                 if tx
                                     .send(Io::Echo(id, seq, buf[8..n].to_vec()))
@@ -479,7 +586,9 @@ impl Driver {
     /// Moves bytes both ways for every connected TCP flow.
     fn pump(&mut self) {
         let now = self.now();
-        let mut buf = vec![0u8; CHUNK];
+        // Reused: pump runs after every frame and event.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(CHUNK, 0);
         let mut moved = false;
         for id in self.host.tcp_flows() {
             let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) else {
@@ -518,6 +627,7 @@ impl Driver {
         if moved {
             self.host.poll(now);
         }
+        self.buf = buf;
     }
 }
 

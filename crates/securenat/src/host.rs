@@ -152,7 +152,15 @@ pub struct VirtualHost {
     events: VecDeque<NatEvent>,
     /// Aborted sockets kept for one poll so their RST is sent.
     closing: Vec<SocketHandle>,
+    /// IPv4 identification of the datagrams fragmented here.
+    ip_ident: u16,
+    /// NAT/DHCP log lines while `SaveLog` is on ([`VirtualHost::pop_log`]).
+    log: VecDeque<String>,
 }
+
+/// Most log lines waiting in [`VirtualHost::pop_log`]; older ones are
+/// dropped first.
+pub const MAX_LOG_LINES: usize = 256;
 
 /// Per-TCP-flow state beside the NAT entry.
 #[derive(Debug)]
@@ -275,6 +283,8 @@ impl VirtualHost {
             tcp: HashMap::new(),
             events: VecDeque::new(),
             closing: Vec::new(),
+            ip_ident: rand::random(),
+            log: VecDeque::new(),
         })
     }
 
@@ -288,12 +298,42 @@ impl VirtualHost {
         self.dhcp.leases()
     }
 
+    /// Takes back leases of an earlier run (see [`DhcpServer::restore`]);
+    /// times on this host's clock.
+    pub fn restore_leases(&mut self, leases: Vec<Lease>, now: Duration) {
+        self.dhcp.restore(&self.opt, leases, now);
+    }
+
+    /// Changes whenever the lease table changes ([`DhcpServer::generation`]).
+    pub fn lease_generation(&self) -> u64 {
+        self.dhcp.generation()
+    }
+
     /// Counters.
     pub fn stats(&self) -> HostStats {
         HostStats {
             out_dropped: self.dev.out_dropped,
             ..self.stats
         }
+    }
+
+    /// Next NAT/DHCP log line, oldest first: SoftEther's `NLog` messages
+    /// (`LH_NAT_TCP_CREATED`, `LH_NAT_DHCP_CREATED`, … of its string
+    /// table, without the "SecureNAT: " prefix), produced only while the
+    /// setting `SaveLog` is on. The I/O side writes them to the log.
+    pub fn pop_log(&mut self) -> Option<String> {
+        self.log.pop_front()
+    }
+
+    /// Queues a log line if `SaveLog` is on (bounded, oldest dropped).
+    pub(crate) fn nlog(&mut self, line: impl FnOnce() -> String) {
+        if !self.opt.save_log {
+            return;
+        }
+        if self.log.len() >= MAX_LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line());
     }
 
     /// Next frame to send to the hub, oldest first.
@@ -419,7 +459,30 @@ impl VirtualHost {
                 return true;
             }
         };
-        if let Some(reply) = self.dhcp.handle(&self.opt, src_mac, src_ip, &req, now) {
+        let generation = self.dhcp.generation();
+        let reply = self.dhcp.handle(&self.opt, src_mac, src_ip, &req, now);
+        if self.dhcp.generation() != generation {
+            if let Some(l) = self
+                .dhcp
+                .leases()
+                .iter()
+                .find(|l| l.mac == src_mac)
+                .cloned()
+            {
+                let secs = self.opt.lease_secs();
+                self.nlog(|| {
+                    format!(
+                        "The DHCP entry {} has been created. MAC address: {}, IP address: {}, host name: {}, expiration span: {} seconds",
+                        l.id,
+                        crate::dhcp::fmt_mac(l.mac),
+                        l.ip,
+                        l.hostname,
+                        secs
+                    )
+                });
+            }
+        }
+        if let Some(reply) = reply {
             match reply.msg.to_vec() {
                 Ok(mut payload) => {
                     if payload.len() < DHCP_MIN_SIZE {
@@ -466,6 +529,8 @@ impl VirtualHost {
         )
     }
 }
+
+pub use nat_io::MAX_DATAGRAM;
 
 #[path = "host_nat.rs"]
 mod nat_io;

@@ -31,6 +31,11 @@ fn parse_ipv4(frame: &[u8]) -> Option<(Parsed, &[u8])> {
     ))
 }
 
+/// Largest IPv4 datagram (header included) forwarded to a client from a
+/// UDP or ICMP flow, bytes; larger ones are dropped. Over the MTU they are
+/// fragmented. The driver reads datagrams into buffers of this size.
+pub const MAX_DATAGRAM: usize = 8 * 1024;
+
 impl VirtualHost {
     /// Sets the server host's own addresses (never reachable through the
     /// NAT; 127.0.0.0/8 always refused) — see [`Guard`].
@@ -162,7 +167,26 @@ impl VirtualHost {
             .nat
             .insert(key, mac, guarded, &self.guard, &self.limits, now)
         {
-            Ok(id) => Some(id),
+            Ok(id) => {
+                let kind = match key.proto {
+                    NatProto::Tcp => Some("TCP"),
+                    NatProto::Udp | NatProto::Dns => Some("UDP"),
+                    // SoftEther logs no ICMP sessions (commented out there).
+                    NatProto::Icmp => None,
+                };
+                if let Some(kind) = kind {
+                    self.nlog(|| {
+                        format!(
+                            "The {kind} session {id} has been created. Connection source {}:{}, Connection destination {}:{}",
+                            key.client.ip(),
+                            key.client.port(),
+                            key.dst.ip(),
+                            key.dst.port()
+                        )
+                    });
+                }
+                Some(id)
+            }
             Err(e) => {
                 tracing::info!(
                     "SecureNAT: refused {:?} {} -> {}: {e}",
@@ -308,6 +332,14 @@ impl VirtualHost {
         entry.established = true;
         entry.last_active = now;
         let dst = entry.key.dst;
+        self.nlog(|| {
+            format!(
+                "The connection to TCP session {id}: Host \"{} ({})\", Port {} was successful.",
+                dst.ip(),
+                dst.ip(),
+                dst.port()
+            )
+        });
         let Some(flow) = self.tcp.get_mut(&id) else {
             return;
         };
@@ -337,6 +369,16 @@ impl VirtualHost {
     /// The server-side connect of flow `id` failed: the client gets RST.
     pub fn tcp_failed(&mut self, id: FlowId, now: Duration) {
         let _ = now;
+        if let Some(e) = self.nat.get(id) {
+            let dst = e.key.dst;
+            self.nlog(|| {
+                format!(
+                    "The connection to TCP session {id}: Host \"{}\", Port {} failed.",
+                    dst.ip(),
+                    dst.port()
+                )
+            });
+        }
         if let (Some(e), Some(f)) = (self.nat.remove(id), self.tcp.remove(&id)) {
             if let Some(seq) = f.syn.as_deref().and_then(|syn| {
                 let (_, body) = parse_ipv4(syn)?;
@@ -422,12 +464,48 @@ impl VirtualHost {
         e.bytes_down += payload.len() as u64;
         e.last_active = now;
         let (mac, key) = (e.client_mac, e.key);
-        if payload.len() + 28 > usize::from(self.opt.mtu) {
+        if payload.len() + 28 > MAX_DATAGRAM {
             self.stats.frames_dropped += 1;
             return;
         }
         let frame = self.udp_frame_from(EthernetAddress(mac), key.dst, key.client, payload);
-        self.push_out(frame);
+        self.push_fragmented(frame);
+    }
+
+    /// Queues an Ethernet/IPv4 frame built here (20-byte IP header) for
+    /// the client, split into IPv4 fragments of at most the MTU when larger
+    /// (SoftEther's virtual host fragments too, `SendIp`).
+    fn push_fragmented(&mut self, frame: Vec<u8>) {
+        const ETH: usize = 14;
+        const IP: usize = 20;
+        let mtu = usize::from(self.opt.mtu);
+        if frame.len() <= ETH + mtu {
+            self.push_out(frame);
+            return;
+        }
+        let Some(payload) = frame.get(ETH + IP..) else {
+            return;
+        };
+        // Fragment data is a multiple of 8 bytes except in the last one.
+        let chunk = ((mtu - IP) / 8) * 8;
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ip_ident;
+        let n = payload.len().div_ceil(chunk);
+        for (i, part) in payload.chunks(chunk).enumerate() {
+            let mut f = Vec::with_capacity(ETH + IP + part.len());
+            f.extend_from_slice(&frame[..ETH + IP]);
+            f.extend_from_slice(part);
+            let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+            let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+            // Sizes are bounded by MAX_DATAGRAM (< 64 KiB).
+            p.set_total_len((IP + part.len()) as u16);
+            p.set_ident(ident);
+            p.set_dont_frag(false);
+            p.set_more_frags(i + 1 < n);
+            p.set_frag_offset((i * chunk) as u16);
+            p.fill_checksum();
+            self.push_out(f);
+        }
     }
 
     /// An echo reply for ICMP flow `id`.
@@ -438,7 +516,7 @@ impl VirtualHost {
         e.bytes_down += data.len() as u64;
         e.last_active = now;
         let (mac, key) = (e.client_mac, e.key);
-        if data.len() + 28 > usize::from(self.opt.mtu) {
+        if data.len() + 28 > MAX_DATAGRAM {
             self.stats.frames_dropped += 1;
             return;
         }
@@ -467,7 +545,7 @@ impl VirtualHost {
         let mut pk = Ipv4Packet::new_unchecked(f.payload_mut());
         ip.emit(&mut pk, &caps);
         icmp.emit(&mut Icmpv4Packet::new_unchecked(pk.payload_mut()), &caps);
-        self.push_out(buf);
+        self.push_fragmented(buf);
     }
 
     /// The I/O side lost flow `id`'s socket: forget the flow.
@@ -479,7 +557,14 @@ impl VirtualHost {
                 self.closing.push(h);
             }
         }
-        self.nat.remove(id);
+        if let Some(e) = self.nat.remove(id) {
+            let kind = match e.key.proto {
+                NatProto::Tcp => "TCP",
+                NatProto::Udp | NatProto::Dns => "UDP",
+                NatProto::Icmp => return,
+            };
+            self.nlog(|| format!("The {kind} session {id} has been deleted."));
+        }
     }
 
     /// An Ethernet/IPv4/UDP frame from the host's MAC, `from` → `to`.

@@ -989,3 +989,141 @@ fn nat_off_forwards_nothing() {
     assert!(events(&mut h).is_empty());
     assert!(drain(&mut h).is_empty());
 }
+
+#[test]
+fn restored_leases_are_kept_and_checked() {
+    let mut h = default_host();
+    let l = |id, mac, ip: [u8; 4], exp| Lease {
+        id,
+        mac,
+        ip: ip.into(),
+        mask: Ipv4Addr::new(255, 255, 255, 0),
+        hostname: String::new(),
+        leased_at: t(0),
+        expires_at: t(exp),
+    };
+    let g = h.lease_generation();
+    h.restore_leases(
+        vec![
+            l(7, CLIENT, [192, 168, 30, 50], 100),
+            l(8, CLIENT2, [192, 168, 30, 51], 5), // expired at t(10)
+            l(9, CLIENT2, [10, 0, 0, 5], 100),    // outside the pool
+            l(10, CLIENT2, [192, 168, 30, 50], 100), // address taken
+            l(11, [2, 0, 0, 0, 0, 9], [192, 168, 30, 1], 100), // the host's own
+        ],
+        t(10),
+    );
+    assert_ne!(h.lease_generation(), g);
+    let leases = h.leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_eq!(
+        (leases[0].id, leases[0].ip),
+        (7, Ipv4Addr::new(192, 168, 30, 50))
+    );
+    // The client keeps its address; a new lease gets a later id.
+    assert_eq!(
+        lease(&mut h, CLIENT, t(11)),
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+    assert!(h.leases()[0].id > 7);
+    assert_ne!(
+        lease(&mut h, CLIENT2, t(11)),
+        Ipv4Addr::new(192, 168, 30, 50)
+    );
+}
+
+#[test]
+fn udp_and_icmp_replies_over_the_mtu_are_fragmented() {
+    for mtu in [1500u16, 576] {
+        let mut h = nat_host(mtu);
+        h.input(&udp_to(FAR, 5000, 7, b"q"), t(1));
+        let caps = ChecksumCapabilities::default();
+        let icmp = Icmpv4Repr::EchoRequest {
+            ident: 77,
+            seq_no: 9,
+            data: b"x",
+        };
+        let mut b = vec![0u8; icmp.buffer_len()];
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut b[..]), &caps);
+        h.input(&ip_frame(ME, FAR, IpProtocol::Icmp, &b), t(1));
+        let ev = events(&mut h);
+        let NatEvent::UdpSend { id: u, .. } = ev[0].clone() else {
+            panic!("{ev:?}")
+        };
+        let NatEvent::IcmpEcho { id: i, .. } = ev[1].clone() else {
+            panic!("{ev:?}")
+        };
+        let big: Vec<u8> = (0..4000u32).map(|v| v as u8).collect();
+        for (reply, proto) in [(0, IpProtocol::Udp), (1, IpProtocol::Icmp)] {
+            if reply == 0 {
+                h.udp_reply(u, &big, t(2));
+            } else {
+                h.icmp_reply(i, 9, &big, t(2));
+            }
+            let frames = drain(&mut h);
+            assert!(frames.len() > 2, "mtu {mtu}: {} frames", frames.len());
+            // Reassemble by offset: every fragment fits the MTU, one ident,
+            // MF on all but the last, valid header checksums.
+            let mut data = Vec::new();
+            let mut ident = None;
+            for (k, f) in frames.iter().enumerate() {
+                assert!(f.len() <= usize::from(mtu) + 14, "{} > mtu {mtu}", f.len());
+                let e = EthernetFrame::new_checked(&f[..]).unwrap();
+                let p = Ipv4Packet::new_checked(e.payload()).unwrap();
+                assert!(p.verify_checksum());
+                assert_eq!(p.next_header(), proto);
+                assert_eq!(usize::from(p.frag_offset()), data.len());
+                assert_eq!(p.more_frags(), k + 1 < frames.len());
+                assert!(*ident.get_or_insert(p.ident()) == p.ident());
+                data.extend_from_slice(p.payload());
+            }
+            // Both the UDP and the ICMP echo header are 8 bytes.
+            let body = &data[8..];
+            assert_eq!(body, &big[..], "mtu {mtu} {proto}");
+        }
+        // Over MAX_DATAGRAM: dropped, not sent.
+        h.udp_reply(u, &vec![0; MAX_DATAGRAM], t(3));
+        assert!(drain(&mut h).is_empty());
+    }
+}
+
+/// SaveLog: SoftEther's NAT and DHCP log lines while on, none while off.
+#[test]
+fn save_log_lines_follow_the_setting() {
+    let lines = |save_log: bool| {
+        let mut h = host(VhOption {
+            mac: HOST_MAC,
+            save_log,
+            ..VhOption::default()
+        });
+        lease(&mut h, CLIENT, t(0));
+        h.input(&arp(CLIENT, ME, HOST), t(0));
+        drain(&mut h);
+        h.input(
+            &tcp_seg(FAR, 40000, 80, TcpControl::Syn, 1000, None, Some(1460), &[]),
+            t(1),
+        );
+        h.input(&udp_to(FAR, 5000, 7, b"q"), t(1));
+        let ev = events(&mut h);
+        let NatEvent::TcpConnect { id: tcp, .. } = ev[0].clone() else {
+            panic!("{ev:?}")
+        };
+        h.tcp_failed(tcp, t(2));
+        // The UDP flow times out after 60 s.
+        h.poll(t(100));
+        std::iter::from_fn(|| h.pop_log()).collect::<Vec<_>>()
+    };
+    assert!(lines(false).is_empty());
+    let l = lines(true);
+    let want = [
+        "The DHCP entry 1 has been created. MAC address: 02-00-00-00-00-01, IP address: 192.168.30.10",
+        "The TCP session 1 has been created. Connection source 192.168.30.10:40000, Connection destination 10.9.9.9:80",
+        "The UDP session 2 has been created. Connection source 192.168.30.10:5000, Connection destination 10.9.9.9:7",
+        "The connection to TCP session 1: Host \"10.9.9.9\", Port 80 failed.",
+        "The UDP session 2 has been deleted.",
+    ];
+    assert_eq!(l.len(), want.len(), "{l:#?}");
+    for (got, w) in l.iter().zip(want) {
+        assert!(got.starts_with(w), "{got:?} vs {w:?}");
+    }
+}

@@ -753,6 +753,12 @@ fn deliver(
     }
 }
 
+/// The key of a hub in maps: its name trimmed and upper-cased (hub names
+/// are case-insensitive, as in SoftEther).
+pub(crate) fn hub_key(name: &str) -> String {
+    name.trim().to_ascii_uppercase()
+}
+
 /// The switch's part of a session's effective policy: MAC and IPv4
 /// limits, spoofing checks, privacy filter and the frame filters, as
 /// SoftEther applies them (`StorePacket`, `StorePacketFilterByPolicy`,
@@ -803,6 +809,7 @@ pub fn switch_policy(p: &PolicyValues) -> SessionPolicy {
         no_routing_v6: on(PolicyId::NoRoutingV6),
         max_ipv6: p.get(PolicyId::MaxIPv6),
         check_ipv6: on(PolicyId::CheckIPv6),
+        dhcp_force: on(PolicyId::DHCPForce),
         privacy_filter: on(PolicyId::PrivacyFilter),
         ingress_deny: ingress,
         egress_deny: egress,

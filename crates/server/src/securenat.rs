@@ -16,7 +16,7 @@ use bytes::Bytes;
 use rustether_config::model::{format_mac, parse_mac};
 use rustether_config::Folder;
 use rustether_hub::SessionPolicy;
-use rustether_securenat::driver::{DriverConfig, SecureNat};
+use rustether_securenat::driver::{DriverConfig, SavedLease, SecureNat};
 use rustether_securenat::{Lease, NatEntry, NatLimits, SettingsError, VhOption};
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::info;
@@ -71,6 +71,7 @@ pub fn start(
     hub: Arc<Hub>,
     opt: VhOption,
     limits: NatLimits,
+    book: Option<LeaseBook>,
     registry: &Registry,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Arc<SecureNatPort>, SettingsError> {
@@ -78,6 +79,12 @@ pub fn start(
         guard: rustether_securenat::driver::local_guard(),
         dns_servers: rustether_securenat::driver::resolv_conf_servers(),
         limits,
+        leases: book
+            .as_ref()
+            .map(|b| b.borrow().clone())
+            .unwrap_or_default(),
+        lease_book: book,
+        hub_name: hub.name().to_string(),
     };
     let (nat, out) = SecureNat::start(opt, cfg)?;
     let port = Arc::new(SecureNatPort {
@@ -90,6 +97,88 @@ pub fn start(
     tokio::spawn(run(port.clone(), id, rx, out, shutdown));
     info!(hub = %hub.name(), "SecureNAT started");
     Ok(port)
+}
+
+/// A hub's DHCP leases outside its running SecureNAT (wall-clock times):
+/// the running one publishes every change, the next one starts with them.
+pub type LeaseBook = Arc<watch::Sender<Vec<SavedLease>>>;
+
+/// The lease file beside `vpn_server.config`: SoftEther keeps leases only
+/// in memory, across a hub going offline and online; RustEther also keeps
+/// them across a server restart in this file of its own.
+pub const LEASE_FILE: &str = "securenat_dhcp_leases.txt";
+
+/// Largest lease file read, bytes (4096 leases per hub of ~100 bytes, a
+/// few hubs).
+pub const MAX_LEASE_FILE: u64 = 4 << 20;
+
+/// The lease file's text: one lease per line, tab-separated: hub, id, MAC,
+/// address, mask, leased and expires (Unix ms), host name.
+pub fn leases_to_text(books: &[(String, Vec<SavedLease>)]) -> String {
+    let mut o = String::from("# RustEther SecureNAT DHCP leases (docs/securenat.md)\n");
+    for (hub, leases) in books {
+        for s in leases {
+            let l = &s.lease;
+            o.push_str(&format!(
+                "{hub}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                l.id,
+                format_mac(&l.mac),
+                l.ip,
+                l.mask,
+                s.leased_unix_ms,
+                s.expires_unix_ms,
+                l.hostname
+            ));
+        }
+    }
+    o
+}
+
+/// Parses [`leases_to_text`]; lines that do not parse are skipped (logged),
+/// at most [`rustether_securenat::dhcp::MAX_LEASES`] per hub are kept.
+/// Returns (hub key, leases) pairs.
+pub fn leases_from_text(text: &str) -> Vec<(String, Vec<SavedLease>)> {
+    let mut out: Vec<(String, Vec<SavedLease>)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let parsed = (|| {
+            if f.len() != 8 {
+                return None;
+            }
+            let lease = Lease {
+                id: f[1].parse().ok()?,
+                mac: parse_mac(f[2])?,
+                ip: f[3].parse().ok()?,
+                mask: f[4].parse().ok()?,
+                hostname: f[7]
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(rustether_securenat::dhcp::MAX_HOSTNAME_LEN)
+                    .collect(),
+                leased_at: std::time::Duration::ZERO,
+                expires_at: std::time::Duration::ZERO,
+            };
+            Some(SavedLease {
+                lease,
+                leased_unix_ms: f[5].parse().ok()?,
+                expires_unix_ms: f[6].parse().ok()?,
+            })
+        })();
+        let Some(l) = parsed else {
+            tracing::warn!("SecureNAT lease file: line {} ignored (malformed)", n + 1);
+            continue;
+        };
+        let key = crate::hub::hub_key(f[0]);
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) if v.len() < rustether_securenat::dhcp::MAX_LEASES => v.push(l),
+            Some(_) => {}
+            None => out.push((key, vec![l])),
+        }
+    }
+    out
 }
 
 /// A hub's SecureNAT configuration.
@@ -246,42 +335,97 @@ async fn run(
     info!(hub = %p.hub.name(), "SecureNAT stopped");
 }
 
+/// A DHCP client message (`msg_type` 1 DISCOVER, 3 REQUEST) from `mac` as
+/// an Ethernet broadcast frame, with option 50 when `requested` is given.
+#[cfg(test)]
+pub(crate) fn dhcp_frame(mac: [u8; 6], msg_type: u8, requested: Option<Ipv4Addr>) -> Bytes {
+    let mut bootp = vec![0u8; 240];
+    bootp[0] = 1; // BOOTREQUEST
+    bootp[1] = 1; // Ethernet
+    bootp[2] = 6;
+    bootp[4..8].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+    bootp[28..34].copy_from_slice(&mac);
+    bootp[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    bootp.extend_from_slice(&[53, 1, msg_type]);
+    if let Some(ip) = requested {
+        bootp.extend_from_slice(&[50, 4]);
+        bootp.extend_from_slice(&ip.octets());
+    }
+    bootp.push(255);
+    let udp_len = 8 + bootp.len();
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
+    ];
+    ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+    let sum = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&68u16.to_be_bytes());
+    f.extend_from_slice(&67u16.to_be_bytes());
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&bootp);
+    Bytes::from(f)
+}
+
+/// The next BOOTREPLY to `mac` on `rx` within `wait`: its `yiaddr`.
+#[cfg(test)]
+async fn dhcp_reply(
+    rx: &mut mpsc::Receiver<Bytes>,
+    mac: [u8; 6],
+    wait: std::time::Duration,
+) -> Option<Ipv4Addr> {
+    const B: usize = 14 + 20 + 8;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let f = tokio::time::timeout_at(deadline, rx.recv()).await.ok()??;
+        if f.len() > B + 34 && f[B] == 2 && f[B + 28..B + 34] == mac {
+            let y: [u8; 4] = f[B + 16..B + 20].try_into().ok()?;
+            return Some(Ipv4Addr::from(y));
+        }
+    }
+}
+
+/// Leases `mac` an address from the SecureNAT on `hub` through a port of
+/// its own with `policy` (DISCOVER, then REQUEST of the offer); the leased
+/// address, `None` when no offer or ACK came within `wait`.
+#[cfg(test)]
+pub(crate) async fn test_lease(
+    hub: &Hub,
+    registry: &Registry,
+    policy: SessionPolicy,
+    mac: [u8; 6],
+    wait: std::time::Duration,
+) -> Option<Ipv4Addr> {
+    let id = registry.next_id();
+    let (mut rx, _) = hub.attach(id, policy);
+    hub.forward(id, &mut vec![dhcp_frame(mac, 1, None)]);
+    let offered = dhcp_reply(&mut rx, mac, wait).await;
+    let got = match offered {
+        Some(ip) => {
+            hub.forward(id, &mut vec![dhcp_frame(mac, 3, Some(ip))]);
+            dhcp_reply(&mut rx, mac, wait).await
+        }
+        None => None,
+    };
+    hub.detach(id);
+    got.filter(|ip| !ip.is_unspecified())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// A DHCP DISCOVER from `mac` as an Ethernet broadcast frame.
     fn discover(mac: [u8; 6]) -> Bytes {
-        let mut bootp = vec![0u8; 240];
-        bootp[0] = 1; // BOOTREQUEST
-        bootp[1] = 1; // Ethernet
-        bootp[2] = 6;
-        bootp[4..8].copy_from_slice(&0x0102_0304u32.to_be_bytes());
-        bootp[28..34].copy_from_slice(&mac);
-        bootp[236..240].copy_from_slice(&[99, 130, 83, 99]);
-        bootp.extend_from_slice(&[53, 1, 1, 255]);
-        let udp_len = 8 + bootp.len();
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
-        ];
-        ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
-        let sum = ip
-            .chunks(2)
-            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-            .sum::<u32>();
-        let sum = (sum & 0xffff) + (sum >> 16);
-        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&mac);
-        f.extend_from_slice(&[0x08, 0x00]);
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&68u16.to_be_bytes());
-        f.extend_from_slice(&67u16.to_be_bytes());
-        f.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(&bootp);
-        Bytes::from(f)
+        dhcp_frame(mac, 1, None)
     }
 
     #[tokio::test]
@@ -297,6 +441,7 @@ mod tests {
                 ..VhOption::default()
             },
             NatLimits::default(),
+            None,
             &registry,
             stop_rx,
         )
@@ -323,6 +468,176 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "detached on stop");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// An ARP request from `mac`/`ip` for the virtual host 192.168.30.1.
+    fn arp_for_host(mac: [u8; 6], ip: Ipv4Addr) -> Bytes {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&ip.octets());
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&[192, 168, 30, 1]);
+        Bytes::from(f)
+    }
+
+    /// Whether the virtual host answers an ARP request from `mac`/`ip`
+    /// sent through session `id` within `wait`.
+    async fn host_answers_arp(
+        hub: &Hub,
+        id: rustether_hub::SessionId,
+        rx: &mut mpsc::Receiver<Bytes>,
+        mac: [u8; 6],
+        ip: Ipv4Addr,
+        wait: Duration,
+    ) -> bool {
+        hub.forward(id, &mut vec![arp_for_host(mac, ip)]);
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            if f.len() >= 42
+                && f[12..14] == [8, 6]
+                && f[21] == 2
+                && f[28..32] == [192, 168, 30, 1]
+                && f[32..38] == mac
+                && f[38..42] == ip.octets()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The policies SoftEther applies around SecureNAT, by effect on a hub
+    /// with a running SecureNAT: DHCPFilter (no lease), DHCPNoServer (a
+    /// lease from SecureNAT, but the session's own DHCP server replies go
+    /// nowhere), DHCPForce (only the DHCP-assigned address gets through),
+    /// NoRouting (at most 4 addresses), PrivacyFilter (SecureNAT is still
+    /// reachable: its session has no privacy filter, as in SoftEther).
+    #[tokio::test]
+    async fn policies_with_securenat() {
+        use rustether_proto::softether::policy::{PolicyId, PolicyValues};
+        let hub = Arc::new(Hub::new("SNATPOL", true));
+        let registry = Registry::default();
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let _port = start(
+            hub.clone(),
+            VhOption::default(),
+            NatLimits::default(),
+            None,
+            &registry,
+            stop_rx,
+        )
+        .unwrap();
+        let pol = |ids: &[PolicyId]| {
+            let mut v = PolicyValues::default();
+            for id in ids {
+                v.set(*id, 1);
+            }
+            crate::hub::switch_policy(&v)
+        };
+        let ok = Duration::from_secs(10);
+        let no = Duration::from_secs(2);
+        let mac = |n: u8| [2, 0, 0, 0, 0x20, n];
+
+        // No policy: a lease (the control for the refusals below).
+        assert!(test_lease(&hub, &registry, pol(&[]), mac(1), ok)
+            .await
+            .is_some());
+        // DHCPFilter: no DHCP either way, so no lease.
+        assert_eq!(
+            test_lease(&hub, &registry, pol(&[PolicyId::DHCPFilter]), mac(2), no).await,
+            None
+        );
+        // DHCPNoServer: SecureNAT still serves the session...
+        assert!(
+            test_lease(&hub, &registry, pol(&[PolicyId::DHCPNoServer]), mac(3), ok)
+                .await
+                .is_some()
+        );
+        // ... but the session's own DHCP replies reach nobody.
+        let (rogue, watcher) = (registry.next_id(), registry.next_id());
+        let _ = hub.attach(rogue, pol(&[PolicyId::DHCPNoServer]));
+        let (mut wrx, _) = hub.attach(watcher, pol(&[]));
+        let mut reply = dhcp_frame(mac(4), 2, None).to_vec();
+        reply[14 + 20 + 8] = 2; // BOOTREPLY
+        hub.forward(rogue, &mut vec![Bytes::from(reply.clone())]);
+        let mut clean = reply.clone();
+        clean[14 + 20 + 8] = 1; // the same frame as a request passes
+        hub.forward(rogue, &mut vec![Bytes::from(clean)]);
+        let got = tokio::time::timeout(ok, wrx.recv()).await.unwrap().unwrap();
+        assert_eq!(got[14 + 20 + 8], 1, "only the request was delivered");
+        hub.detach(rogue);
+        hub.detach(watcher);
+
+        // DHCPForce: nothing before a lease; the leased address works, any
+        // other address does not.
+        let (id, m) = (registry.next_id(), mac(5));
+        let (mut rx, _) = hub.attach(id, pol(&[PolicyId::DHCPForce]));
+        let other = Ipv4Addr::new(192, 168, 30, 222);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);
+        hub.forward(id, &mut vec![dhcp_frame(m, 1, None)]);
+        let offered = dhcp_reply(&mut rx, m, ok).await.unwrap();
+        hub.forward(id, &mut vec![dhcp_frame(m, 3, Some(offered))]);
+        assert_eq!(dhcp_reply(&mut rx, m, ok).await, Some(offered));
+        assert!(host_answers_arp(&hub, id, &mut rx, m, offered, ok).await);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);
+        hub.detach(id);
+
+        // NoRouting: 4 addresses, not a fifth.
+        let (id, m) = (registry.next_id(), mac(6));
+        let (mut rx, _) = hub.attach(id, pol(&[PolicyId::NoRouting]));
+        for last in 100..104 {
+            let ip = Ipv4Addr::new(192, 168, 30, last);
+            assert!(host_answers_arp(&hub, id, &mut rx, m, ip, ok).await, "{ip}");
+        }
+        let fifth = Ipv4Addr::new(192, 168, 30, 104);
+        assert!(!host_answers_arp(&hub, id, &mut rx, m, fifth, no).await);
+        hub.detach(id);
+
+        // PrivacyFilter: SecureNAT still answers.
+        assert!(
+            test_lease(&hub, &registry, pol(&[PolicyId::PrivacyFilter]), mac(7), ok)
+                .await
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn lease_file_round_trip_and_bad_lines() {
+        let lease = |id, last| SavedLease {
+            lease: Lease {
+                id,
+                mac: [2, 0, 0, 0, 0, last],
+                ip: Ipv4Addr::new(192, 168, 30, last),
+                mask: Ipv4Addr::new(255, 255, 255, 0),
+                hostname: "pc-1".into(),
+                leased_at: Duration::ZERO,
+                expires_at: Duration::ZERO,
+            },
+            leased_unix_ms: 1_000,
+            expires_unix_ms: 7_201_000,
+        };
+        let books = vec![
+            ("HUB1".to_string(), vec![lease(1, 10), lease(2, 11)]),
+            ("HUB2".to_string(), vec![lease(3, 12)]),
+        ];
+        let text = leases_to_text(&books);
+        assert_eq!(leases_from_text(&text), books);
+        let bad =
+            format!("{text}HUB1\t1\tnot-a-mac\t1.2.3.4\t255.0.0.0\t1\t2\tx\nHUB1\tshort\n\u{0}\n");
+        assert_eq!(leases_from_text(&bad), books, "malformed lines are skipped");
+        // Host names are cleaned and bounded.
+        let long = format!(
+            "h\t1\t02-00-00-00-00-01\t192.168.30.10\t255.255.255.0\t1\t2\t{}\u{7}\n",
+            "x".repeat(500)
+        );
+        let got = leases_from_text(&long);
+        assert_eq!(got[0].0, "H");
+        assert_eq!(
+            got[0].1[0].lease.hostname.len(),
+            rustether_securenat::dhcp::MAX_HOSTNAME_LEN
+        );
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct Server {
     bridges: Mutex<Vec<Arc<LocalBridge>>>,
     /// Running SecureNATs by hub key.
     securenats: Mutex<HashMap<String, Arc<SecureNatPort>>>,
+    /// DHCP leases of SecureNAT by hub key, kept across its restarts and
+    /// saved in [`crate::securenat::LEASE_FILE`].
+    lease_books: Arc<Mutex<HashMap<String, crate::securenat::LeaseBook>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -94,9 +97,7 @@ pub struct Accepted {
     pub group: String,
 }
 
-fn hub_key(name: &str) -> String {
-    name.trim().to_ascii_uppercase()
-}
+pub(crate) use crate::hub::hub_key;
 
 impl Server {
     /// Loads the configuration from `state_dir` (or creates the initial one),
@@ -180,6 +181,7 @@ impl Server {
             cascades: Mutex::new(HashMap::new()),
             bridges: Mutex::new(Vec::new()),
             securenats: Mutex::new(HashMap::new()),
+            lease_books: Arc::new(Mutex::new(HashMap::new())),
         }))
     }
 
@@ -671,10 +673,12 @@ impl Server {
         }) else {
             return;
         };
+        let book = self.lease_book(hub_name);
         match crate::securenat::start(
             hub,
             cfg.opt,
             cfg.limits,
+            Some(book),
             &self.sessions,
             self.shutdown_signal(),
         ) {
@@ -684,6 +688,70 @@ impl Server {
                 }
             }
             Err(e) => warn!("SecureNAT on hub {hub_name} cannot start: {e}"),
+        }
+    }
+
+    /// The lease book of `hub` (created on first use: then the lease file
+    /// is read for it, and a task saves the file whenever it changes).
+    fn lease_book(&self, hub: &str) -> crate::securenat::LeaseBook {
+        use crate::securenat::{leases_from_text, LEASE_FILE, MAX_LEASE_FILE};
+        let key = hub_key(hub);
+        if let Some(b) = self.lease_books.lock().get(&key) {
+            return b.clone();
+        }
+        let file = self
+            .config_path()
+            .parent()
+            .map(|d| d.join(LEASE_FILE))
+            .unwrap_or_else(|| LEASE_FILE.into());
+        let saved = std::fs::File::open(&file)
+            .and_then(|f| {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_LEASE_FILE), &mut t)
+                    .map(|_| t)
+            })
+            .map(|t| leases_from_text(&t))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let (tx, mut rx) = watch::channel(saved);
+        let book = Arc::new(tx);
+        let books = self.lease_books.lock().entry(key).or_insert(book).clone();
+        // Saves the whole file after each change (DHCP ACKs, releases and
+        // expiries are rare); ends when the book is dropped.
+        let all = Arc::downgrade(&self.lease_books);
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some(all) = all.upgrade() else { break };
+                let mut snap: Vec<_> = all
+                    .lock()
+                    .iter()
+                    .map(|(k, b)| (k.clone(), b.borrow().clone()))
+                    .collect();
+                drop(all);
+                snap.sort_by(|a, b| a.0.cmp(&b.0));
+                let text = crate::securenat::leases_to_text(&snap);
+                let f = file.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    let tmp = f.with_extension("tmp");
+                    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &f))
+                })
+                .await;
+                if let Ok(Err(e)) = r {
+                    warn!("SecureNAT: cannot save {}: {e}", file.display());
+                }
+            }
+        });
+        books
+    }
+
+    /// Forgets the DHCP leases of `hub` (the hub was deleted).
+    pub fn forget_securenat_leases(&self, hub: &str) {
+        if let Some(b) = self.lease_books.lock().remove(&hub_key(hub)) {
+            // Wakes the saver, which writes the file without this hub.
+            b.send_replace(Vec::new());
         }
     }
 

@@ -488,3 +488,53 @@ async fn hub_message_in_the_welcome_and_ac_list_at_login() {
     );
     assert!(r.login_msg().await.is_ok());
 }
+
+/// A configuration written by SoftEther 5.01 with SecureNAT on and
+/// every setting changed by its vpncmd (SecureNatHostSet, DhcpSet,
+/// NatSet, DhcpEnable, NatEnable; crates/config/tests/data): the
+/// server starts SecureNAT with those settings and it leases from the
+/// configured pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn softether_written_config_with_securenat_on_migrates_and_works() {
+    crate::tls::install_crypto_provider();
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/tests/data/softether-5.01-securenat.config"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(src, dir.path().join("vpn_server.config")).unwrap();
+    let server = Server::open(Edition::Server, dir.path()).unwrap();
+    server.start_links();
+    assert!(
+        server.securenat("DEFAULT").is_some(),
+        "started from the file"
+    );
+    let c =
+        server.with_config(|c| crate::securenat::settings_from_hub(&c.hub("DEFAULT").unwrap().raw));
+    assert!(c.enabled);
+    let o = &c.opt;
+    assert_eq!(o.mac, [0x5E, 0x12, 0x34, 0x56, 0x78, 0x9A]);
+    assert_eq!((o.ip, o.mtu), (Ipv4Addr::new(10, 77, 0, 1), 1400));
+    assert_eq!((o.nat_tcp_timeout, o.nat_udp_timeout), (600, 30));
+    assert_eq!(
+        (o.dhcp_lease_ip_start, o.dhcp_lease_ip_end),
+        (Ipv4Addr::new(10, 77, 0, 50), Ipv4Addr::new(10, 77, 0, 60))
+    );
+    assert_eq!(
+        (o.dhcp_expire_secs, o.dhcp_domain.as_str()),
+        (900, "mig.test")
+    );
+    assert!(o.use_nat && o.use_dhcp && !o.save_log);
+    let hub = server.hub("DEFAULT").unwrap();
+    let ip = crate::securenat::test_lease(
+        &hub,
+        &server.sessions,
+        rustether_hub::SessionPolicy::default(),
+        [2, 0, 0, 0, 0x30, 1],
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("a lease");
+    assert!((50..=60).contains(&ip.octets()[3]) && ip.octets()[..3] == [10, 77, 0]);
+    server.begin_shutdown();
+}

@@ -166,6 +166,8 @@ pub struct IperfOptions {
     pub port: u16,
     /// Client source address (`-B` on the client), if any.
     pub bind: Option<Ipv4Addr>,
+    /// Target rate in Mbit/s (`-b <n>M`), `None` = as fast as possible.
+    pub bitrate_mbps: Option<u32>,
 }
 
 impl IperfOptions {
@@ -177,6 +179,7 @@ impl IperfOptions {
             reverse: false,
             port: 5201,
             bind: None,
+            bitrate_mbps: None,
         }
     }
 }
@@ -256,6 +259,11 @@ pub fn iperf3(
     if let Some(bind) = opts.bind {
         b = bind.to_string();
         args.extend(["-B", &b]);
+    }
+    let rate;
+    if let Some(r) = opts.bitrate_mbps {
+        rate = format!("{r}M");
+        args.extend(["-b", &rate]);
     }
     let out = run(
         &mut client_ns.command("iperf3", &args),

@@ -182,12 +182,7 @@ pub const POLICIES: [PolicyDef; POLICY_COUNT] = [
     },
     b(P::DHCPFilter, "DHCPFilter", true, DataPath),
     b(P::DHCPNoServer, "DHCPNoServer", true, DataPath),
-    b(
-        P::DHCPForce,
-        "DHCPForce",
-        true,
-        NotEnforced("needs DHCP lease snooping, not implemented"),
-    ),
+    b(P::DHCPForce, "DHCPForce", true, DataPath),
     b(P::NoBridge, "NoBridge", false, DataPath),
     b(P::NoRouting, "NoRouting", false, DataPath),
     b(P::CheckMac, "CheckMac", true, DataPath),
@@ -425,8 +420,8 @@ mod tests {
         let mut v = PolicyValues::default();
         v.set(PolicyId::CheckMac, 7);
         assert_eq!(v.get(PolicyId::CheckMac), 1);
-        v.set(PolicyId::DHCPForce, 1);
+        v.set(PolicyId::FixPassword, 1);
         let names: Vec<_> = v.unenforced_in_use().map(|d| d.name).collect();
-        assert_eq!(names, ["DHCPForce"]);
+        assert_eq!(names, ["FixPassword"]);
     }
 }

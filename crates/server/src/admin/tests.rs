@@ -62,6 +62,21 @@ impl T {
             .await
     }
 
+    /// A new server on the same state directory (after a shutdown).
+    fn reopen(old: T) -> T {
+        let T { dir, .. } = old;
+        let server = Server::open(Edition::Server, dir.path()).unwrap();
+        let acceptor = Arc::new(Close);
+        let weak: std::sync::Weak<dyn Acceptor> = Arc::downgrade(&acceptor) as _;
+        let listeners = Arc::new(Listeners::new(weak, server.shutdown_signal()));
+        T {
+            admin: Arc::new(Admin::new(server.clone(), listeners)),
+            server,
+            _acceptor: acceptor,
+            dir,
+        }
+    }
+
     /// The configuration as saved on disk.
     fn saved(&self) -> rustether_config::ServerConfig {
         ConfigStore::new(self.dir.path(), Edition::Server)
@@ -601,6 +616,220 @@ async fn securenat_enable_disable() {
     t.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
     t.admin("DeleteHub", hub_name("NAT")).await.unwrap();
     assert!(t.server.securenat("NAT").is_none(), "stopped with its hub");
+}
+
+async fn snat_sessions(t: &T) -> Vec<EnumSessionItem> {
+    let req = EnumSession {
+        hub_name: "NAT".into(),
+        sessions: vec![],
+    };
+    EnumSession::from_pack(&t.admin("EnumSession", req).await.unwrap())
+        .unwrap()
+        .sessions
+}
+
+async fn hub_num_sessions(t: &T) -> u32 {
+    let mut req = HubStatus::default();
+    req.fields.hub_name = "NAT".into();
+    HubStatus::from_pack(&t.admin("GetHubStatus", req).await.unwrap())
+        .unwrap()
+        .fields
+        .num_sessions
+}
+
+async fn dhcp_table(t: &T) -> Vec<EnumDhcpItem> {
+    let req = EnumDhcp {
+        hub_name: "NAT".into(),
+        items: vec![],
+    };
+    EnumDhcp::from_pack(&t.admin("EnumDHCP", req).await.unwrap())
+        .unwrap()
+        .items
+}
+
+/// SecureNAT as SoftEther shows and keeps it: `SessionList` has its
+/// session `SID-SECURENAT-1` (which cannot be disconnected, 78) and hub
+/// status counts it; `no_securenat_enablenat` / `no_securenat_enabledhcp`
+/// keep a hub administrator from switching NAT / DHCP on (off is allowed);
+/// leases stay across the hub going offline and online, new settings and a
+/// server restart, and go with the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn securenat_session_admin_options_and_leases_kept() {
+    use rustether_hub::SessionPolicy;
+    let t = T::new();
+    t.admin("CreateHub", hub("NAT", "pw")).await.unwrap();
+    let rpc = |h: &str| RpcHub { hub_name: h.into() };
+    assert!(snat_sessions(&t).await.is_empty());
+    assert_eq!(hub_num_sessions(&t).await, 0);
+    t.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
+    let list = snat_sessions(&t).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (
+            list[0].name.as_str(),
+            list[0].username.as_str(),
+            list[0].secure_nat_mode
+        ),
+        ("SID-SECURENAT-1", "SecureNAT", true)
+    );
+    assert_eq!(hub_num_sessions(&t).await, 1);
+    let hubs = EnumHub::from_pack(&t.admin("EnumHub", EnumHub::default()).await.unwrap()).unwrap();
+    let nat = hubs
+        .hubs
+        .iter()
+        .find(|h| h.fields.hub_name == "NAT")
+        .unwrap();
+    assert_eq!(nat.fields.num_sessions, 1);
+    let del = DeleteSession {
+        hub_name: "NAT".into(),
+        name: "SID-SECURENAT-1".into(),
+    };
+    assert_eq!(
+        t.admin("DeleteSession", del.clone()).await,
+        Err(ErrorCode::SNAT_CANT_DISCONNECT)
+    );
+    let st = SessionStatus::from_pack(
+        &t.admin(
+            "GetSessionStatus",
+            SessionStatus {
+                fields: SessionStatusFields {
+                    hub_name: "NAT".into(),
+                    name: "SID-SECURENAT-1".into(),
+                    ..SessionStatusFields::default()
+                },
+                ..SessionStatus::default()
+            },
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st.fields.username, "SecureNAT");
+
+    // Hub administrator options on NAT and DHCP.
+    let get = SecureNatOption {
+        rpc_hub_name: "NAT".into(),
+        ..SecureNatOption::default()
+    };
+    let cur =
+        SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+            .unwrap();
+    t.server
+        .update_config(|c| {
+            let a = c
+                .hub_mut("NAT")
+                .unwrap()
+                .raw
+                .folder_or_insert("AdminOption");
+            a.set_uint(opt::NO_SECURENAT_ENABLENAT, 1);
+            a.set_uint(opt::NO_SECURENAT_ENABLEDHCP, 1);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let ha = Caller::hub_admin("NAT", true);
+    let set = |o: SecureNatOption| t.call(&ha, "SetSecureNATOption", o.to_pack());
+    let off = SecureNatOption {
+        use_nat: false,
+        use_dhcp: false,
+        ..cur.clone()
+    };
+    set(off.clone()).await.expect("switching off is allowed");
+    assert_eq!(
+        set(SecureNatOption {
+            use_nat: true,
+            ..off.clone()
+        })
+        .await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    assert_eq!(
+        set(SecureNatOption {
+            use_dhcp: true,
+            ..off.clone()
+        })
+        .await,
+        Err(ErrorCode::NOT_ENOUGH_RIGHT)
+    );
+    let now =
+        SecureNatOption::from_pack(&t.admin("GetSecureNATOption", get.clone()).await.unwrap())
+            .unwrap();
+    assert!(
+        !now.use_nat && !now.use_dhcp,
+        "refused changes are not saved"
+    );
+    // The server administrator is not bound by them.
+    t.admin("SetSecureNATOption", cur.clone()).await.unwrap();
+
+    // A lease, then the hub offline and online: DhcpTable still has it.
+    let mac = [2, 0, 0, 0, 0x10, 1];
+    let wait = std::time::Duration::from_secs(10);
+    let hubref = t.server.hub("NAT").unwrap();
+    let ip = crate::securenat::test_lease(
+        &hubref,
+        &t.server.sessions,
+        SessionPolicy::default(),
+        mac,
+        wait,
+    )
+    .await
+    .expect("a lease");
+    let leased = dhcp_table(&t).await;
+    assert_eq!(leased.len(), 1);
+    assert_eq!(
+        (leased[0].ip_address, leased[0].mac_address.as_slice()),
+        (ip, &mac[..])
+    );
+    let online = |on| SetHubOnline {
+        hub_name: "NAT".into(),
+        online: on,
+    };
+    t.admin("SetHubOnline", online(false)).await.unwrap();
+    t.admin("SetHubOnline", online(true)).await.unwrap();
+    let after = dhcp_table(&t).await;
+    assert_eq!(after.len(), 1, "kept across offline/online");
+    assert_eq!(after[0].ip_address, ip);
+    // The same expiry (the clocks are converted to wall time: ±1 s).
+    assert!(after[0].expire_time.abs_diff(leased[0].expire_time) <= 1000);
+    // The same client gets the same address again.
+    let hubref = t.server.hub("NAT").unwrap();
+    assert_eq!(
+        crate::securenat::test_lease(
+            &hubref,
+            &t.server.sessions,
+            SessionPolicy::default(),
+            mac,
+            wait
+        )
+        .await,
+        Some(ip)
+    );
+
+    // A server restart: the lease file keeps them.
+    let file = t.dir.path().join(crate::securenat::LEASE_FILE);
+    let deadline = std::time::Instant::now() + wait;
+    while !std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .contains(&ip.to_string())
+    {
+        assert!(std::time::Instant::now() < deadline, "lease file written");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    t.server.begin_shutdown();
+    let t2 = T::reopen(t);
+    t2.server.start_links();
+    let back = dhcp_table(&t2).await;
+    assert_eq!(back.len(), 1, "kept across a restart");
+    assert_eq!(
+        (back[0].ip_address, back[0].mac_address.as_slice()),
+        (ip, &mac[..])
+    );
+
+    // Deleting the hub drops them.
+    t2.admin("DeleteHub", hub_name("NAT")).await.unwrap();
+    t2.admin("CreateHub", hub("NAT", "pw")).await.unwrap();
+    t2.admin("EnableSecureNAT", rpc("NAT")).await.unwrap();
+    assert!(dhcp_table(&t2).await.is_empty());
 }
 
 fn group(hub: &str, name: &str) -> SetGroup {

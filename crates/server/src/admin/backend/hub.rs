@@ -88,7 +88,9 @@ pub(super) fn enum_hub(this: &mut ServerBackend<'_>) -> Result<EnumHub, ErrorCod
                         hub_name: h.name.clone(),
                         online: h.online,
                         hub_type: hub_type::STANDALONE,
-                        num_sessions: sessions.len() as u32,
+                        // SoftEther counts the SecureNAT session too.
+                        num_sessions: sessions.len() as u32
+                            + u32::from(this.server.securenat(&h.name).is_some()),
                         num_users: h.users.len() as u32,
                         num_groups: h.groups.len() as u32,
                         num_mac_tables: this
@@ -139,6 +141,8 @@ pub(super) fn delete_hub(this: &mut ServerBackend<'_>, hub: &str) -> Result<(), 
         hub: removed.name.clone(),
         enabled: false,
     });
+    // A deleted hub's leases are gone (SoftEther frees them with the hub).
+    this.server.forget_securenat_leases(&removed.name);
     Ok(())
 }
 
@@ -415,12 +419,15 @@ pub(super) fn get_hub_status(
         add_traffic(&mut traffic, &session_traffic(s));
     }
     let bridge_sessions = sessions.iter().filter(|s| s.info.bridge_mode).count() as u32;
+    // SoftEther's SessionList count includes the SecureNAT session; it is
+    // neither a client nor a bridge session there.
+    let snat = u32::from(this.server.securenat(&h.name).is_some());
     Ok(HubStatus {
         fields: HubStatusFields {
             hub_name: h.name.clone(),
             online: h.online,
             hub_type: hub_type::STANDALONE,
-            num_sessions: sessions.len() as u32 + bridges,
+            num_sessions: sessions.len() as u32 + bridges + snat,
             num_sessions_client: sessions.len() as u32 - bridge_sessions,
             num_sessions_bridge: bridge_sessions + bridges,
             num_access_lists: h.access_list.len() as u32,

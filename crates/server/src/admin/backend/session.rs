@@ -39,11 +39,21 @@ pub(super) fn enum_session(
             ..EnumSessionItem::default()
         });
     }
+    if let Some(item) = this.hub_securenat_session(&name) {
+        sessions.push(item);
+    }
     Ok(EnumSession {
         hub_name: name,
         sessions,
     })
 }
+
+/// Name of the running SecureNAT's session in `SessionList` (SoftEther
+/// `NewServerSession` names it `SID-SECURENAT-<n>`; one per hub here).
+pub(super) const SECURENAT_SESSION: &str = "SID-SECURENAT-1";
+
+/// SoftEther's user name of the SecureNAT session (`SNAT_USER_NAME_PRINT`).
+const SECURENAT_USER: &str = "SecureNAT";
 
 pub(super) fn get_session_status(
     this: &mut ServerBackend<'_>,
@@ -75,6 +85,31 @@ pub(super) fn get_session_status(
                     connected: true,
                     session_status: 3,
                     is_bridge_mode: true,
+                    ..ConnectionStatusFields::default()
+                },
+                ..ConnectionStatus::default()
+            },
+            node: NodeInfo {
+                hub_name: hub_cfg.name.clone(),
+                ..NodeInfo::default()
+            },
+        });
+    }
+    if key_eq(name, SECURENAT_SESSION) && this.server.securenat(&hub_cfg.name).is_some() {
+        return Ok(SessionStatus {
+            fields: SessionStatusFields {
+                hub_name: hub_cfg.name.clone(),
+                name: SECURENAT_SESSION.into(),
+                username: SECURENAT_USER.into(),
+                real_username: SECURENAT_USER.into(),
+                ..SessionStatusFields::default()
+            },
+            status: ConnectionStatus {
+                fields: ConnectionStatusFields {
+                    session_name: SECURENAT_SESSION.into(),
+                    active: true,
+                    connected: true,
+                    session_status: 3,
                     ..ConnectionStatusFields::default()
                 },
                 ..ConnectionStatus::default()
@@ -144,6 +179,10 @@ pub(super) fn delete_session(
     {
         return Err(ErrorCode::BRIDGE_CANT_DISCONNECT);
     }
+    if key_eq(name, SECURENAT_SESSION) && this.server.securenat(&hub_name).is_some() {
+        // SoftEther StDeleteSession: ERR_SNAT_CANT_DISCONNECT.
+        return Err(ErrorCode::SNAT_CANT_DISCONNECT);
+    }
     let s = this
         .hub_sessions(&hub_name)
         .into_iter()
@@ -159,6 +198,23 @@ pub(super) fn delete_session(
 }
 
 impl ServerBackend<'_> {
+    /// The `SessionList` row of `hub`'s running SecureNAT, as SoftEther
+    /// lists its SecureNAT session (`SecureNATMode`, user `SecureNAT`,
+    /// `MaxConnection` of the default policy).
+    pub(super) fn hub_securenat_session(&self, hub: &str) -> Option<EnumSessionItem> {
+        self.server.securenat(hub)?;
+        let now = from_unix_ms(crate::clock::unix_ms());
+        Some(EnumSessionItem {
+            name: SECURENAT_SESSION.into(),
+            username: SECURENAT_USER.into(),
+            secure_nat_mode: true,
+            max_num_tcp: 32,
+            created_time: now,
+            last_comm_time: now,
+            ..EnumSessionItem::default()
+        })
+    }
+
     /// Live sessions of the running hub `hub`.
     pub(super) fn hub_sessions(&self, hub: &str) -> Vec<Arc<Session>> {
         let Some(h) = self.server.hub(hub) else {
