@@ -37,7 +37,9 @@
 #
 # Settings (environment; --duration/--warmup/--sessions/--interval override):
 #   SOAK_DURATION   1800     seconds (suffix s, m or h accepted)
-#   SOAK_WARMUP     300      seconds not checked for flatness
+#   SOAK_WARMUP     600      seconds not checked for flatness (two mean session
+#                            lifetimes: by then every first session was replaced once
+#                            and the allocator has reached its working set)
 #   SOAK_SESSIONS   1000
 #   SOAK_INTERVAL   10       seconds between samples
 #   SOAK_MEAN_LIFE  300      mean session lifetime, seconds (0 = no churn)
@@ -59,7 +61,7 @@ secs() { # 90 | 90s | 15m | 1h -> seconds
 }
 
 SOAK_DURATION=${SOAK_DURATION:-1800}
-SOAK_WARMUP=${SOAK_WARMUP:-300}
+SOAK_WARMUP=${SOAK_WARMUP:-600}
 SOAK_SESSIONS=${SOAK_SESSIONS:-1000}
 SOAK_INTERVAL=${SOAK_INTERVAL:-10}
 SOAK_MEAN_LIFE=${SOAK_MEAN_LIFE:-300}

@@ -130,8 +130,9 @@ enum Mode {
         /// Seconds between server samples.
         #[arg(long, default_value_t = 10.0)]
         sample_interval: f64,
-        /// Samples before this many seconds are not checked for flatness.
-        #[arg(long, default_value_t = 300.0)]
+        /// Samples before this many seconds are not checked for flatness
+        /// (two mean lifetimes: every first session replaced once).
+        #[arg(long, default_value_t = 600.0)]
         warmup: f64,
         /// Largest allowed deviation from the median after warm-up, percent.
         #[arg(long, default_value_t = 5.0)]
