@@ -31,11 +31,11 @@ cd "$(dirname "$0")"
 # ping → iputils-ping; setpriv, unshare, setsid → util-linux; timeout →
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
 # udhcpc (SecureNAT test) → busybox; chromium, chromedriver (web console
-# browser test) → chromium, chromium-driver).
+# browser test) → chromium, chromium-driver; openssl (certificate test) → openssl).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver
+    curl systemd build-essential busybox chromium chromium-driver openssl
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -8,10 +8,11 @@
 //! this list (checked by the `layering` test below, which reads the
 //! sources).
 //!
-//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`] —
-//!    leaves: time, TLS settings, the record-boundary reader of the client
-//!    side, the pre-authentication budget (limits per source, deadline,
-//!    kept bytes), this machine's own addresses.
+//! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`],
+//!    [`certauth`] — leaves: time, TLS settings, the record-boundary reader
+//!    of the client side, the pre-authentication budget (limits per source,
+//!    deadline, kept bytes), this machine's own addresses, the checks of
+//!    certificate logins.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
@@ -59,6 +60,7 @@ pub mod securenat;
 
 pub mod config;
 
+pub mod certauth;
 pub mod server;
 
 pub mod admin;
@@ -80,7 +82,14 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["clock", "tls", "record_reader", "preauth", "hostaddr"],
+        &[
+            "clock",
+            "tls",
+            "record_reader",
+            "preauth",
+            "hostaddr",
+            "certauth",
+        ],
         &["transport"],
         &["listener"],
         &["hub"],

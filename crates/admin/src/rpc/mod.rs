@@ -23,6 +23,7 @@ use rustether_proto::{ErrorCode, Pack};
 use crate::outpack::{int_to_ipv4, OutPack};
 
 pub mod bridge;
+pub mod ca;
 pub mod group;
 pub mod hub;
 pub mod link;
@@ -33,6 +34,7 @@ pub mod table;
 pub mod user;
 
 pub use bridge::*;
+pub use ca::*;
 pub use group::*;
 pub use hub::*;
 pub use link::*;

@@ -19,6 +19,7 @@
 //! Existence, duplicate and limit errors follow docs/admin-rpc.md §6 and §8.
 
 mod bridge;
+mod ca;
 mod group;
 mod hub;
 mod link;
@@ -174,6 +175,22 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn enum_group(&mut self, hub: &str) -> Result<EnumGroup, ErrorCode> {
         group::enum_group(self, hub)
+    }
+
+    fn add_ca(&mut self, req: &HubAddCa) -> Result<(), ErrorCode> {
+        ca::add_ca(self, req)
+    }
+
+    fn enum_ca(&mut self, hub: &str) -> Result<HubEnumCa, ErrorCode> {
+        ca::enum_ca(self, hub)
+    }
+
+    fn get_ca(&mut self, hub: &str, key: u32) -> Result<HubGetCa, ErrorCode> {
+        ca::get_ca(self, hub, key)
+    }
+
+    fn delete_ca(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
+        ca::delete_ca(self, hub, key)
     }
 
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
