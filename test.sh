@@ -32,11 +32,11 @@ cd "$(dirname "$0")"
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
 # udhcpc, nslookup, httpd (SecureNAT test) → busybox; dnsmasq (SecureNAT
 # test's DNS server) → dnsmasq-base; chromium, chromedriver (web console
-# browser test) → chromium, chromium-driver).
+# browser test) → chromium, chromium-driver; openssl (certificate test) → openssl).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver openvpn dnsmasq-base
+    curl systemd build-essential busybox chromium chromium-driver openvpn dnsmasq-base openssl
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -16,8 +16,9 @@ use rand::SeedableRng;
 use rustether_admin::framing::{encode_frame, RpcRequest};
 use rustether_config::{parse_bytes, write_binary, write_text};
 use rustether_proto::block::BlockEncoder;
-use rustether_proto::messages::{AdminLogin, ErrorReply, Hello, LoginRequest, Welcome};
+use rustether_proto::messages::{ErrorReply, Hello, LoginRequest, Welcome};
 use rustether_proto::negotiate::{ClientNegotiation, ServerNegotiation};
+use rustether_proto::softether::admin_login::AdminLoginRequest;
 use rustether_proto::{ErrorCode, Pack};
 
 const NOW: u64 = 1_795_310_799;
@@ -54,13 +55,9 @@ fn main() {
         policy: vec![("Access".into(), 1), ("MaxConnection".into(), 32)],
     }
     .to_pack();
-    let admin_login = AdminLogin {
-        hubname: Some("DEFAULT".into()),
-        secure_password: vec![1; 20],
-        accept_empty_password: true,
-        client_str: "SoftEther VPN Command-Line Admin Tool".into(),
-        client_ver: 501,
-        client_build: 9674,
+    let admin_login = AdminLoginRequest {
+        secure_password: [1; 20],
+        ..AdminLoginRequest::for_password("", &[0; 20], Some("DEFAULT"))
     }
     .to_pack();
     let error = ErrorReply::new(ErrorCode::ACCESS_DENIED).to_pack();
@@ -233,4 +230,62 @@ fn main() {
         "small.config",
         b"declare root\r\n{\r\n\tuint ConfigRevision 1\r\n\tdeclare ServerConfiguration\r\n\t{\r\n\t\tstring Name a\\sb\r\n\t\tbool B true\r\n\t\tbyte K AAE=\r\n\t}\r\n}\r\n",
     );
+
+    // Ethernet frames for the hub's classifier: the kinds the policy
+    // filters tell apart (as in crates/hub/src/classify.rs' tests).
+    let eth = |dst: u8, et: u16, payload: &[u8]| {
+        let mut f = vec![dst, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&et.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    let ip4 = |proto: u8, l4: &[u8]| {
+        let mut h = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        h.extend_from_slice(l4);
+        h
+    };
+    let ip6 = |next: u8, l4: &[u8]| {
+        let mut h = vec![0x60, 0, 0, 0, 0, 0, next, 255, 0xfe, 0x80];
+        h.extend_from_slice(&[0; 13]);
+        h.push(1);
+        h.extend_from_slice(&[0xff, 2]);
+        h.extend_from_slice(&[0; 13]);
+        h.push(1);
+        h.extend_from_slice(l4);
+        h
+    };
+    let synack = [
+        0, 80, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut hbh = vec![6, 0, 0, 0, 0, 0, 0, 0];
+    hbh.extend_from_slice(&synack);
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 2, 2, 0, 0, 0, 0, 2, 192, 168, 1, 9];
+    arp.extend_from_slice(&[0; 10]);
+    let mut tagged = eth(2, 0x8100, &[0, 5, 0x08, 0x00]);
+    tagged.extend_from_slice(&ip4(6, &synack));
+    for (name, frame) in [
+        ("tcp4_syn_ack", eth(2, 0x0800, &ip4(6, &synack))),
+        (
+            "dhcp4_reply",
+            eth(0xff, 0x0800, &ip4(17, &[0, 67, 0, 68, 0, 0, 0, 0, 2])),
+        ),
+        (
+            "udp4_broadcast",
+            eth(0xff, 0x0800, &ip4(17, &[0, 1, 0, 2, 0, 0, 0, 0])),
+        ),
+        ("arp", eth(0xff, 0x0806, &arp)),
+        ("icmp6_ra", eth(0x33, 0x86dd, &ip6(58, &[134, 0, 0, 0]))),
+        ("icmp6_rs", eth(0x33, 0x86dd, &ip6(58, &[133, 0, 0, 0]))),
+        (
+            "dhcp6_server",
+            eth(2, 0x86dd, &ip6(17, &[2, 35, 2, 34, 0, 0, 0, 0])),
+        ),
+        ("tcp6_hop_by_hop", eth(2, 0x86dd, &ip6(0, &hbh))),
+        ("non_ip", eth(2, 0x88b5, &[0; 46])),
+        ("vlan_tcp4", tagged),
+    ] {
+        write("hub_classify", name, &frame);
+    }
 }

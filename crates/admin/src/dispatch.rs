@@ -279,6 +279,14 @@ functions! {
     GetHubMsg, false;
     /// Set the hub's message to clients (`RPC_MSG`).
     SetHubMsg, true;
+    /// Add a trusted CA certificate (`RPC_HUB_ADD_CA`).
+    AddCa, true;
+    /// List trusted CA certificates (`RPC_HUB_ENUM_CA`).
+    EnumCa, false;
+    /// Read a trusted CA certificate (`RPC_HUB_GET_CA`).
+    GetCa, false;
+    /// Remove a trusted CA certificate (`RPC_HUB_DELETE_CA`).
+    DeleteCa, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -495,6 +503,23 @@ pub trait AdminBackend {
     /// `MAX_HUB_ACS`, `Id`s renumbered, as `SetAcList`/`AddAc`). Applies
     /// to the next login.
     fn set_ac_list(&mut self, _hub: &str, _list: &[AcEntry]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `AddCa` (certificate parsed as X.509 by the caller's backend): 8
+    /// hub; adding a certificate already trusted changes nothing.
+    fn add_ca(&mut self, _req: &HubAddCa) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumCa`: 8 hub.
+    fn enum_ca(&mut self, _hub: &str) -> Result<HubEnumCa, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetCa`: 8 hub, 29 no certificate with that key.
+    fn get_ca(&mut self, _hub: &str, _key: u32) -> Result<HubGetCa, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DeleteCa`: 8 hub, 29 no certificate with that key.
+    fn delete_ca(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnumConnection`.
@@ -1248,6 +1273,34 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         F::EnumConnection => {
             rights.require_server_admin()?;
             out(&backend.enum_connection()?)
+        }
+        F::AddCa => {
+            let a: HubAddCa = req(p)?;
+            rights.check_hub(&a.hub_name)?;
+            // `StAddCa`: no certificate → 38.
+            if a.cert.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            hub_option(backend, caller, &a.hub_name, opt::NO_CHANGE_CERT_LIST)?;
+            backend.add_ca(&a)?;
+            out(&a)
+        }
+        F::EnumCa => {
+            let e: HubEnumCa = req(p)?;
+            rights.check_hub(&e.hub_name)?;
+            out(&backend.enum_ca(&e.hub_name)?)
+        }
+        F::GetCa => {
+            let g: HubGetCa = req(p)?;
+            rights.check_hub(&g.hub_name)?;
+            out(&backend.get_ca(&g.hub_name, g.key)?)
+        }
+        F::DeleteCa => {
+            let d: HubDeleteCa = req(p)?;
+            rights.check_hub(&d.hub_name)?;
+            hub_option(backend, caller, &d.hub_name, opt::NO_CHANGE_CERT_LIST)?;
+            backend.delete_ca(&d.hub_name, d.key)?;
+            out(&d)
         }
         F::GetConnectionInfo => {
             let c: ConnectionInfo = req(p)?;

@@ -70,6 +70,18 @@ impl RpcFrameDecoder {
     /// fatal for the connection. Reserves at most [`RESERVE_STEP`] bytes
     /// beyond those received.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Pack>, FramingError> {
+        match self.next_frame(buf)? {
+            Some(body) => Ok(Some(self.decode_body(&body)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The framing half of [`RpcFrameDecoder::decode`]: takes the body of
+    /// one complete frame (at most [`RpcFrameDecoder::max_frame`] bytes) off
+    /// the front of `buf` without parsing it, so that a caller can parse it
+    /// elsewhere (the server does it off its async worker threads).
+    /// `Ok(None)`: more bytes are needed (nothing consumed).
+    pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FramingError> {
         if buf.len() < 4 {
             return Ok(None);
         }
@@ -86,13 +98,18 @@ impl RpcFrameDecoder {
             return Ok(None);
         }
         buf.advance(4);
-        let body = buf.split_to(len);
+        Ok(Some(buf.split_to(len)))
+    }
+
+    /// The parsing half of [`RpcFrameDecoder::decode`]: the PACK of a frame
+    /// body taken by [`RpcFrameDecoder::next_frame`], within the frame limit.
+    pub fn decode_body(&self, body: &[u8]) -> Result<Pack, FramingError> {
         let limits = PackLimits {
             max_bytes: self.max_frame,
             max_value_bytes: self.max_frame,
             ..PackLimits::DEFAULT
         };
-        Ok(Some(Pack::decode_with(&body, &limits)?))
+        Ok(Pack::decode_with(body, &limits)?)
     }
 }
 

@@ -31,6 +31,8 @@ pub const NO_DELETE_MACTABLE: &str = "no_delete_mactable";
 pub const NO_DELETE_IPTABLE: &str = "no_delete_iptable";
 /// Groups may not be created, changed or deleted.
 pub const NO_CHANGE_GROUPS: &str = "no_change_groups";
+/// The trusted CA list may not be changed (`AddCa`, `DeleteCa`).
+pub const NO_CHANGE_CERT_LIST: &str = "no_change_cert_list";
 /// Most groups a hub may have (0 = no hub limit).
 pub const MAX_GROUPS: &str = "max_groups";
 /// The access list may not be changed (`StAddAccess`, `StDeleteAccess`,

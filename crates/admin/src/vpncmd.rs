@@ -145,6 +145,15 @@ pub const COMMANDS: &[VpncmdCommand] = &[
         Context::Server,
         &["DisconnectConnection"],
     ),
+    // issue 12 item 4: `PsCAList`, `PsCAAdd`, `PsCAGet`, `PsCADelete`,
+    // `PsUserCertSet`, `PsUserSignedSet` of src/Cedar/Command.c, checked by
+    // crates/rustether/tests/admin_certs.rs
+    cmd("CAList", Context::Hub, &["EnumCa"]),
+    cmd("CAAdd", Context::Hub, &["AddCa"]),
+    cmd("CAGet", Context::Hub, &["GetCa"]),
+    cmd("CADelete", Context::Hub, &["DeleteCa"]),
+    cmd("UserCertSet", Context::Hub, &["GetUser", "SetUser"]),
+    cmd("UserSignedSet", Context::Hub, &["GetUser", "SetUser"]),
 ];
 
 /// The entry of `command` (case-insensitive, as vpncmd).

@@ -255,6 +255,27 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             name: "CID-1".into(),
         }
         .to_pack(),
+        F::AddCa => HubAddCa {
+            hub_name: hub.into(),
+            cert: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+        }
+        .to_pack(),
+        F::EnumCa => HubEnumCa {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::GetCa => HubGetCa {
+            hub_name: hub.into(),
+            key: 1,
+            cert: vec![],
+        }
+        .to_pack(),
+        F::DeleteCa => HubDeleteCa {
+            hub_name: hub.into(),
+            key: 1,
+        }
+        .to_pack(),
     }
 }
 

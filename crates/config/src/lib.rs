@@ -40,6 +40,6 @@ pub use edition::Edition;
 pub use error::ConfigError;
 pub use model::{
     CascadeAuth, CascadeConfig, GroupConfig, HubConfig, ListenerConfig, LocalBridgeConfig, Policy,
-    ServerConfig, ServerSettings, UserAuth, UserConfig,
+    ServerConfig, ServerSettings, UserAuth, UserConfig, DEFAULT_ADMIN_IDLE_TIMEOUT_SECS,
 };
 pub use store::ConfigStore;

@@ -82,8 +82,8 @@ pub use cascade::{CascadeAuth, CascadeConfig};
 pub use hub::HubConfig;
 pub use listener::ListenerConfig;
 pub use server_settings::{
-    ServerSettings, DEFAULT_LOG_MAX_TOTAL_SIZE, DEFAULT_LOG_RETENTION_DAYS,
-    DEFAULT_MAX_CASCADES_PER_HUB,
+    ServerSettings, DEFAULT_ADMIN_IDLE_TIMEOUT_SECS, DEFAULT_LOG_MAX_TOTAL_SIZE,
+    DEFAULT_LOG_RETENTION_DAYS, DEFAULT_MAX_CASCADES_PER_HUB,
 };
 
 // ====================================================================== helpers

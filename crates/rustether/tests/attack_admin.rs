@@ -535,7 +535,9 @@ impl Drop for VpncmdSession {
 /// administrator; another session changes the hub password, deletes the
 /// hub, and changes the server password: each stale session is closed at
 /// once, and vpncmd's transparent reconnect with the old password fails
-/// (error 9). A session that changes its own password stays open.
+/// (error 9). A session that changes its own password stays open. The
+/// configuration, its backups and the logs written meanwhile are private
+/// (mode 0600/0700).
 #[test]
 fn vpncmd_session_is_closed_when_its_password_changes() {
     if !require(&[Prereq::Netns, Prereq::SoftEther, Prereq::Program("curl")]) {
@@ -644,7 +646,7 @@ fn vpncmd_session_is_closed_when_its_password_changes() {
     eventually(
         "the other session is closed",
         Duration::from_secs(20),
-        || closed(&server) == 2,
+        || closed(&server) == 3,
     );
     own.send("HubList");
     other.send("HubList");
@@ -659,5 +661,91 @@ fn vpncmd_session_is_closed_when_its_password_changes() {
         "{}",
         other.output()
     );
+    server.ensure_running().unwrap();
+    // Everything the server wrote into its state directory is private to
+    // the server's user: the configuration (with the password hashes and
+    // the server key), backups, logs, lock and pid files (SECURITY.md,
+    // local user).
+    let state = server.config_path().parent().unwrap().to_path_buf();
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&state).unwrap() {
+        let e = e.unwrap();
+        names.push(e.file_name().to_string_lossy().into_owned());
+        assert_private_tree(&e.path());
+    }
+    assert!(
+        names.iter().any(|n| n == "vpn_server.config"),
+        "the saved configuration is in {state:?}: {names:?}"
+    );
+}
+
+/// `path` and, for a directory, everything in it: no access for group or
+/// others (directories 0700, files 0600).
+fn assert_private_tree(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o077, 0, "{path:?} has mode {mode:o}");
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            assert_private_tree(&e.unwrap().path());
+        }
+    }
+}
+
+/// Attack: an administration connection left open for ever (a forgotten
+/// vpncmd prompt on a shared machine, or a peer that logged in once and
+/// holds the connection). With `AdminIdleTimeout` 3 (seconds; default 900)
+/// the idle vpncmd connection is closed by the server; the next command
+/// still works because vpncmd logs in again with its password.
+#[test]
+fn idle_vpncmd_connection_is_closed() {
+    if !require(&[Prereq::Netns, Prereq::SoftEther]) {
+        return;
+    }
+    let _x = exclusive();
+    let dir = TestDir::new("attack-admin-idle").unwrap();
+    let ns = Netns::new("hadmidl").unwrap();
+    let port = 5555;
+    let spec = ServerConfigSpec::with_hub(port, "DEFAULT", &[]);
+    let plain = config_text(&spec, false);
+    let text = plain.replace(
+        "string ListenIP 0.0.0.0",
+        "string ListenIP 0.0.0.0\n\t\tuint AdminIdleTimeout 3",
+    );
+    assert_ne!(text, plain, "the testkit configuration names ListenIP");
+    let mut server = OurServer::start(&ns, dir.path(), "server", port, &text).unwrap();
+    let v = Vpncmd::new(
+        &ns,
+        &dir.subdir("vpncmd").unwrap(),
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port),
+    )
+    .unwrap();
+    let idle_closes =
+        |server: &OurServer| server.log().matches("closed (AdminIdleTimeout)").count();
+    let logins = |server: &OurServer| {
+        server
+            .log()
+            .matches("logged in as server administrator")
+            .count()
+    };
+    let mut s = VpncmdSession::start(&v, &[], dir.path().join("idle.out"));
+    s.send("ServerInfoGet");
+    eventually("the session works", Duration::from_secs(30), || {
+        s.output().matches(DONE).count() == 1
+    });
+    assert_eq!(idle_closes(&server), 0);
+    eventually(
+        "the idle connection is closed by the server",
+        Duration::from_secs(30),
+        || idle_closes(&server) == 1,
+    );
+    assert_eq!(logins(&server), 1, "{}", server.log());
+    s.send("ServerInfoGet");
+    eventually(
+        "vpncmd logs in again and the command works",
+        Duration::from_secs(30),
+        || s.output().matches(DONE).count() == 2,
+    );
+    assert_eq!(logins(&server), 2, "{}", server.log());
     server.ensure_running().unwrap();
 }

@@ -754,3 +754,91 @@ async fn ip_spoofing_blocked_by_check_ip_and_max_ip() {
     s.send(&[&ipv4(BCAST, mac(0x1), 20, 17, &udp, 8)]).await;
     assert_eq!(o.tags_until(8).await, [3, 4, 5, 6, 8]);
 }
+
+/// An IPv6 frame to the all-nodes multicast group with next header `next`
+/// and payload `l4`; the last byte is the tag.
+fn ipv6_multicast(src: [u8; 6], next: u8, l4: &[u8], tag: u8) -> Vec<u8> {
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 1];
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[
+        0x86,
+        0xdd,
+        0x60,
+        0,
+        0,
+        0,
+        0,
+        (l4.len() + 1) as u8,
+        next,
+        255,
+    ]);
+    f.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, src[5]]);
+    f.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    f.extend_from_slice(l4);
+    f.push(tag);
+    f
+}
+
+/// An ARP request (Ethernet/IPv4) from `src`, broadcast; the last byte is
+/// the tag.
+fn arp_request(src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut f = BCAST.to_vec();
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[10, 0, 0, src[5], 0, 0, 0, 0, 0, 0, 10, 0, 0, 254]);
+    f.resize(59, 0);
+    f.push(tag);
+    f
+}
+
+/// `FilterIPv4`, `FilterIPv6`, `FilterNonIP` and `ArpDhcpOnly`: a session
+/// receives (and sends) only the EtherTypes and broadcasts its policy
+/// allows (SoftEther `StorePacketFilterByPolicy`). Frames, in order, from
+/// an unrestricted session: 1 IPv4 UDP broadcast, 2 ARP, 3 IPv6 UDP
+/// multicast, 4 non-IP broadcast, 5 ICMPv6 multicast (neighbour
+/// solicitation). Each receiver gets exactly its allowed subset, then
+/// nothing more.
+#[tokio::test]
+async fn ethertype_and_broadcast_filters() {
+    let ts = TestServer::start(&[
+        ("noip4", policy(|p| p.set_value("FilterIPv4", 1))),
+        ("noip6", policy(|p| p.set_value("FilterIPv6", 1))),
+        ("nonip", policy(|p| p.set_value("FilterNonIP", 1))),
+        ("arpdhcp", policy(|p| p.set_value("ArpDhcpOnly", 1))),
+        ("open", None),
+    ])
+    .await;
+    let mut noip4 = ts.login("noip4", |_| {}).await.unwrap();
+    let mut noip6 = ts.login("noip6", |_| {}).await.unwrap();
+    let mut nonip = ts.login("nonip", |_| {}).await.unwrap();
+    let mut arpdhcp = ts.login("arpdhcp", |_| {}).await.unwrap();
+    let mut o = ts.login("open", |_| {}).await.unwrap();
+    let src = mac(0x5);
+    let udp = [0, 9, 0, 9, 0, 8, 0, 0];
+    o.send(&[
+        &ipv4(BCAST, src, 5, 17, &udp, 1),
+        &arp_request(src, 2),
+        &ipv6_multicast(src, 17, &udp, 3),
+        &frame(BCAST, src, 4),
+        &ipv6_multicast(src, 58, &[135, 0, 0, 0], 5),
+    ])
+    .await;
+    assert_eq!(noip4.tags_until(5).await, [3, 4, 5], "FilterIPv4");
+    assert_eq!(noip6.tags_until(4).await, [1, 2, 4], "FilterIPv6");
+    assert_eq!(nonip.tags_until(5).await, [1, 2, 3, 5], "FilterNonIP");
+    assert_eq!(arpdhcp.tags_until(5).await, [2, 5], "ArpDhcpOnly");
+    assert!(noip6.recv(QUIET).await.is_none(), "FilterIPv6: no ICMPv6");
+    // Sending is filtered the same way.
+    noip4
+        .send(&[
+            &ipv4(BCAST, mac(0x1), 1, 17, &udp, 6),
+            &frame(BCAST, mac(0x1), 7),
+        ])
+        .await;
+    assert_eq!(o.tags_until(7).await, [7], "FilterIPv4 sender");
+    arpdhcp
+        .send(&[&frame(BCAST, mac(0x4), 8), &arp_request(mac(0x4), 9)])
+        .await;
+    assert_eq!(o.tags_until(9).await, [9], "ArpDhcpOnly sender");
+}

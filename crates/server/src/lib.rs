@@ -9,10 +9,10 @@
 //! sources).
 //!
 //! 1. [`clock`], [`tls`], [`record_reader`], [`preauth`], [`hostaddr`],
-//!    [`stats`] — leaves: time, TLS settings, the record-boundary reader of
-//!    the client side, the pre-authentication budget (limits per source,
-//!    deadline, kept bytes), this machine's own addresses, server-wide
-//!    counters.
+//!    [`stats`], [`certauth`] — leaves: time, TLS settings, the record-boundary
+//!    reader of the client side, the pre-authentication budget (limits per
+//!    source, deadline, kept bytes), this machine's own addresses, server-wide
+//!    counters, the checks of certificate logins.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`].
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
@@ -63,6 +63,7 @@ pub mod securenat;
 
 pub mod config;
 
+pub mod certauth;
 pub mod server;
 
 pub mod openvpn;
@@ -95,6 +96,7 @@ mod layering {
             "preauth",
             "hostaddr",
             "stats",
+            "certauth",
         ],
         &["transport"],
         &["listener"],

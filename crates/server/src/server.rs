@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 use crate::bridge::LocalBridge;
 use crate::cascade::{Cascade, CascadeStatus};
+use crate::certauth::{verify_cert_login, CertUser};
 use crate::config::{ConfigCell, ConfigWriter};
 use crate::hub::Hub;
 use crate::securenat::SecureNatPort;
@@ -481,6 +482,34 @@ impl Server {
             }
             (UserAuth::Password { hash, .. }, ClientAuth::PlainPassword { password: pw }) => {
                 password::constant_time_eq(&password::hash_password(&user.name, pw), hash)
+            }
+            (
+                auth @ (UserAuth::UserCert { .. } | UserAuth::RootCert { .. }),
+                ClientAuth::Certificate { cert, sign },
+            ) => {
+                let who = match auth {
+                    UserAuth::UserCert { cert_der } => CertUser::Individual(cert_der),
+                    UserAuth::RootCert {
+                        serial,
+                        common_name,
+                    } => CertUser::SignedByTrustedCa {
+                        common_name: common_name.as_deref(),
+                        serial: serial.as_deref(),
+                    },
+                    _ => return Err(ErrorCode::AUTH_FAILED),
+                };
+                let now = i64::try_from(crate::clock::unix_ms() / 1000).unwrap_or(i64::MAX);
+                match verify_cert_login(cert, sign, random, who, &hub_cfg.trusted_certs(), &[], now)
+                {
+                    Ok(()) => true,
+                    Err(why) => {
+                        warn!(
+                            "login: {peer} user {} of hub {}: certificate refused: {why}",
+                            user.name, hub_cfg.name
+                        );
+                        false
+                    }
+                }
             }
             _ => false,
         };

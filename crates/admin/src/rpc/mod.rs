@@ -24,6 +24,7 @@ use crate::outpack::{int_to_ipv4, OutPack};
 
 pub mod access;
 pub mod bridge;
+pub mod ca;
 pub mod group;
 pub mod hub;
 pub mod link;
@@ -36,6 +37,7 @@ pub mod user;
 
 pub use access::*;
 pub use bridge::*;
+pub use ca::*;
 pub use group::*;
 pub use hub::*;
 pub use link::*;

@@ -5,6 +5,7 @@
 //! ```text
 //! loadgen login  --count N --concurrency C  [target options]
 //! loadgen hold   --sessions L1,L2,... --hold S --concurrency C  [target options]
+//! loadgen soak   --sessions N --duration S --mean-life S --frames-per-s F  [target options]
 //! loadgen config --out FILE --port P --user U --password PW
 //! ```
 //!
@@ -16,6 +17,13 @@
 //!   alive for S seconds (a keep-alive right away, then every uniform
 //!   1/5..1/2 of the welcome's `timeout`, reading and discarding what the
 //!   server sends), counts the survivors, then closes everything.
+//! * `soak`: keeps N sessions for S seconds with traffic and churn: every
+//!   session sends frames of `--frame-len` bytes to its pair session
+//!   (index xor 1) at `--frames-per-s`, keep-alives at SoftEther's pace, and
+//!   ends after a random lifetime (uniform 0..2 × `--mean-life`), when it
+//!   logs in again; the server's RSS, fds, threads and CPU are sampled every
+//!   `--sample-interval` s and checked for flatness after `--warmup` s
+//!   (bench/soak.sh).
 //! * `config`: writes a SoftEther-format `vpn_server.config` that both our
 //!   server and the real SoftEther server read: one listener, hub DEFAULT
 //!   with one password user, every internet feature off.
@@ -97,6 +105,38 @@ enum Mode {
         /// whether the server serves again.
         #[arg(long, default_value_t = 0)]
         probe_after_close: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// N sessions with traffic and churn for a long time; the server's
+    /// RSS, fds and threads sampled and checked for flatness.
+    Soak {
+        /// Sessions kept open (each one re-logs in after its lifetime).
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// Seconds the soak runs.
+        #[arg(long, default_value_t = 1800.0)]
+        duration: f64,
+        /// Mean lifetime of a session, seconds (uniform 0..2 × this;
+        /// 0 = no churn).
+        #[arg(long, default_value_t = 300.0)]
+        mean_life: f64,
+        /// Frames each session sends per second to its pair session.
+        #[arg(long, default_value_t = 5.0)]
+        frames_per_s: f64,
+        /// Ethernet frame length, bytes (60..=1514).
+        #[arg(long, default_value_t = 512)]
+        frame_len: usize,
+        /// Seconds between server samples.
+        #[arg(long, default_value_t = 10.0)]
+        sample_interval: f64,
+        /// Samples before this many seconds are not checked for flatness
+        /// (two mean lifetimes: every first session replaced once).
+        #[arg(long, default_value_t = 600.0)]
+        warmup: f64,
+        /// Largest allowed deviation from the median after warm-up, percent.
+        #[arg(long, default_value_t = 5.0)]
+        flat_pct: f64,
         #[command(flatten)]
         common: Common,
     },
@@ -1208,6 +1248,377 @@ async fn run_hold(
     (res, ok)
 }
 
+// ------------------------------------------------------------------ soak mode
+
+/// Settings of a soak run (see [`Mode::Soak`]).
+struct SoakSettings {
+    sessions: usize,
+    duration: Duration,
+    mean_life_s: f64,
+    frame_interval: Option<Duration>,
+    frame_len: usize,
+    sample_interval: Duration,
+    warmup_s: f64,
+    flat_pct: f64,
+}
+
+/// Counters of a soak run.
+#[derive(Default)]
+struct SoakStats {
+    logins_ok: AtomicU64,
+    alive: AtomicUsize,
+    churn_closes: AtomicU64,
+    /// Sessions that ended without our close, by [`Lost`] reason.
+    lost: [AtomicU64; 6],
+    frames_tx: AtomicU64,
+    frames_rx: AtomicU64,
+    keepalives_tx: AtomicU64,
+}
+
+/// The MAC address of session `idx`: locally administered, unique per index.
+fn soak_mac(idx: usize) -> [u8; 6] {
+    let i = idx as u32;
+    [
+        0x02,
+        0x5e,
+        (i >> 24) as u8,
+        (i >> 16) as u8,
+        (i >> 8) as u8,
+        i as u8,
+    ]
+}
+
+/// Runs one soak session until `until`, the run's stop, or a failure:
+/// frames to the pair session, keep-alives, everything received counted.
+/// `None` = ended by us (lifetime over or stop); `Some(why)` otherwise.
+#[allow(clippy::too_many_arguments)]
+async fn soak_session(
+    stats: &SoakStats,
+    idx: usize,
+    stream: DataStream,
+    leftover: BytesMut,
+    timeout_ms: u32,
+    st: &SoakSettings,
+    step_timeout: Duration,
+    until: tokio::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Lost> {
+    let (mut r, mut w) = stream.split();
+    let mut buf = leftover;
+    let mut dec = BlockDecoder::new(false);
+    let mut enc = BlockEncoder::new(false);
+    let mut out = BytesMut::new();
+    let mut frame = vec![0u8; st.frame_len.clamp(60, 1514)];
+    frame[..6].copy_from_slice(&soak_mac(idx ^ 1));
+    frame[6..12].copy_from_slice(&soak_mac(idx));
+    // IEEE 802 local experimental EtherType: no server treats it as IP.
+    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+    let now = tokio::time::Instant::now();
+    let mut next_ka = now;
+    let mut next_frame = now + jitter(st.frame_interval.unwrap_or(Duration::from_secs(1)));
+    let why = loop {
+        if buf.is_empty() && buf.capacity() > 4096 {
+            buf = BytesMut::with_capacity(1024);
+        }
+        buf.reserve(1024);
+        let send_frame_at = if st.frame_interval.is_some() {
+            next_frame
+        } else {
+            until + Duration::from_secs(3600)
+        };
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break None,
+            _ = tokio::time::sleep_until(until) => break None,
+            _ = tokio::time::sleep_until(next_ka.min(send_frame_at)) => {
+                out.clear();
+                let now = tokio::time::Instant::now();
+                if now >= next_ka {
+                    let mut rng = rand::thread_rng();
+                    let len = keepalive_len(&mut rng);
+                    enc.encode_keepalive(&mut out, &mut rng, len);
+                    next_ka = now + Duration::from_millis(keepalive_interval_ms(&mut rng, timeout_ms));
+                    stats.keepalives_tx.fetch_add(1, Ordering::Relaxed);
+                }
+                if let (Some(iv), true) = (st.frame_interval, now >= next_frame) {
+                    frame[14..22].copy_from_slice(&stats.frames_tx.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+                    enc.encode_frames(&mut out, [&frame[..]]);
+                    next_frame = now + jitter(iv);
+                }
+                match tokio::time::timeout(step_timeout, async {
+                    w.write_all(&out).await?;
+                    w.flush().await
+                })
+                .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break Some(Lost::WriteError),
+                    Err(_) => break Some(Lost::WriteTimeout),
+                }
+            }
+            n = r.read_buf(&mut buf) => {
+                match n {
+                    Ok(0) => break Some(Lost::ServerClosed),
+                    Err(_) => break Some(Lost::ReadError),
+                    Ok(_) => {}
+                }
+                let mut bad = false;
+                loop {
+                    match dec.next_event(&mut buf) {
+                        Ok(Some(rustether_proto::block::BlockEvent::Frame(_))) => {
+                            stats.frames_rx.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => {
+                            bad = true;
+                            break;
+                        }
+                    }
+                }
+                if bad {
+                    break Some(Lost::BadBlock);
+                }
+            }
+        }
+    };
+    if why.is_none() {
+        // Our own close: TLS close_notify + FIN, bounded.
+        let _ = tokio::time::timeout(Duration::from_secs(2), w.shutdown()).await;
+    }
+    why
+}
+
+/// `d` × uniform 0.5..1.5 (spreads periodic work over time).
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::thread_rng().gen_range(0.5..1.5))
+}
+
+/// Median of `v` (sorted copy); NaN when empty.
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    pctl(&s, 50.0)
+}
+
+/// Least-squares slope of `ys` over `xs` (units of y per unit of x).
+fn slope(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len() as f64;
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let (mut num, mut den) = (0.0, 0.0);
+    for (x, y) in xs.iter().zip(ys) {
+        num += (x - mx) * (y - my);
+        den += (x - mx) * (x - mx);
+    }
+    if den == 0.0 {
+        0.0
+    } else {
+        num / den
+    }
+}
+
+async fn run_soak(run: Arc<Run>, st: SoakSettings, progress: f64) -> (Value, bool) {
+    let st = Arc::new(st);
+    let stats = Arc::new(SoakStats::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let logins = Arc::new(tokio::sync::Semaphore::new(run.concurrency));
+    let t0 = Instant::now();
+    let idle = run.sample();
+    let prog = {
+        let (stats, run) = (stats.clone(), run.clone());
+        spawn_progress(progress, "soak", move || {
+            format!(
+                "{:.0}s: {} alive, {} logins ok, {} failed, {} churned, {} lost, frames tx {} rx {}",
+                t0.elapsed().as_secs_f64(),
+                stats.alive.load(Ordering::Relaxed),
+                stats.logins_ok.load(Ordering::Relaxed),
+                run.n_failed.load(Ordering::Relaxed),
+                stats.churn_closes.load(Ordering::Relaxed),
+                stats.lost.iter().map(|l| l.load(Ordering::Relaxed)).sum::<u64>(),
+                stats.frames_tx.load(Ordering::Relaxed),
+                stats.frames_rx.load(Ordering::Relaxed),
+            )
+        })
+    };
+    let mut slots = Vec::with_capacity(st.sessions);
+    for idx in 0..st.sessions {
+        let (run, st, stats, logins, mut stop) = (
+            run.clone(),
+            st.clone(),
+            stats.clone(),
+            logins.clone(),
+            stop_rx.clone(),
+        );
+        slots.push(tokio::spawn(async move {
+            while !run.stopping() && !*stop.borrow() {
+                let permit = tokio::select! {
+                    p = logins.acquire() => p,
+                    _ = stop.changed() => break,
+                };
+                let login = login_once(&run, idx).await;
+                drop(permit);
+                let (w, conn) = match login {
+                    Ok((w, conn, _)) => (w, conn),
+                    Err(key) => {
+                        run.note_failure(key);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                note_welcome(&run, &w, &conn);
+                stats.logins_ok.fetch_add(1, Ordering::Relaxed);
+                let life = if st.mean_life_s > 0.0 {
+                    Duration::from_secs_f64(st.mean_life_s * rand::thread_rng().gen_range(0.0..2.0))
+                } else {
+                    st.duration + Duration::from_secs(3600)
+                };
+                let (stream, leftover) = conn.into_data(true);
+                stats.alive.fetch_add(1, Ordering::SeqCst);
+                let why = soak_session(
+                    &stats,
+                    idx,
+                    stream,
+                    leftover,
+                    w.timeout_ms,
+                    &st,
+                    run.step_timeout,
+                    tokio::time::Instant::now() + life,
+                    &mut stop,
+                )
+                .await;
+                stats.alive.fetch_sub(1, Ordering::SeqCst);
+                match why {
+                    None => {
+                        if !*stop.borrow() && !run.stopping() {
+                            stats.churn_closes.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Some(l) => {
+                        stats.lost[l as usize].fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }));
+    }
+    // Sampling until the end.
+    let mut samples: Vec<Value> = Vec::new();
+    let mut rows: Vec<(f64, ProcSample)> = Vec::new();
+    let end = t0 + st.duration;
+    while Instant::now() < end && !run.stopping() {
+        let wait = st
+            .sample_interval
+            .min(end.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(wait).await;
+        let t = t0.elapsed().as_secs_f64();
+        if run.server_pid.is_some() {
+            match run.sample() {
+                Some(s) => {
+                    rows.push((t, s));
+                    samples.push(json!([
+                        round(t, 1),
+                        s.rss_kib,
+                        s.threads,
+                        s.fds,
+                        round(s.cpu_s, 2),
+                        stats.alive.load(Ordering::Relaxed),
+                        stats.logins_ok.load(Ordering::Relaxed),
+                        run.n_failed.load(Ordering::Relaxed),
+                        stats.frames_tx.load(Ordering::Relaxed),
+                        stats.frames_rx.load(Ordering::Relaxed),
+                    ]));
+                }
+                None => run.abort("server process disappeared"),
+            }
+        }
+    }
+    prog.abort();
+    let _ = stop_tx.send(true);
+    let close_deadline = Instant::now() + Duration::from_secs(30);
+    for s in slots {
+        let left = close_deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, s).await.is_err() {
+            break;
+        }
+    }
+    let after = run.sample();
+    // Flatness after warm-up: every sample within ±flat_pct of the median.
+    let late: Vec<&(f64, ProcSample)> = rows.iter().filter(|(t, _)| *t >= st.warmup_s).collect();
+    let mut flat_all = late.len() >= 3;
+    let mut flat = serde_json::Map::new();
+    type Metric = fn(&ProcSample) -> f64;
+    let metrics: [(&str, Metric); 3] = [
+        ("rss_kib", |s| s.rss_kib as f64),
+        ("fds", |s| s.fds as f64),
+        ("threads", |s| s.threads as f64),
+    ];
+    for (name, f) in metrics {
+        let xs: Vec<f64> = late.iter().map(|(t, _)| *t).collect();
+        let ys: Vec<f64> = late.iter().map(|(_, s)| f(s)).collect();
+        if ys.is_empty() {
+            flat_all = false;
+            continue;
+        }
+        let med = median(&ys);
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(*y), b.max(*y)));
+        let dev = ys
+            .iter()
+            .map(|y| (y - med).abs() * 100.0 / med.max(1.0))
+            .fold(0.0, f64::max);
+        let ok = dev <= st.flat_pct;
+        flat_all &= ok;
+        flat.insert(
+            name.into(),
+            json!({
+                "median": med, "min": lo, "max": hi, "max_dev_pct": round(dev, 2),
+                "slope_per_hour": round(slope(&xs, &ys) * 3600.0, 1), "flat": ok,
+            }),
+        );
+    }
+    let cpu = match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => {
+            json!(round((b.1.cpu_s - a.1.cpu_s) * 100.0 / (b.0 - a.0), 1))
+        }
+        _ => Value::Null,
+    };
+    let mut lost = serde_json::Map::new();
+    for (i, n) in stats.lost.iter().enumerate() {
+        let n = n.load(Ordering::SeqCst);
+        if n > 0 {
+            lost.insert(LOST_NAMES[i].into(), json!(n));
+        }
+    }
+    let n_failed = run.n_failed.load(Ordering::SeqCst);
+    let frames_tx = stats.frames_tx.load(Ordering::SeqCst);
+    let frames_rx = stats.frames_rx.load(Ordering::SeqCst);
+    let ok = flat_all
+        && n_failed == 0
+        && lost.is_empty()
+        && (st.frame_interval.is_none() || frames_rx > 0);
+    let res = json!({
+        "mode": "soak", "sessions": st.sessions, "duration_s": st.duration.as_secs_f64(),
+        "mean_life_s": st.mean_life_s,
+        "frames_per_s_per_session": st.frame_interval.map(|d| round(1.0 / d.as_secs_f64(), 2)),
+        "frame_len": st.frame_len.clamp(60, 1514), "warmup_s": st.warmup_s, "flat_pct": st.flat_pct,
+        "elapsed_s": round(t0.elapsed().as_secs_f64(), 1),
+        "logins_ok": stats.logins_ok.load(Ordering::SeqCst), "login_failures": *run.failures.lock().unwrap(),
+        "failed": n_failed, "churn_closes": stats.churn_closes.load(Ordering::SeqCst),
+        "sessions_lost": lost, "frames_tx": frames_tx, "frames_rx": frames_rx,
+        "keepalives_tx": stats.keepalives_tx.load(Ordering::SeqCst),
+        "server_cpu_pct": cpu, "server_idle": brief(&idle), "server_after_close": brief(&after),
+        "flat": flat_all, "after_warmup": flat, "samples_after_warmup": late.len(),
+        "samples": {"columns": ["t_s", "rss_kib", "threads", "fds", "cpu_s", "alive", "logins_ok",
+                                "login_failures", "frames_tx", "frames_rx"], "rows": samples},
+        "client": client_stats(),
+    });
+    (res, ok)
+}
+
 // ------------------------------------------------------------------ config mode
 
 fn write_config(
@@ -1742,6 +2153,18 @@ fn main() {
             let max = levels.last().copied().unwrap_or(0) as u64;
             (common.clone(), max + common.concurrency as u64 + 256)
         }
+        Mode::Soak {
+            sessions, common, ..
+        } => {
+            if *sessions == 0 || *sessions > 200_000 {
+                eprintln!("loadgen: ERROR: --sessions must be 1..=200000");
+                std::process::exit(2);
+            }
+            (
+                common.clone(),
+                *sessions as u64 + common.concurrency as u64 + 256,
+            )
+        }
     };
     let (run, nofile) = match make_run(&common, need) {
         Ok(r) => r,
@@ -1825,6 +2248,40 @@ fn main() {
                     )
                     .await,
                 )
+            }
+            Mode::Soak {
+                sessions,
+                duration,
+                mean_life,
+                frames_per_s,
+                frame_len,
+                sample_interval,
+                warmup,
+                flat_pct,
+                ..
+            } => {
+                if !(1.0..=86_400.0).contains(&duration) || !(0.0..=1000.0).contains(&frames_per_s)
+                    || mean_life < 0.0
+                {
+                    eprintln!("loadgen: ERROR: --duration must be 1..=86400 s, --frames-per-s 0..=1000, --mean-life >= 0");
+                    std::process::exit(2);
+                }
+                eprintln!(
+                    "loadgen: soak: {}:{} hub {}, {sessions} sessions for {duration}s, mean life {mean_life}s, {frames_per_s} frames/s of {frame_len} bytes each, {} source address(es), fd limit {nofile}",
+                    run.target_host, run.port, run.hub, run.sources.len().max(1)
+                );
+                let st = SoakSettings {
+                    sessions,
+                    duration: Duration::from_secs_f64(duration),
+                    mean_life_s: mean_life,
+                    frame_interval: (frames_per_s > 0.0)
+                        .then(|| Duration::from_secs_f64(1.0 / frames_per_s)),
+                    frame_len,
+                    sample_interval: Duration::from_secs_f64(sample_interval.max(0.5)),
+                    warmup_s: warmup.max(0.0),
+                    flat_pct,
+                };
+                ("soak", run_soak(run.clone(), st, common.progress_interval).await)
             }
             Mode::Config { .. } | Mode::Report { .. } => unreachable!(),
         }

@@ -169,6 +169,43 @@ impl HubConfig {
             .find(|c| names_equal(&c.account_name, name))
     }
 
+    /// The hub's trusted CA certificates, DER, in file order
+    /// (`SecurityAccountDatabase/CertList/Cert<i>/X509`; `SiLoadCertList`,
+    /// `SiWriteCertList` in src/Cedar/Server.c). Kept in `raw`, so a
+    /// SoftEther file's list migrates unchanged.
+    pub fn trusted_certs(&self) -> Vec<Vec<u8>> {
+        self.raw
+            .folder("SecurityAccountDatabase")
+            .and_then(|db| db.folder("CertList"))
+            .map(|l| {
+                l.folders
+                    .iter()
+                    .filter_map(|c| c.get_bytes("X509"))
+                    .filter(|b| !b.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Replaces the trusted CA certificates (written as SoftEther does:
+    /// folders `Cert0`, `Cert1`, … each with a byte item `X509`).
+    pub fn set_trusted_certs(&mut self, certs: &[Vec<u8>]) {
+        let list = self
+            .raw
+            .folder_or_insert("SecurityAccountDatabase")
+            .folder_or_insert("CertList");
+        list.folders = certs
+            .iter()
+            .enumerate()
+            .map(|(i, der)| {
+                let mut f = Folder::new(&format!("Cert{i}"));
+                f.set_bytes("X509", der);
+                f
+            })
+            .collect();
+    }
+
     pub(super) fn from_folder(r: &Rd, now: u64) -> Result<HubConfig, ConfigError> {
         let f = r.f;
         let mut users = Vec::new();
@@ -456,5 +493,26 @@ mod tests {
         assert_eq!((h.last_comm_time, h.last_login_time), (1234, 5));
         assert_eq!(h.message, None);
         assert_eq!(h.hashed_password, empty_password_hash());
+    }
+
+    #[test]
+    fn trusted_certs_are_stored_as_softether_does() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut h = HubConfig::new("H", 77, &mut rng);
+        assert!(h.trusted_certs().is_empty());
+        h.set_trusted_certs(&[vec![0x30, 1], vec![0x30, 2]]);
+        let f = h.to_folder();
+        let list = f
+            .folder("SecurityAccountDatabase")
+            .and_then(|d| d.folder("CertList"))
+            .unwrap();
+        assert_eq!(
+            list.folder("Cert1").unwrap().item("X509"),
+            Some(&CfgValue::Byte(vec![0x30, 2]))
+        );
+        let back = HubConfig::from_folder(&Rd::new(&f, "H"), 1).unwrap();
+        assert_eq!(back.trusted_certs(), [vec![0x30, 1], vec![0x30, 2]]);
+        h.set_trusted_certs(&[]);
+        assert!(h.trusted_certs().is_empty());
     }
 }

@@ -19,6 +19,10 @@ pub const DEFAULT_LOG_MAX_TOTAL_SIZE: u64 = 4 << 30;
 /// Default of `MaxCascadesPerHub` ([`ServerSettings::max_cascades_per_hub`]).
 pub const DEFAULT_MAX_CASCADES_PER_HUB: u32 = 32;
 
+/// Default of `AdminIdleTimeout`, seconds (15 minutes,
+/// [`ServerSettings::admin_idle_timeout`]).
+pub const DEFAULT_ADMIN_IDLE_TIMEOUT_SECS: u32 = 15 * 60;
+
 cfg_struct! {
     /// `ServerConfiguration` (docs/config-format.md §7.6). A missing key
     /// reads as the value declared here (SoftEther's `SiLoadServerCfg`
@@ -83,6 +87,22 @@ impl ServerSettings {
         {
             0 => None,
             n => Some(n as usize),
+        }
+    }
+
+    /// `AdminIdleTimeout` (RustEther only, kept in `raw`), seconds: a
+    /// vpncmd administration connection without a call for this long is
+    /// closed; missing = [`DEFAULT_ADMIN_IDLE_TIMEOUT_SECS`] (900), 0 =
+    /// never (SoftEther's behaviour: `SetTimeout(sock, INFINITE)` in
+    /// `AdminAccept`, src/Cedar/Admin.c). `None` = never.
+    pub fn admin_idle_timeout(&self) -> Option<Duration> {
+        match self
+            .raw
+            .get_uint("AdminIdleTimeout")
+            .unwrap_or(DEFAULT_ADMIN_IDLE_TIMEOUT_SECS)
+        {
+            0 => None,
+            n => Some(Duration::from_secs(u64::from(n))),
         }
     }
 
@@ -275,5 +295,20 @@ mod tests {
         let mut bad = Folder::new("ServerConfiguration");
         bad.set_str("ListenIP", "not an ip");
         assert!(ServerSettings::from_folder(&Rd::new(&bad, "x")).is_err());
+    }
+
+    #[test]
+    fn admin_idle_timeout_default_value_and_never() {
+        let mut f = Folder::new("ServerConfiguration");
+        let read = |f: &Folder| {
+            ServerSettings::from_folder(&Rd::new(f, "x"))
+                .unwrap()
+                .admin_idle_timeout()
+        };
+        assert_eq!(read(&f), Some(Duration::from_secs(900)));
+        f.set_uint("AdminIdleTimeout", 3);
+        assert_eq!(read(&f), Some(Duration::from_secs(3)));
+        f.set_uint("AdminIdleTimeout", 0);
+        assert_eq!(read(&f), None);
     }
 }

@@ -26,8 +26,8 @@
 //!   checks); their cascades never connect to this server itself
 //!   (`CascadeConfig::set_by_hub_admin`, checked in [`crate::client`]).
 //! * A vpncmd connection is closed when the password it logged in with
-//!   changes or its hub is deleted, and after [`ADMIN_IDLE_TIMEOUT`]
-//!   without a call; JSON-RPC checks credentials on every request, and runs
+//!   changes or its hub is deleted, and after `AdminIdleTimeout` seconds
+//!   (default 900, [`admin_idle_timeout`]) without a call; JSON-RPC checks credentials on every request, and runs
 //!   changing methods only from JSON POSTs (`web`).
 //! * With `AllowLocalEmptyPasswordAdmin` false, no source counts as local.
 //! * Every login and every call is logged with its source address, e.g.
@@ -225,6 +225,25 @@ fn hub_of(p: &Pack) -> Option<&str> {
         .filter(|h| !h.is_empty())
 }
 
+/// Runs work whose cost grows with an administrator's request — decoding a
+/// PACK frame or JSON body of up to 16 MiB, converting JSON to a PACK,
+/// encoding a large answer — on tokio's blocking pool, so that the async
+/// worker threads that carry every VPN session never wait for it (issue 9
+/// item 5). `None` when the work panicked (logged; the caller answers with
+/// an error or closes the connection).
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warn!("admin: {what} failed: {e}");
+            None
+        }
+    }
+}
+
 /// Executes one RPC call: rights checks and the call itself
 /// ([`dispatch_call`]) on tokio's blocking pool (a change saves the
 /// configuration, with fsyncs, before the call returns), then the work it
@@ -357,7 +376,7 @@ async fn admin_login(
 /// Serves an administration connection after its login PACK (vpncmd):
 /// throttle, password check, login answer, then the RPC frame loop until the
 /// client closes, the framing breaks, the server shuts down, the connection
-/// idles for [`ADMIN_IDLE_TIMEOUT`] or its credentials change (SoftEther:
+/// idles for [`admin_idle_timeout`] or its credentials change (SoftEther:
 /// none of the last two). `random` is the Hello random of this connection.
 /// The login must be answered by `deadline` (the handshake deadline);
 /// `slot`, the connection's place in the pre-authentication budget, is
@@ -401,11 +420,17 @@ pub async fn serve(
 }
 
 /// How long a vpncmd administration connection may stay without a call
-/// before it is closed (SoftEther: never). vpncmd reconnects once, with
-/// the password it logged in with, when a call finds the connection closed
-/// (`RpcCall` in SoftEther `src/Cedar/Remote.c`), so an idle vpncmd prompt
-/// keeps working while the password is unchanged.
-pub const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// before it is closed: `AdminIdleTimeout` in `ServerConfiguration`
+/// (RustEther only; seconds, missing = 900, 0 = never as in SoftEther,
+/// whose `AdminAccept` sets no timeout). Read again after every call and
+/// every [`CREDENTIALS_CHECK`], so a change applies to open connections.
+/// vpncmd reconnects once, with the password it logged in with, when a
+/// call finds the connection closed (`RpcCall` in SoftEther
+/// `src/Cedar/Remote.c`), so an idle vpncmd prompt keeps working while the
+/// password is unchanged.
+pub fn admin_idle_timeout(server: &Server) -> Option<Duration> {
+    server.with_config(|c| c.server.admin_idle_timeout())
+}
 
 /// How often an idle administration connection checks that its
 /// credentials still hold ([`credentials_of`]).
@@ -427,7 +452,7 @@ fn credentials_of(admin: &Admin, rights: &AdminRights) -> Option<([u8; 20], Opti
 
 /// The framed RPC loop of an admin connection (docs/admin-rpc.md §4).
 /// Ends when the client closes, the framing breaks, the server shuts
-/// down, no call came for [`ADMIN_IDLE_TIMEOUT`], or the session's
+/// down, no call came for [`admin_idle_timeout`], or the session's
 /// credentials changed under it ([`credentials_of`]; changes the session
 /// makes itself are accepted).
 async fn rpc_loop(
@@ -440,7 +465,12 @@ async fn rpc_loop(
     let mut frames = RpcFrameDecoder::default();
     let mut shutdown = admin.server.shutdown_signal();
     let mut creds = credentials_of(admin, &caller.rights);
-    let mut idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
+    let mut last_call = tokio::time::Instant::now();
+    // Far in the future stands for "never" (`AdminIdleTimeout` 0).
+    let idle_deadline = |since: tokio::time::Instant| {
+        since + admin_idle_timeout(&admin.server).unwrap_or(Duration::from_secs(365 * 86_400))
+    };
+    let mut idle_until = idle_deadline(last_call);
     let mut check = tokio::time::interval(CREDENTIALS_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let revoked = |creds: &Option<_>| {
@@ -456,8 +486,9 @@ async fn rpc_loop(
         }
     };
     loop {
-        let pack = match frames.decode(&mut buf) {
-            Ok(Some(p)) => p,
+        // Framing here (cheap); the PACK is parsed off the worker threads.
+        let body = match frames.next_frame(&mut buf) {
+            Ok(Some(body)) => body,
             Ok(None) => {
                 tokio::select! {
                     r = tls.read_buf(&mut buf) => match r {
@@ -468,10 +499,14 @@ async fn rpc_loop(
                         if revoked(&creds) {
                             return;
                         }
+                        idle_until = idle_deadline(last_call);
                         continue;
                     }
                     _ = tokio::time::sleep_until(idle_until) => {
-                        info!("admin: {ip} administration connection idle for {} s: closed", ADMIN_IDLE_TIMEOUT.as_secs());
+                        info!(
+                            "admin: {ip} administration connection idle for {} s: closed (AdminIdleTimeout)",
+                            last_call.elapsed().as_secs()
+                        );
                         return;
                     }
                     _ = shutdown.changed() => return,
@@ -482,6 +517,16 @@ async fn rpc_loop(
                 return;
             }
         };
+        let decoder = frames.clone();
+        let pack =
+            match off_runtime("decoding an RPC frame", move || decoder.decode_body(&body)).await {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    info!("admin: {ip} connection closed: {e}");
+                    return;
+                }
+                None => return,
+            };
         if revoked(&creds) {
             return;
         }
@@ -496,9 +541,17 @@ async fn rpc_loop(
         };
         // A change this session made itself (its own password) keeps it.
         creds = credentials_of(admin, &caller.rights);
-        idle_until = tokio::time::Instant::now() + ADMIN_IDLE_TIMEOUT;
-        let mut out = BytesMut::new();
-        encode_frame(&response, &mut out);
+        last_call = tokio::time::Instant::now();
+        idle_until = idle_deadline(last_call);
+        let Some(out) = off_runtime("encoding an RPC answer", move || {
+            let mut out = BytesMut::new();
+            encode_frame(&response, &mut out);
+            out
+        })
+        .await
+        else {
+            return;
+        };
         if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
             return;
         }

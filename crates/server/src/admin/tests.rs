@@ -962,3 +962,24 @@ async fn groups_errors_limits_and_membership() {
         Err(ErrorCode::OBJECT_NOT_FOUND)
     );
 }
+
+/// Admin work that grows with the request (frame and JSON decoding, answer
+/// encoding) runs off the async worker threads: here the work waits for a
+/// task of the only worker thread, which could not run if the work ran on
+/// that thread itself (the work would give up after its bound and say so).
+#[tokio::test(flavor = "current_thread")]
+async fn request_decoding_runs_off_the_async_worker_threads() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let worker_task = tokio::spawn(async move {
+        let _ = tx.send(());
+    });
+    let got = super::off_runtime("test work", move || {
+        rx.recv_timeout(std::time::Duration::from_secs(20)).is_ok()
+    })
+    .await;
+    assert_eq!(got, Some(true), "the work ran on the worker thread");
+    worker_task.await.unwrap();
+    // A panic in the work is reported, not propagated.
+    let panicked = super::off_runtime("test work", || -> u8 { panic!("boom") }).await;
+    assert_eq!(panicked, None);
+}

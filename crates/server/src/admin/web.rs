@@ -29,10 +29,11 @@ use rustether_admin::login::{is_empty_password_hash, is_local_source, HubAdminEn
 use rustether_admin::{Caller, RpcFunction};
 use rustether_proto::http::{http_date, write_response, HttpHead};
 use rustether_proto::negotiate::{is_web_console_request, ServerNegotiation};
+use rustether_proto::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
-use super::{admit, execute, own_addresses, record_login, rights_text, Admin};
+use super::{admit, execute, off_runtime, own_addresses, record_login, rights_text, Admin};
 use crate::transport::ServerTls;
 
 /// Time allowed for the rest of a request body to arrive.
@@ -306,7 +307,13 @@ pub(crate) async fn web_request(
             warn!("admin: {ip} JSON-RPC body of {body_len} bytes refused or cut off");
             return false;
         };
-        let answer = match parse_request(&body) {
+        // Parsing (up to 16 MiB of JSON) off the worker threads.
+        let Some(parsed) =
+            off_runtime("parsing a JSON-RPC body", move || parse_request(&body)).await
+        else {
+            return false;
+        };
+        let answer = match parsed {
             Ok(req) if mutates(&req.method) && !is_json_content_type(&head) => {
                 warn!(
                     "admin: {ip} JSON-RPC {} refused: a changing method needs Content-Type: application/json (got {:?})",
@@ -325,7 +332,7 @@ pub(crate) async fn web_request(
                 )
                 .await;
             }
-            Ok(req) => call(admin, &caller, ip, &via, &req).await,
+            Ok(req) => call(admin, &caller, ip, &via, req).await,
             Err(reject) => to_body(&reject.response()),
         };
         (answer, CONTENT_TYPE_POST)
@@ -348,7 +355,7 @@ pub(crate) async fn web_request(
                 )
                 .await;
             }
-            Some(req) => (call(admin, &caller, ip, &via, &req).await, CONTENT_TYPE_GET),
+            Some(req) => (call(admin, &caller, ip, &via, req).await, CONTENT_TYPE_GET),
             None => {
                 // SoftEther serves its API documentation page here.
                 nego.web_request_done(true);
@@ -412,23 +419,45 @@ async fn call(
     caller: &Caller,
     ip: std::net::IpAddr,
     via: &str,
-    req: &json::JsonRpcRequest,
+    req: json::JsonRpcRequest,
 ) -> Vec<u8> {
-    let pack = match try_from_json(&req.params) {
+    // JSON → PACK and the answer's PACK → JSON run off the worker threads:
+    // both grow with what an administrator sends or has stored.
+    let json::JsonRpcRequest { id, method, params } = req;
+    let Some(converted) =
+        off_runtime("converting JSON-RPC params", move || try_from_json(&params)).await
+    else {
+        return internal_error(&id);
+    };
+    let pack = match converted {
         Ok(p) => p,
         Err(e) => {
             warn!(
                 "admin JSON-RPC from {ip}: {} params refused: more PACK values than the body holds",
-                req.method.escape_debug()
+                method.escape_debug()
             );
-            return to_body(&error_response(&req.id, e, error_text(e)));
+            return to_body(&error_response(&id, e, error_text(e)));
         }
     };
-    let outcome = execute(admin, caller, ip, via, &req.method, pack).await;
-    to_body(&match &outcome.result {
-        Ok(out) => result_response(&req.id, to_json(out)),
-        Err(e) => error_response(&req.id, *e, error_text(*e)),
+    let outcome = execute(admin, caller, ip, via, &method, pack).await;
+    let answer_id = id.clone();
+    off_runtime("encoding a JSON-RPC answer", move || {
+        to_body(&match &outcome.result {
+            Ok(out) => result_response(&answer_id, to_json(out)),
+            Err(e) => error_response(&answer_id, *e, error_text(*e)),
+        })
     })
+    .await
+    .unwrap_or_else(|| internal_error(&id))
+}
+
+/// The answer body when converting a request or an answer failed.
+fn internal_error(id: &str) -> Vec<u8> {
+    to_body(&error_response(
+        id,
+        ErrorCode::INTERNAL_ERROR,
+        error_text(ErrorCode::INTERNAL_ERROR),
+    ))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 mod access;
 mod bridge;
+mod ca;
 mod group;
 mod hub;
 mod link;
@@ -225,6 +226,22 @@ impl AdminBackend for ServerBackend<'_> {
         list: &[rustether_proto::softether::access::AcEntry],
     ) -> Result<(), ErrorCode> {
         access::set_ac_list(self, hub, list)
+    }
+
+    fn add_ca(&mut self, req: &HubAddCa) -> Result<(), ErrorCode> {
+        ca::add_ca(self, req)
+    }
+
+    fn enum_ca(&mut self, hub: &str) -> Result<HubEnumCa, ErrorCode> {
+        ca::enum_ca(self, hub)
+    }
+
+    fn get_ca(&mut self, hub: &str, key: u32) -> Result<HubGetCa, ErrorCode> {
+        ca::get_ca(self, hub, key)
+    }
+
+    fn delete_ca(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
+        ca::delete_ca(self, hub, key)
     }
 
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
