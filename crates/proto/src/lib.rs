@@ -46,6 +46,7 @@ pub mod negotiate;
 pub mod pack;
 pub mod password;
 pub mod sha0;
+pub mod udpaccel;
 pub mod softether;
 pub mod watermark;
 
