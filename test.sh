@@ -31,11 +31,12 @@ cd "$(dirname "$0")"
 # ping → iputils-ping; setpriv, unshare, setsid → util-linux; timeout →
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
 # udhcpc (SecureNAT test) → busybox; chromium, chromedriver (web console
-# browser test) → chromium, chromium-driver).
+# browser test) → chromium, chromium-driver; nft (UDP acceleration test) →
+# nftables).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver
+    curl systemd build-essential busybox chromium chromium-driver nftables
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

@@ -223,7 +223,7 @@ pub async fn serve(
             let login = tokio::time::timeout_at(
                 deadline,
                 handle_login(
-                    &server, &gate, &mut slot, tls, nego, buf, login, peer, random,
+                    &server, &gate, &mut slot, tls, nego, buf, login, peer, local, random,
                 ),
             );
             if login.await.is_err() {
@@ -344,6 +344,7 @@ async fn handle_login(
     leftover: BytesMut,
     login: LoginRequest,
     peer: SocketAddr,
+    local: SocketAddr,
     random: [u8; 20],
 ) {
     let account = vpn_account(&login.hubname, &login.username);
@@ -422,8 +423,30 @@ async fn handle_login(
         msg: Vec::new(),
         policy: welcome_policy(&accepted.policy, &params),
     };
+    // UDP acceleration (`ServerAccept`): granted when the client asks
+    // (not with /DISABLEUDP) and the hub option DisableUdpAcceleration is
+    // off; the grant rides in the welcome.
+    let udp_disabled = server.with_config(|c| {
+        c.hubs
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(hub.name()))
+            .and_then(|h| h.raw.folder("Option"))
+            .and_then(|f| f.get_bool("DisableUdpAcceleration"))
+            .unwrap_or(false)
+    });
+    let udp = match &login.udp_accel {
+        Some(offer) if !udp_disabled => {
+            crate::udp::grant(offer, peer, local, params.use_encrypt)
+        }
+        _ => None,
+    };
+    let mut welcome_pack = welcome.to_pack();
+    if let Some((_, g)) = &udp {
+        g.add_to(&mut welcome_pack);
+    }
+    let udp = udp.map(|(path, _)| path);
     let mut out = Vec::new();
-    nego.write_pack_response(&welcome.to_pack(), &mut out);
+    nego.write_pack_response(&welcome_pack, &mut out);
     if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
         return;
     }
@@ -472,6 +495,7 @@ async fn handle_login(
             policy,
             limits: session::SessionLimits::from_policy(&accepted.policy),
             role: session::Role::Server,
+            udp,
         },
         first,
         server.shutdown_signal(),
@@ -485,6 +509,7 @@ async fn handle_login(
         encrypt = params.use_encrypt,
         compress = params.use_compress,
         half = params.half_connection,
+        udp_accel = s.udp.as_ref().map(|u| u.port).unwrap_or(0),
         "session established"
     );
 }

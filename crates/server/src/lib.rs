@@ -13,7 +13,8 @@
 //!    side, the pre-authentication budget (limits per source, deadline,
 //!    kept bytes), this machine's own addresses.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
-//!    burst reader), [`transport::reply_error`] and [`transport::linger`].
+//!    burst reader), [`transport::reply_error`] and [`transport::linger`];
+//!    [`udp`] — a session's UDP acceleration socket and counters.
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
 //!    [`listener::Acceptor`] and knows nothing of what they carry.
 //! 4. [`hub`] → [`session`] → [`client`] → [`cascade`], [`bridge`],
@@ -44,6 +45,7 @@ pub mod record_reader;
 pub mod tls;
 
 pub mod transport;
+pub mod udp;
 
 pub mod listener;
 
@@ -81,7 +83,7 @@ mod layering {
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
         &["clock", "tls", "record_reader", "preauth", "hostaddr"],
-        &["transport"],
+        &["transport", "udp"],
         &["listener"],
         &["hub"],
         &["session"],
