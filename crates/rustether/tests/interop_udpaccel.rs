@@ -99,15 +99,20 @@ fn jsonrpc(lab: &T1Lab, method: &str, params: Value) -> Result<Value> {
         .with_context(|| format!("{method}: no result: {v}"))
 }
 
-/// UDP counters of every session on hub DEFAULT (our server only).
-fn server_udp(lab: &T1Lab) -> Result<Vec<UdpCounters>> {
+/// Session names on hub DEFAULT.
+fn server_sessions(lab: &T1Lab) -> Result<Vec<String>> {
     let list = jsonrpc(lab, "EnumSession", json!({"HubName_str": HUB}))?;
-    let names: Vec<String> = list["SessionList"]
+    Ok(list["SessionList"]
         .as_array()
         .context("EnumSession: no SessionList")?
         .iter()
         .filter_map(|s| s["Name_str"].as_str().map(str::to_owned))
-        .collect();
+        .collect())
+}
+
+/// UDP counters of every session on hub DEFAULT (our server only).
+fn server_udp(lab: &T1Lab) -> Result<Vec<UdpCounters>> {
+    let names = server_sessions(lab)?;
     ensure!(names.len() == lab.clients.len(), "sessions: {names:?}");
     names
         .iter()
@@ -138,26 +143,38 @@ fn wait_server_udp(lab: &T1Lab, want: bool, timeout: Duration) -> Result<Vec<Udp
     }
 }
 
+/// Drops UDP between client `i` and the server, on the way in at both
+/// ends: client `i`'s namespace drops all UDP it receives, the server's
+/// namespace all UDP from client `i`. (Dropping on output would make the
+/// client's `sendto` fail, and the 5.01 client then ends the whole session:
+/// `UdpAccel->FatalError`, Session.c.)
 fn block_udp(lab: &T1Lab, i: usize) -> Result<()> {
-    let ns = lab.client_ns(i);
+    let from = rustether_testkit::t1::client_underlay(lab.clients[i].index).to_string();
     let t = BLOCK_TABLE;
-    ns.run("nft", &["add", "table", "inet", t], Duration::from_secs(10))?;
-    for (chain, hook) in [("in", "input"), ("out", "output")] {
-        let spec = format!("{{ type filter hook {hook} priority 0 ; }}");
-        ns.run("nft", &["add", "chain", "inet", t, chain, &spec], Duration::from_secs(10))?;
-        ns.run(
-            "nft",
-            &["add", "rule", "inet", t, chain, "meta", "l4proto", "udp", "drop"],
-            Duration::from_secs(10),
-        )?;
+    let spec = "{ type filter hook input priority 0 ; }";
+    let ten = Duration::from_secs(10);
+    for (ns, rule) in [
+        (lab.client_ns(i), vec!["meta", "l4proto", "udp", "drop"]),
+        (
+            &lab.topo.server,
+            vec!["ip", "saddr", from.as_str(), "meta", "l4proto", "udp", "drop"],
+        ),
+    ] {
+        ns.run("nft", &["add", "table", "inet", t], ten)?;
+        ns.run("nft", &["add", "chain", "inet", t, "in", spec], ten)?;
+        let mut args = vec!["add", "rule", "inet", t, "in"];
+        args.extend(rule);
+        ns.run("nft", &args, ten)?;
     }
     Ok(())
 }
 
-fn unblock_udp(lab: &T1Lab, i: usize) -> Result<()> {
-    lab.client_ns(i)
-        .run("nft", &["delete", "table", "inet", BLOCK_TABLE], Duration::from_secs(10))
-        .map(drop)
+fn unblock_udp(lab: &T1Lab, _i: usize) -> Result<()> {
+    let ten = Duration::from_secs(10);
+    for ns in [lab.client_ns(0), &lab.topo.server] {
+        ns.run("nft", &["delete", "table", "inet", BLOCK_TABLE], ten)?;
+    }
+    Ok(())
 }
 
 fn ping_ok(lab: &T1Lab, n: u32) -> Result<()> {
@@ -165,6 +182,30 @@ fn ping_ok(lab: &T1Lab, n: u32) -> Result<()> {
     let p = ping(lab.client_ns(0), dst, n, Duration::from_millis(200))?;
     ensure!(p.received == n, "ping -> {dst}: {p:?}");
     Ok(())
+}
+
+/// The T1 lab with the JSON-RPC API on (the counters are read through it).
+fn start_lab(kind: &ServerKind, opts: T1Options) -> Result<T1Lab> {
+    let mut lab = T1Lab::prepare("udpaccel", opts)?;
+    let r = (|| -> Result<()> {
+        let text = lab.config_spec().render()?;
+        let on = text.replace(
+            "bool DisableJsonRpcWebApi true",
+            "bool DisableJsonRpcWebApi false",
+        );
+        ensure!(on != text, "the testkit configuration must name DisableJsonRpcWebApi");
+        let file = lab.dir().join("udpaccel.config");
+        std::fs::write(&file, on)?;
+        lab.start_server_with_file(kind, &file)?;
+        lab.start_clients()?;
+        lab.connect_all()?;
+        lab.wait_inner_ping(0, 1, Duration::from_secs(20))
+    })();
+    if let Err(e) = r {
+        lab.keep_dir();
+        bail!("{e:#}\n{}", lab.diagnostics());
+    }
+    Ok(lab)
 }
 
 #[test]
@@ -180,7 +221,7 @@ fn udp_acceleration_with_the_real_client_and_fallback_to_tcp() {
         qos: false,
         ..T1Options::default()
     };
-    let mut lab = match T1Lab::start("udpaccel", &kind, opts) {
+    let mut lab = match start_lab(&kind, opts) {
         Ok(l) => l,
         Err(e) => panic!("{e:#}"),
     };
@@ -220,7 +261,15 @@ fn udp_acceleration_with_the_real_client_and_fallback_to_tcp() {
             );
         }
 
-        // UDP blocked in client 0's namespace: back to TCP, still working.
+        // UDP blocked between client 0 and the server: back to TCP, still
+        // working, on the same session.
+        let session_names = |lab: &T1Lab| -> Result<Vec<Option<String>>> {
+            lab.clients
+                .iter()
+                .map(|c| Ok(c.client.status(&c.account)?.get("Session Name").map(str::to_owned)))
+                .collect()
+        };
+        let sessions_before = session_names(lab)?;
         block_udp(lab, 0)?;
         let deadline = Instant::now() + Duration::from_secs(20);
         while client_udp_active(lab, 0)? != Some(false) {
@@ -253,6 +302,11 @@ fn udp_acceleration_with_the_real_client_and_fallback_to_tcp() {
                 "UDP bytes still arrive from the blocked client: {a:?} -> {b:?}"
             );
         }
+
+        ensure!(
+            session_names(lab)? == sessions_before,
+            "the sessions changed while UDP was blocked: {sessions_before:?}"
+        );
 
         // Unblocked: UDP is used again.
         unblock_udp(lab, 0)?;
