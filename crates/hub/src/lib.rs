@@ -20,6 +20,7 @@
 
 pub mod classify;
 pub mod frame;
+pub mod mss;
 mod hasher;
 mod mac;
 mod switch;

@@ -22,6 +22,7 @@
 //! | [`messages`] | hello, login, welcome, additional connect, errors | `src/Cedar/Protocol.c` |
 //! | [`negotiate`] | server and client state machines for steps 1–4 | `ServerDownloadSignature`, `HttpServerRecvEx`, `ClientConnect` |
 //! | [`block`] | data-phase block stream (frames, keep-alives, zlib) | `src/Cedar/Connection.c` |
+//! | [`udpaccel`] | UDP acceleration: grant elements, datagram codec v1/v2, liveness | `src/Cedar/UdpAccel.c` |
 //! | [`softether`] | SoftEther tables (policies) | `src/Cedar/Account.c` |
 //!
 //! A server connection runs: TLS (caller) → [`negotiate::ServerNegotiation`]

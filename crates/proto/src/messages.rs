@@ -626,8 +626,8 @@ impl Welcome {
     /// `session_key`, `session_key_32`, `timeout`, `max_connection`,
     /// `use_encrypt`, `use_compress`, `half_connection`, `qos`, `vlan_id`,
     /// `Msg`, `policy:*`, and `enable_udp_recovery`, `is_azure_session`,
-    /// `suppress_client_update_notification` as 0. UDP acceleration is not
-    /// offered (its elements are omitted, §9).
+    /// `suppress_client_update_notification` as 0. A UDP acceleration grant
+    /// is added by the caller ([`crate::udpaccel::ServerOffer::add_to`], §9).
     pub fn to_pack(&self) -> Pack {
         let mut p = Pack::new();
         p.add_str("session_name", &self.session_name)

@@ -557,6 +557,18 @@ impl UdpAccel {
         &self.stats
     }
 
+    /// The TCP MSS that keeps a full segment in one unfragmented datagram
+    /// (`UdpAccelCalcMss`): 1454 (`MTU_FOR_PPPOE`) minus IP (20, IPv6 40) and
+    /// UDP (8) headers, the 20-byte IV and zero block unless plaintext
+    /// (SoftEther counts the v1 sizes for v2 too), our header (23), and
+    /// Ethernet, IPv4 and TCP headers of the inner frame (54): 1309 for
+    /// encrypted IPv4.
+    pub fn mss(&self) -> u16 {
+        let ip = if self.peer.is_ipv6() { 40 } else { 20 };
+        let crypto = if matches!(self.crypto, Crypto::Plain) { 0 } else { 2 * IV_V1_LEN };
+        (1454 - ip - 8 - crypto - HEADER_LEN - 54) as u16
+    }
+
     /// The cipher as SoftEther names it in `ProtocolDetails`.
     pub fn cipher_name(&self) -> &'static str {
         match self.crypto {

@@ -245,6 +245,13 @@ fn udp_acceleration_with_the_real_client_and_fallback_to_tcp() {
         )?;
         ensure!(r.mbps > 0.0, "iperf3 over UDP acceleration: {r:?}");
         eprintln!("iperf3 with UDP acceleration: {:.1} Mbit/s", r.mbps);
+        // Kernel UDP counters (RcvbufErrors = datagrams lost to full
+        // socket buffers), for diagnosis.
+        for ns in [&lab.topo.server, lab.client_ns(0), lab.client_ns(1)] {
+            let snmp = ns.run("cat", &["/proc/net/snmp"], Duration::from_secs(10))?;
+            let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+            eprintln!("{}: {}", ns.name(), udp.join(" | "));
+        }
         if let Some(before) = &before {
             let after = server_udp(lab)?;
             let grown = |f: fn(&UdpCounters) -> u64| {

@@ -426,20 +426,26 @@ async fn handle_login(
     // UDP acceleration (`ServerAccept`): granted when the client asks
     // (not with /DISABLEUDP) and the hub option DisableUdpAcceleration is
     // off; the grant rides in the welcome.
-    let udp_disabled = server.with_config(|c| {
-        c.hubs
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(hub.name()))
-            .and_then(|h| h.raw.folder("Option"))
-            .and_then(|f| f.get_bool("DisableUdpAcceleration"))
-            .unwrap_or(false)
-    });
+    let hub_option = |name: &str| {
+        server.with_config(|c| {
+            c.hubs
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(hub.name()))
+                .and_then(|h| h.raw.folder("Option"))
+                .and_then(|f| f.get_bool(name))
+                .unwrap_or(false)
+        })
+    };
     let udp = match &login.udp_accel {
-        Some(offer) if !udp_disabled => {
+        Some(offer) if !hub_option("DisableUdpAcceleration") => {
             crate::udp::grant(offer, peer, local, params.use_encrypt)
         }
         _ => None,
     };
+    let udp = udp.map(|(mut path, g)| {
+        path.clamp_mss = !hub_option("DisableAdjustTcpMss");
+        (path, g)
+    });
     let mut welcome_pack = welcome.to_pack();
     if let Some((_, g)) = &udp {
         g.add_to(&mut welcome_pack);

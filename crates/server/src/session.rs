@@ -431,7 +431,10 @@ pub fn spawn(
         stop: Notify::new(),
         stopping: AtomicBool::new(false),
         role: start.role,
-        udp: start.udp.as_ref().map(crate::udp::info_for),
+        udp: start
+            .udp
+            .as_ref()
+            .map(|p| crate::udp::info_for(p, p.clamp_mss)),
         ended: Notify::new(),
         ended_flag: AtomicBool::new(false),
     });
@@ -483,6 +486,22 @@ async fn udp_readable(sock: Option<&tokio::net::UdpSocket>) {
     match sock {
         Some(s) if s.readable().await.is_ok() => {}
         _ => std::future::pending().await,
+    }
+}
+
+/// Lowers the TCP MSS of SYN frames to and from a session with UDP
+/// acceleration (SoftEther Hub.c, `AdjustTcpMssL2` with `UdpAccelMss`), so
+/// that segments fit one datagram. Only SYNs are copied.
+fn clamp_mss(s: &Session, batch: &mut [Bytes]) {
+    let Some(mss) = s.udp.as_ref().map(|u| u.mss).filter(|m| *m != 0) else {
+        return;
+    };
+    for f in batch.iter_mut() {
+        if rustether_hub::mss::needs_mss_clamp(f, mss) {
+            let mut m = BytesMut::from(&f[..]);
+            rustether_hub::mss::clamp_tcp_mss(&mut m, mss);
+            *f = m.freeze();
+        }
     }
 }
 
@@ -615,6 +634,7 @@ impl SessionTask {
                             Err(_) => break,
                         }
                     }
+                    clamp_mss(&s, &mut batch);
                     if let Some(b) = download.as_mut() {
                         let n = shape(b, &mut batch);
                         if n > 0 { s.shaped_frames.fetch_add(n, Ordering::Relaxed); }
@@ -679,6 +699,7 @@ impl SessionTask {
                         }
                     }
                     s.recv_bytes.fetch_add(bytes, Ordering::Relaxed);
+                    clamp_mss(&s, &mut udp_batch);
                     if let Some(b) = &s.upload {
                         let n = shape(&mut b.lock(), &mut udp_batch);
                         if n > 0 { s.shaped_frames.fetch_add(n, Ordering::Relaxed); }
@@ -814,6 +835,7 @@ async fn read_loop(
                     Err(e) => return Err(format!("bad block stream: {e}")),
                 }
             }
+            clamp_mss(&s, &mut batch);
             if let Some(b) = &s.upload {
                 let n = shape(&mut b.lock(), &mut batch);
                 if n > 0 {

@@ -22,6 +22,9 @@ pub struct UdpPath {
     pub sock: tokio::net::UdpSocket,
     /// Protocol state.
     pub accel: UdpAccel,
+    /// Clamp the TCP MSS of SYNs (`false` under the hub option
+    /// `DisableAdjustTcpMss`).
+    pub clamp_mss: bool,
 }
 
 impl std::fmt::Debug for UdpPath {
@@ -39,6 +42,9 @@ pub struct UdpInfo {
     pub version: u32,
     /// The server's UDP port of this session.
     pub port: u16,
+    /// TCP MSS clamped on SYNs to and from the session (0 = not clamped,
+    /// hub option `DisableAdjustTcpMss`).
+    pub mss: u16,
     /// `RC4`, `ChaCha20-Poly1305` or `None`.
     pub cipher: &'static str,
     /// Frames go over UDP now.
@@ -66,12 +72,29 @@ impl UdpInfo {
         self.dropped.store(st.dropped, Ordering::Relaxed);
     }
 
-    /// SoftEther's `ProtocolDetails` fragment (`UDPAccel_Ver=2
-    /// ChaCha20-Poly1305 UDPAccel_MSS=…` in `ServerAccept`; the MSS is not
-    /// reported, RustEther does not clamp it).
+    /// SoftEther's `ProtocolDetails` fragment (`ServerAccept`).
     pub fn protocol_details(&self) -> String {
-        format!("UDPAccel_Ver={} {}", self.version, self.cipher)
+        format!(
+            "UDPAccel_Ver={} {} UDPAccel_MSS={}",
+            self.version, self.cipher, self.mss
+        )
     }
+}
+
+/// Socket buffer size asked for in both directions (SoftEther
+/// `UDP_MAX_BUFFER_SIZE`, `NewUDPEx2`); the kernel caps it at
+/// `net.core.rmem_max`/`wmem_max`. With the default 208 KiB a burst of the
+/// inner TCP overflows the receive buffer and throughput collapses.
+pub const UDP_BUFFER_SIZE: usize = 11_911_168;
+
+fn bind_at(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer still works.
+    let _ = s.set_recv_buffer_size(UDP_BUFFER_SIZE);
+    let _ = s.set_send_buffer_size(UDP_BUFFER_SIZE);
+    s.bind(&addr.into())?;
+    Ok(s.into())
 }
 
 /// Binds a UDP socket on `ip` at a free port of 40000–44999, scanning from
@@ -81,11 +104,11 @@ fn bind(ip: IpAddr) -> std::io::Result<std::net::UdpSocket> {
     let start = rand::thread_rng().gen_range(0..n);
     for i in 0..n {
         let port = *SERVER_PORTS.start() + ((start + i) % n) as u16;
-        if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
+        if let Ok(s) = bind_at(SocketAddr::new(ip, port)) {
             return Ok(s);
         }
     }
-    std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
+    bind_at(SocketAddr::new(ip, 0))
 }
 
 /// Grants `offer` (server side of `ServerAccept`): a socket on the login
@@ -129,13 +152,15 @@ pub fn grant(
     };
     let (accel, grant) = UdpAccel::server(offer, peer_ip, bound, encrypt, &mut rand::thread_rng());
     debug!(%peer, port = bound.port(), version = grant.version, "UDP acceleration granted");
-    Some((UdpPath { sock, accel }, grant))
+    Some((UdpPath { sock, accel, clamp_mss: true }, grant))
 }
 
-/// The info record for a granted path.
-pub fn info_for(path: &UdpPath) -> UdpInfo {
+/// The info record for a granted path; `clamp_mss` false under the hub
+/// option `DisableAdjustTcpMss`.
+pub fn info_for(path: &UdpPath, clamp_mss: bool) -> UdpInfo {
     UdpInfo {
         version: path.accel.version(),
+        mss: if clamp_mss { path.accel.mss() } else { 0 },
         port: path.sock.local_addr().map(|a| a.port()).unwrap_or(0),
         cipher: path.accel.cipher_name(),
         ..UdpInfo::default()

@@ -139,6 +139,7 @@ fn frames_round_trip_in_every_mode() {
             assert_eq!(c.receive(&mut out, addr(SERVER), 100).unwrap(), Received::Frame(Cow::Borrowed(&frame[..])));
         }
         assert_eq!(s.stats().recv_frames, 4);
+        assert_eq!(s.mss(), if enc { 1309 } else { 1349 });
         assert_eq!(s.stats().sent_frames, 4);
     }
 }
