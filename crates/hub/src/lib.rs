@@ -20,9 +20,9 @@
 
 pub mod classify;
 pub mod frame;
-pub mod mss;
 mod hasher;
 mod mac;
+pub mod mss;
 mod switch;
 
 pub use mac::{MacAddr, ParseMacError};

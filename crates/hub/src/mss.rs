@@ -176,7 +176,12 @@ mod tests {
 
     #[test]
     fn leaves_other_frames_alone() {
-        for (flags, mss, limit) in [(0x10, 1460, 1309), (0x06, 1460, 1309), (0x02, 1200, 1309), (0x0a, 1460, 1309)] {
+        for (flags, mss, limit) in [
+            (0x10, 1460, 1309),
+            (0x06, 1460, 1309),
+            (0x02, 1200, 1309),
+            (0x0a, 1460, 1309),
+        ] {
             let mut f = syn_v4(flags, mss);
             let before = f.clone();
             assert!(!clamp_tcp_mss(&mut f, limit));

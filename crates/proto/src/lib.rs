@@ -47,8 +47,8 @@ pub mod negotiate;
 pub mod pack;
 pub mod password;
 pub mod sha0;
-pub mod udpaccel;
 pub mod softether;
+pub mod udpaccel;
 pub mod watermark;
 
 pub use pack::{Element, Pack, PackError, PackLimits, Value, ValueType};

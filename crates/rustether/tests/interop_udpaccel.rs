@@ -49,7 +49,9 @@ fn server_under_test() -> ServerKind {
 fn client_udp_active(lab: &T1Lab, i: usize) -> Result<Option<bool>> {
     let c = &lab.clients[i];
     let st = c.client.status(&c.account)?;
-    Ok(st.get("UDP Acceleration is Active").map(|v| v.trim() == "Yes"))
+    Ok(st
+        .get("UDP Acceleration is Active")
+        .map(|v| v.trim() == "Yes"))
 }
 
 /// Polls until every lab client reports UDP acceleration `want`.
@@ -79,15 +81,24 @@ struct UdpCounters {
 }
 
 fn jsonrpc(lab: &T1Lab, method: &str, params: Value) -> Result<Value> {
-    let body = json!({"jsonrpc": "2.0", "id": "rt", "method": method, "params": params}).to_string();
+    let body =
+        json!({"jsonrpc": "2.0", "id": "rt", "method": method, "params": params}).to_string();
     let url = format!("https://{SERVER_ADDR}:{PORT}/api/");
     let ns = &lab.topo.server;
     let out = run(
         &mut ns.command(
             "curl",
             &[
-                "-sk", "-m", "20", "-H", "X-VPNADMIN-PASSWORD: x", "-H",
-                "Content-Type: application/json", "--data-binary", &body, &url,
+                "-sk",
+                "-m",
+                "20",
+                "-H",
+                "X-VPNADMIN-PASSWORD: x",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &body,
+                &url,
             ],
         ),
         Duration::from_secs(30),
@@ -117,10 +128,16 @@ fn server_udp(lab: &T1Lab) -> Result<Vec<UdpCounters>> {
     names
         .iter()
         .map(|n| {
-            let s = jsonrpc(lab, "GetSessionStatus", json!({"HubName_str": HUB, "Name_str": n}))?;
+            let s = jsonrpc(
+                lab,
+                "GetSessionStatus",
+                json!({"HubName_str": HUB, "Name_str": n}),
+            )?;
             let u = |k: &str| s[k].as_u64().unwrap_or(0);
             Ok(UdpCounters {
-                enabled: s["IsUdpAccelerationEnabled_bool"].as_bool().unwrap_or(false),
+                enabled: s["IsUdpAccelerationEnabled_bool"]
+                    .as_bool()
+                    .unwrap_or(false),
                 in_use: s["IsUsingUdpAcceleration_bool"].as_bool().unwrap_or(false),
                 sent: u("UdpAccelSendBytes_u64"),
                 recv: u("UdpAccelRecvBytes_u64"),
@@ -157,7 +174,15 @@ fn block_udp(lab: &T1Lab, i: usize) -> Result<()> {
         (lab.client_ns(i), vec!["meta", "l4proto", "udp", "drop"]),
         (
             &lab.topo.server,
-            vec!["ip", "saddr", from.as_str(), "meta", "l4proto", "udp", "drop"],
+            vec![
+                "ip",
+                "saddr",
+                from.as_str(),
+                "meta",
+                "l4proto",
+                "udp",
+                "drop",
+            ],
         ),
     ] {
         ns.run("nft", &["add", "table", "inet", t], ten)?;
@@ -193,7 +218,10 @@ fn start_lab(kind: &ServerKind, opts: T1Options) -> Result<T1Lab> {
             "bool DisableJsonRpcWebApi true",
             "bool DisableJsonRpcWebApi false",
         );
-        ensure!(on != text, "the testkit configuration must name DisableJsonRpcWebApi");
+        ensure!(
+            on != text,
+            "the testkit configuration must name DisableJsonRpcWebApi"
+        );
         let file = lab.dir().join("udpaccel.config");
         std::fs::write(&file, on)?;
         lab.start_server_with_file(kind, &file)?;

@@ -524,7 +524,12 @@ fn note_udp(s: &Session, a: &UdpAccel, ready: bool) {
 /// Sends `data` to `to` and, if given, `also`; errors (ICMP unreachable
 /// reported on the socket, full buffers) are the path going down, which
 /// the keep-alive timeout detects.
-async fn udp_send(sock: &tokio::net::UdpSocket, data: &[u8], to: SocketAddr, also: Option<SocketAddr>) {
+async fn udp_send(
+    sock: &tokio::net::UdpSocket,
+    data: &[u8],
+    to: SocketAddr,
+    also: Option<SocketAddr>,
+) {
     if data.is_empty() {
         return;
     }

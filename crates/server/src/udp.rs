@@ -29,7 +29,9 @@ pub struct UdpPath {
 
 impl std::fmt::Debug for UdpPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UdpPath").field("accel", &self.accel).finish()
+        f.debug_struct("UdpPath")
+            .field("accel", &self.accel)
+            .finish()
     }
 }
 
@@ -152,7 +154,14 @@ pub fn grant(
     };
     let (accel, grant) = UdpAccel::server(offer, peer_ip, bound, encrypt, &mut rand::thread_rng());
     debug!(%peer, port = bound.port(), version = grant.version, "UDP acceleration granted");
-    Some((UdpPath { sock, accel, clamp_mss: true }, grant))
+    Some((
+        UdpPath {
+            sock,
+            accel,
+            clamp_mss: true,
+        },
+        grant,
+    ))
 }
 
 /// The info record for a granted path; `clamp_mss` false under the hub

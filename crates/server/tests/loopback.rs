@@ -686,5 +686,8 @@ async fn udp_acceleration_is_granted_only_when_asked() {
     assert!(SERVER_PORTS.contains(&udp.port), "port {}", udp.port);
     assert_eq!(udp.version, 2);
     assert_eq!(udp.mss, 1309);
-    assert!(by_name(&wb.session_name).udp.is_none(), "not asked, not granted");
+    assert!(
+        by_name(&wb.session_name).udp.is_none(),
+        "not asked, not granted"
+    );
 }

@@ -75,7 +75,10 @@ fn decodes_independent_vectors() {
             let mut a = UdpAccel::new(&vector_params(version), &mut rng);
             let mut buf = hex(dg);
             buf[i] ^= 0x01;
-            assert!(a.receive(&mut buf, addr("10.9.9.9:1"), 6000).is_err(), "v{version} byte {i}");
+            assert!(
+                a.receive(&mut buf, addr("10.9.9.9:1"), 6000).is_err(),
+                "v{version} byte {i}"
+            );
             assert_eq!(a.peer(), addr("10.0.0.2:5000"));
             assert_eq!(a.last_recv_your_tick, 0);
         }
@@ -133,10 +136,17 @@ fn frames_round_trip_in_every_mode() {
                 assert!(!out.windows(len.min(16)).any(|w| w == &frame[..len.min(16)]) || len == 1);
             }
             let got = s.receive(&mut out, addr(CLIENT), 100).unwrap();
-            assert_eq!(got, Received::Frame(Cow::Borrowed(&frame[..])), "v{v} enc={enc} len={len}");
+            assert_eq!(
+                got,
+                Received::Frame(Cow::Borrowed(&frame[..])),
+                "v{v} enc={enc} len={len}"
+            );
             let to = s.encode(&frame, false, 100, &mut rng, &mut out);
             assert_eq!(to, addr(CLIENT));
-            assert_eq!(c.receive(&mut out, addr(SERVER), 100).unwrap(), Received::Frame(Cow::Borrowed(&frame[..])));
+            assert_eq!(
+                c.receive(&mut out, addr(SERVER), 100).unwrap(),
+                Received::Frame(Cow::Borrowed(&frame[..]))
+            );
         }
         assert_eq!(s.stats().recv_frames, 4);
         assert_eq!(s.mss(), if enc { 1309 } else { 1349 });
@@ -154,10 +164,16 @@ fn compressed_payloads_inflate() {
     let z = z.finish().unwrap();
     let mut out = Vec::new();
     c.encode(&z, true, 10, &mut rng, &mut out);
-    assert_eq!(s.receive(&mut out, addr(CLIENT), 10).unwrap(), Received::Frame(Cow::Owned(frame)));
+    assert_eq!(
+        s.receive(&mut out, addr(CLIENT), 10).unwrap(),
+        Received::Frame(Cow::Owned(frame))
+    );
     // A compressed payload that does not inflate is dropped.
     c.encode(b"not zlib", true, 10, &mut rng, &mut out);
-    assert_eq!(s.receive(&mut out, addr(CLIENT), 10), Err(DropReason::Compression));
+    assert_eq!(
+        s.receive(&mut out, addr(CLIENT), 10),
+        Err(DropReason::Compression)
+    );
 }
 
 #[test]
@@ -168,7 +184,10 @@ fn path_is_used_after_ten_stable_seconds_dropped_after_silence_and_reused() {
     // Keep-alives every 500 ms.
     while t < REQUIRE_CONTINUOUS_MS {
         exchange(&mut s, &mut c, &mut rng, t);
-        assert!(!s.is_send_ready(t), "not before 10 s of stable reception ({t})");
+        assert!(
+            !s.is_send_ready(t),
+            "not before 10 s of stable reception ({t})"
+        );
         t += 500;
     }
     while t <= REQUIRE_CONTINUOUS_MS + 1000 {
@@ -198,7 +217,13 @@ fn path_is_used_after_ten_stable_seconds_dropped_after_silence_and_reused() {
 fn keepalives_follow_the_interval_and_probe_the_reported_address() {
     let mut rng = StdRng::seed_from_u64(3);
     let offer = ClientOffer::new(&mut rng, IpAddr::from([192, 168, 1, 5]), 5000);
-    let (mut s, _) = UdpAccel::server(&offer, IpAddr::from([10, 0, 0, 2]), addr(SERVER), true, &mut rng);
+    let (mut s, _) = UdpAccel::server(
+        &offer,
+        IpAddr::from([10, 0, 0, 2]),
+        addr(SERVER),
+        true,
+        &mut rng,
+    );
     let mut out = Vec::new();
     let (to, also) = s.poll_keepalive(1, &mut rng, &mut out).unwrap();
     assert_eq!(to, addr("10.0.0.2:5000"));
@@ -221,8 +246,10 @@ fn forged_and_replayed_datagrams_do_not_move_the_peer() {
     assert_eq!(s.peer(), addr(CLIENT));
     // Replay of an older (or the same) datagram from elsewhere: the frame
     // is accepted as in SoftEther, the address is not.
-    s.receive(&mut old.clone(), addr("6.6.6.6:6"), 2001).unwrap();
-    s.receive(&mut newer.clone(), addr("6.6.6.6:6"), 2001).unwrap();
+    s.receive(&mut old.clone(), addr("6.6.6.6:6"), 2001)
+        .unwrap();
+    s.receive(&mut newer.clone(), addr("6.6.6.6:6"), 2001)
+        .unwrap();
     assert_eq!(s.peer(), addr(CLIENT));
     // Random bytes of every length: dropped.
     let before = *s.stats();
@@ -242,7 +269,10 @@ fn forged_and_replayed_datagrams_do_not_move_the_peer() {
     let mut late = Vec::new();
     c.encode(b"y", false, 40_000, &mut rng, &mut late);
     s.receive(&mut late, addr(CLIENT), 40_000).unwrap();
-    assert_eq!(s.receive(&mut ancient, addr(CLIENT), 40_000), Err(DropReason::Stale));
+    assert_eq!(
+        s.receive(&mut ancient, addr(CLIENT), 40_000),
+        Err(DropReason::Stale)
+    );
 }
 
 #[test]
@@ -257,11 +287,17 @@ fn wrong_cookie_or_key_is_dropped() {
     let mut p = vector_params(2);
     p.my_cookie = 1;
     let mut a = UdpAccel::new(&p, &mut rng);
-    assert_eq!(a.receive(&mut hex(V2_DATAGRAM), addr(CLIENT), 6000), Err(DropReason::Cookie));
+    assert_eq!(
+        a.receive(&mut hex(V2_DATAGRAM), addr(CLIENT), 6000),
+        Err(DropReason::Cookie)
+    );
     let mut p = vector_params(2);
     p.your_key_v2[0] ^= 1;
     let mut a = UdpAccel::new(&p, &mut rng);
-    assert_eq!(a.receive(&mut hex(V2_DATAGRAM), addr(CLIENT), 6000), Err(DropReason::Auth));
+    assert_eq!(
+        a.receive(&mut hex(V2_DATAGRAM), addr(CLIENT), 6000),
+        Err(DropReason::Auth)
+    );
 }
 
 #[test]
@@ -272,19 +308,34 @@ fn offers_are_read_as_softether_reads_them() {
     assert!(ClientOffer::from_login_pack(&p).is_none());
     offer.add_to(&mut p);
     p.add_int("udp_acceleration_client_port", 0);
-    assert!(ClientOffer::from_login_pack(&p).is_none(), "port 0 declines");
+    assert!(
+        ClientOffer::from_login_pack(&p).is_none(),
+        "port 0 declines"
+    );
     p.add_int("udp_acceleration_client_port", 70_000);
     assert!(ClientOffer::from_login_pack(&p).is_none());
     p.add_int("udp_acceleration_client_port", 5000);
     p.add_bool("use_udp_acceleration", false);
-    assert!(ClientOffer::from_login_pack(&p).is_none(), "/DISABLEUDP sends no request");
+    assert!(
+        ClientOffer::from_login_pack(&p).is_none(),
+        "/DISABLEUDP sends no request"
+    );
     p.add_bool("use_udp_acceleration", true);
     p.add_int("udp_acceleration_max_version", 0);
     p.add_data("udp_acceleration_client_key_v2", &[1; 5]);
     let o = ClientOffer::from_login_pack(&p).unwrap();
     assert_eq!(o.max_version, 1);
-    assert_eq!(*o.key_v2, [0; KEY_V2_LEN], "wrong-size key reads as zero (PackGetData2)");
-    let (_, grant) = UdpAccel::server(&o, IpAddr::from([10, 0, 0, 2]), addr(SERVER), true, &mut rng);
+    assert_eq!(
+        *o.key_v2, [0; KEY_V2_LEN],
+        "wrong-size key reads as zero (PackGetData2)"
+    );
+    let (_, grant) = UdpAccel::server(
+        &o,
+        IpAddr::from([10, 0, 0, 2]),
+        addr(SERVER),
+        true,
+        &mut rng,
+    );
     assert_eq!(grant.version, 1);
     assert_ne!(grant.server_cookie, 0);
     assert_ne!(grant.client_cookie, 0);
