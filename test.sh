@@ -32,11 +32,12 @@ cd "$(dirname "$0")"
 # coreutils; systemd-analyze → systemd; modprobe → kmod; mount → mount;
 # udhcpc, nslookup, httpd (SecureNAT test) → busybox; dnsmasq (SecureNAT
 # test's DNS server) → dnsmasq-base; chromium, chromedriver (web console
-# browser test) → chromium, chromium-driver; openssl (certificate test) → openssl).
+# browser test) → chromium, chromium-driver; openssl (certificate test) → openssl;
+# nft (UDP acceleration test) → nftables).
 TEST_PKGS=(
     softether-vpnclient softether-vpncmd softether-vpnserver softether-vpnbridge
     iperf3 iproute2 iputils-ping procps util-linux mount ethtool kmod coreutils
-    curl systemd build-essential busybox chromium chromium-driver openvpn dnsmasq-base openssl
+    curl systemd build-essential busybox chromium chromium-driver openvpn dnsmasq-base openssl nftables
 )
 
 say() { printf '==== test.sh: %s\n' "$*"; }

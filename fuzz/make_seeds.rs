@@ -143,6 +143,13 @@ fn main() {
         write("block_decoder", name, &with_prefix(&[flag], &out));
     }
 
+    // UDP acceleration: mode byte (bit 0 = v2, bit 1 = plaintext) and a
+    // frame the target also round-trips.
+    for (name, mode) in [("v1", 0u8), ("v2", 1), ("plain", 2)] {
+        let frame: Vec<u8> = (0..60u8).collect();
+        write("udpaccel_datagram", name, &with_prefix(&[mode], &frame));
+    }
+
     // Admin RPC frames as vpncmd sends them after login.
     let mut frames = BytesMut::new();
     for (function, params) in [

@@ -1,7 +1,7 @@
 //! rustether-bench: side-by-side benchmarks of our server and the real
 //! SoftEther vpnserver, in the same run, on the same namespace topology.
 //!
-//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt]`
+//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt,udpaccel]`
 //! prints one JSON line per (variant, server) on stdout and a table with
 //! the ratio ours/SoftEther on stderr. Needs root. Modes are subcommands;
 //! new ones (e.g. control-plane `load`) get their own module-level function.
@@ -147,6 +147,9 @@ enum Variant {
     Maxtcp8,
     /// Encryption off (AccountEncryptDisable).
     Noencrypt,
+    /// UDP acceleration allowed (`/DISABLEUDP:no`); measured once both
+    /// clients report it active (docs/udp-acceleration.md).
+    Udpaccel,
 }
 
 impl Variant {
@@ -155,6 +158,7 @@ impl Variant {
             Variant::Default => "default",
             Variant::Maxtcp8 => "maxtcp8",
             Variant::Noencrypt => "noencrypt",
+            Variant::Udpaccel => "udpaccel",
         }
     }
 
@@ -164,6 +168,7 @@ impl Variant {
             Variant::Default => {}
             Variant::Maxtcp8 => o.max_tcp = 8,
             Variant::Noencrypt => o.encrypt = false,
+            Variant::Udpaccel => o.udp_accel = true,
         }
         o
     }
@@ -321,6 +326,26 @@ fn measure_t1(
     let want = lab.expected_tcp_connections();
     for i in 0..lab.clients.len() {
         lab.wait_tcp_connections(i, want, Duration::from_secs(30))?;
+    }
+    if v == Variant::Udpaccel {
+        // The client uses UDP only after 10 s of steady datagrams.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for c in &lab.clients {
+            loop {
+                let st = c.client.status(&c.account)?;
+                if st.get("UDP Acceleration is Active").map(str::trim) == Some("Yes") {
+                    break;
+                }
+                if std::time::Instant::now() >= deadline {
+                    anyhow::bail!(
+                        "{}: UDP acceleration did not become active",
+                        c.client.label()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        log("UDP acceleration active on both clients");
     }
     let (src, dst) = (lab.clients[0].inner, lab.clients[1].inner);
     wait_ping(lab.client_ns(0), dst, Duration::from_secs(15))?;

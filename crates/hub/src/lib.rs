@@ -23,6 +23,7 @@ pub mod classify;
 pub mod frame;
 mod hasher;
 mod mac;
+pub mod mss;
 mod switch;
 
 pub use mac::{MacAddr, ParseMacError};

@@ -217,7 +217,7 @@ impl BlockDecoder {
 
 /// Inflates one zlib stream into at most 1600 bytes (`Uncompress`,
 /// `src/Mayaqua/Memory.c`); `None` (and a counter) when it cannot.
-fn inflate(
+pub(crate) fn inflate(
     z: &mut Decompress,
     scratch: &mut [u8; MAX_PACKET_SIZE + 1],
     input: &[u8],

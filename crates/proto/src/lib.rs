@@ -22,6 +22,7 @@
 //! | [`messages`] | hello, login, welcome, additional connect, errors | `src/Cedar/Protocol.c` |
 //! | [`negotiate`] | server and client state machines for steps 1–4 | `ServerDownloadSignature`, `HttpServerRecvEx`, `ClientConnect` |
 //! | [`block`] | data-phase block stream (frames, keep-alives, zlib) | `src/Cedar/Connection.c` |
+//! | [`udpaccel`] | UDP acceleration: grant elements, datagram codec v1/v2, liveness | `src/Cedar/UdpAccel.c` |
 //! | [`softether`] | SoftEther tables (policies) | `src/Cedar/Account.c` |
 //!
 //! A server connection runs: TLS (caller) → [`negotiate::ServerNegotiation`]
@@ -47,6 +48,7 @@ pub mod pack;
 pub mod password;
 pub mod sha0;
 pub mod softether;
+pub mod udpaccel;
 pub mod watermark;
 
 pub use pack::{Element, Pack, PackError, PackLimits, Value, ValueType};

@@ -265,6 +265,10 @@ pub struct LoginRequest {
     pub unique_id: Option<[u8; SHA0_LEN]>,
     /// INT `client_id`.
     pub client_id: u32,
+    /// The UDP acceleration request (`use_udp_acceleration` and the
+    /// `udp_acceleration_client_*` elements), if any; `None` also for the
+    /// 5.01 client started with `/DISABLEUDP` or `NoUdpAcceleration`.
+    pub udp_accel: Option<crate::udpaccel::ClientOffer>,
 }
 
 impl LoginRequest {
@@ -293,6 +297,7 @@ impl LoginRequest {
             qos: false,
             require_bridge_routing_mode: true,
             require_monitor_mode: false,
+            udp_accel: None,
             unique_id: Some(unique_id),
             client_id: 0,
         }
@@ -332,6 +337,9 @@ impl LoginRequest {
         if let Some(id) = &self.unique_id {
             p.add_data("unique_id", id);
         }
+        if let Some(u) = &self.udp_accel {
+            u.add_to(&mut p);
+        }
         p
     }
 
@@ -358,6 +366,7 @@ impl LoginRequest {
             require_monitor_mode: p.get_bool("require_monitor_mode"),
             unique_id: data20(p, "unique_id"),
             client_id: p.get_int("client_id").unwrap_or(0),
+            udp_accel: crate::udpaccel::ClientOffer::from_login_pack(p),
         })
     }
 }
@@ -617,8 +626,8 @@ impl Welcome {
     /// `session_key`, `session_key_32`, `timeout`, `max_connection`,
     /// `use_encrypt`, `use_compress`, `half_connection`, `qos`, `vlan_id`,
     /// `Msg`, `policy:*`, and `enable_udp_recovery`, `is_azure_session`,
-    /// `suppress_client_update_notification` as 0. UDP acceleration is not
-    /// offered (its elements are omitted, §9).
+    /// `suppress_client_update_notification` as 0. A UDP acceleration grant
+    /// is added by the caller ([`crate::udpaccel::ServerOffer::add_to`], §9).
     pub fn to_pack(&self) -> Pack {
         let mut p = Pack::new();
         p.add_str("session_name", &self.session_name)

@@ -304,6 +304,7 @@ async fn connect_and_run(
             policy: rustether_hub::SessionPolicy::default(),
             limits: session::SessionLimits::default(),
             role: session::Role::Client,
+            udp: None,
         },
         NewConnection {
             stream,

@@ -268,7 +268,7 @@ pub async fn serve(
             let login = tokio::time::timeout_at(
                 deadline,
                 handle_login(
-                    &server, &gate, &mut slot, tls, nego, buf, login, peer, random,
+                    &server, &gate, &mut slot, tls, nego, buf, login, peer, local, random,
                 ),
             );
             if login.await.is_err() {
@@ -389,6 +389,7 @@ async fn handle_login(
     leftover: BytesMut,
     login: LoginRequest,
     peer: SocketAddr,
+    local: SocketAddr,
     random: [u8; 20],
 ) {
     let account = vpn_account(&login.hubname, &login.username);
@@ -475,8 +476,36 @@ async fn handle_login(
         }),
         policy: welcome_policy(&accepted.policy, &params),
     };
+    // UDP acceleration (`ServerAccept`): granted when the client asks
+    // (not with /DISABLEUDP) and the hub option DisableUdpAcceleration is
+    // off; the grant rides in the welcome.
+    let hub_option = |name: &str| {
+        server.with_config(|c| {
+            c.hubs
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(hub.name()))
+                .and_then(|h| h.raw.folder("Option"))
+                .and_then(|f| f.get_bool(name))
+                .unwrap_or(false)
+        })
+    };
+    let udp = match &login.udp_accel {
+        Some(offer) if !hub_option("DisableUdpAcceleration") => {
+            crate::udp::grant(offer, peer, local, params.use_encrypt)
+        }
+        _ => None,
+    };
+    let udp = udp.map(|(mut path, g)| {
+        path.clamp_mss = !hub_option("DisableAdjustTcpMss");
+        (path, g)
+    });
+    let mut welcome_pack = welcome.to_pack();
+    if let Some((_, g)) = &udp {
+        g.add_to(&mut welcome_pack);
+    }
+    let udp = udp.map(|(path, _)| path);
     let mut out = Vec::new();
-    nego.write_pack_response(&welcome.to_pack(), &mut out);
+    nego.write_pack_response(&welcome_pack, &mut out);
     if tls.write_all(&out).await.is_err() || tls.flush().await.is_err() {
         return;
     }
@@ -527,6 +556,7 @@ async fn handle_login(
             policy,
             limits: session::SessionLimits::from_policy(&accepted.policy),
             role: session::Role::Server,
+            udp,
         },
         first,
         server.shutdown_signal(),
@@ -541,6 +571,7 @@ async fn handle_login(
         encrypt = params.use_encrypt,
         compress = params.use_compress,
         half = params.half_connection,
+        udp_accel = s.udp.as_ref().map(|u| u.port).unwrap_or(0),
         "session established"
     );
 }

@@ -14,7 +14,8 @@
 //!    source, deadline, kept bytes), this machine's own addresses, server-wide
 //!    counters, the checks of certificate logins.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
-//!    burst reader), [`transport::reply_error`] and [`transport::linger`].
+//!    burst reader), [`transport::reply_error`] and [`transport::linger`];
+//!    [`udp`] — a session's UDP acceleration socket and counters.
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
 //!    [`listener::Acceptor`] and knows nothing of what they carry.
 //! 4. [`hub`] → [`session`] → [`client`] → [`cascade`], [`bridge`],
@@ -48,6 +49,7 @@ pub mod stats;
 pub mod tls;
 
 pub mod transport;
+pub mod udp;
 
 pub mod listener;
 
@@ -98,7 +100,7 @@ mod layering {
             "stats",
             "certauth",
         ],
-        &["transport"],
+        &["transport", "udp"],
         &["listener"],
         &["hub"],
         &["session"],

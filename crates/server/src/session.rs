@@ -28,6 +28,8 @@ use tracing::{debug, info};
 use crate::clock::now_ms;
 use crate::hub::{DataDrop, Hub, PortReceiver, PortStats};
 use crate::transport::{DataReader, DataStream, DataWriter};
+use crate::udp::{UdpInfo, UdpPath};
+use rustether_proto::udpaccel::{Received, UdpAccel, MAX_DATAGRAM};
 
 /// Hard limit of TCP connections per session (SoftEther `MAX_TCP_CONNECTION`).
 pub const MAX_TCP_CONNECTION: u32 = 32;
@@ -200,6 +202,8 @@ pub struct Session {
     stopping: AtomicBool,
     /// Server or client end.
     pub role: Role,
+    /// UDP acceleration, when granted (docs/udp-acceleration.md).
+    pub udp: Option<UdpInfo>,
     ended: Notify,
     ended_flag: AtomicBool,
 }
@@ -393,6 +397,8 @@ pub struct SessionStart {
     pub limits: SessionLimits,
     /// Server or client end.
     pub role: Role,
+    /// The UDP acceleration path granted in the welcome, if any.
+    pub udp: Option<UdpPath>,
 }
 
 /// Creates the session, registers it, and spawns its task with the login
@@ -426,6 +432,10 @@ pub fn spawn(
         stop: Notify::new(),
         stopping: AtomicBool::new(false),
         role: start.role,
+        udp: start
+            .udp
+            .as_ref()
+            .map(|p| crate::udp::info_for(p, p.clamp_mss)),
         ended: Notify::new(),
         ended_flag: AtomicBool::new(false),
     });
@@ -439,6 +449,7 @@ pub fn spawn(
         frames_rx,
         ctl_rx,
         shutdown,
+        udp: start.udp,
     };
     tokio::spawn(task.run(first));
     session
@@ -536,6 +547,66 @@ struct SessionTask {
     frames_rx: PortReceiver,
     ctl_rx: mpsc::Receiver<NewConnection>,
     shutdown: watch::Receiver<bool>,
+    udp: Option<UdpPath>,
+}
+
+/// Waits until the UDP socket is readable; never, without one.
+async fn udp_readable(sock: Option<&tokio::net::UdpSocket>) {
+    match sock {
+        Some(s) if s.readable().await.is_ok() => {}
+        _ => std::future::pending().await,
+    }
+}
+
+/// Lowers the TCP MSS of SYN frames to and from a session with UDP
+/// acceleration (SoftEther Hub.c, `AdjustTcpMssL2` with `UdpAccelMss`), so
+/// that segments fit one datagram. Only SYNs are copied.
+fn clamp_mss(s: &Session, batch: &mut [Bytes]) {
+    let Some(mss) = s.udp.as_ref().map(|u| u.mss).filter(|m| *m != 0) else {
+        return;
+    };
+    for f in batch.iter_mut() {
+        if rustether_hub::mss::needs_mss_clamp(f, mss) {
+            let mut m = BytesMut::from(&f[..]);
+            rustether_hub::mss::clamp_tcp_mss(&mut m, mss);
+            *f = m.freeze();
+        }
+    }
+}
+
+/// Publishes the UDP counters and state; logs when the path comes up or
+/// goes down.
+fn note_udp(s: &Session, a: &UdpAccel, ready: bool) {
+    if let Some(i) = &s.udp {
+        if i.in_use.load(Ordering::Relaxed) != ready {
+            info!(
+                session = %s.name,
+                peer = %a.peer(),
+                "UDP acceleration {}",
+                if ready { "in use" } else { "not in use: frames go over TCP" }
+            );
+        }
+        i.update(a.stats(), ready);
+    }
+}
+
+/// Sends `data` to `to` and, if given, `also`; errors (ICMP unreachable
+/// reported on the socket, full buffers) are the path going down, which
+/// the keep-alive timeout detects.
+async fn udp_send(
+    sock: &tokio::net::UdpSocket,
+    data: &[u8],
+    to: SocketAddr,
+    also: Option<SocketAddr>,
+) {
+    if data.is_empty() {
+        return;
+    }
+    for a in std::iter::once(to).chain(also) {
+        if let Err(e) = sock.send_to(data, a).await {
+            debug!(to = %a, "UDP acceleration send failed: {e}");
+        }
+    }
 }
 
 impl SessionTask {
@@ -550,6 +621,13 @@ impl SessionTask {
         let mut out = BytesMut::new();
         let mut batch: Vec<Bytes> = Vec::new();
         let mut rng = rand::rngs::StdRng::from_entropy();
+        let (udp_sock, mut accel) = match self.udp.take() {
+            Some(p) => (Some(p.sock), Some(p.accel)),
+            None => (None, None),
+        };
+        let mut udp_buf = vec![0u8; MAX_DATAGRAM];
+        let mut udp_out: Vec<u8> = Vec::new();
+        let mut udp_batch: Vec<Bytes> = Vec::new();
         // One timer per session, re-armed only when it fires: keep-alives and
         // receive timeouts are checked at the earliest deadline, so an idle
         // session wakes up a few times per timeout period, not per tick.
@@ -630,6 +708,7 @@ impl SessionTask {
                             None => break,
                         }
                     }
+                    clamp_mss(&s, &mut batch);
                     if let Some(b) = download.as_mut() {
                         let n = shape(b, &mut batch);
                         if n > 0 {
@@ -637,6 +716,25 @@ impl SessionTask {
                             s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
                         }
                         if batch.is_empty() { continue; }
+                    }
+                    if let (Some(a), Some(sock)) = (accel.as_mut(), udp_sock.as_ref()) {
+                        // While the UDP path is up every frame that fits
+                        // goes over it (`UdpAccelIsSendReady`, Connection.c).
+                        let now = now_ms();
+                        if a.is_send_ready(now) {
+                            let mut rest = Vec::new();
+                            for f in batch.drain(..) {
+                                if UdpAccel::fits(f.len()) {
+                                    let to = a.encode(&f, false, now, &mut rng, &mut udp_out);
+                                    udp_send(sock, &udp_out, to, None).await;
+                                } else {
+                                    rest.push(f);
+                                }
+                            }
+                            batch = rest;
+                            note_udp(&s, a, true);
+                            if batch.is_empty() { continue; }
+                        }
                     }
                     if writers.is_empty() {
                         s.hub.count_drop(&s.stats, DataDrop::NoConnection, batch.len() as u64);
@@ -661,8 +759,54 @@ impl SessionTask {
                         out = BytesMut::new();
                     }
                 }
+                _ = udp_readable(udp_sock.as_ref()) => {
+                    let (Some(a), Some(sock)) = (accel.as_mut(), udp_sock.as_ref()) else { continue };
+                    let now = now_ms();
+                    let mut bytes = 0u64;
+                    // A bounded batch per wake-up so the TCP side and the
+                    // other branches keep their turn.
+                    for _ in 0..MAX_BATCH_FRAMES {
+                        match sock.try_recv_from(&mut udp_buf) {
+                            Ok((n, src)) => match a.receive(&mut udp_buf[..n], src, now) {
+                                Ok(Received::Frame(f)) => {
+                                    bytes += n as u64;
+                                    udp_batch.push(Bytes::copy_from_slice(&f));
+                                }
+                                Ok(Received::KeepAlive) => bytes += n as u64,
+                                Err(e) => debug!(session = %s.name, %src, "UDP datagram dropped: {e}"),
+                            },
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => { debug!(session = %s.name, "UDP receive error: {e}"); break; }
+                        }
+                    }
+                    s.recv_bytes.fetch_add(bytes, Ordering::Relaxed);
+                    clamp_mss(&s, &mut udp_batch);
+                    if let Some(b) = &s.upload {
+                        let n = shape(&mut b.lock(), &mut udp_batch);
+                        if n > 0 {
+                            s.shaped_frames.fetch_add(n, Ordering::Relaxed);
+                            s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
+                        }
+                    }
+                    if !udp_batch.is_empty() {
+                        // Same back-pressure as the TCP read path: while a
+                        // destination is full, the datagrams wait in the
+                        // socket buffer (crate::hub).
+                        s.hub.forward(s.id, &mut udp_batch).relieve().await;
+                        udp_batch.clear();
+                    }
+                    let ready = a.is_send_ready(now);
+                    note_udp(&s, a, ready);
+                }
                 _ = &mut timer => {
                     let now = now_ms();
+                    if let (Some(a), Some(sock)) = (accel.as_mut(), udp_sock.as_ref()) {
+                        if let Some((to, also)) = a.poll_keepalive(now, &mut rng, &mut udp_out) {
+                            udp_send(sock, &udp_out, to, also).await;
+                        }
+                        let ready = a.is_send_ready(now);
+                        note_udp(&s, a, ready);
+                    }
                     let stale: Vec<u64> = readers.iter()
                         .filter(|(_, r)| r.timed && now.saturating_sub(r.last_recv_ms.load(Ordering::Relaxed)) > timeout_ms)
                         .map(|(c, _)| *c).collect();
@@ -687,7 +831,9 @@ impl SessionTask {
                     }
                     for conn in failed { drop_conn(&s, conn, &mut writers, &mut readers); }
                     if readers.is_empty() { break; }
-                    let next = next_deadline(&writers, &readers, timeout_ms).clamp(now + 20, now + 60_000);
+                    let mut next = next_deadline(&writers, &readers, timeout_ms);
+                    if let Some(a) = &accel { next = next.min(a.next_wakeup()); }
+                    let next = next.clamp(now + 20, now + 60_000);
                     timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(next - now));
                 }
             }
@@ -792,6 +938,7 @@ async fn read_loop(
                     }
                 }
             }
+            clamp_mss(&s, &mut batch);
             if let Some(b) = &s.upload {
                 let n = shape(&mut b.lock(), &mut batch);
                 if n > 0 {

@@ -659,3 +659,35 @@ async fn hub_max_session_refuses_with_hub_is_busy() {
     .await;
     assert!(r.is_ok(), "the hub administrator refused: {:?}", r.err());
 }
+
+/// UDP acceleration (docs/udp-acceleration.md) is granted to a login that
+/// asks for it — its own UDP port in 40000–44999 — and not to one that does
+/// not (the 5.01 client with `/DISABLEUDP`).
+#[tokio::test]
+async fn udp_acceleration_is_granted_only_when_asked() {
+    use rustether_proto::udpaccel::{ClientOffer, SERVER_PORTS};
+    let ts = TestServer::start().await;
+    let (_a, wa) = Peer::login(&ts, "test", "testpass", |r| {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        r.udp_accel = Some(ClientOffer::new(&mut rng, [0, 0, 0, 0].into(), 5000));
+    })
+    .await;
+    let (_b, wb) = Peer::login(&ts, "TEST", "testpass", |_| {}).await;
+    let by_name = |n: &str| {
+        ts.server
+            .sessions
+            .all()
+            .into_iter()
+            .find(|s| s.name == n)
+            .expect("session")
+    };
+    let a = by_name(&wa.session_name);
+    let udp = a.udp.as_ref().expect("granted to the login that asked");
+    assert!(SERVER_PORTS.contains(&udp.port), "port {}", udp.port);
+    assert_eq!(udp.version, 2);
+    assert_eq!(udp.mss, 1309);
+    assert!(
+        by_name(&wb.session_name).udp.is_none(),
+        "not asked, not granted"
+    );
+}

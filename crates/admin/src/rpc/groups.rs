@@ -475,6 +475,12 @@ pack_struct! {
         is_udp_acceleration_enabled: bool = "IsUdpAccelerationEnabled" as bool,
         /// `IsUsingUdpAcceleration`.
         is_using_udp_acceleration: bool = "IsUsingUdpAcceleration" as bool,
+        /// `UdpAccelSendBytes`: datagram bytes sent over UDP acceleration
+        /// (RustEther only; SoftEther has no such counter).
+        udp_accel_send_bytes: u64 = "UdpAccelSendBytes" as int64,
+        /// `UdpAccelRecvBytes`: datagram bytes accepted over UDP
+        /// acceleration (RustEther only).
+        udp_accel_recv_bytes: u64 = "UdpAccelRecvBytes" as int64,
         /// `IsBridgeMode`.
         is_bridge_mode: bool = "IsBridgeMode" as bool,
         /// `IsMonitorMode`.

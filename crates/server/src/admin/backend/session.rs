@@ -348,6 +348,22 @@ fn connection_status(s: &Session, server_name: &str) -> ConnectionStatus {
             total_send_size: s.recv_bytes.load(std::sync::atomic::Ordering::Relaxed),
             total_recv_size: 0,
             total_send_size_real: s.recv_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            is_udp_acceleration_enabled: s.udp.is_some(),
+            is_using_udp_acceleration: s
+                .udp
+                .as_ref()
+                .is_some_and(|u| u.in_use.load(std::sync::atomic::Ordering::Relaxed)),
+            protocol_details: s
+                .udp
+                .as_ref()
+                .map(|u| u.protocol_details())
+                .unwrap_or_default(),
+            udp_accel_send_bytes: s.udp.as_ref().map_or(0, |u| {
+                u.sent_bytes.load(std::sync::atomic::Ordering::Relaxed)
+            }),
+            udp_accel_recv_bytes: s.udp.as_ref().map_or(0, |u| {
+                u.recv_bytes.load(std::sync::atomic::Ordering::Relaxed)
+            }),
             ..ConnectionStatusFields::default()
         },
         traffic: session_traffic(s),

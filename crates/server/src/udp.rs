@@ -1,0 +1,177 @@
+//! UDP acceleration at the edge (docs/udp-acceleration.md): the per-session
+//! UDP socket and the counters administration shows. The protocol itself
+//! is the sans-IO [`rustether_proto::udpaccel`].
+//!
+//! As in SoftEther (`NewUdpAccel`, `src/Cedar/UdpAccel.c`), each session
+//! that uses UDP acceleration gets its own socket, bound to the local
+//! address of its login connection and to a free port of
+//! [`SERVER_PORTS`] (40000–44999); only when the whole range is taken does
+//! the OS pick the port. The firewall must let UDP to 40000–44999 in.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rand::Rng;
+use rustether_proto::udpaccel::{ClientOffer, ServerOffer, UdpAccel, UdpStats, SERVER_PORTS};
+use tracing::{debug, info};
+
+/// The UDP half of a session: socket and protocol state, owned by the
+/// session task.
+pub struct UdpPath {
+    /// Bound, non-blocking socket registered with the runtime.
+    pub sock: tokio::net::UdpSocket,
+    /// Protocol state.
+    pub accel: UdpAccel,
+    /// Clamp the TCP MSS of SYNs (`false` under the hub option
+    /// `DisableAdjustTcpMss`).
+    pub clamp_mss: bool,
+}
+
+impl std::fmt::Debug for UdpPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpPath")
+            .field("accel", &self.accel)
+            .finish()
+    }
+}
+
+/// What administration sees of a session's UDP acceleration (SoftEther
+/// `IsUdpAccelerationEnabled`/`IsUsingUdpAcceleration`, plus byte and
+/// frame counters SoftEther does not have).
+#[derive(Debug, Default)]
+pub struct UdpInfo {
+    /// 1 or 2.
+    pub version: u32,
+    /// The server's UDP port of this session.
+    pub port: u16,
+    /// TCP MSS clamped on SYNs to and from the session (0 = not clamped,
+    /// hub option `DisableAdjustTcpMss`).
+    pub mss: u16,
+    /// `RC4`, `ChaCha20-Poly1305` or `None`.
+    pub cipher: &'static str,
+    /// Frames go over UDP now.
+    pub in_use: AtomicBool,
+    /// Datagram bytes sent.
+    pub sent_bytes: AtomicU64,
+    /// Datagram bytes accepted.
+    pub recv_bytes: AtomicU64,
+    /// Frames sent over UDP.
+    pub sent_frames: AtomicU64,
+    /// Frames received over UDP.
+    pub recv_frames: AtomicU64,
+    /// Datagrams dropped (failed authentication, stale, malformed).
+    pub dropped: AtomicU64,
+}
+
+impl UdpInfo {
+    /// Copies the protocol counters.
+    pub fn update(&self, st: &UdpStats, in_use: bool) {
+        self.in_use.store(in_use, Ordering::Relaxed);
+        self.sent_bytes.store(st.sent_bytes, Ordering::Relaxed);
+        self.recv_bytes.store(st.recv_bytes, Ordering::Relaxed);
+        self.sent_frames.store(st.sent_frames, Ordering::Relaxed);
+        self.recv_frames.store(st.recv_frames, Ordering::Relaxed);
+        self.dropped.store(st.dropped, Ordering::Relaxed);
+    }
+
+    /// SoftEther's `ProtocolDetails` fragment (`ServerAccept`).
+    pub fn protocol_details(&self) -> String {
+        format!(
+            "UDPAccel_Ver={} {} UDPAccel_MSS={}",
+            self.version, self.cipher, self.mss
+        )
+    }
+}
+
+/// Socket buffer size asked for in both directions (SoftEther
+/// `UDP_MAX_BUFFER_SIZE`, `NewUDPEx2`); the kernel caps it at
+/// `net.core.rmem_max`/`wmem_max`. With the default 208 KiB a burst of the
+/// inner TCP overflows the receive buffer and throughput collapses.
+pub const UDP_BUFFER_SIZE: usize = 11_911_168;
+
+fn bind_at(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer still works.
+    let _ = s.set_recv_buffer_size(UDP_BUFFER_SIZE);
+    let _ = s.set_send_buffer_size(UDP_BUFFER_SIZE);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+/// Binds a UDP socket on `ip` at a free port of 40000–44999, scanning from
+/// a random start, else at a port the OS picks (`NewUdpAccel`).
+fn bind(ip: IpAddr) -> std::io::Result<std::net::UdpSocket> {
+    let n = u32::from(*SERVER_PORTS.end() - *SERVER_PORTS.start()) + 1;
+    let start = rand::thread_rng().gen_range(0..n);
+    for i in 0..n {
+        let port = *SERVER_PORTS.start() + ((start + i) % n) as u16;
+        if let Ok(s) = bind_at(SocketAddr::new(ip, port)) {
+            return Ok(s);
+        }
+    }
+    bind_at(SocketAddr::new(ip, 0))
+}
+
+/// Grants `offer` (server side of `ServerAccept`): a socket on the login
+/// connection's `local` address and the state for a client at `peer`.
+/// `None` (the welcome then carries no grant and the client uses TCP
+/// only) when no socket can be had; logged.
+pub fn grant(
+    offer: &ClientOffer,
+    peer: SocketAddr,
+    local: SocketAddr,
+    encrypt: bool,
+) -> Option<(UdpPath, ServerOffer)> {
+    let local_ip = local.ip().to_canonical();
+    let peer_ip = peer.ip().to_canonical();
+    if local_ip.is_ipv4() != peer_ip.is_ipv4() {
+        return None;
+    }
+    let std_sock = match bind(local_ip).and_then(|s| {
+        s.set_nonblocking(true)?;
+        Ok(s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            info!(%peer, "UDP acceleration not offered: no UDP socket: {e}");
+            return None;
+        }
+    };
+    let bound = match std_sock.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            info!(%peer, "UDP acceleration not offered: {e}");
+            return None;
+        }
+    };
+    let sock = match tokio::net::UdpSocket::from_std(std_sock) {
+        Ok(s) => s,
+        Err(e) => {
+            info!(%peer, "UDP acceleration not offered: {e}");
+            return None;
+        }
+    };
+    let (accel, grant) = UdpAccel::server(offer, peer_ip, bound, encrypt, &mut rand::thread_rng());
+    debug!(%peer, port = bound.port(), version = grant.version, "UDP acceleration granted");
+    Some((
+        UdpPath {
+            sock,
+            accel,
+            clamp_mss: true,
+        },
+        grant,
+    ))
+}
+
+/// The info record for a granted path; `clamp_mss` false under the hub
+/// option `DisableAdjustTcpMss`.
+pub fn info_for(path: &UdpPath, clamp_mss: bool) -> UdpInfo {
+    UdpInfo {
+        version: path.accel.version(),
+        mss: if clamp_mss { path.accel.mss() } else { 0 },
+        port: path.sock.local_addr().map(|a| a.port()).unwrap_or(0),
+        cipher: path.accel.cipher_name(),
+        ..UdpInfo::default()
+    }
+}
