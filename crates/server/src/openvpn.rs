@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::hub::PortReceiver;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rand::RngCore;
@@ -420,7 +421,7 @@ impl OpenVpn {
     ) {
         let proto = link.name();
         let mut hub: Option<Arc<Session>> = None;
-        let mut queue: Option<mpsc::Receiver<Bytes>> = None;
+        let mut queue: Option<PortReceiver> = None;
         let mut shutdown = self.server.shutdown_signal();
         let mut frames: Vec<Bytes> = Vec::new();
         let mut link_ok = true;
@@ -490,7 +491,9 @@ impl OpenVpn {
                 if let Some(sess) = &hub {
                     let bytes: usize = frames.iter().map(|f| f.len()).sum();
                     sess.recv_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-                    sess.hub.forward(sess.id, &mut frames);
+                    // Back-pressure as on the SoftEther read path
+                    // (crate::hub): packets wait in the socket meanwhile.
+                    sess.hub.forward(sess.id, &mut frames).relieve().await;
                 }
                 frames.clear();
             }
@@ -533,10 +536,10 @@ impl OpenVpn {
                 if let Some(q) = queue.as_mut() {
                     for _ in 0..HUB_BATCH {
                         match q.try_recv() {
-                            Ok(f) => {
+                            Some(f) => {
                                 s.send_frame(&f, now);
                             }
-                            Err(_) => break,
+                            None => break,
                         }
                     }
                 }
@@ -558,7 +561,7 @@ impl OpenVpn {
         peer_info: &str,
         peer: SocketAddr,
         proto: &str,
-    ) -> Option<(Arc<Session>, mpsc::Receiver<Bytes>)> {
+    ) -> Option<(Arc<Session>, PortReceiver)> {
         if dev_type != "tap" {
             warn!(%peer, "OpenVPN client with dev {dev_type} refused: only dev tap (layer 2) is supported");
             return None;
@@ -591,6 +594,7 @@ impl OpenVpn {
             require_monitor_mode: false,
             unique_id: None,
             client_id: 0,
+            udp_accel: None,
         };
         let accepted = match self.server.authenticate(&req, &[0u8; 20], peer.ip()) {
             Ok(a) => {
@@ -630,6 +634,7 @@ impl OpenVpn {
             .take(255)
             .collect();
         let start = SessionStart {
+            udp: None,
             hub: accepted.hub.clone(),
             name,
             key,

@@ -378,7 +378,7 @@ pub(crate) fn dhcp_frame(mac: [u8; 6], msg_type: u8, requested: Option<Ipv4Addr>
 /// The next BOOTREPLY to `mac` on `rx` within `wait`: its `yiaddr`.
 #[cfg(test)]
 async fn dhcp_reply(
-    rx: &mut mpsc::Receiver<Bytes>,
+    rx: &mut crate::hub::PortReceiver,
     mac: [u8; 6],
     wait: std::time::Duration,
 ) -> Option<Ipv4Addr> {
@@ -406,11 +406,11 @@ pub(crate) async fn test_lease(
 ) -> Option<Ipv4Addr> {
     let id = registry.next_id();
     let (mut rx, _) = hub.attach(id, policy);
-    hub.forward(id, &mut vec![dhcp_frame(mac, 1, None)]);
+    let _ = hub.forward(id, &mut vec![dhcp_frame(mac, 1, None)]);
     let offered = dhcp_reply(&mut rx, mac, wait).await;
     let got = match offered {
         Some(ip) => {
-            hub.forward(id, &mut vec![dhcp_frame(mac, 3, Some(ip))]);
+            let _ = hub.forward(id, &mut vec![dhcp_frame(mac, 3, Some(ip))]);
             dhcp_reply(&mut rx, mac, wait).await
         }
         None => None,
@@ -487,12 +487,12 @@ mod tests {
     async fn host_answers_arp(
         hub: &Hub,
         id: rustether_hub::SessionId,
-        rx: &mut mpsc::Receiver<Bytes>,
+        rx: &mut crate::hub::PortReceiver,
         mac: [u8; 6],
         ip: Ipv4Addr,
         wait: Duration,
     ) -> bool {
-        hub.forward(id, &mut vec![arp_for_host(mac, ip)]);
+        let _ = hub.forward(id, &mut vec![arp_for_host(mac, ip)]);
         let deadline = tokio::time::Instant::now() + wait;
         while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
             if f.len() >= 42
@@ -561,10 +561,10 @@ mod tests {
         let (mut wrx, _) = hub.attach(watcher, pol(&[]));
         let mut reply = dhcp_frame(mac(4), 2, None).to_vec();
         reply[14 + 20 + 8] = 2; // BOOTREPLY
-        hub.forward(rogue, &mut vec![Bytes::from(reply.clone())]);
+        let _ = hub.forward(rogue, &mut vec![Bytes::from(reply.clone())]);
         let mut clean = reply.clone();
         clean[14 + 20 + 8] = 1; // the same frame as a request passes
-        hub.forward(rogue, &mut vec![Bytes::from(clean)]);
+        let _ = hub.forward(rogue, &mut vec![Bytes::from(clean)]);
         let got = tokio::time::timeout(ok, wrx.recv()).await.unwrap().unwrap();
         assert_eq!(got[14 + 20 + 8], 1, "only the request was delivered");
         hub.detach(rogue);
@@ -576,9 +576,9 @@ mod tests {
         let (mut rx, _) = hub.attach(id, pol(&[PolicyId::DHCPForce]));
         let other = Ipv4Addr::new(192, 168, 30, 222);
         assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);
-        hub.forward(id, &mut vec![dhcp_frame(m, 1, None)]);
+        let _ = hub.forward(id, &mut vec![dhcp_frame(m, 1, None)]);
         let offered = dhcp_reply(&mut rx, m, ok).await.unwrap();
-        hub.forward(id, &mut vec![dhcp_frame(m, 3, Some(offered))]);
+        let _ = hub.forward(id, &mut vec![dhcp_frame(m, 3, Some(offered))]);
         assert_eq!(dhcp_reply(&mut rx, m, ok).await, Some(offered));
         assert!(host_answers_arp(&hub, id, &mut rx, m, offered, ok).await);
         assert!(!host_answers_arp(&hub, id, &mut rx, m, other, no).await);

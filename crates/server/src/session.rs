@@ -463,7 +463,7 @@ pub fn spawn(
 pub fn register_external(
     registry: &Arc<Registry>,
     start: SessionStart,
-) -> (Arc<Session>, mpsc::Receiver<Bytes>) {
+) -> (Arc<Session>, PortReceiver) {
     let id = registry.next_id();
     let (frames_rx, stats) = start.hub.attach(id, start.policy);
     // No SoftEther connections join it: the receiver is dropped at once,
@@ -471,6 +471,7 @@ pub fn register_external(
     let (ctl_tx, _) = mpsc::channel(1);
     let session = Arc::new(Session {
         id,
+        udp: None,
         name: start.name,
         key: start.key,
         hub: start.hub,
