@@ -724,20 +724,23 @@ pub fn client_file(dev: &str, proto: &str, host: &str, port: u16, cert_der: &[u8
 /// non-loopback IPv4 address of the machine (SoftEther asks the internet
 /// for its global address, which RustEther never does), else the host name.
 fn sample_host() -> String {
-    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
-        for a in addrs {
-            if let Some(v4) = a.address.as_ref().and_then(|x| x.as_sockaddr_in()) {
-                let ip = v4.ip();
-                if !ip.is_loopback() && !ip.is_unspecified() {
-                    return ip.to_string();
-                }
-            }
-        }
-    }
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
+    crate::hostaddr::local_addrs()
+        .into_iter()
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| host_name().unwrap_or_else(|| "localhost".into()))
+}
+
+/// This machine's host name, if the platform tells it.
+#[cfg(unix)]
+fn host_name() -> Option<String> {
+    nix::unistd::gethostname().ok()?.into_string().ok()
+}
+
+/// This machine's host name, if the platform tells it.
+#[cfg(not(unix))]
+fn host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
 }
 
 /// `MakeOpenVpnConfigFile`: a zip as SoftEther's (src/Cedar/Admin.c
@@ -760,9 +763,7 @@ pub fn sample_zip(udp_ports: &[u16], tcp_port: Option<u16>, cert_der: &[u8]) -> 
         (None, None) => ("udp", DEFAULT_UDP_PORT),
     };
     let host = sample_host();
-    let mut prefix: String = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
+    let mut prefix: String = host_name()
         .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
