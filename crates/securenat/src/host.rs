@@ -24,10 +24,10 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
 use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp;
+use smoltcp::socket::{raw, tcp};
 use smoltcp::wire::{
-    Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpListenEndpoint, TcpControl, TcpPacket, TcpRepr,
-    TcpSeqNumber,
+    Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpListenEndpoint, IpVersion, TcpControl, TcpPacket,
+    TcpRepr, TcpSeqNumber,
 };
 
 use crate::dhcp::{DhcpServer, Lease};
@@ -46,6 +46,9 @@ pub const MAX_OUT_FRAMES: usize = 1024;
 const DHCP_MIN_SIZE: usize = 300;
 
 const DHCP_SERVER_PORT: u16 = 67;
+
+/// Longest IPv4 header, bytes (IHL 15 words).
+const MAX_IPV4_HEADER: usize = 60;
 
 /// Bound on extra egress passes per [`VirtualHost::poll`].
 const MAX_EGRESS_PASSES: usize = 512;
@@ -150,6 +153,11 @@ pub struct VirtualHost {
     dns_servers: Vec<SocketAddrV4>,
     tcp: HashMap<FlowId, TcpFlow>,
     events: VecDeque<NatEvent>,
+    /// Payload bytes held by `events` (bounded by [`MAX_EVENT_BYTES`]).
+    event_bytes: usize,
+    /// Raw smoltcp socket receiving the UDP datagrams smoltcp reassembled
+    /// from fragments (unfragmented UDP never reaches smoltcp).
+    frag_udp: SocketHandle,
     /// Aborted sockets kept for one poll so their RST is sent.
     closing: Vec<SocketHandle>,
     /// IPv4 identification of the datagrams fragmented here.
@@ -226,6 +234,11 @@ pub struct TcpFlowState {
 /// Most queued [`NatEvent`]s; beyond it UDP/ICMP packets are dropped.
 pub const MAX_EVENTS: usize = 4096;
 
+/// Most payload bytes in queued [`NatEvent`]s; beyond it UDP/ICMP packets
+/// are dropped (reassembled datagrams are up to 16 KiB each, so
+/// [`MAX_EVENTS`] alone would allow 64 MiB).
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// TCP buffer per direction per flow, bytes (SoftEther `NAT_SEND_BUF_SIZE`,
 /// `NAT_RECV_BUF_SIZE`: 64 KiB).
 pub const TCP_BUF: usize = 64 * 1024;
@@ -268,12 +281,24 @@ impl VirtualHost {
             // One address, capacity is at least one: cannot fail.
             let _ = addrs.push(IpCidr::new(opt.ip.into(), prefix));
         });
+        let mut sockets = SocketSet::new(Vec::new());
+        // Room for two reassembled datagrams: the socket is emptied after
+        // every input frame, and a ring needs twice the size to always fit one.
+        let frag_udp = sockets.add(raw::Socket::new(
+            IpVersion::Ipv4,
+            IpProtocol::Udp,
+            raw::PacketBuffer::new(
+                vec![raw::PacketMetadata::EMPTY; 2],
+                vec![0u8; 2 * (MAX_IPV4_HEADER + nat_io::MAX_REASSEMBLED_UDP)],
+            ),
+            raw::PacketBuffer::new(Vec::new(), Vec::new()),
+        ));
         Ok(Self {
             opt,
             mac,
             iface,
             dev,
-            sockets: SocketSet::new(Vec::new()),
+            sockets,
             dhcp: DhcpServer::new(),
             stats: HostStats::default(),
             nat: NatTable::new(),
@@ -282,6 +307,8 @@ impl VirtualHost {
             dns_servers: Vec::new(),
             tcp: HashMap::new(),
             events: VecDeque::new(),
+            event_bytes: 0,
+            frag_udp,
             closing: Vec::new(),
             ip_ident: rand::random(),
             log: VecDeque::new(),
@@ -428,6 +455,7 @@ impl VirtualHost {
         }
         self.dev.rx = Some(frame.to_vec());
         self.poll_stack(now);
+        self.reassembled_udp(eth.src_addr().0, now);
     }
 
     /// Handles a DHCP request if `ip` is one (unfragmented UDP to port 67);
@@ -530,7 +558,7 @@ impl VirtualHost {
     }
 }
 
-pub use nat_io::MAX_DATAGRAM;
+pub use nat_io::{MAX_DATAGRAM, MAX_REASSEMBLED_UDP};
 
 #[path = "host_nat.rs"]
 mod nat_io;

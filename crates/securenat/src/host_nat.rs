@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// Payload bytes an event holds (for [`MAX_EVENT_BYTES`]).
+fn event_len(e: &NatEvent) -> usize {
+    match e {
+        NatEvent::UdpSend { payload, .. } => payload.len(),
+        NatEvent::IcmpEcho { data, .. } => data.len(),
+        NatEvent::TcpConnect { .. } | NatEvent::Close { .. } => 0,
+    }
+}
+
 /// The parts of an IPv4 frame the NAT looks at.
 struct Parsed {
     src: Ipv4Addr,
@@ -36,6 +45,12 @@ fn parse_ipv4(frame: &[u8]) -> Option<(Parsed, &[u8])> {
 /// fragmented. The driver reads datagrams into buffers of this size.
 pub const MAX_DATAGRAM: usize = 8 * 1024;
 
+/// Largest UDP datagram (UDP header included, IP header not) reassembled
+/// from a client's IPv4 fragments and forwarded, bytes; larger ones are
+/// dropped. Reassembly itself is smoltcp's (at most 4 datagrams at once,
+/// 60 s timeout on the clock passed in), shared with ICMP and TCP.
+pub const MAX_REASSEMBLED_UDP: usize = 16 * 1024;
+
 impl VirtualHost {
     /// Sets the server host's own addresses (never reachable through the
     /// NAT; 127.0.0.0/8 always refused) — see [`Guard`].
@@ -61,7 +76,9 @@ impl VirtualHost {
 
     /// Next piece of work for the I/O side.
     pub fn pop_event(&mut self) -> Option<NatEvent> {
-        self.events.pop_front()
+        let e = self.events.pop_front()?;
+        self.event_bytes = self.event_bytes.saturating_sub(event_len(&e));
+        Some(e)
     }
 
     /// TCP flows whose server-side socket is connected.
@@ -74,12 +91,71 @@ impl VirtualHost {
     }
 
     fn push_event(&mut self, e: NatEvent) -> bool {
-        if self.events.len() >= MAX_EVENTS {
+        let n = event_len(&e);
+        if self.events.len() >= MAX_EVENTS || self.event_bytes + n > MAX_EVENT_BYTES {
             self.stats.frames_dropped += 1;
             return false;
         }
+        self.event_bytes += n;
         self.events.push_back(e);
         true
+    }
+
+    /// Takes the UDP datagrams smoltcp reassembled from fragments (the raw
+    /// socket sees them after reassembly) into the same path as
+    /// unfragmented ones; `mac` sent the last fragment.
+    pub(super) fn reassembled_udp(&mut self, mac: [u8; 6], now: Duration) {
+        // The socket holds at most two datagrams: bounded.
+        while let Ok(pkt) = self.sockets.get_mut::<raw::Socket>(self.frag_udp).recv() {
+            // smoltcp re-emits the header with the last fragment's length:
+            // only the addresses are read from it.
+            let parsed = Ipv4Packet::new_checked(pkt).ok().and_then(|ip| {
+                let body = pkt.get(usize::from(ip.header_len())..)?;
+                Some((ip.src_addr(), ip.dst_addr(), body.to_vec()))
+            });
+            let Some((src, dst, body)) = parsed else {
+                self.stats.frames_dropped += 1;
+                continue;
+            };
+            if body.len() > MAX_REASSEMBLED_UDP {
+                tracing::debug!(
+                    "SecureNAT: reassembled UDP datagram of {} bytes from {src} dropped (max {MAX_REASSEMBLED_UDP})",
+                    body.len()
+                );
+                self.stats.frames_dropped += 1;
+                continue;
+            }
+            let p = Parsed {
+                src,
+                dst,
+                proto: IpProtocol::Udp,
+                fragment: false,
+            };
+            if p.dst == self.opt.ip || self.opt.use_nat {
+                self.udp_input(mac, &p, &body, now);
+            }
+        }
+    }
+
+    /// A whole UDP datagram `body` (header included) from the client:
+    /// the DNS proxy when to the host's port 53, else a NAT flow.
+    fn udp_input(&mut self, mac: [u8; 6], p: &Parsed, body: &[u8], now: Duration) {
+        let Ok(u) = UdpPacket::new_checked(body) else {
+            self.stats.frames_dropped += 1;
+            return;
+        };
+        if p.dst == self.opt.ip {
+            if u.dst_port() == 53 {
+                self.dns_input(mac, p, u.src_port(), u.payload(), now);
+            }
+            return;
+        }
+        let key = FlowKey {
+            proto: NatProto::Udp,
+            client: SocketAddrV4::new(p.src, u.src_port()),
+            dst: SocketAddrV4::new(p.dst, u.dst_port()),
+        };
+        self.datagram_out(key, mac, Some(p.dst), key.dst, u.payload(), now);
     }
 
     /// Takes a frame to our MAC and returns whether smoltcp should see it.
@@ -88,15 +164,16 @@ impl VirtualHost {
             return false;
         };
         let to_host = p.dst == self.opt.ip;
-        if to_host {
-            if p.proto == IpProtocol::Udp && !p.fragment {
-                if let Ok(u) = UdpPacket::new_checked(body) {
-                    if u.dst_port() == 53 {
-                        self.dns_input(src_mac, &p, u.src_port(), u.payload(), now);
-                        return false;
-                    }
-                }
+        if p.proto == IpProtocol::Udp && (to_host || self.opt.use_nat) {
+            if p.fragment {
+                // smoltcp reassembles; the whole datagram comes back
+                // through `reassembled_udp`.
+                return true;
             }
+            self.udp_input(src_mac, &p, body, now);
+            return false;
+        }
+        if to_host {
             return true;
         }
         if !self.opt.use_nat {
@@ -104,17 +181,6 @@ impl VirtualHost {
         }
         match p.proto {
             IpProtocol::Tcp => self.tcp_input(src_mac, &p, body, frame, now),
-            IpProtocol::Udp if !p.fragment => {
-                if let Ok(u) = UdpPacket::new_checked(body) {
-                    let key = FlowKey {
-                        proto: NatProto::Udp,
-                        client: SocketAddrV4::new(p.src, u.src_port()),
-                        dst: SocketAddrV4::new(p.dst, u.dst_port()),
-                    };
-                    self.datagram_out(key, src_mac, Some(p.dst), key.dst, u.payload(), now);
-                }
-                false
-            }
             IpProtocol::Icmp if !p.fragment => {
                 let Ok(ip) = Icmpv4Packet::new_checked(body) else {
                     return false;

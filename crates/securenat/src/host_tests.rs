@@ -1127,3 +1127,187 @@ fn save_log_lines_follow_the_setting() {
         assert!(got.starts_with(w), "{got:?} vs {w:?}");
     }
 }
+
+/// A UDP datagram from the client `ME` split into IPv4 fragments of `frag`
+/// bytes of IP payload (a multiple of 8), ident `ident`.
+fn udp_frags(
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+    frag: usize,
+    ident: u16,
+) -> Vec<Vec<u8>> {
+    let whole = udp_frame(CLIENT, ME, dst, sport, dport, payload);
+    let l4 = &whole[14 + 20..];
+    l4.chunks(frag)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut f = ip_frame(ME, dst, IpProtocol::Udp, chunk);
+            let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+            let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+            p.set_ident(ident);
+            p.set_more_frags((i + 1) * frag < l4.len());
+            p.set_frag_offset((i * frag) as u16);
+            p.fill_checksum();
+            f
+        })
+        .collect()
+}
+
+fn udp_sends(h: &mut VirtualHost) -> Vec<(SocketAddrV4, Vec<u8>)> {
+    events(h)
+        .into_iter()
+        .filter_map(|e| match e {
+            NatEvent::UdpSend { dst, payload, .. } => Some((dst, payload)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn fragmented_udp_and_dns_are_reassembled_and_forwarded_whole() {
+    let mut h = nat_host(1500);
+    let resolver = SocketAddrV4::new(Ipv4Addr::new(10, 53, 0, 1), 53);
+    h.set_dns_servers(vec![resolver]);
+    // 4000 bytes over a 1500-byte MTU: 3 fragments, sent out of order.
+    let big: Vec<u8> = (0..4000u32).map(|v| (v % 251) as u8).collect();
+    let frags = udp_frags(FAR, 5000, 7, &big, 1480, 0x1111);
+    assert_eq!(frags.len(), 3);
+    h.input(&frags[2], t(1));
+    h.input(&frags[0], t(1));
+    assert!(udp_sends(&mut h).is_empty(), "incomplete datagram held");
+    h.input(&frags[1], t(1));
+    assert_eq!(
+        udp_sends(&mut h),
+        vec![(SocketAddrV4::new(FAR, 7), big.clone())]
+    );
+    // A large DNS query to the proxy, in fragments of 1000 bytes.
+    let query: Vec<u8> = (0..2500u32).map(|v| (v % 13) as u8).collect();
+    for f in udp_frags(HOST, 5001, 53, &query, 1000, 0x2222) {
+        h.input(&f, t(2));
+    }
+    assert_eq!(udp_sends(&mut h), vec![(resolver, query)]);
+    // Both are flows like unfragmented ones; nothing went to the client.
+    assert_eq!(h.nat_entries().count(), 2);
+    assert!(drain(&mut h).is_empty());
+    // Unfragmented UDP still takes the direct path.
+    h.input(&udp_to(FAR, 5000, 7, b"small"), t(3));
+    assert_eq!(
+        udp_sends(&mut h),
+        vec![(SocketAddrV4::new(FAR, 7), b"small".to_vec())]
+    );
+}
+
+#[test]
+fn fragmented_udp_is_bounded_and_guarded() {
+    let mut h = nat_host(1500);
+    let data: Vec<u8> = (0..3000u32).map(|v| v as u8).collect();
+    let frags = udp_frags(FAR, 6000, 9, &data, 1480, 0x3333);
+    // Duplicates and an overlapping fragment (same bytes, offset 1480
+    // covering part of the next one): one datagram, its declared size.
+    let l4 = &udp_frame(CLIENT, ME, FAR, 6000, 9, &data)[34..];
+    let mut overlap = ip_frame(ME, FAR, IpProtocol::Udp, &l4[1480..2480]);
+    {
+        let mut e = EthernetFrame::new_unchecked(&mut overlap[..]);
+        let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+        p.set_ident(0x3333);
+        p.set_more_frags(true);
+        p.set_frag_offset(1480);
+        p.fill_checksum();
+    }
+    for _ in 0..100 {
+        h.input(&frags[0], t(1));
+    }
+    h.input(&overlap, t(1));
+    h.input(&frags[2], t(1));
+    h.input(&frags[1], t(1));
+    h.input(&frags[1], t(1));
+    assert_eq!(
+        udp_sends(&mut h),
+        vec![(SocketAddrV4::new(FAR, 9), data.clone())]
+    );
+
+    // Over MAX_REASSEMBLED_UDP: dropped, no flow.
+    let huge = vec![7u8; MAX_REASSEMBLED_UDP + 100];
+    for f in udp_frags(FAR, 6001, 9, &huge, 1480, 0x4444) {
+        h.input(&f, t(2));
+    }
+    assert!(udp_sends(&mut h).is_empty(), "oversized datagram dropped");
+
+    // A flood of first fragments with distinct idents, never completed:
+    // smoltcp's 4 reassembly slots fill, nothing grows, nothing is sent.
+    let first = udp_frags(FAR, 6002, 9, &data, 1480, 0).remove(0);
+    for ident in 1..5000u16 {
+        let mut f = first.clone();
+        let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+        let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
+        p.set_ident(ident);
+        p.fill_checksum();
+        h.input(&f, t(3));
+    }
+    assert!(udp_sends(&mut h).is_empty());
+    assert_eq!(
+        h.nat_entries().count(),
+        1,
+        "only the completed datagram's flow"
+    );
+    // While the slots are taken a new fragmented datagram is dropped;
+    // after smoltcp's 60 s reassembly timeout (our clock) it goes through.
+    for f in udp_frags(FAR, 6003, 9, &data, 1480, 0x5555) {
+        h.input(&f, t(4));
+    }
+    assert!(udp_sends(&mut h).is_empty(), "slots full");
+    for f in udp_frags(FAR, 6003, 9, &data, 1480, 0x5556) {
+        h.input(&f, t(70));
+    }
+    assert_eq!(
+        udp_sends(&mut h),
+        vec![(SocketAddrV4::new(FAR, 9), data.clone())]
+    );
+
+    // The loopback guard applies to reassembled datagrams too.
+    for f in udp_frags(Ipv4Addr::new(127, 0, 0, 1), 6004, 9, &data, 1480, 0x6666) {
+        h.input(&f, t(71));
+    }
+    assert!(udp_sends(&mut h).is_empty(), "127.0.0.0/8 refused");
+
+    // NAT off: fragmented UDP to far hosts is not forwarded.
+    let mut off = host(VhOption {
+        mac: HOST_MAC,
+        use_nat: false,
+        ..VhOption::default()
+    });
+    off.input(&arp(CLIENT, ME, HOST), t(0));
+    for f in udp_frags(FAR, 6005, 9, &data, 1480, 0x7777) {
+        off.input(&f, t(1));
+    }
+    assert!(udp_sends(&mut off).is_empty());
+    assert_eq!(off.nat_entries().count(), 0);
+}
+
+#[test]
+fn event_queue_payload_bytes_are_bounded() {
+    let mut h = nat_host(1500);
+    let data = vec![1u8; 12_000];
+    let mut admitted = 0usize;
+    // Never popped: the byte budget, not the event count, stops the queue.
+    for i in 0..2000u16 {
+        for f in udp_frags(FAR, 7000, 9, &data, 1480, i) {
+            h.input(&f, t(1));
+        }
+    }
+    for (_, p) in udp_sends(&mut h) {
+        admitted += p.len();
+    }
+    assert!(admitted <= MAX_EVENT_BYTES, "{admitted}");
+    assert!(
+        admitted + data.len() > MAX_EVENT_BYTES,
+        "budget was reached"
+    );
+    // Popping frees the budget.
+    for f in udp_frags(FAR, 7000, 9, &data, 1480, 9999) {
+        h.input(&f, t(2));
+    }
+    assert_eq!(udp_sends(&mut h).len(), 1);
+}
