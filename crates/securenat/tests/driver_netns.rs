@@ -2,7 +2,7 @@
 //! virtual hub side talks through the NAT to echo servers in a second
 //! network namespace ("far"), reachable only from the server's namespace.
 //! Checks TCP splice (200 KiB both ways, half-close), UDP through the DNS
-//! proxy port, ICMP echo through an unprivileged ping socket, the guard
+//! proxy port (a 4000-byte query in IPv4 fragments, echoed whole), ICMP echo through an unprivileged ping socket, the guard
 //! (the server's own address is refused with RST) and the NAT table.
 
 use std::fs::File;
@@ -87,7 +87,7 @@ fn far_servers(ns: String) -> std::thread::JoinHandle<()> {
                 }
             });
             let u = tokio::spawn(async move {
-                let mut b = [0u8; 2048];
+                let mut b = [0u8; 8192];
                 for _ in 0..1 {
                     if let Ok((n, from)) = udp.recv_from(&mut b).await {
                         let _ = udp.send_to(&b[..n], from).await;
@@ -181,8 +181,8 @@ async fn run_client() {
     ));
     let meta = || udp::PacketMetadata::EMPTY;
     let udp_h = sockets.add(udp::Socket::new(
-        udp::PacketBuffer::new(vec![meta(); 4], vec![0; 4096]),
-        udp::PacketBuffer::new(vec![meta(); 4], vec![0; 4096]),
+        udp::PacketBuffer::new(vec![meta(); 4], vec![0; 8192]),
+        udp::PacketBuffer::new(vec![meta(); 4], vec![0; 8192]),
     ));
     let imeta = || icmp::PacketMetadata::EMPTY;
     let icmp_h = sockets.add(icmp::Socket::new(
@@ -206,6 +206,9 @@ async fn run_client() {
         .bind(icmp::Endpoint::Ident(0x1234))
         .unwrap();
 
+    // A DNS query larger than one frame: the client sends IPv4 fragments,
+    // the NAT reassembles, the far server must see (and echo) all of it.
+    let query: Vec<u8> = (0..4000u32).map(|i| (i % 241) as u8).collect();
     let total = 200 * 1024;
     let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
     let (mut sent, mut echoed) = (0usize, Vec::new());
@@ -250,11 +253,11 @@ async fn run_client() {
         {
             let u = sockets.get_mut::<udp::Socket>(udp_h);
             if !udp_sent && u.can_send() {
-                u.send_slice(b"dns?", (GW, 53)).unwrap();
+                u.send_slice(&query, (GW, 53)).unwrap();
                 udp_sent = true;
             }
             if let Ok((b, meta)) = u.recv() {
-                assert_eq!(b, b"dns?");
+                assert!(b == &query[..], "whole {}-byte query echoed", b.len());
                 assert_eq!(meta.endpoint.addr, GW.into(), "answer from the DNS proxy");
                 udp_ok = true;
             }
@@ -306,7 +309,7 @@ async fn run_client() {
         echoed.len()
     );
     assert!(guarded_reset, "connect to the server's own address refused");
-    assert!(udp_ok, "UDP through the DNS proxy port");
+    assert!(udp_ok, "fragmented UDP through the DNS proxy port");
     assert!(icmp_ok, "ICMP echo through a ping socket");
     assert_eq!(echoed.len(), total, "all TCP bytes echoed");
     assert!(echoed == data, "TCP bytes intact");
