@@ -1230,9 +1230,15 @@ fn fragmented_udp_is_bounded_and_guarded() {
 
     // Over MAX_REASSEMBLED_UDP: dropped, no flow.
     let huge = vec![7u8; MAX_REASSEMBLED_UDP + 100];
+    let dropped = h.stats().frames_dropped;
     for f in udp_frags(FAR, 6001, 9, &huge, 1480, 0x4444) {
         h.input(&f, t(2));
     }
+    assert_eq!(
+        h.stats().frames_dropped,
+        dropped + 1,
+        "reassembled, then refused by size"
+    );
     assert!(udp_sends(&mut h).is_empty(), "oversized datagram dropped");
 
     // A flood of first fragments with distinct idents, never completed:
