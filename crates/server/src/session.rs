@@ -562,6 +562,25 @@ async fn udp_readable(sock: Option<&tokio::net::UdpSocket>) {
 /// Lowers the TCP MSS of SYN frames to and from a session with UDP
 /// acceleration (SoftEther Hub.c, `AdjustTcpMssL2` with `UdpAccelMss`), so
 /// that segments fit one datagram. Only SYNs are copied.
+/// Frames received from the client (over TCP or UDP) into the hub: MSS
+/// clamping, the upload shaping policy (drops counted), then forwarding.
+/// Back-pressure: while a unicast destination's queue is above its
+/// high-water mark this waits, so the caller stops reading its connection
+/// or socket (bounded per destination, crate::hub).
+async fn ingress(s: &Session, batch: &mut Vec<Bytes>) {
+    clamp_mss(s, batch);
+    if let Some(b) = &s.upload {
+        let n = shape(&mut b.lock(), batch);
+        if n > 0 {
+            s.shaped_frames.fetch_add(n, Ordering::Relaxed);
+            s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
+        }
+    }
+    if !batch.is_empty() {
+        s.hub.forward(s.id, batch).relieve().await;
+    }
+}
+
 fn clamp_mss(s: &Session, batch: &mut [Bytes]) {
     let Some(mss) = s.udp.as_ref().map(|u| u.mss).filter(|m| *m != 0) else {
         return;
@@ -781,21 +800,10 @@ impl SessionTask {
                         }
                     }
                     s.recv_bytes.fetch_add(bytes, Ordering::Relaxed);
-                    clamp_mss(&s, &mut udp_batch);
-                    if let Some(b) = &s.upload {
-                        let n = shape(&mut b.lock(), &mut udp_batch);
-                        if n > 0 {
-                            s.shaped_frames.fetch_add(n, Ordering::Relaxed);
-                            s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
-                        }
-                    }
-                    if !udp_batch.is_empty() {
-                        // Same back-pressure as the TCP read path: while a
-                        // destination is full, the datagrams wait in the
-                        // socket buffer (crate::hub).
-                        s.hub.forward(s.id, &mut udp_batch).relieve().await;
-                        udp_batch.clear();
-                    }
+                    // While a destination is full, the datagrams wait in
+                    // the socket buffer.
+                    ingress(&s, &mut udp_batch).await;
+                    udp_batch.clear();
                     let ready = a.is_send_ready(now);
                     note_udp(&s, a, ready);
                 }
@@ -939,20 +947,7 @@ async fn read_loop(
                     }
                 }
             }
-            clamp_mss(&s, &mut batch);
-            if let Some(b) = &s.upload {
-                let n = shape(&mut b.lock(), &mut batch);
-                if n > 0 {
-                    s.shaped_frames.fetch_add(n, Ordering::Relaxed);
-                    s.hub.count_drop(&s.stats, DataDrop::Shaping, n);
-                }
-            }
-            if !batch.is_empty() {
-                // Back-pressure: while a unicast destination's queue is
-                // above its high-water mark, stop reading this connection
-                // (bounded per destination, crate::hub).
-                s.hub.forward(s.id, &mut batch).relieve().await;
-            }
+            ingress(&s, &mut batch).await;
             if buf.is_empty() && buf.capacity() > READ_BUF_MIN && want == READ_BUF_MIN {
                 // Idle again: give the big buffer back.
                 buf = BytesMut::new();
