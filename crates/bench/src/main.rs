@@ -68,7 +68,7 @@ enum Which {
 /// (issue 11 item 5; bench/README.md "Why bench/t1.sh and the lab disagree").
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum SeConfig {
-    /// The lab's file (`../shared/lab/lab-up.sh`, same text as
+    /// The independent lab's file (the same text as
     /// `rustether_testkit::seconfig`): one listener, OpenVPN/SSTP, JSON-RPC
     /// and reverse DNS on accept off.
     Lab,
