@@ -287,6 +287,20 @@ functions! {
     GetCa, false;
     /// Remove a trusted CA certificate (`RPC_HUB_DELETE_CA`).
     DeleteCa, true;
+    /// Hub administration options (`RPC_ADMIN_OPTION`).
+    GetHubAdminOptions, false;
+    /// Replace the hub administration options (`RPC_ADMIN_OPTION`).
+    SetHubAdminOptions, true;
+    /// SoftEther's hub administration options and defaults.
+    GetDefaultHubAdminOptions, false;
+    /// Hub extended options (`RPC_ADMIN_OPTION`).
+    GetHubExtOptions, false;
+    /// Change hub extended options (`RPC_ADMIN_OPTION`).
+    SetHubExtOptions, true;
+    /// Message for administrators after login (`RPC_MSG`).
+    GetAdminMsg, false;
+    /// Rename a cascade (`RPC_RENAME_LINK`).
+    RenameLink, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -379,6 +393,54 @@ pub trait AdminBackend {
     fn set_hub_online(&mut self, hub: &str, online: bool) -> Result<(), ErrorCode>;
     /// `GetHubStatus`: 8 if unknown.
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode>;
+    /// `GetHubAdminOptions`: 8 hub, 33 unsupported (the default, and VPN
+    /// Bridge); the hub's options sorted by name (SoftEther's sorted
+    /// `AdminOptionList`), descriptions empty.
+    fn get_hub_admin_options(&mut self, _hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetHubAdminOptions`: 8 hub; replaces the options (known names only,
+    /// canonical spelling, de-duplicated by the dispatcher); options not
+    /// given become 0 (`AddHubAdminOptionsDefaults`). Effective at once.
+    fn set_hub_admin_options(
+        &mut self,
+        _hub: &str,
+        _items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetDefaultHubAdminOptions`: 33 on VPN Bridge; the default is
+    /// SoftEther's list ([`crate::hub_admin_option::DEFAULT_NAMES`], all 0).
+    fn get_default_hub_admin_options(&mut self) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        Ok(opt::DEFAULT_NAMES
+            .iter()
+            .map(|n| AdminOptionItem {
+                name: (*n).to_owned(),
+                ..AdminOptionItem::default()
+            })
+            .collect())
+    }
+    /// `GetHubExtOptions`: 8 hub; all of
+    /// [`crate::hub_ext_option::EXT_OPTIONS`] in that order.
+    fn get_hub_ext_options(&mut self, _hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetHubExtOptions`: 8 hub; sets the known options given (unknown
+    /// names are ignored, as `DataToHubOptionStruct`), others keep their
+    /// values.
+    fn set_hub_ext_options(
+        &mut self,
+        _hub: &str,
+        _items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `RenameLink` (names non-empty and different): 8 hub, 29 unknown
+    /// cascade, 59 new name exists. A running cascade keeps running under
+    /// its new name.
+    fn rename_link(&mut self, _hub: &str, _old: &str, _new: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `EnableSecureNAT`/`DisableSecureNAT`: 8 if unknown; 33 where
     /// SecureNAT is not supported (the default, and VPN Bridge).
     fn set_securenat_enabled(&mut self, hub: &str, enabled: bool) -> Result<(), ErrorCode> {
@@ -1270,6 +1332,13 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             backend.set_ac_list(&l.hub_name, &l.entries)?;
             out(&l)
         }
+        F::GetHubAdminOptions
+        | F::SetHubAdminOptions
+        | F::GetDefaultHubAdminOptions
+        | F::GetHubExtOptions
+        | F::SetHubExtOptions
+        | F::GetAdminMsg
+        | F::RenameLink => call_hubx(backend, caller, f, p),
         F::EnumConnection => {
             rights.require_server_admin()?;
             out(&backend.enum_connection()?)
@@ -1319,5 +1388,104 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             backend.disconnect_connection(&d.name)?;
             out(&d)
         }
+    }
+}
+
+/// `StGetHubAdminOptions`, `StSetHubAdminOptions`,
+/// `StGetDefaultHubAdminOptions`, `StGetHubExtOptions`,
+/// `StSetHubExtOptions`, `StGetAdminMsg`, `StRenameLink`
+/// (src/Cedar/Admin.c).
+fn call_hubx(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pack) -> R {
+    use RpcFunction as F;
+    let rights = &caller.rights;
+    match f {
+        F::GetHubAdminOptions | F::GetHubExtOptions => {
+            let t: AdminOptionList = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            let items = if f == F::GetHubAdminOptions {
+                backend.get_hub_admin_options(&t.hub_name)?
+            } else {
+                backend.get_hub_ext_options(&t.hub_name)?
+            };
+            out(&AdminOptionList {
+                hub_name: t.hub_name,
+                items,
+            })
+        }
+        F::GetDefaultHubAdminOptions => out(&AdminOptionList {
+            hub_name: String::new(),
+            items: backend.get_default_hub_admin_options()?,
+        }),
+        F::SetHubAdminOptions | F::SetHubExtOptions => {
+            let t: AdminOptionList = req(p)?;
+            if t.items.len() > opt::MAX_HUB_ADMIN_OPTIONS {
+                return Err(ErrorCode::TOO_MANY_ITEMS);
+            }
+            rights.check_hub(&t.hub_name)?;
+            let admin = f == F::SetHubAdminOptions;
+            // The hub must exist before the rights option is looked at (8
+            // before 52, as SoftEther).
+            if admin {
+                backend.get_hub_admin_options(&t.hub_name)?;
+                if !rights.is_server_admin()
+                    && backend.hub_admin_option(&t.hub_name, opt::ALLOW_HUB_ADMIN_CHANGE_OPTION)
+                        == 0
+                {
+                    return Err(ErrorCode::NOT_ENOUGH_RIGHT);
+                }
+            } else {
+                backend.get_hub_ext_options(&t.hub_name)?;
+                hub_option(
+                    backend,
+                    caller,
+                    &t.hub_name,
+                    opt::DENY_HUB_ADMIN_CHANGE_EXT_OPTION,
+                )?;
+            }
+            let mut items: Vec<AdminOptionItem> = Vec::new();
+            for i in &t.items {
+                let name = if admin {
+                    opt::canonical_name(&i.name)
+                } else {
+                    crate::hub_ext_option::find(&i.name).map(|o| o.name)
+                };
+                let Some(name) = name else { continue };
+                let item = AdminOptionItem {
+                    name: name.to_owned(),
+                    value: i.value,
+                    descrption: String::new(),
+                };
+                // The last value of a name given twice wins.
+                match items.iter_mut().find(|x| x.name == name) {
+                    Some(x) => *x = item,
+                    None => items.push(item),
+                }
+            }
+            if admin {
+                backend.set_hub_admin_options(&t.hub_name, &items)?;
+            } else {
+                backend.set_hub_ext_options(&t.hub_name, &items)?;
+            }
+            out(&t)
+        }
+        F::GetAdminMsg => {
+            // SoftEther's open-source build shows no message unless the
+            // client's or server's Windows is unsupported: empty here.
+            out(&RpcMsg::default())
+        }
+        F::RenameLink => {
+            let t: RenameLink = req(p)?;
+            if t.old_account_name.is_empty() || t.new_account_name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.check_hub(&t.hub_name)?;
+            if t.new_account_name.to_lowercase() == t.old_account_name.to_lowercase() {
+                return out(&t);
+            }
+            hub_option(backend, caller, &t.hub_name, opt::NO_CASCADE)?;
+            backend.rename_link(&t.hub_name, &t.old_account_name, &t.new_account_name)?;
+            out(&t)
+        }
+        _ => Err(ErrorCode::NOT_SUPPORTED),
     }
 }

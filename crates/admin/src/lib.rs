@@ -34,6 +34,7 @@
 pub mod dispatch;
 pub mod framing;
 pub mod hub_admin_option;
+pub mod hub_ext_option;
 pub mod json;
 pub mod login;
 // Tests only: the `test-util` feature is enabled by dev-dependencies alone.

@@ -33,6 +33,8 @@ pub struct MemHub {
     pub ac_list: Vec<rustether_proto::softether::access::AcEntry>,
     /// The hub message ("" = none).
     pub msg: String,
+    /// Extended options that were set, by their RPC name (others read 0).
+    pub ext_options: BTreeMap<String, u32>,
 }
 
 /// The in-memory backend.
@@ -129,6 +131,68 @@ impl MemoryBackend {
 }
 
 impl AdminBackend for MemoryBackend {
+    fn get_hub_admin_options(&mut self, hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        let h = self.hub_ref(hub)?;
+        let mut items: Vec<AdminOptionItem> = crate::hub_admin_option::DEFAULT_NAMES
+            .iter()
+            .map(|n| AdminOptionItem {
+                name: (*n).to_owned(),
+                value: h.admin_options.get(*n).copied().unwrap_or(0),
+                descrption: String::new(),
+            })
+            .collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(items)
+    }
+
+    fn set_hub_admin_options(
+        &mut self,
+        hub: &str,
+        items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        let h = self.hub_mut(hub)?;
+        h.admin_options = items.iter().map(|i| (i.name.clone(), i.value)).collect();
+        Ok(())
+    }
+
+    fn get_hub_ext_options(&mut self, hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        let h = self.hub_ref(hub)?;
+        Ok(crate::hub_ext_option::EXT_OPTIONS
+            .iter()
+            .map(|o| AdminOptionItem {
+                name: o.name.to_owned(),
+                value: h.ext_options.get(o.name).copied().unwrap_or(0),
+                descrption: String::new(),
+            })
+            .collect())
+    }
+
+    fn set_hub_ext_options(
+        &mut self,
+        hub: &str,
+        items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        let h = self.hub_mut(hub)?;
+        for i in items {
+            h.ext_options.insert(i.name.clone(), i.value);
+        }
+        Ok(())
+    }
+
+    fn rename_link(&mut self, hub: &str, old: &str, new: &str) -> Result<(), ErrorCode> {
+        let h = self.hub_mut(hub)?;
+        if !h.links.contains_key(&k(old)) {
+            return Err(ErrorCode::OBJECT_NOT_FOUND);
+        }
+        if h.links.contains_key(&k(new)) {
+            return Err(ErrorCode::LINK_ALREADY_EXISTS);
+        }
+        let mut l = h.links.remove(&k(old)).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+        l.option.account_name = new.to_owned();
+        h.links.insert(k(new), l);
+        Ok(())
+    }
+
     fn get_hub_msg(&mut self, hub: &str) -> Result<String, ErrorCode> {
         Ok(self.hub_ref(hub)?.msg.clone())
     }

@@ -276,6 +276,22 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             key: 1,
         }
         .to_pack(),
+        F::GetHubAdminOptions
+        | F::SetHubAdminOptions
+        | F::GetDefaultHubAdminOptions
+        | F::GetHubExtOptions
+        | F::SetHubExtOptions => AdminOptionList {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::GetAdminMsg => Pack::new(),
+        F::RenameLink => RenameLink {
+            hub_name: hub.into(),
+            old_account_name: "a".into(),
+            new_account_name: "b".into(),
+        }
+        .to_pack(),
     }
 }
 
@@ -297,6 +313,8 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::EnumLocalBridge
             | F::GetPortsUDP
             | F::GetOpenVpnSstpConfig
+            | F::GetDefaultHubAdminOptions
+            | F::GetAdminMsg
     )
 }
 
@@ -344,7 +362,9 @@ fn rights_matrix_covers_every_function() {
         // own hub: everything but the server-only calls gets past the rights check
         let mut b = backend();
         let r = dispatch(&mut b, &hub_admin, f.name(), &request_for(f, "TEST"));
-        if server_only(f) {
+        // `SetHubAdminOptions` needs the hub's
+        // `allow_hub_admin_change_option` (off by default).
+        if server_only(f) || f == RpcFunction::SetHubAdminOptions {
             assert_eq!(err(&r), 52, "{f:?} is server-admin only");
         } else {
             assert_ne!(err(&r), 52, "{f:?} on the own hub");
@@ -1001,4 +1021,148 @@ fn hub_message_rules() {
     let sa = Caller::server_admin(true);
     assert_eq!(err(&dispatch(&mut b, &sa, "SetHubMsg", &msg(""))), 0);
     assert_eq!(b.hub("TEST").unwrap().msg, "");
+}
+
+fn option_list(hub: &str, items: &[(&str, u32)]) -> Pack {
+    AdminOptionList {
+        hub_name: hub.into(),
+        items: items
+            .iter()
+            .map(|(n, v)| AdminOptionItem {
+                name: (*n).into(),
+                value: *v,
+                descrption: String::new(),
+            })
+            .collect(),
+    }
+    .to_pack()
+}
+
+#[test]
+fn hub_admin_options_rpcs() {
+    let mut b = backend();
+    let sa = Caller::server_admin(false);
+    let ha = Caller::hub_admin("TEST", false);
+    // Defaults: SoftEther's 41 names, all 0.
+    let r = dispatch(&mut b, &ha, "GetDefaultHubAdminOptions", &Pack::new());
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_int("NumItem"), Some(41));
+    assert_eq!(
+        r.get_str_at("Name", 0),
+        Some("allow_hub_admin_change_option")
+    );
+    // A hub administrator may not change them unless allowed.
+    let set = option_list("TEST", &[("MAX_USERS", 3), ("bogus", 1)]);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubAdminOptions", &set)), 52);
+    assert_eq!(err(&dispatch(&mut b, &sa, "SetHubAdminOptions", &set)), 0);
+    let h = b.hub("TEST").unwrap();
+    assert_eq!(h.admin_options.get("max_users"), Some(&3));
+    assert!(!h.admin_options.contains_key("bogus"));
+    let r = dispatch(&mut b, &ha, "GetHubAdminOptions", &option_list("TEST", &[]));
+    assert_eq!(err(&r), 0);
+    let i = (0..r.count("Name"))
+        .find(|&i| r.get_str_at("Name", i) == Some("max_users"))
+        .unwrap();
+    assert_eq!(r.get_int_at("Value", i), Some(3));
+    let allow = option_list("TEST", &[(opt::ALLOW_HUB_ADMIN_CHANGE_OPTION, 1)]);
+    assert_eq!(err(&dispatch(&mut b, &sa, "SetHubAdminOptions", &allow)), 0);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubAdminOptions", &set)), 0);
+    // Too many items, unknown hub.
+    let many: Vec<(&str, u32)> = (0..65).map(|_| ("max_users", 1)).collect();
+    let r = dispatch(
+        &mut b,
+        &sa,
+        "SetHubAdminOptions",
+        &option_list("TEST", &many),
+    );
+    assert_eq!(err(&r), 110);
+    let r = dispatch(&mut b, &sa, "GetHubAdminOptions", &option_list("NONE", &[]));
+    assert_eq!(err(&r), 8);
+}
+
+#[test]
+fn hub_ext_options_rpcs() {
+    let mut b = backend();
+    let sa = Caller::server_admin(false);
+    let ha = Caller::hub_admin("TEST", false);
+    let set = option_list("TEST", &[("noiptable", 1), ("bogus", 1)]);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubExtOptions", &set)), 0);
+    assert_eq!(
+        b.hub("TEST").unwrap().ext_options.get("NoIpTable"),
+        Some(&1)
+    );
+    assert!(!b.hub("TEST").unwrap().ext_options.contains_key("bogus"));
+    let r = dispatch(&mut b, &ha, "GetHubExtOptions", &option_list("TEST", &[]));
+    assert_eq!(r.get_int("NumItem"), Some(58));
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert(opt::DENY_HUB_ADMIN_CHANGE_EXT_OPTION.into(), 1);
+    assert_eq!(err(&dispatch(&mut b, &ha, "SetHubExtOptions", &set)), 52);
+    assert_eq!(err(&dispatch(&mut b, &sa, "SetHubExtOptions", &set)), 0);
+}
+
+#[test]
+fn rename_link_and_admin_msg() {
+    let mut b = backend();
+    let sa = Caller::server_admin(false);
+    let ha = Caller::hub_admin("TEST", false);
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &sa,
+            "CreateLink",
+            &link("TEST", "one").to_pack()
+        )),
+        0
+    );
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &sa,
+            "CreateLink",
+            &link("TEST", "two").to_pack()
+        )),
+        0
+    );
+    let rn = |old: &str, new: &str| {
+        RenameLink {
+            hub_name: "TEST".into(),
+            old_account_name: old.into(),
+            new_account_name: new.into(),
+        }
+        .to_pack()
+    };
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "RenameLink", &rn("one", "two"))),
+        59
+    );
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "RenameLink", &rn("nope", "x"))),
+        29
+    );
+    assert_eq!(err(&dispatch(&mut b, &ha, "RenameLink", &rn("", "x"))), 38);
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "RenameLink", &rn("one", "ONE"))),
+        0
+    );
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "RenameLink", &rn("one", "three"))),
+        0
+    );
+    let links = &b.hub("TEST").unwrap().links;
+    assert!(links.contains_key("three") && !links.contains_key("one"));
+    b.hubs
+        .get_mut("test")
+        .unwrap()
+        .admin_options
+        .insert(opt::NO_CASCADE.into(), 1);
+    assert_eq!(
+        err(&dispatch(&mut b, &ha, "RenameLink", &rn("three", "four"))),
+        52
+    );
+    let r = dispatch(&mut b, &ha, "GetAdminMsg", &Pack::new());
+    assert_eq!(err(&r), 0);
+    assert_eq!(r.get_data("Msg"), Some(&[][..]));
 }
