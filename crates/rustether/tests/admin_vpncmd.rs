@@ -223,6 +223,42 @@ fn vpncmd_manages_the_running_server() {
         .unwrap();
     client.disconnect("acct").unwrap();
 
+    // --- hub administration option deny_empty_password (AdminOptionSet):
+    // an anonymous user (an empty password for SoftEther) is refused from
+    // another machine with error 51, and accepted again when it is off
+    v.ok(&[hub, "/CMD", "UserAnonymousSet", "alice"]);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "AdminOptionSet",
+        "deny_empty_password",
+        "/VALUE:1",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "AdminOptionList"]);
+    assert_eq!(
+        option_value(&o, "deny_empty_password"),
+        Some("1"),
+        "{}",
+        o.text
+    );
+    let e = client
+        .connect_expect_error("acct", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(e.code, 51, "{e:?}");
+    v.ok(&[
+        hub,
+        "/CMD",
+        "AdminOptionSet",
+        "deny_empty_password",
+        "/VALUE:0",
+    ]);
+    client.connect("acct").unwrap();
+    client
+        .wait_established("acct", Duration::from_secs(40))
+        .unwrap();
+    client.disconnect("acct").unwrap();
+    v.ok(&[hub, "/CMD", "UserPasswordSet", "alice", "/PASSWORD:Secret1"]);
+
     // --- SecureNatEnable / SecureNatDisable: saved in the hub's SecureNAT
     // folder where SoftEther keeps it (`Disabled`)
     let snat_disabled = |server: &OurServer| {
@@ -386,6 +422,85 @@ fn vpncmd_manages_the_running_server() {
     v.fails(9, &["/HUB:TEST", "/PASSWORD:wrong", "/CMD", "UserList"]);
     v.fails(8, &["/HUB:NOPE", "/PASSWORD:x", "/CMD", "UserList"]);
 
+    // --- hub administration options restrict the hub administrator: it
+    // may read them, change them only with allow_hub_admin_change_option,
+    // and is refused what no_change_users forbids; max_users limits
+    // everyone; all saved in the hub's AdminOption folder
+    let has = |args: &[&'static str]| -> Vec<&'static str> {
+        let mut a = vec![ha[0], ha[1], "/CMD"];
+        a.extend_from_slice(args);
+        a
+    };
+    let o = v.ok(&has(&["AdminOptionList"]));
+    assert_eq!(option_value(&o, "no_change_users"), Some("0"), "{}", o.text);
+    v.fails(52, &has(&["AdminOptionSet", "no_change_users", "/VALUE:1"]));
+    v.ok(&[hub, "/CMD", "AdminOptionSet", "no_change_users", "/VALUE:1"]);
+    let create_bob = has(&[
+        "UserCreate",
+        "bob",
+        "/GROUP:none",
+        "/REALNAME:none",
+        "/NOTE:none",
+    ]);
+    v.fails(52, &create_bob);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "AdminOptionSet",
+        "allow_hub_admin_change_option",
+        "/VALUE:1",
+    ]);
+    v.ok(&has(&["AdminOptionSet", "no_change_users", "/VALUE:0"]));
+    v.ok(&create_bob);
+    v.ok(&[hub, "/CMD", "AdminOptionSet", "max_users", "/VALUE:1"]);
+    v.fails(
+        63,
+        &[
+            hub,
+            "/CMD",
+            "UserCreate",
+            "carol",
+            "/GROUP:none",
+            "/REALNAME:none",
+            "/NOTE:none",
+        ],
+    );
+    let saved = server.saved_config();
+    let ao = saved
+        .hub("TEST")
+        .unwrap()
+        .raw
+        .folder("AdminOption")
+        .unwrap();
+    assert_eq!(ao.get_uint("max_users"), Some(1));
+    assert_eq!(ao.get_uint("allow_hub_admin_change_option"), Some(1));
+    v.ok(&[hub, "/CMD", "AdminOptionSet", "max_users", "/VALUE:0"]);
+    // extended options: stored under SoftEther's keys in the hub's Option
+    // folder; deny_hub_admin_change_ext_option locks the hub administrator out
+    let o = v.ok(&has(&["ExtOptionList"]));
+    assert_eq!(
+        option_value(&o, "NoAddressPollingIPv4"),
+        Some("0"),
+        "{}",
+        o.text
+    );
+    assert_eq!(option_value(&o, "VlanTypeId"), Some("33024"), "{}", o.text);
+    v.ok(&has(&["ExtOptionSet", "NoAddressPollingIPv4", "/VALUE:1"]));
+    let saved = server.saved_config();
+    let ho = saved.hub("TEST").unwrap().raw.folder("Option").unwrap();
+    assert_eq!(ho.get_bool("NoArpPolling"), Some(true));
+    v.ok(&[
+        hub,
+        "/CMD",
+        "AdminOptionSet",
+        "deny_hub_admin_change_ext_option",
+        "/VALUE:1",
+    ]);
+    v.fails(52, &has(&["ExtOptionSet", "NoIpTable", "/VALUE:1"]));
+    v.ok(&[hub, "/CMD", "ExtOptionSet", "NoIpTable", "/VALUE:1"]);
+    let o = v.ok(&has(&["ExtOptionList"]));
+    assert_eq!(option_value(&o, "NoIpTable"), Some("1"), "{}", o.text);
+
     // --- every action is logged with its source address
     let log = server.log();
     for line in [
@@ -452,6 +567,21 @@ fn vpncmd_manages_the_running_server() {
     assert!(!o.rows("Virtual Hub Name").contains(&"TEST"), "{}", o.text);
     assert!(server.saved_config().hub("TEST").is_none());
     server.ensure_running().unwrap();
+}
+
+/// The value column of option `name` in vpncmd's `AdminOptionList` /
+/// `ExtOptionList` output (an `Item |name` line, then `Value |v`).
+fn option_value<'a>(o: &'a Out, name: &str) -> Option<&'a str> {
+    let mut lines = o.text.lines().filter_map(|l| l.split_once('|'));
+    while let Some((k, v)) = lines.next() {
+        if k.trim_end() == "Item" && v.trim() == name {
+            return lines
+                .next()
+                .filter(|(k, _)| k.trim_end() == "Value")
+                .map(|(_, v)| v.trim());
+        }
+    }
+    None
 }
 
 /// The lockout the server logged in `log` ("repeated failed logins; next

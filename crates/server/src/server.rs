@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use rustether_admin::hub_admin_option as opt;
 use rustether_config::store::ConfigStore;
 use rustether_config::{Edition, ServerConfig, UserAuth};
 use rustether_proto::messages::{ClientAuth, LoginRequest};
@@ -459,6 +460,7 @@ impl Server {
             let mut policy = PolicyValues::default();
             policy.set_flag(PolicyId::MonitorPort, true);
             policy.set_flag(PolicyId::NoBroadcastLimiter, true);
+            apply_hub_admin_options(hub_cfg, &mut policy);
             return self.finish_login(req, peer, hub, "administrator".into(), policy);
         }
 
@@ -467,8 +469,13 @@ impl Server {
         // (src/Cedar/Protocol.c), it counts the sessions that logged in to
         // the hub, not local bridges or the hub's own cascades, and the hub
         // administrator (checked above) is not limited.
-        if hub_cfg.max_session != 0
-            && self.logged_in_sessions(&req.hubname) >= hub_cfg.max_session as usize
+        // The hub administration option `max_sessions` counts the same way
+        // (`ServerAccept`).
+        let max_sessions = hub_admin_option(hub_cfg, opt::MAX_SESSIONS);
+        if (hub_cfg.max_session != 0 || max_sessions != 0)
+            && [hub_cfg.max_session, max_sessions]
+                .iter()
+                .any(|&m| m != 0 && self.logged_in_sessions(&req.hubname) >= m as usize)
         {
             return Err(ErrorCode::HUB_IS_BUSY);
         }
@@ -516,6 +523,23 @@ impl Server {
         if !ok {
             return Err(ErrorCode::AUTH_FAILED);
         }
+        // Hub administration option `deny_empty_password` (`ServerAccept`):
+        // anonymous users and users whose password is empty may log in only
+        // from this host.
+        let empty_password = match &user.auth {
+            UserAuth::Anonymous => true,
+            UserAuth::Password { hash, .. } => {
+                password::constant_time_eq(hash, &password::hash_password(&user.name, ""))
+            }
+            _ => false,
+        };
+        if empty_password
+            && !peer.is_loopback()
+            && hub_admin_option(hub_cfg, opt::DENY_EMPTY_PASSWORD) != 0
+        {
+            warn!(%peer, user = %user.name, hub = %hub_cfg.name, "empty password refused from a remote host (hub option deny_empty_password)");
+            return Err(ErrorCode::NULL_PASSWORD_LOCAL_ONLY);
+        }
         // `ServerAccept`: the user's policy, else the group's, else
         // SoftEther's default policy.
         let policy = user
@@ -546,6 +570,8 @@ impl Server {
         }
         let username = user.name.clone();
         let group = user.group.clone().unwrap_or_default();
+        let mut policy = policy;
+        apply_hub_admin_options(hub_cfg, &mut policy);
         drop(cfg);
         let mut accepted = self.finish_login(req, peer, hub, username, policy)?;
         accepted.group = group;
@@ -636,6 +662,48 @@ impl Server {
             monitor,
             group: String::new(),
         })
+    }
+}
+
+/// Value of hub administration option `name` of `hub` (0 when unset;
+/// `GetHubAdminOption`, src/Cedar/Hub.c).
+fn hub_admin_option(hub: &rustether_config::HubConfig, name: &str) -> u32 {
+    hub.raw
+        .folder("AdminOption")
+        .and_then(|f| f.get_uint(name))
+        .unwrap_or(0)
+}
+
+/// The hub administration options `ServerAccept` forces into every
+/// session's policy (src/Cedar/Protocol.c): `deny_qos` → `NoQoS`,
+/// `max_bitrates_download`/`max_bitrates_upload` → `MaxDownload`/
+/// `MaxUpload` (the smaller when both are set), `deny_bridge` →
+/// `NoBridge`, `deny_routing` → `NoRouting`, `max_multilogins_per_user` →
+/// `MultiLogins` (the smaller when both are set).
+fn apply_hub_admin_options(hub: &rustether_config::HubConfig, policy: &mut PolicyValues) {
+    let min_nonzero = |a: u32, b: u32| match (a, b) {
+        (0, b) => b,
+        (a, 0) => a,
+        (a, b) => a.min(b),
+    };
+    if hub_admin_option(hub, opt::DENY_QOS) != 0 {
+        policy.set_flag(PolicyId::NoQoS, true);
+    }
+    for (name, id) in [
+        (opt::MAX_BITRATES_DOWNLOAD, PolicyId::MaxDownload),
+        (opt::MAX_BITRATES_UPLOAD, PolicyId::MaxUpload),
+        (opt::MAX_MULTILOGINS_PER_USER, PolicyId::MultiLogins),
+    ] {
+        let v = hub_admin_option(hub, name);
+        if v != 0 {
+            policy.set(id, min_nonzero(policy.get(id), v));
+        }
+    }
+    if hub_admin_option(hub, opt::DENY_BRIDGE) != 0 {
+        policy.set_flag(PolicyId::NoBridge, true);
+    }
+    if hub_admin_option(hub, opt::DENY_ROUTING) != 0 {
+        policy.set_flag(PolicyId::NoRouting, true);
     }
 }
 

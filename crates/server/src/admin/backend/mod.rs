@@ -23,6 +23,7 @@ mod bridge;
 mod ca;
 mod group;
 mod hub;
+mod hubx;
 mod link;
 mod server;
 mod session;
@@ -399,6 +400,45 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn enum_dhcp(&mut self, hub: &str) -> Result<EnumDhcp, ErrorCode> {
         hub::enum_dhcp(self, hub)
+    }
+
+    fn get_hub_admin_options(&mut self, hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        hubx::get_hub_admin_options(self, hub)
+    }
+
+    fn set_hub_admin_options(
+        &mut self,
+        hub: &str,
+        items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        hubx::set_hub_admin_options(self, hub, items)
+    }
+
+    fn get_default_hub_admin_options(&mut self) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        self.bridge_edition()?;
+        Ok(rustether_admin::hub_admin_option::DEFAULT_NAMES
+            .iter()
+            .map(|n| AdminOptionItem {
+                name: (*n).to_owned(),
+                ..AdminOptionItem::default()
+            })
+            .collect())
+    }
+
+    fn get_hub_ext_options(&mut self, hub: &str) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+        hubx::get_hub_ext_options(self, hub)
+    }
+
+    fn set_hub_ext_options(
+        &mut self,
+        hub: &str,
+        items: &[AdminOptionItem],
+    ) -> Result<(), ErrorCode> {
+        hubx::set_hub_ext_options(self, hub, items)
+    }
+
+    fn rename_link(&mut self, hub: &str, old: &str, new: &str) -> Result<(), ErrorCode> {
+        hubx::rename_link(self, hub, old, new)
     }
 
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {

@@ -21,7 +21,14 @@ pub(super) fn create_user(this: &mut ServerBackend<'_>, req: &SetUser) -> Result
             return Err(ErrorCode::USER_ALREADY_EXISTS);
         }
         check_group(h, &f.group_name)?;
-        if h.users.len() >= MAX_USERS_PER_HUB {
+        // `StCreateUser`: the server's limit and the hub's `max_users`
+        // (for every administrator).
+        let max_users = h
+            .raw
+            .folder("AdminOption")
+            .and_then(|f| f.get_uint(rustether_admin::hub_admin_option::MAX_USERS))
+            .unwrap_or(0) as usize;
+        if h.users.len() >= MAX_USERS_PER_HUB || (max_users != 0 && h.users.len() >= max_users) {
             return Err(ErrorCode::TOO_MANY_USER);
         }
         let mut u = UserConfig::new(&f.name, req.auth.clone(), rustether_config::model::now_ms());

@@ -1,0 +1,181 @@
+//! Hub administration options, extended options and cascade renaming
+//! (`rustether_admin::rpc::hubx`). Both option lists live in the hub's
+//! folder of vpn_server.config where SoftEther keeps them:
+//! `VirtualHUB/<hub>/AdminOption` (one uint per option) and
+//! `VirtualHUB/<hub>/Option` (`SiWriteHubOptionCfg`).
+
+use rustether_admin::hub_admin_option as opt;
+use rustether_admin::hub_ext_option::{ExtKind, EXT_OPTIONS};
+use rustether_admin::rpc::AdminOptionItem;
+use rustether_config::{CfgValue, Folder};
+use rustether_proto::ErrorCode;
+
+use super::{key_eq, Deferred, ServerBackend};
+
+/// `VlanTypeId` when 0 or missing (`MAC_PROTO_TAGVLAN`,
+/// `SiLoadHubOptionCfg`).
+const DEFAULT_VLAN_TYPE_ID: u32 = 0x8100;
+
+fn item(name: &str, value: u32) -> AdminOptionItem {
+    AdminOptionItem {
+        name: name.to_owned(),
+        value,
+        descrption: String::new(),
+    }
+}
+
+pub(super) fn get_hub_admin_options(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+    this.bridge_edition()?;
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let f = h.raw.folder("AdminOption");
+        let mut items: Vec<AdminOptionItem> = f
+            .map(|f| {
+                f.items
+                    .iter()
+                    .filter_map(|(n, v)| match v {
+                        CfgValue::Uint(v) => Some(item(n, *v)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in opt::DEFAULT_NAMES {
+            if !items.iter().any(|i| key_eq(&i.name, n)) {
+                items.push(item(n, 0));
+            }
+        }
+        // SoftEther's `AdminOptionList` is sorted (`CompareAdminOption`,
+        // case-insensitive).
+        items.sort_by_key(|i| i.name.to_ascii_lowercase());
+        Ok(items)
+    })
+}
+
+pub(super) fn set_hub_admin_options(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    items: &[AdminOptionItem],
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        // `DeleteAllHubAdminOption` + the given ones +
+        // `AddHubAdminOptionsDefaults`.
+        let mut f = Folder::new("AdminOption");
+        for n in opt::DEFAULT_NAMES {
+            f.set_uint(n, 0);
+        }
+        for i in items {
+            f.set_uint(&i.name, i.value);
+        }
+        h.raw.add_folder(f);
+        Ok(())
+    })
+}
+
+/// The RPC value of an `Option` item (bool → 0/1, hex string → number).
+fn ext_value(f: Option<&Folder>, key: &str, kind: ExtKind) -> u32 {
+    let v = f.and_then(|f| f.item(key));
+    match (kind, v) {
+        (_, Some(CfgValue::Bool(b))) => u32::from(*b),
+        (_, Some(CfgValue::Uint(u))) => *u,
+        (ExtKind::Hex, Some(CfgValue::String(s))) => {
+            let t = s.trim();
+            let t = t
+                .strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .unwrap_or(t);
+            match u32::from_str_radix(t, 16) {
+                Ok(v) if v != 0 => v,
+                _ => DEFAULT_VLAN_TYPE_ID,
+            }
+        }
+        (ExtKind::Hex, _) => DEFAULT_VLAN_TYPE_ID,
+        _ => 0,
+    }
+}
+
+pub(super) fn get_hub_ext_options(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<Vec<AdminOptionItem>, ErrorCode> {
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let f = h.raw.folder("Option");
+        Ok(EXT_OPTIONS
+            .iter()
+            .map(|o| item(o.name, ext_value(f, o.key, o.kind)))
+            .collect())
+    })
+}
+
+pub(super) fn set_hub_ext_options(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    items: &[AdminOptionItem],
+) -> Result<(), ErrorCode> {
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let f = h.raw.folder_or_insert("Option");
+        for i in items {
+            let Some(o) = EXT_OPTIONS.iter().find(|o| o.name == i.name) else {
+                continue;
+            };
+            match o.kind {
+                ExtKind::Bool => f.set_bool(o.key, i.value != 0),
+                ExtKind::Uint => f.set_uint(o.key, i.value),
+                ExtKind::Hex => {
+                    let v = if i.value == 0 {
+                        DEFAULT_VLAN_TYPE_ID
+                    } else {
+                        i.value
+                    };
+                    f.set_str(o.key, &format!("0x{v:x}"));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+pub(super) fn rename_link(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    old: &str,
+    new: &str,
+) -> Result<(), ErrorCode> {
+    let (hub_name, old_name, cfg, run) = this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let hub_online = h.online;
+        let i = h
+            .cascades
+            .iter()
+            .position(|x| key_eq(&x.account_name, old))
+            .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+        if h.cascades.iter().any(|x| key_eq(&x.account_name, new)) {
+            return Err(ErrorCode::LINK_ALREADY_EXISTS);
+        }
+        let x = &mut h.cascades[i];
+        let old_name = std::mem::replace(&mut x.account_name, new.to_owned());
+        Ok((h.name.clone(), old_name, x.clone(), x.online && hub_online))
+    })?;
+    // The running cascade is known by its name: stop it under the old
+    // name and start it under the new one (SoftEther renames in place).
+    this.deferred.push(Deferred::RestartCascade {
+        hub: hub_name.clone(),
+        name: old_name,
+        cfg: None,
+    });
+    if run {
+        this.deferred.push(Deferred::RestartCascade {
+            hub: hub_name,
+            name: cfg.account_name.clone(),
+            cfg: Some(Box::new(cfg)),
+        });
+    }
+    Ok(())
+}
