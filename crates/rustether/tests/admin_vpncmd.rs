@@ -742,6 +742,24 @@ fn vpncmd_cascades_and_crash_safety() {
     assert_eq!(o.row("User Name"), Some("Cascade"), "{}", o.text);
     va.fails(73, &[hub, "/CMD", "SessionDisconnect", &link]);
 
+    // --- CascadeRename (RenameLink): a running cascade keeps running under
+    // its new name, saved under that name
+    va.fails(29, &[hub, "/CMD", "CascadeRename", "nope", "/NEW:x"]);
+    for (old, new) in [("l1", "l2"), ("l2", "l1")] {
+        va.ok(&[hub, "/CMD", "CascadeRename", old, &format!("/NEW:{new}")]);
+        va.wait_for(
+            &[hub, "/CMD", "CascadeList"],
+            Duration::from_secs(30),
+            |o| {
+                o.row("Setting Name") == Some(new)
+                    && o.row("Status") == Some("Online (Established)")
+            },
+        );
+        let saved = a.saved_config();
+        let h = saved.hub("TEST").unwrap();
+        assert!(h.cascade(new).is_some() && h.cascade(old).is_none());
+    }
+
     va.ok(&[hub, "/CMD", "CascadeOffline", "l1"]);
     let o = va.ok(&[hub, "/CMD", "CascadeList"]);
     assert_eq!(o.row("Status"), Some("Offline (Stopped)"), "{}", o.text);
