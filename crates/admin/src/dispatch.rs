@@ -301,6 +301,16 @@ functions! {
     GetAdminMsg, false;
     /// Rename a cascade (`RPC_RENAME_LINK`).
     RenameLink, true;
+    /// New certificate revocation entry (`RPC_CRL`).
+    AddCrl, true;
+    /// Remove a certificate revocation entry (`RPC_CRL`).
+    DelCrl, true;
+    /// List the certificate revocation entries (`RPC_ENUM_CRL`).
+    EnumCrl, false;
+    /// Read a certificate revocation entry (`RPC_CRL`).
+    GetCrl, false;
+    /// Change a certificate revocation entry (`RPC_CRL`).
+    SetCrl, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -439,6 +449,27 @@ pub trait AdminBackend {
     /// cascade, 59 new name exists. A running cascade keeps running under
     /// its new name.
     fn rename_link(&mut self, _hub: &str, _old: &str, _new: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `AddCrl`: 8 hub, 110 beyond `MAX_HUB_CRLS` (4096); effective for
+    /// the next certificate login.
+    fn add_crl(&mut self, _hub: &str, _crl: &CrlEntry) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DelCrl`: 8 hub, 29 no entry with that key.
+    fn del_crl(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumCrl`: 8 hub.
+    fn enum_crl(&mut self, _hub: &str) -> Result<Vec<EnumCrlItem>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetCrl`: 8 hub, 29 no entry with that key.
+    fn get_crl(&mut self, _hub: &str, _key: u32) -> Result<CrlEntry, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetCrl`: 8 hub, 29 no entry with that key; replaces the entry.
+    fn set_crl(&mut self, _hub: &str, _key: u32, _crl: &CrlEntry) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnableSecureNAT`/`DisableSecureNAT`: 8 if unknown; 33 where
@@ -1338,7 +1369,12 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         | F::GetHubExtOptions
         | F::SetHubExtOptions
         | F::GetAdminMsg
-        | F::RenameLink => call_hubx(backend, caller, f, p),
+        | F::RenameLink
+        | F::AddCrl
+        | F::DelCrl
+        | F::EnumCrl
+        | F::GetCrl
+        | F::SetCrl => call_hubx(backend, caller, f, p),
         F::EnumConnection => {
             rights.require_server_admin()?;
             out(&backend.enum_connection()?)
@@ -1484,6 +1520,34 @@ fn call_hubx(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p:
             }
             hub_option(backend, caller, &t.hub_name, opt::NO_CASCADE)?;
             backend.rename_link(&t.hub_name, &t.old_account_name, &t.new_account_name)?;
+            out(&t)
+        }
+        F::EnumCrl => {
+            let t: EnumCrl = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            let items = backend.enum_crl(&t.hub_name)?;
+            out(&EnumCrl {
+                hub_name: t.hub_name,
+                items,
+            })
+        }
+        F::GetCrl => {
+            let t: RpcCrl = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            let crl = backend.get_crl(&t.hub_name, t.key)?;
+            out(&RpcCrl { crl, ..t })
+        }
+        F::AddCrl | F::DelCrl | F::SetCrl => {
+            let t: RpcCrl = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            // `StAddCrl` etc.: the hub first (8), then the option (52).
+            backend.enum_crl(&t.hub_name)?;
+            hub_option(backend, caller, &t.hub_name, opt::NO_CHANGE_CRL_LIST)?;
+            match f {
+                F::AddCrl => backend.add_crl(&t.hub_name, &t.crl)?,
+                F::DelCrl => backend.del_crl(&t.hub_name, t.key)?,
+                _ => backend.set_crl(&t.hub_name, t.key, &t.crl)?,
+            }
             out(&t)
         }
         _ => Err(ErrorCode::NOT_SUPPORTED),

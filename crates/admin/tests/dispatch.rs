@@ -286,6 +286,17 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetAdminMsg => Pack::new(),
+        F::AddCrl | F::DelCrl | F::GetCrl | F::SetCrl => RpcCrl {
+            hub_name: hub.into(),
+            key: 1,
+            crl: CrlEntry::default(),
+        }
+        .to_pack(),
+        F::EnumCrl => EnumCrl {
+            hub_name: hub.into(),
+            items: vec![],
+        }
+        .to_pack(),
         F::RenameLink => RenameLink {
             hub_name: hub.into(),
             old_account_name: "a".into(),

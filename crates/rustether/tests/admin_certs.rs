@@ -222,6 +222,32 @@ fn certificate_users_log_in_with_the_real_vpnclient() {
     assert_eq!(refused(c), 9, "serial differs");
     v.ok(&[hub, "/CMD", "UserSignedSet", "u1", "/CN:u1", "/SERIAL:1234"]);
     logs_in(c);
+    // --- the hub's CRL (CrlAdd, CrlList, CrlGet, CrlDel): a revoked
+    // certificate is refused with 9, and logs in again once the entry is
+    // deleted; an entry for another serial revokes nothing
+    v.ok(&[hub, "/CMD", "CrlAdd", "/SERIAL:9999"]);
+    logs_in(c);
+    v.ok(&[hub, "/CMD", "CrlAdd", "/SERIAL:1234", "/CN:u1"]);
+    let o = v.ok(&[hub, "/CMD", "CrlList"]);
+    assert!(o.text.contains("12 34"), "{}", o.text);
+    let crl_ids: Vec<String> = o.rows("ID").into_iter().map(str::to_owned).collect();
+    assert_eq!(crl_ids.len(), 2, "{}", o.text);
+    let revoking = crl_ids
+        .iter()
+        .find(|id| {
+            let o = v.ok(&[hub, "/CMD", "CrlGet", id]);
+            o.text.contains("12 34")
+        })
+        .expect("CrlGet shows the serial")
+        .clone();
+    assert_eq!(refused(c), 9, "the certificate is revoked");
+    v.ok(&[hub, "/CMD", "CrlDel", &revoking]);
+    logs_in(c);
+    if matches!(kind, ServerKind::Ours(_)) {
+        let cfg = std::fs::read_to_string(lab.server().unwrap().config_path()).unwrap();
+        assert!(cfg.contains("declare CrlList"), "{cfg}");
+        assert!(cfg.contains("string Serial 9999"), "{cfg}");
+    }
     if matches!(kind, ServerKind::Ours(_)) {
         let cfg = std::fs::read_to_string(lab.server().unwrap().config_path()).unwrap();
         assert!(cfg.contains("declare CertList"), "{cfg}");

@@ -61,6 +61,163 @@ pub struct RevokedCert {
     pub serial: Option<Vec<u8>>,
     /// Subject common name, compared case-insensitively.
     pub common_name: Option<String>,
+    /// Subject organization (`O`), compared case-insensitively.
+    pub organization: Option<String>,
+    /// Subject organizational unit (`OU`).
+    pub unit: Option<String>,
+    /// Subject country (`C`).
+    pub country: Option<String>,
+    /// Subject state or province (`ST`).
+    pub state: Option<String>,
+    /// Subject locality (`L`).
+    pub local: Option<String>,
+    /// MD5 of the DER certificate.
+    pub digest_md5: Option<[u8; 16]>,
+    /// SHA-1 of the DER certificate.
+    pub digest_sha1: Option<[u8; 20]>,
+}
+
+/// Most CRL entries per hub (`MAX_HUB_CRLS`, src/Cedar/Cedar.h).
+pub const MAX_HUB_CRLS: usize = 4096;
+
+impl RevokedCert {
+    /// The subject fields in SoftEther's order with their short names.
+    fn names(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("CN", &self.common_name),
+            ("O", &self.organization),
+            ("OU", &self.unit),
+            ("C", &self.country),
+            ("ST", &self.state),
+            ("L", &self.local),
+        ]
+    }
+
+    /// The one-line description `EnumCrl` shows (`GenerateCrlStr`):
+    /// `Subject="CN=…, O=…", Serial="12 34", MD5="…", SHA1="…"`.
+    pub fn info(&self) -> String {
+        let spaced = |b: &[u8]| {
+            b.iter()
+                .map(|v| format!("{v:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let subject = self
+            .names()
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={v}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut parts = vec![format!("Subject=\"{subject}\"")];
+        if let Some(s) = &self.serial {
+            parts.push(format!("Serial=\"{}\"", spaced(s)));
+        }
+        if let Some(d) = &self.digest_md5 {
+            parts.push(format!("MD5=\"{}\"", spaced(d)));
+        }
+        if let Some(d) = &self.digest_sha1 {
+            parts.push(format!("SHA1=\"{}\"", spaced(d)));
+        }
+        parts.join(", ")
+    }
+
+    /// Reads one entry folder of `SecurityAccountDatabase/CrlList`
+    /// (`SiLoadCrlList`, src/Cedar/Server.c): names as strings, `Serial`
+    /// and the digests as hex strings (digests only at their exact size).
+    pub fn from_folder(f: &rustether_config::Folder) -> RevokedCert {
+        let text = |k: &str| {
+            f.get_str(k)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let bin = |k: &str| f.get_str(k).and_then(hex_bytes).filter(|b| !b.is_empty());
+        RevokedCert {
+            serial: bin("Serial"),
+            common_name: text("CommonName"),
+            organization: text("Organization"),
+            unit: text("Unit"),
+            country: text("Country"),
+            state: text("State"),
+            local: text("Local"),
+            digest_md5: bin("DigestMD5").and_then(|b| b.try_into().ok()),
+            digest_sha1: bin("DigestSHA1").and_then(|b| b.try_into().ok()),
+        }
+    }
+
+    /// The entry folder `name` as `SiWriteCrlList` writes it (unset fields
+    /// left out, binary fields as upper-case hex).
+    pub fn to_folder(&self, name: &str) -> rustether_config::Folder {
+        let mut f = rustether_config::Folder::new(name);
+        let hex = |b: &[u8]| b.iter().map(|v| format!("{v:02X}")).collect::<String>();
+        for (k, v) in [
+            ("CommonName", &self.common_name),
+            ("Organization", &self.organization),
+            ("Unit", &self.unit),
+            ("Country", &self.country),
+            ("State", &self.state),
+            ("Local", &self.local),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                f.set_str(k, v);
+            }
+        }
+        if let Some(d) = &self.digest_md5 {
+            f.set_str("DigestMD5", &hex(d));
+        }
+        if let Some(d) = &self.digest_sha1 {
+            f.set_str("DigestSHA1", &hex(d));
+        }
+        if let Some(s) = &self.serial {
+            f.set_str("Serial", &hex(s));
+        }
+        f
+    }
+}
+
+/// Hex digits (spaces allowed between bytes, as `StrToBin`); `None` if
+/// anything else is in the text or it is longer than a certificate
+/// field can be.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 || digits.len() > 2 * 64 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+/// The CRL of a hub: the entries of `SecurityAccountDatabase/CrlList` in
+/// the hub's folder (at most [`MAX_HUB_CRLS`] are read).
+pub fn hub_crl(hub: &rustether_config::Folder) -> Vec<RevokedCert> {
+    hub.folder("SecurityAccountDatabase")
+        .and_then(|db| db.folder("CrlList"))
+        .map(|l| {
+            l.folders
+                .iter()
+                .take(MAX_HUB_CRLS)
+                .map(RevokedCert::from_folder)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Replaces the CRL of a hub (folders `Crl0`, `Crl1`, … as SoftEther).
+pub fn set_hub_crl(hub: &mut rustether_config::Folder, list: &[RevokedCert]) {
+    let l = hub
+        .folder_or_insert("SecurityAccountDatabase")
+        .folder_or_insert("CrlList");
+    l.folders = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.to_folder(&format!("Crl{i}")))
+        .collect();
 }
 
 /// Why a certificate login was refused (all answered with
@@ -134,7 +291,7 @@ pub fn verify_cert_login(
     if !valid_at(&x, now_unix) {
         return Err(CertRefusal::Expired);
     }
-    if revoked.iter().any(|r| is_revoked(&x, r)) {
+    if revoked.iter().any(|r| is_revoked(&x, cert, r)) {
         return Err(CertRefusal::Revoked);
     }
     match user {
@@ -187,18 +344,52 @@ fn issued_by(x: &X509Certificate<'_>, cert_der: &[u8], ca_der: &[u8], now_unix: 
 }
 
 /// `IsValidCertInHub` for one CRL entry: every field set must match.
-fn is_revoked(x: &X509Certificate<'_>, r: &RevokedCert) -> bool {
-    if r.serial.is_none() && r.common_name.is_none() {
+fn is_revoked(x: &X509Certificate<'_>, raw: &[u8], r: &RevokedCert) -> bool {
+    // An entry with nothing set would revoke every certificate in
+    // SoftEther (`IsCertMatchCrl` starts from "match"); here it revokes
+    // none, so that an empty `CrlAdd` cannot lock every user out.
+    if *r == RevokedCert::default() {
         return false;
     }
     let serial_ok = r
         .serial
         .as_ref()
-        .map_or(true, |s| strip_zeros(s) == strip_zeros(x.raw_serial()));
-    let cn_ok = r.common_name.as_ref().map_or(true, |cn| {
-        common_name_of(x).is_some_and(|c| c.eq_ignore_ascii_case(cn))
+        .is_none_or(|s| strip_zeros(s) == strip_zeros(x.raw_serial()));
+    let subject = x.subject();
+    let firsts: [Option<&str>; 6] = [
+        subject
+            .iter_common_name()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        subject
+            .iter_organization()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        subject
+            .iter_organizational_unit()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        subject.iter_country().next().and_then(|a| a.as_str().ok()),
+        subject
+            .iter_state_or_province()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        subject.iter_locality().next().and_then(|a| a.as_str().ok()),
+    ];
+    let names_ok = r.names().iter().zip(firsts).all(|((_, want), have)| {
+        match want.as_deref().filter(|w| !w.is_empty()) {
+            None => true,
+            Some(w) => have.is_some_and(|h| h.trim().eq_ignore_ascii_case(w.trim())),
+        }
     });
-    serial_ok && cn_ok
+    let md5_ok = r.digest_md5.is_none_or(|d| {
+        use md5::Digest;
+        md5::Md5::digest(raw).as_slice() == d
+    });
+    let sha1_ok = r.digest_sha1.is_none_or(|d| {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, raw).as_ref() == d
+    });
+    serial_ok && names_ok && md5_ok && sha1_ok
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {
@@ -468,15 +659,16 @@ mod tests {
         let user = CertUser::Individual(&dave.der);
         let by_serial = RevokedCert {
             serial: Some(vec![9]),
-            common_name: None,
+            ..RevokedCert::default()
         };
         let other_serial = RevokedCert {
             serial: Some(vec![10]),
-            common_name: None,
+            ..RevokedCert::default()
         };
         let by_both_wrong_cn = RevokedCert {
             serial: Some(vec![9]),
             common_name: Some("erin".into()),
+            ..RevokedCert::default()
         };
         let s = sign(&dave, &r);
         assert_eq!(

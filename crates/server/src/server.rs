@@ -506,8 +506,16 @@ impl Server {
                     _ => return Err(ErrorCode::AUTH_FAILED),
                 };
                 let now = i64::try_from(crate::clock::unix_ms() / 1000).unwrap_or(i64::MAX);
-                match verify_cert_login(cert, sign, random, who, &hub_cfg.trusted_certs(), &[], now)
-                {
+                let crl = crate::certauth::hub_crl(&hub_cfg.raw);
+                match verify_cert_login(
+                    cert,
+                    sign,
+                    random,
+                    who,
+                    &hub_cfg.trusted_certs(),
+                    &crl,
+                    now,
+                ) {
                     Ok(()) => true,
                     Err(why) => {
                         warn!(

@@ -71,6 +71,141 @@ pack_struct! {
 
 flat_message!(RenameLink);
 
+/// One certificate revocation entry (`CRL` of src/Cedar/Hub.h) as
+/// `InRpcCrl`/`OutRpcCrl` carry it: a certificate matches when every field
+/// that is set matches (`IsCertMatchCrl`). Empty strings, an empty serial
+/// and all-zero digests mean "not set".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrlEntry {
+    /// `Serial` (DATA): the serial number, big-endian bytes.
+    pub serial: Vec<u8>,
+    /// `CommonName` (UNISTR).
+    pub common_name: String,
+    /// `Organization` (UNISTR).
+    pub organization: String,
+    /// `Unit` (UNISTR).
+    pub unit: String,
+    /// `Country` (UNISTR).
+    pub country: String,
+    /// `State` (UNISTR).
+    pub state: String,
+    /// `Local` (UNISTR).
+    pub local: String,
+    /// `DigestMD5` (DATA, 16 bytes): MD5 of the DER certificate.
+    pub digest_md5: [u8; 16],
+    /// `DigestSHA1` (DATA, 20 bytes): SHA-1 of the DER certificate.
+    pub digest_sha1: [u8; 20],
+}
+
+impl CrlEntry {
+    /// True if no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == CrlEntry::default()
+    }
+}
+
+/// `RPC_CRL`: `AddCrl`, `DelCrl`, `GetCrl`, `SetCrl` (vpncmd `CrlAdd`,
+/// `CrlDel`, `CrlGet`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpcCrl {
+    /// `HubName`.
+    pub hub_name: String,
+    /// `Key`: the entry's id from [`EnumCrl`].
+    pub key: u32,
+    /// The entry.
+    pub crl: CrlEntry,
+}
+
+impl RpcMessage for RpcCrl {
+    fn from_pack(p: &Pack) -> Result<Self, ErrorCode> {
+        let r = Reader::new(p);
+        let d16 = r.data("DigestMD5", 0)?;
+        let d20 = r.data("DigestSHA1", 0)?;
+        Ok(RpcCrl {
+            hub_name: r.name("HubName", 0)?,
+            key: r.int("Key", 0)?,
+            crl: CrlEntry {
+                serial: r.data("Serial", 0)?,
+                common_name: r.uname("CommonName", 0)?,
+                organization: r.uname("Organization", 0)?,
+                unit: r.uname("Unit", 0)?,
+                country: r.uname("Country", 0)?,
+                state: r.uname("State", 0)?,
+                local: r.uname("Local", 0)?,
+                digest_md5: d16.try_into().unwrap_or([0; 16]),
+                digest_sha1: d20.try_into().unwrap_or([0; 20]),
+            },
+        })
+    }
+    fn write(&self, o: &mut OutPack) {
+        o.str("HubName", &self.hub_name);
+        o.int("Key", self.key);
+        let c = &self.crl;
+        if !c.serial.is_empty() {
+            o.data("Serial", &c.serial);
+        }
+        for (k, v) in [
+            ("CommonName", &c.common_name),
+            ("Organization", &c.organization),
+            ("Unit", &c.unit),
+            ("Country", &c.country),
+            ("State", &c.state),
+            ("Local", &c.local),
+        ] {
+            if !v.is_empty() {
+                o.ustr(k, v);
+            }
+        }
+        if c.digest_md5 != [0; 16] {
+            o.data("DigestMD5", &c.digest_md5);
+        }
+        if c.digest_sha1 != [0; 20] {
+            o.data("DigestSHA1", &c.digest_sha1);
+        }
+    }
+}
+
+pack_struct! {
+    /// One entry of [`EnumCrl`] (`RPC_ENUM_CRL_ITEM`).
+    pub struct EnumCrlItem {
+        /// `Key[]`: the id for `GetCrl`/`SetCrl`/`DelCrl`.
+        key: u32 = "Key" as int,
+        /// `CrlInfo[]`: `Subject="…", Serial="…", MD5="…", SHA1="…"`
+        /// (`GenerateCrlStr`).
+        crl_info: String = "CrlInfo" as ustr,
+    }
+}
+
+/// `RPC_ENUM_CRL`: `EnumCrl` request (`HubName`) and response (vpncmd
+/// `CrlList`); INT `NumItem`, JSON group `CRLList`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnumCrl {
+    /// `HubName`.
+    pub hub_name: String,
+    /// The entries.
+    pub items: Vec<EnumCrlItem>,
+}
+
+impl RpcMessage for EnumCrl {
+    fn from_pack(p: &Pack) -> Result<Self, ErrorCode> {
+        let r = Reader::new(p);
+        Ok(EnumCrl {
+            hub_name: r.name("HubName", 0)?,
+            items: read_items(&r, r.count("Key"), EnumCrlItem::read_item)?,
+        })
+    }
+    fn write(&self, o: &mut OutPack) {
+        o.str("HubName", &self.hub_name);
+        o.int(
+            "NumItem",
+            u32::try_from(self.items.len()).unwrap_or(u32::MAX),
+        );
+        o.group("CRLList", |o| {
+            self.items.iter().for_each(|e| e.push_item(o))
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +230,23 @@ mod tests {
         });
         assert_eq!(p.get_int("NumItem"), Some(2));
         assert_eq!(p.count("Name"), 2);
+        round_trip(&RpcCrl {
+            hub_name: "H".into(),
+            key: 3,
+            crl: CrlEntry {
+                serial: vec![0x12, 0x34],
+                common_name: "u1".into(),
+                digest_sha1: [7; 20],
+                ..CrlEntry::default()
+            },
+        });
+        round_trip(&EnumCrl {
+            hub_name: "H".into(),
+            items: vec![EnumCrlItem {
+                key: 1,
+                crl_info: "Serial=\"12 34\"".into(),
+            }],
+        });
         round_trip(&RenameLink {
             hub_name: "H".into(),
             old_account_name: "a".into(),

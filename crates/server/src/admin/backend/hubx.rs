@@ -6,11 +6,12 @@
 
 use rustether_admin::hub_admin_option as opt;
 use rustether_admin::hub_ext_option::{ExtKind, EXT_OPTIONS};
-use rustether_admin::rpc::AdminOptionItem;
+use rustether_admin::rpc::{AdminOptionItem, CrlEntry, EnumCrlItem};
 use rustether_config::{CfgValue, Folder};
 use rustether_proto::ErrorCode;
 
 use super::{key_eq, Deferred, ServerBackend};
+use crate::certauth::{hub_crl, set_hub_crl, RevokedCert, MAX_HUB_CRLS};
 
 /// `VlanTypeId` when 0 or missing (`MAC_PROTO_TAGVLAN`,
 /// `SiLoadHubOptionCfg`).
@@ -178,4 +179,136 @@ pub(super) fn rename_link(
         });
     }
     Ok(())
+}
+
+/// The RPC form of a CRL entry and back (empty = not set).
+fn to_entry(r: &RevokedCert) -> CrlEntry {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    CrlEntry {
+        serial: r.serial.clone().unwrap_or_default(),
+        common_name: s(&r.common_name),
+        organization: s(&r.organization),
+        unit: s(&r.unit),
+        country: s(&r.country),
+        state: s(&r.state),
+        local: s(&r.local),
+        digest_md5: r.digest_md5.unwrap_or([0; 16]),
+        digest_sha1: r.digest_sha1.unwrap_or([0; 20]),
+    }
+}
+
+fn from_entry(c: &CrlEntry) -> RevokedCert {
+    let s = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    RevokedCert {
+        serial: Some(c.serial.clone()).filter(|v| !v.is_empty()),
+        common_name: s(&c.common_name),
+        organization: s(&c.organization),
+        unit: s(&c.unit),
+        country: s(&c.country),
+        state: s(&c.state),
+        local: s(&c.local),
+        digest_md5: Some(c.digest_md5).filter(|d| *d != [0; 16]),
+        digest_sha1: Some(c.digest_sha1).filter(|d| *d != [0; 20]),
+    }
+}
+
+/// The `Key` of a CRL entry: stable while the entry is unchanged (SoftEther
+/// uses the entry's address).
+fn crl_key(r: &RevokedCert) -> u32 {
+    let h = rustether_proto::sha0::sha0(rustether_config::write_text(&r.to_folder("k")).as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]]).max(1)
+}
+
+fn update_crl<T>(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    f: impl FnOnce(&mut Vec<RevokedCert>) -> Result<T, ErrorCode>,
+) -> Result<T, ErrorCode> {
+    this.bridge_edition()?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let mut list = hub_crl(&h.raw);
+        let out = f(&mut list)?;
+        set_hub_crl(&mut h.raw, &list);
+        Ok(out)
+    })
+}
+
+pub(super) fn enum_crl(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<Vec<EnumCrlItem>, ErrorCode> {
+    this.bridge_edition()?;
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        Ok(hub_crl(&h.raw)
+            .iter()
+            .map(|r| EnumCrlItem {
+                key: crl_key(r),
+                crl_info: r.info(),
+            })
+            .collect())
+    })
+}
+
+pub(super) fn get_crl(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    key: u32,
+) -> Result<CrlEntry, ErrorCode> {
+    this.bridge_edition()?;
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        hub_crl(&h.raw)
+            .iter()
+            .find(|r| crl_key(r) == key)
+            .map(to_entry)
+            .ok_or(ErrorCode::OBJECT_NOT_FOUND)
+    })
+}
+
+pub(super) fn add_crl(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    crl: &CrlEntry,
+) -> Result<(), ErrorCode> {
+    let r = from_entry(crl);
+    update_crl(this, hub, |list| {
+        if list.len() >= MAX_HUB_CRLS {
+            return Err(ErrorCode::TOO_MANY_ITEMS);
+        }
+        // The same entry twice would share its key; once is enough.
+        if !list.contains(&r) {
+            list.push(r);
+        }
+        Ok(())
+    })
+}
+
+pub(super) fn del_crl(this: &mut ServerBackend<'_>, hub: &str, key: u32) -> Result<(), ErrorCode> {
+    update_crl(this, hub, |list| {
+        let i = list
+            .iter()
+            .position(|r| crl_key(r) == key)
+            .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+        list.remove(i);
+        Ok(())
+    })
+}
+
+pub(super) fn set_crl(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+    key: u32,
+    crl: &CrlEntry,
+) -> Result<(), ErrorCode> {
+    let r = from_entry(crl);
+    update_crl(this, hub, |list| {
+        let e = list
+            .iter_mut()
+            .find(|x| crl_key(x) == key)
+            .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
+        *e = r;
+        Ok(())
+    })
 }

@@ -441,6 +441,26 @@ impl AdminBackend for ServerBackend<'_> {
         hubx::rename_link(self, hub, old, new)
     }
 
+    fn add_crl(&mut self, hub: &str, crl: &CrlEntry) -> Result<(), ErrorCode> {
+        hubx::add_crl(self, hub, crl)
+    }
+
+    fn del_crl(&mut self, hub: &str, key: u32) -> Result<(), ErrorCode> {
+        hubx::del_crl(self, hub, key)
+    }
+
+    fn enum_crl(&mut self, hub: &str) -> Result<Vec<EnumCrlItem>, ErrorCode> {
+        hubx::enum_crl(self, hub)
+    }
+
+    fn get_crl(&mut self, hub: &str, key: u32) -> Result<CrlEntry, ErrorCode> {
+        hubx::get_crl(self, hub, key)
+    }
+
+    fn set_crl(&mut self, hub: &str, key: u32, crl: &CrlEntry) -> Result<(), ErrorCode> {
+        hubx::set_crl(self, hub, key, crl)
+    }
+
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {
         hub::get_hub_status(self, hub)
     }
