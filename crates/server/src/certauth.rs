@@ -647,6 +647,62 @@ mod tests {
     }
 
     #[test]
+    fn crl_entries_match_by_every_field_and_survive_the_config() {
+        let dave = leaf("dave", 9, (2020, 2035), None);
+        let r = [4u8; 20];
+        let user = CertUser::Individual(&dave.der);
+        let s = sign(&dave, &r);
+        let login = |crl: &[RevokedCert]| verify_cert_login(&dave.der, &s, &r, user, &[], crl, NOW);
+        use sha1::Digest;
+        let sha1: [u8; 20] = sha1::Sha1::digest(&dave.der).into();
+        let md5: [u8; 16] = {
+            use md5::Digest;
+            md5::Md5::digest(&dave.der).into()
+        };
+        let revoked = [
+            RevokedCert {
+                digest_sha1: Some(sha1),
+                ..RevokedCert::default()
+            },
+            RevokedCert {
+                digest_md5: Some(md5),
+                ..RevokedCert::default()
+            },
+            RevokedCert {
+                common_name: Some("DAVE".into()),
+                serial: Some(vec![0, 9]),
+                ..RevokedCert::default()
+            },
+        ];
+        for e in &revoked {
+            assert_eq!(
+                login(std::slice::from_ref(e)),
+                Err(CertRefusal::Revoked),
+                "{e:?}"
+            );
+            // stored as SoftEther writes it, read back the same
+            assert_eq!(&RevokedCert::from_folder(&e.to_folder("Crl0")), e);
+        }
+        let not_matching = [
+            RevokedCert::default(),
+            RevokedCert {
+                digest_sha1: Some([1; 20]),
+                ..RevokedCert::default()
+            },
+            RevokedCert {
+                common_name: Some("dave".into()),
+                organization: Some("Other".into()),
+                ..RevokedCert::default()
+            },
+        ];
+        assert_eq!(login(&not_matching), Ok(()));
+        let mut hub = rustether_config::Folder::new("H");
+        set_hub_crl(&mut hub, &revoked);
+        assert_eq!(hub_crl(&hub), revoked);
+        assert_eq!(revoked[2].info(), "Subject=\"CN=DAVE\", Serial=\"00 09\"");
+    }
+
+    #[test]
     fn expired_and_revoked_certificates_are_refused() {
         let old = leaf("carol", 9, (2010, 2020), None);
         let r = [3u8; 20];

@@ -691,3 +691,53 @@ async fn udp_acceleration_is_granted_only_when_asked() {
         "not asked, not granted"
     );
 }
+
+/// Hub administration options applied at login (`ServerAccept`):
+/// `max_sessions` refuses with `ERR_HUB_IS_BUSY` (16) and
+/// `max_multilogins_per_user` with `ERR_TOO_MANY_USER_SESSION` (20).
+#[tokio::test]
+async fn hub_admin_options_limit_logins() {
+    let ts = TestServer::start().await;
+    let set = |name: &'static str, v: u32| {
+        let server = ts.server.clone();
+        async move {
+            server
+                .update_config(move |c| {
+                    let h = c.hub_mut("DEFAULT").unwrap();
+                    h.raw.folder_or_insert("AdminOption").set_uint(name, v);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let second = |user: &'static str, pw: &'static str| {
+        let t = ts.target();
+        async move {
+            client::login(&t, |h| {
+                let mut r = login_req(h, "DEFAULT", user, pw);
+                as_vpn_client(&mut r);
+                r
+            })
+            .await
+            .err()
+            .map(|e| e.code)
+        }
+    };
+    set("max_sessions", 1).await;
+    let (_first, _) = Peer::login(&ts, "test", "testpass", as_vpn_client).await;
+    assert_eq!(second("quick", "pw").await, Some(ErrorCode::HUB_IS_BUSY));
+    set("max_sessions", 0).await;
+    set("max_multilogins_per_user", 1).await;
+    assert_eq!(
+        second("test", "testpass").await,
+        Some(ErrorCode::TOO_MANY_USER_SESSION)
+    );
+    let (_other, _) = Peer::login(&ts, "quick", "pw", as_vpn_client).await;
+}
+
+/// A login as the VPN Client sends it (no bridge/routing mode, so that
+/// `MultiLogins` counts it).
+fn as_vpn_client(r: &mut LoginRequest) {
+    r.client_str = "SoftEther VPN Client".into();
+}
