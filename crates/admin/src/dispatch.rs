@@ -311,6 +311,10 @@ functions! {
     GetCrl, false;
     /// Change a certificate revocation entry (`RPC_CRL`).
     SetCrl, true;
+    /// The hub's RADIUS server (`RPC_RADIUS`).
+    GetHubRadius, false;
+    /// Set or remove the hub's RADIUS server (`RPC_RADIUS`).
+    SetHubRadius, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -470,6 +474,15 @@ pub trait AdminBackend {
     }
     /// `SetCrl`: 8 hub, 29 no entry with that key; replaces the entry.
     fn set_crl(&mut self, _hub: &str, _key: u32, _crl: &CrlEntry) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetHubRadius`: 8 hub; `radius_server_name` empty when none.
+    fn get_hub_radius(&mut self, _hub: &str) -> Result<RpcRadius, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetHubRadius`: 8 hub, 33 on VPN Bridge; an empty server name
+    /// removes the server; the retry interval is already clamped.
+    fn set_hub_radius(&mut self, _req: &RpcRadius) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnableSecureNAT`/`DisableSecureNAT`: 8 if unknown; 33 where
@@ -1374,7 +1387,9 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
         | F::DelCrl
         | F::EnumCrl
         | F::GetCrl
-        | F::SetCrl => call_hubx(backend, caller, f, p),
+        | F::SetCrl
+        | F::GetHubRadius
+        | F::SetHubRadius => call_hubx(backend, caller, f, p),
         F::EnumConnection => {
             rights.require_server_admin()?;
             out(&backend.enum_connection()?)
@@ -1550,6 +1565,28 @@ fn call_hubx(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p:
             }
             out(&t)
         }
+        F::GetHubRadius => {
+            let t: RpcRadius = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            out(&backend.get_hub_radius(&t.hub_name)?)
+        }
+        F::SetHubRadius => {
+            let mut t: RpcRadius = req(p)?;
+            rights.check_hub(&t.hub_name)?;
+            // `SetRadiusServerEx`: 0 → 1000 ms, at most 15 000 ms.
+            t.radius_retry_interval = match t.radius_retry_interval {
+                0 => RADIUS_RETRY_INTERVAL_MS,
+                v => v.min(RADIUS_RETRY_TIMEOUT_MS),
+            };
+            backend.set_hub_radius(&t)?;
+            out(&t)
+        }
         _ => Err(ErrorCode::NOT_SUPPORTED),
     }
 }
+
+/// Default RADIUS retransmission interval, ms (`RADIUS_RETRY_INTERVAL`,
+/// src/Cedar/Radius.h).
+pub const RADIUS_RETRY_INTERVAL_MS: u32 = 1000;
+/// Longest RADIUS retransmission interval, ms (`RADIUS_RETRY_TIMEOUT`).
+pub const RADIUS_RETRY_TIMEOUT_MS: u32 = 15_000;

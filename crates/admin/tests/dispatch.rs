@@ -286,6 +286,11 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetAdminMsg => Pack::new(),
+        F::GetHubRadius | F::SetHubRadius => RpcRadius {
+            hub_name: hub.into(),
+            ..RpcRadius::default()
+        }
+        .to_pack(),
         F::AddCrl | F::DelCrl | F::GetCrl | F::SetCrl => RpcCrl {
             hub_name: hub.into(),
             key: 1,

@@ -501,6 +501,40 @@ fn vpncmd_manages_the_running_server() {
     let o = v.ok(&has(&["ExtOptionList"]));
     assert_eq!(option_value(&o, "NoIpTable"), Some("1"), "{}", o.text);
 
+    // --- RadiusServerSet / RadiusServerGet / RadiusServerDelete: stored in
+    // the hub folder where SoftEther keeps it
+    v.ok(&[
+        hub,
+        "/CMD",
+        "RadiusServerSet",
+        "192.0.2.10:1645",
+        "/SECRET:s3cret",
+        "/RETRY_INTERVAL:2000",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "RadiusServerGet"]);
+    assert_eq!(o.row("Use RADIUS Server"), Some("Enable"), "{}", o.text);
+    assert_eq!(
+        o.row("RADIUS Server Port Number"),
+        Some("1645"),
+        "{}",
+        o.text
+    );
+    assert_eq!(o.row("Shared Secret"), Some("s3cret"), "{}", o.text);
+    assert_eq!(
+        o.row("Retry Interval (in milliseconds)"),
+        Some("2000"),
+        "{}",
+        o.text
+    );
+    let saved = server.saved_config();
+    let raw = &saved.hub("TEST").unwrap().raw;
+    assert_eq!(raw.get_str("RadiusServerName"), Some("192.0.2.10"));
+    assert_eq!(raw.get_bytes("RadiusSecret"), Some(&b"s3cret"[..]));
+    assert_eq!(raw.get_uint("RadiusServerPort"), Some(1645));
+    v.ok(&[hub, "/CMD", "RadiusServerDelete"]);
+    let o = v.ok(&[hub, "/CMD", "RadiusServerGet"]);
+    assert_eq!(o.row("Use RADIUS Server"), Some("Disable"), "{}", o.text);
+
     // --- every action is logged with its source address
     let log = server.log();
     for line in [

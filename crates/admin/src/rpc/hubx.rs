@@ -206,6 +206,30 @@ impl RpcMessage for EnumCrl {
     }
 }
 
+pack_struct! {
+    /// `RPC_RADIUS`: `GetHubRadius` / `SetHubRadius` (vpncmd
+    /// `RadiusServerGet`, `RadiusServerSet`, `RadiusServerDelete`). An empty
+    /// `RadiusServerName` means no RADIUS server.
+    pub struct RpcRadius {
+        /// `RadiusServerName`: host name or address (SoftEther also accepts
+        /// several, comma-separated).
+        radius_server_name: String = "RadiusServerName" as name,
+        /// `RadiusPort`: UDP port (1812 by default).
+        radius_port: u32 = "RadiusPort" as int,
+        /// `HubName`.
+        hub_name: String = "HubName" as name,
+        /// `RadiusSecret`: the shared secret.
+        radius_secret: String = "RadiusSecret" as name,
+        /// `RadiusRetryInterval`: ms between retransmissions (0 = 1000,
+        /// at most 15 000; `SetRadiusServerEx`).
+        radius_retry_interval: u32 = "RadiusRetryInterval" as int,
+        /// `RadiusRetryTimeout`: not used by 5.01 (always 0 in answers).
+        radius_retry_timeout: u32 = "RadiusRetryTimeout" as int,
+    }
+}
+
+flat_message!(RpcRadius);
+
 #[cfg(test)]
 mod tests {
     use super::*;

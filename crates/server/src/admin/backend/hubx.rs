@@ -6,7 +6,7 @@
 
 use rustether_admin::hub_admin_option as opt;
 use rustether_admin::hub_ext_option::{ExtKind, EXT_OPTIONS};
-use rustether_admin::rpc::{AdminOptionItem, CrlEntry, EnumCrlItem};
+use rustether_admin::rpc::{AdminOptionItem, CrlEntry, EnumCrlItem, RpcRadius};
 use rustether_config::{CfgValue, Folder};
 use rustether_proto::ErrorCode;
 
@@ -309,6 +309,57 @@ pub(super) fn set_crl(
             .find(|x| crl_key(x) == key)
             .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
         *e = r;
+        Ok(())
+    })
+}
+
+/// `GetHubRadius`: the hub folder's `RadiusServerName`, `RadiusServerPort`,
+/// `RadiusSecret` (bytes) and `RadiusRetryInterval` (`SiWriteHubCfg`).
+pub(super) fn get_hub_radius(
+    this: &mut ServerBackend<'_>,
+    hub: &str,
+) -> Result<RpcRadius, ErrorCode> {
+    this.server.with_config(|c| {
+        let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let f = &h.raw;
+        let name = f.get_str("RadiusServerName").unwrap_or("").to_owned();
+        if name.is_empty() {
+            return Ok(RpcRadius::default());
+        }
+        let secret = f.get_bytes("RadiusSecret").unwrap_or(&[]);
+        Ok(RpcRadius {
+            radius_server_name: name,
+            radius_port: f.get_uint("RadiusServerPort").unwrap_or(0),
+            hub_name: String::new(),
+            radius_secret: String::from_utf8_lossy(secret).into_owned(),
+            radius_retry_interval: f
+                .get_uint("RadiusRetryInterval")
+                .filter(|v| *v != 0)
+                .unwrap_or(rustether_admin::dispatch::RADIUS_RETRY_INTERVAL_MS),
+            radius_retry_timeout: 0,
+        })
+    })
+}
+
+/// `SetHubRadius`: stored where SoftEther keeps it; an empty server name
+/// removes the server and its secret.
+pub(super) fn set_hub_radius(
+    this: &mut ServerBackend<'_>,
+    req: &RpcRadius,
+) -> Result<(), ErrorCode> {
+    this.bridge_edition()?;
+    this.server.update_config_blocking(|c| {
+        let h = c.hub_mut(&req.hub_name).ok_or(ErrorCode::HUB_NOT_FOUND)?;
+        let f = &mut h.raw;
+        if req.radius_server_name.is_empty() {
+            f.remove_item("RadiusServerName");
+            f.remove_item("RadiusSecret");
+        } else {
+            f.set_str("RadiusServerName", &req.radius_server_name);
+            f.set_bytes("RadiusSecret", req.radius_secret.as_bytes());
+        }
+        f.set_uint("RadiusServerPort", req.radius_port);
+        f.set_uint("RadiusRetryInterval", req.radius_retry_interval);
         Ok(())
     })
 }

@@ -461,6 +461,14 @@ impl AdminBackend for ServerBackend<'_> {
         hubx::set_crl(self, hub, key, crl)
     }
 
+    fn get_hub_radius(&mut self, hub: &str) -> Result<RpcRadius, ErrorCode> {
+        hubx::get_hub_radius(self, hub)
+    }
+
+    fn set_hub_radius(&mut self, req: &RpcRadius) -> Result<(), ErrorCode> {
+        hubx::set_hub_radius(self, req)
+    }
+
     fn get_hub_status(&mut self, hub: &str) -> Result<HubStatus, ErrorCode> {
         hub::get_hub_status(self, hub)
     }
