@@ -352,6 +352,7 @@ fn web_console_in_chromium() {
         Prereq::SoftEther,
         Prereq::Program("chromium"),
         Prereq::Program("chromedriver"),
+        Prereq::Program("openvpn"),
     ]) {
         return;
     }
@@ -655,6 +656,80 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     client.vpncmd(&["AccountDisconnect", &account]).unwrap();
     drop(client);
 
+    // --- onboarding: the .ovpn profile, used unchanged by the real openvpn
+    api(
+        b,
+        "SetOpenVpnSstpConfig",
+        json!({"EnableOpenVPN_bool": true, "EnableSSTP_bool": false}),
+    )
+    .await;
+    b.page("users").await;
+    b.row_button(USER, "Connection file", false).await;
+    b.el("#ovpn-file-form select[name=transport]")
+        .await
+        .select_by_value(&format!("tcp:{PORT}"))
+        .await
+        .expect("choose TCP on the listener");
+    b.fill("#ovpn-file-form input[name=pw]", USER_PW).await;
+    b.click("#ovpn-file-form button[type=submit]").await;
+    let file = downloads.join(format!("{USER}@{HUB}.ovpn"));
+    wait_file(&file, downloads).await;
+    b.shot("openvpn-profile").await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    for item in [
+        "\ndev tap\n".to_string(),
+        "\nproto tcp\n".to_string(),
+        format!("\nremote {SERVER_ADDR} {PORT}\n"),
+        format!("\n<auth-user-pass>\n{USER}@{HUB}\n{USER_PW}\n</auth-user-pass>\n"),
+        "<ca>\n-----BEGIN CERTIFICATE-----\n".to_string(),
+    ] {
+        assert!(text.contains(&item), "{item:?} missing:\n{text}");
+    }
+    let shown = b
+        .js("return document.getElementById('ovpn-preview').innerText")
+        .await;
+    assert!(
+        !shown.as_str().unwrap_or(USER_PW).contains(USER_PW),
+        "the preview hides the password: {shown}"
+    );
+    let mut ovpn = Proc::spawn(
+        "openvpn",
+        cns.command(
+            "openvpn",
+            &[
+                "--config",
+                file.to_str().expect("utf-8 path"),
+                "--connect-retry-max",
+                "3",
+            ],
+        ),
+        &work.join("logs"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let l = api(b, "EnumSession", json!({"HubName_str": HUB})).await;
+        let found = l["SessionList"].as_array().is_some_and(|v| {
+            v.iter().any(|s| {
+                s["Username_str"] == USER
+                    && s["Name_str"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("OPENVPN"))
+            })
+        });
+        if found {
+            break;
+        }
+        ovpn.ensure_running()
+            .expect("openvpn with the downloaded file");
+        assert!(
+            Instant::now() < deadline,
+            "no OpenVPN session of {USER} in {HUB}: {l}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(ovpn);
+
     // --- the other pages render (screenshots), no horizontal scrolling
     for p in ["cascades", "securenat", "listeners", "bridges", "config"] {
         b.page(p).await;
@@ -767,6 +842,52 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
         .await
         .expect("disable");
     b.wait_js("SecureNAT off", "const s = document.getElementById('securenat-state'); return s && s.innerText === 'disabled'").await;
+
+    // access list: add a rule from the form, disable it, delete it
+    b.page("access").await;
+    b.fill("#add-access-form input[name=note]", "no web").await;
+    b.el("#add-access-form select[name=protocol]")
+        .await
+        .select_by_value("6")
+        .await
+        .expect("choose TCP");
+    b.fill("#add-access-form input[name=dst]", "10.9.8.0").await;
+    b.fill("#add-access-form input[name=dstmask]", "255.255.255.0")
+        .await;
+    b.fill("#add-access-form input[name=dports]", "80-88").await;
+    b.click("#add-access-form button[type=submit]").await;
+    b.see("no web").await;
+    let rules = api(b, "EnumAccess", json!({"HubName_str": HUB})).await;
+    let r = &rules["AccessList"][0];
+    assert_eq!(r["Note_utf"], "no web", "{rules}");
+    assert_eq!(r["Discard_bool"], true, "{rules}");
+    assert_eq!(r["Protocol_u32"], 6, "{rules}");
+    assert_eq!(r["DestIpAddress_ip"], "10.9.8.0", "{rules}");
+    assert_eq!(r["DestSubnetMask_ip"], "255.255.255.0", "{rules}");
+    assert_eq!(r["DestPortStart_u32"], 80, "{rules}");
+    assert_eq!(r["DestPortEnd_u32"], 88, "{rules}");
+    let id = r["Id_u32"].to_string();
+    b.shot("access").await;
+    b.row_button(&id, "Disable", false).await;
+    b.wait_js("the rule disabled", &cell_is(&id, 3, "Disabled"))
+        .await;
+    let rules = api(b, "EnumAccess", json!({"HubName_str": HUB})).await;
+    assert_eq!(rules["AccessList"][0]["Active_bool"], false, "{rules}");
+    assert_eq!(rules["AccessList"][0]["Note_utf"], "no web", "{rules}");
+    b.row_button(&id, "Delete", true).await;
+    b.wait_js(
+        "the rule gone",
+        &format!(
+            "return !({})",
+            row_exists(&id).trim_start_matches("return ")
+        ),
+    )
+    .await;
+    let rules = api(b, "EnumAccess", json!({"HubName_str": HUB})).await;
+    assert!(
+        rules["AccessList"].as_array().is_none_or(|a| a.is_empty()),
+        "{rules}"
+    );
 
     b.page("listeners").await;
     b.fill("#create-listener-form input[name=port]", "5556")

@@ -75,8 +75,13 @@ export function toBase64(text) {
 
 /** UTF-8 text of a base64 `_bin` value. */
 export function fromBase64(b64) {
+  return new TextDecoder().decode(bytesFromBase64(b64));
+}
+
+/** The bytes of a base64 `_bin` value. */
+export function bytesFromBase64(b64) {
   const s = atob(b64 || '');
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }

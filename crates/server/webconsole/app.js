@@ -14,6 +14,7 @@ const PAGES = [
   ['sessions', 'Sessions', pages.sessions, false],
   ['cascades', 'Cascades', pages.cascades, false],
   ['securenat', 'SecureNAT', pages.securenat, false],
+  ['access', 'Access lists', pages.access, false],
   ['listeners', 'Listeners', pages.listeners, true],
   ['bridges', 'Local bridges', pages.bridges, true],
   ['config', 'Configuration', pages.config, true],

@@ -3,12 +3,14 @@
 // re-render the page. Only RPCs of the server's dispatch table are used
 // (docs/web-console.md lists them per page).
 
-import { call, toBase64, fromBase64, state as apiState } from './api.js';
+import { call, toBase64, fromBase64, bytesFromBase64, state as apiState } from './api.js';
 import {
   h, kv, table, confirmButton, button, field, form, download, card, toast, fmtTime, fmtBytes, bare,
 } from './ui.js';
 import { TrafficGraph } from './graph.js';
-import { vpnFileText, vpnFileName, serverAddress } from './vpnfile.js';
+import {
+  vpnFileText, vpnFileName, serverAddress, storedZipEntries, ovpnFileText, ovpnFileName,
+} from './vpnfile.js';
 
 // ---------- helpers
 
@@ -225,6 +227,50 @@ function settable(obj) {
   return out;
 }
 
+/**
+ * The OpenVPN profile card of a user: the server's sample files
+ * (`MakeOpenVpnConfigFile`, a zip) turned into one `.ovpn` with this
+ * address, the chosen transport and layer, and the user name inline.
+ */
+async function ovpnCard(hub, name) {
+  let enabled = false;
+  let udpPorts = [];
+  try { enabled = !!(await call('GetOpenVpnSstpConfig')).EnableOpenVPN_bool; } catch { enabled = false; }
+  try {
+    const p = (await call('GetPortsUDP')).Ports_u32;
+    udpPorts = (Array.isArray(p) ? p : p === undefined ? [] : [p]).filter((x) => x > 0);
+  } catch { udpPorts = []; }
+  const addr = serverAddress();
+  const transports = [
+    ...udpPorts.map((p) => ['udp:' + p, 'UDP ' + p]),
+    ['tcp:' + addr.port, 'TCP ' + addr.port + ' (this listener)'],
+  ];
+  const preview = h('pre.file', { id: 'ovpn-preview', tabindex: '0' });
+  const f = form([
+    h('p', {}, 'An OpenVPN client profile (', h('code', {}, 'openvpn --config'), '), logging in as ',
+      h('code', {}, name + '@' + hub), '.'),
+    enabled ? null : h('p.warn', {}, 'OpenVPN is switched off on this server: enable it (vpncmd ',
+      h('code', {}, 'ProtoOptionsSet OpenVPN /NAME:Enabled /VALUE:yes'), ') before the profile can connect.'),
+    field('Server address', 'host', addr.host, { required: true }),
+    field('Transport', 'transport', transports[0][0], { type: 'select', options: transports }),
+    field('Layer', 'layer', 'l2', { type: 'select', options: [['l2', 'Layer 2 (dev tap)'], ['l3', 'Layer 3 (dev tun)']] }),
+    field('Password to include in clear (empty = the client asks for it)', 'pw', '', { type: 'password', autocomplete: 'new-password' }),
+  ], 'Download .ovpn file', async (v) => {
+    const zip = await call('MakeOpenVpnConfigFile');
+    const entries = storedZipEntries(bytesFromBase64(zip.Buffer_bin));
+    const sample = entries.find((e) => e.name.endsWith('_' + v.layer + '.ovpn'));
+    if (!sample) throw new Error('The server sent no ' + v.layer + ' sample file.');
+    const [proto, port] = v.transport.split(':');
+    const text = ovpnFileText(new TextDecoder().decode(sample.bytes), {
+      proto, host: v.host.trim(), port: Number(port), login: name + '@' + hub, password: v.pw,
+    });
+    preview.textContent = v.pw ? text.replace(/(<auth-user-pass>\n[^\n]*\n)[^\n]*/, '$1********') : text;
+    download(ovpnFileName(hub, name), text);
+    toast('OpenVPN profile created.');
+  }, 'ovpn-file-form');
+  return card('OpenVPN profile for ' + name, f, preview);
+}
+
 export async function users(ctx) {
   const picker = await hubPicker(ctx);
   if (!ctx.hub) return h('div', {}, h('h2', {}, 'Users and groups'), picker, noHub());
@@ -278,7 +324,7 @@ export async function users(ctx) {
       download(vpnFileName(hub, name), text);
       toast('Connection file created.');
     }, 'vpn-file-form');
-    editArea.replaceChildren(card('Connection file for ' + name, f, preview));
+    editArea.replaceChildren(card('Connection file for ' + name, f, preview), await ovpnCard(hub, name));
     editArea.querySelector('input')?.focus();
   };
 
@@ -495,6 +541,97 @@ export async function cascades(ctx) {
       });
       ctx.render();
     }, 'create-cascade-form')));
+}
+
+// ---------- access lists
+
+const PROTOCOLS = [['0', 'any'], ['6', 'TCP'], ['17', 'UDP'], ['1', 'ICMP (v4)'], ['58', 'ICMPv6']];
+
+/** "addr/mask" of one side of an IPv4 rule ("any" for 0.0.0.0/0.0.0.0). */
+function ruleNet(ip, mask) {
+  if (!ip || (ip === '0.0.0.0' && (!mask || mask === '0.0.0.0'))) return 'any';
+  return mask && mask !== '255.255.255.255' ? ip + '/' + mask : ip;
+}
+
+function rulePorts(a, b) {
+  if (!a && !b) return '';
+  return a === b || !b ? ':' + a : ':' + a + '-' + b;
+}
+
+/** The fields of an `EnumAccess` entry that `SetAccessList` takes back. */
+function accessEntry(x, active) {
+  const e = { ...x };
+  if (active !== undefined) e.Active_bool = active;
+  return e;
+}
+
+/**
+ * Access lists of a hub (vpncmd AccessList, AccessAdd, AccessDelete,
+ * AccessEnable, AccessDisable; RPCs EnumAccess, AddAccess, DeleteAccess,
+ * SetAccessList). New rules here are IPv4 rules; IPv6 rules made with
+ * vpncmd AccessAdd6 are listed and can be switched or deleted.
+ */
+export async function access(ctx) {
+  const picker = await hubPicker(ctx);
+  if (!ctx.hub) return h('div', {}, h('h2', {}, 'Access lists'), picker, noHub());
+  const hub = ctx.hub;
+  const list = (await call('EnumAccess', { HubName_str: hub })).AccessList || [];
+  const proto = (n) => (PROTOCOLS.find(([v]) => Number(v) === Number(n)) || [0, String(n)])[1];
+  const setList = async (entries) => {
+    await call('SetAccessList', { HubName_str: hub, AccessList: entries });
+    ctx.render();
+  };
+  return h('div', {}, h('h2', {}, 'Access lists'), picker,
+    card(null, table([
+      ['Id', (x) => String(x.Id_u32)],
+      ['Priority', (x) => String(x.Priority_u32)],
+      ['Action', (x) => (x.Discard_bool ? 'Discard' : 'Pass')],
+      ['State', (x) => (x.Active_bool ? 'Enabled' : 'Disabled')],
+      ['Protocol', (x) => proto(x.Protocol_u32)],
+      ['Source', (x) => (x.IsIPv6_bool ? 'IPv6 rule' : ruleNet(x.SrcIpAddress_ip, x.SrcSubnetMask_ip))
+        + rulePorts(x.SrcPortStart_u32, x.SrcPortEnd_u32) + (x.SrcUsername_str ? ' user ' + x.SrcUsername_str : '')],
+      ['Destination', (x) => (x.IsIPv6_bool ? 'IPv6 rule' : ruleNet(x.DestIpAddress_ip, x.DestSubnetMask_ip))
+        + rulePorts(x.DestPortStart_u32, x.DestPortEnd_u32) + (x.DestUsername_str ? ' user ' + x.DestUsername_str : '')],
+      ['Note', (x) => x.Note_utf],
+      ['Actions', (x) => h('div.actions', {},
+        button(x.Active_bool ? 'Disable' : 'Enable', () =>
+          setList(list.map((y) => accessEntry(y, y.Id_u32 === x.Id_u32 ? !x.Active_bool : undefined)))),
+        confirmButton('Delete', async () => {
+          await call('DeleteAccess', { HubName_str: hub, Id_u32: x.Id_u32 });
+          toast('Rule ' + x.Id_u32 + ' deleted.');
+          ctx.render();
+        }))],
+    ], list, 'Access list of hub ' + hub)),
+    card('Add an IPv4 rule', form([
+      field('Note', 'note', ''),
+      field('Action', 'action', 'discard', { type: 'select', options: [['pass', 'Pass'], ['discard', 'Discard']] }),
+      field('Priority (smaller first)', 'priority', 1000, { type: 'number', min: 1, max: 4294967295 }),
+      field('Protocol', 'protocol', '0', { type: 'select', options: PROTOCOLS.filter(([v]) => v !== '58') }),
+      field('Source address (empty = any)', 'src', '', { placeholder: '10.0.0.0' }),
+      field('Source mask', 'srcmask', '255.255.255.255'),
+      field('Destination address (empty = any)', 'dst', '', { placeholder: '192.168.30.1' }),
+      field('Destination mask', 'dstmask', '255.255.255.255'),
+      field('Destination ports (e.g. 80 or 1000-2000; TCP/UDP)', 'dports', ''),
+      field('Source user name', 'suser', ''),
+      field('Destination user name', 'duser', ''),
+    ], 'Add rule', async (v) => {
+      const ports = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(v.dports || '');
+      if (v.dports && !ports) throw new Error('Ports: a number or a range like 1000-2000.');
+      const any = (ip, mask) => (ip.trim() ? [ip.trim(), mask.trim() || '255.255.255.255'] : ['0.0.0.0', '0.0.0.0']);
+      const [si, sm] = any(v.src, v.srcmask);
+      const [di, dm] = any(v.dst, v.dstmask);
+      await call('AddAccess', {
+        HubName_str: hub,
+        AccessListSingle: [{
+          Note_utf: v.note, Active_bool: true, Priority_u32: Number(v.priority) || 1000, Discard_bool: v.action === 'discard',
+          Protocol_u32: Number(v.protocol), SrcIpAddress_ip: si, SrcSubnetMask_ip: sm, DestIpAddress_ip: di, DestSubnetMask_ip: dm,
+          DestPortStart_u32: ports ? Number(ports[1]) : 0, DestPortEnd_u32: ports ? Number(ports[2] || ports[1]) : 0,
+          SrcUsername_str: v.suser.trim(), DestUsername_str: v.duser.trim(),
+        }],
+      });
+      toast('Rule added.');
+      ctx.render();
+    }, 'add-access-form')));
 }
 
 // ---------- SecureNAT

@@ -97,3 +97,61 @@ export function serverAddress() {
   const port = Number(location.port) || 443;
   return { host, port };
 }
+
+// ---------- OpenVPN (.ovpn)
+
+/**
+ * The entries of a zip archive whose entries are "stored" (method 0), as
+ * the server's `MakeOpenVpnConfigFile` writes it (SoftEther's ZipPacker
+ * does the same): [{ name, bytes }]. Walks the local file headers
+ * (PKWARE APPNOTE 4.3.7); stops at the first other record. Compressed or
+ * truncated entries are skipped.
+ */
+export function storedZipEntries(bytes) {
+  const out = [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  while (p + 30 <= bytes.length && dv.getUint32(p, true) === 0x04034b50) {
+    const method = dv.getUint16(p + 8, true);
+    const size = dv.getUint32(p + 18, true);
+    const nameLen = dv.getUint16(p + 26, true);
+    const extraLen = dv.getUint16(p + 28, true);
+    const start = p + 30 + nameLen + extraLen;
+    if (start + size > bytes.length) break;
+    const name = new TextDecoder().decode(bytes.subarray(p + 30, p + 30 + nameLen));
+    if (method === 0) out.push({ name, bytes: bytes.subarray(start, start + size) });
+    p = start + size;
+  }
+  return out;
+}
+
+/**
+ * An `.ovpn` file for one user from the server's sample (`text`, one of the
+ * files of `MakeOpenVpnConfigFile`): `proto`/`remote` set to `o.proto`
+ * ('udp' | 'tcp'), `o.host`, `o.port`, and the `auth-user-pass` line
+ * replaced by an inline block with `o.login` (USER@HUB) and, only when
+ * given, `o.password` in clear. A user name alone inline needs OpenVPN 2.6
+ * (it then asks for the password); older clients read a bare
+ * `auth-user-pass` (docs/web-console.md).
+ */
+export function ovpnFileText(text, o) {
+  const esc = (s) => String(s).replace(/[\r\n]/g, '');
+  const lines = String(text).replace(/\r\n/g, '\n').split('\n');
+  const out = [];
+  for (const line of lines) {
+    const word = line.trim().split(/\s+/)[0];
+    if (word === 'proto') out.push('proto ' + (o.proto === 'tcp' ? 'tcp' : 'udp'));
+    else if (word === 'remote') out.push('remote ' + esc(o.host) + ' ' + Number(o.port));
+    else if (word === 'auth-user-pass') {
+      out.push('<auth-user-pass>', esc(o.login));
+      if (o.password) out.push(esc(o.password));
+      out.push('</auth-user-pass>');
+    } else out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** A file name for the user's OpenVPN profile. */
+export function ovpnFileName(hub, user) {
+  return (user + '@' + hub).replace(/[^\w.@-]/g, '_') + '.ovpn';
+}
