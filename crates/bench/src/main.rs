@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 mod bench_bridge;
 mod bench_securenat;
+mod netdiag;
 
 use rustether_testkit::cpu::CpuWindow;
 use rustether_testkit::measure::{iperf3, median, ping, wait_ping, IperfOptions};
@@ -200,6 +201,10 @@ struct T1Args {
     /// iperf3 reverse direction (-R).
     #[arg(long)]
     reverse: bool,
+    /// iperf3 target rate in Mbit/s (`-b`), e.g. to compare retransmits
+    /// at equal throughput; default: as fast as possible.
+    #[arg(long)]
+    bitrate_mbps: Option<u32>,
     /// Keep the working directories (logs) afterwards.
     #[arg(long)]
     keep_logs: bool,
@@ -365,15 +370,33 @@ fn measure_t1(
     opts.parallel = a.parallel;
     opts.reverse = a.reverse;
     opts.bind = Some(src);
+    opts.bitrate_mbps = a.bitrate_mbps;
     let logs = lab.dir().join("logs");
     let (mut tput, mut retr, mut scpu, mut ccpu, mut busy, mut steal) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    // Where the inner flow's segments are lost (netdiag): the data goes
+    // from client 0 (iperf3 client) to client 1 (iperf3 server).
+    let (mut loss, mut lost) = (vec![], vec![]);
     for run in 1..=a.runs {
         let mut groups = vec![srv_pid];
         groups.extend(&client_pids);
+        let (tx_ns, rx_ns) = if a.reverse {
+            (lab.client_ns(1), lab.client_ns(0))
+        } else {
+            (lab.client_ns(0), lab.client_ns(1))
+        };
+        let probe = netdiag::RunProbe::start(tx_ns, rx_ns, &lab.topo.server)?;
         let w = CpuWindow::start(&groups);
         let r = iperf3(lab.client_ns(1), lab.client_ns(0), dst, &opts, &logs)?;
         let u = w.finish();
+        let d = probe.finish(tx_ns, rx_ns, &lab.topo.server)?;
+        log(&format!("run {run}/{}: {}", a.runs, netdiag::summary(&d)));
+        lost.push(
+            d.get("frames_lost_data")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+        );
+        loss.push(d);
         let clients: f64 = u.group_pct[1..].iter().sum();
         log(&format!(
             "run {run}/{}: {:.2} Mbit/s (retransmits {}), server cpu {:.1}%, clients {:.1}%, machine busy {:.1}%, steal {:.1}%",
@@ -416,6 +439,10 @@ fn measure_t1(
         "throughput_mbps": median(&tput).map(round2),
         "throughput_mbps_runs": tput,
         "retransmits_runs": retr,
+        "retransmits_median": median(&retr.iter().flatten().map(|x| *x as f64).collect::<Vec<_>>()),
+        "frames_lost_median": median(&lost),
+        "loss_runs": loss,
+        "bitrate_mbps": a.bitrate_mbps,
         "ping_avg_ms": p.rtt_avg_ms,
         "ping_median_ms": p.rtt_median_ms,
         "ping_min_ms": p.rtt_min_ms,
@@ -470,8 +497,10 @@ fn num(v: &Value, k: &str) -> Option<f64> {
 
 /// Side-by-side table for one variant; ratio column = ours / SoftEther.
 fn table(v: Variant, a: &T1Args, results: &[Value]) -> String {
-    let rows: [(&str, &str); 8] = [
+    let rows: [(&str, &str); 10] = [
         ("throughput Mbit/s (median)", "throughput_mbps"),
+        ("inner TCP retransmits", "retransmits_median"),
+        ("frames lost TAP to TAP", "frames_lost_median"),
         ("ping avg ms", "ping_avg_ms"),
         ("ping median ms", "ping_median_ms"),
         ("ping avg ms after runs", "ping_after_avg_ms"),
