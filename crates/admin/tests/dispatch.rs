@@ -1214,6 +1214,8 @@ fn rename_link_and_admin_msg() {
     let r = dispatch(&mut b, &ha, "GetAdminMsg", &Pack::new());
     assert_eq!(err(&r), 0);
     assert_eq!(r.get_data("Msg"), Some(&[][..]));
+}
+
 #[test]
 fn standalone_answers_match_softether() {
     // src/Cedar/Admin.c StGetFarmSetting / StEnumFarmMember / StGetFarmInfo /
