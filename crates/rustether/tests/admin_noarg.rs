@@ -61,7 +61,7 @@ fn command_list() -> Vec<String> {
 fn outcomes(transcript: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut current: Option<(String, String)> = None;
-    let mut finish = |cur: Option<(String, String)>, out: &mut BTreeMap<String, String>| {
+    let finish = |cur: Option<(String, String)>, out: &mut BTreeMap<String, String>| {
         if let Some((cmd, body)) = cur {
             let r = if body.contains("The command completed successfully.") {
                 "ok".to_owned()
@@ -232,8 +232,6 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
             .vpncmd(None, None, args)
             .unwrap_or_else(|e| panic!("vpncmd {args:?}: {e:#}"))
     };
-    let config = || std::fs::read_to_string(server.config_path()).expect("read the configuration");
-
     // Ciphers: one TLS 1.2 suite only.
     let before = tls_probe(&ns, &["-tls1_3"]).expect("TLS 1.3 works by default");
     assert!(before.contains("TLSv1.3"), "{before}");
@@ -254,7 +252,6 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
         tls_probe(&ns, &["-tls1_3"]).is_none(),
         "no TLS 1.3 suite is selected"
     );
-    assert!(config().contains("string CipherName ECDHE-RSA-AES128-GCM-SHA256"));
     let got = vpncmd(&["ServerCipherGet"]);
     assert!(got.contains("ECDHE-RSA-AES128-GCM-SHA256"), "{got}");
     // A name without a rustls suite is refused, the setting unchanged.
@@ -302,7 +299,6 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
     vpncmd(&["VpnOverIcmpDnsEnable", "/ICMP:yes", "/DNS:no"]);
     let got = vpncmd(&["VpnOverIcmpDnsGet"]);
     assert!(got.contains("VPN over ICMP Server Enabled|Yes"), "{got}");
-    assert!(config().contains("bool EnableVpnOverIcmp true"));
 
     // None of this restarted the server.
     server.ensure_running().expect("the server kept running");
