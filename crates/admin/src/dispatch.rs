@@ -315,6 +315,35 @@ functions! {
     GetHubRadius, false;
     /// Set or remove the hub's RADIUS server (`RPC_RADIUS`).
     SetHubRadius, true;
+    // Server extras and standalone answers (docs/administration.md, "RPC coverage").
+    /// TLS cipher setting (`RPC_STR`, `CipherName`).
+    GetServerCipher, false;
+    /// Change the TLS cipher setting.
+    SetServerCipher, true;
+    /// Usable cipher names, `;`-separated (`RPC_STR`).
+    GetServerCipherList, false;
+    /// Replace the server certificate and key (`RPC_KEY_PAIR`).
+    SetServerCert, true;
+    /// New self-signed server certificate (`RPC_TEST`, `StrValue` = CN).
+    RegenerateServerCert, true;
+    /// VPN over ICMP/DNS switches (`RPC_SPECIAL_LISTENER`).
+    GetSpecialListener, false;
+    /// Change the VPN over ICMP/DNS switches (stored, not enforced).
+    SetSpecialListener, true;
+    /// Clustering setting: always standalone (`RPC_FARM`).
+    GetFarmSetting, false;
+    /// Change the clustering setting: only standalone is accepted.
+    SetFarmSetting, true;
+    /// Cluster member details: 46 on a standalone server (`RPC_FARM_INFO`).
+    GetFarmInfo, false;
+    /// Cluster members: 46 on a standalone server (`RPC_ENUM_FARM`).
+    EnumFarmMember, false;
+    /// Connection to the controller: 55 on a standalone server.
+    GetFarmConnectionStatus, false;
+    /// IPsec/L2TP/EtherIP settings as stored (`IPSEC_SERVICES`).
+    GetIPsecServices, false;
+    /// EtherIP client entries as stored (`RPC_ENUM_ETHERIP_ID`).
+    EnumEtherIpId, false;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -662,6 +691,46 @@ pub trait AdminBackend {
     fn set_link_online(&mut self, hub: &str, account: &str, online: bool) -> Result<(), ErrorCode>;
     /// `DeleteLink`: 8 hub, 29 unknown; stops the cascade.
     fn delete_link(&mut self, hub: &str, account: &str) -> Result<(), ErrorCode>;
+
+    /// `GetServerCipher`: the stored `CipherName` (`~DEFAULT~` if unset).
+    fn get_server_cipher(&mut self) -> Result<String, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetServerCipherList`: the names `SetServerCipher` accepts.
+    fn get_server_cipher_list(&mut self) -> Result<Vec<String>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetServerCipher` (upper-cased, non-empty): 38 if no name maps to a
+    /// usable TLS suite; applies to new TLS connections.
+    fn set_server_cipher(&mut self, _names: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetServerCert`: 4 (`ERR_PROTOCOL_ERROR`, as `StSetServerCert`) if
+    /// the pair is unusable; applies to new TLS connections.
+    fn set_server_cert(&mut self, _cert: &[u8], _key: &[u8]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `RegenerateServerCert`: a new self-signed RSA-2048 certificate with
+    /// common name `cn` (the host name if empty).
+    fn regenerate_server_cert(&mut self, _cn: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSpecialListener`.
+    fn get_special_listener(&mut self) -> Result<SpecialListener, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetSpecialListener`: stored only (RustEther has no VPN over ICMP/DNS).
+    fn set_special_listener(&mut self, _req: &SpecialListener) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetIPsecServices`: the `IPsec` folder as stored.
+    fn get_ipsec_services(&mut self) -> Result<IpsecServices, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumEtherIpId`: the stored EtherIP client entries.
+    fn enum_etherip_id(&mut self) -> Result<Vec<EtherIpId>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
 }
 
 /// The outcome of one call, for the glue's audit log and persistence.
@@ -725,6 +794,10 @@ pub fn dispatch_call(
 }
 
 type R = Result<OutPack, ErrorCode>;
+
+/// `FARM_DEFAULT_WEIGHT` (`src/Cedar/Cedar.h`): the `Weight` a standalone
+/// SoftEther server reports in `GetFarmSetting`.
+const FARM_DEFAULT_WEIGHT: u32 = 100;
 
 fn out<T: RpcMessage>(v: &T) -> R {
     Ok(v.to_out())
@@ -1438,6 +1511,81 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             rights.require_server_admin()?;
             backend.disconnect_connection(&d.name)?;
             out(&d)
+        }
+        // src/Cedar/Admin.c StGetServerCipher (no rights check),
+        // StGetServerCipherList, StSetServerCipher (38 before rights).
+        F::GetServerCipher => out(&RpcStr {
+            string: backend.get_server_cipher()?,
+        }),
+        F::GetServerCipherList => out(&RpcStr {
+            string: backend.get_server_cipher_list()?.join(";"),
+        }),
+        F::SetServerCipher => {
+            let mut s: RpcStr = req(p)?;
+            if s.string.trim().is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            s.string = s.string.to_ascii_uppercase();
+            backend.set_server_cipher(&s.string)?;
+            out(&s)
+        }
+        F::SetServerCert => {
+            let mut k: KeyPair = req(p)?;
+            rights.require_server_admin()?;
+            let (Some(cert), Some(key)) = (&k.cert, &k.key) else {
+                return Err(ErrorCode::PROTOCOL_ERROR);
+            };
+            backend.set_server_cert(cert, key)?;
+            k.key = None;
+            k.flag1 = 1;
+            out(&k)
+        }
+        F::RegenerateServerCert => {
+            let t: RpcTest = req(p)?;
+            rights.require_server_admin()?;
+            backend.regenerate_server_cert(t.str_value.trim())?;
+            out(&t)
+        }
+        F::GetSpecialListener => {
+            rights.require_server_admin()?;
+            out(&backend.get_special_listener()?)
+        }
+        F::SetSpecialListener => {
+            let s: SpecialListener = req(p)?;
+            rights.require_server_admin()?;
+            backend.set_special_listener(&s)?;
+            out(&s)
+        }
+        // StGetFarmSetting: no rights check; this server is standalone.
+        F::GetFarmSetting => out(&Farm {
+            weight: FARM_DEFAULT_WEIGHT,
+            ..Farm::default()
+        }),
+        F::SetFarmSetting => {
+            let s: Farm = req(p)?;
+            rights.require_server_admin()?;
+            // Clustering is not implemented: only "standalone" (a no-op).
+            if s.server_type != 0 {
+                return Err(ErrorCode::NOT_SUPPORTED);
+            }
+            out(&s)
+        }
+        F::GetFarmInfo => {
+            let _: FarmInfoRequest = req(p)?;
+            Err(ErrorCode::NOT_FARM_CONTROLLER)
+        }
+        F::EnumFarmMember => Err(ErrorCode::NOT_FARM_CONTROLLER),
+        F::GetFarmConnectionStatus => Err(ErrorCode::NOT_FARM_MEMBER),
+        F::GetIPsecServices => {
+            rights.require_server_admin()?;
+            out(&backend.get_ipsec_services()?)
+        }
+        F::EnumEtherIpId => {
+            rights.require_server_admin()?;
+            out(&EnumEtherIpId {
+                items: backend.enum_etherip_id()?,
+            })
         }
     }
 }

@@ -308,6 +308,25 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             new_account_name: "b".into(),
         }
         .to_pack(),
+        F::GetServerCipher | F::GetServerCipherList => RpcStr::default().to_pack(),
+        F::SetServerCipher => RpcStr {
+            string: "ECDHE-RSA-AES128-GCM-SHA256".into(),
+        }
+        .to_pack(),
+        F::SetServerCert => KeyPair {
+            cert: Some(vec![0x30]),
+            chain: vec![],
+            key: Some(vec![0x30]),
+            flag1: 0,
+        }
+        .to_pack(),
+        F::RegenerateServerCert => RpcTest::default().to_pack(),
+        F::GetSpecialListener | F::SetSpecialListener => SpecialListener::default().to_pack(),
+        F::GetFarmSetting | F::SetFarmSetting => Farm::default().to_pack(),
+        F::GetFarmInfo => FarmInfoRequest::default().to_pack(),
+        F::EnumFarmMember | F::GetFarmConnectionStatus => Pack::new(),
+        F::GetIPsecServices => IpsecServices::default().to_pack(),
+        F::EnumEtherIpId => EnumEtherIpId::default().to_pack(),
     }
 }
 
@@ -331,6 +350,12 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::GetOpenVpnSstpConfig
             | F::GetDefaultHubAdminOptions
             | F::GetAdminMsg
+            | F::GetServerCipher
+            | F::GetServerCipherList
+            | F::GetFarmSetting
+            | F::GetFarmInfo
+            | F::EnumFarmMember
+            | F::GetFarmConnectionStatus
     )
 }
 
@@ -359,6 +384,14 @@ fn server_only(f: RpcFunction) -> bool {
             | F::EnumConnection
             | F::GetConnectionInfo
             | F::DisconnectConnection
+            | F::SetServerCipher
+            | F::SetServerCert
+            | F::RegenerateServerCert
+            | F::GetSpecialListener
+            | F::SetSpecialListener
+            | F::SetFarmSetting
+            | F::GetIPsecServices
+            | F::EnumEtherIpId
     )
 }
 
@@ -1181,4 +1214,74 @@ fn rename_link_and_admin_msg() {
     let r = dispatch(&mut b, &ha, "GetAdminMsg", &Pack::new());
     assert_eq!(err(&r), 0);
     assert_eq!(r.get_data("Msg"), Some(&[][..]));
+}
+
+#[test]
+fn standalone_answers_match_softether() {
+    // src/Cedar/Admin.c StGetFarmSetting / StEnumFarmMember / StGetFarmInfo /
+    // StGetFarmConnectionStatus on a standalone server.
+    let admin = Caller::server_admin(true);
+    let mut b = backend();
+    let r = dispatch(&mut b, &admin, "GetFarmSetting", &Pack::new());
+    assert_eq!(err(&r), 0);
+    let f = Farm::from_pack(&r).expect("RPC_FARM");
+    assert_eq!(
+        (f.server_type, f.weight, f.controller_only),
+        (0, 100, false)
+    );
+    for (name, code) in [
+        ("EnumFarmMember", 46),
+        ("GetFarmInfo", 46),
+        ("GetFarmConnectionStatus", 55),
+    ] {
+        assert_eq!(
+            err(&dispatch(&mut b, &admin, name, &Pack::new())),
+            code,
+            "{name}"
+        );
+    }
+    // Clustering cannot be switched on; "standalone" is accepted.
+    let member = Farm {
+        server_type: 2,
+        ..Farm::default()
+    };
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &admin,
+            "SetFarmSetting",
+            &member.to_pack()
+        )),
+        33
+    );
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &admin,
+            "SetFarmSetting",
+            &Farm::default().to_pack()
+        )),
+        0
+    );
+    // StSetServerCipher: an empty name is 38, before the rights check.
+    let hub_admin = Caller::hub_admin("TEST", true);
+    let empty = RpcStr::default().to_pack();
+    assert_eq!(
+        err(&dispatch(&mut b, &hub_admin, "SetServerCipher", &empty)),
+        38
+    );
+    // StSetServerCert: no key is ERR_PROTOCOL_ERROR (4).
+    let no_key = KeyPair {
+        cert: Some(vec![0x30]),
+        ..KeyPair::default()
+    };
+    assert_eq!(
+        err(&dispatch(
+            &mut b,
+            &admin,
+            "SetServerCert",
+            &no_key.to_pack()
+        )),
+        4
+    );
 }

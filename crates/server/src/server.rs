@@ -140,7 +140,7 @@ impl Server {
             cert_der: cfg.server.server_cert_der.clone(),
             key_der: cfg.server.server_key_der.clone(),
         };
-        let tls_cfg = match tls::server_config(&ck) {
+        let tls_cfg = match tls_for(&ck, &cipher_name(&cfg)) {
             Ok(t) if !ck.cert_der.is_empty() => t,
             other => {
                 if let Err(e) = other {
@@ -154,7 +154,7 @@ impl Server {
                 cfg.server.server_key_der = ck.key_der.clone();
                 dirty = true;
                 info!("generated a self-signed RSA-2048 server certificate (CN={cn})");
-                tls::server_config(&ck)?
+                tls_for(&ck, &cipher_name(&cfg))?
             }
         };
         if dirty {
@@ -305,6 +305,46 @@ impl Server {
         rustether_config::write_text(&self.config.snapshot().to_root())
     }
 
+    /// Changes the server certificate/key (`Some`) and/or the cipher setting
+    /// (`Some`, SoftEther's `CipherName`) for new TLS connections
+    /// (`SetServerCert`, `RegenerateServerCert`, `SetServerCipher`):
+    /// the new rustls configuration is built first, then both are saved in
+    /// `ServerConfiguration` (`ServerCert`, `ServerKey`, `CipherName`, as
+    /// SoftEther stores them) and only then put in force. Established
+    /// connections keep their TLS session. Blocks for the save.
+    ///
+    /// Errors: `ERR_PROTOCOL_ERROR` (4) if the pair is unusable (as
+    /// `StSetServerCert`), `ERR_INVALID_PARAMETER` (38) if no cipher name
+    /// selects a suite, or the save's error.
+    pub fn set_tls_settings_blocking(
+        &self,
+        ck: Option<CertifiedKey>,
+        cipher: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        let ck = ck.unwrap_or_else(|| (*self.cert.load_full()).clone());
+        let cipher = match cipher {
+            Some(c) => c.to_owned(),
+            None => self.with_config(cipher_name),
+        };
+        if let Err(e) = tls::cipher_suites(&cipher) {
+            warn!("admin: cipher setting refused: {e}");
+            return Err(ErrorCode::INVALID_PARAMETER);
+        }
+        let tls_cfg = tls::server_config_with_ciphers(&ck, &cipher).map_err(|e| {
+            warn!("admin: server certificate refused: {e}");
+            ErrorCode::PROTOCOL_ERROR
+        })?;
+        self.update_config_blocking(|c| {
+            c.server.server_cert_der = ck.cert_der.clone();
+            c.server.server_key_der = ck.key_der.clone();
+            c.server.raw.set_str("CipherName", &cipher);
+            Ok(())
+        })?;
+        self.tls.store(tls_cfg);
+        self.cert.store(Arc::new(ck));
+        Ok(())
+    }
+
     /// Replaces the whole configuration with `text` (`SetConfig`): the text
     /// is parsed and saved atomically first ([`ConfigStore::save_text`];
     /// nothing changes if it does not load), then it becomes the running
@@ -323,7 +363,7 @@ impl Server {
             cert_der: new.server.server_cert_der.clone(),
             key_der: new.server.server_key_der.clone(),
         };
-        let cfg = match tls::server_config(&ck) {
+        let cfg = match tls_for(&ck, &cipher_name(&new)) {
             Ok(t) if !ck.cert_der.is_empty() => {
                 self.tls.store(t);
                 self.cert.store(Arc::new(ck));
@@ -1030,4 +1070,29 @@ fn hostname() -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "rustether".to_string())
+}
+
+/// `ServerConfiguration/CipherName` of `cfg` ([`tls::DEFAULT_CIPHER`] if
+/// unset).
+fn cipher_name(cfg: &ServerConfig) -> String {
+    cfg.server
+        .raw
+        .get_str("CipherName")
+        .unwrap_or(tls::DEFAULT_CIPHER)
+        .to_owned()
+}
+
+/// The rustls configuration for `ck` with the suites of `cipher`; a cipher
+/// setting without a usable suite (e.g. SoftEther's old `RC4-MD5`) falls
+/// back to every suite, logged.
+///
+/// Errors: the certificate or key are unusable.
+fn tls_for(ck: &CertifiedKey, cipher: &str) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    match tls::cipher_suites(cipher) {
+        Ok(_) => tls::server_config_with_ciphers(ck, cipher),
+        Err(e) => {
+            warn!("CipherName: {e}; using every suite");
+            tls::server_config(ck)
+        }
+    }
 }

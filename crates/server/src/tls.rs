@@ -73,13 +73,120 @@ fn private_key(der: &[u8]) -> PrivateKeyDer<'static> {
     }
 }
 
-/// Builds the rustls server configuration for all listeners.
+/// SoftEther's default `CipherName` (`ServerConfiguration`): every suite.
+pub const DEFAULT_CIPHER: &str = "~DEFAULT~";
+
+/// SoftEther's cipher names (OpenSSL's, as vpncmd `ServerCipherGet` lists
+/// them on SoftEther 5.01) that have a rustls suite, in SoftEther's order.
+/// The other names SoftEther lists (DHE-*, CBC and plain-RSA suites) have
+/// none and are refused; ECDSA suites never negotiate with the RSA
+/// certificate SoftEther and RustEther use (docs/administration.md).
+pub const CIPHER_NAMES: &[(&str, rustls::CipherSuite)] = {
+    use rustls::CipherSuite as C;
+    &[
+        ("TLS_AES_256_GCM_SHA384", C::TLS13_AES_256_GCM_SHA384),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            C::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        ("TLS_AES_128_GCM_SHA256", C::TLS13_AES_128_GCM_SHA256),
+        (
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ),
+    ]
+};
+
+/// The rustls suites selected by a SoftEther `CipherName` value: names
+/// separated by `;`, `:`, `,` or spaces, case-insensitive, looked up in
+/// [`CIPHER_NAMES`]; names without a rustls suite are ignored.
+/// [`DEFAULT_CIPHER`] or an empty value selects every suite.
+///
+/// Errors: no name selects a suite (the message lists the names).
+pub fn cipher_suites(names: &str) -> Result<Vec<rustls::SupportedCipherSuite>, String> {
+    let all = rustls::crypto::aws_lc_rs::default_provider().cipher_suites;
+    let trimmed = names.trim();
+    if trimmed.is_empty() || trimmed.eq_ignore_ascii_case(DEFAULT_CIPHER) {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for n in trimmed
+        .split([';', ':', ',', ' '])
+        .filter(|n| !n.is_empty())
+    {
+        let Some((_, id)) = CIPHER_NAMES.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)) else {
+            continue;
+        };
+        if let Some(s) = all.iter().find(|s| s.suite() == *id) {
+            if !out.contains(s) {
+                out.push(*s);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("no usable TLS cipher suite in \"{trimmed}\""));
+    }
+    Ok(out)
+}
+
+/// Builds the rustls server configuration for all listeners with every
+/// cipher suite ([`DEFAULT_CIPHER`]).
 ///
 /// Errors: the certificate or key do not parse or do not match.
 pub fn server_config(ck: &CertifiedKey) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    server_config_with_ciphers(ck, DEFAULT_CIPHER)
+}
+
+/// Builds the rustls server configuration for all listeners with the
+/// suites `cipher_names` selects ([`cipher_suites`]); a TLS version none of
+/// them belongs to is switched off.
+///
+/// Errors: the certificate or key do not parse or do not match; no usable
+/// suite in `cipher_names`.
+pub fn server_config_with_ciphers(
+    ck: &CertifiedKey,
+    cipher_names: &str,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let suites = cipher_suites(cipher_names).map_err(|e| anyhow!(e))?;
+    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    if suites
+        .iter()
+        .any(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+    {
+        versions.push(&rustls::version::TLS13);
+    }
+    if suites
+        .iter()
+        .any(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+    {
+        versions.push(&rustls::version::TLS12);
+    }
+    let provider = Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: suites,
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    });
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .with_protocol_versions(&versions)
         .map_err(|e| anyhow!("TLS versions: {e}"))?
         .with_no_client_auth()
         .with_single_cert(

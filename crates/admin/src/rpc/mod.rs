@@ -33,6 +33,7 @@ pub mod proto;
 pub mod securenat;
 pub mod server;
 pub mod session;
+pub mod standalone;
 pub mod table;
 pub mod user;
 
@@ -47,6 +48,7 @@ pub use proto::*;
 pub use securenat::*;
 pub use server::*;
 pub use session::*;
+pub use standalone::*;
 pub use table::*;
 pub use user::*;
 

@@ -27,6 +27,7 @@ mod hubx;
 mod link;
 mod server;
 mod session;
+mod standalone;
 mod table;
 mod user;
 
@@ -547,5 +548,41 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn delete_link(&mut self, hub: &str, account: &str) -> Result<(), ErrorCode> {
         link::delete_link(self, hub, account)
+    }
+
+    fn get_server_cipher(&mut self) -> Result<String, ErrorCode> {
+        standalone::get_server_cipher(self)
+    }
+
+    fn get_server_cipher_list(&mut self) -> Result<Vec<String>, ErrorCode> {
+        Ok(standalone::get_server_cipher_list())
+    }
+
+    fn set_server_cipher(&mut self, names: &str) -> Result<(), ErrorCode> {
+        standalone::set_server_cipher(self, names)
+    }
+
+    fn set_server_cert(&mut self, cert: &[u8], key: &[u8]) -> Result<(), ErrorCode> {
+        standalone::set_server_cert(self, cert, key)
+    }
+
+    fn regenerate_server_cert(&mut self, cn: &str) -> Result<(), ErrorCode> {
+        standalone::regenerate_server_cert(self, cn)
+    }
+
+    fn get_special_listener(&mut self) -> Result<SpecialListener, ErrorCode> {
+        standalone::get_special_listener(self)
+    }
+
+    fn set_special_listener(&mut self, req: &SpecialListener) -> Result<(), ErrorCode> {
+        standalone::set_special_listener(self, req)
+    }
+
+    fn get_ipsec_services(&mut self) -> Result<IpsecServices, ErrorCode> {
+        standalone::get_ipsec_services(self)
+    }
+
+    fn enum_etherip_id(&mut self) -> Result<Vec<EtherIpId>, ErrorCode> {
+        standalone::enum_etherip_id(self)
     }
 }
