@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let l = level(frame, &cfg);
     assert!(l <= 2);
     for with_data in [false, true] {
-        let s = line(frame, "SID-A-1", "", with_data, "10.0.0.1", "");
+        let s = line(frame, frame.len(), "SID-A-1", "", with_data, "10.0.0.1", "");
         assert!(!s.contains('\n') && !s.contains('\r'), "{s:?}");
         assert_eq!(s.split(',').count(), 18, "{s}");
     }

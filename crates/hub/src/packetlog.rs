@@ -211,7 +211,7 @@ pub fn line(
         t[3] = mac_hex(&frame[0..6]);
         t[4] = format!("0x{:02X}{:02X}", frame[12], frame[13]);
     }
-    t[5] = frame.len().to_string();
+    t[5] = size.to_string();
     if let Some(p) = parse(frame) {
         match p.ethertype {
             0x0806 => arp(p.l3, &mut t),
@@ -401,12 +401,12 @@ mod tests {
         assert_eq!(level(&f, &cfg), 1);
         cfg[ETHERNET] = 2;
         assert_eq!(level(&f, &cfg), 2);
-        let l = line(&f, "SID-A-1", "SID-B-2", false, "127.0.0.1", "");
+        let l = line(&f, f.len(), "SID-A-1", "SID-B-2", false, "127.0.0.1", "");
         assert_eq!(
             l,
             "SID-A-1,SID-B-2,5E0000000001,5E0000000002,0x0800,43,ICMPv4,Echo Request,10.0.0.1,-,10.0.0.2,-,-,-,-,-,127.0.0.1,-"
         );
-        let l = line(&f, "S,1", "", true, "", "");
+        let l = line(&f, f.len(), "S,1", "", true, "", "");
         assert!(l.starts_with("S_1,-,"), "{l}");
         assert!(l.contains(",5E00000000025E0000000001"), "{l}");
         assert_eq!(l.split(',').count(), 18);
@@ -422,7 +422,7 @@ mod tests {
         let mut cfg = [0; 8];
         cfg[TCP_CONN] = 1;
         assert_eq!(level(&f, &cfg), 1);
-        assert!(line(&f, "a", "b", false, "", "")
+        assert!(line(&f, f.len(), "a", "b", false, "", "")
             .contains("TCP_CONNECTv4,SYN,10.0.0.1,1234,10.0.0.2,80,0,0,WindowSize=0"));
         tcp[13] = 0x10;
         assert_eq!(level(&ipv4_packet(6, &tcp), &cfg), 0);
@@ -442,7 +442,7 @@ mod tests {
                 f[12] = [0x08, 0x86, 0x81][n % 3];
                 f[13] = [0x00, 0xdd, 0x00][n % 3];
             }
-            let l = line(&f, "a\nb", "", n % 2 == 0, "", "");
+            let l = line(&f, f.len(), "a\nb", "", n % 2 == 0, "", "");
             assert!(!l.contains('\n') && !l.contains('\r'));
             let _ = level(&f, &[2; 8]);
         }

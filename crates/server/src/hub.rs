@@ -701,12 +701,19 @@ impl Hub {
         let empty: (Arc<str>, Arc<str>) = (Arc::from(""), Arc::from(""));
         let (src_name, src_ip) = names.get(&src).cloned().unwrap_or_else(|| empty.clone());
         let (dst_name, dst_ip) = dst.and_then(|d| names.get(&d).cloned()).unwrap_or(empty);
+        let with_data = level > rustether_hub::packetlog::LEVEL_HEADER;
+        let keep = if with_data {
+            frame.len()
+        } else {
+            frame.len().min(rustether_hub::packetlog::HEADER_BYTES)
+        };
         logs.packet(PacketRecord {
             hub: self.log_name.clone(),
             switch: setting.packet_log_switch_type,
             at: std::time::SystemTime::now(),
-            frame: frame.clone(),
-            with_data: level > rustether_hub::packetlog::LEVEL_HEADER,
+            frame: frame[..keep].to_vec(),
+            size: frame.len(),
+            with_data,
             src: src_name,
             dst: dst_name,
             src_ip,

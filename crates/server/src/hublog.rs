@@ -12,7 +12,8 @@
 //! given to [`set_utc_offset`] (the daemon passes the local offset).
 //!
 //! Logging never blocks the data path: callers put records in a bounded
-//! queue ([`QUEUE_RECORDS`]) with `try_send`; one thread formats and
+//! queue ([`QUEUE_RECORDS`]; a packet record holds a copy of at most one
+//! frame, so the queue holds at most ~16 384 × 1.6 KB) with `try_send`; one thread formats and
 //! writes them through buffered files. A full queue drops the record and
 //! counts it ([`Logs::dropped`]); a failing write (full or slow disk)
 //! counts too ([`Logs::write_errors`]) and is reported in the server log at
@@ -28,11 +29,10 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use rustether_config::model::{HubLogSetting, SyslogSetting};
 
 /// Records the queue holds before new ones are dropped.
-pub const QUEUE_RECORDS: usize = 65_536;
+pub const QUEUE_RECORDS: usize = 16_384;
 
 /// Longest security log text written, in bytes (SoftEther formats into a
 /// `MAX_SIZE * 2` wide-char buffer).
@@ -158,8 +158,12 @@ pub struct PacketRecord {
     pub switch: u32,
     /// When it passed.
     pub at: SystemTime,
-    /// The frame (shared, not copied).
-    pub frame: Bytes,
+    /// A copy of the frame, or of its first
+    /// [`rustether_hub::packetlog::HEADER_BYTES`] without `with_data` (a
+    /// copy: a shared frame could pin its sender's whole read buffer).
+    pub frame: Vec<u8>,
+    /// The frame's size.
+    pub size: usize,
     /// Level 2: the frame's bytes too.
     pub with_data: bool,
     /// Source session name.
@@ -379,6 +383,7 @@ impl WriterThread {
             Record::Packet(p) => {
                 let csv = rustether_hub::packetlog::line(
                     &p.frame,
+                    p.size,
                     &p.src,
                     &p.dst,
                     p.with_data,
@@ -652,7 +657,8 @@ mod tests {
             hub: "HUB1".into(),
             switch: 4,
             at: SystemTime::now(),
-            frame: Bytes::from(f),
+            size: f.len(),
+            frame: f,
             with_data: false,
             src: "SID-A-1".into(),
             dst: "".into(),
