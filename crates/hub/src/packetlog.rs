@@ -191,12 +191,18 @@ fn dns_name(msg: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// Bytes of a frame the line reads at level 1 (headers, DHCP addresses,
+/// a DNS name): a logger may keep only this prefix.
+pub const HEADER_BYTES: usize = 320;
+
 /// The CSV line of `frame` (without SoftEther's date and time fields),
-/// from session `src` to session `dst` ("" for a broadcast), with the
-/// frame's bytes in hex when `with_data` (level 2) and the sessions'
-/// physical IP addresses ("" = none).
+/// whose full size was `size` bytes (`frame` may be its first
+/// [`HEADER_BYTES`]), from session `src` to session `dst` ("" for a
+/// broadcast), with the frame's bytes in hex when `with_data` (level 2)
+/// and the sessions' physical IP addresses ("" = none).
 pub fn line(
     frame: &[u8],
+    size: usize,
     src: &str,
     dst: &str,
     with_data: bool,
