@@ -308,6 +308,18 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
             new_account_name: "b".into(),
         }
         .to_pack(),
+        F::GetHubLog | F::SetHubLog => HubLog {
+            hub_name: hub.into(),
+            ..HubLog::default()
+        }
+        .to_pack(),
+        F::EnumLogFile => Pack::new(),
+        F::ReadLogFile => ReadLogFile {
+            file_path: format!("security_log/{hub}/sec.log"),
+            ..ReadLogFile::default()
+        }
+        .to_pack(),
+        F::GetSysLog | F::SetSysLog => SysLogSetting::default().to_pack(),
     }
 }
 
@@ -331,6 +343,9 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::GetOpenVpnSstpConfig
             | F::GetDefaultHubAdminOptions
             | F::GetAdminMsg
+            | F::EnumLogFile
+            | F::ReadLogFile
+            | F::GetSysLog
     )
 }
 
@@ -359,6 +374,7 @@ fn server_only(f: RpcFunction) -> bool {
             | F::EnumConnection
             | F::GetConnectionInfo
             | F::DisconnectConnection
+            | F::SetSysLog
     )
 }
 

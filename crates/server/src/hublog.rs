@@ -465,7 +465,7 @@ impl WriterThread {
         let hub_dir = root.join(dir).join(dir_name(hub));
         let path = hub_dir.join(format!("{prefix}{}.log", file_date(at, switch)));
         let key = (packet, hub.to_owned());
-        let reopen = self.files.get(&key).is_none_or(|f| f.path != path);
+        let reopen = self.files.get(&key).map_or(true, |f| f.path != path);
         if reopen {
             if let Some(mut old) = self.files.remove(&key) {
                 let _ = old.w.flush();
@@ -515,7 +515,7 @@ impl WriterThread {
         self.shared.errors.fetch_add(1, Ordering::Relaxed);
         let due = self
             .last_report
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            .map_or(true, |t| t.elapsed() >= Duration::from_secs(60));
         if due {
             self.last_report = Some(Instant::now());
             tracing::error!(
@@ -585,7 +585,7 @@ pub fn list_files(root: &Path, hub: Option<&str>) -> Vec<LogFile> {
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| plain(n))
-            .filter(|n| hub.is_none_or(|h| n.eq_ignore_ascii_case(&dir_name(h))))
+            .filter(|n| hub.map_or(true, |h| n.eq_ignore_ascii_case(&dir_name(h))))
             .collect();
         hubs.sort();
         for h in hubs {
