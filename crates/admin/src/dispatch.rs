@@ -344,6 +344,18 @@ functions! {
     GetIPsecServices, false;
     /// EtherIP client entries as stored (`RPC_ENUM_ETHERIP_ID`).
     EnumEtherIpId, false;
+    /// A hub's log settings (`RPC_HUB_LOG`).
+    GetHubLog, false;
+    /// Change a hub's log settings (`RPC_HUB_LOG`).
+    SetHubLog, true;
+    /// List the log files (`RPC_ENUM_LOG_FILE`).
+    EnumLogFile, false;
+    /// Read a chunk of a log file (`RPC_READ_LOG_FILE`).
+    ReadLogFile, false;
+    /// Syslog forwarding setting (`SYSLOG_SETTING`).
+    GetSysLog, false;
+    /// Change the syslog forwarding setting (`SYSLOG_SETTING`).
+    SetSysLog, true;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -657,6 +669,33 @@ pub trait AdminBackend {
     fn delete_ca(&mut self, _hub: &str, _key: u32) -> Result<(), ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
+    /// `GetHubLog`: 8 hub (`HubName` filled in by the dispatcher).
+    fn get_hub_log(&mut self, _hub: &str) -> Result<HubLog, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetHubLog`: 8 hub; applies from the next log line.
+    fn set_hub_log(&mut self, _req: &HubLog) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumLogFile`: every log file (`hub` = `None`, server administrator)
+    /// or the security and packet logs of one hub (`SiEnumLocalLogFileList`).
+    fn enum_log_file(&mut self, _hub: Option<&str>) -> Result<EnumLogFile, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `ReadLogFile`: at most [`LOG_READ_BLOCK`] bytes of `path` from
+    /// `offset`, `None` at or past the end. `path` is one the dispatcher
+    /// found in [`AdminBackend::enum_log_file`] for this caller.
+    fn read_log_file(&mut self, _path: &str, _offset: u32) -> Result<Option<Vec<u8>>, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `GetSysLog`.
+    fn get_sys_log(&mut self) -> Result<SysLogSetting, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `SetSysLog` (normalised by the dispatcher: no host or port = off).
+    fn set_sys_log(&mut self, _req: &SysLogSetting) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `EnumConnection`.
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
@@ -820,6 +859,22 @@ fn hub_option(
     Ok(())
 }
 
+/// The log files the caller may read (`StEnumLogFile`): all for a server
+/// administrator, its hub's for a hub administrator (52 under
+/// `no_read_log_file`).
+fn enum_log_files(
+    backend: &mut dyn AdminBackend,
+    caller: &Caller,
+) -> Result<EnumLogFile, ErrorCode> {
+    match &caller.rights {
+        AdminRights::Server => backend.enum_log_file(None),
+        AdminRights::Hub(h) => {
+            hub_option(backend, caller, h, opt::NO_READ_LOG_FILE)?;
+            backend.enum_log_file(Some(h))
+        }
+    }
+}
+
 /// `StCreateGroup` etc.: an empty name or one with characters outside
 /// `IsSafeStr` is `ERR_INVALID_PARAMETER` (38), checked before rights.
 fn check_group_name(name: &str) -> Result<(), ErrorCode> {
@@ -967,7 +1022,7 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             rights.require_server_admin()?;
             let buffer = backend.make_openvpn_config()?;
             out(&ReadLogFile {
-                buffer,
+                buffer: Some(buffer),
                 ..ReadLogFile::default()
             })
         }
@@ -1407,6 +1462,75 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             }
             backend.set_access_list(&hub, &e.accesses)?;
             out(&e)
+        }
+        // src/Cedar/Admin.c StGetHubLog/StSetHubLog (`no_change_log_config`;
+        // `no_change_log_switch_type` keeps the switch types).
+        F::GetHubLog => {
+            let h: HubLog = req(p)?;
+            rights.check_hub(&h.hub_name)?;
+            let mut got = backend.get_hub_log(&h.hub_name)?;
+            got.hub_name = h.hub_name;
+            out(&got)
+        }
+        F::SetHubLog => {
+            let mut h: HubLog = req(p)?;
+            rights.check_hub(&h.hub_name)?;
+            let cur = backend.get_hub_log(&h.hub_name)?;
+            hub_option(backend, caller, &h.hub_name, opt::NO_CHANGE_LOG_CONFIG)?;
+            if hub_option(backend, caller, &h.hub_name, opt::NO_CHANGE_LOG_SWITCH_TYPE).is_err() {
+                h.security_log_switch_type = cur.security_log_switch_type;
+                h.packet_log_switch_type = cur.packet_log_switch_type;
+            }
+            backend.set_hub_log(&h)?;
+            out(&h)
+        }
+        // StEnumLogFile/StReadLogFile: a hub administrator sees its hub's
+        // logs unless `no_read_log_file`; a file is read only if the
+        // caller's listing has it (`CheckLogFileNameFromEnumList`), so no
+        // path outside the log directories can be named.
+        F::EnumLogFile => out(&enum_log_files(backend, caller)?),
+        F::ReadLogFile => {
+            let r: ReadLogFile = req(p)?;
+            if r.file_path.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            let list = enum_log_files(backend, caller)?;
+            let Some(item) = list.items.iter().find(|i| i.file_path == r.file_path) else {
+                return Err(ErrorCode::OBJECT_NOT_FOUND);
+            };
+            let buffer = backend.read_log_file(&item.file_path, r.offset)?;
+            out(&ReadLogFile {
+                file_path: item.file_path.clone(),
+                server_name: item.server_name.clone(),
+                offset: r.offset,
+                buffer,
+            })
+        }
+        // StGetSysLog/StSetSysLog: setting is for server administrators;
+        // a hub administrator sees "Secret" instead of the host.
+        F::GetSysLog => {
+            let mut s = backend.get_sys_log()?;
+            if !rights.is_server_admin() {
+                s.hostname = if s.save_type == 0 {
+                    String::new()
+                } else {
+                    "Secret".into()
+                };
+                s.port = 0;
+            }
+            out(&s)
+        }
+        F::SetSysLog => {
+            let mut s: SysLogSetting = req(p)?;
+            rights.require_server_admin()?;
+            if s.save_type > 3 {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            if s.hostname.is_empty() || s.port == 0 {
+                s.save_type = 0;
+            }
+            backend.set_sys_log(&s)?;
+            out(&s)
         }
         F::GetHubMsg | F::SetHubMsg => {
             let m: RpcMsg = req(p)?;

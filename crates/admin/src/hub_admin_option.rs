@@ -153,3 +153,9 @@ pub fn canonical_name(name: &str) -> Option<&'static str> {
         .copied()
         .find(|n| n.eq_ignore_ascii_case(name))
 }
+/// The hub's log settings may not be changed (`StSetHubLog`).
+pub const NO_CHANGE_LOG_CONFIG: &str = "no_change_log_config";
+/// `SetHubLog` keeps the log switch types (`StSetHubLog`).
+pub const NO_CHANGE_LOG_SWITCH_TYPE: &str = "no_change_log_switch_type";
+/// The hub's log files may not be listed or read (`StEnumLogFile`).
+pub const NO_READ_LOG_FILE: &str = "no_read_log_file";

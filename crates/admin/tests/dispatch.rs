@@ -327,6 +327,18 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         F::EnumFarmMember | F::GetFarmConnectionStatus => Pack::new(),
         F::GetIPsecServices => IpsecServices::default().to_pack(),
         F::EnumEtherIpId => EnumEtherIpId::default().to_pack(),
+        F::GetHubLog | F::SetHubLog => HubLog {
+            hub_name: hub.into(),
+            ..HubLog::default()
+        }
+        .to_pack(),
+        F::EnumLogFile => Pack::new(),
+        F::ReadLogFile => ReadLogFile {
+            file_path: format!("security_log/{hub}/sec.log"),
+            ..ReadLogFile::default()
+        }
+        .to_pack(),
+        F::GetSysLog | F::SetSysLog => SysLogSetting::default().to_pack(),
     }
 }
 
@@ -356,6 +368,9 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::GetFarmInfo
             | F::EnumFarmMember
             | F::GetFarmConnectionStatus
+            | F::EnumLogFile
+            | F::ReadLogFile
+            | F::GetSysLog
     )
 }
 
@@ -392,6 +407,7 @@ fn server_only(f: RpcFunction) -> bool {
             | F::SetFarmSetting
             | F::GetIPsecServices
             | F::EnumEtherIpId
+            | F::SetSysLog
     )
 }
 

@@ -1,7 +1,7 @@
 //! rustether-bench: side-by-side benchmarks of our server and the real
 //! SoftEther vpnserver, in the same run, on the same namespace topology.
 //!
-//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt,udpaccel]`
+//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt,udpaccel,pktlog]`
 //! prints one JSON line per (variant, server) on stdout and a table with
 //! the ratio ours/SoftEther on stderr. Needs root. Modes are subcommands;
 //! new ones (e.g. control-plane `load`) get their own module-level function.
@@ -151,6 +151,10 @@ enum Variant {
     /// UDP acceleration allowed (`/DISABLEUDP:no`); measured once both
     /// clients report it active (docs/udp-acceleration.md).
     Udpaccel,
+    /// The default with the hub's packet log on for every TCP packet
+    /// (vpncmd `LogEnable packet`, `LogPacketSaveType /TYPE:tcpdata
+    /// /SAVE:header`; docs/administration.md "Logs").
+    Pktlog,
 }
 
 impl Variant {
@@ -160,6 +164,7 @@ impl Variant {
             Variant::Maxtcp8 => "maxtcp8",
             Variant::Noencrypt => "noencrypt",
             Variant::Udpaccel => "udpaccel",
+            Variant::Pktlog => "pktlog",
         }
     }
 
@@ -170,6 +175,7 @@ impl Variant {
             Variant::Maxtcp8 => o.max_tcp = 8,
             Variant::Noencrypt => o.encrypt = false,
             Variant::Udpaccel => o.udp_accel = true,
+            Variant::Pktlog => {}
         }
         o
     }
@@ -326,6 +332,17 @@ fn measure_t1(
         lab.keep_dir();
     }
     let srv_pid = lab.server()?.pid();
+    if v == Variant::Pktlog {
+        let srv = lab.server()?;
+        let hub = Some(rustether_testkit::t1::HUB);
+        srv.vpncmd(None, hub, &["LogEnable", "packet"])?;
+        srv.vpncmd(
+            None,
+            hub,
+            &["LogPacketSaveType", "/TYPE:tcpdata", "/SAVE:header"],
+        )?;
+        log("packet log on: every TCP packet's header");
+    }
     let client_pids: Vec<i32> = lab.clients.iter().map(|c| c.client.pid()).collect();
     // Measure with every session at its full number of TCP connections.
     let want = lab.expected_tcp_connections();

@@ -74,6 +74,7 @@ mod cascade;
 mod fields;
 mod hub;
 mod listener;
+mod log_setting;
 mod server_settings;
 
 pub use account::{GroupConfig, UserAuth, UserConfig};
@@ -81,6 +82,7 @@ pub use bridge::LocalBridgeConfig;
 pub use cascade::{CascadeAuth, CascadeConfig};
 pub use hub::HubConfig;
 pub use listener::ListenerConfig;
+pub use log_setting::{HubLogSetting, SyslogSetting, PACKET_LOG_KEYS};
 pub use server_settings::{
     ServerSettings, DEFAULT_ADMIN_IDLE_TIMEOUT_SECS, DEFAULT_LOG_MAX_TOTAL_SIZE,
     DEFAULT_LOG_RETENTION_DAYS, DEFAULT_MAX_CASCADES_PER_HUB,

@@ -89,7 +89,7 @@ fn vpncmd_mac_ip_tables_and_connections() {
     let _x = exclusive();
     // RUSTETHER_INTEROP_SERVER=softether runs the same checks against SoftEther
     let kind = ServerKind::from_env(env!("CARGO_BIN_EXE_vpnserver"));
-    let lab = T1Lab::start("adminbreadth-tables", &kind, T1Options::default()).unwrap();
+    let mut lab = T1Lab::start("adminbreadth-tables", &kind, T1Options::default()).unwrap();
     let target = SocketAddrV4::new(SERVER_ADDR, PORT);
     let vdir = lab.dir().join("vpncmd");
     std::fs::create_dir_all(&vdir).unwrap();
@@ -162,6 +162,12 @@ fn vpncmd_mac_ip_tables_and_connections() {
     let n_ip: u32 = o.row("IP Tables").and_then(|x| x.parse().ok()).unwrap_or(0);
     assert!(n_ip >= 2, "{}", o.text);
 
+    // --- Logs (issue 12 item 7): security and packet logs, LogFileList /
+    // LogFileGet, syslog (ours; SoftEther writes other texts)
+    if matches!(kind, ServerKind::Ours(_)) {
+        check_logs(&mut lab, &v);
+    }
+
     // --- ConnectionList / ConnectionGet / ConnectionDisconnect
     let o = v.ok(&["/CMD", "ConnectionList"]);
     let list = connection_rows(&o);
@@ -199,4 +205,153 @@ fn vpncmd_mac_ip_tables_and_connections() {
         !connection_rows(o).iter().any(|r| r[0] == cid)
     });
     v.fails(29, &["/CMD", "ConnectionDisconnect", &cid]);
+}
+
+/// A UDP socket on `port` inside namespace `ns` (the server's: the syslog
+/// server the test plays); its datagrams arrive on the returned channel
+/// for `limit`.
+fn syslog_receiver(ns: &Netns, port: u16, limit: Duration) -> std::sync::mpsc::Receiver<String> {
+    use std::os::fd::AsFd;
+    let path = format!("/var/run/netns/{}", ns.name());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let sock = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        ready_tx.send(()).unwrap();
+        let end = std::time::Instant::now() + limit;
+        let mut buf = [0u8; 2048];
+        while std::time::Instant::now() < end {
+            if let Ok(n) = sock.recv(&mut buf) {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    rx
+}
+
+/// Waits (at most `limit`) for a datagram containing every one of `want`.
+fn wait_datagram(rx: &std::sync::mpsc::Receiver<String>, want: &[&str], limit: Duration) -> String {
+    let end = std::time::Instant::now() + limit;
+    let mut seen = Vec::new();
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(d) if want.iter().all(|w| d.contains(w)) => return d,
+            Ok(d) => seen.push(d),
+            Err(_) => break,
+        }
+    }
+    panic!(
+        "no syslog datagram with {want:?}; got:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// Logs by effect with the real vpncmd and clients: settings (`LogGet`,
+/// `LogEnable`, `LogSwitchSet`, `LogPacketSaveType`), a login and a
+/// session end in the security log, a ping in the packet log, both files
+/// listed (`LogFileList`) and downloaded (`LogFileGet`), no file outside
+/// the log directories readable, syslog lines on a UDP socket
+/// (`SyslogEnable`, `SyslogGet`, `SyslogDisable`).
+fn check_logs(lab: &mut T1Lab, v: &Vpncmd) {
+    let hub = "/ADMINHUB:DEFAULT";
+    v.ok(&[hub, "/CMD", "LogEnable", "security"]);
+    v.ok(&[hub, "/CMD", "LogEnable", "packet"]);
+    v.ok(&[hub, "/CMD", "LogSwitchSet", "security", "/SWITCH:day"]);
+    v.ok(&[hub, "/CMD", "LogSwitchSet", "packet", "/SWITCH:day"]);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "LogPacketSaveType",
+        "/TYPE:icmp",
+        "/SAVE:header",
+    ]);
+    let o = v.ok(&[hub, "/CMD", "LogGet"]);
+    assert!(o.text.contains("Enable"), "{}", o.text);
+    // a new login of client 1 (u1) and the end of its old session
+    let c = &mut lab.clients[0].client;
+    c.disconnect("t1").unwrap();
+    c.connect("t1").unwrap();
+    c.wait_established("t1", Duration::from_secs(30)).unwrap();
+    lab.wait_inner_ping(0, 1, Duration::from_secs(20)).unwrap();
+
+    let o = v.ok(&[hub, "/CMD", "LogFileList"]);
+    let find = |prefix: &str| -> String {
+        o.text
+            .split(|c: char| c.is_whitespace() || c == '|')
+            .find(|w| w.starts_with(prefix) && w.ends_with(".log"))
+            .unwrap_or_else(|| panic!("no {prefix}* in LogFileList:\n{}", o.text))
+            .to_owned()
+    };
+    let sec = find("security_log/DEFAULT/sec_");
+    let pkt = find("packet_log/DEFAULT/pkt_");
+    let get = |name: &str| -> String {
+        let path = v.dir().join(name.replace('/', "_"));
+        let save = format!("/SAVEPATH:{}", path.display());
+        v.ok(&[hub, "/CMD", "LogFileGet", name, &save]);
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let text = get(&sec);
+    assert!(
+        text.contains("Successfully authenticated as user \"u1\""),
+        "{text}"
+    );
+    assert!(text.contains("The session has been terminated"), "{text}");
+    assert!(text.contains("has been created. (IP address: "), "{text}");
+    let text = get(&pkt);
+    assert!(text.contains(",ICMPv4,Echo Request,"), "{text}");
+    assert!(text.contains(&client_inner(0).to_string()), "{text}");
+    // the download is not a way out of the log directories
+    for bad in [
+        "../vpn_server.config",
+        "security_log/DEFAULT/../../vpn_server.config",
+        "/etc/passwd",
+    ] {
+        let o = v.run(&[hub, "/CMD", "LogFileGet", bad]);
+        assert_ne!(o.code, 0, "{bad} was read:\n{}", o.text);
+        assert!(!o.text.contains("HashedPassword"), "{}", o.text);
+    }
+
+    // syslog: security and packet logs to a UDP socket of the test
+    let port = 20_514;
+    let rx = syslog_receiver(&lab.topo.server, port, Duration::from_secs(60));
+    let dest = format!("/HOST:127.0.0.1:{port}");
+    v.ok(&["/CMD", "SyslogEnable", "3", &dest]);
+    let o = v.ok(&["/CMD", "SyslogGet"]);
+    assert!(o.text.contains("127.0.0.1"), "{}", o.text);
+    lab.wait_inner_ping(0, 1, Duration::from_secs(20)).unwrap();
+    wait_datagram(
+        &rx,
+        &["/VPN/DEFAULT] (", "<PACKET_LOG>: ", "ICMPv4"],
+        Duration::from_secs(20),
+    );
+    // a refused login goes there too
+    let mut bad = lab.account_spec(1);
+    bad.name = "bad".into();
+    bad.password = "wrong".into();
+    bad.nic = "bad".into();
+    let ns = &lab.topo.clients[1];
+    let c = &mut lab.clients[1].client;
+    c.nic_create(ns, "bad", None).unwrap();
+    c.account_create(&bad).unwrap();
+    let e = c
+        .connect_expect_error("bad", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(e.code, 9, "{e:?}");
+    wait_datagram(
+        &rx,
+        &["<SECURITY_LOG>: ", "User authentication failed", "\"u2\""],
+        Duration::from_secs(20),
+    );
+    v.ok(&["/CMD", "SyslogDisable"]);
+    v.ok(&[hub, "/CMD", "LogDisable", "packet"]);
 }

@@ -429,6 +429,14 @@ async fn handle_login(
                 code.name()
             );
             server.stats.login_failed(code);
+            if let Some(h) = server.hub(&login.hubname) {
+                h.security_log(&crate::hublog::text::login_refused(
+                    code,
+                    &peer.to_string(),
+                    &login.username,
+                    peer.ip(),
+                ));
+            }
             reply_error(&mut tls, &nego, code).await;
             return;
         }
@@ -451,12 +459,17 @@ async fn handle_login(
     let hub = accepted.hub;
     let n = hub.next_session_number();
     let name = format!("SID-{}-{}", accepted.username.to_ascii_uppercase(), n);
+    let conn_name = format!("CID-{n}");
+    hub.security_log(&crate::hublog::text::auth_ok(
+        &conn_name,
+        &accepted.username,
+    ));
     let mut key = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut key);
     let bridge_mode = accepted.bridge_mode;
     let welcome = Welcome {
         session_name: name.clone(),
-        connection_name: format!("CID-{n}"),
+        connection_name: conn_name.clone(),
         session_key: key,
         session_key_32: rand::random(),
         timeout_ms: params.timeout_ms,
@@ -545,6 +558,17 @@ async fn handle_login(
         direction: first_dir,
         peer,
     };
+    hub.security_log(&crate::hublog::text::new_session(
+        &conn_name,
+        &name,
+        peer.ip(),
+        peer.port(),
+        if peer.ip().to_canonical().is_ipv6() {
+            "Standard TCP/IP (IPv6)"
+        } else {
+            "Standard TCP/IP (IPv4)"
+        },
+    ));
     let s = session::spawn(
         &server.sessions,
         SessionStart {

@@ -46,6 +46,8 @@ use rustether_proto::softether::policy::{PolicyId, PolicyValues};
 use tokio::sync::{mpsc, Notify};
 
 use crate::clock::now_ms;
+use crate::hublog::{Logs, PacketRecord};
+use rustether_config::model::HubLogSetting;
 
 /// Bytes a port's queue holds before new frames are dropped: SoftEther's
 /// `MAX_SEND_SOCKET_QUEUE_SIZE` (1600 × 1600, src/Cedar/Cedar.h). Each frame
@@ -350,6 +352,15 @@ struct HubCore {
     ports: HashMap<SessionId, Port>,
     /// The access list compiled into `switch` (to recompile only on change).
     access_rules: Vec<AccessRule>,
+    /// Session name and physical IP of each named port, for the packet log.
+    port_names: HashMap<SessionId, (Arc<str>, Arc<str>)>,
+}
+
+/// Where a hub's logs go and what they record.
+#[derive(Default)]
+struct HubLogState {
+    logs: Option<Arc<Logs>>,
+    setting: HubLogSetting,
 }
 
 /// A running virtual hub.
@@ -360,6 +371,10 @@ pub struct Hub {
     stats: Arc<HubStats>,
     /// Per-hub counter for session names (`SID-<USER>-<n>`).
     session_seq: AtomicU64,
+    /// Security and packet log (read once per batch by [`Hub::forward`]).
+    log: arc_swap::ArcSwap<HubLogState>,
+    /// The name as shared by packet log records.
+    log_name: Arc<str>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -378,10 +393,50 @@ impl Hub {
                 switch: Switch::new(SwitchConfig::default()),
                 ports: HashMap::new(),
                 access_rules: Vec::new(),
+                port_names: HashMap::new(),
             }),
             stats: Arc::new(HubStats::default()),
             session_seq: AtomicU64::new(0),
+            log: arc_swap::ArcSwap::from_pointee(HubLogState::default()),
+            log_name: Arc::from(name),
         }
+    }
+
+    /// Sends this hub's security and packet logs to `logs` with `setting`
+    /// (`LogSetting`), from the next line on.
+    pub fn set_logging(&self, logs: &Arc<Logs>, setting: HubLogSetting) {
+        let cur = self.log.load();
+        if cur.setting == setting && cur.logs.as_ref().is_some_and(|l| Arc::ptr_eq(l, logs)) {
+            return;
+        }
+        self.log.store(Arc::new(HubLogState {
+            logs: Some(logs.clone()),
+            setting,
+        }));
+    }
+
+    /// The log settings in force.
+    pub fn log_setting(&self) -> HubLogSetting {
+        self.log.load().setting
+    }
+
+    /// Writes `text` to the server log as `[HUB "NAME"] text` and to the
+    /// hub's security log when it is saved (SoftEther `HLog`).
+    pub fn security_log(&self, text: &str) {
+        tracing::info!("[HUB \"{}\"] {}", self.name, text);
+        let st = self.log.load();
+        if let Some(l) = &st.logs {
+            l.security(&self.name, &st.setting, text);
+        }
+    }
+
+    /// Names port `id` in packet log lines: its session name and the
+    /// physical IP address of its client ("" = none).
+    pub fn name_port(&self, id: SessionId, name: &str, physical_ip: &str) {
+        self.core
+            .lock()
+            .port_names
+            .insert(id, (Arc::from(name), Arc::from(physical_ip)));
     }
 
     /// The hub's name as configured.
@@ -493,6 +548,7 @@ impl Hub {
         let mut core = self.core.lock();
         core.switch.remove_session(id);
         core.ports.remove(&id);
+        core.port_names.remove(&id);
     }
 
     /// The MAC address table (vpncmd `MacTable`), each entry with its
@@ -582,6 +638,10 @@ impl Hub {
                 .sent_bytes
                 .fetch_add(bytes as u64, Ordering::Relaxed);
         }
+        let log = self.log.load();
+        let plog = log.logs.as_ref().filter(|_| {
+            log.setting.save_packet_log && log.setting.packet_log_config.iter().any(|l| *l != 0)
+        });
         for frame in frames.drain(..) {
             let frame = if src_vlan != 0 {
                 insert_vlan_tag(&frame, src_vlan)
@@ -589,6 +649,9 @@ impl Hub {
                 frame
             };
             let route = core.switch.route(src, &frame, now);
+            if let Some(l) = plog {
+                self.log_packet(l, &log.setting, &core.port_names, src, &route, &frame);
+            }
             for m in core.switch.monitors() {
                 if m != src {
                     deliver(&core.ports, &self.stats, m, frame.clone(), None);
@@ -610,6 +673,52 @@ impl Hub {
             pressure.hub = Some(self.stats.clone());
         }
         pressure
+    }
+}
+
+impl Hub {
+    /// Queues `frame` for the packet log if the hub's `PacketLogConfig`
+    /// asks for it (`PacketLog`: dropped frames are not logged; a
+    /// broadcast has no destination session). Never waits.
+    fn log_packet(
+        &self,
+        logs: &Logs,
+        setting: &HubLogSetting,
+        names: &HashMap<SessionId, (Arc<str>, Arc<str>)>,
+        src: SessionId,
+        route: &Route,
+        frame: &Bytes,
+    ) {
+        let dst = match route {
+            Route::Unicast(d) => Some(*d),
+            Route::Flood => None,
+            Route::Drop(_) => return,
+        };
+        let level = rustether_hub::packetlog::level(frame, &setting.packet_log_config);
+        if level == 0 {
+            return;
+        }
+        let empty: (Arc<str>, Arc<str>) = (Arc::from(""), Arc::from(""));
+        let (src_name, src_ip) = names.get(&src).cloned().unwrap_or_else(|| empty.clone());
+        let (dst_name, dst_ip) = dst.and_then(|d| names.get(&d).cloned()).unwrap_or(empty);
+        let with_data = level > rustether_hub::packetlog::LEVEL_HEADER;
+        let keep = if with_data {
+            frame.len()
+        } else {
+            frame.len().min(rustether_hub::packetlog::HEADER_BYTES)
+        };
+        logs.packet(PacketRecord {
+            hub: self.log_name.clone(),
+            switch: setting.packet_log_switch_type,
+            at: std::time::SystemTime::now(),
+            frame: frame[..keep].to_vec(),
+            size: frame.len(),
+            with_data,
+            src: src_name,
+            dst: dst_name,
+            src_ip,
+            dst_ip,
+        });
     }
 }
 

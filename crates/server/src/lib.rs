@@ -12,7 +12,8 @@
 //!    [`stats`], [`certauth`] — leaves: time, TLS settings, the record-boundary
 //!    reader of the client side, the pre-authentication budget (limits per
 //!    source, deadline, kept bytes), this machine's own addresses, server-wide
-//!    counters, the checks of certificate logins.
+//!    counters, the checks of certificate logins; [`hublog`], the hubs'
+//!    security and packet logs and syslog forwarding.
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`];
 //!    [`udp`] — a session's UDP acceleration socket and counters.
@@ -43,6 +44,7 @@
 
 pub mod clock;
 pub mod hostaddr;
+pub mod hublog;
 pub mod preauth;
 pub mod record_reader;
 pub mod stats;
@@ -99,6 +101,7 @@ mod layering {
             "hostaddr",
             "stats",
             "certauth",
+            "hublog",
         ],
         &["transport", "udp"],
         &["listener"],

@@ -65,6 +65,9 @@ pub struct Server {
     /// DHCP leases of SecureNAT by hub key, kept across its restarts and
     /// saved in [`crate::securenat::LEASE_FILE`].
     lease_books: Arc<Mutex<HashMap<String, crate::securenat::LeaseBook>>>,
+    /// Security and packet logs of the hubs, syslog forwarding
+    /// (`<state dir>/security_log`, `packet_log`; docs/administration.md).
+    pub logs: Arc<crate::hublog::Logs>,
 }
 
 impl std::fmt::Debug for Server {
@@ -160,12 +163,16 @@ impl Server {
         if dirty {
             store.save(&cfg)?;
         }
+        let logs = crate::hublog::Logs::start(Some(state_dir.to_path_buf()))
+            .context("starting the log writer thread")?;
+        logs.set_syslog(&cfg.server.syslog());
         let hubs: HubMap = cfg
             .hubs
             .iter()
             .map(|h| {
                 let hub = Hub::new(&h.name, h.online);
                 hub.set_access_list(&h.access_list);
+                hub.set_logging(&logs, h.log_setting());
                 (hub_key(&h.name), Arc::new(hub))
             })
             .collect();
@@ -184,6 +191,7 @@ impl Server {
             bridges: Mutex::new(Vec::new()),
             securenats: Mutex::new(HashMap::new()),
             lease_books: Arc::new(Mutex::new(HashMap::new())),
+            logs,
         }))
     }
 
@@ -388,6 +396,7 @@ impl Server {
     /// sessions). Called by the configuration's writer (`_writer` proves
     /// it), so hub maps are published in the order of the snapshots.
     fn sync_hubs(&self, _writer: &ConfigWriter<'_>, cfg: &ServerConfig) {
+        self.logs.set_syslog(&cfg.server.syslog());
         let old = self.hubs.load_full();
         let wanted: HashMap<String, &rustether_config::HubConfig> =
             cfg.hubs.iter().map(|h| (hub_key(&h.name), h)).collect();
@@ -399,6 +408,7 @@ impl Server {
                 .cloned()
                 .unwrap_or_else(|| Arc::new(Hub::new(&h.name, h.online)));
             hub.set_access_list(&h.access_list);
+            hub.set_logging(&self.logs, h.log_setting());
             if hub.is_online() != h.online {
                 hub.set_online(h.online);
                 if !h.online {

@@ -411,6 +411,13 @@ pub fn spawn(
 ) -> Arc<Session> {
     let id = registry.next_id();
     let (frames_rx, stats) = start.hub.attach(id, start.policy);
+    // SoftEther writes a client's physical IP, not that of its own links.
+    let phys = if start.info.server_side {
+        String::new()
+    } else {
+        start.info.client_addr.ip().to_string()
+    };
+    start.hub.name_port(id, &start.name, &phys);
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let mut counts = ConnCounts::default();
     count(&mut counts, first.direction, 1);
@@ -466,6 +473,13 @@ pub fn register_external(
 ) -> (Arc<Session>, PortReceiver) {
     let id = registry.next_id();
     let (frames_rx, stats) = start.hub.attach(id, start.policy);
+    // SoftEther writes a client's physical IP, not that of its own links.
+    let phys = if start.info.server_side {
+        String::new()
+    } else {
+        start.info.client_addr.ip().to_string()
+    };
+    start.hub.name_port(id, &start.name, &phys);
     // No SoftEther connections join it: the receiver is dropped at once,
     // so `add_connection` fails with `Gone`.
     let (ctl_tx, _) = mpsc::channel(1);
@@ -501,6 +515,18 @@ pub fn register_external(
 }
 
 impl Session {
+    /// Writes SoftEther's `LH_END_SESSION` to the hub's security log (the
+    /// sizes as `SessionGet` shows them: incoming is not counted yet).
+    fn log_end(&self) {
+        let bytes = self.recv_bytes.load(Ordering::Relaxed);
+        self.hub.security_log(&format!(
+            "Session \"{}\": The session has been terminated. The statistical information is as follows: Total outgoing data size: {} bytes, Total incoming data size: {} bytes.",
+            self.name,
+            bytes,
+            0
+        ));
+    }
+
     /// Resolves once [`Session::disconnect`] was called (admin
     /// SessionDisconnect, hub stopped or deleted).
     pub async fn stop_requested(&self) {
@@ -519,6 +545,7 @@ impl Session {
         self.stopping.store(true, Ordering::Relaxed);
         registry.remove(self.role, &self.key);
         self.hub.detach(self.id);
+        self.log_end();
         self.ended_flag.store(true, Ordering::Release);
         self.ended.notify_waiters();
     }
@@ -863,6 +890,7 @@ impl SessionTask {
             user = %s.info.username,
             "session ended because {reason}"
         );
+        s.log_end();
         if s.stats.drops.total() > 0 {
             // Where its frames were lost, for an administrator without /metrics.
             let by_reason: Vec<String> = DataDrop::ALL

@@ -2,20 +2,27 @@
 //! the server's own clock (when it logged what) instead of timing the test
 //! process against a wall-clock threshold.
 //!
-//! Our programs log through `tracing_subscriber`'s default format: each
-//! line starts with an RFC 3339 UTC timestamp, e.g.
-//! `2026-11-22T05:07:41.123456Z  INFO rustether_server::cascade: ...`.
+//! Our programs log through `tracing_subscriber`: each line starts with an
+//! RFC 3339 UTC timestamp, e.g.
+//! `2026-11-22T05:07:41.123456Z  INFO rustether_server::cascade: ...`, or
+//! in the daemon's server log with SoftEther's local
+//! `2026-11-22 05:07:41.123  INFO …`.
 
 /// Milliseconds since midnight UTC of the timestamp that starts `line`
 /// (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`), or `None` when the line does not
 /// start with one.
 pub fn time_of_day_ms(line: &str) -> Option<u64> {
-    let ts = line.split_whitespace().next()?;
-    let (date, time) = ts.split_once('T')?;
+    let mut words = line.split_whitespace();
+    let ts = words.next()?;
+    // The daemon's server log: SoftEther's `YYYY-MM-DD HH:MM:SS.mmm`
+    // (local time); foreground and tests: `YYYY-MM-DDTHH:MM:SS…Z`.
+    let (date, time) = match ts.split_once('T') {
+        Some((d, t)) => (d, t.strip_suffix('Z')?),
+        None => (ts, words.next()?),
+    };
     if date.len() != 10 || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
         return None;
     }
-    let time = time.strip_suffix('Z')?;
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
     let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
@@ -62,6 +69,10 @@ mod tests {
         assert_eq!(time_of_day_ms("2026-11-22T00:00:01Z a"), Some(1000));
         assert_eq!(time_of_day_ms("INFO no timestamp"), None);
         assert_eq!(time_of_day_ms("2026-11-22T25:00:00Z"), None);
+        assert_eq!(
+            time_of_day_ms("2026-11-22 00:00:01.250  INFO x"),
+            Some(1250)
+        );
         assert_eq!(time_of_day_ms(""), None);
     }
 

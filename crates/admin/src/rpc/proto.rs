@@ -160,22 +160,8 @@ pack_struct! {
 
 flat_message!(OpenVpnSstpConfig);
 
-pack_struct! {
-    /// RPC_READ_LOG_FILE as `MakeOpenVpnConfigFile` answers it
-    /// (`OutRpcReadLogFile`): the zip of sample client files in `Buffer`.
-    pub struct ReadLogFile {
-        /// `FilePath` (empty for the OpenVPN zip).
-        file_path: String = "FilePath" as str,
-        /// `ServerName` (empty).
-        server_name: String = "ServerName" as str,
-        /// `Offset` (0).
-        offset: u32 = "Offset" as int,
-        /// `Buffer`: the file's bytes.
-        buffer: Vec<u8> = "Buffer" as data,
-    }
-}
-
-flat_message!(ReadLogFile);
+// RPC_READ_LOG_FILE, which `MakeOpenVpnConfigFile` answers with (the zip
+// in `Buffer`), is [`super::log::ReadLogFile`].
 
 /// The option that switches a protocol on (`PROTO_OPTION_TOGGLE_NAME`).
 pub const TOGGLE: &str = "Enabled";

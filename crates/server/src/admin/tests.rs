@@ -983,3 +983,160 @@ async fn request_decoding_runs_off_the_async_worker_threads() {
     let panicked = super::off_runtime("test work", || -> u8 { panic!("boom") }).await;
     assert_eq!(panicked, None);
 }
+
+/// Hub logs over the real backend: `SetHubLog` stored in `LogSetting` and
+/// applied, a hub event in `security_log/H/`, listed by `EnumLogFile` (a
+/// hub administrator sees only its hub's), read in chunks by
+/// `ReadLogFile`; and the attack: no path outside the listing (the
+/// configuration file, `..`, absolute paths, a symbolic link planted in a
+/// log directory) can be read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_logs_settings_listing_reading_and_traversal() {
+    let t = T::new();
+    for h in ["LOGS", "OTHER"] {
+        t.admin("CreateHub", hub(h, "pw")).await.unwrap();
+    }
+    let mut h = HubLog::from_pack(
+        &t.admin(
+            "GetHubLog",
+            HubLog {
+                hub_name: "LOGS".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    // a new hub has SoftEther's defaults
+    assert!(h.save_security_log && h.save_packet_log);
+    assert_eq!(h.packet_log_config, [1, 0, 1, 0, 0, 0, 0, 0]);
+    h.packet_log_config[4] = 2;
+    h.security_log_switch_type = 5;
+    t.admin("SetHubLog", h.clone()).await.unwrap();
+    let saved = t.saved().hub("LOGS").unwrap().log_setting();
+    assert_eq!(saved.packet_log_config[4], 2);
+    assert_eq!(saved.security_log_switch_type, 5);
+    let running = t.server.hub("LOGS").unwrap();
+    assert_eq!(running.log_setting(), saved);
+
+    running.security_log("Connection \"CID-1\": test line");
+    t.server.hub("OTHER").unwrap().security_log("other hub");
+    let list = EnumLogFile::from_pack(
+        &t.admin("EnumLogFile", EnumLogFile::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let sec: Vec<&EnumLogFileItem> = list
+        .items
+        .iter()
+        .filter(|i| i.file_path.starts_with("security_log/LOGS/sec_2"))
+        .collect();
+    assert_eq!(sec.len(), 1, "{list:?}");
+    let path = sec[0].file_path.clone();
+    assert_eq!(
+        path.len(),
+        "security_log/LOGS/sec_202612.log".len(),
+        "monthly: {path}"
+    );
+    // a hub administrator lists only its own hub's logs
+    let hub_admin = Caller::hub_admin("OTHER", true);
+    let p = t
+        .call(&hub_admin, "EnumLogFile", EnumLogFile::default().to_pack())
+        .await
+        .unwrap();
+    let own = EnumLogFile::from_pack(&p).unwrap();
+    assert!(!own.items.is_empty());
+    assert!(
+        own.items.iter().all(|i| i.file_path.contains("/OTHER/")),
+        "{own:?}"
+    );
+    let read = |caller: Caller, path: String, offset: u32| {
+        let t = &t;
+        async move {
+            let req = ReadLogFile {
+                file_path: path,
+                offset,
+                ..Default::default()
+            };
+            t.call(&caller, "ReadLogFile", req.to_pack())
+                .await
+                .map(|p| ReadLogFile::from_pack(&p).unwrap())
+        }
+    };
+    let admin = Caller::server_admin(true);
+    let r = read(admin.clone(), path.clone(), 0).await.unwrap();
+    let text = String::from_utf8(r.buffer.unwrap()).unwrap();
+    assert!(
+        text.ends_with(" Connection \"CID-1\": test line\r\n"),
+        "{text:?}"
+    );
+    let r = read(admin.clone(), path.clone(), 11).await.unwrap();
+    assert_eq!(r.buffer.unwrap(), text.as_bytes()[11..].to_vec());
+    let r = read(admin.clone(), path.clone(), text.len() as u32)
+        .await
+        .unwrap();
+    assert_eq!(r.buffer, None, "end of file: no Buffer");
+    // the other hub's administrator cannot read this hub's log
+    assert_eq!(
+        read(hub_admin.clone(), path.clone(), 0).await.unwrap_err(),
+        ErrorCode::OBJECT_NOT_FOUND
+    );
+    // attack: paths outside the listing
+    let link = t.dir.path().join("security_log/LOGS/link.log");
+    std::os::unix::fs::symlink(t.dir.path().join("vpn_server.config"), &link).unwrap();
+    for bad in [
+        "vpn_server.config",
+        "../vpn_server.config",
+        "security_log/LOGS/../../vpn_server.config",
+        "security_log/LOGS/link.log",
+        "/etc/passwd",
+        "security_log/LOGS",
+    ] {
+        assert_eq!(
+            read(admin.clone(), bad.into(), 0).await.unwrap_err(),
+            ErrorCode::OBJECT_NOT_FOUND,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        read(admin.clone(), String::new(), 0).await.unwrap_err(),
+        ErrorCode::INVALID_PARAMETER
+    );
+    // syslog: stored where SoftEther stores it; no host = off
+    t.admin(
+        "SetSysLog",
+        SysLogSetting {
+            save_type: 2,
+            port: 514,
+            hostname: "127.0.0.1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.saved().server.syslog().save_type, 2);
+    assert_eq!(t.server.logs.syslog_type(), 2);
+    let p = t
+        .call(&hub_admin, "GetSysLog", SysLogSetting::default().to_pack())
+        .await
+        .unwrap();
+    assert_eq!(SysLogSetting::from_pack(&p).unwrap().hostname, "Secret");
+    t.admin(
+        "SetSysLog",
+        SysLogSetting {
+            save_type: 3,
+            port: 514,
+            hostname: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.saved().server.syslog().save_type, 0);
+    assert_eq!(
+        t.call(&hub_admin, "SetSysLog", SysLogSetting::default().to_pack())
+            .await
+            .unwrap_err(),
+        ErrorCode::NOT_ENOUGH_RIGHT
+    );
+}

@@ -1,5 +1,6 @@
 //! Log output: stderr in the foreground, and in the daemon a daily file
-//! `<log dir>/vpn_YYYYMMDD.log` (SoftEther's server log name, local date),
+//! `<log dir>/vpn_YYYYMMDD.log` (SoftEther's server log name, local date;
+//! lines start with SoftEther's local `YYYY-MM-DD HH:MM:SS.mmm`),
 //! shared by supervisor and worker. Each event is written with one
 //! `write(2)` on an `O_APPEND` descriptor, so lines of the two processes
 //! never interleave. No background thread: safe in the single-threaded
@@ -35,6 +36,7 @@ pub(crate) fn init_stderr(level: Option<&str>) {
     let ansi = io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(level))
+        .with_timer(SoftEtherTime::new())
         .with_ansi(ansi)
         .with_writer(Escaping {
             inner: io::stderr,
@@ -59,6 +61,7 @@ pub(crate) fn init_file(level: Option<&str>, dir: &Path, also_stderr: bool, rete
     };
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter(level))
+        .with_timer(SoftEtherTime::new())
         .with_ansi(false);
     let _ = if also_stderr {
         b.with_writer(Escaping {
@@ -244,21 +247,59 @@ pub(crate) fn escape_event(event: &[u8], keep_esc: bool) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Local date as `YYYYMMDD`.
-fn today() -> String {
-    // SAFETY: time/localtime_r write into the provided plain-data struct.
-    unsafe {
-        let t = libc::time(std::ptr::null_mut());
+/// The local time now: (year, month, day, hour, minute, second,
+/// millisecond, offset from UTC in seconds); the Unix epoch in UTC if the
+/// C library cannot say.
+fn local_now() -> (i64, i64, i64, i64, i64, i64, u32, i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = now.as_secs() as libc::time_t;
+    // SAFETY: localtime_r reads `t` and writes into the provided
+    // plain-data struct.
+    let tm = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&t, &mut tm).is_null() {
-            return "19700101".into();
+            return (1970, 1, 1, 0, 0, 0, 0, 0);
         }
-        format!(
-            "{:04}{:02}{:02}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday
-        )
+        tm
+    };
+    (
+        i64::from(tm.tm_year) + 1900,
+        i64::from(tm.tm_mon) + 1,
+        i64::from(tm.tm_mday),
+        i64::from(tm.tm_hour),
+        i64::from(tm.tm_min),
+        i64::from(tm.tm_sec),
+        now.subsec_millis(),
+        tm.tm_gmtoff,
+    )
+}
+
+/// Local date as `YYYYMMDD`.
+fn today() -> String {
+    let (y, m, d, ..) = local_now();
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// Event times as SoftEther writes them in its server log: local
+/// `2026-12-03 10:53:08.123` (`WriteRecordToBuffer`, src/Cedar/Logging.c).
+/// Also hands the local offset to the hub logs
+/// ([`rustether_server::hublog::set_utc_offset`]).
+struct SoftEtherTime;
+
+impl SoftEtherTime {
+    fn new() -> SoftEtherTime {
+        let off = local_now().7;
+        rustether_server::hublog::set_utc_offset(i32::try_from(off).unwrap_or(0));
+        SoftEtherTime
+    }
+}
+
+impl tracing_subscriber::fmt::time::FormatTime for SoftEtherTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let (y, mo, d, h, mi, s, ms, _) = local_now();
+        write!(w, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{ms:03}")
     }
 }
 

@@ -25,6 +25,7 @@ mod group;
 mod hub;
 mod hubx;
 mod link;
+mod log;
 mod server;
 mod session;
 mod standalone;
@@ -205,6 +206,30 @@ impl AdminBackend for ServerBackend<'_> {
         rules: &[rustether_proto::softether::access::AccessRule],
     ) -> Result<(), ErrorCode> {
         access::set_access_list(self, hub, rules)
+    }
+
+    fn get_hub_log(&mut self, hub: &str) -> Result<HubLog, ErrorCode> {
+        log::get_hub_log(self, hub)
+    }
+
+    fn set_hub_log(&mut self, req: &HubLog) -> Result<(), ErrorCode> {
+        log::set_hub_log(self, req)
+    }
+
+    fn enum_log_file(&mut self, hub: Option<&str>) -> Result<EnumLogFile, ErrorCode> {
+        log::enum_log_file(self, hub)
+    }
+
+    fn read_log_file(&mut self, path: &str, offset: u32) -> Result<Option<Vec<u8>>, ErrorCode> {
+        log::read_log_file(self, path, offset)
+    }
+
+    fn get_sys_log(&mut self) -> Result<SysLogSetting, ErrorCode> {
+        log::get_sys_log(self)
+    }
+
+    fn set_sys_log(&mut self, req: &SysLogSetting) -> Result<(), ErrorCode> {
+        log::set_sys_log(self, req)
     }
 
     fn get_hub_msg(&mut self, hub: &str) -> Result<String, ErrorCode> {
