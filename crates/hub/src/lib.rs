@@ -24,6 +24,7 @@ pub mod frame;
 mod hasher;
 mod mac;
 pub mod mss;
+pub mod router;
 mod switch;
 
 pub use mac::{MacAddr, ParseMacError};
