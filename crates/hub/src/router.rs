@@ -869,6 +869,39 @@ mod tests {
         assert_eq!(r.ip_wait_len(1), 0);
     }
 
+    proptest::proptest! {
+        /// The fuzz target's harness (fuzz/fuzz_targets/l3_router.rs) on
+        /// random frames: bounds hold, outputs leave by a real interface
+        /// with its MAC.
+        #[test]
+        fn random_frames_keep_invariants(
+            ops in proptest::collection::vec((0u8..8, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)), 0..40)
+        ) {
+            let mut r = router();
+            let macs = [r.mac(0).unwrap(), r.mac(1).unwrap()];
+            let mut now = 0u64;
+            for (op, mut frame) in ops {
+                if op & 3 == 3 {
+                    now += frame.len() as u64 * 100;
+                    r.poll(now);
+                } else {
+                    let i = usize::from(op & 3);
+                    if op & 4 != 0 && frame.len() >= 14 && i < 2 {
+                        frame[..6].copy_from_slice(&macs[i]);
+                        frame[12..14].copy_from_slice(&[8, 0]);
+                    }
+                    r.input(i, &frame, now);
+                }
+                for (i, f) in r.take_output() {
+                    proptest::prop_assert!(i < 2);
+                    proptest::prop_assert_eq!(f[6..12].to_vec(), macs[i].to_vec());
+                    proptest::prop_assert!(f.len() <= MAX_FRAME + 64);
+                }
+                proptest::prop_assert!(r.ip_wait_len(1) <= MAX_IP_WAIT);
+            }
+        }
+    }
+
     #[test]
     fn beacons_every_five_seconds() {
         let mut r = Router::new("R1", &ifs(), &[]);
