@@ -43,6 +43,11 @@ fn check_hub_name(name: &str) -> Result<(), ErrorCode> {
     }
 }
 
+/// A contiguous IPv4 subnet mask (host order), as SoftEther `IsSubnetMask4`.
+fn is_subnet_mask(mask: u32) -> bool {
+    mask.leading_ones() + mask.trailing_zeros() == 32
+}
+
 /// `ERR_INVALID_PARAMETER` (38) unless [`is_new_hub_name`] (`StCreateHub`).
 fn check_new_hub_name(name: &str) -> Result<(), ErrorCode> {
     if is_new_hub_name(name) {
@@ -356,6 +361,28 @@ functions! {
     GetSysLog, false;
     /// Change the syslog forwarding setting (`SYSLOG_SETTING`).
     SetSysLog, true;
+    /// New Virtual Layer 3 Switch (`RPC_L3SW`).
+    AddL3Switch, true;
+    /// Remove a Virtual Layer 3 Switch (`RPC_L3SW`).
+    DelL3Switch, true;
+    /// List Virtual Layer 3 Switches (`RPC_ENUM_L3SW`).
+    EnumL3Switch, false;
+    /// Start a Virtual Layer 3 Switch (`RPC_L3SW`).
+    StartL3Switch, true;
+    /// Stop a Virtual Layer 3 Switch (`RPC_L3SW`).
+    StopL3Switch, true;
+    /// New virtual interface of a switch (`RPC_L3IF`).
+    AddL3If, true;
+    /// Remove a virtual interface (`RPC_L3IF`).
+    DelL3If, true;
+    /// List a switch's interfaces (`RPC_ENUM_L3IF`).
+    EnumL3If, false;
+    /// New static route of a switch (`RPC_L3TABLE`).
+    AddL3Table, true;
+    /// Remove a static route (`RPC_L3TABLE`).
+    DelL3Table, true;
+    /// List a switch's routes (`RPC_ENUM_L3TABLE`).
+    EnumL3Table, false;
 }
 
 /// The server state behind the RPCs. One method per operation; each gets
@@ -694,6 +721,48 @@ pub trait AdminBackend {
     }
     /// `SetSysLog` (normalised by the dispatcher: no host or port = off).
     fn set_sys_log(&mut self, _req: &SysLogSetting) -> Result<(), ErrorCode> {
+    /// `AddL3Switch` (name checked): 92 exists, 23 too many; 33
+    /// unsupported (the default, and VPN Bridge).
+    fn add_l3_switch(&mut self, _name: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DelL3Switch`: 93 unknown; stops it first.
+    fn del_l3_switch(&mut self, _name: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumL3Switch`.
+    fn enum_l3_switch(&mut self) -> Result<EnumL3Sw, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `StartL3Switch` (`true`) / `StopL3Switch`: 93 unknown, 102 start
+    /// without interfaces.
+    fn set_l3_switch_active(&mut self, _name: &str, _active: bool) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `AddL3If` (address and mask checked): 93 unknown switch, 97 hub
+    /// already has an interface, 95 switch running or too many.
+    fn add_l3_if(&mut self, _req: &L3If) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DelL3If`: 93 unknown switch, 96 no such interface or running.
+    fn del_l3_if(&mut self, _name: &str, _hub: &str) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumL3If`: 93 unknown switch.
+    fn enum_l3_if(&mut self, _name: &str) -> Result<EnumL3If, ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `AddL3Table` (network and gateway checked): 93 unknown switch, 98
+    /// metric 0, duplicate, running or too many.
+    fn add_l3_table(&mut self, _req: &L3Table) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `DelL3Table`: 93 unknown switch, 99 no such route or running.
+    fn del_l3_table(&mut self, _req: &L3Table) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
+    /// `EnumL3Table`: 93 unknown switch.
+    fn enum_l3_table(&mut self, _name: &str) -> Result<EnumL3Table, ErrorCode> {
         Err(ErrorCode::NOT_SUPPORTED)
     }
     /// `EnumConnection`.
@@ -1710,6 +1779,67 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             out(&EnumEtherIpId {
                 items: backend.enum_etherip_id()?,
             })
+        F::AddL3Switch | F::DelL3Switch | F::StartL3Switch | F::StopL3Switch => {
+            let l: L3Sw = req(p)?;
+            // `StAddL3Switch` etc.: parameter checks before rights.
+            if l.name.is_empty() || (f == F::AddL3Switch && !is_safe_str(&l.name)) {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            rights.require_server_admin()?;
+            match f {
+                F::AddL3Switch => backend.add_l3_switch(&l.name)?,
+                F::DelL3Switch => backend.del_l3_switch(&l.name)?,
+                F::StartL3Switch => backend.set_l3_switch_active(&l.name, true)?,
+                _ => backend.set_l3_switch_active(&l.name, false)?,
+            }
+            out(&l)
+        }
+        F::EnumL3Switch => out(&backend.enum_l3_switch()?),
+        F::AddL3If | F::DelL3If => {
+            let i: L3If = req(p)?;
+            if f == F::AddL3If {
+                // `StAddL3If`: a subnet mask, a host address, not the network.
+                let (ip, mask) = (u32::from(i.ip_address), u32::from(i.subnet_mask));
+                if !is_subnet_mask(mask) || ip == 0 || ip == u32::MAX || ip & !mask == 0 {
+                    return Err(ErrorCode::INVALID_PARAMETER);
+                }
+            }
+            rights.require_server_admin()?;
+            if f == F::AddL3If {
+                backend.add_l3_if(&i)?;
+            } else {
+                backend.del_l3_if(&i.name, &i.hub_name)?;
+            }
+            out(&i)
+        }
+        F::EnumL3If => {
+            let e: EnumL3If = req(p)?;
+            out(&backend.enum_l3_if(&e.name)?)
+        }
+        F::AddL3Table | F::DelL3Table => {
+            let t: L3Table = req(p)?;
+            if f == F::AddL3Table {
+                // `StAddL3Table`: `IsNetworkAddress32`, `IsHostIPAddress32`.
+                let (net, mask) = (u32::from(t.network_address), u32::from(t.subnet_mask));
+                let gw = u32::from(t.gateway_address);
+                if !is_subnet_mask(mask) || net & mask != net || gw == 0 || gw == u32::MAX {
+                    return Err(ErrorCode::INVALID_PARAMETER);
+                }
+            }
+            rights.require_server_admin()?;
+            if f == F::AddL3Table {
+                backend.add_l3_table(&t)?;
+            } else {
+                backend.del_l3_table(&t)?;
+            }
+            out(&t)
+        }
+        F::EnumL3Table => {
+            let e: EnumL3Table = req(p)?;
+            if e.name.is_empty() {
+                return Err(ErrorCode::INVALID_PARAMETER);
+            }
+            out(&backend.enum_l3_table(&e.name)?)
         }
     }
 }

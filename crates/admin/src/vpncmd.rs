@@ -154,6 +154,19 @@ pub const COMMANDS: &[VpncmdCommand] = &[
     cmd("CADelete", Context::Hub, &["DeleteCa"]),
     cmd("UserCertSet", Context::Hub, &["GetUser", "SetUser"]),
     cmd("UserSignedSet", Context::Hub, &["GetUser", "SetUser"]),
+    // issue 12 item 10: `PsRouter*` of src/Cedar/Command.c, checked by
+    // crates/rustether/tests/admin_l3.rs
+    cmd("RouterList", Context::Server, &["EnumL3Switch"]),
+    cmd("RouterAdd", Context::Server, &["AddL3Switch"]),
+    cmd("RouterDelete", Context::Server, &["DelL3Switch"]),
+    cmd("RouterStart", Context::Server, &["StartL3Switch"]),
+    cmd("RouterStop", Context::Server, &["StopL3Switch"]),
+    cmd("RouterIfList", Context::Server, &["EnumL3If"]),
+    cmd("RouterIfAdd", Context::Server, &["AddL3If"]),
+    cmd("RouterIfDel", Context::Server, &["DelL3If"]),
+    cmd("RouterTableList", Context::Server, &["EnumL3Table"]),
+    cmd("RouterTableAdd", Context::Server, &["AddL3Table"]),
+    cmd("RouterTableDel", Context::Server, &["DelL3Table"]),
 ];
 
 /// The entry of `command` (case-insensitive, as vpncmd).

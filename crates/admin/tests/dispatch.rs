@@ -339,6 +339,35 @@ fn request_for(f: RpcFunction, hub: &str) -> Pack {
         }
         .to_pack(),
         F::GetSysLog | F::SetSysLog => SysLogSetting::default().to_pack(),
+        F::AddL3Switch | F::DelL3Switch | F::StartL3Switch | F::StopL3Switch => {
+            L3Sw { name: "R1".into() }.to_pack()
+        }
+        F::EnumL3Switch => EnumL3Sw::default().to_pack(),
+        F::AddL3If | F::DelL3If => L3If {
+            name: "R1".into(),
+            hub_name: hub.into(),
+            ip_address: std::net::Ipv4Addr::new(10, 1, 0, 1),
+            subnet_mask: std::net::Ipv4Addr::new(255, 255, 255, 0),
+        }
+        .to_pack(),
+        F::EnumL3If => EnumL3If {
+            name: "R1".into(),
+            items: vec![],
+        }
+        .to_pack(),
+        F::AddL3Table | F::DelL3Table => L3Table {
+            name: "R1".into(),
+            network_address: std::net::Ipv4Addr::new(10, 0, 0, 0),
+            subnet_mask: std::net::Ipv4Addr::new(255, 0, 0, 0),
+            gateway_address: std::net::Ipv4Addr::new(10, 1, 0, 254),
+            metric: 1,
+        }
+        .to_pack(),
+        F::EnumL3Table => EnumL3Table {
+            name: "R1".into(),
+            items: vec![],
+        }
+        .to_pack(),
     }
 }
 
@@ -371,6 +400,9 @@ fn allowed_for_any_admin(f: RpcFunction) -> bool {
             | F::EnumLogFile
             | F::ReadLogFile
             | F::GetSysLog
+            | F::EnumL3Switch
+            | F::EnumL3If
+            | F::EnumL3Table
     )
 }
 
@@ -408,6 +440,14 @@ fn server_only(f: RpcFunction) -> bool {
             | F::GetIPsecServices
             | F::EnumEtherIpId
             | F::SetSysLog
+            | F::AddL3Switch
+            | F::DelL3Switch
+            | F::StartL3Switch
+            | F::StopL3Switch
+            | F::AddL3If
+            | F::DelL3If
+            | F::AddL3Table
+            | F::DelL3Table
     )
 }
 

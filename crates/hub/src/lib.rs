@@ -25,6 +25,7 @@ mod hasher;
 mod mac;
 pub mod mss;
 pub mod packetlog;
+pub mod router;
 mod switch;
 
 pub use mac::{MacAddr, ParseMacError};

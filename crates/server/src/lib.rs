@@ -20,8 +20,9 @@
 //! 3. [`listener`] — bind, accept, retry; hands connections to a
 //!    [`listener::Acceptor`] and knows nothing of what they carry.
 //! 4. [`hub`] → [`session`] → [`client`] → [`cascade`], [`bridge`],
-//!    [`securenat`] — the switch, the data phase of a session, our client
-//!    side, cascades, local bridges and SecureNAT.
+//!    [`securenat`], [`l3`] — the switch, the data phase of a session, our
+//!    client side, cascades, local bridges, SecureNAT and Virtual Layer 3
+//!    Switches.
 //! 5. [`config`] — the running configuration: lock-free snapshots, one
 //!    writer that saves before it publishes.
 //! 6. [`server`] — server-wide state: configuration, hubs, sessions, TLS
@@ -63,6 +64,7 @@ pub mod client;
 
 pub mod bridge;
 pub mod cascade;
+pub mod l3;
 pub mod securenat;
 
 pub mod config;
@@ -108,7 +110,7 @@ mod layering {
         &["hub"],
         &["session"],
         &["client"],
-        &["cascade", "bridge", "securenat"],
+        &["cascade", "bridge", "securenat", "l3"],
         &["config"],
         &["server"],
         &["openvpn", "metrics"],

@@ -68,6 +68,8 @@ pub struct Server {
     /// Security and packet logs of the hubs, syslog forwarding
     /// (`<state dir>/security_log`, `packet_log`; docs/administration.md).
     pub logs: Arc<crate::hublog::Logs>,
+    /// Started Virtual Layer 3 Switches by upper-case name.
+    l3: Mutex<HashMap<String, Arc<crate::l3::L3Port>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -192,6 +194,7 @@ impl Server {
             securenats: Mutex::new(HashMap::new()),
             lease_books: Arc::new(Mutex::new(HashMap::new())),
             logs,
+            l3: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -814,6 +817,57 @@ impl Server {
         for hub in nats {
             self.start_securenat(&hub);
         }
+        let switches: Vec<String> = self.with_config(|c| {
+            crate::l3::switches_from_root(&c.raw)
+                .into_iter()
+                .filter(|s| s.active)
+                .map(|s| s.name)
+                .collect()
+        });
+        for name in switches {
+            self.start_l3(&name);
+        }
+    }
+
+    /// Starts the Virtual Layer 3 Switch `name` as configured, unless it
+    /// runs or has no interface (`L3SwStart`).
+    pub fn start_l3(self: &Arc<Self>, name: &str) {
+        let key = name.to_ascii_uppercase();
+        if self.l3.lock().contains_key(&key) {
+            return;
+        }
+        let Some(cfg) = self.with_config(|c| {
+            crate::l3::switches_from_root(&c.raw)
+                .into_iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+        }) else {
+            return;
+        };
+        if cfg.ifs.is_empty() {
+            return;
+        }
+        let me = Arc::downgrade(self);
+        let lookup: crate::l3::HubLookup =
+            Arc::new(move |hub: &str| me.upgrade().and_then(|s| s.hub(hub)));
+        let port = crate::l3::start(cfg, lookup, self.sessions.clone(), self.shutdown_signal());
+        self.l3.lock().insert(key, port);
+    }
+
+    /// Stops the Virtual Layer 3 Switch `name` if it runs (`L3SwStop`).
+    pub fn stop_l3(&self, name: &str) {
+        if let Some(p) = self.l3.lock().remove(&name.to_ascii_uppercase()) {
+            p.stop();
+        }
+    }
+
+    /// The started Virtual Layer 3 Switch `name`.
+    pub fn l3(&self, name: &str) -> Option<Arc<crate::l3::L3Port>> {
+        self.l3.lock().get(&name.to_ascii_uppercase()).cloned()
+    }
+
+    /// Every started Virtual Layer 3 Switch.
+    pub fn l3_all(&self) -> Vec<Arc<crate::l3::L3Port>> {
+        self.l3.lock().values().cloned().collect()
     }
 
     /// Starts (or restarts) SecureNAT on `hub` with its configured settings.
@@ -1068,6 +1122,10 @@ impl Server {
         }
         let nats: Vec<_> = self.securenats.lock().drain().map(|(_, p)| p).collect();
         for p in nats {
+            p.stop();
+        }
+        let switches: Vec<_> = self.l3.lock().drain().map(|(_, p)| p).collect();
+        for p in switches {
             p.stop();
         }
     }

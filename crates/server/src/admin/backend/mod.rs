@@ -24,6 +24,7 @@ mod ca;
 mod group;
 mod hub;
 mod hubx;
+mod l3;
 mod link;
 mod log;
 mod server;
@@ -273,6 +274,46 @@ impl AdminBackend for ServerBackend<'_> {
 
     fn enum_connection(&mut self) -> Result<EnumConnection, ErrorCode> {
         table::enum_connection(self)
+    }
+
+    fn add_l3_switch(&mut self, name: &str) -> Result<(), ErrorCode> {
+        l3::add_l3_switch(self, name)
+    }
+
+    fn del_l3_switch(&mut self, name: &str) -> Result<(), ErrorCode> {
+        l3::del_l3_switch(self, name)
+    }
+
+    fn enum_l3_switch(&mut self) -> Result<EnumL3Sw, ErrorCode> {
+        l3::enum_l3_switch(self)
+    }
+
+    fn set_l3_switch_active(&mut self, name: &str, active: bool) -> Result<(), ErrorCode> {
+        l3::set_l3_switch_active(self, name, active)
+    }
+
+    fn add_l3_if(&mut self, req: &L3If) -> Result<(), ErrorCode> {
+        l3::add_l3_if(self, req)
+    }
+
+    fn del_l3_if(&mut self, name: &str, hub: &str) -> Result<(), ErrorCode> {
+        l3::del_l3_if(self, name, hub)
+    }
+
+    fn enum_l3_if(&mut self, name: &str) -> Result<EnumL3If, ErrorCode> {
+        l3::enum_l3_if(self, name)
+    }
+
+    fn add_l3_table(&mut self, req: &L3Table) -> Result<(), ErrorCode> {
+        l3::add_l3_table(self, req)
+    }
+
+    fn del_l3_table(&mut self, req: &L3Table) -> Result<(), ErrorCode> {
+        l3::del_l3_table(self, req)
+    }
+
+    fn enum_l3_table(&mut self, name: &str) -> Result<EnumL3Table, ErrorCode> {
+        l3::enum_l3_table(self, name)
     }
 
     fn get_connection_info(&mut self, name: &str) -> Result<ConnectionInfo, ErrorCode> {

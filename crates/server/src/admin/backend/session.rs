@@ -42,6 +42,7 @@ pub(super) fn enum_session(
     if let Some(item) = this.hub_securenat_session(&name) {
         sessions.push(item);
     }
+    sessions.extend(this.hub_l3_sessions(&name));
     Ok(EnumSession {
         hub_name: name,
         sessions,
@@ -183,6 +184,14 @@ pub(super) fn delete_session(
         // SoftEther StDeleteSession: ERR_SNAT_CANT_DISCONNECT.
         return Err(ErrorCode::SNAT_CANT_DISCONNECT);
     }
+    if this
+        .hub_l3_sessions(&hub_name)
+        .iter()
+        .any(|e| key_eq(&e.name, name))
+    {
+        // SoftEther StDeleteSession: ERR_LAYER3_CANT_DISCONNECT.
+        return Err(ErrorCode::LAYER3_CANT_DISCONNECT);
+    }
     let s = this
         .hub_sessions(&hub_name)
         .into_iter()
@@ -213,6 +222,34 @@ impl ServerBackend<'_> {
             last_comm_time: now,
             ..EnumSessionItem::default()
         })
+    }
+
+    /// The sessions of online Virtual Layer 3 Switches on `hub`, as
+    /// SoftEther lists them (`L3IfThread`: user `L3SW_<switch>`,
+    /// `Layer3Mode`, the default policy's 32 connections, no host).
+    pub(super) fn hub_l3_sessions(&self, hub: &str) -> Vec<EnumSessionItem> {
+        let mut v: Vec<EnumSessionItem> = self
+            .server
+            .l3_all()
+            .iter()
+            .flat_map(|p| {
+                let user = format!("{}{}", crate::l3::L3_USERNAME, p.name);
+                p.sessions()
+                    .into_iter()
+                    .filter(|s| key_eq(&s.hub, hub))
+                    .map(move |s| EnumSessionItem {
+                        name: s.name,
+                        username: user.clone(),
+                        layer3_mode: true,
+                        max_num_tcp: 32,
+                        created_time: from_unix_ms(s.since_unix_ms),
+                        last_comm_time: from_unix_ms(crate::clock::unix_ms()),
+                        ..EnumSessionItem::default()
+                    })
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     }
 
     /// Live sessions of the running hub `hub`.
