@@ -66,6 +66,7 @@ pub mod securenat;
 pub mod config;
 
 pub mod certauth;
+pub mod radius;
 pub mod server;
 
 pub mod openvpn;
@@ -99,6 +100,7 @@ mod layering {
             "hostaddr",
             "stats",
             "certauth",
+            "radius",
         ],
         &["transport", "udp"],
         &["listener"],
