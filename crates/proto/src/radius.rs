@@ -314,6 +314,20 @@ pub fn parse_reply(
     }
 }
 
+/// The Response Authenticator a reply must carry (RFC 2865 §3):
+/// `MD5(code ‖ id ‖ length ‖ request authenticator ‖ attributes ‖ secret)`
+/// over `reply[..length]`, or `None` if `reply` is shorter than 20 bytes.
+/// For responders (tests, the fuzz target).
+pub fn response_authenticator(
+    reply: &[u8],
+    request_authenticator: &[u8; 16],
+    secret: &[u8],
+) -> Option<[u8; 16]> {
+    let head = reply.get(..4)?;
+    let attrs = reply.get(HEADER..)?;
+    Some(md5_parts(&[head, request_authenticator, attrs, secret]))
+}
+
 /// Server side, for tests and tools: reveals a `User-Password` hidden with
 /// [`hide_password`] (trailing zero padding removed). `None` if the hidden
 /// value is empty, not a multiple of 16 or longer than 128 bytes.
@@ -370,7 +384,7 @@ pub fn encode_reply(code: u8, request: &[u8], secret: &[u8]) -> Option<Vec<u8>> 
     p.extend_from_slice(&[0; 16]);
     let mac = hmac_md5(secret, &p);
     p[22..38].copy_from_slice(&mac);
-    let auth = md5_parts(&[&p[..4], &req_auth, &p[HEADER..], secret]);
+    let auth = response_authenticator(&p, &req_auth, secret)?;
     p[4..HEADER].copy_from_slice(&auth);
     Some(p)
 }
