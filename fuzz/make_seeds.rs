@@ -295,4 +295,24 @@ fn main() {
     ] {
         write("hub_classify", name, &frame);
     }
+
+    // RADIUS replies (mode byte 1 = fix up the Response Authenticator):
+    // an Access-Accept and an Access-Reject to request id 9 with the fuzz
+    // target's secret and request authenticator.
+    {
+        use rustether_proto::radius::{encode_access_request, encode_reply, PapRequest};
+        let req = PapRequest {
+            user_name: "alice",
+            password: "secret",
+            nas_identifier: "SoftEther VPN Server",
+            called_station_id: "DEFAULT",
+            calling_station_id: "10.0.0.2",
+        };
+        let secret = b"fuzz-secret";
+        let request = encode_access_request(&req, 9, &[7; 16], secret).expect("request");
+        for (name, code) in [("accept", 2u8), ("reject", 3)] {
+            let reply = encode_reply(code, &request, secret).expect("reply");
+            write("radius_reply", name, &with_prefix(&[0], &reply));
+        }
+    }
 }

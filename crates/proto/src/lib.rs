@@ -22,6 +22,7 @@
 //! | [`messages`] | hello, login, welcome, additional connect, errors | `src/Cedar/Protocol.c` |
 //! | [`negotiate`] | server and client state machines for steps 1–4 | `ServerDownloadSignature`, `HttpServerRecvEx`, `ClientConnect` |
 //! | [`block`] | data-phase block stream (frames, keep-alives, zlib) | `src/Cedar/Connection.c` |
+//! | [`radius`] | RADIUS PAP Access-Request / reply codec | `src/Cedar/Radius.c` `RadiusLogin` |
 //! | [`udpaccel`] | UDP acceleration: grant elements, datagram codec v1/v2, liveness | `src/Cedar/UdpAccel.c` |
 //! | [`softether`] | SoftEther tables (policies) | `src/Cedar/Account.c` |
 //!
@@ -46,6 +47,7 @@ pub mod messages;
 pub mod negotiate;
 pub mod pack;
 pub mod password;
+pub mod radius;
 pub mod sha0;
 pub mod softether;
 pub mod udpaccel;

@@ -259,6 +259,65 @@ fn vpncmd_manages_the_running_server() {
     client.disconnect("acct").unwrap();
     v.ok(&[hub, "/CMD", "UserPasswordSet", "alice", "/PASSWORD:Secret1"]);
 
+    // --- RADIUS authentication (PAP): a responder of the test's own in the
+    // server's namespace knows one user, password and shared secret; the
+    // real vpnclient logs in as a RADIUS user (`UserRadiusSet`) with its
+    // password sent for RADIUS (`/TYPE:radius`), a wrong one gets error 9
+    let responder = RadiusResponder::start(srv_ns, b"radsecret", "r-alice", b"RadPass1");
+    let radius_server = format!("127.0.0.1:{}", responder.port);
+    v.ok(&[
+        hub,
+        "/CMD",
+        "RadiusServerSet",
+        &radius_server,
+        "/SECRET:radsecret",
+        "/RETRY_INTERVAL:1000",
+    ]);
+    v.ok(&[hub, "/CMD", "UserRadiusSet", "alice", "/ALIAS:r-alice"]);
+    let o = v.ok(&[hub, "/CMD", "UserList"]);
+    assert_eq!(
+        o.row("Auth Method"),
+        Some("RADIUS Authentication"),
+        "{}",
+        o.text
+    );
+    client
+        .vpncmd(&[
+            "AccountPasswordSet",
+            "acct",
+            "/PASSWORD:RadPass1",
+            "/TYPE:radius",
+        ])
+        .unwrap();
+    client.connect("acct").unwrap();
+    client
+        .wait_established("acct", Duration::from_secs(40))
+        .unwrap();
+    client.disconnect("acct").unwrap();
+    client
+        .vpncmd(&[
+            "AccountPasswordSet",
+            "acct",
+            "/PASSWORD:wrong",
+            "/TYPE:radius",
+        ])
+        .unwrap();
+    let e = client
+        .connect_expect_error("acct", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(e.code, 9, "{e:?}");
+    assert_eq!(responder.stop(), ["r-alice accept", "r-alice reject"]);
+    client
+        .vpncmd(&[
+            "AccountPasswordSet",
+            "acct",
+            "/PASSWORD:Secret1",
+            "/TYPE:standard",
+        ])
+        .unwrap();
+    v.ok(&[hub, "/CMD", "UserPasswordSet", "alice", "/PASSWORD:Secret1"]);
+    v.ok(&[hub, "/CMD", "RadiusServerDelete"]);
+
     // --- SecureNatEnable / SecureNatDisable: saved in the hub's SecureNAT
     // folder where SoftEther keeps it (`Disabled`)
     let snat_disabled = |server: &OurServer| {
@@ -531,6 +590,7 @@ fn vpncmd_manages_the_running_server() {
     assert_eq!(raw.get_str("RadiusServerName"), Some("192.0.2.10"));
     assert_eq!(raw.get_bytes("RadiusSecret"), Some(&b"s3cret"[..]));
     assert_eq!(raw.get_uint("RadiusServerPort"), Some(1645));
+
     v.ok(&[hub, "/CMD", "RadiusServerDelete"]);
     let o = v.ok(&[hub, "/CMD", "RadiusServerGet"]);
     assert_eq!(o.row("Use RADIUS Server"), Some("Disable"), "{}", o.text);
@@ -605,6 +665,73 @@ fn vpncmd_manages_the_running_server() {
 
 /// The value column of option `name` in vpncmd's `AdminOptionList` /
 /// `ExtOptionList` output (an `Item |name` line, then `Value |v`).
+/// A RADIUS PAP responder on 127.0.0.1 of a namespace (UDP socket bound
+/// from a thread that joined it): answers Access-Accept to `user` with
+/// `password` (revealed with `secret`, so a wrong secret or password gets
+/// Access-Reject) and records `"<user> accept|reject"` per request.
+struct RadiusResponder {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl RadiusResponder {
+    fn start(
+        ns: &Netns,
+        secret: &'static [u8],
+        user: &'static str,
+        password: &'static [u8],
+    ) -> Self {
+        use rustether_proto::radius;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let path = format!("/var/run/netns/{}", ns.name());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).expect("open the namespace");
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            sock.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            tx.send(sock.local_addr().unwrap().port()).unwrap();
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; radius::MAX_PACKET];
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let p = &buf[..n];
+                let attrs = radius::request_attributes(p).expect("request");
+                let get = |t: u8| attrs.iter().find(|a| a.0 == t).map(|a| a.1).unwrap_or(&[]);
+                let ra: [u8; 16] = p[4..20].try_into().unwrap();
+                let name = String::from_utf8_lossy(get(1)).into_owned();
+                let ok = name == user
+                    && radius::reveal_password(get(2), secret, &ra).as_deref() == Some(password);
+                seen.push(format!("{name} {}", if ok { "accept" } else { "reject" }));
+                let code = if ok {
+                    radius::CODE_ACCESS_ACCEPT
+                } else {
+                    radius::CODE_ACCESS_REJECT
+                };
+                let reply = radius::encode_reply(code, p, secret).expect("reply");
+                let _ = sock.send_to(&reply, from);
+            }
+            seen
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("responder port");
+        RadiusResponder { port, stop, thread }
+    }
+
+    /// Stops the responder; what it saw.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("responder thread")
+    }
+}
+
 fn option_value<'a>(o: &'a Out, name: &str) -> Option<&'a str> {
     let mut lines = o.text.lines().filter_map(|l| l.split_once('|'));
     while let Some((k, v)) = lines.next() {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use bytes::BytesMut;
 use rand::RngCore;
 use rustether_proto::messages::{
-    negotiate_max_connection, AdditionalConnectReply, ClientRequest, Direction, Hello,
+    negotiate_max_connection, AdditionalConnectReply, ClientAuth, ClientRequest, Direction, Hello,
     LoginRequest, Welcome,
 };
 use rustether_proto::negotiate::{ServerEvent, ServerNegotiation};
@@ -398,7 +398,15 @@ async fn handle_login(
         reply_error(&mut tls, &nego, THROTTLED_ERROR).await;
         return;
     };
-    let result = server.authenticate(&login, &random, peer.ip());
+    // RADIUS users: the UDP exchange runs here, in the async task, before
+    // the synchronous check (`SamAuthUserByPlainPassword`).
+    let radius_verdict = match (server.radius_job(&login), &login.auth) {
+        (Some(job), ClientAuth::PlainPassword { password }) => {
+            Some(crate::radius::pap_login(&job, password, peer.ip()).await)
+        }
+        _ => None,
+    };
+    let result = server.authenticate_with_radius(&login, &random, peer.ip(), radius_verdict);
     {
         let mut t = gate.vpn_throttle.lock();
         match &result {

@@ -70,6 +70,7 @@ pub mod securenat;
 pub mod config;
 
 pub mod certauth;
+pub mod radius;
 pub mod server;
 
 pub mod openvpn;
@@ -104,6 +105,7 @@ mod layering {
             "stats",
             "certauth",
             "hublog",
+            "radius",
         ],
         &["transport", "udp"],
         &["listener"],

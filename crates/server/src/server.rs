@@ -464,6 +464,64 @@ impl Server {
         random: &[u8; 20],
         peer: IpAddr,
     ) -> Result<Accepted, ErrorCode> {
+        self.authenticate_with_radius(req, random, peer, None)
+    }
+
+    /// The RADIUS exchange a login needs, if any (`SamAuthUserByPlainPassword`,
+    /// src/Cedar/Sam.c): a plain-password login (authtype 2) of a user whose
+    /// auth type is RADIUS, or of an unknown user when the hub has a `*`
+    /// user with RADIUS auth, on a hub with a RADIUS server set
+    /// (`RadiusServerName`). The caller runs [`crate::radius::pap_login`]
+    /// and passes the verdict to [`Server::authenticate_with_radius`].
+    pub fn radius_job(&self, req: &LoginRequest) -> Option<crate::radius::RadiusJob> {
+        if !matches!(req.auth, ClientAuth::PlainPassword { .. }) {
+            return None;
+        }
+        let cfg = self.config.snapshot();
+        let hub = cfg.hub(&req.hubname)?;
+        let user = hub
+            .user(&req.username)
+            .or_else(|| hub.user("*"))
+            .filter(|u| !u.name.eq_ignore_ascii_case("administrator"))?;
+        let UserAuth::Radius { username } = &user.auth else {
+            return None;
+        };
+        let f = &hub.raw;
+        let servers = f.get_str("RadiusServerName").unwrap_or("").to_owned();
+        if servers.is_empty() {
+            warn!(hub = %hub.name, user = %req.username, "RADIUS user but no RADIUS server set on the hub (RadiusServerSet)");
+            return None;
+        }
+        Some(crate::radius::RadiusJob {
+            servers,
+            port: u16::try_from(f.get_uint("RadiusServerPort").unwrap_or(1812))
+                .ok()
+                .filter(|p| *p != 0)
+                .unwrap_or(1812),
+            secret: f.get_bytes("RadiusSecret").unwrap_or(&[]).to_vec(),
+            interval: std::time::Duration::from_millis(u64::from(
+                f.get_uint("RadiusRetryInterval").unwrap_or(0),
+            )),
+            user_name: if username.is_empty() {
+                req.username.clone()
+            } else {
+                username.clone()
+            },
+            hub: hub.name.clone(),
+        })
+    }
+
+    /// [`Server::authenticate`] with the verdict of the RADIUS exchange
+    /// for this login (`Some(true)`: Access-Accept), as computed by the
+    /// async caller from [`Server::radius_job`]; `None` when none ran, so
+    /// RADIUS users are refused with `ERR_AUTH_FAILED` (9).
+    pub fn authenticate_with_radius(
+        &self,
+        req: &LoginRequest,
+        random: &[u8; 20],
+        peer: IpAddr,
+        radius_verdict: Option<bool>,
+    ) -> Result<Accepted, ErrorCode> {
         if self.edition == Edition::Bridge {
             // VPN Bridge has no VPN-client capability (`b_vpn_client_connect`).
             return Err(ErrorCode::NOT_SUPPORTED);
@@ -533,7 +591,18 @@ impl Server {
             return Err(ErrorCode::HUB_IS_BUSY);
         }
 
-        let user = hub_cfg.user(&req.username).ok_or(ErrorCode::AUTH_FAILED)?;
+        // An unknown name may log in through the `*` user when it uses
+        // RADIUS (`SamAuthUserByPlainPassword` with `ast`); the session
+        // keeps the name the client gave.
+        let (user, wildcard) = match hub_cfg.user(&req.username) {
+            Some(u) => (u, false),
+            None => hub_cfg
+                .user("*")
+                .filter(|u| matches!(u.auth, UserAuth::Radius { .. }))
+                .filter(|_| matches!(req.auth, ClientAuth::PlainPassword { .. }))
+                .map(|u| (u, true))
+                .ok_or(ErrorCode::AUTH_FAILED)?,
+        };
         // Anonymous users are accepted whatever authtype says (§5.4).
         let ok = match (&user.auth, &req.auth) {
             (UserAuth::Anonymous, _) => true,
@@ -578,6 +647,9 @@ impl Server {
                         false
                     }
                 }
+            }
+            (UserAuth::Radius { .. }, ClientAuth::PlainPassword { .. }) => {
+                radius_verdict == Some(true)
             }
             _ => false,
         };
@@ -629,7 +701,11 @@ impl Server {
         if !policy.flag(PolicyId::Access) {
             return Err(ErrorCode::ACCESS_DENIED);
         }
-        let username = user.name.clone();
+        let username = if wildcard {
+            req.username.clone()
+        } else {
+            user.name.clone()
+        };
         let group = user.group.clone().unwrap_or_default();
         let mut policy = policy;
         apply_hub_admin_options(hub_cfg, &mut policy);

@@ -741,3 +741,136 @@ async fn hub_admin_options_limit_logins() {
 fn as_vpn_client(r: &mut LoginRequest) {
     r.client_str = "SoftEther VPN Client".into();
 }
+
+/// RADIUS PAP (`SamAuthUserByPlainPassword` → `RadiusLogin`): a responder
+/// of the test's own on loopback checks the shared secret (through the
+/// Message-Authenticator) and one password. A RADIUS user and, through
+/// the `*` user, an unknown name log in with the right password; a wrong
+/// password, a wrong shared secret and a hashed-password login are refused
+/// with `ERR_AUTH_FAILED` (9).
+#[tokio::test]
+async fn radius_users_log_in_through_a_pap_responder() {
+    use rustether_proto::radius;
+    const SECRET: &[u8] = b"radius-secret";
+    let ts = TestServer::start().await;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let responder = tokio::spawn(async move {
+        let mut buf = vec![0u8; radius::MAX_PACKET];
+        loop {
+            let (n, from) = udp.recv_from(&mut buf).await.unwrap();
+            let p = &buf[..n];
+            let attrs = radius::request_attributes(p).unwrap();
+            let get = |t: u8| attrs.iter().find(|a| a.0 == t).map(|a| a.1);
+            // The Message-Authenticator proves the server knows the secret.
+            let ma = get(80).unwrap().to_vec();
+            let mut zeroed = p.to_vec();
+            let at = zeroed.len() - 16;
+            zeroed[at..].fill(0);
+            use hmac::Mac;
+            let mut m = <hmac::Hmac<md5::Md5> as Mac>::new_from_slice(SECRET).unwrap();
+            m.update(&zeroed);
+            if m.verify_slice(&ma).is_err() {
+                // Play a forger who does not know the server's secret: an
+                // Access-Accept signed with another secret.
+                log.lock().unwrap().push("bad secret".into());
+                let forged = radius::encode_reply(2, p, SECRET).unwrap();
+                udp.send_to(&forged, from).await.unwrap();
+                continue;
+            }
+            let ra: [u8; 16] = p[4..20].try_into().unwrap();
+            let pw = radius::reveal_password(get(2).unwrap(), SECRET, &ra).unwrap();
+            let name = String::from_utf8_lossy(get(1).unwrap()).into_owned();
+            log.lock().unwrap().push(name.clone());
+            let ok = pw == b"rad-pass" && (name == "r-alice" || name == "walk-in");
+            let code = if ok { 2 } else { 3 };
+            let reply = radius::encode_reply(code, p, SECRET).unwrap();
+            udp.send_to(&reply, from).await.unwrap();
+        }
+    });
+    let set_radius = |secret: &'static [u8]| {
+        let server = ts.server.clone();
+        async move {
+            server
+                .update_config(move |c| {
+                    let h = c.hub_mut("DEFAULT").unwrap();
+                    h.raw.set_str("RadiusServerName", "127.0.0.1");
+                    h.raw.set_bytes("RadiusSecret", secret);
+                    h.raw.set_uint("RadiusServerPort", u32::from(port));
+                    h.raw.set_uint("RadiusRetryInterval", 1000);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+    };
+    set_radius(SECRET).await;
+    ts.server
+        .update_config(|c| {
+            let h = c.hub_mut("DEFAULT").unwrap();
+            let now = rustether_config::model::now_ms();
+            h.users.push(UserConfig::new(
+                "alice",
+                UserAuth::Radius {
+                    username: "r-alice".into(),
+                },
+                now,
+            ));
+            h.users.push(UserConfig::new(
+                "*",
+                UserAuth::Radius {
+                    username: String::new(),
+                },
+                now,
+            ));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let t = ts.target();
+    let plain = |user: &'static str, pw: &'static str| {
+        let t = t.clone();
+        async move {
+            client::login(&t, |h| {
+                let mut r = login_req(h, "DEFAULT", user, "x");
+                r.auth = ClientAuth::PlainPassword {
+                    password: pw.into(),
+                };
+                r
+            })
+            .await
+            .err()
+            .map(|e| e.code)
+        }
+    };
+    assert_eq!(plain("alice", "rad-pass").await, None);
+    assert_eq!(plain("alice", "wrong").await, Some(ErrorCode::AUTH_FAILED));
+    assert_eq!(plain("walk-in", "rad-pass").await, None);
+    assert_eq!(plain("walk-in", "nope").await, Some(ErrorCode::AUTH_FAILED));
+    // A hashed password cannot be checked by RADIUS.
+    let hashed = client::login(&t, |h| login_req(h, "DEFAULT", "alice", "rad-pass")).await;
+    assert_eq!(hashed.err().map(|e| e.code), Some(ErrorCode::AUTH_FAILED));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["r-alice", "r-alice", "walk-in", "walk-in"]
+    );
+    // The server configured with another shared secret: the responder's
+    // Access-Accepts do not verify and are dropped; the request is resent
+    // each second and the login is refused (9) after the 10 s time-out.
+    set_radius(b"not-the-secret").await;
+    assert_eq!(
+        plain("alice", "rad-pass").await,
+        Some(ErrorCode::AUTH_FAILED)
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == "bad secret")
+            .count()
+            >= 2
+    );
+    responder.abort();
+}

@@ -197,7 +197,7 @@ pub(super) fn get_caps(this: &mut ServerBackend<'_>) -> Result<CapsList, ErrorCo
             ("b_tap_supported".into(), b(cfg!(target_os = "linux"))),
             ("b_vpn_client_connect".into(), b(server)),
             ("b_support_securenat".into(), 1),
-            ("b_support_radius".into(), 0),
+            ("b_support_radius".into(), b(server)),
             ("b_support_ddns".into(), 0),
             ("b_support_sstp".into(), 0),
             ("b_support_openvpn".into(), 0),
