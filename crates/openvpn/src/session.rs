@@ -192,7 +192,7 @@ enum RenegPhase {
 /// The next key id after `k`: 1..=7, 0 only for the first key (OpenVPN
 /// ssl.c `key_state_init`).
 pub fn next_key_id(k: u8) -> u8 {
-    match (k + 1) & 7 {
+    match k.wrapping_add(1) & 7 {
         0 => 1,
         n => n,
     }
@@ -320,7 +320,7 @@ impl ServerSession {
     }
 
     /// The key id the server sends data with.
-    pub fn key_id(&self) -> u8 {
+    pub fn data_key_id(&self) -> u8 {
         self.data_key
     }
 

@@ -494,7 +494,7 @@ fn client_soft_reset_starts_a_renegotiation_and_a_storm_is_refused() {
         assert!(srv.handle_packet(&soft_reset(client.sid, k), now).is_err());
     }
     assert!(srv.is_established());
-    assert_eq!(srv.key_id(), 0);
+    assert_eq!(srv.data_key_id(), 0);
     assert!(srv.send_frame(b"still up", now));
     // A renegotiation that never finishes ends the session in the
     // handshake deadline.
