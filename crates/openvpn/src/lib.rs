@@ -7,6 +7,8 @@
 //! - [`data`]: AEAD data channel, cipher negotiation, replay window
 //! - [`cookie`]: stateless UDP session-id cookies (spoofing resistance)
 //! - [`session`]: one client session, TLS through rustls, push-reply
+//! - [`l3`]: the virtual Ethernet adapter of `dev tun` clients (DHCP
+//!   client, ARP, IPv4 ↔ Ethernet)
 //!
 //! No I/O and no clock: bytes and milliseconds go in, bytes and events come
 //! out. The wire format follows OpenVPN 2.6 (src/openvpn/ssl.c,
@@ -16,6 +18,7 @@
 pub mod cookie;
 pub mod data;
 pub mod keymethod;
+pub mod l3;
 pub mod packet;
 pub mod reliable;
 pub mod session;

@@ -16,8 +16,16 @@
 //! 5. data packets ↔ [`Event::Frame`] / [`ServerSession::send_frame`];
 //!    pings; `ping-restart` timeout; explicit-exit-notify (OCC or `EXIT`).
 //!
+//! 6. renegotiation (`reneg-sec`, either side): `P_CONTROL_SOFT_RESET_V1`
+//!    with the next key id, a new TLS session and reliability layer on it,
+//!    key-method 2 again (the same credentials), new EKM keys; the old keys
+//!    still decrypt for [`TRANSITION_MS`]; we send with the new keys once
+//!    the client used them or acknowledged our key-method message →
+//!    [`Event::Rekeyed`]. At most one renegotiation per
+//!    [`MIN_RENEG_INTERVAL_MS`] (a storm's extra soft resets are ignored).
+//!
 //! Not implemented (the session then ends or ignores the packet, with an
-//! error): renegotiation (`P_CONTROL_SOFT_RESET_V1`), tls-auth/tls-crypt,
+//! error): tls-auth/tls-crypt,
 //! the TLS-PRF key method of clients older than 2.5, CBC+HMAC ciphers,
 //! compression framing.
 
@@ -48,6 +56,13 @@ pub const MAX_CONTROL_MESSAGE: usize = 1024;
 /// Time a session lingers after `AUTH_FAILED`/`RESTART` so the message is
 /// delivered (ms).
 pub const LINGER_MS: u64 = 3_000;
+/// How long the keys of the previous key id still decrypt after a
+/// renegotiation (ms; OpenVPN's `transition-window` default 60 s).
+pub const TRANSITION_MS: u64 = 60_000;
+/// Shortest interval between two renegotiations of one session (ms); a
+/// soft reset sooner is ignored (renegotiation storms cost one TLS
+/// handshake per interval at most).
+pub const MIN_RENEG_INTERVAL_MS: u64 = 3_000;
 /// The TLS EKM label of OpenVPN's data-channel keys.
 pub const EKM_LABEL: &[u8] = b"EXPORTER-OpenVPN-datakeys";
 
@@ -62,8 +77,13 @@ pub struct Config {
     pub ping_secs: u32,
     /// Pushed `ping-restart` (s); the server ends a session silent so long.
     pub ping_restart_secs: u32,
-    /// The whole handshake (reset to push-reply) must finish in this (ms).
+    /// The whole handshake (reset to push-reply) must finish in this (ms);
+    /// a renegotiation too.
     pub handshake_timeout_ms: u64,
+    /// The server starts a renegotiation after this many seconds of a key
+    /// (OpenVPN's `reneg-sec`, default 3600; 0 = only when the client
+    /// asks).
+    pub reneg_secs: u32,
 }
 
 impl Config {
@@ -76,6 +96,7 @@ impl Config {
             ping_secs: 10,
             ping_restart_secs: 60,
             handshake_timeout_ms: 60_000,
+            reneg_secs: 3600,
         }
     }
 }
@@ -116,6 +137,11 @@ pub enum Event {
         /// The negotiated cipher.
         cipher: Cipher,
     },
+    /// New data-channel keys after a renegotiation, under this key id.
+    Rekeyed {
+        /// The new key id (1..=7).
+        key_id: u8,
+    },
     /// A decrypted data-channel payload (an Ethernet frame for `dev tap`).
     Frame(Vec<u8>),
     /// The session is over for the owner (detach it from the hub). Keep
@@ -155,6 +181,23 @@ enum State {
     Closed,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RenegPhase {
+    /// We sent our soft reset; the client's is still to come.
+    WaitReset,
+    Tls,
+    KeyMethod,
+}
+
+/// The next key id after `k`: 1..=7, 0 only for the first key (OpenVPN
+/// ssl.c `key_state_init`).
+pub fn next_key_id(k: u8) -> u8 {
+    match k.wrapping_add(1) & 7 {
+        0 => 1,
+        n => n,
+    }
+}
+
 /// One client session (see the module docs).
 pub struct ServerSession {
     cfg: Arc<Config>,
@@ -165,12 +208,28 @@ pub struct ServerSession {
     tls: rustls::ServerConnection,
     send: ReliableSend,
     recv: ReliableRecv,
-    /// Ids of `send` that are the server reset (only id 0 when not acked).
+    /// Id 0 of `send` is our reset (hard or soft) and not yet acked.
     reset_pending: bool,
+    /// The opcode of that reset.
+    reset_op: Opcode,
+    /// Renegotiation in progress (phase, start ms).
+    reneg: Option<(RenegPhase, u64)>,
+    /// When the current keys were made (ms).
+    keys_since_ms: u64,
+    /// Renegotiations completed.
+    renegotiations: u32,
+    /// Key id of `data` (sending and receiving).
+    data_key: u8,
+    /// New keys not yet used for sending (key id, keys).
+    fresh: Option<(u8, DataChannel)>,
+    /// Previous keys, decrypting until the given time (key id, keys, ms).
+    lame: Option<(u8, DataChannel, u64)>,
     plain: Vec<u8>,
     client: Option<ClientKeyMethod>,
     cipher: Option<Cipher>,
     push_requested: bool,
+    /// Options the owner adds to `PUSH_REPLY` (leading commas).
+    extra_push: String,
     data: Option<DataChannel>,
     peer_id: u32,
     use_v2: bool,
@@ -224,10 +283,18 @@ impl ServerSession {
             send,
             recv,
             reset_pending: !reset_sent,
+            reset_op: Opcode::HardResetServerV2,
+            reneg: None,
+            keys_since_ms: now_ms,
+            renegotiations: 0,
+            data_key: key_id & 7,
+            fresh: None,
+            lame: None,
             plain: Vec::new(),
             client: None,
             cipher: None,
             push_requested: false,
+            extra_push: String::new(),
             data: None,
             peer_id: peer_id & 0x00ff_ffff,
             use_v2: false,
@@ -250,6 +317,16 @@ impl ServerSession {
     /// True once the data channel is up.
     pub fn is_established(&self) -> bool {
         self.state == State::Active
+    }
+
+    /// The key id the server sends data with.
+    pub fn data_key_id(&self) -> u8 {
+        self.data_key
+    }
+
+    /// Renegotiations completed so far.
+    pub fn renegotiations(&self) -> u32 {
+        self.renegotiations
     }
 
     /// True once the session is over (after [`Event::Closed`]).
@@ -323,7 +400,7 @@ impl ServerSession {
         if c.sid != self.peer_sid {
             return Err(SessionError::Protocol("unknown session id"));
         }
-        if c.acks.remote_sid.is_some_and(|s| s == self.our_sid) {
+        if c.key_id == self.key_id && c.acks.remote_sid.is_some_and(|s| s == self.our_sid) {
             for id in &c.acks.ids {
                 self.send.ack(*id);
                 if *id == 0 {
@@ -350,11 +427,7 @@ impl ServerSession {
                     self.feed_tls(&p)?;
                 }
             }
-            Opcode::SoftResetV1 => {
-                return Err(SessionError::Unsupported(
-                    "renegotiation (P_CONTROL_SOFT_RESET_V1)",
-                ))
-            }
+            Opcode::SoftResetV1 => self.soft_reset(c.key_id, c.packet_id)?,
             _ => return Err(SessionError::Protocol("unexpected control opcode")),
         }
         Ok(())
@@ -373,7 +446,128 @@ impl ServerSession {
         if self.state == State::Tls && !self.tls.is_handshaking() {
             self.state = State::KeyMethod;
         }
+        if matches!(self.reneg, Some((RenegPhase::Tls, _))) && !self.tls.is_handshaking() {
+            self.reneg = self.reneg.map(|(_, t)| (RenegPhase::KeyMethod, t));
+        }
         self.process_plaintext()
+    }
+
+    /// A `P_CONTROL_SOFT_RESET_V1` from the client: starts its
+    /// renegotiation, or answers ours.
+    fn soft_reset(&mut self, key_id: u8, packet_id: Option<u32>) -> Result<(), SessionError> {
+        if self.state != State::Active {
+            return Err(SessionError::Protocol(
+                "soft reset before the session is up",
+            ));
+        }
+        if packet_id != Some(0) {
+            return Err(SessionError::Protocol(
+                "soft reset with a packet id other than 0",
+            ));
+        }
+        match self.reneg {
+            Some((phase, t)) if key_id == self.key_id => {
+                // The client's reset for this renegotiation (again).
+                self.recv.receive(0, &[]);
+                if phase == RenegPhase::WaitReset {
+                    self.reneg = Some((RenegPhase::Tls, t));
+                }
+                self.drain_control()
+            }
+            Some(_) => Err(SessionError::Protocol("soft reset during a renegotiation")),
+            None if key_id == self.key_id => {
+                // A retransmission of the reset of a finished renegotiation.
+                self.recv.receive(0, &[]);
+                Ok(())
+            }
+            None => {
+                if key_id != next_key_id(self.key_id) {
+                    return Err(SessionError::Protocol(
+                        "soft reset with an unexpected key id",
+                    ));
+                }
+                if self.now_ms.saturating_sub(self.keys_since_ms) < MIN_RENEG_INTERVAL_MS {
+                    return Err(SessionError::Protocol(
+                        "renegotiation too soon after the last one (ignored)",
+                    ));
+                }
+                self.start_reneg(key_id, RenegPhase::Tls)?;
+                self.recv.receive(0, &[]);
+                self.drain_control()
+            }
+        }
+    }
+
+    /// Feeds the in-order control messages to TLS; the empty ones are the
+    /// resets.
+    fn drain_control(&mut self) -> Result<(), SessionError> {
+        while let Some(p) = self.recv.pop_in_order() {
+            if !p.is_empty() {
+                self.feed_tls(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A new key state on the control channel: TLS session, reliability
+    /// layer, our soft reset as its message 0 (OpenVPN ssl.c
+    /// `key_state_soft_reset`).
+    fn start_reneg(&mut self, key_id: u8, phase: RenegPhase) -> Result<(), SessionError> {
+        self.tls = rustls::ServerConnection::new(self.cfg.tls.clone())?;
+        self.send = ReliableSend::new(0);
+        let _ = self.send.push(Vec::new());
+        self.reset_pending = true;
+        self.reset_op = Opcode::SoftResetV1;
+        self.recv = ReliableRecv::new(0);
+        self.plain.clear();
+        self.key_id = key_id;
+        self.reneg = Some((phase, self.now_ms));
+        self.keys_since_ms = self.now_ms;
+        Ok(())
+    }
+
+    /// The client's key-method message of a renegotiation: the same
+    /// credentials as at login, then new keys from the new TLS session.
+    fn rekey(&mut self, km: ClientKeyMethod) -> Result<(), SessionError> {
+        use subtle::ConstantTimeEq;
+        let same = self.client.as_ref().is_some_and(|c| {
+            c.username == km.username
+                && bool::from(c.password.as_bytes().ct_eq(km.password.as_bytes()))
+        });
+        if !same {
+            return Err(SessionError::Unsupported(
+                "renegotiation with other credentials than the login's",
+            ));
+        }
+        let options = km.options.replace("tls-client", "tls-server");
+        let r1: [u8; 32] = rand::random();
+        let r2: [u8; 32] = rand::random();
+        self.write_plain(&server_message(&r1, &r2, &options))?;
+        let cipher = self.cipher.ok_or(SessionError::Protocol("no cipher"))?;
+        let mut material = [0u8; KEY_MATERIAL_LEN];
+        self.tls
+            .export_keying_material(&mut material[..], EKM_LABEL, None)?;
+        let dc = DataChannel::new(cipher, &material, true)
+            .ok_or(SessionError::Protocol("key material"))?;
+        self.fresh = Some((self.key_id, dc));
+        self.reneg = None;
+        self.keys_since_ms = self.now_ms;
+        self.renegotiations += 1;
+        self.events.push_back(Event::Rekeyed {
+            key_id: self.key_id,
+        });
+        Ok(())
+    }
+
+    /// Sends with the fresh keys from now on; the old ones decrypt for
+    /// [`TRANSITION_MS`] more.
+    fn promote(&mut self) {
+        if let Some((k, dc)) = self.fresh.take() {
+            if let Some(old) = self.data.replace(dc) {
+                self.lame = Some((self.data_key, old, self.now_ms + TRANSITION_MS));
+            }
+            self.data_key = k;
+        }
     }
 
     fn read_plaintext(&mut self) -> Result<(), SessionError> {
@@ -395,7 +589,8 @@ impl ServerSession {
     }
 
     fn process_plaintext(&mut self) -> Result<(), SessionError> {
-        if self.state == State::KeyMethod && !self.plain.is_empty() {
+        let renegotiating = matches!(self.reneg, Some((RenegPhase::KeyMethod, _)));
+        if (self.state == State::KeyMethod || renegotiating) && !self.plain.is_empty() {
             match ClientKeyMethod::parse(&self.plain) {
                 Err(KeyMethodError::Incomplete) => {
                     if self.plain.len() > MAX_CLIENT_MESSAGE {
@@ -406,11 +601,17 @@ impl ServerSession {
                 Err(e) => return Err(e.into()),
                 Ok((km, used)) => {
                     self.plain.drain(..used);
-                    self.got_key_method(km)?;
+                    if renegotiating {
+                        self.rekey(km)?;
+                    } else {
+                        self.got_key_method(km)?;
+                    }
                 }
             }
         }
-        if matches!(self.state, State::WaitAuth | State::Authed | State::Active) {
+        if matches!(self.state, State::WaitAuth | State::Authed | State::Active)
+            && !matches!(self.reneg, Some((RenegPhase::KeyMethod, _)))
+        {
             while let Some(pos) = self.plain.iter().position(|b| *b == 0) {
                 let msg: Vec<u8> = self.plain.drain(..=pos).collect();
                 let text = String::from_utf8_lossy(&msg[..pos]).into_owned();
@@ -483,6 +684,14 @@ impl ServerSession {
             .map_err(|_| SessionError::Protocol("TLS write failed"))
     }
 
+    /// Options appended to `PUSH_REPLY`, each with its leading comma (e.g.
+    /// a `dev tun` client's `ifconfig`, from
+    /// [`crate::l3::Lease::push_options`]). Call before
+    /// [`ServerSession::auth_result`]; at most 1024 bytes are kept.
+    pub fn set_push_options(&mut self, extra: &str) {
+        self.extra_push = extra.chars().take(1024).collect();
+    }
+
     /// The owner's answer to [`Event::Authenticate`]. A refusal sends
     /// `AUTH_FAILED` and closes the session after [`LINGER_MS`].
     pub fn auth_result(&mut self, ok: bool, now_ms: u64) {
@@ -533,6 +742,7 @@ impl ServerSession {
         if self.use_v2 {
             reply.push_str(&format!(",peer-id {}", self.peer_id));
         }
+        reply.push_str(&self.extra_push);
         reply.push_str(if proto & iv_proto::CC_EXIT_NOTIFY != 0 {
             ",protocol-flags cc-exit tls-ekm"
         } else {
@@ -542,6 +752,7 @@ impl ServerSession {
         self.write_plain(reply.as_bytes())?;
         self.state = State::Active;
         self.last_recv_ms = self.now_ms;
+        self.keys_since_ms = self.now_ms;
         self.events.push_back(Event::Established { cipher });
         Ok(())
     }
@@ -552,15 +763,36 @@ impl ServerSession {
         header: &[u8],
         payload: &[u8],
     ) -> Result<(), SessionError> {
-        if self.state != State::Active || key_id != self.key_id {
-            return Err(SessionError::Protocol(
-                "data packet before keys or for another key id",
-            ));
+        if self.state != State::Active {
+            return Err(SessionError::Protocol("data packet before keys"));
         }
-        let Some(dc) = self.data.as_mut() else {
-            return Ok(());
+        let fresh = self.fresh.as_ref().is_some_and(|(k, _)| *k == key_id);
+        if self
+            .lame
+            .as_ref()
+            .is_some_and(|(_, _, until)| self.now_ms >= *until)
+        {
+            self.lame = None;
+        }
+        let dc = if key_id == self.data_key {
+            self.data.as_mut()
+        } else if fresh {
+            self.fresh.as_mut().map(|(_, dc)| dc)
+        } else {
+            self.lame
+                .as_mut()
+                .filter(|(k, _, _)| *k == key_id)
+                .map(|(_, dc, _)| dc)
         };
-        let plain = dc.decrypt(header, payload).map_err(|e| match e {
+        let Some(dc) = dc else {
+            return Err(SessionError::Protocol("data packet for an unknown key id"));
+        };
+        let r = dc.decrypt(header, payload);
+        if fresh && r.is_ok() {
+            // The client sends with the new keys: so do we.
+            self.promote();
+        }
+        let plain = r.map_err(|e| match e {
             DataError::Replay(_) => SessionError::Protocol("replayed data packet"),
             _ => SessionError::Protocol("data packet failed authentication"),
         })?;
@@ -589,10 +821,15 @@ impl ServerSession {
         if self.state != State::Active {
             return false;
         }
+        if self.fresh.is_some() && self.reneg.is_none() && self.send.is_idle() {
+            // The client acknowledged our key-method message: it has the
+            // new keys.
+            self.promote();
+        }
         let Some(dc) = self.data.as_mut() else {
             return false;
         };
-        let (h, n) = data_header(self.key_id, self.use_v2.then_some(self.peer_id));
+        let (h, n) = data_header(self.data_key, self.use_v2.then_some(self.peer_id));
         let mut pkt = Vec::with_capacity(plain.len() + 32);
         match dc.encrypt(&h[..n], plain, &mut pkt) {
             Ok(()) => {
@@ -644,6 +881,22 @@ impl ServerSession {
                     self.close(CloseReason::PingTimeout);
                     return;
                 }
+                if let Some((_, started)) = self.reneg {
+                    if now_ms.saturating_sub(started) >= self.cfg.handshake_timeout_ms {
+                        self.close(CloseReason::Error(
+                            "renegotiation did not finish in time".into(),
+                        ));
+                        return;
+                    }
+                } else if let Some(at) = self.reneg_due() {
+                    if now_ms >= at {
+                        let k = next_key_id(self.key_id);
+                        if let Err(e) = self.start_reneg(k, RenegPhase::WaitReset) {
+                            self.fail(e);
+                            return;
+                        }
+                    }
+                }
                 if now_ms.saturating_sub(self.last_send_ms) >= u64::from(self.cfg.ping_secs) * 1000
                 {
                     self.send_data(&PING);
@@ -665,13 +918,24 @@ impl ServerSession {
             State::Closed => u64::MAX,
             State::Lingering(until) => until,
             State::Active => (self.last_recv_ms + u64::from(self.cfg.ping_restart_secs) * 1000)
-                .min(self.last_send_ms + u64::from(self.cfg.ping_secs) * 1000),
+                .min(self.last_send_ms + u64::from(self.cfg.ping_secs) * 1000)
+                .min(match self.reneg {
+                    Some((_, started)) => started + self.cfg.handshake_timeout_ms,
+                    None => self.reneg_due().unwrap_or(u64::MAX),
+                }),
             _ => self.started_ms + self.cfg.handshake_timeout_ms,
         };
         if let Some(r) = self.send.next_timeout() {
             t = t.min(r);
         }
         t
+    }
+
+    /// When the server starts its own renegotiation (`reneg_secs` after the
+    /// current keys), if it does.
+    fn reneg_due(&self) -> Option<u64> {
+        (self.cfg.reneg_secs > 0)
+            .then(|| self.keys_since_ms + u64::from(self.cfg.reneg_secs) * 1000)
     }
 
     /// Moves TLS output into the reliable layer and emits due control
@@ -699,7 +963,7 @@ impl ServerSession {
         let mut buf = Vec::new();
         for (id, payload) in due {
             let op = if id == 0 && self.reset_pending {
-                Opcode::HardResetServerV2
+                self.reset_op
             } else {
                 Opcode::ControlV1
             };

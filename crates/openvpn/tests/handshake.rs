@@ -444,3 +444,93 @@ fn garbage_and_forged_packets_are_dropped_without_panic() {
         Some(Event::Closed(CloseReason::Error(_)))
     ));
 }
+
+fn soft_reset(sid: [u8; 8], key_id: u8) -> Vec<u8> {
+    let mut b = Vec::new();
+    encode_control(
+        &ControlPacket {
+            op: Opcode::SoftResetV1,
+            key_id,
+            sid,
+            acks: Acks::default(),
+            packet_id: Some(0),
+            payload: &[],
+        },
+        &mut b,
+    );
+    b
+}
+
+/// The soft resets among `out` as their key ids.
+fn soft_resets(out: &[Vec<u8>]) -> Vec<u8> {
+    out.iter()
+        .filter_map(|p| match decode(p) {
+            Ok(Packet::Control(c)) if c.op == Opcode::SoftResetV1 => Some(c.key_id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn client_soft_reset_starts_a_renegotiation_and_a_storm_is_refused() {
+    let (s, c) = tls_configs();
+    let mut cfg = Config::new(s);
+    cfg.ping_restart_secs = 1000;
+    let mut client = Client::new(c, "alice", "pw");
+    let (mut srv, _) = run(&mut client, Arc::new(cfg), "pw", false, 20_000);
+    assert!(srv.is_established());
+    let now = 200_000;
+    // A wrong key id, then the right one (key 1 after key 0).
+    assert!(srv.handle_packet(&soft_reset(client.sid, 5), now).is_err());
+    srv.handle_packet(&soft_reset(client.sid, 1), now).unwrap();
+    let mut out = Vec::new();
+    while let Some(p) = srv.poll_output() {
+        out.push(p);
+    }
+    assert_eq!(soft_resets(&out), vec![1], "our soft reset for key 1");
+    // More soft resets while it runs: refused, the session stays up and
+    // keeps its data keys.
+    for k in [2u8, 3, 4] {
+        assert!(srv.handle_packet(&soft_reset(client.sid, k), now).is_err());
+    }
+    assert!(srv.is_established());
+    assert_eq!(srv.data_key_id(), 0);
+    assert!(srv.send_frame(b"still up", now));
+    // A renegotiation that never finishes ends the session in the
+    // handshake deadline.
+    srv.handle_timeout(now + 60_000);
+    assert!(matches!(
+        srv.poll_event(),
+        Some(Event::Closed(CloseReason::Error(_)))
+    ));
+}
+
+#[test]
+fn server_starts_a_renegotiation_after_reneg_secs() {
+    let (s, c) = tls_configs();
+    let mut cfg = Config::new(s);
+    cfg.reneg_secs = 30;
+    let mut client = Client::new(c, "alice", "pw");
+    let (mut srv, _) = run(&mut client, Arc::new(cfg), "pw", false, 20_000);
+    assert!(srv.is_established());
+    while srv.poll_output().is_some() {}
+    // Pings every 10 s, then the soft reset (before ping-restart).
+    let mut out = Vec::new();
+    let mut at = 0;
+    for _ in 0..10 {
+        at = srv.next_timeout();
+        srv.handle_timeout(at);
+        while let Some(p) = srv.poll_output() {
+            out.push(p);
+        }
+        if !soft_resets(&out).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        soft_resets(&out),
+        vec![1],
+        "soft reset for key 1 at {at} ms"
+    );
+    assert!(srv.is_established() && at <= 60_000, "{at}");
+}

@@ -8,6 +8,14 @@
 //! with AUTH_FAILED; SessionDisconnect ends a session. The client file is
 //! the layer-2 sample of `OpenVpnMakeConfig` (real vpncmd), used as it is
 //! (over TCP with `proto`/`remote` changed).
+//!
+//! Then `dev tun` with the layer-3 sample file (plus `reneg-sec 4`): with
+//! SecureNAT on the hub (real vpncmd `SecureNatEnable`) the client gets its
+//! address from SecureNAT's DHCP through the server's virtual adapter,
+//! pings the virtual host 192.168.30.1, shows as `[OPENVPN_L3]` in
+//! SessionList and in SecureNAT's DHCP table; the client renegotiates every
+//! 4 s while pinging without losing a packet or its session (the server
+//! logs the key ids).
 
 mod admin_support;
 
@@ -141,6 +149,7 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
         .run("busybox", &["unzip", "-o", &zip_s, "-d", &unz_s], T)
         .unwrap();
     let mut l2 = None;
+    let mut l3 = None;
     let mut names = Vec::new();
     for e in std::fs::read_dir(&unz).unwrap() {
         let p = e.unwrap().path();
@@ -149,6 +158,11 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
             .ends_with("openvpn_site_to_site_bridge_l2.ovpn")
         {
             l2 = Some(std::fs::read_to_string(&p).unwrap());
+        }
+        if p.to_string_lossy()
+            .ends_with("openvpn_remote_access_l3.ovpn")
+        {
+            l3 = Some(std::fs::read_to_string(&p).unwrap());
         }
     }
     assert!(
@@ -254,5 +268,83 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
         let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
         !o.rows("Session Name").contains(&bob.as_str())
     });
-    drop((udp, tcp));
+
+    // dev tun: an address from SecureNAT's DHCP through the server's
+    // virtual adapter; renegotiation every 4 s loses nothing.
+    let l3 = l3.unwrap_or_else(|| panic!("no layer-3 file in {names:?}"));
+    assert!(
+        l3.contains("dev tun\n") && l3.contains(&cert_b64[..60]),
+        "{l3}"
+    );
+    v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SecureNatEnable"]);
+    let tun = start_openvpn(
+        c1,
+        dir.path(),
+        "ovpn-tun",
+        &format!("{l3}reneg-sec 4\n"),
+        "alice",
+        "Secret1",
+    );
+    eventually("the dev tun client initialised", T, || {
+        tun.log_since(0)
+            .contains("Initialization Sequence Completed")
+    });
+    let log = tun.log_since(0);
+    let ip = log
+        .split("ifconfig ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("no ifconfig pushed: {log}"))
+        .to_string();
+    assert!(
+        ip.starts_with("192.168.30.") && log.contains("route-gateway 192.168.30.1"),
+        "a SecureNAT lease pushed: {log}"
+    );
+    eventually("ping to SecureNAT's virtual host", T, || {
+        c1.run(
+            "ping",
+            &["-c", "1", "-W", "2", "192.168.30.1"],
+            Duration::from_secs(5),
+        )
+        .is_ok()
+    });
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
+    let l3_name = o
+        .rows("Session Name")
+        .into_iter()
+        .find(|n| n.starts_with("SID-ALICE-[OPENVPN_L3]-"))
+        .unwrap_or_else(|| panic!("{}", o.text))
+        .to_string();
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "DhcpTable"]);
+    assert!(o.text.contains(&ip), "{}", o.text);
+    // 40 pings over 8 s span at least one renegotiation: all answered.
+    let out = c1
+        .run(
+            "ping",
+            &["-c", "40", "-i", "0.2", "-W", "2", "192.168.30.1"],
+            T,
+        )
+        .unwrap();
+    assert!(
+        out.contains("40 received"),
+        "no loss across renegotiation: {out}"
+    );
+    eventually("the server re-keyed the session twice", T, || {
+        let slog = server.log();
+        slog.contains(&l3_name)
+            && slog.contains("re-keyed: key id 1")
+            && slog.contains("re-keyed: key id 2")
+    });
+    let log = tun.log_since(0);
+    assert!(
+        !log.contains("SIGUSR1") && !log.contains("AUTH_FAILED"),
+        "the client never restarted: {log}"
+    );
+    let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
+    assert!(
+        o.rows("Session Name").contains(&l3_name.as_str()),
+        "{}",
+        o.text
+    );
+    drop((udp, tcp, tun));
 }

@@ -14,7 +14,10 @@
 //!   [`Server::authenticate`] with the plain password; the VPN login
 //!   throttle applies. `dev tap` clients become hub sessions named
 //!   `SID-<USER>-[OPENVPN_L2]-<n>` with client product "OpenVPN Client"
-//!   (SoftEther src/Cedar/Proto_OpenVPN.h).
+//!   (SoftEther src/Cedar/Proto_OpenVPN.h); `dev tun` clients become
+//!   `SID-<USER>-[OPENVPN_L3]-<n>` sessions whose virtual adapter
+//!   ([`L3Adapter`]) gets an address from the hub's DHCP server before the
+//!   push-reply carries it (`ifconfig`, `route-gateway`, `dhcp-option`).
 //!
 //! Settings as SoftEther stores them: `ServerConfiguration/Proto/OpenVPN/
 //! Enabled` and `ServerConfiguration/PortsUDP` (docs/config-format.md).
@@ -31,6 +34,7 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use rustether_admin::throttle::{vpn_account, Admission};
 use rustether_openvpn::cookie::{reset_reply, CookieKey};
+use rustether_openvpn::l3::L3Adapter;
 use rustether_openvpn::packet::{decode, Opcode, Packet, TcpFramer};
 use rustether_openvpn::{CloseReason, Config, Event, ServerSession};
 use rustether_proto::messages::{ClientAuth, LoginRequest};
@@ -426,6 +430,11 @@ impl OpenVpn {
         let mut frames: Vec<Bytes> = Vec::new();
         let mut link_ok = true;
         let mut end_reason = String::from("the session ended");
+        // dev tun: the virtual adapter that gets the address by DHCP; the
+        // push-reply (auth_result) waits for its lease, as SoftEther's
+        // IPCAsync does.
+        let mut l3: Option<L3Adapter> = None;
+        let mut l3_waiting = false;
         loop {
             // Send what the session produced.
             while let Some(p) = s.poll_output() {
@@ -446,6 +455,18 @@ impl OpenVpn {
                             .login(&username, &password, &dev_type, &peer_info, peer, proto)
                         {
                             Some((sess, q)) => {
+                                if dev_type == "tun" {
+                                    let mut mac = [0u8; 6];
+                                    rand::thread_rng().fill_bytes(&mut mac);
+                                    // SoftEther's generated MACs start 5E.
+                                    mac[0] = 0x5E;
+                                    l3 = Some(L3Adapter::new(
+                                        mac,
+                                        &sess.info.client_hostname,
+                                        now_ms(),
+                                    ));
+                                    l3_waiting = true;
+                                }
                                 hub = Some(sess);
                                 queue = Some(q);
                                 established.store(true, Ordering::Relaxed);
@@ -456,14 +477,26 @@ impl OpenVpn {
                             }
                             None => false,
                         };
-                        s.auth_result(ok, now_ms());
+                        if !ok || !l3_waiting {
+                            s.auth_result(ok, now_ms());
+                        }
                     }
                     Event::Established { cipher } => {
                         if let Some(sess) = &hub {
                             info!(%peer, session = %sess.name, "OpenVPN ({proto}) data channel up, cipher {}", cipher.name());
                         }
                     }
-                    Event::Frame(f) => frames.push(Bytes::from(f)),
+                    Event::Rekeyed { key_id } => {
+                        if let Some(sess) = &hub {
+                            info!(%peer, session = %sess.name, "OpenVPN ({proto}) data channel re-keyed: key id {key_id}, renegotiation {}", s.renegotiations());
+                        }
+                    }
+                    Event::Frame(f) => match l3.as_mut() {
+                        Some(a) => {
+                            a.send_ip(&f, now_ms());
+                        }
+                        None => frames.push(Bytes::from(f)),
+                    },
                     Event::Closed(reason) => {
                         end_reason = match reason {
                             CloseReason::ClientExit => "the client disconnected".into(),
@@ -487,6 +520,33 @@ impl OpenVpn {
                     }
                 }
             }
+            if let Some(a) = l3.as_mut() {
+                while let Some(f) = a.poll_frame() {
+                    frames.push(Bytes::from(f));
+                }
+                if l3_waiting {
+                    if let Some(lease) = a.take_bound() {
+                        l3_waiting = false;
+                        if let Some(sess) = &hub {
+                            info!(%peer, session = %sess.name, "OpenVPN dev tun client got {} / {} from the hub's DHCP server {}", lease.client, lease.mask, lease.server);
+                        }
+                        s.set_push_options(&lease.push_options());
+                        s.auth_result(true, now_ms());
+                        continue;
+                    }
+                    if a.failed() {
+                        l3_waiting = false;
+                        warn!(%peer, "OpenVPN dev tun client: no address from the hub's DHCP server (SecureNAT or a bridged DHCP server needed)");
+                        s.begin_close(CloseReason::Error("no DHCP lease".into()));
+                        continue;
+                    }
+                } else if a.failed() {
+                    warn!(%peer, "OpenVPN dev tun client: the hub's DHCP server refused the lease renewal");
+                    s.begin_close(CloseReason::Error("DHCP lease lost".into()));
+                    l3 = None;
+                    continue;
+                }
+            }
             if !frames.is_empty() {
                 if let Some(sess) = &hub {
                     let bytes: usize = frames.iter().map(|f| f.len()).sum();
@@ -500,7 +560,10 @@ impl OpenVpn {
             if s.is_closed() || !link_ok {
                 break;
             }
-            let wait_ms = s.next_timeout().saturating_sub(now_ms()).min(60_000);
+            let next = s
+                .next_timeout()
+                .min(l3.as_ref().map_or(u64::MAX, |a| a.next_timeout()));
+            let wait_ms = next.saturating_sub(now_ms()).min(60_000);
             let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
             let watched = hub.clone();
             let stop = async move {
@@ -526,19 +589,34 @@ impl OpenVpn {
                     None => { s.begin_close(CloseReason::Local); s.handle_timeout(u64::MAX); }
                 },
                 f = hub_rx => from_hub = f,
-                _ = tokio::time::sleep_until(deadline) => s.handle_timeout(now_ms()),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let now = now_ms();
+                    s.handle_timeout(now);
+                    if let Some(a) = l3.as_mut() {
+                        a.handle_timeout(now);
+                    }
+                }
                 _ = stop => s.begin_close(CloseReason::Local),
                 _ = shutdown.changed() => s.begin_close(CloseReason::Local),
             }
             if let Some(f) = from_hub {
                 let now = now_ms();
-                s.send_frame(&f, now);
+                let mut deliver = |s: &mut ServerSession, f: &[u8]| match l3.as_mut() {
+                    Some(a) => {
+                        a.handle_frame(f, now);
+                        while let Some(p) = a.poll_packet() {
+                            s.send_frame(&p, now);
+                        }
+                    }
+                    None => {
+                        s.send_frame(f, now);
+                    }
+                };
+                deliver(&mut s, &f[..]);
                 if let Some(q) = queue.as_mut() {
                     for _ in 0..HUB_BATCH {
                         match q.try_recv() {
-                            Some(f) => {
-                                s.send_frame(&f, now);
-                            }
+                            Some(f) => deliver(&mut s, &f[..]),
                             None => break,
                         }
                     }
@@ -562,10 +640,14 @@ impl OpenVpn {
         peer: SocketAddr,
         proto: &str,
     ) -> Option<(Arc<Session>, PortReceiver)> {
-        if dev_type != "tap" {
-            warn!(%peer, "OpenVPN client with dev {dev_type} refused: only dev tap (layer 2) is supported");
-            return None;
-        }
+        let mode = match dev_type {
+            "tap" => "OPENVPN_L2",
+            "tun" => "OPENVPN_L3",
+            other => {
+                warn!(%peer, "OpenVPN client with dev {other} refused: only dev tap and dev tun are supported");
+                return None;
+            }
+        };
         let (user, hubname) = parse_username(&self.server, username);
         let account = vpn_account(&hubname, &user);
         let at = std::time::Instant::now();
@@ -617,7 +699,7 @@ impl OpenVpn {
         };
         let n = accepted.hub.next_session_number();
         let name = format!(
-            "SID-{}-[OPENVPN_L2]-{}",
+            "SID-{}-[{mode}]-{}",
             accepted.username.to_ascii_uppercase(),
             n
         );
@@ -774,7 +856,8 @@ pub fn sample_zip(udp_ports: &[u16], tcp_port: Option<u16>, cert_der: &[u8]) -> 
         prefix.push('_');
     }
     let readme = "OpenVPN client configuration files for RustEther VPN Server.\r\n\r\n\
-        *_openvpn_remote_access_l3.ovpn: dev tun (layer 3; not yet supported by RustEther).\r\n\
+        *_openvpn_remote_access_l3.ovpn: dev tun (layer 3): the client gets an address\r\n\
+        from the hub's DHCP server (SecureNAT or a DHCP server on a bridged LAN).\r\n\
         *_openvpn_site_to_site_bridge_l2.ovpn: dev tap (layer 2): the client joins the\r\n\
         virtual hub as an Ethernet segment.\r\n\r\n\
         Log in as USER@HUB with the password of the hub's user.\r\n";
