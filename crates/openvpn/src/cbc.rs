@@ -123,10 +123,7 @@ impl CbcKey {
         let mut body = Vec::with_capacity(4 + plain.len() + 16);
         body.extend_from_slice(&pid.to_be_bytes());
         body.extend_from_slice(plain);
-        let ctx = self
-            .enc
-            .encrypt(&mut body)
-            .map_err(|_| DataError::BadTag)?;
+        let ctx = self.enc.encrypt(&mut body).map_err(|_| DataError::BadTag)?;
         let iv: &[u8] = (&ctx).try_into().map_err(|_| DataError::BadTag)?;
         let mut m = hmac::Context::with_key(&self.mac);
         m.update(iv);
@@ -143,9 +140,7 @@ impl CbcKey {
     pub(crate) fn open(&self, payload: &[u8]) -> Result<(u32, Vec<u8>), DataError> {
         let h = self.auth.len();
         // HMAC, IV and at least one block.
-        if payload.len() < h + 2 * AES_CBC_IV_LEN
-            || (payload.len() - h) % AES_CBC_IV_LEN != 0
-        {
+        if payload.len() < h + 2 * AES_CBC_IV_LEN || (payload.len() - h) % AES_CBC_IV_LEN != 0 {
             return Err(DataError::Truncated);
         }
         let (tag, rest) = payload.split_at(h);

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use rustether_openvpn::cbc::Auth;
 use rustether_openvpn::data::{DataChannel, PING};
-use rustether_openvpn::prf::{key_expansion, KeySource};
 use rustether_openvpn::keymethod::{client_message, ClientKeyMethod};
 use rustether_openvpn::packet::{
     data_header, decode, encode_control, Acks, ControlPacket, Opcode, Packet,
 };
+use rustether_openvpn::prf::{key_expansion, KeySource};
 use rustether_openvpn::reliable::{ReliableRecv, ReliableSend};
 use rustether_openvpn::session::EKM_LABEL;
 use rustether_openvpn::{Cipher, CloseReason, Config, Event, ServerSession};
@@ -491,7 +491,9 @@ fn garbage_and_forged_packets_are_dropped_without_panic() {
 #[test]
 fn legacy_clients_get_prf_keys_and_cbc_ciphers() {
     let opts = |tail: &str| {
-        format!("V4,dev-type tap,link-mtu 1559,tun-mtu 1500,proto UDPv4,{tail},key-method 2,tls-client")
+        format!(
+            "V4,dev-type tap,link-mtu 1559,tun-mtu 1500,proto UDPv4,{tail},key-method 2,tls-client"
+        )
     };
     for (peer_info, options, cipher, pushed_cipher, ekm) in [
         (
@@ -544,9 +546,9 @@ fn unknown_auth_digest_is_refused() {
     let (srv, events) = run(&mut client, Arc::new(Config::new(s)), "pw", false, 20_000);
     assert!(srv.is_closed());
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Closed(CloseReason::Error(m)) if m.contains("auth digest"))),
+        events.iter().any(
+            |e| matches!(e, Event::Closed(CloseReason::Error(m)) if m.contains("auth digest"))
+        ),
         "{events:?}"
     );
 }
