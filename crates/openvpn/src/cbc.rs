@@ -63,7 +63,7 @@ impl Auth {
     }
 
     /// Length of the HMAC (and of its key) in bytes.
-    pub fn len(self) -> usize {
+    pub fn mac_len(self) -> usize {
         match self {
             Auth::Sha1 => 20,
             Auth::Sha256 => 32,
@@ -112,7 +112,7 @@ impl CbcKey {
         Some(CbcKey {
             enc: PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(alg, k).ok()?).ok()?,
             dec: PaddedBlockDecryptingKey::cbc_pkcs7(UnboundCipherKey::new(alg, k).ok()?).ok()?,
-            mac: hmac::Key::new(auth.alg(), &material[64..64 + auth.len()]),
+            mac: hmac::Key::new(auth.alg(), &material[64..64 + auth.mac_len()]),
             auth,
         })
     }
@@ -138,7 +138,7 @@ impl CbcKey {
     /// and the payload. Forged, truncated or badly padded packets are
     /// errors (nothing is decrypted before the HMAC matched).
     pub(crate) fn open(&self, payload: &[u8]) -> Result<(u32, Vec<u8>), DataError> {
-        let h = self.auth.len();
+        let h = self.auth.mac_len();
         // HMAC, IV and at least one block.
         if payload.len() < h + 2 * AES_CBC_IV_LEN || (payload.len() - h) % AES_CBC_IV_LEN != 0 {
             return Err(DataError::Truncated);
@@ -183,11 +183,11 @@ mod tests {
                 let mut out = vec![0x30];
                 k.seal(9, &plain, &mut out).unwrap();
                 // header | hmac | iv | blocks covering pid + payload + padding
-                let ct = out.len() - 1 - auth.len() - 16;
+                let ct = out.len() - 1 - auth.mac_len() - 16;
                 assert_eq!(ct, (4 + n) / 16 * 16 + 16);
                 assert_eq!(k.open(&out[1..]).unwrap(), (9, plain.clone()));
                 // Any flipped bit (HMAC, IV or ciphertext) is refused.
-                for at in [1, 1 + auth.len(), out.len() - 1] {
+                for at in [1, 1 + auth.mac_len(), out.len() - 1] {
                     let mut bad = out.clone();
                     bad[at] ^= 1;
                     assert_eq!(k.open(&bad[1..]), Err(DataError::BadTag));

@@ -216,8 +216,15 @@ impl DirKey {
 
 /// The two directions' keys of either kind.
 enum Keys {
-    Aead { send: DirKey, recv: DirKey },
-    Cbc { send: CbcKey, recv: CbcKey },
+    Aead {
+        send: DirKey,
+        recv: DirKey,
+    },
+    // Boxed: aws-lc-rs's CBC keys are large.
+    Cbc {
+        send: Box<CbcKey>,
+        recv: Box<CbcKey>,
+    },
 }
 
 /// Keys of one negotiated data channel, server side.
@@ -267,8 +274,8 @@ impl DataChannel {
             }
         } else {
             Keys::Cbc {
-                send: CbcKey::new(cipher.key_len(), auth, s)?,
-                recv: CbcKey::new(cipher.key_len(), auth, r)?,
+                send: Box::new(CbcKey::new(cipher.key_len(), auth, s)?),
+                recv: Box::new(CbcKey::new(cipher.key_len(), auth, r)?),
             }
         };
         Some(DataChannel {
