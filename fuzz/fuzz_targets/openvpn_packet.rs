@@ -1,10 +1,14 @@
 //! The OpenVPN packet codec, TCP framer and key-method 2 parser must never
 //! panic; a decoded control packet re-encodes to the same bytes; the TCP
 //! framer gives the same packets whatever the chunking (first byte = chunk
-//! size).
+//! size); the data channel (every cipher, AEAD and CBC+HMAC) refuses the
+//! input as a forged payload without panicking and carries it as a
+//! plaintext unchanged.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use rustether_openvpn::data::DataChannel;
 use rustether_openvpn::keymethod::ClientKeyMethod;
+use rustether_openvpn::Cipher;
 use rustether_openvpn::packet::{decode, encode_control, Packet, TcpFramer};
 
 fn frames(data: &[u8], chunk: usize) -> Result<Vec<Vec<u8>>, ()> {
@@ -34,5 +38,18 @@ fuzz_target!(|data: &[u8]| {
     }
     for p in frames(rest, rest.len().max(1)).unwrap_or_default() {
         let _ = decode(&p);
+    }
+    let material: Vec<u8> = (0..=255).collect();
+    for c in Cipher::ALL {
+        let (Some(mut srv), Some(mut cli)) = (
+            DataChannel::new(c, &material, true),
+            DataChannel::new(c, &material, false),
+        ) else {
+            panic!("keys for {c:?}");
+        };
+        assert!(srv.decrypt(&[0x30], rest).is_err(), "forged payload accepted");
+        let mut pkt = Vec::new();
+        cli.encrypt(&[0x30], rest, &mut pkt).unwrap();
+        assert_eq!(srv.decrypt(&[0x30], &pkt[1..]).unwrap(), rest);
     }
 });

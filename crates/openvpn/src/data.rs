@@ -1,5 +1,6 @@
-//! The AEAD data channel (OpenVPN src/openvpn/crypto.c
-//! `openvpn_encrypt_aead` / `openvpn_decrypt_aead`).
+//! The data channel: AEAD (OpenVPN src/openvpn/crypto.c
+//! `openvpn_encrypt_aead` / `openvpn_decrypt_aead`) and, for older and
+//! SoftEther-style clients, CBC+HMAC ([`crate::cbc`]).
 //!
 //! ```text
 //! packet = header (1 byte V1 | 4 bytes V2) | packet_id u32 | tag 16 | ciphertext
@@ -15,6 +16,8 @@ use aws_lc_rs::aead::{
     Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
 };
 use thiserror::Error;
+
+use crate::cbc::{Auth, CbcKey};
 
 /// AEAD tag length (OpenVPN `OPENVPN_AEAD_TAG_LENGTH`).
 pub const TAG_LEN: usize = 16;
@@ -44,14 +47,25 @@ pub enum Cipher {
     Aes128Gcm,
     /// CHACHA20-POLY1305.
     Chacha20Poly1305,
+    /// AES-256-CBC with an HMAC ([`crate::cbc`]).
+    Aes256Cbc,
+    /// AES-192-CBC with an HMAC.
+    Aes192Cbc,
+    /// AES-128-CBC with an HMAC (SoftEther's sample file and default).
+    Aes128Cbc,
 }
 
 impl Cipher {
-    /// All, in preference order.
-    pub const ALL: [Cipher; 3] = [
+    /// All, in preference order: the AEAD ciphers first (OpenVPN 2.6's
+    /// default `data-ciphers`), then CBC for clients that offer nothing
+    /// else (as SoftEther accepts them).
+    pub const ALL: [Cipher; 6] = [
         Cipher::Aes256Gcm,
         Cipher::Aes128Gcm,
         Cipher::Chacha20Poly1305,
+        Cipher::Aes256Cbc,
+        Cipher::Aes192Cbc,
+        Cipher::Aes128Cbc,
     ];
 
     /// OpenVPN's name of the cipher (as in `--data-ciphers`).
@@ -60,7 +74,18 @@ impl Cipher {
             Cipher::Aes256Gcm => "AES-256-GCM",
             Cipher::Aes128Gcm => "AES-128-GCM",
             Cipher::Chacha20Poly1305 => "CHACHA20-POLY1305",
+            Cipher::Aes256Cbc => "AES-256-CBC",
+            Cipher::Aes192Cbc => "AES-192-CBC",
+            Cipher::Aes128Cbc => "AES-128-CBC",
         }
+    }
+
+    /// True for the AEAD ciphers (no separate HMAC).
+    pub fn is_aead(self) -> bool {
+        matches!(
+            self,
+            Cipher::Aes256Gcm | Cipher::Aes128Gcm | Cipher::Chacha20Poly1305
+        )
     }
 
     /// Parses an OpenVPN cipher name (case-insensitive, as OpenSSL does).
@@ -70,18 +95,20 @@ impl Cipher {
             .find(|c| c.name().eq_ignore_ascii_case(s.trim()))
     }
 
-    fn alg(self) -> &'static aws_lc_rs::aead::Algorithm {
+    fn alg(self) -> Option<&'static aws_lc_rs::aead::Algorithm> {
         match self {
-            Cipher::Aes256Gcm => &AES_256_GCM,
-            Cipher::Aes128Gcm => &AES_128_GCM,
-            Cipher::Chacha20Poly1305 => &CHACHA20_POLY1305,
+            Cipher::Aes256Gcm => Some(&AES_256_GCM),
+            Cipher::Aes128Gcm => Some(&AES_128_GCM),
+            Cipher::Chacha20Poly1305 => Some(&CHACHA20_POLY1305),
+            _ => None,
         }
     }
 
     fn key_len(self) -> usize {
         match self {
-            Cipher::Aes128Gcm => 16,
-            Cipher::Aes256Gcm | Cipher::Chacha20Poly1305 => 32,
+            Cipher::Aes128Gcm | Cipher::Aes128Cbc => 16,
+            Cipher::Aes192Cbc => 24,
+            Cipher::Aes256Gcm | Cipher::Chacha20Poly1305 | Cipher::Aes256Cbc => 32,
         }
     }
 }
@@ -173,7 +200,7 @@ impl DirKey {
     fn new(cipher: Cipher, material: &[u8]) -> Option<DirKey> {
         // material = cipher[64] | hmac[64]
         let key =
-            LessSafeKey::new(UnboundKey::new(cipher.alg(), &material[..cipher.key_len()]).ok()?);
+            LessSafeKey::new(UnboundKey::new(cipher.alg()?, &material[..cipher.key_len()]).ok()?);
         let mut implicit_iv = [0u8; 8];
         implicit_iv.copy_from_slice(&material[64..72]);
         Some(DirKey { key, implicit_iv })
@@ -187,11 +214,24 @@ impl DirKey {
     }
 }
 
+/// The two directions' keys of either kind.
+enum Keys {
+    Aead {
+        send: DirKey,
+        recv: DirKey,
+    },
+    // Boxed: aws-lc-rs's CBC keys are large.
+    Cbc {
+        send: Box<CbcKey>,
+        recv: Box<CbcKey>,
+    },
+}
+
 /// Keys of one negotiated data channel, server side.
 pub struct DataChannel {
     cipher: Cipher,
-    send: DirKey,
-    recv: DirKey,
+    auth: Auth,
+    keys: Keys,
     send_pid: u32,
     replay: ReplayWindow,
 }
@@ -208,17 +248,40 @@ impl std::fmt::Debug for DataChannel {
 impl DataChannel {
     /// Keys from 256 bytes of key material. `server` selects the
     /// direction: the server sends with key 1 and receives with key 0.
+    /// CBC ciphers use HMAC-SHA1 (see [`DataChannel::with_auth`]).
     /// `None` only if the material is shorter than 256 bytes.
     pub fn new(cipher: Cipher, material: &[u8], server: bool) -> Option<DataChannel> {
+        DataChannel::with_auth(cipher, Auth::Sha1, material, server)
+    }
+
+    /// As [`DataChannel::new`], with the HMAC digest of a CBC cipher (the
+    /// client's `auth` option); ignored for AEAD ciphers.
+    pub fn with_auth(
+        cipher: Cipher,
+        auth: Auth,
+        material: &[u8],
+        server: bool,
+    ) -> Option<DataChannel> {
         if material.len() < KEY_MATERIAL_LEN {
             return None;
         }
         let (k0, k1) = (&material[..128], &material[128..256]);
         let (s, r) = if server { (k1, k0) } else { (k0, k1) };
+        let keys = if cipher.is_aead() {
+            Keys::Aead {
+                send: DirKey::new(cipher, s)?,
+                recv: DirKey::new(cipher, r)?,
+            }
+        } else {
+            Keys::Cbc {
+                send: Box::new(CbcKey::new(cipher.key_len(), auth, s)?),
+                recv: Box::new(CbcKey::new(cipher.key_len(), auth, r)?),
+            }
+        };
         Some(DataChannel {
             cipher,
-            send: DirKey::new(cipher, s)?,
-            recv: DirKey::new(cipher, r)?,
+            auth,
+            keys,
             send_pid: 0,
             replay: ReplayWindow::default(),
         })
@@ -227,6 +290,11 @@ impl DataChannel {
     /// The negotiated cipher.
     pub fn cipher(&self) -> Cipher {
         self.cipher
+    }
+
+    /// The HMAC digest (meaningful for CBC ciphers only).
+    pub fn auth(&self) -> Auth {
+        self.auth
     }
 
     /// Encrypts `plain` into a complete packet after `header` (the 1- or
@@ -244,17 +312,20 @@ impl DataChannel {
         let pid = self.send_pid.to_be_bytes();
         out.clear();
         out.extend_from_slice(header);
+        let send = match &self.keys {
+            Keys::Aead { send, .. } => send,
+            Keys::Cbc { send, .. } => return send.seal(self.send_pid, plain, out),
+        };
         out.extend_from_slice(&pid);
         let aad_start = if header.len() == 4 { 0 } else { header.len() };
         let tag_at = out.len();
         out.extend_from_slice(&[0u8; TAG_LEN]);
         out.extend_from_slice(plain);
         let (head, body) = out.split_at_mut(tag_at + TAG_LEN);
-        let tag = self
-            .send
+        let tag = send
             .key
             .seal_in_place_separate_tag(
-                self.send.nonce(self.send_pid),
+                send.nonce(self.send_pid),
                 Aad::from(&head[aad_start..tag_at]),
                 body,
             )
@@ -266,6 +337,19 @@ impl DataChannel {
     /// Decrypts a data packet: `header` as decoded, `payload` = the rest.
     /// Returns the plaintext; replayed, old or forged packets are errors.
     pub fn decrypt(&mut self, header: &[u8], payload: &[u8]) -> Result<Vec<u8>, DataError> {
+        let recv = match &self.keys {
+            Keys::Aead { recv, .. } => recv,
+            Keys::Cbc { recv, .. } => {
+                // The packet id is inside the ciphertext: HMAC first, then
+                // decrypt, then the replay check.
+                let (pid, plain) = recv.open(payload)?;
+                if !self.replay.check(pid) {
+                    return Err(DataError::Replay(pid));
+                }
+                self.replay.record(pid);
+                return Ok(plain);
+            }
+        };
         if payload.len() < 4 + TAG_LEN {
             return Err(DataError::Truncated);
         }
@@ -282,10 +366,9 @@ impl DataChannel {
         let mut buf = Vec::with_capacity(payload.len() - 4);
         buf.extend_from_slice(&payload[4 + TAG_LEN..]);
         buf.extend_from_slice(tag);
-        let n = self
-            .recv
+        let n = recv
             .key
-            .open_in_place(self.recv.nonce(pid), Aad::from(&aad[..]), &mut buf)
+            .open_in_place(recv.nonce(pid), Aad::from(&aad[..]), &mut buf)
             .map_err(|_| DataError::BadTag)?
             .len();
         buf.truncate(n);
@@ -317,14 +400,19 @@ mod tests {
                 let (h, n) = data_header(0, peer);
                 let mut pkt = Vec::new();
                 srv.encrypt(&h[..n], b"frame", &mut pkt).unwrap();
-                assert_eq!(pkt.len(), n + 4 + TAG_LEN + 5);
+                if c.is_aead() {
+                    assert_eq!(pkt.len(), n + 4 + TAG_LEN + 5);
+                } else {
+                    // HMAC-SHA1 | IV | one block (pid + "frame" + padding)
+                    assert_eq!(pkt.len(), n + 20 + 16 + 16);
+                }
                 assert_eq!(cli.decrypt(&h[..n], &pkt[n..]).unwrap(), b"frame");
                 // Replay refused.
                 assert_eq!(cli.decrypt(&h[..n], &pkt[n..]), Err(DataError::Replay(1)));
                 // The server cannot decrypt its own direction.
                 assert_eq!(srv.decrypt(&h[..n], &pkt[n..]), Err(DataError::BadTag));
                 // Tampered header (V2: part of the AAD) refused.
-                if n == 4 {
+                if n == 4 && c.is_aead() {
                     cli.encrypt(&h[..n], b"x", &mut pkt).unwrap();
                     let (h2, _) = data_header(0, Some(8));
                     assert_eq!(srv.decrypt(&h2[..4], &pkt[4..]), Err(DataError::BadTag));
@@ -344,6 +432,29 @@ mod tests {
         assert_eq!(&pkt[..5], &[0x30, 0, 0, 0, 1]);
         let hex: String = pkt[5..].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, include_str!("../testdata/aes256gcm_vector.hex").trim());
+    }
+
+    /// A client packet made independently with OpenSSL
+    /// (testdata/cbc_vector.py, python3-cryptography): AES-128-CBC with
+    /// HMAC-SHA1 in OpenVPN's layout; the server decrypts it once.
+    #[test]
+    fn aes128cbc_sha1_layout_matches_openvpn() {
+        let hex = include_str!("../testdata/aes128cbc_sha1_vector.hex").trim();
+        let pkt: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let mut srv = DataChannel::new(Cipher::Aes128Cbc, &material(), true).unwrap();
+        assert_eq!(srv.decrypt(&[0x30], &pkt).unwrap(), b"frame");
+        assert_eq!(srv.decrypt(&[0x30], &pkt), Err(DataError::Replay(1)));
+        // SHA256 keys do not accept a SHA1 packet (its length does not fit).
+        let mut other =
+            DataChannel::with_auth(Cipher::Aes128Cbc, Auth::Sha256, &material(), true).unwrap();
+        assert_eq!(other.decrypt(&[0x30], &pkt), Err(DataError::Truncated));
+        // Other key material: the HMAC does not match.
+        let m2: Vec<u8> = (1..=255u8).chain([0]).collect();
+        let mut other = DataChannel::new(Cipher::Aes128Cbc, &m2, true).unwrap();
+        assert_eq!(other.decrypt(&[0x30], &pkt), Err(DataError::BadTag));
     }
 
     #[test]
@@ -381,7 +492,20 @@ mod tests {
             negotiate(&all, Some("CHACHA20-POLY1305:AES-128-GCM"), true, None),
             Some(Cipher::Aes128Gcm)
         );
-        assert_eq!(negotiate(&all, Some("AES-128-CBC"), true, None), None);
+        assert_eq!(
+            negotiate(&all, Some("AES-128-CBC"), true, None),
+            Some(Cipher::Aes128Cbc)
+        );
+        assert_eq!(
+            negotiate(&all, Some("AES-256-CBC:AES-128-GCM"), true, None),
+            Some(Cipher::Aes128Gcm)
+        );
+        assert_eq!(negotiate(&all, Some("BF-CBC"), true, None), None);
+        // SoftEther-era clients (no NCP): their own cipher.
+        assert_eq!(
+            negotiate(&all, None, false, Some("AES-128-CBC")),
+            Some(Cipher::Aes128Cbc)
+        );
         assert_eq!(negotiate(&all, None, true, None), Some(Cipher::Aes256Gcm));
         assert_eq!(
             negotiate(&all, None, false, Some("aes-128-gcm")),

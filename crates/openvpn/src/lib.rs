@@ -4,7 +4,9 @@
 //!   `P_DATA_V1`/`P_DATA_V2`, TCP length framing, TCP protocol detection)
 //! - [`reliable`]: the control channel's bounded reliability layer
 //! - [`keymethod`]: key-method 2 messages (credentials, peer-info)
-//! - [`data`]: AEAD data channel, cipher negotiation, replay window
+//! - [`data`]: data channel (AEAD, or CBC+HMAC through [`cbc`]), cipher
+//!   negotiation, replay window
+//! - [`prf`]: the TLS 1.0 PRF key derivation of clients without TLS EKM
 //! - [`cookie`]: stateless UDP session-id cookies (spoofing resistance)
 //! - [`session`]: one client session, TLS through rustls, push-reply
 //! - [`l3`]: the virtual Ethernet adapter of `dev tun` clients (DHCP
@@ -15,11 +17,13 @@
 //! ssl_pkt.c, reliable.c, crypto.c).
 #![forbid(unsafe_code)]
 
+pub mod cbc;
 pub mod cookie;
 pub mod data;
 pub mod keymethod;
 pub mod l3;
 pub mod packet;
+pub mod prf;
 pub mod reliable;
 pub mod session;
 

@@ -12,7 +12,8 @@
 //!    [`ServerSession::auth_result`]; server key-method 2 message
 //! 4. client `PUSH_REQUEST` → server `PUSH_REPLY` with the negotiated
 //!    `cipher`, `peer-id`, `key-derivation tls-ekm`; data keys from TLS
-//!    EKM "EXPORTER-OpenVPN-datakeys" → [`Event::Established`]
+//!    EKM "EXPORTER-OpenVPN-datakeys", or for clients without EKM from the
+//!    TLS 1.0 PRF ([`crate::prf`]) → [`Event::Established`]
 //! 5. data packets ↔ [`Event::Frame`] / [`ServerSession::send_frame`];
 //!    pings; `ping-restart` timeout; explicit-exit-notify (OCC or `EXIT`).
 //!
@@ -26,7 +27,6 @@
 //!
 //! Not implemented (the session then ends or ignores the packet, with an
 //! error): tls-auth/tls-crypt,
-//! the TLS-PRF key method of clients older than 2.5, CBC+HMAC ciphers,
 //! compression framing.
 
 use std::collections::VecDeque;
@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::cbc::Auth;
 use crate::data::{
     negotiate, Cipher, DataChannel, DataError, KEY_MATERIAL_LEN, OCC_EXIT, OCC_MAGIC, PING,
 };
@@ -227,6 +228,10 @@ pub struct ServerSession {
     plain: Vec<u8>,
     client: Option<ClientKeyMethod>,
     cipher: Option<Cipher>,
+    /// HMAC digest of a CBC cipher (the client's `auth`, default SHA1).
+    auth: Auth,
+    /// Our key-method randoms (random1, random2), for the TLS-PRF keys.
+    server_random: ([u8; 32], [u8; 32]),
     push_requested: bool,
     /// Options the owner adds to `PUSH_REPLY` (leading commas).
     extra_push: String,
@@ -293,6 +298,8 @@ impl ServerSession {
             plain: Vec::new(),
             client: None,
             cipher: None,
+            auth: Auth::Sha1,
+            server_random: ([0; 32], [0; 32]),
             push_requested: false,
             extra_push: String::new(),
             data: None,
@@ -544,10 +551,27 @@ impl ServerSession {
         let r2: [u8; 32] = rand::random();
         self.write_plain(&server_message(&r1, &r2, &options))?;
         let cipher = self.cipher.ok_or(SessionError::Protocol("no cipher"))?;
-        let mut material = [0u8; KEY_MATERIAL_LEN];
-        self.tls
-            .export_keying_material(&mut material[..], EKM_LABEL, None)?;
-        let dc = DataChannel::new(cipher, &material, true)
+        // The same key method as at login: EKM, or the TLS-PRF for clients
+        // without it, over this renegotiation's randoms.
+        let ekm = self
+            .client
+            .as_ref()
+            .is_some_and(|c| c.iv_proto() & iv_proto::TLS_KEY_EXPORT != 0);
+        let material = if ekm {
+            let mut material = [0u8; KEY_MATERIAL_LEN];
+            self.tls
+                .export_keying_material(&mut material[..], EKM_LABEL, None)?;
+            material
+        } else {
+            crate::prf::key_expansion(&crate::prf::KeySource {
+                pre_master: &km.pre_master,
+                client_random: (&km.random1, &km.random2),
+                server_random: (&r1, &r2),
+                client_sid: self.peer_sid,
+                server_sid: self.our_sid,
+            })
+        };
+        let dc = DataChannel::with_auth(cipher, self.auth, &material, true)
             .ok_or(SessionError::Protocol("key material"))?;
         self.fresh = Some((self.key_id, dc));
         self.reneg = None;
@@ -626,11 +650,6 @@ impl ServerSession {
 
     fn got_key_method(&mut self, km: ClientKeyMethod) -> Result<(), SessionError> {
         let proto = km.iv_proto();
-        if proto & iv_proto::TLS_KEY_EXPORT == 0 {
-            return Err(SessionError::Unsupported(
-                "client without TLS key export (OpenVPN < 2.5)",
-            ));
-        }
         let cipher = negotiate(
             &self.cfg.ciphers,
             km.peer_var("IV_CIPHERS"),
@@ -638,6 +657,15 @@ impl ServerSession {
             km.option("cipher"),
         )
         .ok_or(SessionError::Unsupported("no common data cipher"))?;
+        if !cipher.is_aead() {
+            // OpenVPN does not negotiate `auth`: both sides use the
+            // client's (default SHA1), as SoftEther does.
+            self.auth = match km.option("auth") {
+                None => Auth::Sha1,
+                Some(a) => Auth::from_name(a)
+                    .ok_or(SessionError::Unsupported("data channel auth digest"))?,
+            };
+        }
         self.cipher = Some(cipher);
         self.use_v2 = proto & iv_proto::DATA_V2 != 0;
         // Our options string mirrors the client's so its consistency check
@@ -650,6 +678,7 @@ impl ServerSession {
         };
         let r1: [u8; 32] = rand::random();
         let r2: [u8; 32] = rand::random();
+        self.server_random = (r1, r2);
         self.write_plain(&server_message(&r1, &r2, &options))?;
         self.events.push_back(Event::Authenticate {
             username: km.username.clone(),
@@ -726,27 +755,56 @@ impl ServerSession {
             return Ok(());
         }
         let cipher = self.cipher.ok_or(SessionError::Protocol("no cipher"))?;
-        let mut km = [0u8; KEY_MATERIAL_LEN];
-        self.tls
-            .export_keying_material(&mut km[..], EKM_LABEL, None)?;
+        let client = self
+            .client
+            .as_ref()
+            .ok_or(SessionError::Protocol("no key-method message"))?;
+        let proto = client.iv_proto();
+        let ekm = proto & iv_proto::TLS_KEY_EXPORT != 0;
+        // Clients that understand a pushed cipher (as OpenVPN 2.6's
+        // `tls_peer_supports_ncp`); older ones use their own `cipher`.
+        let ncp = client.peer_var("IV_CIPHERS").is_some()
+            || client
+                .peer_var("IV_NCP")
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .is_some_and(|v| v >= 2);
+        let km = if ekm {
+            let mut km = [0u8; KEY_MATERIAL_LEN];
+            self.tls
+                .export_keying_material(&mut km[..], EKM_LABEL, None)?;
+            km
+        } else {
+            crate::prf::key_expansion(&crate::prf::KeySource {
+                pre_master: &client.pre_master,
+                client_random: (&client.random1, &client.random2),
+                server_random: (&self.server_random.0, &self.server_random.1),
+                client_sid: self.peer_sid,
+                server_sid: self.our_sid,
+            })
+        };
         self.data = Some(
-            DataChannel::new(cipher, &km, true).ok_or(SessionError::Protocol("key material"))?,
+            DataChannel::with_auth(cipher, self.auth, &km, true)
+                .ok_or(SessionError::Protocol("key material"))?,
         );
-        let proto = self.client.as_ref().map(|c| c.iv_proto()).unwrap_or(0);
         let mut reply = format!(
-            "PUSH_REPLY,ping {},ping-restart {},cipher {},key-derivation tls-ekm",
-            self.cfg.ping_secs,
-            self.cfg.ping_restart_secs,
-            cipher.name()
+            "PUSH_REPLY,ping {},ping-restart {}",
+            self.cfg.ping_secs, self.cfg.ping_restart_secs,
         );
+        if ncp {
+            reply.push_str(&format!(",cipher {}", cipher.name()));
+        }
+        if ekm {
+            reply.push_str(",key-derivation tls-ekm");
+        }
         if self.use_v2 {
             reply.push_str(&format!(",peer-id {}", self.peer_id));
         }
         reply.push_str(&self.extra_push);
-        reply.push_str(if proto & iv_proto::CC_EXIT_NOTIFY != 0 {
-            ",protocol-flags cc-exit tls-ekm"
-        } else {
-            ",protocol-flags tls-ekm"
+        reply.push_str(match (proto & iv_proto::CC_EXIT_NOTIFY != 0, ekm) {
+            (true, true) => ",protocol-flags cc-exit tls-ekm",
+            (false, true) => ",protocol-flags tls-ekm",
+            (true, false) => ",protocol-flags cc-exit",
+            (false, false) => "",
         });
         reply.push('\0');
         self.write_plain(reply.as_bytes())?;

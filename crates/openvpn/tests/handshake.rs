@@ -7,11 +7,13 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use rustether_openvpn::cbc::Auth;
 use rustether_openvpn::data::{DataChannel, PING};
 use rustether_openvpn::keymethod::{client_message, ClientKeyMethod};
 use rustether_openvpn::packet::{
     data_header, decode, encode_control, Acks, ControlPacket, Opcode, Packet,
 };
+use rustether_openvpn::prf::{key_expansion, KeySource};
 use rustether_openvpn::reliable::{ReliableRecv, ReliableSend};
 use rustether_openvpn::session::EKM_LABEL;
 use rustether_openvpn::{Cipher, CloseReason, Config, Event, ServerSession};
@@ -53,6 +55,11 @@ struct Client {
     frames: Vec<Vec<u8>>,
     user: String,
     password: String,
+    /// Options string and peer-info of the key-method message.
+    options: String,
+    peer_info: String,
+    /// The server's key-method randoms (for TLS-PRF keys).
+    server_random: Option<([u8; 32], [u8; 32])>,
 }
 
 impl Client {
@@ -73,6 +80,9 @@ impl Client {
             frames: Vec::new(),
             user: user.into(),
             password: password.into(),
+            options: "V4,dev-type tap,link-mtu 1559,tun-mtu 1500,proto UDPv4,cipher AES-256-CBC,key-method 2,tls-client".into(),
+            peer_info: "IV_VER=2.6.14\nIV_PROTO=990\nIV_CIPHERS=CHACHA20-POLY1305:AES-128-GCM\n".into(),
+            server_random: None,
         }
     }
 
@@ -116,23 +126,51 @@ impl Client {
                     }
                     self.plain.extend_from_slice(&buf[..n]);
                 }
+                // The server's key-method message: u32 0, method, random1,
+                // random2.
+                if self.server_random.is_none() && self.plain.len() >= 69 {
+                    let r = |a: usize| -> [u8; 32] { self.plain[a..a + 32].try_into().unwrap() };
+                    self.server_random = Some((r(5), r(37)));
+                }
                 let text = String::from_utf8_lossy(&self.plain).into_owned();
                 if let Some(i) = text.find("PUSH_REPLY") {
                     let reply = text[i..].split('\0').next().unwrap().to_string();
+                    // Without a pushed cipher, the client's own (no NCP).
                     let cipher = reply
                         .split(',')
                         .find_map(|o| o.strip_prefix("cipher "))
+                        .or_else(|| {
+                            self.options
+                                .split(',')
+                                .find_map(|o| o.strip_prefix("cipher "))
+                        })
                         .and_then(Cipher::from_name)
                         .unwrap();
+                    let auth = self
+                        .options
+                        .split(',')
+                        .find_map(|o| o.strip_prefix("auth "))
+                        .map_or(Auth::Sha1, |a| Auth::from_name(a).unwrap());
                     self.peer_id = reply
                         .split(',')
                         .find_map(|o| o.strip_prefix("peer-id "))
                         .map(|p| p.parse().unwrap());
                     let mut km = [0u8; 256];
-                    self.tls
-                        .export_keying_material(&mut km[..], EKM_LABEL, None)
-                        .unwrap();
-                    self.data = DataChannel::new(cipher, &km, false);
+                    if reply.contains("tls-ekm") {
+                        self.tls
+                            .export_keying_material(&mut km[..], EKM_LABEL, None)
+                            .unwrap();
+                    } else {
+                        let (s1, s2) = self.server_random.unwrap();
+                        km = key_expansion(&KeySource {
+                            pre_master: &[1; 48],
+                            client_random: (&[2; 32], &[3; 32]),
+                            server_random: (&s1, &s2),
+                            client_sid: self.sid,
+                            server_sid: self.server_sid.unwrap(),
+                        });
+                    }
+                    self.data = DataChannel::with_auth(cipher, auth, &km, false);
                     self.push_reply = Some(reply);
                     self.plain.clear();
                 }
@@ -160,10 +198,10 @@ impl Client {
                 pre_master: [1; 48],
                 random1: [2; 32],
                 random2: [3; 32],
-                options: "V4,dev-type tap,link-mtu 1559,tun-mtu 1500,proto UDPv4,cipher AES-256-CBC,key-method 2,tls-client".into(),
+                options: self.options.clone(),
                 username: self.user.clone(),
                 password: self.password.clone(),
-                peer_info: "IV_VER=2.6.14\nIV_PROTO=990\nIV_CIPHERS=CHACHA20-POLY1305:AES-128-GCM\n".into(),
+                peer_info: self.peer_info.clone(),
             };
             self.tls.writer().write_all(&client_message(&km)).unwrap();
             self.sent_km = true;
@@ -533,4 +571,74 @@ fn server_starts_a_renegotiation_after_reneg_secs() {
         "soft reset for key 1 at {at} ms"
     );
     assert!(srv.is_established() && at <= 60_000, "{at}");
+}
+
+/// Clients without TLS EKM (OpenVPN 2.4 and older: `IV_PROTO` without
+/// bit 3) get TLS-PRF keys; a client without NCP (2.3: neither `IV_NCP`
+/// nor `IV_CIPHERS`) keeps its own CBC cipher and `auth`, and is pushed no
+/// cipher; a 2.6 client limited to CBC gets CBC with EKM keys. Frames flow
+/// both ways in each case, over a lossy link.
+#[test]
+fn legacy_clients_get_prf_keys_and_cbc_ciphers() {
+    let opts = |tail: &str| {
+        format!(
+            "V4,dev-type tap,link-mtu 1559,tun-mtu 1500,proto UDPv4,{tail},key-method 2,tls-client"
+        )
+    };
+    for (peer_info, options, cipher, pushed_cipher, ekm) in [
+        (
+            "IV_VER=2.4.12\nIV_PROTO=2\nIV_NCP=2\n",
+            opts("cipher AES-128-CBC,auth SHA1,keysize 128"),
+            Cipher::Aes256Gcm,
+            true,
+            false,
+        ),
+        (
+            "IV_VER=2.3.18\n",
+            opts("cipher AES-128-CBC,auth SHA256,keysize 128"),
+            Cipher::Aes128Cbc,
+            false,
+            false,
+        ),
+        (
+            "IV_VER=2.6.14\nIV_PROTO=990\nIV_CIPHERS=AES-256-CBC\n",
+            opts("cipher AES-256-CBC,auth SHA512,keysize 256"),
+            Cipher::Aes256Cbc,
+            true,
+            true,
+        ),
+    ] {
+        let (s, c) = tls_configs();
+        let mut client = Client::new(c, "alice", "pw");
+        client.peer_info = peer_info.into();
+        client.options = options;
+        let (srv, events) = run(&mut client, Arc::new(Config::new(s)), "pw", true, 120_000);
+        assert!(srv.is_established(), "{peer_info}: {events:?}");
+        assert!(
+            events.contains(&Event::Established { cipher }),
+            "{peer_info}: {events:?}"
+        );
+        assert!(events.contains(&Event::Frame(b"client frame".to_vec())));
+        assert_eq!(client.frames[0], b"server frame".to_vec());
+        let reply = client.push_reply.clone().unwrap();
+        assert_eq!(reply.contains(",cipher "), pushed_cipher, "{reply}");
+        assert_eq!(reply.contains("tls-ekm"), ekm, "{reply}");
+    }
+}
+
+/// A CBC client whose `auth` digest we do not have is refused at once.
+#[test]
+fn unknown_auth_digest_is_refused() {
+    let (s, c) = tls_configs();
+    let mut client = Client::new(c, "alice", "pw");
+    client.peer_info = "IV_VER=2.3.18\n".into();
+    client.options = "V4,dev-type tap,cipher AES-128-CBC,auth MD5,key-method 2,tls-client".into();
+    let (srv, events) = run(&mut client, Arc::new(Config::new(s)), "pw", false, 20_000);
+    assert!(srv.is_closed());
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Closed(CloseReason::Error(m)) if m.contains("auth digest"))
+        ),
+        "{events:?}"
+    );
 }
