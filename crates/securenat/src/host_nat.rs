@@ -729,4 +729,3 @@ impl VirtualHost {
         }
     }
 }
-
