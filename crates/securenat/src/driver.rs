@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -25,8 +26,17 @@ const CHUNK: usize = 16 * 1024;
 /// Bytes from a remote a flow may have waiting for the client's window
 /// (back-pressure: the remote is not read beyond it).
 const DOWN_CREDIT: usize = 64 * 1024;
+/// Most bytes of one chunk towards a remote (one write each).
+const UP_CHUNK: usize = 32 * 1024;
 /// Chunks queued towards a remote per flow.
-const UP_CHUNKS: usize = 4;
+const UP_CHUNKS: usize = 2;
+/// Frames from the hub, or messages from socket tasks, handled per wake-up
+/// before the host's answers go out: one egress pass (and one ACK for
+/// several segments) per batch instead of per frame.
+const BATCH: usize = 64;
+/// Least time between two NAT/lease maintenance passes (timeouts, finished
+/// flows: O(flows)) while frames keep coming.
+const MAINTAIN_EVERY: Duration = Duration::from_millis(10);
 /// Messages from socket tasks to the driver.
 const IO_QUEUE: usize = 1024;
 /// Receive buffer per UDP/ICMP flow: one byte more than the largest
@@ -147,7 +157,7 @@ enum Ctl {
 enum Io {
     Connected(FlowId, TcpStream),
     ConnectFailed(FlowId),
-    Data(FlowId, Vec<u8>),
+    Data(FlowId, Bytes),
     Eof(FlowId),
     Reset(FlowId),
     Udp(FlowId, Vec<u8>),
@@ -158,7 +168,7 @@ enum Io {
 #[derive(Debug)]
 pub struct SecureNat {
     origin: Instant,
-    frames_in: mpsc::Sender<Vec<u8>>,
+    frames_in: mpsc::Sender<Bytes>,
     ctl: mpsc::Sender<Ctl>,
     task: JoinHandle<()>,
 }
@@ -219,7 +229,7 @@ impl SecureNat {
     }
 
     /// Gives a frame from the hub; dropped (false) when the queue is full.
-    pub fn input(&self, frame: Vec<u8>) -> bool {
+    pub fn input(&self, frame: Bytes) -> bool {
         self.frames_in.try_send(frame).is_ok()
     }
 
@@ -245,7 +255,8 @@ impl SecureNat {
 /// Socket side of one TCP flow.
 struct TcpIo {
     up: Option<mpsc::Sender<Vec<u8>>>,
-    pending: Vec<u8>,
+    /// Bytes from the remote not yet taken by the client's window.
+    pending: std::collections::VecDeque<Bytes>,
     credit: Arc<Semaphore>,
     remote_eof: bool,
     fin_sent: bool,
@@ -285,8 +296,8 @@ struct Driver {
     io_tx: mpsc::Sender<Io>,
     flows: HashMap<FlowId, FlowIo>,
     icmp_warned: bool,
-    /// Scratch buffer of [`Driver::pump`].
-    buf: Vec<u8>,
+    /// Scratch list of [`Driver::pump`].
+    ids: Vec<FlowId>,
 }
 
 /// Publishes the lease table with wall-clock times.
@@ -318,7 +329,7 @@ async fn run(
     origin: Instant,
     book: Option<LeaseBook>,
     hub: String,
-    mut frames: mpsc::Receiver<Vec<u8>>,
+    mut frames: mpsc::Receiver<Bytes>,
     out: mpsc::Sender<Vec<u8>>,
     mut ctl: mpsc::Receiver<Ctl>,
 ) {
@@ -329,12 +340,18 @@ async fn run(
         io_tx,
         flows: HashMap::new(),
         icmp_warned: false,
-        buf: vec![0u8; CHUNK],
+        ids: Vec::new(),
     };
     let mut generation = d.host.lease_generation();
     if let Some(b) = &book {
         b.publish(d.host.leases());
     }
+    let mut last_maintain = d.now();
+    // One timer, moved only when the host needs an earlier wake-up: an
+    // early wake-up is harmless (poll), re-arming per frame is not free.
+    let sleep = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(sleep);
+    let mut armed: Option<tokio::time::Instant> = None;
     loop {
         if d.host.lease_generation() != generation {
             generation = d.host.lease_generation();
@@ -343,7 +360,15 @@ async fn run(
             }
         }
         d.events();
-        d.pump();
+        let now = d.now();
+        if d.pump(now) {
+            d.host.poll_sockets(now);
+        }
+        if now.saturating_sub(last_maintain) >= MAINTAIN_EVERY {
+            last_maintain = now;
+            d.host.poll(now);
+            d.events();
+        }
         while let Some(line) = d.host.pop_log() {
             tracing::info!("[HUB \"{hub}\"] SecureNAT: {line}");
         }
@@ -358,17 +383,40 @@ async fn run(
             .poll_delay(now)
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
+        let at = tokio::time::Instant::now() + delay;
+        if armed.map_or(true, |a| at < a) {
+            sleep.as_mut().reset(at);
+            armed = Some(at);
+        }
         tokio::select! {
             f = frames.recv() => match f {
-                Some(f) => d.host.input(&f, d.now()),
+                Some(f) => {
+                    let now = d.now();
+                    d.host.input(&f, now);
+                    for _ in 1..BATCH {
+                        let Ok(f) = frames.try_recv() else { break };
+                        d.host.input(&f, now);
+                    }
+                }
                 None => return,
             },
-            Some(m) = io_rx.recv() => d.io(m),
+            Some(m) = io_rx.recv() => {
+                d.io(m);
+                for _ in 1..BATCH {
+                    let Ok(m) = io_rx.try_recv() else { break };
+                    d.io(m);
+                }
+            }
             Some(c) = ctl.recv() => match c {
                 Ctl::Nat(tx) => { let _ = tx.send(d.host.nat_entries().cloned().collect()); }
                 Ctl::Leases(tx) => { let _ = tx.send(d.host.leases().to_vec()); }
             },
-            _ = tokio::time::sleep(delay) => d.host.poll(d.now()),
+            () = &mut sleep => {
+                armed = None;
+                let now = d.now();
+                last_maintain = now;
+                d.host.poll(now);
+            }
         }
     }
 }
@@ -515,18 +563,21 @@ impl Driver {
                 let credit = Arc::new(Semaphore::new(DOWN_CREDIT));
                 let (c, tx) = (credit.clone(), self.io_tx.clone());
                 let reader = tokio::spawn(async move {
+                    // Chunks are split off one buffer: a remote sending a
+                    // byte at a time costs a byte each, not a chunk each.
+                    let mut buf = BytesMut::new();
                     loop {
                         let Ok(permit) = c.acquire_many(CHUNK as u32).await else {
                             break;
                         };
                         permit.forget();
-                        let mut buf = vec![0u8; CHUNK];
-                        let m = match rd.read(&mut buf).await {
+                        buf.reserve(CHUNK);
+                        let mut lim = (&mut buf).limit(CHUNK);
+                        let m = match rd.read_buf(&mut lim).await {
                             Ok(0) => Io::Eof(id),
                             Ok(n) => {
                                 c.add_permits(CHUNK - n);
-                                buf.truncate(n);
-                                Io::Data(id, buf)
+                                Io::Data(id, buf.split().freeze())
                             }
                             Err(_) => Io::Reset(id),
                         };
@@ -551,7 +602,7 @@ impl Driver {
                     id,
                     FlowIo::Tcp(TcpIo {
                         up: Some(up_tx),
-                        pending: Vec::new(),
+                        pending: std::collections::VecDeque::new(),
                         credit,
                         remote_eof: false,
                         fin_sent: false,
@@ -566,7 +617,7 @@ impl Driver {
             }
             Io::Data(id, b) => {
                 if let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) {
-                    t.pending.extend_from_slice(&b);
+                    t.pending.push_back(b);
                 }
             }
             Io::Eof(id) => {
@@ -576,32 +627,36 @@ impl Driver {
             }
             Io::Reset(id) => {
                 self.host.tcp_remote_reset(id);
-                self.host.poll(now);
+                self.host.poll_sockets(now);
             }
             Io::Udp(id, b) => self.host.udp_reply(id, &b, now),
             Io::Echo(id, seq, b) => self.host.icmp_reply(id, seq, &b, now),
         }
     }
 
-    /// Moves bytes both ways for every connected TCP flow.
-    fn pump(&mut self) {
-        let now = self.now();
-        // Reused: pump runs after every frame and event.
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(CHUNK, 0);
+    /// Moves bytes both ways for every connected TCP flow; true if any
+    /// moved (the host then has segments to send).
+    fn pump(&mut self, now: Duration) -> bool {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend(self.host.tcp_flows());
         let mut moved = false;
-        for id in self.host.tcp_flows() {
+        for &id in &ids {
             let Some(FlowIo::Tcp(t)) = self.flows.get_mut(&id) else {
                 continue;
             };
             // Remote → client, as far as the client's window allows.
-            if !t.pending.is_empty() {
-                let n = self.host.tcp_send(id, &t.pending, now);
-                if n > 0 {
-                    t.pending.drain(..n);
-                    t.credit.add_permits(n);
-                    moved = true;
+            while let Some(front) = t.pending.front_mut() {
+                let n = self.host.tcp_send(id, front, now);
+                if n == 0 {
+                    break;
                 }
+                front.advance(n);
+                if front.is_empty() {
+                    t.pending.pop_front();
+                }
+                t.credit.add_permits(n);
+                moved = true;
             }
             if t.pending.is_empty() && t.remote_eof && !t.fin_sent {
                 t.fin_sent = true;
@@ -613,21 +668,19 @@ impl Driver {
                 let Ok(permit) = up.try_reserve() else {
                     break;
                 };
-                let n = self.host.tcp_recv(id, &mut buf, now);
-                if n == 0 {
+                let b = self.host.tcp_recv_vec(id, UP_CHUNK, now);
+                if b.is_empty() {
                     break;
                 }
-                permit.send(buf[..n].to_vec());
+                permit.send(b);
                 moved = true;
             }
             if t.up.is_some() && self.host.tcp_state(id).is_some_and(|s| s.client_eof) {
                 t.up = None;
             }
         }
-        if moved {
-            self.host.poll(now);
-        }
-        self.buf = buf;
+        self.ids = ids;
+        moved
     }
 }
 

@@ -66,24 +66,35 @@ pub struct HostStats {
     pub dhcp_replies: u64,
 }
 
-/// smoltcp device over two frame queues.
+/// smoltcp device over a one-frame input slot and an output queue.
 #[derive(Debug)]
 struct QueueDevice {
-    rx: Option<Vec<u8>>,
+    /// The frame smoltcp takes next when `rx_ready` (reused: no allocation
+    /// per input frame).
+    rx: Vec<u8>,
+    rx_ready: bool,
     tx: VecDeque<Vec<u8>>,
     mtu: usize,
     out_dropped: u64,
 }
 
-struct RxTok(Vec<u8>);
+impl QueueDevice {
+    fn put_rx(&mut self, frame: &[u8]) {
+        self.rx.clear();
+        self.rx.extend_from_slice(frame);
+        self.rx_ready = true;
+    }
+}
+
+struct RxTok<'a>(&'a [u8]);
 struct TxTok<'a> {
     tx: &'a mut VecDeque<Vec<u8>>,
     out_dropped: &'a mut u64,
 }
 
-impl phy::RxToken for RxTok {
+impl phy::RxToken for RxTok<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        f(self.0)
     }
 }
 
@@ -101,13 +112,15 @@ impl phy::TxToken for TxTok<'_> {
 }
 
 impl phy::Device for QueueDevice {
-    type RxToken<'a> = RxTok;
+    type RxToken<'a> = RxTok<'a>;
     type TxToken<'a> = TxTok<'a>;
 
-    fn receive(&mut self, _: Instant) -> Option<(RxTok, TxTok<'_>)> {
-        let frame = self.rx.take()?;
+    fn receive(&mut self, _: Instant) -> Option<(RxTok<'_>, TxTok<'_>)> {
+        if !std::mem::take(&mut self.rx_ready) {
+            return None;
+        }
         Some((
-            RxTok(frame),
+            RxTok(&self.rx),
             TxTok {
                 tx: &mut self.tx,
                 out_dropped: &mut self.out_dropped,
@@ -128,6 +141,13 @@ impl phy::Device for QueueDevice {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
+        // Layer-4 checksums of the clients' frames are not verified (they
+        // come through the session's authenticated tunnel; SoftEther's
+        // virtual host checks only the IPv4 header's, Virtual.c
+        // `IpCheckChecksum`): computing them was the NAT's largest cost
+        // after copies. Outgoing checksums are still filled in.
+        caps.checksum.tcp = phy::Checksum::Tx;
+        caps.checksum.udp = phy::Checksum::Tx;
         // smoltcp counts the Ethernet header in an Ethernet device's MTU.
         caps.max_transmission_unit = self.mtu + EthernetFrame::<&[u8]>::header_len();
         caps
@@ -160,6 +180,10 @@ pub struct VirtualHost {
     frag_udp: SocketHandle,
     /// Aborted sockets kept for one poll so their RST is sent.
     closing: Vec<SocketHandle>,
+    /// Frames went into smoltcp since its last egress pass, at this time:
+    /// egress runs once for a batch of input frames (one ACK for several
+    /// segments) when frames are taken or timers run.
+    egress_due: Option<Duration>,
     /// IPv4 identification of the datagrams fragmented here.
     ip_ident: u16,
     /// NAT/DHCP log lines while `SaveLog` is on ([`VirtualHost::pop_log`]).
@@ -262,7 +286,8 @@ impl VirtualHost {
         opt.validate()?;
         let mac = EthernetAddress(opt.mac);
         let mut dev = QueueDevice {
-            rx: None,
+            rx: Vec::with_capacity(MAX_FRAME),
+            rx_ready: false,
             tx: VecDeque::new(),
             mtu: usize::from(opt.mtu),
             out_dropped: 0,
@@ -310,6 +335,7 @@ impl VirtualHost {
             event_bytes: 0,
             frag_udp,
             closing: Vec::new(),
+            egress_due: None,
             ip_ident: rand::random(),
             log: VecDeque::new(),
         })
@@ -363,14 +389,21 @@ impl VirtualHost {
         self.log.push_back(line());
     }
 
-    /// Next frame to send to the hub, oldest first.
+    /// Next frame to send to the hub, oldest first. Runs smoltcp's egress
+    /// first when frames went in since the last one.
     pub fn pop_frame(&mut self) -> Option<Vec<u8>> {
+        if let Some(now) = self.egress_due {
+            self.egress(now);
+        }
         self.dev.tx.pop_front()
     }
 
     /// How long until [`VirtualHost::poll`] has timer work (retransmits,
     /// ARP retries, lease expiry), `None` for nothing pending.
     pub fn poll_delay(&mut self, now: Duration) -> Option<Duration> {
+        if self.egress_due.is_some() {
+            return Some(Duration::ZERO);
+        }
         self.iface
             .poll_delay(instant(now), &self.sockets)
             .map(|d| Duration::from_micros(d.total_micros()))
@@ -383,10 +416,26 @@ impl VirtualHost {
         self.poll_stack(now);
     }
 
+    /// Runs smoltcp's timers and sends what its sockets have queued (data
+    /// given with [`VirtualHost::tcp_send`], ACKs and window updates after
+    /// [`VirtualHost::tcp_recv`]), without [`VirtualHost::poll`]'s NAT and
+    /// lease maintenance, which is O(flows): for the I/O side after each
+    /// batch of frames and socket data.
+    pub fn poll_sockets(&mut self, now: Duration) {
+        self.poll_stack(now);
+    }
+
     /// Runs smoltcp alone: ingress of a queued frame, then egress.
     fn poll_stack(&mut self, now: Duration) {
+        self.iface
+            .poll(instant(now), &mut self.dev, &mut self.sockets);
+        self.egress(now);
+    }
+
+    /// smoltcp's egress until it has nothing more to send.
+    fn egress(&mut self, now: Duration) {
+        self.egress_due = None;
         let now = instant(now);
-        self.iface.poll(now, &mut self.dev, &mut self.sockets);
         // smoltcp sends one IPv4 fragment per egress pass: keep going while
         // passes produce frames (bounded: a 16 KiB datagram at the minimum
         // MTU is under 400 fragments, and the queue is bounded anyway).
@@ -402,7 +451,9 @@ impl VirtualHost {
 
     /// Takes one Ethernet frame from the hub. Frames not for the host
     /// (another unicast MAC, ARP for another address), malformed or over
-    /// [`MAX_FRAME`] are dropped and counted; never panics.
+    /// [`MAX_FRAME`] are dropped and counted; never panics. smoltcp's
+    /// answers (TCP ACKs, data) are made by the next
+    /// [`VirtualHost::pop_frame`] or poll, once for all frames input since.
     pub fn input(&mut self, frame: &[u8], now: Duration) {
         if frame.len() > MAX_FRAME {
             self.stats.frames_dropped += 1;
@@ -453,8 +504,12 @@ impl VirtualHost {
                 return;
             }
         }
-        self.dev.rx = Some(frame.to_vec());
-        self.poll_stack(now);
+        // Ingress only: egress runs once per batch of frames (pop_frame,
+        // poll), so that smoltcp acknowledges several segments at once.
+        self.dev.put_rx(frame);
+        self.iface
+            .poll_ingress_single(instant(now), &mut self.dev, &mut self.sockets);
+        self.egress_due = Some(now);
         self.reassembled_udp(eth.src_addr().0, now);
     }
 

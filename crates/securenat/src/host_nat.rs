@@ -82,12 +82,11 @@ impl VirtualHost {
     }
 
     /// TCP flows whose server-side socket is connected.
-    pub fn tcp_flows(&self) -> Vec<FlowId> {
+    pub fn tcp_flows(&self) -> impl Iterator<Item = FlowId> + '_ {
         self.tcp
             .iter()
             .filter(|(_, f)| f.handle.is_some())
             .map(|(id, _)| *id)
-            .collect()
     }
 
     fn push_event(&mut self, e: NatEvent) -> bool {
@@ -425,7 +424,7 @@ impl VirtualHost {
         }
         flow.handle = Some(self.sockets.add(sock));
         if let Some(syn) = flow.syn.take() {
-            self.dev.rx = Some(syn);
+            self.dev.put_rx(&syn);
         }
         // Not poll(): its maintenance would take the fresh listener for a
         // reset one before the SYN reaches it.
@@ -491,6 +490,31 @@ impl VirtualHost {
             self.count_up(id, 0, now);
         }
         n
+    }
+
+    /// Takes up to `max` bytes the client sent as one buffer of exactly
+    /// their size (one copy out of the stack); empty when none.
+    pub fn tcp_recv_vec(&mut self, id: FlowId, max: usize, now: Duration) -> Vec<u8> {
+        let Some(s) = self.tcp_socket(id) else {
+            return Vec::new();
+        };
+        let want = s.recv_queue().min(max);
+        let mut v = Vec::with_capacity(want);
+        // The ring may wrap: at most two pieces.
+        while v.len() < want {
+            let got = s.recv(|b| {
+                let k = b.len().min(want - v.len());
+                v.extend_from_slice(&b[..k]);
+                (k, k)
+            });
+            if !matches!(got, Ok(k) if k > 0) {
+                break;
+            }
+        }
+        if !v.is_empty() {
+            self.count_up(id, 0, now);
+        }
+        v
     }
 
     /// Queues bytes for the client; returns how many were taken (fewer when

@@ -219,7 +219,7 @@ async fn run_client() {
     while StdInstant::now() < deadline {
         iface.poll(now(), &mut dev, &mut sockets);
         for f in dev.tx.drain(..) {
-            assert!(nat.input(f), "input queue full");
+            assert!(nat.input(f.into()), "input queue full");
         }
         while let Ok(f) = out.try_recv() {
             dev.rx.push_back(f);

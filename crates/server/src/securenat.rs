@@ -312,7 +312,14 @@ async fn run(
             _ = shutdown.changed() => break,
             f = from_hub.recv() => match f {
                 // A full input queue drops the frame, as a congested link.
-                Some(f) => { let _ = p.nat.input(f.to_vec()); }
+                Some(f) => {
+                    let _ = p.nat.input(f);
+                    // Whatever else is queued goes in the same wake-up.
+                    for _ in 0..64 {
+                        let Some(f) = from_hub.try_recv() else { break };
+                        let _ = p.nat.input(f);
+                    }
+                }
                 None => break,
             },
             f = from_nat.recv() => match f {
