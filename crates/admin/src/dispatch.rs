@@ -721,6 +721,8 @@ pub trait AdminBackend {
     }
     /// `SetSysLog` (normalised by the dispatcher: no host or port = off).
     fn set_sys_log(&mut self, _req: &SysLogSetting) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `AddL3Switch` (name checked): 92 exists, 23 too many; 33
     /// unsupported (the default, and VPN Bridge).
     fn add_l3_switch(&mut self, _name: &str) -> Result<(), ErrorCode> {
@@ -1779,6 +1781,7 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             out(&EnumEtherIpId {
                 items: backend.enum_etherip_id()?,
             })
+        }
         F::AddL3Switch | F::DelL3Switch | F::StartL3Switch | F::StopL3Switch => {
             let l: L3Sw = req(p)?;
             // `StAddL3Switch` etc.: parameter checks before rights.

@@ -31,18 +31,9 @@ const PORT: u16 = 5555;
 const BATCH_LIMIT: Duration = Duration::from_secs(50);
 
 /// Commands SoftEther answers without arguments and ours does not yet
-/// (each answers error 33, "not supported"). Work of parallel helpers of
-/// issue 12; remove a line when its command works. This list must shrink,
-/// never grow.
-const KNOWN_GAPS: &[&str] = &[
-    // Logs (issue 12 item 7).
-    "SyslogGet",
-    "SyslogDisable",
-    "LogFileList",
-    "LogGet",
-    // Virtual Layer 3 Switch (item 10).
-    "RouterList",
-];
+/// (each answers error 33, "not supported"): empty since the logs and the
+/// Virtual Layer 3 Switch landed. It must stay empty.
+const KNOWN_GAPS: &[&str] = &[];
 
 /// The committed command list (comments and blank lines skipped).
 fn command_list() -> Vec<String> {
