@@ -74,3 +74,17 @@ mod tests {
         }
     }
 }
+
+/// This machine's host name, if the platform tells it (`gethostname`; on
+/// Windows `COMPUTERNAME`).
+#[cfg(unix)]
+pub fn host_name() -> Option<String> {
+    nix::unistd::gethostname().ok()?.into_string().ok()
+}
+
+/// This machine's host name, if the platform tells it (`gethostname`; on
+/// Windows `COMPUTERNAME`).
+#[cfg(not(unix))]
+pub fn host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
+}

@@ -227,10 +227,7 @@ impl Logs {
             syslog_gen: 0,
             last_report: None,
             syslog: None,
-            host: nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_else(|| "localhost".into()),
+            host: crate::hostaddr::host_name().unwrap_or_else(|| "localhost".into()),
         };
         std::thread::Builder::new()
             .name("hub-logs".into())

@@ -810,19 +810,7 @@ fn sample_host() -> String {
         .into_iter()
         .find(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
         .map(|ip| ip.to_string())
-        .unwrap_or_else(|| host_name().unwrap_or_else(|| "localhost".into()))
-}
-
-/// This machine's host name, if the platform tells it.
-#[cfg(unix)]
-fn host_name() -> Option<String> {
-    nix::unistd::gethostname().ok()?.into_string().ok()
-}
-
-/// This machine's host name, if the platform tells it.
-#[cfg(not(unix))]
-fn host_name() -> Option<String> {
-    std::env::var("COMPUTERNAME").ok()
+        .unwrap_or_else(|| crate::hostaddr::host_name().unwrap_or_else(|| "localhost".into()))
 }
 
 /// `MakeOpenVpnConfigFile`: a zip as SoftEther's (src/Cedar/Admin.c
@@ -845,7 +833,7 @@ pub fn sample_zip(udp_ports: &[u16], tcp_port: Option<u16>, cert_der: &[u8]) -> 
         (None, None) => ("udp", DEFAULT_UDP_PORT),
     };
     let host = sample_host();
-    let mut prefix: String = host_name()
+    let mut prefix: String = crate::hostaddr::host_name()
         .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
