@@ -49,6 +49,20 @@ pub fn is_this_host(ip: IpAddr, own: &[IpAddr]) -> bool {
     ip.is_loopback() || ip.is_unspecified() || own.iter().any(|a| canonical(*a) == ip)
 }
 
+/// This machine's host name, if the platform tells it (`gethostname`; on
+/// Windows `COMPUTERNAME`).
+#[cfg(unix)]
+pub fn host_name() -> Option<String> {
+    nix::unistd::gethostname().ok()?.into_string().ok()
+}
+
+/// This machine's host name, if the platform tells it (`gethostname`; on
+/// Windows `COMPUTERNAME`).
+#[cfg(not(unix))]
+pub fn host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,18 +87,4 @@ mod tests {
             assert!(!is_this_host(a.parse().unwrap(), &own), "{a}");
         }
     }
-}
-
-/// This machine's host name, if the platform tells it (`gethostname`; on
-/// Windows `COMPUTERNAME`).
-#[cfg(unix)]
-pub fn host_name() -> Option<String> {
-    nix::unistd::gethostname().ok()?.into_string().ok()
-}
-
-/// This machine's host name, if the platform tells it (`gethostname`; on
-/// Windows `COMPUTERNAME`).
-#[cfg(not(unix))]
-pub fn host_name() -> Option<String> {
-    std::env::var("COMPUTERNAME").ok()
 }

@@ -96,12 +96,12 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
+        &["hostaddr"],
         &[
             "clock",
             "tls",
             "record_reader",
             "preauth",
-            "hostaddr",
             "stats",
             "certauth",
             "hublog",
