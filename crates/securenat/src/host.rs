@@ -478,6 +478,18 @@ impl VirtualHost {
                     // Broadcast IP is not the virtual host's business.
                     return;
                 }
+                // A source no host can have (0.0.0.0, broadcast, multicast):
+                // smoltcp would answer it and then assert on the unspecified
+                // destination (found by the `securenat_frames` fuzz target);
+                // SoftEther's Virtual.c does not answer such sources either.
+                let bad_src = Ipv4Packet::new_checked(eth.payload()).map_or(true, |ip| {
+                    let src = ip.src_addr();
+                    src.is_unspecified() || src.is_broadcast() || src.is_multicast()
+                });
+                if bad_src {
+                    self.stats.frames_dropped += 1;
+                    return;
+                }
                 if !self.nat_input(eth.src_addr().0, frame, now) {
                     return;
                 }

@@ -1317,3 +1317,48 @@ fn event_queue_payload_bytes_are_bounded() {
     }
     assert_eq!(udp_sends(&mut h).len(), 1);
 }
+
+#[test]
+fn segments_from_impossible_sources_are_dropped_without_panic() {
+    // Found by the `securenat_frames` fuzz target: a SYN from 0.0.0.0 made
+    // smoltcp answer to 0.0.0.0 and assert.
+    let mut h = nat_host(1500);
+    for src in [
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(224, 0, 0, 1),
+    ] {
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(1),
+            ack_number: None,
+            window_len: 65535,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let mut buf = vec![0u8; repr.buffer_len()];
+        repr.emit(
+            &mut TcpPacket::new_unchecked(&mut buf[..]),
+            &src.into(),
+            &HOST.into(),
+            &ChecksumCapabilities::default(),
+        );
+        h.input(&ip_frame(src, HOST, IpProtocol::Tcp, &buf), t(1));
+        h.input(&ip_frame(src, FAR, IpProtocol::Tcp, &buf), t(1));
+        assert!(drain(&mut h).is_empty(), "no answer to {src}");
+    }
+    assert_eq!(h.nat_entries().count(), 0);
+    assert!(events(&mut h).is_empty());
+    // A real client still gets through afterwards.
+    h.input(
+        &tcp_seg(FAR, 40001, 80, TcpControl::Syn, 1, None, None, &[]),
+        t(2),
+    );
+    assert_eq!(h.nat_entries().count(), 1);
+}
