@@ -51,7 +51,7 @@ const USER_PW: &str = "alice-pw-1";
 /// Virtual NIC of the client (device `vpn_wc`).
 const NIC: &str = "wc";
 /// Deadline of one browser wait.
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 
 /// Where screenshots are kept: `<target>/test-artifacts/webconsole/`.
 fn artifacts_dir() -> PathBuf {
