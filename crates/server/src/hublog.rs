@@ -18,6 +18,12 @@
 //! counts it ([`Logs::dropped`]); a failing write (full or slow disk)
 //! counts too ([`Logs::write_errors`]) and is reported in the server log at
 //! most once a minute.
+//!
+//! Retention ([`crate::logretention`]): files are split at
+//! `LoggerMaxLogSize` (`sec_20261203~01.log` …), and the writer thread
+//! deletes old files by age and size per hub directory and, when the disk
+//! runs low, the oldest log files (SoftEther's eraser) — every
+//! `AutoDeleteCheckIntervalSecs`, set with [`Logs::set_retention`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,6 +36,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustether_config::model::{HubLogSetting, SyslogSetting};
+
+use crate::logretention::{self, Append, Retention};
 
 /// Records the queue holds before new ones are dropped.
 pub const QUEUE_RECORDS: usize = 16_384;
@@ -176,6 +184,7 @@ enum Record {
     },
     Packet(Box<PacketRecord>),
     Flush(std::sync::mpsc::Sender<()>),
+    Retention(std::sync::mpsc::Sender<()>),
 }
 
 /// What the callers and the writer thread share.
@@ -184,6 +193,10 @@ struct Shared {
     /// The syslog setting and a generation the writer compares with the
     /// one it applied (a setting never waits for room in the queue).
     syslog: parking_lot::Mutex<(u64, Option<SyslogSetting>)>,
+    /// Retention settings; the writer copies them at each use.
+    retention: parking_lot::Mutex<Retention>,
+    /// Files deleted by retention so far.
+    deleted: AtomicU64,
 }
 
 /// The hub logs of one server: the queue and its writer thread.
@@ -209,6 +222,8 @@ impl Logs {
         let shared = Arc::new(Shared {
             errors: AtomicU64::new(0),
             syslog: parking_lot::Mutex::new((0, None)),
+            retention: parking_lot::Mutex::new(Retention::default()),
+            deleted: AtomicU64::new(0),
         });
         let w = WriterThread {
             root: root.clone(),
@@ -217,6 +232,8 @@ impl Logs {
             shared: shared.clone(),
             syslog_gen: 0,
             last_report: None,
+            last_retention: None,
+            low_disk_reported: false,
             syslog: None,
             host: crate::hostaddr::host_name().unwrap_or_else(|| "localhost".into()),
         };
@@ -241,6 +258,29 @@ impl Logs {
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Sets the retention (split size, free-space eraser, age and size
+    /// limits; [`crate::logretention`]); the writer applies it from its next
+    /// write and check.
+    pub fn set_retention(&self, r: Retention) {
+        *self.shared.retention.lock() = r;
+    }
+
+    /// Log files deleted by retention so far.
+    pub fn deleted_files(&self) -> u64 {
+        self.shared.deleted.load(Ordering::Relaxed)
+    }
+
+    /// Runs the retention checks now (normally every
+    /// `AutoDeleteCheckIntervalSecs`) and waits (at most `limit`) until
+    /// they are done; whether they were.
+    pub fn check_retention(&self, limit: Duration) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Record::Retention(tx)).is_err() {
+            return false;
+        }
+        rx.recv_timeout(limit).is_ok()
     }
 
     /// Failed file writes (full disk, permissions…).
@@ -305,7 +345,13 @@ impl Logs {
 }
 
 struct OpenFile {
+    /// The name without number and `.log` (directory, prefix, date part).
+    base: PathBuf,
+    /// Its number (`LoggerMaxLogSize` splits), 0 = none.
+    num: u32,
     path: PathBuf,
+    /// Bytes in the file (at open plus written since).
+    len: u64,
     w: BufWriter<File>,
 }
 
@@ -318,6 +364,10 @@ struct WriterThread {
     /// Generation of the syslog setting applied.
     syslog_gen: u64,
     last_report: Option<Instant>,
+    /// When retention last ran.
+    last_retention: Option<Instant>,
+    /// "Not enough free space" was reported since space was last enough.
+    low_disk_reported: bool,
     syslog: Option<(UdpSocket, std::net::SocketAddr, u32)>,
     host: String,
 }
@@ -325,6 +375,14 @@ struct WriterThread {
 impl WriterThread {
     fn run(mut self) {
         loop {
+            let interval = self.shared.retention.lock().check_interval;
+            if self
+                .last_retention
+                .map_or(true, |t| t.elapsed() >= interval)
+            {
+                self.last_retention = Some(Instant::now());
+                self.enforce_retention();
+            }
             match self.rx.recv_timeout(Duration::from_millis(500)) {
                 Ok(r) => {
                     self.handle(r);
@@ -391,6 +449,12 @@ impl WriterThread {
                 self.flush_all();
                 let _ = done.send(());
             }
+            Record::Retention(done) => {
+                self.flush_all();
+                self.last_retention = Some(Instant::now());
+                self.enforce_retention();
+                let _ = done.send(());
+            }
         }
     }
 
@@ -451,13 +515,39 @@ impl WriterThread {
             (SECURITY_LOG_DIR, "sec")
         };
         let hub_dir = root.join(dir).join(dir_name(hub));
-        let path = hub_dir.join(format!("{prefix}{}.log", file_date(at, switch)));
+        let base = hub_dir.join(format!("{prefix}{}", file_date(at, switch)));
+        let max = self.shared.retention.lock().max_file_size;
         let key = (packet, hub.to_owned());
-        let reopen = self.files.get(&key).map_or(true, |f| f.path != path);
+        let add = line.len() as u64;
+        // The file and number to write to: a new period continues the
+        // highest existing number (`LogThreadWriteGeneral`).
+        let (num, reopen) = match self.files.get(&key) {
+            Some(f) if f.base == base => match logretention::append(f.len, add, max) {
+                Append::Here => (f.num, false),
+                Append::NextFile if f.num < logretention::MAX_FILE_NUMBER => (f.num + 1, true),
+                Append::NextFile => (f.num, false),
+                Append::Drop => return,
+            },
+            _ => {
+                if add > max {
+                    return;
+                }
+                // The highest existing file may be full already.
+                let mut n = highest_number(&base, max);
+                let len = std::fs::metadata(numbered(&base, n, max)).map_or(0, |m| m.len());
+                if logretention::append(len, add, max) == Append::NextFile
+                    && n < logretention::MAX_FILE_NUMBER
+                {
+                    n += 1;
+                }
+                (n, true)
+            }
+        };
         if reopen {
             if let Some(mut old) = self.files.remove(&key) {
                 let _ = old.w.flush();
             }
+            let path = numbered(&base, num, max);
             let opened = std::fs::create_dir_all(&hub_dir).and_then(|()| {
                 std::fs::OpenOptions::new()
                     .create(true)
@@ -466,10 +556,14 @@ impl WriterThread {
             });
             match opened {
                 Ok(f) => {
+                    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                     self.files.insert(
                         key.clone(),
                         OpenFile {
+                            base,
+                            num,
                             path,
+                            len,
                             w: BufWriter::with_capacity(64 * 1024, f),
                         },
                     );
@@ -482,8 +576,88 @@ impl WriterThread {
                 let p = f.path.clone();
                 self.files.remove(&key);
                 self.failed(&p, &e);
+            } else {
+                f.len += add;
             }
         }
+    }
+
+    /// Retention (module docs): age and size per hub directory, then the
+    /// free-space eraser. Deletions are reported in the server log.
+    fn enforce_retention(&mut self) {
+        let Some(root) = self.root.clone() else {
+            return;
+        };
+        let r = *self.shared.retention.lock();
+        let open: Vec<PathBuf> = self.files.values().map(|f| f.path.clone()).collect();
+        let now = SystemTime::now();
+        for dir in [SECURITY_LOG_DIR, PACKET_LOG_DIR] {
+            for hub_dir in sub_dirs(&root.join(dir)) {
+                let files = log_files(&hub_dir, |n| n.ends_with(".log"));
+                for i in logretention::expired(&files, now, &r) {
+                    let p = &files[i].path;
+                    if !open.contains(p) && std::fs::remove_file(p).is_ok() {
+                        self.shared.deleted.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(
+                            "deleted old log file {} (LogRetentionDays / LogMaxTotalSize)",
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
+        self.erase_for_free_space(&root, &r, &open);
+    }
+
+    /// SoftEther's eraser (`EraserMain`): below `min_free_bytes` of free
+    /// space, deletes the oldest files, checking again after each.
+    fn erase_for_free_space(&mut self, root: &Path, r: &Retention, open: &[PathBuf]) {
+        let Some(free) = free_bytes(root) else {
+            return;
+        };
+        if free >= r.min_free_bytes {
+            self.low_disk_reported = false;
+            return;
+        }
+        let mut files = Vec::new();
+        let mut dir_index = 0;
+        for d in logretention::ERASE_DIRS {
+            let top = root.join(d);
+            for dir in std::iter::once(top.clone()).chain(sub_dirs(&top)) {
+                for f in log_files(&dir, logretention::erasable) {
+                    files.push((dir_index, f));
+                }
+                dir_index += 1;
+            }
+        }
+        let mut enough = false;
+        for i in logretention::erase(&files, free, r.min_free_bytes) {
+            let p = &files[i].1.path;
+            if open.contains(p) {
+                continue;
+            }
+            if std::fs::remove_file(p).is_ok() {
+                self.shared.deleted.fetch_add(1, Ordering::Relaxed);
+                // LE_DELETE
+                tracing::warn!(
+                    "Because the free disk space was less than {} bytes, the log file '{}' was deleted.",
+                    r.min_free_bytes,
+                    p.display()
+                );
+            }
+            if free_bytes(root).is_some_and(|f| f >= r.min_free_bytes) {
+                enough = true;
+                break;
+            }
+        }
+        if !enough && !self.low_disk_reported {
+            // LE_NOT_ENOUGH_FREE
+            tracing::error!(
+                "The free disk space is less than {} bytes, but no more log files can be deleted.",
+                r.min_free_bytes
+            );
+        }
+        self.low_disk_reported = !enough;
     }
 
     fn flush_all(&mut self) {
@@ -513,6 +687,63 @@ impl WriterThread {
             );
         }
     }
+}
+
+/// `<base><number>.log` ([`logretention::number_suffix`]).
+fn numbered(base: &Path, num: u32, max: u64) -> PathBuf {
+    let mut s = base.as_os_str().to_owned();
+    s.push(logretention::number_suffix(num, max));
+    s.push(".log");
+    PathBuf::from(s)
+}
+
+/// The highest number of an existing `<base>…log` file (probed upwards
+/// from 0 as SoftEther does, at most [`logretention::MAX_FILE_NUMBER`]).
+fn highest_number(base: &Path, max: u64) -> u32 {
+    let mut last = 0;
+    for i in 1..=logretention::MAX_FILE_NUMBER {
+        if !numbered(base, i, max).exists() {
+            break;
+        }
+        last = i;
+    }
+    last
+}
+
+/// Directories directly in `dir` (not symbolic links).
+fn sub_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Regular files directly in `dir` (not symbolic links) whose names pass `ok`.
+fn log_files(dir: &Path, ok: impl Fn(&str) -> bool) -> Vec<logretention::LogFile> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let md = std::fs::symlink_metadata(e.path()).ok()?;
+            (md.is_file() && ok(&name)).then(|| logretention::LogFile {
+                path: e.path(),
+                size: md.len(),
+                modified: md.modified().unwrap_or(UNIX_EPOCH),
+            })
+        })
+        .collect()
+}
+
+/// Bytes available to unprivileged users on the file system of `dir`
+/// (`GetDiskFree`); `None` if it cannot be read (then nothing is erased).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))
 }
 
 /// A log file listed for `EnumLogFile`: (path relative to the root with
@@ -697,6 +928,101 @@ mod tests {
         }
         assert!(logs.flush(Duration::from_secs(10)));
         assert!(logs.write_errors() >= 1);
+    }
+
+    /// A file of `size` bytes at `dir/name`, last modified `days_ago` days ago.
+    fn old_file(dir: &Path, name: &str, size: usize, days_ago: u64) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, vec![b'x'; size]).unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(days_ago * 86_400))
+            .unwrap();
+        p
+    }
+
+    #[test]
+    fn retention_deletes_the_right_old_files() {
+        let d = tempfile::tempdir().unwrap();
+        let sec = d.path().join("security_log/HUB1");
+        let pkt = d.path().join("packet_log/HUB2");
+        let a_old = old_file(&sec, "sec_20250101.log", 10, 400);
+        let a_mid = old_file(&sec, "sec_20261101.log", 10, 30);
+        let a_new = old_file(&sec, "sec_20261202.log", 10, 1);
+        let ancient = old_file(&pkt, "pkt_20240101.log", 10, 900);
+        let other = old_file(&pkt, "notes.txt", 10, 900);
+        let logs = Logs::start(Some(d.path().to_path_buf())).unwrap();
+        // 90 days (the default), no size limit; the disk is not full
+        logs.set_retention(Retention::new(0, 1, 0, 90, 0));
+        assert!(logs.check_retention(Duration::from_secs(10)));
+        assert!(!a_old.exists());
+        assert!(a_mid.exists() && a_new.exists());
+        // the newest (only) log file of a directory stays, however old
+        assert!(ancient.exists());
+        assert!(other.exists(), "only *.log files are touched");
+        // 15 bytes per directory: the oldest goes until it fits
+        logs.set_retention(Retention::new(0, 1, 0, 0, 15));
+        assert!(logs.check_retention(Duration::from_secs(10)));
+        assert!(!a_mid.exists() && a_new.exists());
+        assert_eq!(logs.deleted_files(), 2);
+        // The eraser: more free space asked for than the disk has deletes
+        // every erasable file but the newest of each directory.
+        let srv = d.path().join("server_log");
+        let s_old = old_file(&srv, "vpn_20261101.log", 10, 30);
+        let s_new = old_file(&srv, "vpn_20261203.log", 10, 0);
+        let p_old = old_file(&pkt, "pkt_20250101.log", 10, 300);
+        logs.set_retention(Retention::new(0, u64::MAX, 0, 0, 0));
+        assert!(logs.check_retention(Duration::from_secs(10)));
+        assert!(!s_old.exists() && !ancient.exists());
+        assert!(s_new.exists() && a_new.exists() && p_old.exists());
+        assert!(other.exists(), "only *.log, *.config and *.old files");
+    }
+
+    #[test]
+    fn files_split_at_logger_max_log_size() {
+        let d = tempfile::tempdir().unwrap();
+        let logs = Logs::start(Some(d.path().to_path_buf())).unwrap();
+        logs.set_retention(Retention::new(100, 1, 0, 0, 0));
+        let mut s = HubLogSetting::softether_default();
+        s.security_log_switch_type = 0;
+        // each line: "YYYY-MM-DD HH:MM:SS.mmm " (24) + 30 + CRLF = 56 bytes
+        for _ in 0..5 {
+            logs.security("H", &s, &"y".repeat(30));
+        }
+        // longer than a file may be: dropped
+        logs.security("H", &s, &"z".repeat(200));
+        assert!(logs.flush(Duration::from_secs(10)));
+        let dir = d.path().join("security_log/H");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        // SoftEther's width for a 100-byte limit is 2 digits
+        assert_eq!(
+            names,
+            [
+                "sec.log",
+                "sec~01.log",
+                "sec~02.log",
+                "sec~03.log",
+                "sec~04.log"
+            ]
+        );
+        for n in &names {
+            let len = std::fs::metadata(dir.join(n)).unwrap().len();
+            assert!(len <= 100, "{n}: {len}");
+        }
+        // a new writer continues the highest number
+        drop(logs);
+        let logs = Logs::start(Some(d.path().to_path_buf())).unwrap();
+        logs.set_retention(Retention::new(100, 1, 0, 0, 0));
+        logs.security("H", &s, "again");
+        assert!(logs.flush(Duration::from_secs(10)));
+        let t = std::fs::read_to_string(dir.join("sec~04.log")).unwrap();
+        assert!(t.contains("again"), "{t}");
+        assert!(!dir.join("sec~05.log").exists());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!    reader of the client side, the pre-authentication budget (limits per
 //!    source, deadline, kept bytes), this machine's own addresses, server-wide
 //!    counters, the checks of certificate logins; [`hublog`], the hubs'
-//!    security and packet logs and syslog forwarding.
+//!    security and packet logs and syslog forwarding, over
+//!    [`logretention`] (which log files to split and delete, sans-IO).
 //! 2. [`transport`] — the byte streams of a connection (TLS, plain TCP, the
 //!    burst reader), [`transport::reply_error`] and [`transport::linger`];
 //!    [`udp`] — a session's UDP acceleration socket and counters.
@@ -46,6 +47,7 @@
 pub mod clock;
 pub mod hostaddr;
 pub mod hublog;
+pub mod logretention;
 pub mod preauth;
 pub mod record_reader;
 pub mod stats;
@@ -96,7 +98,7 @@ mod layering {
 
     /// Lowest first; modules in one inner slice do not name each other.
     const ORDER: &[&[&str]] = &[
-        &["hostaddr"],
+        &["hostaddr", "logretention"],
         &[
             "clock",
             "tls",

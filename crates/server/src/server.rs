@@ -168,6 +168,7 @@ impl Server {
         let logs = crate::hublog::Logs::start(Some(state_dir.to_path_buf()))
             .context("starting the log writer thread")?;
         logs.set_syslog(&cfg.server.syslog());
+        logs.set_retention(crate::logretention::Retention::from_settings(&cfg.server));
         let hubs: HubMap = cfg
             .hubs
             .iter()
@@ -400,6 +401,8 @@ impl Server {
     /// it), so hub maps are published in the order of the snapshots.
     fn sync_hubs(&self, _writer: &ConfigWriter<'_>, cfg: &ServerConfig) {
         self.logs.set_syslog(&cfg.server.syslog());
+        self.logs
+            .set_retention(crate::logretention::Retention::from_settings(&cfg.server));
         let old = self.hubs.load_full();
         let wanted: HashMap<String, &rustether_config::HubConfig> =
             cfg.hubs.iter().map(|h| (hub_key(&h.name), h)).collect();

@@ -125,6 +125,38 @@ impl ServerSettings {
             .unwrap_or(DEFAULT_LOG_MAX_TOTAL_SIZE)
     }
 
+    /// `LoggerMaxLogSize`, bytes: a log file that would grow past it is
+    /// continued in a numbered file (src/Cedar/Logging.c `SetMaxLogSize`);
+    /// missing or 0 = 0 (the caller's default, 1 073 741 823).
+    pub fn logger_max_log_size(&self) -> u64 {
+        self.raw
+            .get_uint64("LoggerMaxLogSize")
+            .or_else(|| self.raw.get_uint("LoggerMaxLogSize").map(u64::from))
+            .unwrap_or(0)
+    }
+
+    /// `AutoDeleteCheckDiskFreeSpaceMin`, bytes: below this much free disk
+    /// space the oldest log files are deleted (src/Cedar/Logging.c
+    /// `NewEraser`); missing = 0 (the caller's default, 100 MiB).
+    pub fn auto_delete_min_free(&self) -> u64 {
+        self.raw
+            .get_uint64("AutoDeleteCheckDiskFreeSpaceMin")
+            .or_else(|| {
+                self.raw
+                    .get_uint("AutoDeleteCheckDiskFreeSpaceMin")
+                    .map(u64::from)
+            })
+            .unwrap_or(0)
+    }
+
+    /// `AutoDeleteCheckIntervalSecs`: how often free disk space is checked
+    /// (`SetEraserCheckInterval`); missing = 0 (the caller's default, 300).
+    pub fn auto_delete_interval_secs(&self) -> u32 {
+        self.raw
+            .get_uint("AutoDeleteCheckIntervalSecs")
+            .unwrap_or(0)
+    }
+
     /// `AllowLocalEmptyPasswordAdmin` (RustEther only, kept in `raw`):
     /// whether an empty server administrator password is accepted from a
     /// local source (docs/administration.md, SECURITY.md). Missing = true
