@@ -8,6 +8,12 @@
 //! name or serial differs or the CA is removed (`CADelete`). Certificates
 //! are made in the test with `openssl`.
 //!
+//! Migration (issue 12): a configuration the real SoftEther vpnserver
+//! wrote after being set up with the real vpncmd (a group with a policy,
+//! an individual-certificate user, a CA-signed user and its CA, access
+//! lists, source IP access control, hub log settings) is loaded unchanged
+//! by our server and behaves the same with real vpnclients.
+//!
 //! Needs root (network namespaces), `/dev/net/tun`, the SoftEther Debian
 //! packages and `openssl` (`testkit::prereq`). `RUSTETHER_INTEROP_SERVER=softether`
 //! runs the same checks against SoftEther's vpnserver.
@@ -258,4 +264,247 @@ fn certificate_users_log_in_with_the_real_vpnclient() {
     v.ok(&[hub, "/CMD", "CADelete", &id]);
     let c = &mut lab.clients[0];
     assert_eq!(refused(c), 9, "the CA is no longer trusted");
+}
+
+/// Writes `lines` (vpncmd commands, one a line) to `dir/name` for `/IN:`.
+fn batch(dir: &Path, name: &str, lines: &[String]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    format!("/IN:{}", path.display())
+}
+
+/// Issue 12: a configuration written by the real SoftEther vpnserver 5.01
+/// (groups with a policy, certificate users, a trusted CA, access lists,
+/// source IP access control, hub log settings), configured with the real
+/// vpncmd, loads unchanged into our server and behaves the same, checked
+/// by effect with real vpnclients: the group's `Access` off refuses its
+/// member (12), the source IP rule refuses a client (109), the
+/// individual-certificate user and the CA-signed user log in, the access
+/// list drops one ping and passes others, and the log settings show in
+/// `LogGet` and in the names of the log files that appear.
+#[test]
+fn softether_written_config_migrates_and_behaves_the_same() {
+    use rustether_testkit::t1::{client_inner, client_underlay, HUB};
+    if !require(NEEDS) {
+        return;
+    }
+    let _x = exclusive();
+    let opts = T1Options {
+        n_clients: 4,
+        ..T1Options::default()
+    };
+    let mut lab = T1Lab::prepare("migrate-seconfig", opts).unwrap();
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("migrate: {what} at {:?}", t0.elapsed());
+    let certs = lab.dir().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    make_certs(&certs);
+    let file = |n: &str| certs.join(n).to_string_lossy().into_owned();
+    let target = SocketAddrV4::new(SERVER_ADDR, PORT);
+    let vdir = lab.dir().join("vpncmd");
+    std::fs::create_dir_all(&vdir).unwrap();
+    std::fs::copy(certs.join("ca.pem"), vdir.join("ca.pem")).unwrap();
+
+    // --- 1. the real SoftEther vpnserver, configured with the real vpncmd
+    lab.start_server(&ServerKind::SoftEther).unwrap();
+    phase("softether up");
+    let v = Vpncmd::new(&lab.topo.server, &vdir, target).unwrap();
+    let c1 = client_inner(1);
+    let cmds: Vec<String> = [
+        format!("Hub {HUB}"),
+        "GroupCreate blocked /REALNAME:Blocked /NOTE:none".into(),
+        "GroupPolicySet blocked /NAME:Access /VALUE:no".into(),
+        "GroupJoin blocked /USERNAME:u3".into(),
+        "GroupJoin blocked /USERNAME:u4".into(),
+        "UserCreate certuser /GROUP:none /REALNAME:none /NOTE:none".into(),
+        format!("UserCertSet certuser /LOADCERT:{}", file("rogue.pem")),
+        "UserCreate causer /GROUP:none /REALNAME:none /NOTE:none".into(),
+        "UserSignedSet causer /CN:u1 /SERIAL:1234".into(),
+        // a relative path: vpncmd reads "/..." as a parameter name
+        "CAAdd ca.pem".into(),
+        "AccessAdd pass /MEMO:causer-may-ping /PRIORITY:10 /SRCUSERNAME:causer \
+         /DESTUSERNAME: /SRCMAC: /DESTMAC: /SRCIP:0.0.0.0/0 /DESTIP:0.0.0.0/0 \
+         /PROTOCOL:icmp /SRCPORT: /DESTPORT: /TCPSTATE:"
+            .into(),
+        format!(
+            "AccessAdd discard /MEMO:no-ping-to-c1 /PRIORITY:100 /SRCUSERNAME: \
+             /DESTUSERNAME: /SRCMAC: /DESTMAC: /SRCIP:0.0.0.0/0 /DESTIP:{c1}/32 \
+             /PROTOCOL:icmp /SRCPORT: /DESTPORT: /TCPSTATE:"
+        ),
+        format!("AcAdd deny /PRIORITY:10 /IP:{}/32", client_underlay(3)),
+        "LogEnable security".into(),
+        "LogEnable packet".into(),
+        "LogSwitchSet security /SWITCH:hour".into(),
+        "LogSwitchSet packet /SWITCH:month".into(),
+        "LogPacketSaveType /TYPE:icmp /SAVE:header".into(),
+        "Flush".into(),
+    ]
+    .into_iter()
+    .collect();
+    let o = v.run(&[&batch(&vdir, "setup.txt", &cmds)]);
+    assert_eq!(o.code, 0, "vpncmd batch failed:\n{}", o.text);
+    assert_eq!(
+        o.text.matches(DONE).count(),
+        cmds.len(),
+        "every command succeeded:\n{}",
+        o.text
+    );
+    let their_path = lab.server().unwrap().config_path().to_path_buf();
+    lab.stop_server().unwrap();
+    phase("softether configured and stopped");
+    let saved = lab.dir().join("softether-written.config");
+    std::fs::copy(&their_path, &saved).unwrap();
+    let text = std::fs::read_to_string(&saved).unwrap();
+    for what in [
+        "declare blocked",
+        "declare CertList",
+        "declare AccessList",
+        "declare IPAccessControlList",
+        "uint SecurityLogSwitchType 3",
+        "uint PacketLogSwitchType 5",
+    ] {
+        assert!(text.contains(what), "SoftEther wrote no {what:?}:\n{text}");
+    }
+
+    // --- 2. our server on that file, unchanged
+    let ours = ServerKind::Ours(env!("CARGO_BIN_EXE_vpnserver").into());
+    lab.start_server_with_file(&ours, &saved).unwrap();
+    phase("ours up");
+    lab.start_clients().unwrap();
+    phase("clients up");
+    let hub = format!("/ADMINHUB:{HUB}");
+    let o = v.ok(&[&hub, "/CMD", "GroupList"]);
+    assert_eq!(o.row("Group Name"), Some("blocked"), "{}", o.text);
+    assert_eq!(o.row("Num Users"), Some("2"), "{}", o.text);
+    let o = v.ok(&[&hub, "/CMD", "CAList"]);
+    assert!(o.text.contains("Lab Root CA"), "{}", o.text);
+    let o = v.ok(&[&hub, "/CMD", "LogGet"]);
+    assert!(o.text.contains("Switch in Every Hour"), "{}", o.text);
+    assert!(o.text.contains("Switch in Every Month"), "{}", o.text);
+
+    // Accounts: c0 u1, c1 certuser (its own certificate), c2 first u3 (in
+    // the blocked group) then causer (signed by the CA), c3 u4 (denied address).
+    for (i, user) in [(0, "u1"), (1, "certuser"), (2, "u3"), (3, "u4")] {
+        let mut s = lab.account_spec(i);
+        s.user = user.into();
+        lab.clients[i].client.account_create(&s).unwrap();
+    }
+    let acc = lab.clients[0].account.clone();
+    let set_cert = |c: &rustether_testkit::t1::LabClient, name: &str| {
+        c.client
+            .vpncmd(&[
+                "AccountCertSet",
+                &acc,
+                &format!("/LOADCERT:{}", file(&format!("{name}.pem"))),
+                &format!("/LOADKEY:{}", file(&format!("{name}.key"))),
+            ])
+            .unwrap();
+    };
+    set_cert(&lab.clients[1], "rogue");
+    let limit = Duration::from_secs(30);
+    // the group policy: u3 refused with ERR_ACCESS_DENIED
+    let e = lab.clients[2]
+        .client
+        .connect_expect_error(&acc, limit)
+        .unwrap();
+    assert_eq!(e.code, 12, "{e:?}");
+    // the source IP access control: u4's address refused with 109
+    let e = lab.clients[3]
+        .client
+        .connect_expect_error(&acc, limit)
+        .unwrap();
+    assert_eq!(e.code, 109, "{e:?}");
+    phase("refusals");
+    // the CA-signed user on c2
+    lab.clients[2]
+        .client
+        .vpncmd(&["AccountUsernameSet", &acc, "/USERNAME:causer"])
+        .unwrap();
+    set_cert(&lab.clients[2], "u1");
+    for i in [0, 1, 2] {
+        lab.clients[i].client.connect(&acc).unwrap();
+    }
+    for i in [0, 1, 2] {
+        lab.check(|lab| {
+            lab.clients[i]
+                .client
+                .wait_established(&acc, limit)
+                .map(drop)
+        });
+    }
+    phase("certificate users in");
+    lab.check(|lab| lab.wait_inner_ping(0, 2, Duration::from_secs(20)));
+    let ping = |from: usize, to: usize| {
+        let t = client_inner(to).to_string();
+        lab.client_ns(from)
+            .command("ping", &["-n", "-c", "2", "-W", "1", &t])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(ping(2, 1), "causer's pass entry comes first");
+    assert!(!ping(0, 1), "the discard entry drops u1's ping to c1");
+    phase("access list");
+
+    // The log files, named as the migrated switch types say.
+    let root = lab
+        .server()
+        .unwrap()
+        .config_path()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let name_ok = |dir: &str, re: fn(&str) -> bool| {
+        std::fs::read_dir(root.join(dir).join(HUB))
+            .map(|rd| rd.flatten().any(|e| re(&e.file_name().to_string_lossy())))
+            .unwrap_or(false)
+    };
+    fn hourly(n: &str) -> bool {
+        // sec_YYYYMMDD_HH.log
+        n.len() == 19
+            && n.starts_with("sec_")
+            && n.ends_with(".log")
+            && n[4..12].bytes().all(|b| b.is_ascii_digit())
+            && &n[12..13] == "_"
+            && n[13..15].bytes().all(|b| b.is_ascii_digit())
+    }
+    fn monthly(n: &str) -> bool {
+        // pkt_YYYYMM.log
+        n.len() == 14
+            && n.starts_with("pkt_")
+            && n.ends_with(".log")
+            && n[4..10].bytes().all(|b| b.is_ascii_digit())
+    }
+    eventually("an hourly security log", limit, || {
+        name_ok("security_log", hourly)
+    });
+    eventually("a monthly packet log with ICMP", limit, || {
+        name_ok("packet_log", monthly)
+            && std::fs::read_dir(root.join("packet_log").join(HUB))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("ICMPv4")))
+    });
+    let o = v.ok(&["/CMD", "LogFileList"]);
+    assert!(o.text.contains("security_log/DEFAULT/sec_"), "{}", o.text);
+    phase("logs");
+
+    // Saved again by us, the file still carries what SoftEther wrote.
+    v.ok(&["/CMD", "Flush"]);
+    let ours_text = std::fs::read_to_string(lab.server().unwrap().config_path()).unwrap();
+    for what in [
+        "declare blocked",
+        "declare CertList",
+        "string Note no-ping-to-c1",
+        "declare IPAccessControlList",
+        "uint AuthType 3",
+        "uint AuthType 2",
+        "uint SecurityLogSwitchType 3",
+        "uint PacketLogSwitchType 5",
+    ] {
+        assert!(
+            ours_text.contains(what),
+            "we dropped {what:?}:\n{ours_text}"
+        );
+    }
 }
