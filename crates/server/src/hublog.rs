@@ -375,14 +375,6 @@ struct WriterThread {
 impl WriterThread {
     fn run(mut self) {
         loop {
-            let interval = self.shared.retention.lock().check_interval;
-            if self
-                .last_retention
-                .map_or(true, |t| t.elapsed() >= interval)
-            {
-                self.last_retention = Some(Instant::now());
-                self.enforce_retention();
-            }
             match self.rx.recv_timeout(Duration::from_millis(500)) {
                 Ok(r) => {
                     self.handle(r);
@@ -397,6 +389,16 @@ impl WriterThread {
                     self.flush_all();
                     return;
                 }
+            }
+            // After the first wait, not before: the server sets the
+            // retention right after start.
+            let interval = self.shared.retention.lock().check_interval;
+            if self
+                .last_retention
+                .map_or(true, |t| t.elapsed() >= interval)
+            {
+                self.last_retention = Some(Instant::now());
+                self.enforce_retention();
             }
         }
     }
@@ -741,6 +743,8 @@ fn log_files(dir: &Path, ok: impl Fn(&str) -> bool) -> Vec<logretention::LogFile
 
 /// Bytes available to unprivileged users on the file system of `dir`
 /// (`GetDiskFree`); `None` if it cannot be read (then nothing is erased).
+// `fsblkcnt_t` and `c_ulong` are narrower than u64 on 32-bit targets.
+#[allow(clippy::useless_conversion)]
 fn free_bytes(dir: &Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))
