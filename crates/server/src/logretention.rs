@@ -190,26 +190,63 @@ fn oldest_first(files: &[LogFile]) -> Vec<usize> {
 }
 
 /// Rule 3 for the files of one directory at `now`: the indices to delete,
-/// oldest first. The newest file is never among them.
+/// oldest first (by modification time). The newest file is never among
+/// them.
 pub fn expired(files: &[LogFile], now: SystemTime, r: &Retention) -> Vec<usize> {
     let order = oldest_first(files);
-    let Some((&newest, older)) = order.split_last() else {
-        return Vec::new();
-    };
-    let mut total: u64 = files.iter().map(|f| f.size).sum();
+    let keep = order.last().copied();
+    expired_in_order(files, &order, keep, now, r.max_age, r.max_dir_bytes)
+}
+
+/// Age and total size over `files` taken in `order` (oldest first, as the
+/// caller dates them: the server log by the date in its names), never
+/// `keep`: first every file last modified more than `max_age` before
+/// `now`, then the oldest while all files together (`keep` included) hold
+/// more than `max_bytes` (0 = no limit). The indices to delete, in that
+/// order. One rule for the server log (`rustether-svc`) and the hub logs.
+pub fn expired_in_order(
+    files: &[LogFile],
+    order: &[usize],
+    keep: Option<usize>,
+    now: SystemTime,
+    max_age: Option<Duration>,
+    max_bytes: u64,
+) -> Vec<usize> {
+    let mut gone = vec![false; files.len()];
     let mut out = Vec::new();
-    for &i in older {
-        let f = &files[i];
-        let too_old = r
-            .max_age
-            .is_some_and(|a| now.duration_since(f.modified).is_ok_and(|age| age > a));
-        let too_big = r.max_dir_bytes > 0 && total > r.max_dir_bytes;
-        if too_old || too_big {
-            total = total.saturating_sub(f.size);
-            out.push(i);
+    let candidates = || {
+        order
+            .iter()
+            .copied()
+            .filter(|&i| Some(i) != keep && i < files.len())
+    };
+    if let Some(a) = max_age {
+        for i in candidates() {
+            if now
+                .duration_since(files[i].modified)
+                .is_ok_and(|age| age > a)
+            {
+                gone[i] = true;
+                out.push(i);
+            }
         }
     }
-    debug_assert!(!out.contains(&newest));
+    if max_bytes > 0 {
+        let mut total: u64 = (0..files.len())
+            .filter(|&i| !gone[i])
+            .map(|i| files[i].size)
+            .sum();
+        for i in candidates() {
+            if total <= max_bytes {
+                break;
+            }
+            if !gone[i] {
+                gone[i] = true;
+                total = total.saturating_sub(files[i].size);
+                out.push(i);
+            }
+        }
+    }
     out
 }
 
@@ -328,6 +365,32 @@ mod tests {
         let old = [f("a.log", 1, 9, now), f("b.log", 1, 8, now)];
         assert_eq!(expired(&old, now, &r), [0]);
         assert!(expired(&[], now, &r).is_empty());
+    }
+
+    #[test]
+    fn caller_order_and_kept_file() {
+        // The server log: ordered by the date in the name, "today" kept
+        // however old its modification time.
+        let now = SystemTime::now();
+        let files = [
+            f("vpn_20260101.log", 100, 40, now),
+            f("vpn_20260201.log", 100, 10, now),
+            f("vpn_20260202.log", 100, 9, now),
+            f("vpn_20260301.log", 500, 40, now),
+        ];
+        let order = [0, 1, 2, 3];
+        let age = Some(DAY * 30);
+        assert_eq!(expired_in_order(&files, &order, Some(3), now, age, 0), [0]);
+        // age first, then size over what is left (700, 600 > 550)
+        assert_eq!(
+            expired_in_order(&files, &order, Some(3), now, age, 550),
+            [0, 1, 2]
+        );
+        assert!(expired_in_order(&files, &order, Some(3), now, None, 0).is_empty());
+        assert_eq!(
+            expired_in_order(&files, &order, None, now, None, 100),
+            [0, 1, 2, 3]
+        );
     }
 
     #[test]

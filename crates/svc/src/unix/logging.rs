@@ -121,10 +121,11 @@ impl Retention {
 /// `keep` (today's); returns how many were deleted. Errors are ignored (a
 /// file another process deleted first, a file we may not delete).
 pub(crate) fn prune(dir: &Path, keep: &str, r: Retention) -> usize {
+    use rustether_server::logretention::{expired_in_order, LogFile};
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
-    let mut files: Vec<(String, u64, std::time::SystemTime)> = rd
+    let mut files: Vec<LogFile> = rd
         .filter_map(|e| {
             let e = e.ok()?;
             let name = e.file_name().into_string().ok()?;
@@ -133,42 +134,27 @@ pub(crate) fn prune(dir: &Path, keep: &str, r: Retention) -> usize {
                 && name.ends_with(".log")
                 && name[4..12].bytes().all(|b| b.is_ascii_digit());
             let md = e.metadata().ok()?;
-            let mtime = md.modified().ok()?;
-            (is_log && md.is_file()).then_some((name, md.len(), mtime))
+            let modified = md.modified().ok()?;
+            (is_log && md.is_file()).then(|| LogFile {
+                path: e.path(),
+                size: md.len(),
+                modified,
+            })
         })
         .collect();
     // Oldest first: the date is in the name.
-    files.sort();
-    let mut deleted = 0;
-    let mut remove = |name: &str| {
-        if std::fs::remove_file(dir.join(name)).is_ok() {
-            deleted += 1;
-        }
-    };
-    if r.max_age_days > 0 {
-        let limit = std::time::Duration::from_secs(u64::from(r.max_age_days) * 86_400);
-        let now = std::time::SystemTime::now();
-        files.retain(|(name, _, mtime)| {
-            let old = name != keep && now.duration_since(*mtime).is_ok_and(|age| age > limit);
-            if old {
-                remove(name);
-            }
-            !old
-        });
-    }
-    if r.max_total_bytes > 0 {
-        let mut total: u64 = files.iter().map(|f| f.1).sum();
-        for (name, len, _) in &files {
-            if total <= r.max_total_bytes {
-                break;
-            }
-            if name != keep {
-                remove(name);
-                total = total.saturating_sub(*len);
-            }
-        }
-    }
-    deleted
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let order: Vec<usize> = (0..files.len()).collect();
+    let keep = files
+        .iter()
+        .position(|f| f.path.file_name().is_some_and(|n| n == keep));
+    let max_age = (r.max_age_days > 0)
+        .then(|| std::time::Duration::from_secs(u64::from(r.max_age_days) * 86_400));
+    let now = std::time::SystemTime::now();
+    expired_in_order(&files, &order, keep, now, max_age, r.max_total_bytes)
+        .into_iter()
+        .filter(|&i| std::fs::remove_file(&files[i].path).is_ok())
+        .count()
 }
 
 /// A [`MakeWriter`] that escapes each event (see the module docs) and
