@@ -343,6 +343,28 @@ mod tests {
     }
 
     #[test]
+    fn read_from_server_configuration() {
+        use rustether_config::model::{now_ms, system_rng};
+        let mut cfg = rustether_config::ServerConfig::initial(
+            rustether_config::Edition::Server,
+            now_ms(),
+            &mut system_rng(),
+        );
+        // a new file carries SoftEther's values: the defaults
+        assert_eq!(Retention::from_settings(&cfg.server), Retention::default());
+        let raw = &mut cfg.server.raw;
+        raw.set_uint64("LoggerMaxLogSize", 5000);
+        raw.set_uint64("AutoDeleteCheckDiskFreeSpaceMin", 1 << 30);
+        raw.set_uint("AutoDeleteCheckIntervalSecs", 60);
+        raw.set_uint("LogRetentionDays", 7);
+        raw.set_uint64("LogMaxTotalSize", 1 << 20);
+        assert_eq!(
+            Retention::from_settings(&cfg.server),
+            Retention::new(5000, 1 << 30, 60, 7, 1 << 20)
+        );
+    }
+
+    #[test]
     fn age_and_directory_size() {
         let now = SystemTime::now();
         let files = [
