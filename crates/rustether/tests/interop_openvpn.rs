@@ -15,13 +15,17 @@
 //! pings the virtual host 192.168.30.1, shows as `[OPENVPN_L3]` in
 //! SessionList and in SecureNAT's DHCP table; the client renegotiates every
 //! 4 s while pinging without losing a packet or its session (the server
-//! logs the key ids).
+//! logs the key ids). Beyond SecureNAT: the client pings a host that only
+//! the server's namespace reaches and runs iperf3 to it through the NAT;
+//! the run spans a renegotiation (both logs show the new key) and
+//! completes, the session survives.
 
 mod admin_support;
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use admin_support::openvpn::start_openvpn;
 use admin_support::*;
 use rustether_testkit::exclusive;
 use rustether_testkit::netns::Netns;
@@ -38,36 +42,12 @@ const NEEDS: &[Prereq] = &[
     Prereq::SoftEther,
     Prereq::Program("openvpn"),
     Prereq::Program("ping"),
+    Prereq::Program("busybox"),
+    Prereq::Program("iperf3"),
 ];
+/// The host beyond SecureNAT (on a link of the server's namespace only).
+const FAR: &str = "10.234.0.2";
 const T: Duration = Duration::from_secs(40);
-
-/// Runs `openvpn --config <file> --auth-user-pass <credentials>` in `ns`.
-fn start_openvpn(
-    ns: &Netns,
-    dir: &std::path::Path,
-    name: &str,
-    file: &str,
-    user: &str,
-    pw: &str,
-) -> Proc {
-    let auth = dir.join(format!("{name}.auth"));
-    std::fs::write(&auth, format!("{user}\n{pw}\n")).unwrap();
-    let conf = dir.join(format!("{name}.ovpn"));
-    std::fs::write(&conf, file).unwrap();
-    let (conf_s, auth_s) = (
-        conf.to_string_lossy().into_owned(),
-        auth.to_string_lossy().into_owned(),
-    );
-    let args = [
-        "--config",
-        &conf_s,
-        "--auth-user-pass",
-        &auth_s,
-        "--connect-retry-max",
-        "3",
-    ];
-    Proc::spawn(name, ns.command("openvpn", &args), &dir.join("logs")).unwrap()
-}
 
 #[test]
 fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
@@ -186,15 +166,15 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
     );
 
     let (c1, c2) = (&topo.clients[0], &topo.clients[1]);
-    let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &l2, "alice", "Secret1");
+    let udp = start_openvpn(c1, dir.path(), "ovpn-udp", &l2, ("alice", "Secret1"), &[]);
     // `user@hub` form over TCP on the SoftEther listener.
     let tcp = start_openvpn(
         c2,
         dir.path(),
         "ovpn-tcp",
         &l2_tcp,
-        "bob@DEFAULT",
-        "Secret2",
+        ("bob@DEFAULT", "Secret2"),
+        &[],
     );
     for p in [&udp, &tcp] {
         eventually("the openvpn client initialised", T, || {
@@ -251,8 +231,8 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
         dir.path(),
         "ovpn-bad",
         &l2.replace("dev tap\n", "dev tap9\n"),
-        "alice",
-        "wrong",
+        ("alice", "wrong"),
+        &[],
     );
     eventually("AUTH_FAILED for a wrong password", T, || {
         bad.log_since(0).contains("AUTH_FAILED")
@@ -282,8 +262,8 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
         dir.path(),
         "ovpn-tun",
         &format!("{l3}reneg-sec 4\n"),
-        "alice",
-        "Secret1",
+        ("alice", "Secret1"),
+        &[],
     );
     eventually("the dev tun client initialised", T, || {
         tun.log_since(0)
@@ -335,9 +315,67 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
             && slog.contains("re-keyed: key id 1")
             && slog.contains("re-keyed: key id 2")
     });
+
+    // Beyond SecureNAT: a host only the server's namespace reaches, through
+    // SecureNAT's NAT (the server's own sockets). ICMP, then an iperf3 TCP
+    // run that spans a renegotiation (reneg-sec 4) and completes.
+    let far = Netns::new("ovbfar").unwrap();
+    srv_ns.veth_to("far0", &far, "eth0").unwrap();
+    srv_ns
+        .ip(&["addr", "add", "10.234.0.1/24", "dev", "far0"])
+        .unwrap();
+    far.ip(&["addr", "add", &format!("{FAR}/24"), "dev", "eth0"])
+        .unwrap();
+    srv_ns.link_up("far0").unwrap();
+    far.link_up("eth0").unwrap();
+    // (openvpn cannot apply the pushed `redirect-gateway def1` in a
+    // namespace without a default route: the far network by hand.)
+    c1.ip(&["route", "replace", "10.234.0.0/24", "via", "192.168.30.1"])
+        .unwrap();
+    eventually("ping to the far host through SecureNAT", T, || {
+        c1.run("ping", &["-c", "1", "-W", "2", FAR], Duration::from_secs(5))
+            .is_ok()
+    });
+    let mut iperf_srv = Proc::spawn(
+        "iperf3-far",
+        far.command("iperf3", &["-s", "-1", "-B", FAR, "-p", "5201"]),
+        &dir.path().join("logs"),
+    )
+    .unwrap();
+    iperf_srv.set_stop_timeout(Duration::from_secs(3));
+    eventually("iperf3 on the far host listens", T, || {
+        far.tcp_listening(5201)
+    });
+    let (slog0, clog0) = (server.log().len(), tun.log_len());
+    let out = c1
+        .run(
+            "iperf3",
+            &["-c", FAR, "-p", "5201", "-t", "7", "-J"],
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let bytes = j["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+    assert!(bytes > 0, "iperf3 through SecureNAT completed: {out}");
+    let slog = server.log();
+    assert!(
+        slog[slog0..].contains("re-keyed: key id"),
+        "a renegotiation during the iperf3 run: {}",
+        &slog[slog0..]
+    );
+    // The client's side: a soft reset, then a new TLS session for the new
+    // key (openvpn logs the data-channel cipher only for the first key).
+    let during = tun.log_since(clog0);
+    let reset = during.find("TLS: soft reset");
+    assert!(
+        reset.is_some_and(|i| during[i..].contains("Control Channel: TLS")),
+        "the client renegotiated during iperf3: {during}"
+    );
     let log = tun.log_since(0);
     assert!(
-        !log.contains("SIGUSR1") && !log.contains("AUTH_FAILED"),
+        !log.contains("SIGUSR1")
+            && !log.contains("AUTH_FAILED")
+            && !log.contains("Inactivity timeout"),
         "the client never restarted: {log}"
     );
     let o = v.ok(&["/ADMINHUB:DEFAULT", "/CMD", "SessionList"]);
@@ -346,5 +384,5 @@ fn openvpn_tap_clients_over_udp_and_tcp_reach_each_other_through_the_hub() {
         "{}",
         o.text
     );
-    drop((udp, tcp, tun));
+    drop((udp, tcp, tun, iperf_srv, far));
 }

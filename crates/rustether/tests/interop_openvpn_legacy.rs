@@ -22,6 +22,7 @@ use std::net::SocketAddrV4;
 use std::path::Path;
 use std::time::Duration;
 
+use admin_support::openvpn;
 use admin_support::*;
 use rustether_testkit::exclusive;
 use rustether_testkit::netns::Netns;
@@ -116,28 +117,11 @@ fn retarget(file: &str, port: u16, ca_from: &str) -> String {
     out.replace(ca_block(file), ca_block(ca_from))
 }
 
-/// Runs `openvpn --config <file> --auth-user-pass <credentials> <extra>` in `ns`.
+/// The real openvpn as alice on `tap0` with `extra` options.
 fn start_openvpn(ns: &Netns, dir: &Path, name: &str, file: &str, extra: &[&str]) -> Proc {
-    let auth = dir.join(format!("{name}.auth"));
-    std::fs::write(&auth, "alice\nSecret1\n").unwrap();
-    let conf = dir.join(format!("{name}.ovpn"));
-    std::fs::write(&conf, file).unwrap();
-    let (conf_s, auth_s) = (
-        conf.to_string_lossy().into_owned(),
-        auth.to_string_lossy().into_owned(),
-    );
-    let mut args = vec![
-        "--config",
-        &conf_s,
-        "--auth-user-pass",
-        &auth_s,
-        "--connect-retry-max",
-        "3",
-        "--dev",
-        "tap0",
-    ];
+    let mut args = vec!["--dev", "tap0"];
     args.extend_from_slice(extra);
-    Proc::spawn(name, ns.command("openvpn", &args), &dir.join("logs")).unwrap()
+    openvpn::start_openvpn(ns, dir, name, file, ("alice", "Secret1"), &args)
 }
 
 /// Waits for the client, gets tap0 an address from SecureNAT's DHCP

@@ -20,6 +20,8 @@ use rustether_testkit::process::Proc;
 use rustether_testkit::seconfig::ServerConfigSpec;
 use rustether_testkit::softether::{program, require_programs, Sandbox};
 
+pub mod openvpn;
+
 /// Time limit of one vpncmd run.
 pub const VPNCMD_LIMIT: Duration = Duration::from_secs(40);
 
