@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 mod bench_bridge;
+mod bench_openvpn;
 mod bench_securenat;
 mod netdiag;
 
@@ -50,6 +51,10 @@ enum Mode {
     /// the server's namespace, ours vs SoftEther's user-mode and default
     /// NAT (issue 10).
     Securenat(bench_securenat::SnArgs),
+    /// OpenVPN: the real openvpn 2.6 client through the server to a far
+    /// peer over UDP and TCP; ours vs SoftEther 5.01's OpenVPN server vs
+    /// OpenVPN 2.6's own server (issue 13).
+    Openvpn(bench_openvpn::OvArgs),
     /// Helper of `securenat`: accepts short TCP connections.
     #[command(hide = true)]
     ConnSink(bench_securenat::SinkArgs),
@@ -240,6 +245,7 @@ fn main() -> ExitCode {
         Mode::T2(a) => bench_bridge::bench_t2(&a),
         Mode::Cascade(a) => bench_bridge::bench_cascade(&a),
         Mode::Securenat(a) => bench_securenat::bench_securenat(&a),
+        Mode::Openvpn(a) => bench_openvpn::bench_openvpn(&a),
         Mode::ConnSink(_) | Mode::ConnRate(_) => Ok(true),
     };
     exit(r)
