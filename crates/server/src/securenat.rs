@@ -364,12 +364,8 @@ pub(crate) fn dhcp_frame(mac: [u8; 6], msg_type: u8, requested: Option<Ipv4Addr>
         0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
     ];
     ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
-    let sum = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum::<u32>();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = rustether_proto::inet::checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&mac);
     f.extend_from_slice(&[0x08, 0x00]);
