@@ -649,21 +649,13 @@ async fn vlan_id_confines_the_session_to_its_vlan() {
 
 /// The ICMPv6 checksum of an IPv6 packet (`ip6` = IPv6 header + ICMPv6).
 fn icmpv6_checksum(ip6: &[u8]) -> u16 {
+    use rustether_proto::inet::{fold, ipv6_pseudo_sum, sum};
+    let (src, dst): ([u8; 16], [u8; 16]) = (
+        ip6[8..24].try_into().unwrap(),
+        ip6[24..40].try_into().unwrap(),
+    );
     let payload = &ip6[40..];
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-    };
-    add(&ip6[8..40]);
-    add(&(payload.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(payload);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    !fold(sum(payload, ipv6_pseudo_sum(&src, &dst, 58, payload.len())))
 }
 
 /// A router advertisement (router lifetime 1800 s) from `src`, to all nodes.
