@@ -8,10 +8,8 @@
 //! IPv4 (unfragmented) and IPv6 whose next header is TCP (extension
 //! headers are not walked, unlike SoftEther). Never panics.
 
-use rustether_proto::inet::{fold, sum};
-
-/// One 802.1Q tag (`VlanTypeId` 0x8100) is looked through.
-const ETHERTYPE_VLAN: u16 = 0x8100;
+// One 802.1Q tag (`VlanTypeId` 0x8100) is looked through.
+use rustether_proto::inet::{fold, sum, ETHERTYPE_VLAN};
 
 /// Where the TCP segment of a clampable SYN is: `(start, end, pseudo
 /// header, its length, the new MSS)`.

@@ -24,7 +24,9 @@
 //! Everything here is pure byte manipulation, independent of the OS, and never panics on
 //! malformed input (it returns [`FrameError`]).
 
-use rustether_proto::inet::{fold, sum};
+use rustether_proto::inet::{
+    fold, sum, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_TCP, IPPROTO_UDP,
+};
 
 /// Why a frame could not be repaired. The frame should be dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,12 +34,7 @@ use rustether_proto::inet::{fold, sum};
 pub struct FrameError(pub &'static str);
 
 const ETH_HLEN: usize = 14;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
-const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
 
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])

@@ -17,6 +17,12 @@ use std::net::Ipv4Addr;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 /// EtherType of ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType (TPID) of an IEEE 802.1Q tag (SoftEther `MAC_PROTO_TAGVLAN`).
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// IP protocol number of TCP.
+pub const IPPROTO_TCP: u8 = 6;
 /// IP protocol number of UDP.
 pub const IPPROTO_UDP: u8 = 17;
 

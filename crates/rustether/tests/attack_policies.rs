@@ -8,7 +8,7 @@
 //! in network namespaces without any route outside. Every wait is bounded
 //! by a deadline that only guards against a hang; nothing is timed.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -774,11 +774,17 @@ fn ipv6_multicast(src: [u8; 6], next: u8, l4: &[u8], tag: u8) -> Vec<u8> {
 /// An ARP request (Ethernet/IPv4) from `src`, broadcast; the last byte is
 /// the tag.
 fn arp_request(src: [u8; 6], tag: u8) -> Vec<u8> {
-    let mut f = BCAST.to_vec();
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[10, 0, 0, src[5], 0, 0, 0, 0, 0, 0, 10, 0, 0, 254]);
+    use rustether_proto::inet::{arp_packet, ethernet_frame, ETHERTYPE_ARP};
+    let (spa, tpa) = (
+        Ipv4Addr::new(10, 0, 0, src[5]),
+        Ipv4Addr::new(10, 0, 0, 254),
+    );
+    let mut f = ethernet_frame(
+        BCAST,
+        src,
+        ETHERTYPE_ARP,
+        &arp_packet(1, src, spa, [0; 6], tpa),
+    );
     f.resize(59, 0);
     f.push(tag);
     f
