@@ -848,6 +848,43 @@ pub fn parse_credentials<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option
     })
 }
 
+/// Shortest `MetricsToken` accepted (RustEther only, docs/metrics.md): a
+/// shorter configured token is ignored, so a weak value cannot be guessed.
+pub const METRICS_TOKEN_MIN_LEN: usize = 16;
+
+/// Longest bearer token read from a request; longer ones are refused
+/// before any comparison.
+pub const METRICS_TOKEN_MAX_LEN: usize = 256;
+
+/// The throttle account of `/metrics` bearer-token attempts (kept apart
+/// from the administrator accounts, [`crate::throttle::admin_account`]).
+pub const METRICS_TOKEN_ACCOUNT: &str = "metrics-token";
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1; scheme
+/// case-insensitive, surrounding blanks trimmed). `None` without that
+/// header, for another scheme, or for an empty token or one longer than
+/// [`METRICS_TOKEN_MAX_LEN`]. `header` looks a header up
+/// case-insensitively, as for [`parse_credentials`].
+pub fn parse_bearer_token<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+    let auth = header("Authorization")?.trim();
+    let (scheme, value) = auth.split_once([' ', '\t'])?;
+    let value = value.trim();
+    (scheme.eq_ignore_ascii_case("Bearer")
+        && !value.is_empty()
+        && value.len() <= METRICS_TOKEN_MAX_LEN)
+        .then_some(value)
+}
+
+/// Whether `presented` is the configured `/metrics` token. `false` when
+/// `configured` is shorter than [`METRICS_TOKEN_MIN_LEN`] bytes (not a
+/// usable token). Compared without early exit
+/// ([`rustether_proto::password::constant_time_eq`]), so response timing
+/// does not reveal a matching prefix (only whether the length matches).
+pub fn metrics_token_matches(configured: &str, presented: &str) -> bool {
+    configured.len() >= METRICS_TOKEN_MIN_LEN
+        && rustether_proto::password::constant_time_eq(configured.as_bytes(), presented.as_bytes())
+}
+
 /// Authenticates JSON-RPC credentials (`JsonRpcAuthLogin`, with this
 /// project's rules):
 ///

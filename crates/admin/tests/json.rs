@@ -574,6 +574,52 @@ fn credentials_from_headers() {
     assert!(!format!("{c:?}").contains("pw"));
 }
 
+/// A header lookup over `list`, case-insensitive like the server's.
+fn hdr<'a>(list: Vec<(&'a str, &'a str)>) -> impl Fn(&str) -> Option<&'a str> {
+    move |name: &str| {
+        list.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+#[test]
+fn metrics_bearer_token_parsing_and_matching() {
+    let t = "0123456789abcdef-token";
+    let auth = format!("Bearer {t}");
+    assert_eq!(
+        parse_bearer_token(hdr(vec![("Authorization", &auth)])),
+        Some(t)
+    );
+    assert_eq!(
+        parse_bearer_token(hdr(vec![("authorization", " bearer \tabc ")])),
+        Some("abc")
+    );
+    assert_eq!(parse_bearer_token(hdr(vec![])), None);
+    assert_eq!(
+        parse_bearer_token(hdr(vec![("Authorization", "Bearer ")])),
+        None
+    );
+    assert_eq!(
+        parse_bearer_token(hdr(vec![("Authorization", "Basic YTpi")])),
+        None
+    );
+    let long = format!("Bearer {}", "x".repeat(METRICS_TOKEN_MAX_LEN + 1));
+    assert_eq!(
+        parse_bearer_token(hdr(vec![("Authorization", &long)])),
+        None
+    );
+
+    assert!(metrics_token_matches(t, t));
+    assert!(!metrics_token_matches(t, "0123456789abcdef-tokeN"));
+    assert!(!metrics_token_matches(t, "0123456789abcdef"));
+    assert!(!metrics_token_matches(t, ""));
+    // A configured token below the minimum length is never usable.
+    let short = "x".repeat(METRICS_TOKEN_MIN_LEN - 1);
+    assert!(!metrics_token_matches(&short, &short));
+    assert!(!metrics_token_matches("", ""));
+}
+
 #[test]
 fn json_login_rules() {
     let own = [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))];

@@ -10,14 +10,8 @@ use crate::MacAddr;
 pub const HEADER_LEN: usize = 14;
 /// Length of an Ethernet header carrying one 802.1Q tag.
 pub const VLAN_HEADER_LEN: usize = 18;
-/// EtherType (TPID) of an IEEE 802.1Q tag (`MAC_PROTO_TAGVLAN`).
-pub const ETHERTYPE_VLAN: u16 = 0x8100;
-/// EtherType of IPv4.
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-/// EtherType of ARP.
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-/// EtherType of IPv6.
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherTypes, defined once in `rustether_proto::inet`.
+pub use rustether_proto::inet::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN};
 
 /// Destination MAC (bytes 0..6).
 pub fn dst_mac(frame: &[u8]) -> Option<MacAddr> {

@@ -8,26 +8,8 @@
 //! IPv4 (unfragmented) and IPv6 whose next header is TCP (extension
 //! headers are not walked, unlike SoftEther). Never panics.
 
-/// One 802.1Q tag (`VlanTypeId` 0x8100) is looked through.
-const ETHERTYPE_VLAN: u16 = 0x8100;
-
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
+// One 802.1Q tag (`VlanTypeId` 0x8100) is looked through.
+use rustether_proto::inet::{fold, sum, ETHERTYPE_VLAN};
 
 /// Where the TCP segment of a clampable SYN is: `(start, end, pseudo
 /// header, its length, the new MSS)`.
@@ -49,7 +31,7 @@ pub fn clamp_tcp_mss(frame: &mut [u8], mss: u16) -> bool {
     tcp[22..24].copy_from_slice(&mss.to_be_bytes());
     tcp[16] = 0;
     tcp[17] = 0;
-    let c = fold(sum16(tcp, sum16(&pseudo[..plen], 0)));
+    let c = !fold(sum(tcp, sum(&pseudo[..plen], 0)));
     tcp[16..18].copy_from_slice(&c.to_be_bytes());
     true
 }
@@ -148,7 +130,7 @@ mod tests {
         pseudo[..8].copy_from_slice(&[192, 168, 0, 1, 192, 168, 0, 2]);
         pseudo[9] = 6;
         pseudo[11] = 24;
-        let c = fold(sum16(&f[34..], sum16(&pseudo, 0)));
+        let c = !fold(sum(&f[34..], sum(&pseudo, 0)));
         f[34 + 16..34 + 18].copy_from_slice(&c.to_be_bytes());
         f
     }
@@ -158,7 +140,7 @@ mod tests {
         pseudo[..8].copy_from_slice(&f[26..34]);
         pseudo[9] = 6;
         pseudo[11] = (f.len() - 34) as u8;
-        fold(sum16(&f[34..], sum16(&pseudo, 0))) == 0
+        !fold(sum(&f[34..], sum(&pseudo, 0))) == 0
     }
 
     #[test]

@@ -36,6 +36,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
+use rustether_proto::inet::{
+    arp_packet, checksum, ethernet_frame, ipv4_packet, udp_ipv4_packet, ETHERTYPE_ARP as ETH_ARP,
+    ETHERTYPE_IPV4 as ETH_IPV4,
+};
 use rustether_proto::sha0;
 
 /// ARP entry lifetime, ms (`ARP_ENTRY_EXPIRES`, src/Cedar/Cedar.h).
@@ -63,8 +67,6 @@ pub const MAX_FRAME: usize = 14 + 4 + 1500;
 /// Text of the beacon's UDP payload (`L3PollingBeacon`), with its NUL.
 const BEACON: &[u8] = b"PacketiX VPN Virtual Layer-3 Switch Beacon\0";
 const BROADCAST: [u8; 6] = [0xff; 6];
-const ETH_IPV4: u16 = 0x0800;
-const ETH_ARP: u16 = 0x0806;
 
 /// One interface of a switch (`L3IF`): the hub it attaches to, its address
 /// and mask.
@@ -246,18 +248,12 @@ impl Router {
                 f.last_beacon = Some(now);
                 let (mac, ip, mask) = (f.mac, f.cfg.ip, f.cfg.mask);
                 let bcast = Ipv4Addr::from(u32::from(ip) & u32::from(mask) | !u32::from(mask));
-                let mut udp = Vec::with_capacity(8 + BEACON.len());
-                udp.extend_from_slice(&7u16.to_be_bytes());
-                udp.extend_from_slice(&7u16.to_be_bytes());
-                udp.extend_from_slice(&((8 + BEACON.len()) as u16).to_be_bytes());
-                udp.extend_from_slice(&[0, 0]);
-                udp.extend_from_slice(BEACON);
-                let c = l4_checksum(ip, bcast, 17, &udp);
-                udp[6..8].copy_from_slice(&c.to_be_bytes());
-                let pkt = ipv4_packet(ip, bcast, 17, 128, &udp);
-                self.out.push((i, eth(BROADCAST, mac, ETH_IPV4, &pkt)));
-                let arp = arp_body(2, mac, ip, BROADCAST, bcast);
-                self.out.push((i, eth(BROADCAST, mac, ETH_ARP, &arp)));
+                let pkt = udp_ipv4_packet(ip, bcast, 7, 7, 128, BEACON);
+                self.out
+                    .push((i, ethernet_frame(BROADCAST, mac, ETH_IPV4, &pkt)));
+                let arp = arp_packet(2, mac, ip, BROADCAST, bcast);
+                self.out
+                    .push((i, ethernet_frame(BROADCAST, mac, ETH_ARP, &arp)));
             }
             let f = &mut self.ifs[i];
             // `L3DeleteOldArpTable`
@@ -279,8 +275,9 @@ impl Router {
             });
             let (mac, own) = (f.mac, f.cfg.ip);
             for t in requests {
-                let arp = arp_body(1, mac, own, [0; 6], t);
-                self.out.push((i, eth(BROADCAST, mac, ETH_ARP, &arp)));
+                let arp = arp_packet(1, mac, own, [0; 6], t);
+                self.out
+                    .push((i, ethernet_frame(BROADCAST, mac, ETH_ARP, &arp)));
             }
             // `L3DeleteOldIpWaitList`
             let f = &mut self.ifs[i];
@@ -306,8 +303,8 @@ impl Router {
                 self.known_arp(i, spa, sha, now);
                 let f = &self.ifs[i];
                 if tpa == f.cfg.ip {
-                    let body = arp_body(2, f.mac, f.cfg.ip, sha, spa);
-                    let frame = eth(sha, f.mac, ETH_ARP, &body);
+                    let body = arp_packet(2, f.mac, f.cfg.ip, sha, spa);
+                    let frame = ethernet_frame(sha, f.mac, ETH_ARP, &body);
                     self.out.push((i, frame));
                 }
             }
@@ -336,7 +333,8 @@ impl Router {
         while k < f.ip_wait.len() {
             if f.ip_wait[k].next_hop == ip {
                 if let Some(p) = f.ip_wait.remove(k) {
-                    self.out.push((i, eth(mac, own, ETH_IPV4, &p.ip)));
+                    self.out
+                        .push((i, ethernet_frame(mac, own, ETH_IPV4, &p.ip)));
                     self.stats.forwarded += 1;
                 }
             } else {
@@ -476,7 +474,7 @@ impl Router {
         let bcast =
             next_hop.is_broadcast() || (f.in_subnet(next_hop) && u32::from(next_hop) & !m == !m);
         if bcast {
-            let frame = eth(BROADCAST, f.mac, ETH_IPV4, &pkt);
+            let frame = ethernet_frame(BROADCAST, f.mac, ETH_IPV4, &pkt);
             self.out.push((i, frame));
             self.stats.forwarded += 1;
             return;
@@ -486,7 +484,7 @@ impl Router {
         }
         match f.arp.get(&next_hop) {
             Some((mac, _)) => {
-                let frame = eth(*mac, f.mac, ETH_IPV4, &pkt);
+                let frame = ethernet_frame(*mac, f.mac, ETH_IPV4, &pkt);
                 self.out.push((i, frame));
                 self.stats.forwarded += 1;
             }
@@ -521,69 +519,6 @@ fn ipv4_src(p: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::new(p[12], p[13], p[14], p[15]))
 }
 
-/// The Internet checksum (RFC 1071) of `b`; 0 over a correct header.
-fn checksum(b: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in b.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from_be_bytes([c[0], 0])
-        };
-        s += u32::from(w);
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-fn l4_checksum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, seg: &[u8]) -> u16 {
-    let mut b = Vec::with_capacity(12 + seg.len());
-    b.extend_from_slice(&src.octets());
-    b.extend_from_slice(&dst.octets());
-    b.extend_from_slice(&[0, proto]);
-    b.extend_from_slice(&(seg.len() as u16).to_be_bytes());
-    b.extend_from_slice(seg);
-    match checksum(&b) {
-        0 => 0xffff,
-        c => c,
-    }
-}
-
-fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 20];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    p[8] = ttl;
-    p[9] = proto;
-    p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&dst.octets());
-    let c = checksum(&p);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
-
-fn arp_body(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
-    let mut a = vec![0, 1, 8, 0, 6, 4];
-    a.extend_from_slice(&op.to_be_bytes());
-    a.extend_from_slice(&sha);
-    a.extend_from_slice(&spa.octets());
-    a.extend_from_slice(&tha);
-    a.extend_from_slice(&tpa.octets());
-    a
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ty: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(14 + payload.len());
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ty.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,11 +551,16 @@ mod tests {
     }
 
     fn arp_req(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
-        eth(BROADCAST, sha, ETH_ARP, &arp_body(1, sha, spa, [0; 6], tpa))
+        ethernet_frame(
+            BROADCAST,
+            sha,
+            ETH_ARP,
+            &arp_packet(1, sha, spa, [0; 6], tpa),
+        )
     }
 
     fn arp_reply(sha: [u8; 6], spa: Ipv4Addr, to: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
-        eth(to, sha, ETH_ARP, &arp_body(2, sha, spa, to, tpa))
+        ethernet_frame(to, sha, ETH_ARP, &arp_packet(2, sha, spa, to, tpa))
     }
 
     /// A router past its first beacons, outbox empty.
@@ -666,7 +606,11 @@ mod tests {
 
     fn routed_echo(r: &mut Router, now: u64) -> Vec<(usize, Vec<u8>)> {
         let mac0 = r.mac(0).unwrap();
-        r.input(0, &eth(mac0, A_MAC, ETH_IPV4, &echo(A_IP, B_IP, 64)), now);
+        r.input(
+            0,
+            &ethernet_frame(mac0, A_MAC, ETH_IPV4, &echo(A_IP, B_IP, 64)),
+            now,
+        );
         r.take_output()
     }
 
@@ -759,7 +703,11 @@ mod tests {
         r.input(0, &arp_req(A_MAC, A_IP, Ipv4Addr::new(10, 1, 0, 1)), 0);
         r.take_output();
         for target in [Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 2, 0, 1)] {
-            r.input(0, &eth(mac0, A_MAC, ETH_IPV4, &echo(A_IP, target, 64)), 1);
+            r.input(
+                0,
+                &ethernet_frame(mac0, A_MAC, ETH_IPV4, &echo(A_IP, target, 64)),
+                1,
+            );
             let out = r.take_output();
             assert_eq!(out.len(), 1, "echo to {target}");
             let (i, f) = &out[0];
@@ -776,7 +724,7 @@ mod tests {
 
     fn icmp_type_back(r: &mut Router, pkt: Vec<u8>) -> Option<u8> {
         let mac0 = r.mac(0).unwrap();
-        r.input(0, &eth(mac0, A_MAC, ETH_IPV4, &pkt), 5);
+        r.input(0, &ethernet_frame(mac0, A_MAC, ETH_IPV4, &pkt), 5);
         let out = r.take_output();
         let (i, f) = out.first()?;
         assert_eq!(*i, 0);
@@ -857,12 +805,20 @@ mod tests {
     fn ignores_foreign_unicast_own_source_and_garbage() {
         let mut r = router();
         let other = [2, 9, 9, 9, 9, 9];
-        r.input(0, &eth(other, A_MAC, ETH_IPV4, &echo(A_IP, B_IP, 64)), 0);
+        r.input(
+            0,
+            &ethernet_frame(other, A_MAC, ETH_IPV4, &echo(A_IP, B_IP, 64)),
+            0,
+        );
         let mac0 = r.mac(0).unwrap();
-        r.input(0, &eth(mac0, mac0, ETH_IPV4, &echo(A_IP, B_IP, 64)), 0);
+        r.input(
+            0,
+            &ethernet_frame(mac0, mac0, ETH_IPV4, &echo(A_IP, B_IP, 64)),
+            0,
+        );
         let mut bad = echo(A_IP, B_IP, 64);
         bad[10] ^= 0xff;
-        r.input(0, &eth(mac0, A_MAC, ETH_IPV4, &bad), 0);
+        r.input(0, &ethernet_frame(mac0, A_MAC, ETH_IPV4, &bad), 0);
         r.input(0, &[0u8; 3], 0);
         r.input(7, &[0u8; 60], 0);
         assert!(r.take_output().is_empty());

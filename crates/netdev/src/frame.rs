@@ -24,18 +24,17 @@
 //! Everything here is pure byte manipulation, independent of the OS, and never panics on
 //! malformed input (it returns [`FrameError`]).
 
+use rustether_proto::inet::{
+    fold, sum, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_TCP, IPPROTO_UDP,
+};
+
 /// Why a frame could not be repaired. The frame should be dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot repair offloaded frame: {0}")]
 pub struct FrameError(pub &'static str);
 
 const ETH_HLEN: usize = 14;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
-const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
 
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -43,32 +42,6 @@ fn be16(b: &[u8], at: usize) -> u16 {
 
 fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
-}
-
-/// One's-complement sum (RFC 1071) of `data` added to `acc`, not folded.
-pub fn ones_complement_sum(data: &[u8], mut acc: u64) -> u64 {
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        // Summing 32-bit halves into a u64 cannot overflow for any frame size we handle.
-        acc += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-        acc += u64::from(u32::from_be_bytes([c[4], c[5], c[6], c[7]]));
-    }
-    let mut rest = chunks.remainder().chunks_exact(2);
-    for c in &mut rest {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = rest.remainder() {
-        acc += u64::from(*last) << 8;
-    }
-    acc
-}
-
-/// Fold a wide one's-complement sum to 16 bits (not inverted).
-pub fn fold(mut acc: u64) -> u16 {
-    while acc > 0xFFFF {
-        acc = (acc & 0xFFFF) + (acc >> 16);
-    }
-    acc as u16
 }
 
 /// Finish a partial checksum in place: the 16-bit field at `csum_start + csum_offset`
@@ -87,7 +60,7 @@ pub fn complete_partial_checksum(
         .checked_add(csum_offset)
         .filter(|f| f.checked_add(2).is_some_and(|end| end <= frame.len()))
         .ok_or(FrameError("checksum offsets outside the frame"))?;
-    let mut sum = !fold(ones_complement_sum(&frame[csum_start..], 0));
+    let mut sum = !fold(sum(&frame[csum_start..], 0));
     if sum == 0 && csum_offset == 6 {
         sum = 0xFFFF;
     }
@@ -196,10 +169,10 @@ pub fn parse_ip(frame: &[u8]) -> Option<IpLayout> {
 /// `l4_len` bytes.
 fn pseudo_header_sum(frame: &[u8], ip: &IpLayout, l4_len: usize) -> u64 {
     if ip.ipv4 {
-        let acc = ones_complement_sum(&frame[ip.l3 + 12..ip.l3 + 20], 0);
+        let acc = sum(&frame[ip.l3 + 12..ip.l3 + 20], 0);
         acc + u64::from(ip.proto) + l4_len as u64
     } else {
-        let acc = ones_complement_sum(&frame[ip.l3 + 8..ip.l3 + 40], 0);
+        let acc = sum(&frame[ip.l3 + 8..ip.l3 + 40], 0);
         acc + u64::from(ip.proto) + l4_len as u64
     }
 }
@@ -228,7 +201,7 @@ pub fn recompute_l4_checksum(frame: &mut [u8]) -> Result<bool, FrameError> {
 fn write_l4_checksum(frame: &mut [u8], ip: &IpLayout, end: usize, field: usize) {
     put16(frame, field, 0);
     let acc = pseudo_header_sum(frame, ip, end - ip.l4);
-    let mut sum = !fold(ones_complement_sum(&frame[ip.l4..end], acc));
+    let mut sum = !fold(sum(&frame[ip.l4..end], acc));
     if sum == 0 && ip.proto == IPPROTO_UDP {
         sum = 0xFFFF;
     }
@@ -237,7 +210,7 @@ fn write_l4_checksum(frame: &mut [u8], ip: &IpLayout, end: usize, field: usize) 
 
 fn write_ipv4_header_checksum(frame: &mut [u8], l3: usize, l4: usize) {
     put16(frame, l3 + 10, 0);
-    let sum = !fold(ones_complement_sum(&frame[l3..l4], 0));
+    let sum = !fold(sum(&frame[l3..l4], 0));
     put16(frame, l3 + 10, sum);
 }
 
@@ -434,20 +407,11 @@ mod tests {
     fn l4_ok(f: &[u8]) -> bool {
         let ip = parse_ip(f).unwrap();
         let acc = pseudo_header_sum(f, &ip, ip.end - ip.l4);
-        fold(ones_complement_sum(&f[ip.l4..ip.end], acc)) == 0xFFFF
+        fold(sum(&f[ip.l4..ip.end], acc)) == 0xFFFF
     }
 
     fn ipv4_hdr_ok(f: &[u8]) -> bool {
-        fold(ones_complement_sum(&f[14..34], 0)) == 0xFFFF
-    }
-
-    #[test]
-    fn rfc1071_example() {
-        // RFC 1071 section 3 example: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
-        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-        assert_eq!(fold(ones_complement_sum(&d, 0)), 0xddf2);
-        // Odd length pads with a zero byte.
-        assert_eq!(fold(ones_complement_sum(&[0xab], 0)), 0xab00);
+        fold(sum(&f[14..34], 0)) == 0xFFFF
     }
 
     #[test]

@@ -22,6 +22,10 @@ use std::net::Ipv4Addr;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, OptionCode};
 use dhcproto::Encodable;
+use rustether_proto::inet::{
+    arp_packet, ethernet_frame, udp_ipv4_packet, ETHERTYPE_ARP as ETH_ARP,
+    ETHERTYPE_IPV4 as ETH_IPV4,
+};
 
 /// ARP entries kept (SoftEther keeps a list per IPC; bounded here).
 pub const MAX_ARP_ENTRIES: usize = 256;
@@ -42,8 +46,6 @@ pub const RENEW_RETRY_MS: u64 = 30_000;
 /// Largest Ethernet frame accepted from the hub (bytes).
 pub const MAX_FRAME: usize = 1514 + 4;
 
-const ETH_IPV4: u16 = 0x0800;
-const ETH_ARP: u16 = 0x0806;
 const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 const DHCP_MAGIC: [u8; 4] = [99, 130, 83, 99];
 const BOOTP_FIXED: usize = 236;
@@ -318,7 +320,7 @@ impl L3Adapter {
         let Ok(body) = msg.to_vec() else { return };
         let ip = udp_ipv4(src, dst, 68, 67, &body);
         self.frames
-            .push_back(ethernet(dst_mac, self.mac, ETH_IPV4, &ip));
+            .push_back(ethernet_frame(dst_mac, self.mac, ETH_IPV4, &ip));
     }
 
     /// One frame from the hub. Frames not for this adapter, malformed or
@@ -357,7 +359,7 @@ impl L3Adapter {
         if op == 1 && Some(tpa) == mine && !spa.is_unspecified() {
             let reply = arp_packet(2, self.mac, tpa, sha, spa);
             self.frames
-                .push_back(ethernet(sha, self.mac, ETH_ARP, &reply));
+                .push_back(ethernet_frame(sha, self.mac, ETH_ARP, &reply));
         }
         true
     }
@@ -383,7 +385,7 @@ impl L3Adapter {
         while let Some((hop, pkt, at)) = self.pending.pop_front() {
             if hop == ip {
                 self.frames
-                    .push_back(ethernet(mac, self.mac, ETH_IPV4, &pkt));
+                    .push_back(ethernet_frame(mac, self.mac, ETH_IPV4, &pkt));
             } else {
                 keep.push_back((hop, pkt, at));
             }
@@ -487,13 +489,14 @@ impl L3Adapter {
         }
         if dst == Ipv4Addr::BROADCAST || dst == l.broadcast() {
             self.frames
-                .push_back(ethernet(BROADCAST_MAC, self.mac, ETH_IPV4, p));
+                .push_back(ethernet_frame(BROADCAST_MAC, self.mac, ETH_IPV4, p));
             return true;
         }
         if dst.is_multicast() {
             let o = dst.octets();
             let mac = [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]];
-            self.frames.push_back(ethernet(mac, self.mac, ETH_IPV4, p));
+            self.frames
+                .push_back(ethernet_frame(mac, self.mac, ETH_IPV4, p));
             return true;
         }
         let hop = if l.on_link(dst) {
@@ -502,7 +505,8 @@ impl L3Adapter {
             l.gateway.unwrap_or(dst)
         };
         if let Some(mac) = self.arp_lookup(hop) {
-            self.frames.push_back(ethernet(mac, self.mac, ETH_IPV4, p));
+            self.frames
+                .push_back(ethernet_frame(mac, self.mac, ETH_IPV4, p));
             return true;
         }
         if self.pending.len() >= MAX_PENDING_PACKETS {
@@ -517,7 +521,7 @@ impl L3Adapter {
             self.arp_asked.insert(hop, now_ms);
             let req = arp_packet(1, self.mac, l.client, [0; 6], hop);
             self.frames
-                .push_back(ethernet(BROADCAST_MAC, self.mac, ETH_ARP, &req));
+                .push_back(ethernet_frame(BROADCAST_MAC, self.mac, ETH_ARP, &req));
         }
         true
     }
@@ -536,71 +540,9 @@ fn ipv4_lengths(p: &[u8]) -> Option<(usize, usize)> {
     Some((hl, total))
 }
 
-fn ethernet(dst: [u8; 6], src: [u8; 6], ty: u16, body: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(14 + body.len());
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ty.to_be_bytes());
-    f.extend_from_slice(body);
-    f
-}
-
-fn arp_packet(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
-    let mut a = vec![0, 1, 8, 0, 6, 4];
-    a.extend_from_slice(&op.to_be_bytes());
-    a.extend_from_slice(&sha);
-    a.extend_from_slice(&spa.octets());
-    a.extend_from_slice(&tha);
-    a.extend_from_slice(&tpa.octets());
-    a
-}
-
-fn checksum(chunks: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in chunks {
-        for w in c.chunks(2) {
-            let v = if w.len() == 2 {
-                u16::from_be_bytes([w[0], w[1]])
-            } else {
-                u16::from_be_bytes([w[0], 0])
-            };
-            sum += u32::from(v);
-        }
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An IPv4/UDP packet (TTL 64, checksums filled in).
 fn udp_ipv4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, body: &[u8]) -> Vec<u8> {
-    let ulen = (8 + body.len()) as u16;
-    let mut udp = Vec::with_capacity(usize::from(ulen));
-    udp.extend_from_slice(&sport.to_be_bytes());
-    udp.extend_from_slice(&dport.to_be_bytes());
-    udp.extend_from_slice(&ulen.to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(body);
-    let mut pseudo = Vec::with_capacity(12);
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&ulen.to_be_bytes());
-    let mut c = checksum(&[&pseudo, &udp]);
-    if c == 0 {
-        c = 0xffff;
-    }
-    udp[6..8].copy_from_slice(&c.to_be_bytes());
-    let total = (20 + udp.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = checksum(&[&ip]);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(&udp);
-    ip
+    udp_ipv4_packet(src, dst, sport, dport, 64, body)
 }
 
 struct Reply {
@@ -714,6 +656,7 @@ fn classless_routes(mut v: &[u8]) -> Vec<(Ipv4Addr, Ipv4Addr, Ipv4Addr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustether_proto::inet::checksum;
 
     const MAC: [u8; 6] = [0x5e, 1, 2, 3, 4, 5];
     const SRV_MAC: [u8; 6] = [0x5e, 9, 9, 9, 9, 9];
@@ -725,7 +668,7 @@ mod tests {
         assert_eq!(&f[12..14], &[8, 0]);
         let ip = &f[14..];
         let (hl, _) = ipv4_lengths(ip).expect("ipv4");
-        assert_eq!(checksum(&[&ip[..hl]]), 0, "IP checksum");
+        assert_eq!(checksum(&ip[..hl]), 0, "IP checksum");
         let d = &ip[hl + 8..];
         let xid = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
         let pos = d[240..]
@@ -749,7 +692,7 @@ mod tests {
         d.extend_from_slice(extra);
         d.push(255);
         let ip = udp_ipv4(SRV, Ipv4Addr::BROADCAST, 67, 68, &d);
-        ethernet(BROADCAST_MAC, SRV_MAC, ETH_IPV4, &ip)
+        ethernet_frame(BROADCAST_MAC, SRV_MAC, ETH_IPV4, &ip)
     }
 
     fn bound() -> L3Adapter {
@@ -811,7 +754,7 @@ mod tests {
         assert!(a.poll_frame().is_none());
         let peer_mac = [2, 2, 2, 2, 2, 2];
         let rep = arp_packet(2, peer_mac, peer, MAC, me);
-        assert!(a.handle_frame(&ethernet(MAC, peer_mac, ETH_ARP, &rep), 21));
+        assert!(a.handle_frame(&ethernet_frame(MAC, peer_mac, ETH_ARP, &rep), 21));
         let f = a.poll_frame().expect("queued packet");
         assert_eq!(&f[0..6], &peer_mac);
         assert_eq!(&f[14..], &pkt[..]);
@@ -823,16 +766,16 @@ mod tests {
         assert!(!a.send_ip(&udp_ipv4(peer, me, 1, 2, b"x"), 23));
         // ARP request for us answered.
         let req = arp_packet(1, peer_mac, peer, [0; 6], me);
-        a.handle_frame(&ethernet(BROADCAST_MAC, peer_mac, ETH_ARP, &req), 24);
+        a.handle_frame(&ethernet_frame(BROADCAST_MAC, peer_mac, ETH_ARP, &req), 24);
         let f = a.poll_frame().expect("arp reply");
         assert_eq!(&f[0..6], &peer_mac);
         assert_eq!(&f[20..22], &[0, 2]);
         // Incoming IPv4 to us reaches the client; other unicast not.
         let inbound = udp_ipv4(peer, me, 2, 1, b"yo");
-        assert!(a.handle_frame(&ethernet(MAC, peer_mac, ETH_IPV4, &inbound), 25));
+        assert!(a.handle_frame(&ethernet_frame(MAC, peer_mac, ETH_IPV4, &inbound), 25));
         assert_eq!(a.poll_packet().expect("packet"), inbound);
         assert!(!a.handle_frame(
-            &ethernet([2, 0, 0, 0, 0, 1], peer_mac, ETH_IPV4, &inbound),
+            &ethernet_frame([2, 0, 0, 0, 0, 1], peer_mac, ETH_IPV4, &inbound),
             26
         ));
     }
@@ -846,7 +789,7 @@ mod tests {
             a.send_ip(&udp_ipv4(me, dst, 1, 2, b"x"), 100);
             let sha = [2, 0, 0, (i >> 8) as u8, i as u8, 1];
             let rep = arp_packet(2, sha, Ipv4Addr::from(0x0a00_0000 + i), MAC, me);
-            a.handle_frame(&ethernet(MAC, sha, ETH_ARP, &rep), 100);
+            a.handle_frame(&ethernet_frame(MAC, sha, ETH_ARP, &rep), 100);
         }
         assert!(a.pending.len() <= MAX_PENDING_PACKETS);
         assert!(a.arp.len() <= MAX_ARP_ENTRIES);

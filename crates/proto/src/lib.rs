@@ -23,6 +23,7 @@
 //! | [`negotiate`] | server and client state machines for steps 1–4 | `ServerDownloadSignature`, `HttpServerRecvEx`, `ClientConnect` |
 //! | [`block`] | data-phase block stream (frames, keep-alives, zlib) | `src/Cedar/Connection.c` |
 //! | [`radius`] | RADIUS PAP Access-Request / reply codec | `src/Cedar/Radius.c` `RadiusLogin` |
+//! | [`inet`] | Internet checksum, pseudo headers, Ethernet/ARP/IPv4 builders | `src/Mayaqua/TcpIp.c` `IpChecksum`, RFC 1071, RFC 826 |
 //! | [`udpaccel`] | UDP acceleration: grant elements, datagram codec v1/v2, liveness | `src/Cedar/UdpAccel.c` |
 //! | [`softether`] | SoftEther tables (policies) | `src/Cedar/Account.c` |
 //!
@@ -43,6 +44,7 @@
 
 pub mod block;
 pub mod http;
+pub mod inet;
 pub mod messages;
 pub mod negotiate;
 pub mod pack;

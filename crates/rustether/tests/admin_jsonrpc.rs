@@ -24,68 +24,6 @@ use serde_json::{json, Value};
 
 const PORT: u16 = 5555;
 
-struct Api<'a> {
-    ns: &'a rustether_testkit::netns::Netns,
-    url: String,
-}
-
-impl Api<'_> {
-    /// POST a JSON-RPC call with extra curl arguments (headers, `-u`).
-    fn post(&self, auth: &[&str], method: &str, params: Value) -> Http {
-        let body =
-            json!({"jsonrpc": "2.0", "id": "rt-1", "method": method, "params": params}).to_string();
-        let mut args: Vec<&str> = auth.to_vec();
-        args.extend_from_slice(&[
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &body,
-        ]);
-        args.push(&self.url);
-        curl(self.ns, &args)
-    }
-
-    /// POST, require HTTP 200 and a `result`; returns it.
-    fn ok(&self, auth: &[&str], method: &str, params: Value) -> Value {
-        let h = self.post(auth, method, params);
-        assert_eq!(h.status, 200, "{method}: {h:?}");
-        assert_eq!(h.header("Content-Type"), Some("application/json"));
-        assert_cors(&h);
-        let v = h.json();
-        assert_eq!(v["jsonrpc"], "2.0");
-        assert_eq!(v["id"], "rt-1");
-        assert!(v.get("error").is_none(), "{method}: {v}");
-        v["result"].clone()
-    }
-
-    /// POST, require HTTP 200 with `error.code` = `code`.
-    fn err(&self, auth: &[&str], method: &str, params: Value, code: u64) {
-        let h = self.post(auth, method, params);
-        assert_eq!(h.status, 200, "{method}: {h:?}");
-        let v = h.json();
-        assert_eq!(v["error"]["code"], code, "{method}: {v}");
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with(&format!("Error code {code}"))),
-            "{v}"
-        );
-    }
-}
-
-fn assert_cors(h: &Http) {
-    assert_eq!(
-        h.header("Access-Control-Allow-Methods"),
-        Some("OPTIONS,GET,POST"),
-        "{h:?}"
-    );
-    assert_eq!(
-        h.header("Access-Control-Allow-Headers"),
-        Some("X-VPNADMIN-HUBNAME,X-VPNADMIN-PASSWORD")
-    );
-    assert_eq!(h.header("Access-Control-Allow-Credentials"), Some("true"));
-}
-
 fn names(list: &Value, key: &str) -> Vec<String> {
     list.as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))

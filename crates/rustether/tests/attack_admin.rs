@@ -19,45 +19,6 @@ use rustether_testkit::seconfig::{ServerConfigSpec, UserSpec};
 use rustether_testkit::tmp::TestDir;
 use serde_json::{json, Value};
 
-/// The JSON-RPC API of a server at `https://<addr>:<port>/api/` seen from `ns`.
-struct Api<'a> {
-    ns: &'a Netns,
-    url: String,
-}
-
-impl Api<'_> {
-    fn post(&self, auth: &[&str], method: &str, params: Value) -> Http {
-        let body =
-            json!({"jsonrpc": "2.0", "id": "a-1", "method": method, "params": params}).to_string();
-        let mut args: Vec<&str> = auth.to_vec();
-        args.extend_from_slice(&[
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &body,
-        ]);
-        args.push(&self.url);
-        curl(self.ns, &args)
-    }
-
-    /// Requires a `result`; returns it.
-    fn ok(&self, auth: &[&str], method: &str, params: Value) -> Value {
-        let h = self.post(auth, method, params);
-        assert_eq!(h.status, 200, "{method}: {h:?}");
-        let v = h.json();
-        assert!(v.get("error").is_none(), "{method}: {v}");
-        v["result"].clone()
-    }
-
-    /// Requires `error.code` = `code`.
-    fn err(&self, auth: &[&str], method: &str, params: Value, code: u64) {
-        let h = self.post(auth, method, params);
-        assert_eq!(h.status, 200, "{method}: {h:?}");
-        let v = h.json();
-        assert_eq!(v["error"]["code"], code, "{method}: {v}");
-    }
-}
-
 /// `CreateLink` parameters: local hub `hub`, cascade `name` to
 /// `host:port`, remote hub DEFAULT as bob.
 fn link(hub: &str, name: &str, host: &str, port: u16) -> Value {

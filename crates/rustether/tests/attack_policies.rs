@@ -8,7 +8,7 @@
 //! in network namespaces without any route outside. Every wait is bounded
 //! by a deadline that only guards against a hang; nothing is timed.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -649,21 +649,13 @@ async fn vlan_id_confines_the_session_to_its_vlan() {
 
 /// The ICMPv6 checksum of an IPv6 packet (`ip6` = IPv6 header + ICMPv6).
 fn icmpv6_checksum(ip6: &[u8]) -> u16 {
+    use rustether_proto::inet::{fold, ipv6_pseudo_sum, sum};
+    let (src, dst): ([u8; 16], [u8; 16]) = (
+        ip6[8..24].try_into().unwrap(),
+        ip6[24..40].try_into().unwrap(),
+    );
     let payload = &ip6[40..];
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-    };
-    add(&ip6[8..40]);
-    add(&(payload.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(payload);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    !fold(sum(payload, ipv6_pseudo_sum(&src, &dst, 58, payload.len())))
 }
 
 /// A router advertisement (router lifetime 1800 s) from `src`, to all nodes.
@@ -782,11 +774,17 @@ fn ipv6_multicast(src: [u8; 6], next: u8, l4: &[u8], tag: u8) -> Vec<u8> {
 /// An ARP request (Ethernet/IPv4) from `src`, broadcast; the last byte is
 /// the tag.
 fn arp_request(src: [u8; 6], tag: u8) -> Vec<u8> {
-    let mut f = BCAST.to_vec();
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[10, 0, 0, src[5], 0, 0, 0, 0, 0, 0, 10, 0, 0, 254]);
+    use rustether_proto::inet::{arp_packet, ethernet_frame, ETHERTYPE_ARP};
+    let (spa, tpa) = (
+        Ipv4Addr::new(10, 0, 0, src[5]),
+        Ipv4Addr::new(10, 0, 0, 254),
+    );
+    let mut f = ethernet_frame(
+        BCAST,
+        src,
+        ETHERTYPE_ARP,
+        &arp_packet(1, src, spa, [0; 6], tpa),
+    );
     f.resize(59, 0);
     f.push(tag);
     f

@@ -5,7 +5,8 @@
 //! client code (`rustether_server::client`); `/metrics` is fetched with
 //! `curl` over HTTPS on the same port. Checked: off by default, the server
 //! administrator's password required (401 without or with a wrong one, 403
-//! for a hub administrator), counters that move with real traffic, and a
+//! for a hub administrator) or the read-only `MetricsToken` (which opens no
+//! API call), counters that move with real traffic, and a
 //! stalled receiver that is bounded while another receiver gets every
 //! frame. Every wait is bounded by a deadline that only guards against a
 //! hang; nothing is timed.
@@ -38,7 +39,7 @@ const HUB_PW: &str = "hub-admin";
 struct TestServer {
     server: Arc<Server>,
     addr: SocketAddr,
-    _services: Services,
+    services: Services,
     _dir: tempfile::TempDir,
 }
 
@@ -85,7 +86,7 @@ impl TestServer {
         TestServer {
             server,
             addr,
-            _services: services,
+            services,
             _dir: dir,
         }
     }
@@ -124,12 +125,20 @@ impl TestServer {
 
     /// `GET /metrics` with curl (`-u user:pw` if given): (status, body).
     async fn metrics(&self, auth: Option<(&str, &str)>) -> (u16, String) {
-        let url = format!("https://127.0.0.1:{}/metrics", self.addr.port());
+        let mut args = Vec::new();
+        if let Some((u, p)) = auth {
+            args.push("-u".to_string());
+            args.push(format!("{u}:{p}"));
+        }
+        self.curl("/metrics", &args).await
+    }
+
+    /// curl on `path` with extra arguments: (status, body).
+    async fn curl(&self, path: &str, extra: &[String]) -> (u16, String) {
+        let url = format!("https://127.0.0.1:{}{path}", self.addr.port());
         let mut cmd = std::process::Command::new("curl");
         cmd.args(["-sk", "--max-time", "30", "-w", "\n%{http_code}"]);
-        if let Some((u, p)) = auth {
-            cmd.args(["-u", &format!("{u}:{p}")]);
-        }
+        cmd.args(extra);
         cmd.arg(&url);
         // curl is bounded by --max-time; run it off the runtime's threads.
         let out = tokio::task::spawn_blocking(move || cmd.output())
@@ -249,6 +258,110 @@ async fn metrics_need_the_server_administrator() {
         sample(&body, "rustether_hub_online", "hub=\"DEFAULT\""),
         Some(1.0)
     );
+}
+
+/// curl arguments of a JSON-RPC call of `method` (POST `/api/`).
+fn rpc_args(method: &str, auth: &[&str]) -> Vec<String> {
+    let body = format!(r#"{{"jsonrpc":"2.0","id":"m-1","method":"{method}","params":{{}}}}"#);
+    let mut a: Vec<String> = auth.iter().map(|s| s.to_string()).collect();
+    a.extend(["-H", "Content-Type: application/json", "--data-binary"].map(String::from));
+    a.push(body);
+    a
+}
+
+/// `MetricsToken`: the bearer token reads `/metrics` and nothing else; a
+/// wrong, missing or too short token is refused, and token guesses are
+/// throttled like administrator logins.
+#[tokio::test]
+async fn the_metrics_token_reads_metrics_and_nothing_else() {
+    if !require(&[Prereq::Program("curl")]) {
+        return;
+    }
+    const TOKEN: &str = "scrape-7f3a9c01d2e4b5a6";
+    let ts = TestServer::start(&[], true).await;
+    let set_token = |t: &'static str| {
+        ts.server.update_config(move |c| {
+            c.server.raw.set_str("MetricsToken", t);
+            Ok(())
+        })
+    };
+    let bearer = |t: &str| vec!["-H".to_string(), format!("Authorization: Bearer {t}")];
+    // No token configured: a bearer token opens nothing.
+    assert_eq!(
+        ts.curl("/metrics", &bearer(TOKEN)).await.0,
+        401,
+        "no MetricsToken set"
+    );
+    set_token(TOKEN).await.unwrap();
+
+    // The API works with the administrator password (so the refusals
+    // below are about the token, not a disabled API).
+    let (code, body) = ts
+        .curl(
+            "/api/",
+            &rpc_args(
+                "GetServerInfo",
+                &["-u", &format!("administrator:{ADMIN_PW}")],
+            ),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"result\""), "{body}");
+
+    let (code, body) = ts.curl("/metrics", &bearer(TOKEN)).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("# TYPE rustether_uptime_seconds gauge"),
+        "{body}"
+    );
+
+    // The token is not an administrator credential, in any form.
+    for auth in [
+        bearer(TOKEN),
+        vec!["-u".to_string(), format!("administrator:{TOKEN}")],
+        vec!["-H".to_string(), format!("X-VPNADMIN-PASSWORD: {TOKEN}")],
+    ] {
+        let a: Vec<&str> = auth.iter().map(String::as_str).collect();
+        let (code, body) = ts.curl("/api/", &rpc_args("GetServerInfo", &a)).await;
+        assert_eq!(code, 401, "{auth:?}: {body}");
+        assert!(!body.contains("\"result\""), "{body}");
+    }
+    let (code, _) = ts.curl("/api/GetServerInfo", &bearer(TOKEN)).await;
+    assert_eq!(code, 401, "GET /api/GetServerInfo with the token");
+
+    // Wrong token, another scheme's header, no header.
+    assert_eq!(
+        ts.curl("/metrics", &bearer("scrape-7f3a9c01d2e4b5a7"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(ts.curl("/metrics", &[]).await.0, 401);
+
+    // A token shorter than 16 characters is ignored, even when presented
+    // exactly.
+    set_token("short-token").await.unwrap();
+    assert_eq!(
+        ts.curl("/metrics", &bearer("short-token")).await.0,
+        401,
+        "short token"
+    );
+
+    // Guessing is throttled: after three failures each further guess must
+    // wait (1 s, 2 s, 4 s, ...); a guess sent sooner is refused unchecked
+    // and counted. The guesses follow each other at once, so one lands
+    // inside a wait long before the bound of 8.
+    set_token(TOKEN).await.unwrap();
+    let before = ts.services.admin.throttled_logins();
+    let mut guesses = 0;
+    while ts.services.admin.throttled_logins() == before {
+        guesses += 1;
+        assert!(guesses <= 8, "no token guess was throttled");
+        let (code, _) = ts.curl("/metrics", &bearer("guess-0000000000000000")).await;
+        assert_eq!(code, 401);
+    }
+    // The administrator password still reads /metrics (its own account).
+    ts.scrape().await;
 }
 
 #[tokio::test]

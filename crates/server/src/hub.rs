@@ -768,12 +768,7 @@ fn without_default_router(frame: Bytes) -> Bytes {
     }
     let mut f = frame.to_vec();
     let hc = u16::from_be_bytes([f[icmp + 2], f[icmp + 3]]);
-    // HC' = ~(~HC + ~m + m'), m' = 0.
-    let mut sum = u32::from(!hc) + u32::from(!old);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let hc2 = !(sum as u16);
+    let hc2 = rustether_proto::inet::update_checksum(hc, old, 0);
     f[icmp + 2..icmp + 4].copy_from_slice(&hc2.to_be_bytes());
     f[icmp + 6..icmp + 8].copy_from_slice(&[0, 0]);
     Bytes::from(f)

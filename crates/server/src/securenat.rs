@@ -364,12 +364,8 @@ pub(crate) fn dhcp_frame(mac: [u8; 6], msg_type: u8, requested: Option<Ipv4Addr>
         0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
     ];
     ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
-    let sum = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum::<u32>();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = rustether_proto::inet::checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&mac);
     f.extend_from_slice(&[0x08, 0x00]);
@@ -479,14 +475,9 @@ mod tests {
 
     /// An ARP request from `mac`/`ip` for the virtual host 192.168.30.1.
     fn arp_for_host(mac: [u8; 6], ip: Ipv4Addr) -> Bytes {
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&mac);
-        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-        f.extend_from_slice(&mac);
-        f.extend_from_slice(&ip.octets());
-        f.extend_from_slice(&[0; 6]);
-        f.extend_from_slice(&[192, 168, 30, 1]);
-        Bytes::from(f)
+        use rustether_proto::inet::{arp_packet, ethernet_frame, ETHERTYPE_ARP};
+        let arp = arp_packet(1, mac, ip, [0; 6], Ipv4Addr::new(192, 168, 30, 1));
+        Bytes::from(ethernet_frame([0xff; 6], mac, ETHERTYPE_ARP, &arp))
     }
 
     /// Whether the virtual host answers an ARP request from `mac`/`ip`

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cmd::{run, tail_lines, wait_until};
+use crate::cmd::wait_until;
 use crate::netns::Netns;
 use crate::process::Proc;
 use crate::softether::{parse_table, program, require_programs, Sandbox};
@@ -236,18 +236,13 @@ impl VpnClient {
     pub fn vpncmd(&self, args: &[&str]) -> Result<String> {
         let mut full = vec!["localhost", "/CLIENT", "/CMD"];
         full.extend_from_slice(args);
-        let mut c = self.sandbox.command(&self.ns, &program("vpncmd"), &full);
-        let out = run(&mut c, VPNCMD_TIMEOUT)?;
-        if !out.status.success() {
-            bail!(
-                "vpncmd ({}) {} failed ({}):\n{}",
-                self.label,
-                redact(args).join(" "),
-                out.status,
-                tail_lines(&out.combined(), 10)
-            );
-        }
-        Ok(out.stdout)
+        self.sandbox.vpncmd(
+            &self.ns,
+            &full,
+            &self.label,
+            &redact(args).join(" "),
+            VPNCMD_TIMEOUT,
+        )
     }
 
     /// `NicCreate nic`, wait for device `vpn_<nic>` (10 s), give it the

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cmd::{run, tail_lines};
 use crate::netns::{netns_exec, Netns};
 use crate::process::Proc;
 use crate::seconfig::ServerConfigSpec;
@@ -229,19 +228,13 @@ impl Server {
         full.push("/CMD".into());
         full.extend(args.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = full.iter().map(|s| s.as_str()).collect();
-        let mut c = self
-            .admin_sandbox
-            .command(&self.ns, &program("vpncmd"), &refs);
-        let out = run(&mut c, Duration::from_secs(30))?;
-        if !out.status.success() {
-            bail!(
-                "vpncmd (server) {} failed ({}):\n{}",
-                args.join(" "),
-                out.status,
-                tail_lines(&out.combined(), 12)
-            );
-        }
-        Ok(out.stdout)
+        self.admin_sandbox.vpncmd(
+            &self.ns,
+            &refs,
+            "server",
+            &args.join(" "),
+            Duration::from_secs(30),
+        )
     }
 }
 

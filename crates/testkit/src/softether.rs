@@ -11,9 +11,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
+use crate::cmd::{run, tail_lines};
 use crate::netns::netns_exec;
 
 /// Directory of the SoftEther programs: `$RUSTETHER_SOFTETHER_DIR` or
@@ -113,6 +115,34 @@ impl Sandbox {
             .arg(program)
             .args(args);
         c
+    }
+
+    /// Runs the real `vpncmd args...` in namespace `ns` inside this
+    /// sandbox, bounded by `limit`, and returns its standard output. The
+    /// one runner of the testkit's server, bridge and client wrappers.
+    ///
+    /// Errors: timeout, or a non-zero exit (vpncmd exits with the
+    /// SoftEther error code): "vpncmd (`what`) `shown` failed (status)"
+    /// with the last 12 lines of its output; `shown` is the command as it
+    /// may be printed (passwords left out by the caller).
+    pub fn vpncmd(
+        &self,
+        ns: &str,
+        args: &[&str],
+        what: &str,
+        shown: &str,
+        limit: Duration,
+    ) -> Result<String> {
+        let mut c = self.command(ns, &program("vpncmd"), args);
+        let out = run(&mut c, limit)?;
+        if !out.status.success() {
+            bail!(
+                "vpncmd ({what}) {shown} failed ({}):\n{}",
+                out.status,
+                tail_lines(&out.combined(), 12)
+            );
+        }
+        Ok(out.stdout)
     }
 }
 

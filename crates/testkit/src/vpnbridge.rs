@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cmd::{run, tail_lines};
+use crate::cmd::tail_lines;
 use crate::netns::{netns_exec, Netns};
 use crate::process::Proc;
 use crate::softether::{program, require_programs, Sandbox};
@@ -207,19 +207,13 @@ impl VpnBridge {
         let target = format!("{}:{}", self.addr, self.port);
         let mut full: Vec<&str> = vec![&target, "/SERVER", "/ADMINHUB:BRIDGE", "/CMD"];
         full.extend_from_slice(args);
-        let mut c = self
-            .admin_sandbox
-            .command(&self.ns, &program("vpncmd"), &full);
-        let out = run(&mut c, Duration::from_secs(30))?;
-        if !out.status.success() {
-            bail!(
-                "vpncmd (bridge) {} failed ({}):\n{}",
-                args.join(" "),
-                out.status,
-                tail_lines(&out.combined(), 12)
-            );
-        }
-        Ok(out.stdout)
+        self.admin_sandbox.vpncmd(
+            &self.ns,
+            &full,
+            "bridge",
+            &args.join(" "),
+            Duration::from_secs(30),
+        )
     }
 
     /// Status column of cascade `name` in `vpncmd CascadeList` (e.g.

@@ -176,6 +176,14 @@ impl ServerSettings {
         self.raw.get_bool("EnableMetrics").unwrap_or(false)
     }
 
+    /// `MetricsToken` (RustEther only, kept in `raw`): the bearer token
+    /// that reads `/metrics` and nothing else (docs/metrics.md); `None`
+    /// when missing or empty. The check of its minimum length is the
+    /// caller's (`rustether_admin::json::metrics_token_matches`).
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.raw.get_str("MetricsToken").filter(|t| !t.is_empty())
+    }
+
     /// The effective save interval: `AutoSaveConfigSpan` seconds, 0 = 300,
     /// clamped to 5…3600 (docs/config-format.md §6.1).
     pub fn auto_save_interval(&self) -> Duration {

@@ -399,6 +399,77 @@ pub fn curl(ns: &Netns, args: &[&str]) -> Http {
     parse_http(&out.stdout)
 }
 
+/// The JSON-RPC API of a server at `url` (`https://<addr>:<port>/api/`)
+/// seen from `ns`, called with curl.
+pub struct Api<'a> {
+    /// Namespace curl runs in.
+    pub ns: &'a Netns,
+    /// The API's URL.
+    pub url: String,
+}
+
+impl Api<'_> {
+    /// POST a JSON-RPC call (id `rt-1`) with extra curl arguments
+    /// (headers, `-u`).
+    pub fn post(&self, auth: &[&str], method: &str, params: serde_json::Value) -> Http {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": "rt-1", "method": method, "params": params})
+                .to_string();
+        let mut args: Vec<&str> = auth.to_vec();
+        args.extend_from_slice(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body,
+        ]);
+        args.push(&self.url);
+        curl(self.ns, &args)
+    }
+
+    /// POST, require HTTP 200, the JSON-RPC envelope, CORS headers and a
+    /// `result`; returns it.
+    pub fn ok(&self, auth: &[&str], method: &str, params: serde_json::Value) -> serde_json::Value {
+        let h = self.post(auth, method, params);
+        assert_eq!(h.status, 200, "{method}: {h:?}");
+        assert_eq!(h.header("Content-Type"), Some("application/json"));
+        assert_cors(&h);
+        let v = h.json();
+        assert_eq!(v["jsonrpc"], "2.0");
+        assert_eq!(v["id"], "rt-1");
+        assert!(v.get("error").is_none(), "{method}: {v}");
+        v["result"].clone()
+    }
+
+    /// POST, require HTTP 200 with `error.code` = `code` and SoftEther's
+    /// message `Error code <code>…`.
+    pub fn err(&self, auth: &[&str], method: &str, params: serde_json::Value, code: u64) {
+        let h = self.post(auth, method, params);
+        assert_eq!(h.status, 200, "{method}: {h:?}");
+        let v = h.json();
+        assert_eq!(v["error"]["code"], code, "{method}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("Error code {code}"))),
+            "{v}"
+        );
+    }
+}
+
+/// The CORS headers of every JSON-RPC answer (SoftEther `AdminWebSendBody`).
+pub fn assert_cors(h: &Http) {
+    assert_eq!(
+        h.header("Access-Control-Allow-Methods"),
+        Some("OPTIONS,GET,POST"),
+        "{h:?}"
+    );
+    assert_eq!(
+        h.header("Access-Control-Allow-Headers"),
+        Some("X-VPNADMIN-HUBNAME,X-VPNADMIN-PASSWORD")
+    );
+    assert_eq!(h.header("Access-Control-Allow-Credentials"), Some("true"));
+}
+
 /// Parses the first final (non-1xx) `HTTP/1.1 …` response in `text`.
 pub fn parse_http(text: &str) -> Http {
     let mut resp = text;

@@ -13,7 +13,8 @@
 //!
 //! The same requests authenticate `GET /metrics` (RustEther's Prometheus
 //! endpoint, docs/metrics.md), served when `EnableMetrics` is set, and
-//! only to the server administrator.
+//! only to the server administrator — or to `Authorization: Bearer` with
+//! the `MetricsToken` setting, which opens `/metrics` and nothing else.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -189,6 +190,17 @@ pub(crate) async fn web_request(
     } else {
         0
     };
+    if rustether_proto::negotiate::is_metrics_request(&method, head.target()) {
+        if let Some(token) = json::parse_bearer_token(|n| head.header(n)) {
+            // The read-only token: `/metrics` only, never the API.
+            let ok = metrics_token_login(admin, ip, token).await;
+            nego.web_request_done(ok);
+            if !ok {
+                return send_unauthorized(tls, &head).await;
+            }
+            return send_metrics(admin, tls, &head).await;
+        }
+    }
     // Authentication first, then the body with the limit of the rights
     // (`JsonRpcAuthLogin`, `MaxJsonRpcRecvSize`).
     let creds = parse_credentials(|n| head.header(n));
@@ -280,17 +292,7 @@ pub(crate) async fn web_request(
             )
             .await;
         }
-        let body = crate::metrics::render(&admin.server);
-        return send(
-            tls,
-            &head,
-            200,
-            "OK",
-            crate::metrics::CONTENT_TYPE,
-            &[],
-            body.as_bytes(),
-        )
-        .await;
+        return send_metrics(admin, tls, &head).await;
     }
     let limit = if rights.is_server_admin() {
         MAX_BODY_SERVER_ADMIN
@@ -387,6 +389,61 @@ pub(crate) async fn web_request(
 /// administrator password is empty (RustEther only; read by the web
 /// console, docs/web-console.md).
 pub(crate) const EMPTY_PASSWORD_HEADER: &str = "X-RustEther-Empty-Admin-Password";
+
+/// The `/metrics` body (docs/metrics.md), `200 OK`.
+async fn send_metrics(admin: &Admin, tls: &mut ServerTls, head: &HttpHead) -> bool {
+    let body = crate::metrics::render(&admin.server);
+    send(
+        tls,
+        head,
+        200,
+        "OK",
+        crate::metrics::CONTENT_TYPE,
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Checks a `/metrics` bearer token against `MetricsToken`
+/// (docs/metrics.md), throttled per source like an administrator login
+/// under its own account ([`json::METRICS_TOKEN_ACCOUNT`]); logs refusals.
+async fn metrics_token_login(admin: &Admin, ip: std::net::IpAddr, token: &str) -> bool {
+    let account = json::METRICS_TOKEN_ACCOUNT;
+    let Ok(at) = admit(admin, ip, account, "/metrics token").await else {
+        return false;
+    };
+    let configured = admin
+        .server
+        .with_config(|c| c.server.metrics_token().map(str::to_owned));
+    let ok = match configured.as_deref() {
+        None => {
+            warn!("admin: {ip} /metrics with a bearer token refused: no MetricsToken is set");
+            false
+        }
+        Some(t) if t.len() < json::METRICS_TOKEN_MIN_LEN => {
+            warn!(
+                "admin: {ip} /metrics with a bearer token refused: MetricsToken is shorter than {} characters and ignored",
+                json::METRICS_TOKEN_MIN_LEN
+            );
+            false
+        }
+        Some(t) => {
+            let ok = json::metrics_token_matches(t, token);
+            if !ok {
+                warn!("admin: {ip} /metrics with a wrong bearer token: 401");
+            }
+            ok
+        }
+    };
+    let result = if ok {
+        Ok(())
+    } else {
+        Err(ErrorCode::AUTH_FAILED)
+    };
+    record_login(admin, ip, account, at, result);
+    ok
+}
 
 /// The throttle account of JSON-RPC credentials (the same as vpncmd's).
 fn json_account(creds: &json::AdminCredentials) -> String {
