@@ -276,16 +276,67 @@ impl Server {
         let mut cfg = (*w.current()).clone();
         let out = f(&mut cfg)?;
         cfg.config_revision = cfg.config_revision.wrapping_add(1);
+        // The statistics counted since the last save go into this one.
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.take();
+        crate::accounting::fold(&mut cfg, &stats);
         match w.commit(cfg) {
             Ok(cfg) => {
                 self.sync_hubs(&w, &cfg);
                 Ok(out)
             }
             Err(e) => {
+                self.sessions.accounting.restore(stats);
                 warn!("saving the configuration failed: {e}; the change is not applied");
                 Err(ErrorCode::INTERNAL_ERROR)
             }
         }
+    }
+
+    /// Saves the login statistics and traffic counters counted since the
+    /// last save, if any (the periodic save every `AutoSaveConfigSpan`
+    /// seconds, as SoftEther's `SiSaverThread`; crate::accounting). Blocks
+    /// for the save.
+    ///
+    /// Errors: the save error (the statistics are kept for the next save).
+    pub fn save_statistics_blocking(&self) -> anyhow::Result<()> {
+        let mut w = self.config.write();
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.take();
+        if stats.is_empty() {
+            return Ok(());
+        }
+        let mut cfg = (*w.current()).clone();
+        crate::accounting::fold(&mut cfg, &stats);
+        match w.commit(cfg) {
+            Ok(cfg) => {
+                self.sync_hubs(&w, &cfg);
+                Ok(())
+            }
+            Err(e) => {
+                self.sessions.accounting.restore(stats);
+                Err(anyhow::anyhow!(
+                    "saving {}: {e}",
+                    self.config.path().display()
+                ))
+            }
+        }
+    }
+
+    /// Runs `f` on the configuration snapshot published last with the
+    /// statistics not yet saved added (`NumLogin`, `LastLoginTime`,
+    /// `LastCommTime`, the `Traffic` folders; crate::accounting): what
+    /// administration reports. Copies the configuration: not for logins.
+    pub fn with_statistics<T>(&self, f: impl FnOnce(&ServerConfig) -> T) -> T {
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.peek();
+        let snap = self.config.snapshot();
+        if stats.is_empty() {
+            return f(&snap);
+        }
+        let mut cfg = (*snap).clone();
+        crate::accounting::fold(&mut cfg, &stats);
+        f(&cfg)
     }
 
     /// Saves the configuration as it is (shutdown, `Flush`). Blocks for the
@@ -293,6 +344,10 @@ impl Server {
     ///
     /// Errors: the save error.
     pub fn save_blocking(&self) -> anyhow::Result<()> {
+        self.sessions.collect_statistics();
+        if !self.sessions.accounting.peek().is_empty() {
+            return self.save_statistics_blocking();
+        }
         self.config
             .write()
             .save_current()
@@ -349,7 +404,8 @@ impl Server {
         self.update_config_blocking(|c| {
             c.server.server_cert_der = ck.cert_der.clone();
             c.server.server_key_der = ck.key_der.clone();
-            c.server.raw.set_str("CipherName", &cipher);
+            // the modelled field: the save writes it over `raw`
+            c.server.cipher_name = cipher.clone();
             Ok(())
         })?;
         self.tls.store(tls_cfg);
@@ -1222,11 +1278,7 @@ fn hostname() -> String {
 /// `ServerConfiguration/CipherName` of `cfg` ([`tls::DEFAULT_CIPHER`] if
 /// unset).
 fn cipher_name(cfg: &ServerConfig) -> String {
-    cfg.server
-        .raw
-        .get_str("CipherName")
-        .unwrap_or(tls::DEFAULT_CIPHER)
-        .to_owned()
+    cfg.server.cipher_name.clone()
 }
 
 /// The rustls configuration for `ck` with the suites of `cipher`; a cipher

@@ -208,6 +208,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     }
     server.start_links();
     tokio::spawn(housekeeping(server.clone()));
+    tokio::spawn(save_statistics(server.clone()));
     tracing::info!(
         "{} started; listening on {:?}",
         opts.edition.title(),
@@ -326,6 +327,29 @@ async fn housekeeping(server: Arc<Server>) {
             trim_heap();
             tracing::debug!("{} sessions ended since the peak: heap trimmed", peak - now);
             peak = now;
+        }
+    }
+}
+
+/// Saves the login statistics and traffic counters every
+/// `AutoSaveConfigSpan` seconds (default 300), as SoftEther's
+/// `SiSaverThread` saves the whole file; only when something was counted
+/// (crate::accounting).
+async fn save_statistics(server: Arc<Server>) {
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        let every = server.with_config(|c| c.server.auto_save_interval());
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let s = server.clone();
+        match tokio::task::spawn_blocking(move || s.save_statistics_blocking()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("saving the statistics failed: {e}; retried at the next save")
+            }
+            Err(e) => tracing::warn!("saving the statistics: {e}"),
         }
     }
 }
