@@ -291,8 +291,10 @@ mod tests {
         h.users.push(u);
         h.groups.push(GroupConfig::new("STAFF"));
         let hub = h.name.clone();
-        let mut p = Pending::default();
-        p.server = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut p = Pending {
+            server: [1, 2, 3, 4, 5, 6, 7, 8],
+            ..Pending::default()
+        };
         let hd = p.hub(&hub);
         hd.num_login = 2;
         hd.last_login = 9_000_000_000_000;
