@@ -54,6 +54,8 @@ pub struct Server {
     tls: ArcSwap<rustls::ServerConfig>,
     cert: ArcSwap<CertifiedKey>,
     shutdown_tx: watch::Sender<bool>,
+    /// `RebootServer`: `Some(reset_config)` once requested.
+    reboot_tx: watch::Sender<Option<bool>>,
     /// When the worker started.
     pub started: SystemTime,
     /// TLS handshake and login counters (`/metrics`).
@@ -118,10 +120,30 @@ impl Server {
     /// Errors: unreadable or corrupt configuration (the message names file
     /// and line), unusable certificate that cannot be replaced, save failure.
     pub fn open(edition: Edition, state_dir: &std::path::Path) -> anyhow::Result<Arc<Server>> {
+        Server::open_with(edition, state_dir, false)
+    }
+
+    /// [`Server::open`]; with `reset_config` the file is not read and the
+    /// initial settings are saved over it (its previous version goes to the
+    /// backups), as SoftEther's `RebootServer` with `IntValue` set
+    /// (`server_reset_setting`, src/Cedar/Server.c).
+    ///
+    /// Errors: as [`Server::open`].
+    pub fn open_with(
+        edition: Edition,
+        state_dir: &std::path::Path,
+        reset_config: bool,
+    ) -> anyhow::Result<Arc<Server>> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("creating state directory {}", state_dir.display()))?;
         let store = ConfigStore::new(state_dir, edition);
-        let (mut cfg, mut dirty) = match store.load()? {
+        let loaded = if reset_config {
+            info!("RebootServer with reset: the configuration starts from the initial settings");
+            None
+        } else {
+            store.load()?
+        };
+        let (mut cfg, mut dirty) = match loaded {
             Some(cfg) => {
                 info!("configuration loaded from {}", store.path().display());
                 (cfg, false)
@@ -180,6 +202,7 @@ impl Server {
             })
             .collect();
         let (shutdown_tx, _) = watch::channel(false);
+        let (reboot_tx, _) = watch::channel(None);
         Ok(Arc::new(Server {
             edition,
             config: ConfigCell::new(cfg, Box::new(store)),
@@ -188,6 +211,7 @@ impl Server {
             tls: ArcSwap::new(tls_cfg),
             cert: ArcSwap::from_pointee(ck),
             shutdown_tx,
+            reboot_tx,
             started: SystemTime::now(),
             stats: crate::stats::ServerStats::default(),
             cascades: Mutex::new(HashMap::new()),
@@ -217,6 +241,20 @@ impl Server {
     /// A receiver that turns `true` when the server shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// Asks the worker to restart the server (`RebootServer`): it stops
+    /// like at a shutdown (sessions end, the configuration is saved) and
+    /// starts again in the same process on the same listening sockets;
+    /// with `reset_config` from the initial settings.
+    pub fn request_reboot(&self, reset_config: bool) {
+        let _ = self.reboot_tx.send(Some(reset_config));
+    }
+
+    /// A receiver that turns `Some(reset_config)` when a restart is asked
+    /// for ([`Server::request_reboot`]).
+    pub fn reboot_signal(&self) -> watch::Receiver<Option<bool>> {
+        self.reboot_tx.subscribe()
     }
 
     /// Starts the shutdown of every listener and session.
