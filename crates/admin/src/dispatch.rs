@@ -170,6 +170,9 @@ functions! {
     MakeOpenVpnConfigFile, false;
     /// Write the configuration file now (`RPC_TEST`).
     Flush, false;
+    /// Restart the server, with `IntValue` ≠ 0 from the initial
+    /// configuration (`RPC_TEST`).
+    RebootServer, true;
     /// Configuration file text (`RPC_CONFIG`).
     GetConfig, false;
     /// Replace the configuration file and restart.
@@ -452,6 +455,13 @@ pub trait AdminBackend {
     fn set_keep(&mut self, req: &Keep) -> Result<(), ErrorCode>;
     /// `Flush`: write the configuration now; returns its size in bytes.
     fn flush(&mut self) -> Result<u32, ErrorCode>;
+    /// `RebootServer` (`StRebootServer`, src/Cedar/Admin.c): restart the
+    /// server after answering, with `reset_config` from the initial
+    /// configuration.
+    fn reboot_server(&mut self, reset_config: bool) -> Result<(), ErrorCode> {
+        let _ = reset_config;
+        Err(ErrorCode::NOT_SUPPORTED)
+    }
     /// `GetConfig`: the configuration text as it would be written now.
     fn get_config(&mut self) -> Result<Config, ErrorCode>;
     /// `SetConfig`: replace the configuration (and apply it).
@@ -1140,6 +1150,13 @@ fn call(backend: &mut dyn AdminBackend, caller: &Caller, f: RpcFunction, p: &Pac
             let mut t: RpcTest = req(p)?;
             rights.require_server_admin()?;
             t.int_value = backend.flush()?;
+            out(&t)
+        }
+        F::RebootServer => {
+            // `SERVER_ADMIN_ONLY`; the answer echoes the request.
+            let t: RpcTest = req(p)?;
+            rights.require_server_admin()?;
+            backend.reboot_server(t.int_value != 0)?;
             out(&t)
         }
         F::GetConfig => {

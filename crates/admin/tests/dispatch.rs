@@ -49,7 +49,7 @@ fn link(hub: &str, account: &str) -> CreateLink {
 fn request_for(f: RpcFunction, hub: &str) -> Pack {
     use RpcFunction as F;
     match f {
-        F::Test | F::Flush => RpcTest {
+        F::Test | F::Flush | F::RebootServer => RpcTest {
             int_value: 5,
             ..RpcTest::default()
         }
@@ -421,6 +421,7 @@ fn server_only(f: RpcFunction) -> bool {
             | F::SetOpenVpnSstpConfig
             | F::MakeOpenVpnConfigFile
             | F::Flush
+            | F::RebootServer
             | F::GetConfig
             | F::SetConfig
             | F::CreateHub

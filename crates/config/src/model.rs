@@ -220,6 +220,49 @@ fn s(v: &str) -> CfgValue {
     CfgValue::String(v.to_string())
 }
 
+/// The keys of one direction of a traffic folder, in the order of
+/// [`TrafficCounters`] (`SiWriteTrafficInner`, src/Cedar/Server.c).
+const TRAFFIC_KEYS: [&str; 4] = [
+    "BroadcastBytes",
+    "BroadcastCount",
+    "UnicastBytes",
+    "UnicastCount",
+];
+
+/// The eight counters of a traffic folder (`Traffic` of a hub, user or
+/// group, `ServerConfiguration/ServerTraffic`; docs/config-format.md §7.8):
+/// `RecvTraffic/{BroadcastBytes, BroadcastCount, UnicastBytes,
+/// UnicastCount}`, then the same of `SendTraffic`. Bytes are Ethernet
+/// frame bytes, counts are frames, as SoftEther's `TRAFFIC`.
+pub type TrafficCounters = [u64; 8];
+
+/// Reads the traffic folder `name` of `parent` (`SiLoadTraffic`): a
+/// missing folder or key reads as 0.
+pub fn read_traffic(parent: &Folder, name: &str) -> TrafficCounters {
+    let mut t = [0; 8];
+    if let Some(f) = parent.folder(name) {
+        for (d, dir) in ["RecvTraffic", "SendTraffic"].iter().enumerate() {
+            for (k, key) in TRAFFIC_KEYS.iter().enumerate() {
+                t[d * 4 + k] = f.folder(dir).and_then(|x| x.get_uint64(key)).unwrap_or(0);
+            }
+        }
+    }
+    t
+}
+
+/// Adds `add` to the traffic folder `name` of `parent` (created with zero
+/// counters if missing), wrapping at 2^64 as SoftEther's `UINT64`s.
+pub fn add_traffic(parent: &mut Folder, name: &str, add: &TrafficCounters) {
+    let old = read_traffic(parent, name);
+    let f = parent.folder_or_insert(name);
+    for (d, dir) in ["RecvTraffic", "SendTraffic"].iter().enumerate() {
+        let x = f.folder_or_insert(dir);
+        for (k, key) in TRAFFIC_KEYS.iter().enumerate() {
+            x.set_uint64(key, old[d * 4 + k].wrapping_add(add[d * 4 + k]));
+        }
+    }
+}
+
 /// `<name>/RecvTraffic` + `SendTraffic` with zero counters (docs/config-format.md §7.8).
 fn zero_traffic(name: &str) -> Folder {
     let mut t = Folder::new(name);

@@ -132,6 +132,98 @@ fn vpncmd_groups_and_group_policy_at_login() {
         .wait_established(&account, Duration::from_secs(30))
         .unwrap();
 
+    // --- login statistics and traffic (issue 12 item 9), by effect: the
+    // member's new session sends broadcast frames of a known size; its
+    // traffic shows in UserGet (and in the hub's and the server's
+    // totals), the login counts once the session has lived 30 s
+    // (SoftEther's NUM_LOGIN_INCREMENT_INTERVAL), and both survive a
+    // restart of the server.
+    let user_get = || v.ok(&[hub, "/CMD", "UserGet", "u1"]);
+    let before = user_get();
+    let logins0 = number(before.row("Number of Logins"));
+    let bcast0 = number(before.row("Outgoing Broadcast Total Size"));
+    let hub0 = number(
+        v.ok(&[hub, "/CMD", "StatusGet"])
+            .row("Incoming Broadcast Total Size"),
+    );
+    const FRAMES: u64 = 20;
+    const FRAME_BYTES: u64 = 14 + 20 + 8 + 1000; // Ethernet + IPv4 + ICMP + payload
+    let _ = rustether_testkit::cmd::run(
+        &mut lab.client_ns(0).command(
+            "ping",
+            &[
+                "-b",
+                "-n",
+                "-q",
+                "-c",
+                "20",
+                "-i",
+                "0.05",
+                "-s",
+                "1000",
+                "-w",
+                "5",
+                "192.168.231.255",
+            ],
+        ),
+        Duration::from_secs(15),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
+    let after = loop {
+        let o = user_get();
+        if number(o.row("Number of Logins")) == logins0 + 1
+            && number(o.row("Outgoing Broadcast Total Size")) >= bcast0 + FRAMES * FRAME_BYTES
+        {
+            break o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "UserGet: one more login after 30 s and {FRAMES} frames of {FRAME_BYTES} bytes:\n{}",
+            o.text
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let bcast1 = number(after.row("Outgoing Broadcast Total Size"));
+    let o = v.ok(&[hub, "/CMD", "StatusGet"]);
+    assert!(number(o.row("Num Logins")) >= 1, "{}", o.text);
+    // the hub's point of view: it received what the client sent
+    assert!(
+        number(o.row("Incoming Broadcast Total Size")) >= hub0 + FRAMES * FRAME_BYTES,
+        "{}",
+        o.text
+    );
+    let o = v.ok(&["/CMD", "ServerStatusGet"]);
+    assert!(
+        number(o.row("Incoming Broadcast Total Size")) >= FRAMES * FRAME_BYTES,
+        "{}",
+        o.text
+    );
+    // kept across a restart: saved in vpn_server.config at the shutdown
+    let saved = lab.dir().join("restart.config");
+    let path = lab.server().unwrap().config_path().to_path_buf();
+    lab.stop_server().unwrap();
+    std::fs::copy(&path, &saved).unwrap();
+    if matches!(kind, ServerKind::Ours(_)) {
+        let cfg = std::fs::read_to_string(&saved).unwrap();
+        assert!(cfg.contains("declare Traffic"), "{cfg}");
+    }
+    lab.start_server_with_file(&kind, &saved).unwrap();
+    let o = user_get();
+    assert_eq!(number(o.row("Number of Logins")), logins0 + 1, "{}", o.text);
+    assert!(
+        number(o.row("Outgoing Broadcast Total Size")) >= bcast1,
+        "{}",
+        o.text
+    );
+    let o = v.ok(&[hub, "/CMD", "StatusGet"]);
+    assert!(number(o.row("Num Logins")) >= 1, "{}", o.text);
+    assert!(
+        number(o.row("Incoming Broadcast Total Size")) >= hub0 + FRAMES * FRAME_BYTES,
+        "{}",
+        o.text
+    );
+
     // --- GroupUnjoin / GroupDelete
     v.ok(&[hub, "/CMD", "GroupUnjoin", "u1"]);
     let o = v.ok(&[hub, "/CMD", "GroupList"]);
@@ -143,4 +235,15 @@ fn vpncmd_groups_and_group_policy_at_login() {
     assert_eq!(o.row("Group Name"), None, "{}", o.text);
     let o = v.ok(&[hub, "/CMD", "UserGet", "u2"]);
     assert_eq!(o.row("Group Name"), None, "{}", o.text);
+}
+
+/// The number in a vpncmd value such as `20,840 bytes` or `3` (0 if none).
+fn number(v: Option<&str>) -> u64 {
+    v.unwrap_or("")
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
 }

@@ -178,6 +178,10 @@ fn vpncmd_router_between_two_hubs() {
             .find(|s| s.starts_with("SID-L3-R1-"))
             .unwrap()
             .to_owned();
+        // `StGetSessionStatus` answers for the switch's session too.
+        let o = v.ok(&[&format!("/ADMINHUB:{hub}"), "/CMD", "SessionGet", &sid]);
+        assert!(o.text.contains("L3SW_R1"), "{}", o.text);
+        assert!(o.text.contains(&sid), "{}", o.text);
         // `StDeleteSession`: ERR_LAYER3_CANT_DISCONNECT.
         v.fails(
             91,

@@ -223,6 +223,8 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
             .vpncmd(None, None, args)
             .unwrap_or_else(|e| panic!("vpncmd {args:?}: {e:#}"))
     };
+    let config = || std::fs::read_to_string(server.config_path()).expect("read the configuration");
+
     // Ciphers: one TLS 1.2 suite only.
     let before = tls_probe(&ns, &["-tls1_3"]).expect("TLS 1.3 works by default");
     assert!(before.contains("TLSv1.3"), "{before}");
@@ -242,6 +244,13 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
     assert!(
         tls_probe(&ns, &["-tls1_3"]).is_none(),
         "no TLS 1.3 suite is selected"
+    );
+    // saved where SoftEther keeps it (the typed `cipher_name` is what the
+    // save writes: setting only the raw folder was lost in the file)
+    assert!(
+        config().contains("string CipherName ECDHE-RSA-AES128-GCM-SHA256"),
+        "{}",
+        config()
     );
     let got = vpncmd(&["ServerCipherGet"]);
     assert!(got.contains("ECDHE-RSA-AES128-GCM-SHA256"), "{got}");
@@ -290,6 +299,11 @@ fn server_cipher_and_certificate_apply_to_new_connections() {
     vpncmd(&["VpnOverIcmpDnsEnable", "/ICMP:yes", "/DNS:no"]);
     let got = vpncmd(&["VpnOverIcmpDnsGet"]);
     assert!(got.contains("VPN over ICMP Server Enabled|Yes"), "{got}");
+    assert!(
+        config().contains("bool EnableVpnOverIcmp true"),
+        "{}",
+        config()
+    );
 
     // None of this restarted the server.
     server.ensure_running().expect("the server kept running");

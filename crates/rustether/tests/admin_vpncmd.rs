@@ -661,6 +661,42 @@ fn vpncmd_manages_the_running_server() {
     assert!(!o.rows("Virtual Hub Name").contains(&"TEST"), "{}", o.text);
     assert!(server.saved_config().hub("TEST").is_none());
     server.ensure_running().unwrap();
+
+    // --- Reboot (RebootServer): not for a hub administrator; the server
+    // restarts in the same process on the same listener with its saved
+    // configuration, and with /RESETCONFIG:yes from the initial one
+    v.ok(&[pw, "/CMD", "HubCreate", "KEEP", "/PASSWORD:keeppw"]);
+    v.fails(52, &["/HUB:KEEP", "/PASSWORD:keeppw", "/CMD", "Reboot"]);
+    let pid = server.pid();
+    let restarted = |server: &OurServer, off: usize| {
+        let log = server.log();
+        log.len() > off && log[off..].contains("started; listening on")
+    };
+    let off = server.log().len();
+    v.ok(&[pw, "/CMD", "Reboot"]);
+    eventually("the server restarted", Duration::from_secs(30), || {
+        restarted(&server, off)
+    });
+    let o = v.ok(&[pw, "/CMD", "HubList"]);
+    assert!(o.rows("Virtual Hub Name").contains(&"KEEP"), "{}", o.text);
+    assert_eq!(server.pid(), pid, "restarted in the same process");
+    let off = server.log().len();
+    v.ok(&[pw, "/CMD", "Reboot", "/RESETCONFIG:yes"]);
+    eventually(
+        "the server restarted with the initial configuration",
+        Duration::from_secs(30),
+        || restarted(&server, off),
+    );
+    // the initial configuration: no administrator password, hub DEFAULT
+    let o = v.ok(&["/CMD", "HubList"]);
+    assert!(!o.rows("Virtual Hub Name").contains(&"KEEP"), "{}", o.text);
+    assert!(
+        o.rows("Virtual Hub Name").contains(&"DEFAULT"),
+        "{}",
+        o.text
+    );
+    assert!(server.saved_config().hub("KEEP").is_none());
+    server.ensure_running().unwrap();
 }
 
 /// The value column of option `name` in vpncmd's `AdminOptionList` /

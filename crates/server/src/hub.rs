@@ -159,6 +159,18 @@ pub struct PortStats {
     pub sent_frames: AtomicU64,
     /// Bytes this port sent into the hub.
     pub sent_bytes: AtomicU64,
+    /// Of [`PortStats::sent_frames`]: frames to a broadcast or multicast
+    /// MAC (group bit of the destination set, as SoftEther's `SessionMain`
+    /// counts `BroadcastCount`).
+    pub sent_bcast_frames: AtomicU64,
+    /// Bytes of [`PortStats::sent_bcast_frames`].
+    pub sent_bcast_bytes: AtomicU64,
+    /// Bytes of the frames delivered into this port's queue.
+    pub queued_bytes: AtomicU64,
+    /// Of [`PortStats::queued`]: broadcast or multicast frames.
+    pub queued_bcast_frames: AtomicU64,
+    /// Bytes of [`PortStats::queued_bcast_frames`].
+    pub queued_bcast_bytes: AtomicU64,
     /// Frames for this port dropped by the data path, by reason.
     pub drops: DropCounters,
 }
@@ -637,6 +649,14 @@ impl Hub {
             p.stats
                 .sent_bytes
                 .fetch_add(bytes as u64, Ordering::Relaxed);
+            let (n, b) = frames
+                .iter()
+                .filter(|f| is_group_frame(f))
+                .fold((0u64, 0u64), |(n, b), f| (n + 1, b + f.len() as u64));
+            if n != 0 {
+                p.stats.sent_bcast_frames.fetch_add(n, Ordering::Relaxed);
+                p.stats.sent_bcast_bytes.fetch_add(b, Ordering::Relaxed);
+            }
         }
         let log = self.log.load();
         let plog = log.logs.as_ref().filter(|_| {
@@ -827,6 +847,7 @@ fn deliver(
         // read here can only have fallen by the time it is raised.
         let q = &p.queue;
         let len = frame.len();
+        let group = is_group_frame(&frame);
         let cost = len + FRAME_OVERHEAD;
         let level = q.bytes.load(Ordering::Acquire);
         if level + cost > PORT_QUEUE_BYTES {
@@ -847,6 +868,15 @@ fn deliver(
         }
         q.peak.fetch_max(level + cost, Ordering::Relaxed);
         p.stats.queued.fetch_add(1, Ordering::Relaxed);
+        p.stats
+            .queued_bytes
+            .fetch_add(len as u64, Ordering::Relaxed);
+        if group {
+            p.stats.queued_bcast_frames.fetch_add(1, Ordering::Relaxed);
+            p.stats
+                .queued_bcast_bytes
+                .fetch_add(len as u64, Ordering::Relaxed);
+        }
         hub.frames_out.fetch_add(1, Ordering::Relaxed);
         hub.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
         if let Some(pr) = pressure {
@@ -855,6 +885,13 @@ fn deliver(
             }
         }
     }
+}
+
+/// Whether an Ethernet frame goes to a broadcast or multicast MAC (group
+/// bit of the destination): SoftEther's broadcast traffic counters
+/// (`SessionMain`, src/Cedar/Session.c: frames of at least 14 bytes).
+pub(crate) fn is_group_frame(frame: &[u8]) -> bool {
+    frame.len() >= 14 && frame[0] & 1 == 1
 }
 
 /// The key of a hub in maps: its name trimmed and upper-cased (hub names

@@ -60,6 +60,8 @@ pub mod listener;
 
 pub mod hub;
 
+pub mod accounting;
+
 pub mod session;
 
 pub mod client;
@@ -112,6 +114,7 @@ mod layering {
         &["transport", "udp"],
         &["listener"],
         &["hub"],
+        &["accounting"],
         &["session"],
         &["client"],
         &["cascade", "bridge", "securenat", "l3"],

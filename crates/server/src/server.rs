@@ -54,6 +54,8 @@ pub struct Server {
     tls: ArcSwap<rustls::ServerConfig>,
     cert: ArcSwap<CertifiedKey>,
     shutdown_tx: watch::Sender<bool>,
+    /// `RebootServer`: `Some(reset_config)` once requested.
+    reboot_tx: watch::Sender<Option<bool>>,
     /// When the worker started.
     pub started: SystemTime,
     /// TLS handshake and login counters (`/metrics`).
@@ -118,10 +120,30 @@ impl Server {
     /// Errors: unreadable or corrupt configuration (the message names file
     /// and line), unusable certificate that cannot be replaced, save failure.
     pub fn open(edition: Edition, state_dir: &std::path::Path) -> anyhow::Result<Arc<Server>> {
+        Server::open_with(edition, state_dir, false)
+    }
+
+    /// [`Server::open`]; with `reset_config` the file is not read and the
+    /// initial settings are saved over it (its previous version goes to the
+    /// backups), as SoftEther's `RebootServer` with `IntValue` set
+    /// (`server_reset_setting`, src/Cedar/Server.c).
+    ///
+    /// Errors: as [`Server::open`].
+    pub fn open_with(
+        edition: Edition,
+        state_dir: &std::path::Path,
+        reset_config: bool,
+    ) -> anyhow::Result<Arc<Server>> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("creating state directory {}", state_dir.display()))?;
         let store = ConfigStore::new(state_dir, edition);
-        let (mut cfg, mut dirty) = match store.load()? {
+        let loaded = if reset_config {
+            info!("RebootServer with reset: the configuration starts from the initial settings");
+            None
+        } else {
+            store.load()?
+        };
+        let (mut cfg, mut dirty) = match loaded {
             Some(cfg) => {
                 info!("configuration loaded from {}", store.path().display());
                 (cfg, false)
@@ -180,6 +202,7 @@ impl Server {
             })
             .collect();
         let (shutdown_tx, _) = watch::channel(false);
+        let (reboot_tx, _) = watch::channel(None);
         Ok(Arc::new(Server {
             edition,
             config: ConfigCell::new(cfg, Box::new(store)),
@@ -188,6 +211,7 @@ impl Server {
             tls: ArcSwap::new(tls_cfg),
             cert: ArcSwap::from_pointee(ck),
             shutdown_tx,
+            reboot_tx,
             started: SystemTime::now(),
             stats: crate::stats::ServerStats::default(),
             cascades: Mutex::new(HashMap::new()),
@@ -217,6 +241,20 @@ impl Server {
     /// A receiver that turns `true` when the server shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// Asks the worker to restart the server (`RebootServer`): it stops
+    /// like at a shutdown (sessions end, the configuration is saved) and
+    /// starts again in the same process on the same listening sockets;
+    /// with `reset_config` from the initial settings.
+    pub fn request_reboot(&self, reset_config: bool) {
+        let _ = self.reboot_tx.send(Some(reset_config));
+    }
+
+    /// A receiver that turns `Some(reset_config)` when a restart is asked
+    /// for ([`Server::request_reboot`]).
+    pub fn reboot_signal(&self) -> watch::Receiver<Option<bool>> {
+        self.reboot_tx.subscribe()
     }
 
     /// Starts the shutdown of every listener and session.
@@ -276,16 +314,67 @@ impl Server {
         let mut cfg = (*w.current()).clone();
         let out = f(&mut cfg)?;
         cfg.config_revision = cfg.config_revision.wrapping_add(1);
+        // The statistics counted since the last save go into this one.
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.take();
+        crate::accounting::fold(&mut cfg, &stats);
         match w.commit(cfg) {
             Ok(cfg) => {
                 self.sync_hubs(&w, &cfg);
                 Ok(out)
             }
             Err(e) => {
+                self.sessions.accounting.restore(stats);
                 warn!("saving the configuration failed: {e}; the change is not applied");
                 Err(ErrorCode::INTERNAL_ERROR)
             }
         }
+    }
+
+    /// Saves the login statistics and traffic counters counted since the
+    /// last save, if any (the periodic save every `AutoSaveConfigSpan`
+    /// seconds, as SoftEther's `SiSaverThread`; crate::accounting). Blocks
+    /// for the save.
+    ///
+    /// Errors: the save error (the statistics are kept for the next save).
+    pub fn save_statistics_blocking(&self) -> anyhow::Result<()> {
+        let mut w = self.config.write();
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.take();
+        if stats.is_empty() {
+            return Ok(());
+        }
+        let mut cfg = (*w.current()).clone();
+        crate::accounting::fold(&mut cfg, &stats);
+        match w.commit(cfg) {
+            Ok(cfg) => {
+                self.sync_hubs(&w, &cfg);
+                Ok(())
+            }
+            Err(e) => {
+                self.sessions.accounting.restore(stats);
+                Err(anyhow::anyhow!(
+                    "saving {}: {e}",
+                    self.config.path().display()
+                ))
+            }
+        }
+    }
+
+    /// Runs `f` on the configuration snapshot published last with the
+    /// statistics not yet saved added (`NumLogin`, `LastLoginTime`,
+    /// `LastCommTime`, the `Traffic` folders; crate::accounting): what
+    /// administration reports. Copies the configuration: not for logins.
+    pub fn with_statistics<T>(&self, f: impl FnOnce(&ServerConfig) -> T) -> T {
+        self.sessions.collect_statistics();
+        let stats = self.sessions.accounting.peek();
+        let snap = self.config.snapshot();
+        if stats.is_empty() {
+            return f(&snap);
+        }
+        let mut cfg = (*snap).clone();
+        crate::accounting::fold(&mut cfg, &stats);
+        f(&cfg)
     }
 
     /// Saves the configuration as it is (shutdown, `Flush`). Blocks for the
@@ -293,6 +382,10 @@ impl Server {
     ///
     /// Errors: the save error.
     pub fn save_blocking(&self) -> anyhow::Result<()> {
+        self.sessions.collect_statistics();
+        if !self.sessions.accounting.peek().is_empty() {
+            return self.save_statistics_blocking();
+        }
         self.config
             .write()
             .save_current()
@@ -349,7 +442,8 @@ impl Server {
         self.update_config_blocking(|c| {
             c.server.server_cert_der = ck.cert_der.clone();
             c.server.server_key_der = ck.key_der.clone();
-            c.server.raw.set_str("CipherName", &cipher);
+            // the modelled field: the save writes it over `raw`
+            c.server.cipher_name = cipher.clone();
             Ok(())
         })?;
         self.tls.store(tls_cfg);
@@ -1222,11 +1316,7 @@ fn hostname() -> String {
 /// `ServerConfiguration/CipherName` of `cfg` ([`tls::DEFAULT_CIPHER`] if
 /// unset).
 fn cipher_name(cfg: &ServerConfig) -> String {
-    cfg.server
-        .raw
-        .get_str("CipherName")
-        .unwrap_or(tls::DEFAULT_CIPHER)
-        .to_owned()
+    cfg.server.cipher_name.clone()
 }
 
 /// The rustls configuration for `ck` with the suites of `cipher`; a cipher

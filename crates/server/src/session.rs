@@ -206,6 +206,8 @@ pub struct Session {
     pub udp: Option<UdpInfo>,
     ended: Notify,
     ended_flag: AtomicBool,
+    /// What it has reported to [`Registry::accounting`].
+    acct: Mutex<crate::accounting::SessionMark>,
 }
 
 impl std::fmt::Debug for Session {
@@ -286,6 +288,18 @@ impl Session {
         self.ended_flag.load(Ordering::Acquire)
     }
 
+    /// What [`crate::accounting`] needs of this session.
+    fn view(&self) -> crate::accounting::SessionView<'_> {
+        crate::accounting::SessionView {
+            hub: self.hub.name(),
+            user: &self.info.username,
+            login: self.role == Role::Server && !self.info.server_side,
+            created_unix_ms: self.info.created_unix_ms,
+            stats: &self.stats,
+            mark: &self.acct,
+        }
+    }
+
     /// Asks the session to end (admin SessionDisconnect, hub deletion).
     pub fn disconnect(&self) {
         self.stopping.store(true, Ordering::Relaxed);
@@ -315,6 +329,8 @@ type RegistryKey = (Role, [u8; 20]);
 pub struct Registry {
     by_key: Mutex<HashMap<RegistryKey, Arc<Session>>>,
     next_id: AtomicU64,
+    /// Login statistics and traffic counters not yet saved.
+    pub accounting: crate::accounting::Accounting,
 }
 
 impl Registry {
@@ -341,8 +357,28 @@ impl Registry {
         self.len() == 0
     }
 
+    fn insert(&self, s: &Arc<Session>) {
+        self.by_key.lock().insert((s.role, s.key), s.clone());
+        self.accounting
+            .registered(&s.view(), rustether_config::model::now_ms());
+    }
+
+    /// Removes a session; what it counted since its last report goes to
+    /// [`Registry::accounting`].
     fn remove(&self, role: Role, key: &[u8; 20]) {
-        self.by_key.lock().remove(&(role, *key));
+        let gone = self.by_key.lock().remove(&(role, *key));
+        if let Some(s) = gone {
+            self.accounting.collect(&s.view(), crate::clock::unix_ms());
+        }
+    }
+
+    /// Moves every live session's counters since its last report into
+    /// [`Registry::accounting`] (before a statistics report or a save).
+    pub fn collect_statistics(&self) {
+        let now = crate::clock::unix_ms();
+        for s in self.all() {
+            self.accounting.collect(&s.view(), now);
+        }
     }
 
     /// Allocates a hub port id.
@@ -445,11 +481,9 @@ pub fn spawn(
             .map(|p| crate::udp::info_for(p, p.clamp_mss)),
         ended: Notify::new(),
         ended_flag: AtomicBool::new(false),
+        acct: Mutex::default(),
     });
-    registry
-        .by_key
-        .lock()
-        .insert((session.role, session.key), session.clone());
+    registry.insert(&session);
     let task = SessionTask {
         session: session.clone(),
         registry: registry.clone(),
@@ -506,11 +540,9 @@ pub fn register_external(
         role: start.role,
         ended: Notify::new(),
         ended_flag: AtomicBool::new(false),
+        acct: Mutex::default(),
     });
-    registry
-        .by_key
-        .lock()
-        .insert((session.role, session.key), session.clone());
+    registry.insert(&session);
     (session, frames_rx)
 }
 

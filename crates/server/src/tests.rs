@@ -538,3 +538,27 @@ async fn softether_written_config_with_securenat_on_migrates_and_works() {
     assert!((50..=60).contains(&ip.octets()[3]) && ip.octets()[..3] == [10, 77, 0]);
     server.begin_shutdown();
 }
+
+/// `SetServerCipher` is saved in `ServerConfiguration/CipherName` and
+/// survives a restart (the modelled field is what the save writes; a value
+/// set only in the raw folder was overwritten with the old one).
+#[test]
+fn server_cipher_is_saved_and_survives_a_restart() {
+    crate::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(Edition::Server, dir.path()).unwrap();
+    server
+        .set_tls_settings_blocking(None, Some("ECDHE-RSA-AES128-GCM-SHA256"))
+        .unwrap();
+    let text = std::fs::read_to_string(server.config_path()).unwrap();
+    assert!(
+        text.contains("string CipherName ECDHE-RSA-AES128-GCM-SHA256"),
+        "{text}"
+    );
+    drop(server);
+    let again = Server::open(Edition::Server, dir.path()).unwrap();
+    assert_eq!(
+        again.with_config(|c| c.server.cipher_name.clone()),
+        "ECDHE-RSA-AES128-GCM-SHA256"
+    );
+}

@@ -117,9 +117,44 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<()> {
 async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     // Install the handlers first: a TERM during start-up is a clean stop.
     let mut stop = StopSignals::new()?;
+    let mut reset = false;
+    loop {
+        match serve(&mut opts, &mut stop, reset).await? {
+            Ended::Stopped => return Ok(()),
+            Ended::Reboot {
+                reset_config,
+                listeners,
+            } => {
+                // The next server serves the same sockets: connections
+                // arriving meanwhile wait in their backlog.
+                reset = reset_config;
+                opts.inherited = listeners;
+            }
+        }
+    }
+}
 
+/// How one run of the server ended.
+enum Ended {
+    /// SIGTERM/SIGINT: the worker ends.
+    Stopped,
+    /// `RebootServer`: start again on `listeners`.
+    Reboot {
+        reset_config: bool,
+        listeners: Vec<TcpListener>,
+    },
+}
+
+/// Opens the server (with `reset`: from the initial settings) and serves
+/// it until a stop signal or `RebootServer`.
+async fn serve(
+    opts: &mut WorkerOptions,
+    stop: &mut StopSignals,
+    reset: bool,
+) -> anyhow::Result<Ended> {
     let (edition, state_dir) = (opts.edition, opts.state_dir.clone());
-    let server = tokio::task::spawn_blocking(move || Server::open(edition, &state_dir)).await??;
+    let server = tokio::task::spawn_blocking(move || Server::open_with(edition, &state_dir, reset))
+        .await??;
     warn_if_no_admin_password(&server);
     let (ports, listen_ip): (Vec<u16>, _) = server.with_config(|c| {
         let ports = c
@@ -200,7 +235,13 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
             Err(e) => tracing::warn!("OpenVPN UDP socket: {e}"),
         }
     }
+    // Copies of the sockets, kept for a restart (`RebootServer`).
+    let mut kept = Vec::new();
     for l in bound {
+        match l.try_clone() {
+            Ok(c) => kept.push(c),
+            Err(e) => tracing::warn!("listener kept for a restart: {e}"),
+        }
         services.serve(l);
     }
     for (port, _) in &ready.failed {
@@ -208,6 +249,7 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     }
     server.start_links();
     tokio::spawn(housekeeping(server.clone()));
+    tokio::spawn(save_statistics(server.clone()));
     tracing::info!(
         "{} started; listening on {:?}",
         opts.edition.title(),
@@ -217,8 +259,21 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
         f(&ready);
     }
 
-    let why = stop.recv().await;
-    tracing::info!("{why} received: shutting down");
+    let mut reboot = server.reboot_signal();
+    let reset_config = tokio::select! {
+        why = stop.recv() => {
+            tracing::info!("{why} received: shutting down");
+            None
+        }
+        _ = reboot.changed() => {
+            let r = reboot.borrow().unwrap_or(false);
+            tracing::info!("RebootServer: restarting the server{}", if r { " with the initial configuration" } else { "" });
+            // Let the administration answer leave first (SoftEther
+            // restarts from a thread too).
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Some(r)
+        }
+    };
     server.begin_shutdown();
     server.stop_links().await;
     // Give sessions a moment to close their connections.
@@ -230,11 +285,17 @@ async fn run_async(mut opts: WorkerOptions) -> anyhow::Result<()> {
     let saver = server.clone();
     tokio::task::spawn_blocking(move || saver.save_blocking()).await??;
     drop(services);
+    if let Some(reset_config) = reset_config {
+        return Ok(Ended::Reboot {
+            reset_config,
+            listeners: kept,
+        });
+    }
     tracing::info!(
         "{} has been shut down; configuration saved",
         opts.edition.title()
     );
-    Ok(())
+    Ok(Ended::Stopped)
 }
 
 /// The signals that ask the worker to stop: SIGTERM and SIGINT on Unix,
@@ -326,6 +387,29 @@ async fn housekeeping(server: Arc<Server>) {
             trim_heap();
             tracing::debug!("{} sessions ended since the peak: heap trimmed", peak - now);
             peak = now;
+        }
+    }
+}
+
+/// Saves the login statistics and traffic counters every
+/// `AutoSaveConfigSpan` seconds (default 300), as SoftEther's
+/// `SiSaverThread` saves the whole file; only when something was counted
+/// (crate::accounting).
+async fn save_statistics(server: Arc<Server>) {
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        let every = server.with_config(|c| c.server.auto_save_interval());
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let s = server.clone();
+        match tokio::task::spawn_blocking(move || s.save_statistics_blocking()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("saving the statistics failed: {e}; retried at the next save")
+            }
+            Err(e) => tracing::warn!("saving the statistics: {e}"),
         }
     }
 }

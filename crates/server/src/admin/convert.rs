@@ -8,6 +8,27 @@ use rustether_config::model::softether_password_rc4;
 use rustether_config::{CascadeAuth, CascadeConfig, Folder, Policy};
 use rustether_proto::ErrorCode;
 
+/// The RPC `TRAFFIC` of a configuration traffic folder's counters
+/// ([`rustether_config::model::TrafficCounters`]: receive, then send;
+/// broadcast bytes, broadcast count, unicast bytes, unicast count).
+pub(super) fn traffic_from_config(t: &rustether_config::model::TrafficCounters) -> rpc::Traffic {
+    let side = |o: usize| rpc::TrafficSide {
+        broadcast_bytes: t[o],
+        broadcast_count: t[o + 1],
+        unicast_bytes: t[o + 2],
+        unicast_count: t[o + 3],
+    };
+    rpc::Traffic {
+        recv: side(0),
+        send: side(4),
+    }
+}
+
+/// The `Traffic` folder named `name` of `f` as the RPC `TRAFFIC`.
+pub(super) fn traffic_of(f: &Folder, name: &str) -> rpc::Traffic {
+    traffic_from_config(&rustether_config::model::read_traffic(f, name))
+}
+
 /// Runs `$m!(field, "ConfigName", bool|int)` for every policy of the RPC
 /// `Policy` structure (`PackAddPolicy`, `SiWritePolicyCfg`).
 macro_rules! each_policy {

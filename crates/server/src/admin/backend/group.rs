@@ -55,7 +55,7 @@ pub(super) fn get_group(
     name: &str,
 ) -> Result<SetGroup, ErrorCode> {
     this.bridge_edition()?;
-    this.server.with_config(|c| {
+    this.server.with_statistics(|c| {
         let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         let g = h.group(name).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
         Ok(SetGroup {
@@ -65,8 +65,7 @@ pub(super) fn get_group(
                 realname: g.realname.clone(),
                 note: g.note.clone(),
             },
-            // traffic counters are not kept (issue 12 item 9)
-            traffic: Traffic::default(),
+            traffic: convert::traffic_of(&g.raw, "Traffic"),
             policy: g.policy.as_ref().map(convert::policy_from_config),
         })
     })

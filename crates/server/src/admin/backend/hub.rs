@@ -4,8 +4,8 @@ use rustether_admin::rpc::*;
 use rustether_config::HubConfig;
 use rustether_proto::ErrorCode;
 
-use super::session::{add_traffic, session_traffic};
 use super::{key_eq, Deferred, ServerBackend, MAX_HUBS};
+use crate::admin::convert;
 
 pub(super) fn hub_admin_option(this: &ServerBackend<'_>, hub: &str, name: &str) -> u32 {
     this.server.with_config(|c| {
@@ -73,16 +73,14 @@ pub(super) fn get_hub(this: &mut ServerBackend<'_>, hub: &str) -> Result<CreateH
 }
 
 pub(super) fn enum_hub(this: &mut ServerBackend<'_>) -> Result<EnumHub, ErrorCode> {
-    let hubs = this.server.with_config(|c| c.hubs.clone());
+    let hubs = this.server.with_statistics(|c| c.hubs.clone());
     Ok(EnumHub {
         hubs: hubs
             .iter()
             .map(|h| {
                 let sessions = this.hub_sessions(&h.name);
-                let mut traffic = Traffic::default();
-                for s in &sessions {
-                    add_traffic(&mut traffic, &session_traffic(s));
-                }
+                // cumulative since the hub was created, as SoftEther's `h->Traffic`
+                let traffic = convert::traffic_of(&h.raw, "Traffic");
                 EnumHubItem {
                     fields: EnumHubItemFields {
                         hub_name: h.name.clone(),
@@ -410,14 +408,11 @@ pub(super) fn get_hub_status(
 ) -> Result<HubStatus, ErrorCode> {
     let h = this
         .server
-        .with_config(|c| c.hub(hub).cloned())
+        .with_statistics(|c| c.hub(hub).cloned())
         .ok_or(ErrorCode::HUB_NOT_FOUND)?;
     let sessions = this.hub_sessions(&h.name);
     let bridges = this.hub_bridges(&h.name).len() as u32;
-    let mut traffic = Traffic::default();
-    for s in &sessions {
-        add_traffic(&mut traffic, &session_traffic(s));
-    }
+    let traffic = convert::traffic_of(&h.raw, "Traffic");
     let bridge_sessions = sessions.iter().filter(|s| s.info.bridge_mode).count() as u32;
     // SoftEther's SessionList count includes the SecureNAT session; it is
     // neither a client nor a bridge session there.

@@ -409,6 +409,13 @@ impl AdminBackend for ServerBackend<'_> {
         server::flush(self)
     }
 
+    fn reboot_server(&mut self, reset_config: bool) -> Result<(), ErrorCode> {
+        // `LA_REBOOT_SERVER`; the worker restarts after the answer.
+        tracing::info!(reset_config, "admin: RebootServer");
+        self.server.request_reboot(reset_config);
+        Ok(())
+    }
+
     fn get_config(&mut self) -> Result<Config, ErrorCode> {
         server::get_config(self)
     }

@@ -8,7 +8,6 @@ use rustether_proto::softether::time::from_unix_ms;
 use rustether_proto::ErrorCode;
 use tracing::{info, warn};
 
-use super::session::{add_traffic, session_traffic};
 use super::{Deferred, ServerBackend, MAX_HUBS, MAX_USERS_PER_HUB};
 use crate::admin::sys;
 use crate::listener::ListenerState;
@@ -41,18 +40,16 @@ pub(super) fn get_server_info(this: &mut ServerBackend<'_>) -> Result<ServerInfo
 }
 
 pub(super) fn get_server_status(this: &mut ServerBackend<'_>) -> Result<ServerStatus, ErrorCode> {
-    let (hubs, users, groups) = this.server.with_config(|c| {
+    let (hubs, users, groups, traffic) = this.server.with_statistics(|c| {
         (
             c.hubs.len() as u32,
             c.hubs.iter().map(|h| h.users.len() as u32).sum::<u32>(),
             c.hubs.iter().map(|h| h.groups.len() as u32).sum::<u32>(),
+            // cumulative, saved as `ServerTraffic` (SiWriteTraffic)
+            crate::admin::convert::traffic_of(&c.server.raw, "ServerTraffic"),
         )
     });
     let sessions = this.server.sessions.all();
-    let mut traffic = Traffic::default();
-    for s in &sessions {
-        add_traffic(&mut traffic, &session_traffic(s));
-    }
     let tcp: u32 = sessions.iter().map(|s| s.connection_count()).sum();
     let started = this
         .server

@@ -10,7 +10,7 @@ use rustether_proto::ErrorCode;
 use tracing::info;
 
 use super::{key_eq, Deferred, ServerBackend};
-use crate::admin::sys;
+use crate::admin::{convert, sys};
 use crate::session::{Role, Session};
 
 pub(super) fn enum_session(
@@ -97,29 +97,27 @@ pub(super) fn get_session_status(
         });
     }
     if key_eq(name, SECURENAT_SESSION) && this.server.securenat(&hub_cfg.name).is_some() {
-        return Ok(SessionStatus {
-            fields: SessionStatusFields {
-                hub_name: hub_cfg.name.clone(),
-                name: SECURENAT_SESSION.into(),
-                username: SECURENAT_USER.into(),
-                real_username: SECURENAT_USER.into(),
-                ..SessionStatusFields::default()
-            },
-            status: ConnectionStatus {
-                fields: ConnectionStatusFields {
-                    session_name: SECURENAT_SESSION.into(),
-                    active: true,
-                    connected: true,
-                    session_status: 3,
-                    ..ConnectionStatusFields::default()
-                },
-                ..ConnectionStatus::default()
-            },
-            node: NodeInfo {
-                hub_name: hub_cfg.name.clone(),
-                ..NodeInfo::default()
-            },
-        });
+        return Ok(internal_session_status(
+            &hub_cfg.name,
+            SECURENAT_SESSION,
+            SECURENAT_USER,
+            0,
+        ));
+    }
+    // A Virtual Layer 3 Switch's session: SoftEther finds it in the hub's
+    // session list like any other (`StGetSessionStatus`), with user
+    // `L3SW_<switch>` and no client connection.
+    if let Some(e) = this
+        .hub_l3_sessions(&hub_cfg.name)
+        .into_iter()
+        .find(|e| key_eq(&e.name, name))
+    {
+        return Ok(internal_session_status(
+            &hub_cfg.name,
+            &e.name,
+            &e.username,
+            e.created_time,
+        ));
     }
     let s = this
         .hub_sessions(&hub_cfg.name)
@@ -298,6 +296,39 @@ impl ServerBackend<'_> {
     }
 }
 
+/// `SessionGet` of one of the server's internal sessions (SecureNAT,
+/// Virtual Layer 3 Switch): user and session name, established, no client
+/// connection or node information (`StGetSessionStatus`,
+/// `CiGetSessionStatus`). `started`: SoftEther time, 0 = not shown.
+fn internal_session_status(hub: &str, name: &str, user: &str, started: u64) -> SessionStatus {
+    SessionStatus {
+        fields: SessionStatusFields {
+            hub_name: hub.to_owned(),
+            name: name.to_owned(),
+            username: user.to_owned(),
+            real_username: user.to_owned(),
+            ..SessionStatusFields::default()
+        },
+        status: ConnectionStatus {
+            fields: ConnectionStatusFields {
+                session_name: name.to_owned(),
+                active: true,
+                connected: true,
+                session_status: 3,
+                start_time: started,
+                first_connection_established_time: started,
+                current_connection_establish_time: started,
+                ..ConnectionStatusFields::default()
+            },
+            ..ConnectionStatus::default()
+        },
+        node: NodeInfo {
+            hub_name: hub.to_owned(),
+            ..NodeInfo::default()
+        },
+    }
+}
+
 /// The local end of one of our cascades (SoftEther's `SID-LINK-*`).
 pub(super) fn is_cascade_session(s: &Session) -> bool {
     s.info.server_side && s.role == Role::Client
@@ -327,29 +358,10 @@ fn session_bytes(s: &Session) -> u64 {
             .load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A session's `TRAFFIC`, the client's point of view as SoftEther reports
+/// it (crate::accounting::session_counters).
 pub(super) fn session_traffic(s: &Session) -> Traffic {
-    use std::sync::atomic::Ordering::Relaxed;
-    Traffic {
-        // from the client's point of view, as SoftEther reports it
-        send: TrafficSide {
-            unicast_bytes: s.recv_bytes.load(Relaxed),
-            unicast_count: s.stats.sent_frames.load(Relaxed),
-            ..TrafficSide::default()
-        },
-        recv: TrafficSide {
-            unicast_count: s.stats.queued.load(Relaxed),
-            ..TrafficSide::default()
-        },
-    }
-}
-
-pub(super) fn add_traffic(a: &mut Traffic, b: &Traffic) {
-    for (x, y) in [(&mut a.send, &b.send), (&mut a.recv, &b.recv)] {
-        x.broadcast_bytes += y.broadcast_bytes;
-        x.broadcast_count += y.broadcast_count;
-        x.unicast_bytes += y.unicast_bytes;
-        x.unicast_count += y.unicast_count;
-    }
+    convert::traffic_from_config(&crate::accounting::session_counters(&s.stats))
 }
 
 /// `CONNECTION_STATUS` of a live session as the server sees it.

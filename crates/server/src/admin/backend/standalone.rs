@@ -12,13 +12,7 @@ use crate::admin::sys;
 use crate::tls::{self, CertifiedKey};
 
 pub(super) fn get_server_cipher(this: &mut ServerBackend<'_>) -> Result<String, ErrorCode> {
-    Ok(this.server.with_config(|c| {
-        c.server
-            .raw
-            .get_str("CipherName")
-            .unwrap_or(tls::DEFAULT_CIPHER)
-            .to_owned()
-    }))
+    Ok(this.server.with_config(|c| c.server.cipher_name.clone()))
 }
 
 pub(super) fn get_server_cipher_list() -> Vec<String> {

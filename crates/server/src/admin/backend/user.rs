@@ -56,7 +56,7 @@ pub(super) fn get_user(
     hub: &str,
     name: &str,
 ) -> Result<SetUser, ErrorCode> {
-    this.server.with_config(|c| {
+    this.server.with_statistics(|c| {
         let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         let u = h.user(name).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
         Ok(user_to_rpc(&h.name, u))
@@ -81,7 +81,7 @@ pub(super) fn delete_user(
 }
 
 pub(super) fn enum_user(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumUser, ErrorCode> {
-    this.server.with_config(|c| {
+    this.server.with_statistics(|c| {
         let h = c.hub(hub).ok_or(ErrorCode::HUB_NOT_FOUND)?;
         Ok(EnumUser {
             hub_name: h.name.clone(),
@@ -102,7 +102,7 @@ pub(super) fn enum_user(this: &mut ServerBackend<'_>, hub: &str) -> Result<EnumU
                         is_expires_filled: true,
                         expires: u.expire_time,
                     },
-                    traffic: Traffic::default(),
+                    traffic: convert::traffic_of(&u.raw, "Traffic"),
                 })
                 .collect(),
         })
@@ -123,7 +123,7 @@ fn user_to_rpc(hub: &str, u: &UserConfig) -> SetUser {
         },
         auth: u.auth.clone(),
         num_login: u.num_login,
-        traffic: Traffic::default(),
+        traffic: convert::traffic_of(&u.raw, "Traffic"),
         policy: u.policy.as_ref().map(convert::policy_from_config),
     }
 }
