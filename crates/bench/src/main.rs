@@ -408,11 +408,29 @@ fn measure_t1(
         } else {
             (lab.client_ns(0), lab.client_ns(1))
         };
+        // The server's own frame counters of both sessions (vpncmd
+        // SessionGet) split the loss between the clients and the server.
+        let (tx_user, rx_user) = if a.reverse {
+            (lab.users[1].name.clone(), lab.users[0].name.clone())
+        } else {
+            (lab.users[0].name.clone(), lab.users[1].name.clone())
+        };
+        let hub = rustether_testkit::t1::HUB;
+        let frames = |lab: &T1Lab| -> Result<(i64, i64)> {
+            let srv = lab.server()?;
+            Ok((
+                netdiag::session_frames(srv, hub, &tx_user)?.from_client,
+                netdiag::session_frames(srv, hub, &rx_user)?.to_client,
+            ))
+        };
+        let f0 = frames(&lab)?;
         let probe = netdiag::RunProbe::start(tx_ns, rx_ns, &lab.topo.server)?;
         let w = CpuWindow::start(&groups);
         let r = iperf3(lab.client_ns(1), lab.client_ns(0), dst, &opts, &logs)?;
         let u = w.finish();
-        let d = probe.finish(tx_ns, rx_ns, &lab.topo.server)?;
+        let mut d = probe.finish(tx_ns, rx_ns, &lab.topo.server)?;
+        let f1 = frames(&lab)?;
+        netdiag::split_loss(&mut d, f1.0 - f0.0, f1.1 - f0.1);
         log(&format!("run {run}/{}: {}", a.runs, netdiag::summary(&d)));
         lost.push(
             d.get("frames_lost_data")

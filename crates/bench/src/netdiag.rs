@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rustether_testkit::netns::Netns;
+use rustether_testkit::server::Server;
+use rustether_testkit::softether::parse_table;
 use serde_json::{json, Map, Value};
 
 /// The TAP device a SoftEther vpnclient creates for virtual NIC `vpn`.
@@ -224,6 +226,90 @@ impl RunProbe {
     }
 }
 
+/// Frames the server counted for one session since it began, as vpncmd
+/// `SessionGet` shows them (both servers): `Outgoing Unicast Packets` (the
+/// client's frames into the hub) and `Incoming Unicast Packets` (frames the
+/// hub handed to the session for the client). SoftEther counts a frame for
+/// the client after its hub queue (`StorePacket`, at most
+/// `MAX_STORED_QUEUE_NUM` frames) and before its connection's send queue
+/// (src/Cedar/Session.c `SessionMain`); ours when it enters the session's
+/// queue (crates/server/src/hub.rs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SessionFrames {
+    /// Frames from the client into the hub.
+    pub(crate) from_client: i64,
+    /// Frames from the hub for the client.
+    pub(crate) to_client: i64,
+}
+
+/// `SessionGet`'s two unicast packet counters from its table; `None` when
+/// one is missing. Values look like `1,234 packets`.
+pub(crate) fn parse_session_frames(text: &str) -> Option<SessionFrames> {
+    let t = parse_table(text);
+    let num = |k: &str| -> Option<i64> {
+        let v = &t.iter().find(|(n, _)| n == k)?.1;
+        let digits: String = v
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some(SessionFrames {
+        from_client: num("Outgoing Unicast Packets")?,
+        to_client: num("Incoming Unicast Packets")?,
+    })
+}
+
+/// The name of `user`'s session in vpncmd `SessionList` output.
+pub(crate) fn session_of_user(text: &str, user: &str) -> Option<String> {
+    let mut name = None;
+    for (k, v) in parse_table(text) {
+        match k.as_str() {
+            "Session Name" => name = Some(v),
+            "User Name" if v.eq_ignore_ascii_case(user) => return name,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// [`SessionFrames`] of `user`'s session on `hub`, through the real vpncmd.
+///
+/// Errors: vpncmd fails, the user has no session, or the counters are
+/// missing from `SessionGet`.
+pub(crate) fn session_frames(srv: &Server, hub: &str, user: &str) -> Result<SessionFrames> {
+    let list = srv.vpncmd(None, Some(hub), &["SessionList"])?;
+    let name = session_of_user(&list, user)
+        .with_context(|| format!("no session of {user} in SessionList:\n{list}"))?;
+    let get = srv.vpncmd(None, Some(hub), &["SessionGet", &name])?;
+    parse_session_frames(&get)
+        .with_context(|| format!("no unicast packet counters in SessionGet {name}:\n{get}"))
+}
+
+/// Splits `frames_lost_data` of [`RunProbe::finish`]'s JSON by place, with
+/// the server's counters of the sending and the receiving session taken
+/// around the same run: lost in the sending vpnclient (read from its TAP,
+/// never reached the server), in the server (reached it, not handed to the
+/// receiving session), in the receiving vpnclient (handed to its session,
+/// never written to its TAP: its own queues, or the TCP connection's way to
+/// it). Adds the fields to `v`.
+pub(crate) fn split_loss(v: &mut Value, from_sender: i64, to_receiver: i64) {
+    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let read = n(v, "sender_tap_tx_packets");
+    let written = n(v, "receiver_tap_rx_packets");
+    if let Some(o) = v.as_object_mut() {
+        o.insert("server_frames_from_sender".into(), json!(from_sender));
+        o.insert("server_frames_to_receiver".into(), json!(to_receiver));
+        o.insert("lost_in_sending_client".into(), json!(read - from_sender));
+        o.insert("lost_in_server".into(), json!(from_sender - to_receiver));
+        o.insert(
+            "lost_in_receiving_client".into(),
+            json!(to_receiver - written),
+        );
+    }
+}
+
 /// One line for the progress log from [`RunProbe::finish`]'s JSON.
 pub(crate) fn summary(v: &Value) -> String {
     let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
@@ -234,6 +320,14 @@ pub(crate) fn summary(v: &Value) -> String {
         n("/frames_lost_acks"),
         n("/softnet_dropped"),
     );
+    if v.get("lost_in_server").is_some() {
+        s.push_str(&format!(
+            "; lost in sending client {}, server {}, receiving client {}",
+            n("/lost_in_sending_client"),
+            n("/lost_in_server"),
+            n("/lost_in_receiving_client"),
+        ));
+    }
     for side in ["sender", "receiver", "server"] {
         for what in ["if_drops", "tcp"] {
             if let Some(o) = v
@@ -278,5 +372,36 @@ mod tests {
         assert_eq!(m.get("vpn_vpn.rx_packets"), Some(&10));
         let s = "0000a000 00000010 00000002 0\n0000b000 00000001 00000000 0\n";
         assert_eq!(parse_softnet(s), (17, 2));
+    }
+
+    #[test]
+    fn session_counters_from_vpncmd_tables() {
+        let list = "Item              |Value\n\
+                    ------------------+------\n\
+                    Session Name      |SID-U1-2\n\
+                    User Name         |u1\n\
+                    Session Name      |SID-U2-3\n\
+                    User Name         |u2\n";
+        assert_eq!(session_of_user(list, "u2").as_deref(), Some("SID-U2-3"));
+        assert_eq!(session_of_user(list, "u3"), None);
+        let get = "Outgoing Unicast Packets  |1,234,567 packets\n\
+                   Outgoing Unicast Total Size|9 bytes\n\
+                   Incoming Unicast Packets  |89 packets\n";
+        assert_eq!(
+            parse_session_frames(get),
+            Some(SessionFrames {
+                from_client: 1_234_567,
+                to_client: 89
+            })
+        );
+        assert_eq!(
+            parse_session_frames("Incoming Unicast Packets|1 packets\n"),
+            None
+        );
+        let mut v = json!({"sender_tap_tx_packets": 100, "receiver_tap_rx_packets": 90});
+        split_loss(&mut v, 97, 95);
+        assert_eq!(v["lost_in_sending_client"], 3);
+        assert_eq!(v["lost_in_server"], 2);
+        assert_eq!(v["lost_in_receiving_client"], 5);
     }
 }
