@@ -678,8 +678,23 @@ impl UdpAccel {
         rng: &mut R,
         out: &mut Vec<u8>,
     ) -> SocketAddr {
-        let payload = &payload[..payload.len().min(MAX_PAYLOAD)];
         out.clear();
+        self.encode_append(payload, compressed, now, rng, out)
+    }
+
+    /// [`UdpAccel::encode`] without clearing `out`: the datagram is
+    /// appended at `out[out.len()..]` (how [`DatagramBatch`] packs a batch
+    /// back to back).
+    pub fn encode_append<R: Rng>(
+        &mut self,
+        payload: &[u8],
+        compressed: bool,
+        now: u64,
+        rng: &mut R,
+        out: &mut Vec<u8>,
+    ) -> SocketAddr {
+        let payload = &payload[..payload.len().min(MAX_PAYLOAD)];
+        let base = out.len();
         let (prefix, suffix) = match &self.crypto {
             Crypto::Plain => (0, 0),
             Crypto::V1 { next_iv, .. } => {
@@ -698,7 +713,7 @@ impl UdpAccel {
         out.push(u8::from(compressed));
         out.extend_from_slice(payload);
         if !matches!(self.crypto, Crypto::Plain) {
-            let total = out.len() + suffix;
+            let total = out.len() - base + suffix;
             if total < PAD_LIMIT {
                 let pad = rng.gen_range(0..(PAD_LIMIT - total).min(MAX_PADDING));
                 out.resize(out.len() + pad, 0);
@@ -710,14 +725,14 @@ impl UdpAccel {
                 my_key, next_iv, ..
             } => {
                 out.resize(out.len() + IV_V1_LEN, 0);
-                let k = v1_key(my_key, &out[..prefix]);
-                rc4_apply(&k, &mut out[prefix..]);
+                let k = v1_key(my_key, &out[base..base + prefix]);
+                rc4_apply(&k, &mut out[base + prefix..]);
                 next_iv.copy_from_slice(&out[out.len() - IV_V1_LEN..]);
             }
             Crypto::V2 {
                 enc, next_nonce, ..
             } => {
-                let (n, body) = out.split_at_mut(prefix);
+                let (n, body) = out[base..].split_at_mut(prefix);
                 match seal_v2(enc, n, body) {
                     Some(tag) => {
                         // The next nonce is the first 12 ciphertext bytes
@@ -727,13 +742,13 @@ impl UdpAccel {
                     }
                     None => {
                         // Only for bodies beyond 256 GiB; not reachable.
-                        out.clear();
+                        out.truncate(base);
                     }
                 }
             }
         }
         self.stats.sent_datagrams += 1;
-        self.stats.sent_bytes += out.len() as u64;
+        self.stats.sent_bytes += (out.len() - base) as u64;
         if !payload.is_empty() {
             self.stats.sent_frames += 1;
         }
@@ -865,6 +880,103 @@ impl UdpAccel {
             }
         }
         Ok(got)
+    }
+}
+
+/// Most datagrams one [`DatagramBatch`] holds (one `sendmmsg`).
+pub const MAX_BATCH_DATAGRAMS: usize = 64;
+
+/// Datagrams encoded back to back for one batched send (`sendmmsg`): the
+/// caller encodes every frame ready for the peer, then hands the whole
+/// batch to the socket in one system call instead of one per datagram.
+///
+/// Bounded: at most `max` datagrams (1..=[`MAX_BATCH_DATAGRAMS`]) of at
+/// most [`MAX_DATAGRAM`] bytes each, so the buffer never grows beyond
+/// `max * MAX_DATAGRAM` bytes; [`DatagramBatch::clear`] keeps the memory
+/// for the next batch.
+#[derive(Debug)]
+pub struct DatagramBatch {
+    buf: Vec<u8>,
+    /// End offset in `buf` and destination of each datagram.
+    items: Vec<(usize, SocketAddr)>,
+    max: usize,
+}
+
+impl DatagramBatch {
+    /// An empty batch of at most `max` datagrams (clamped to
+    /// 1..=[`MAX_BATCH_DATAGRAMS`]).
+    pub fn new(max: usize) -> DatagramBatch {
+        DatagramBatch {
+            buf: Vec::new(),
+            items: Vec::new(),
+            max: max.clamp(1, MAX_BATCH_DATAGRAMS),
+        }
+    }
+
+    /// Datagrams held.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// No datagram held.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// No room for another datagram: send, then [`DatagramBatch::clear`].
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= self.max
+    }
+
+    /// Forgets the datagrams, keeping the memory.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.items.clear();
+    }
+
+    /// Bytes of memory held (for releasing it when idle).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Encodes a frame of `payload` with `accel` as the next datagram
+    /// ([`UdpAccel::encode_append`]). `false`, and nothing changes, when
+    /// the batch is full or the payload does not [`UdpAccel::fits`].
+    pub fn push_frame<R: Rng>(
+        &mut self,
+        accel: &mut UdpAccel,
+        payload: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> bool {
+        if self.is_full() || !UdpAccel::fits(payload.len()) {
+            return false;
+        }
+        let start = self.buf.len();
+        let to = accel.encode_append(payload, false, now, rng, &mut self.buf);
+        let len = self.buf.len() - start;
+        if len == 0 || len > MAX_DATAGRAM {
+            // Not reachable for payloads that fit; never send a cut datagram.
+            self.buf.truncate(start);
+            return false;
+        }
+        self.items.push((self.buf.len(), to));
+        true
+    }
+
+    /// The `i`th datagram and its destination.
+    pub fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
+        let (end, to) = *self.items.get(i)?;
+        let start = match i {
+            0 => 0,
+            _ => self.items[i - 1].0,
+        };
+        Some((&self.buf[start..end], to))
+    }
+
+    /// The datagrams in order, with their destinations.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+        (0..self.items.len()).filter_map(|i| self.get(i))
     }
 }
 

@@ -29,7 +29,7 @@ use crate::clock::now_ms;
 use crate::hub::{DataDrop, Hub, PortReceiver, PortStats};
 use crate::transport::{DataReader, DataStream, DataWriter};
 use crate::udp::{UdpInfo, UdpPath};
-use rustether_proto::udpaccel::{Received, UdpAccel, MAX_DATAGRAM};
+use rustether_proto::udpaccel::{DatagramBatch, Received, UdpAccel, MAX_BATCH_DATAGRAMS};
 
 /// Hard limit of TCP connections per session (SoftEther `MAX_TCP_CONNECTION`).
 pub const MAX_TCP_CONNECTION: u32 = 32;
@@ -704,7 +704,8 @@ impl SessionTask {
             Some(p) => (Some(p.sock), Some(p.accel)),
             None => (None, None),
         };
-        let mut udp_buf = vec![0u8; MAX_DATAGRAM];
+        let mut udp_in = crate::udp::RecvBatch::default();
+        let mut udp_dgrams = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
         let mut udp_out: Vec<u8> = Vec::new();
         let mut udp_batch: Vec<Bytes> = Vec::new();
         // One timer per session, re-armed only when it fires: keep-alives and
@@ -801,15 +802,22 @@ impl SessionTask {
                         // goes over it (`UdpAccelIsSendReady`, Connection.c).
                         let now = now_ms();
                         if a.is_send_ready(now) {
+                            // Encoded back to back, sent with one
+                            // sendmmsg per MAX_BATCH_DATAGRAMS.
                             let mut rest = Vec::new();
                             for f in batch.drain(..) {
-                                if UdpAccel::fits(f.len()) {
-                                    let to = a.encode(&f, false, now, &mut rng, &mut udp_out);
-                                    udp_send(sock, &udp_out, to, None).await;
-                                } else {
+                                if !UdpAccel::fits(f.len()) {
                                     rest.push(f);
+                                    continue;
                                 }
+                                if udp_dgrams.is_full() {
+                                    crate::udp::send_batch(sock, &udp_dgrams).await;
+                                    udp_dgrams.clear();
+                                }
+                                udp_dgrams.push_frame(a, &f, now, &mut rng);
                             }
+                            crate::udp::send_batch(sock, &udp_dgrams).await;
+                            udp_dgrams.clear();
                             batch = rest;
                             note_udp(&s, a, true);
                             if batch.is_empty() { continue; }
@@ -843,20 +851,29 @@ impl SessionTask {
                     let now = now_ms();
                     let mut bytes = 0u64;
                     // A bounded batch per wake-up so the TCP side and the
-                    // other branches keep their turn.
-                    for _ in 0..MAX_BATCH_FRAMES {
-                        match sock.try_recv_from(&mut udp_buf) {
-                            Ok((n, src)) => match a.receive(&mut udp_buf[..n], src, now) {
-                                Ok(Received::Frame(f)) => {
-                                    bytes += n as u64;
-                                    udp_batch.push(Bytes::copy_from_slice(&f));
-                                }
-                                Ok(Received::KeepAlive) => bytes += n as u64,
-                                Err(e) => debug!(session = %s.name, %src, "UDP datagram dropped: {e}"),
-                            },
+                    // other branches keep their turn; recvmmsg reads up to
+                    // RECV_BATCH datagrams per system call.
+                    let mut read = 0;
+                    while read < MAX_BATCH_FRAMES {
+                        let got = match udp_in.recv(sock) {
+                            Ok(got) => got,
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                             Err(e) => { debug!(session = %s.name, "UDP receive error: {e}"); break; }
+                        };
+                        read += got;
+                        for i in 0..got {
+                            let Some((d, src)) = udp_in.datagram_mut(i) else { break };
+                            let n = d.len() as u64;
+                            match a.receive(d, src, now) {
+                                Ok(Received::Frame(f)) => {
+                                    bytes += n;
+                                    udp_batch.push(Bytes::copy_from_slice(&f));
+                                }
+                                Ok(Received::KeepAlive) => bytes += n,
+                                Err(e) => debug!(session = %s.name, %src, "UDP datagram dropped: {e}"),
+                            }
                         }
+                        if !udp_in.was_full() { break; }
                     }
                     s.recv_bytes.fetch_add(bytes, Ordering::Relaxed);
                     // While a destination is full, the datagrams wait in
@@ -871,6 +888,10 @@ impl SessionTask {
                     if let (Some(a), Some(sock)) = (accel.as_mut(), udp_sock.as_ref()) {
                         if let Some((to, also)) = a.poll_keepalive(now, &mut rng, &mut udp_out) {
                             udp_send(sock, &udp_out, to, also).await;
+                        }
+                        if udp_dgrams.capacity() > 16 * 1024 {
+                            // Do not keep a burst-sized buffer per session.
+                            udp_dgrams = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
                         }
                         let ready = a.is_send_ready(now);
                         note_udp(&s, a, ready);

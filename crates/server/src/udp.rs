@@ -12,7 +12,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::Rng;
-use rustether_proto::udpaccel::{ClientOffer, ServerOffer, UdpAccel, UdpStats, SERVER_PORTS};
+use rustether_proto::udpaccel::{
+    ClientOffer, DatagramBatch, ServerOffer, UdpAccel, UdpStats, MAX_DATAGRAM, SERVER_PORTS,
+};
 use tracing::{debug, info};
 
 /// The UDP half of a session: socket and protocol state, owned by the
@@ -173,5 +175,154 @@ pub fn info_for(path: &UdpPath, clamp_mss: bool) -> UdpInfo {
         port: path.sock.local_addr().map(|a| a.port()).unwrap_or(0),
         cipher: path.accel.cipher_name(),
         ..UdpInfo::default()
+    }
+}
+
+/// Sends every datagram of `batch` with as few `sendmmsg(2)` calls as the
+/// kernel takes (one, unless the send buffer fills), waiting for the socket
+/// to be writable in between. A datagram the kernel refuses (an ICMP
+/// unreachable reported on the socket, a firewall) is skipped: the path
+/// going down is the keep-alive timeout's business, as with one `sendto`
+/// per datagram before.
+pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch) {
+    let mut next = 0;
+    while next < batch.len() {
+        match sock.try_io(tokio::io::Interest::WRITABLE, || {
+            sendmmsg_from(sock, batch, next)
+        }) {
+            Ok(n) => next += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Err(e) = sock.writable().await {
+                    debug!("UDP acceleration send failed: {e}");
+                    return;
+                }
+            }
+            Err(e) => {
+                if let Some((_, to)) = batch.get(next) {
+                    debug!(%to, "UDP acceleration send failed: {e}");
+                }
+                next += 1;
+            }
+        }
+    }
+}
+
+/// One `sendmmsg(2)` of the datagrams `first..` of `batch`: how many the
+/// kernel took.
+fn sendmmsg_from(
+    sock: &tokio::net::UdpSocket,
+    batch: &DatagramBatch,
+    first: usize,
+) -> std::io::Result<usize> {
+    use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    let n = batch.len().saturating_sub(first);
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut iovs: Vec<[IoSlice<'_>; 1]> = Vec::with_capacity(n);
+    let mut addrs: Vec<Option<SockaddrStorage>> = Vec::with_capacity(n);
+    for (d, to) in batch.iter().skip(first) {
+        iovs.push([IoSlice::new(d)]);
+        addrs.push(Some(SockaddrStorage::from(to)));
+    }
+    // The headers hold raw pointers (not `Send`): built per call, outside
+    // any await, one allocation per batch rather than per datagram.
+    let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(n, None);
+    let sent = sendmmsg(
+        sock.as_raw_fd(),
+        &mut hdrs,
+        &iovs,
+        &addrs,
+        [] as [nix::sys::socket::ControlMessage<'_>; 0],
+        MsgFlags::empty(),
+    )?;
+    Ok(sent.count())
+}
+
+/// Most datagrams read per `recvmmsg(2)`.
+pub const RECV_BATCH: usize = 32;
+
+/// Receive buffers for `recvmmsg(2)`: up to [`RECV_BATCH`] datagrams of
+/// [`MAX_DATAGRAM`] bytes per system call, reused from call to call. The
+/// number of slots follows the load (doubled after a full read, back to
+/// one after a read of one datagram) so that an idle session holds 2 KiB,
+/// not 64 KiB.
+#[derive(Debug, Default)]
+pub struct RecvBatch {
+    buf: Vec<u8>,
+    /// Length and source of each datagram of the last read.
+    got: Vec<(usize, SocketAddr)>,
+    /// The last read filled every slot: more may be waiting.
+    full: bool,
+}
+
+impl RecvBatch {
+    /// Reads what the socket has, up to the current number of slots:
+    /// how many datagrams (≥ 1), or `WouldBlock` when none is waiting.
+    /// Datagrams longer than [`MAX_DATAGRAM`] are cut (and then fail to
+    /// authenticate), as with SoftEther's fixed receive buffer.
+    pub fn recv(&mut self, sock: &tokio::net::UdpSocket) -> std::io::Result<usize> {
+        use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+        let slots = (self.buf.len() / MAX_DATAGRAM).clamp(1, RECV_BATCH);
+        self.buf.resize(slots * MAX_DATAGRAM, 0);
+        self.got.clear();
+        let got = &mut self.got;
+        let buf = &mut self.buf;
+        sock.try_io(tokio::io::Interest::READABLE, || {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = buf
+                .chunks_mut(MAX_DATAGRAM)
+                .map(|c| [IoSliceMut::new(c)])
+                .collect();
+            let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(slots, None);
+            let res = recvmmsg(
+                sock.as_raw_fd(),
+                &mut hdrs,
+                iovs.iter_mut(),
+                MsgFlags::empty(),
+                None,
+            )?;
+            for m in res {
+                let src = m.address.as_ref().and_then(|a| {
+                    a.as_sockaddr_in()
+                        .map(|a| SocketAddr::V4((*a).into()))
+                        .or_else(|| a.as_sockaddr_in6().map(|a| SocketAddr::V6((*a).into())))
+                });
+                // A datagram without an IP source cannot be answered: length 0
+                // makes the caller drop it.
+                let len = if src.is_some() { m.bytes.min(MAX_DATAGRAM) } else { 0 };
+                got.push((len, src.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))));
+            }
+            Ok(())
+        })?;
+        let n = self.got.len();
+        self.full = n == slots;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        if n == slots && slots < RECV_BATCH {
+            self.buf.resize((slots * 2).min(RECV_BATCH) * MAX_DATAGRAM, 0);
+        } else if n == 1 && slots > 1 {
+            // Quiet again: give the memory back.
+            self.buf.truncate(MAX_DATAGRAM);
+            self.buf.shrink_to_fit();
+        }
+        Ok(n)
+    }
+
+    /// Whether the last read filled every slot (more may be waiting).
+    pub fn was_full(&self) -> bool {
+        self.full
+    }
+
+    /// The `i`th datagram of the last read (to decrypt in place) and its
+    /// source; `None` past the end.
+    pub fn datagram_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr)> {
+        let (len, src) = *self.got.get(i)?;
+        let start = i * MAX_DATAGRAM;
+        Some((self.buf.get_mut(start..start + len)?, src))
     }
 }

@@ -359,3 +359,87 @@ proptest! {
         let _ = a.next_wakeup();
     }
 }
+
+#[test]
+fn a_batch_decodes_as_the_single_datagrams_would_in_every_mode() {
+    for (v, enc) in [(2, true), (1, true), (2, false), (1, false)] {
+        let (mut s, mut c, mut rng) = pair(v, enc);
+        let mut batch = DatagramBatch::new(8);
+        let frames: Vec<Vec<u8>> = [1usize, 60, 1514, MAX_PAYLOAD, 300]
+            .iter()
+            .map(|len| (0..*len).map(|i| (i * 7 + len) as u8).collect())
+            .collect();
+        for f in &frames {
+            assert!(batch.push_frame(&mut s, f, 100, &mut rng));
+        }
+        assert_eq!(batch.len(), frames.len());
+        // In order, chained IVs/nonces: each decodes on its own.
+        for ((d, to), f) in batch.iter().zip(&frames) {
+            assert_eq!(to, addr(CLIENT));
+            assert!(d.len() <= MAX_DATAGRAM, "v{v} enc={enc}");
+            let mut d = d.to_vec();
+            assert_eq!(
+                c.receive(&mut d, addr(SERVER), 100).unwrap(),
+                Received::Frame(Cow::Borrowed(&f[..])),
+                "v{v} enc={enc} len={}",
+                f.len()
+            );
+        }
+        assert_eq!(s.stats().sent_frames, frames.len() as u64);
+        assert_eq!(
+            s.stats().sent_bytes,
+            batch.iter().map(|(d, _)| d.len() as u64).sum::<u64>()
+        );
+        // Frames that do not fit go over TCP: not in the batch.
+        assert!(!batch.push_frame(&mut s, &[], 100, &mut rng));
+        assert!(!batch.push_frame(&mut s, &vec![0; MAX_PAYLOAD + 1], 100, &mut rng));
+        assert_eq!(batch.len(), frames.len());
+    }
+}
+
+#[test]
+fn a_batch_never_exceeds_its_bounds() {
+    let (mut s, _, mut rng) = pair(2, true);
+    assert!(DatagramBatch::new(0).push_frame(&mut s, &[1], 1, &mut rng));
+    let mut b = DatagramBatch::new(10_000);
+    let frame = vec![0xa5; MAX_PAYLOAD];
+    let mut pushed = 0;
+    while b.push_frame(&mut s, &frame, 1, &mut rng) {
+        pushed += 1;
+        assert!(pushed <= MAX_BATCH_DATAGRAMS);
+    }
+    assert_eq!(pushed, MAX_BATCH_DATAGRAMS);
+    assert!(b.is_full());
+    assert_eq!(s.stats().sent_frames, MAX_BATCH_DATAGRAMS as u64 + 1);
+    let cap = b.capacity();
+    assert!(cap <= 2 * MAX_BATCH_DATAGRAMS * MAX_DATAGRAM);
+    // Reused: cleared, refilled, no growth.
+    b.clear();
+    assert!(b.is_empty() && b.get(0).is_none());
+    while b.push_frame(&mut s, &frame, 2, &mut rng) {}
+    assert_eq!(b.capacity(), cap);
+}
+
+proptest! {
+    #[test]
+    fn batch_holds_at_most_max_datagrams_of_bounded_size(
+        max in 0usize..100,
+        lens in prop::collection::vec(0usize..2000, 0..150),
+    ) {
+        let (mut s, _, mut rng) = pair(2, true);
+        let mut b = DatagramBatch::new(max);
+        let mut accepted = 0usize;
+        for len in &lens {
+            let before = b.len();
+            let ok = b.push_frame(&mut s, &vec![1u8; *len], 5, &mut rng);
+            prop_assert_eq!(ok, before < max.clamp(1, MAX_BATCH_DATAGRAMS) && UdpAccel::fits(*len));
+            accepted += usize::from(ok);
+            prop_assert!(b.len() <= max.clamp(1, MAX_BATCH_DATAGRAMS));
+        }
+        prop_assert_eq!(b.len(), accepted);
+        prop_assert_eq!(b.iter().count(), accepted);
+        for (d, _) in b.iter() {
+            prop_assert!(!d.is_empty() && d.len() <= MAX_DATAGRAM);
+        }
+    }
+}
