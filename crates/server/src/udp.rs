@@ -326,3 +326,123 @@ impl RecvBatch {
         Some((self.buf.get_mut(start..start + len)?, src))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use rustether_proto::udpaccel::{Received, MAX_BATCH_DATAGRAMS};
+
+    /// A granted server path and the matching client state, over loopback.
+    async fn pair() -> (UdpPath, UdpAccel, tokio::net::UdpSocket) {
+        let client = bind_at("127.0.0.1:0".parse().unwrap()).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let client = tokio::net::UdpSocket::from_std(client).unwrap();
+        let caddr = client.local_addr().unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let offer = ClientOffer::new(&mut rng, caddr.ip(), caddr.port());
+        let local: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let (path, grant) = grant(&offer, caddr, local, true).unwrap();
+        let c = UdpAccel::client(&offer, &grant, caddr.ip(), &mut rng);
+        (path, c, client)
+    }
+
+    /// Receives until `n` frames arrived (bounded wait), with the source;
+    /// notes the most datagrams one call read in `MOST`.
+    async fn frames(
+        rb: &mut RecvBatch,
+        sock: &tokio::net::UdpSocket,
+        a: &mut UdpAccel,
+        n: usize,
+    ) -> Vec<(Vec<u8>, SocketAddr)> {
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while got.len() < n {
+            let ready = tokio::time::timeout_at(deadline, sock.readable()).await;
+            assert!(ready.is_ok(), "only {} of {n} frames arrived", got.len());
+            let k = match rb.recv(sock) {
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            };
+            assert!(k <= RECV_BATCH);
+            MOST.fetch_max(k, std::sync::atomic::Ordering::Relaxed);
+            for i in 0..k {
+                let (d, src) = rb.datagram_mut(i).unwrap();
+                if let Ok(Received::Frame(f)) = a.receive(d, src, 10) {
+                    got.push((f.to_vec(), src));
+                }
+            }
+        }
+        got
+    }
+
+    static MOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[tokio::test]
+    async fn batches_go_out_in_order_and_come_in_with_their_source() {
+        let (mut path, mut client, csock) = pair().await;
+        let saddr = path.sock.local_addr().unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        // More than one batch: full batches plus the rest, each read
+        // before the next is sent (the receive buffer is the kernel's).
+        let sent: Vec<Vec<u8>> = (0..150u32)
+            .map(|i| vec![i as u8; 60 + (i as usize * 9) % 1400])
+            .collect();
+        let mut b = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
+        let mut rb = RecvBatch::default();
+        let mut got = Vec::new();
+        for chunk in sent.chunks(MAX_BATCH_DATAGRAMS) {
+            for f in chunk {
+                assert!(b.push_frame(&mut path.accel, f, 10, &mut rng));
+            }
+            send_batch(&path.sock, &b).await;
+            b.clear();
+            got.extend(frames(&mut rb, &csock, &mut client, chunk.len()).await);
+        }
+        let bodies: Vec<Vec<u8>> = got.iter().map(|(f, _)| f.clone()).collect();
+        assert_eq!(bodies, sent, "every frame, in order (loopback keeps order)");
+        assert!(got.iter().all(|(_, src)| *src == saddr));
+        // The slots grew under the burst: one recvmmsg read several.
+        assert!(MOST.load(std::sync::atomic::Ordering::Relaxed) > 1);
+        // A lone datagram after the burst gives the memory back.
+        b.push_frame(&mut path.accel, b"lone", 10, &mut rng);
+        send_batch(&path.sock, &b).await;
+        let got = frames(&mut rb, &csock, &mut client, 1).await;
+        assert_eq!(got[0].0, b"lone");
+        assert_eq!(rb.buf.len(), MAX_DATAGRAM);
+
+        // The other way.
+        let mut out = Vec::new();
+        let to = client.encode(b"hello", false, 10, &mut rng, &mut out);
+        assert_eq!(to, saddr);
+        csock.send_to(&out, to).await.unwrap();
+        let mut srb = RecvBatch::default();
+        let got = frames(&mut srb, &path.sock, &mut path.accel, 1).await;
+        assert_eq!(got[0].0, b"hello");
+        assert_eq!(got[0].1, csock.local_addr().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_forged_datagram_in_a_batch_is_dropped_and_moves_nothing() {
+        let (mut path, mut client, csock) = pair().await;
+        let saddr = path.sock.local_addr().unwrap();
+        let caddr = csock.local_addr().unwrap();
+        let mut rng = StdRng::seed_from_u64(5);
+        let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // The attacker's garbage lands between two genuine datagrams.
+        let mut out = Vec::new();
+        client.encode(b"one", false, 10, &mut rng, &mut out);
+        csock.send_to(&out, saddr).await.unwrap();
+        attacker.send_to(&[0x42; 200], saddr).await.unwrap();
+        client.encode(b"two", false, 11, &mut rng, &mut out);
+        csock.send_to(&out, saddr).await.unwrap();
+        let mut rb = RecvBatch::default();
+        let got = frames(&mut rb, &path.sock, &mut path.accel, 2).await;
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(_, src)| *src == caddr));
+        assert_eq!(path.accel.peer(), caddr);
+        assert_eq!(path.accel.stats().dropped, 1);
+    }
+}
