@@ -293,7 +293,11 @@ impl RecvBatch {
                 });
                 // A datagram without an IP source cannot be answered: length 0
                 // makes the caller drop it.
-                let len = if src.is_some() { m.bytes.min(MAX_DATAGRAM) } else { 0 };
+                let len = if src.is_some() {
+                    m.bytes.min(MAX_DATAGRAM)
+                } else {
+                    0
+                };
                 got.push((len, src.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))));
             }
             Ok(())
@@ -304,7 +308,8 @@ impl RecvBatch {
             return Err(std::io::ErrorKind::WouldBlock.into());
         }
         if n == slots && slots < RECV_BATCH {
-            self.buf.resize((slots * 2).min(RECV_BATCH) * MAX_DATAGRAM, 0);
+            self.buf
+                .resize((slots * 2).min(RECV_BATCH) * MAX_DATAGRAM, 0);
         } else if n == 1 && slots > 1 {
             // Quiet again: give the memory back.
             self.buf.truncate(MAX_DATAGRAM);
