@@ -438,9 +438,7 @@ fn v2_key(key: &[u8; KEY_V2_LEN]) -> Option<LessSafeKey> {
 #[inline(never)]
 fn seal_v2(enc: &LessSafeKey, nonce: &[u8], body: &mut [u8]) -> Option<[u8; TAG_V2_LEN]> {
     let n = Nonce::try_assume_unique_for_key(nonce).ok()?;
-    let tag = enc
-        .seal_in_place_separate_tag(n, Aad::empty(), body)
-        .ok()?;
+    let tag = enc.seal_in_place_separate_tag(n, Aad::empty(), body).ok()?;
     tag.as_ref().try_into().ok()
 }
 
