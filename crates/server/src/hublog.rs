@@ -744,10 +744,17 @@ fn log_files(dir: &Path, ok: impl Fn(&str) -> bool) -> Vec<logretention::LogFile
 /// Bytes available to unprivileged users on the file system of `dir`
 /// (`GetDiskFree`); `None` if it cannot be read (then nothing is erased).
 // `fsblkcnt_t` and `c_ulong` are narrower than u64 on 32-bit targets.
+#[cfg(unix)]
 #[allow(clippy::useless_conversion)]
 fn free_bytes(dir: &Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))
+}
+
+/// Not read on this platform: the low-disk eraser stays idle.
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// A log file listed for `EnumLogFile`: (path relative to the root with

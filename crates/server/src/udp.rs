@@ -209,6 +209,7 @@ pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch) {
 
 /// One `sendmmsg(2)` of the datagrams `first..` of `batch`: how many the
 /// kernel took.
+#[cfg(unix)]
 fn sendmmsg_from(
     sock: &tokio::net::UdpSocket,
     batch: &DatagramBatch,
@@ -241,6 +242,25 @@ fn sendmmsg_from(
     Ok(sent.count())
 }
 
+/// Without `sendmmsg(2)`: one `send_to` per datagram, as many as go
+/// without blocking.
+#[cfg(not(unix))]
+fn sendmmsg_from(
+    sock: &tokio::net::UdpSocket,
+    batch: &DatagramBatch,
+    first: usize,
+) -> std::io::Result<usize> {
+    let mut sent = 0;
+    for (d, to) in batch.iter().skip(first) {
+        match sock.try_send_to(d, to) {
+            Ok(_) => sent += 1,
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(sent)
+}
+
 /// Most datagrams read per `recvmmsg(2)`.
 pub const RECV_BATCH: usize = 32;
 
@@ -264,6 +284,22 @@ impl RecvBatch {
     /// Datagrams longer than [`MAX_DATAGRAM`] are cut (and then fail to
     /// authenticate), as with SoftEther's fixed receive buffer.
     pub fn recv(&mut self, sock: &tokio::net::UdpSocket) -> std::io::Result<usize> {
+        #[cfg(not(unix))]
+        {
+            // Without recvmmsg(2): one datagram per call.
+            self.buf.resize(MAX_DATAGRAM, 0);
+            self.got.clear();
+            let (len, src) = sock.try_recv_from(&mut self.buf)?;
+            self.got.push((len.min(MAX_DATAGRAM), src));
+            self.full = false;
+            Ok(1)
+        }
+        #[cfg(unix)]
+        self.recv_mmsg(sock)
+    }
+
+    #[cfg(unix)]
+    fn recv_mmsg(&mut self, sock: &tokio::net::UdpSocket) -> std::io::Result<usize> {
         use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
