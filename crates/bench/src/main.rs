@@ -1,7 +1,7 @@
 //! rustether-bench: side-by-side benchmarks of our server and the real
 //! SoftEther vpnserver, in the same run, on the same namespace topology.
 //!
-//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt,udpaccel,pktlog]`
+//! `rustether-bench t1 [--secs 10] [--runs 3] [--variant default,maxtcp8,noencrypt,udpaccel,pktlog,acl100]`
 //! prints one JSON line per (variant, server) on stdout and a table with
 //! the ratio ours/SoftEther on stderr. Needs root. Modes are subcommands;
 //! new ones (e.g. control-plane `load`) get their own module-level function.
@@ -160,6 +160,11 @@ enum Variant {
     /// (vpncmd `LogEnable packet`, `LogPacketSaveType /TYPE:tcpdata
     /// /SAVE:header`; docs/administration.md "Logs").
     Pktlog,
+    /// The default with 100 access-list entries on the hub (vpncmd
+    /// `AccessAdd`), none of which matches the measured traffic, so every
+    /// frame is compared with all 100 (the worst case; issue 12
+    /// "Performance", docs/administration.md "Access lists").
+    Acl100,
 }
 
 impl Variant {
@@ -170,6 +175,7 @@ impl Variant {
             Variant::Noencrypt => "noencrypt",
             Variant::Udpaccel => "udpaccel",
             Variant::Pktlog => "pktlog",
+            Variant::Acl100 => "acl100",
         }
     }
 
@@ -180,7 +186,7 @@ impl Variant {
             Variant::Maxtcp8 => o.max_tcp = 8,
             Variant::Noencrypt => o.encrypt = false,
             Variant::Udpaccel => o.udp_accel = true,
-            Variant::Pktlog => {}
+            Variant::Pktlog | Variant::Acl100 => {}
         }
         o
     }
@@ -319,6 +325,58 @@ fn bench_t1(a: &T1Args) -> Result<bool> {
     Ok(all_ok)
 }
 
+/// Entries of the `acl100` variant.
+const ACL_ENTRIES: usize = 100;
+
+/// The vpncmd `AccessAdd` arguments of the `acl100` variant: discard
+/// entries of mixed kinds (source networks in 10.250.0.0/16, TCP and UDP
+/// destination ports, MACs, user names) that the T1 traffic between
+/// 192.168.231.0/24 with users u1/u2 never matches. Every parameter is
+/// given (vpncmd prompts for missing ones).
+fn acl100_rules() -> Vec<Vec<String>> {
+    (0..ACL_ENTRIES)
+        .map(|i| {
+            let (mut src_user, mut src_mac, mut proto, mut dport) =
+                (String::new(), String::new(), String::new(), String::new());
+            match i % 4 {
+                0 => {
+                    proto = "tcp".into();
+                    dport = format!("{}", 1000 + i);
+                }
+                1 => {
+                    proto = "udp".into();
+                    dport = format!("{}", 2000 + i);
+                }
+                2 => {
+                    src_mac = format!(
+                        "02-00-5e-00-{:02x}-{:02x}/ff-ff-ff-ff-ff-ff",
+                        i / 256,
+                        i % 256
+                    )
+                }
+                _ => src_user = format!("nobody{i}"),
+            }
+            [
+                "AccessAdd".to_string(),
+                "discard".into(),
+                format!("/MEMO:bench{i}"),
+                format!("/PRIORITY:{}", i + 1),
+                format!("/SRCUSERNAME:{src_user}"),
+                "/DESTUSERNAME:".into(),
+                format!("/SRCMAC:{src_mac}"),
+                "/DESTMAC:".into(),
+                format!("/SRCIP:10.250.{i}.0/255.255.255.0"),
+                "/DESTIP:0.0.0.0/0".into(),
+                format!("/PROTOCOL:{proto}"),
+                "/SRCPORT:".into(),
+                format!("/DESTPORT:{dport}"),
+                "/TCPSTATE:".into(),
+            ]
+            .to_vec()
+        })
+        .collect()
+}
+
 fn measure_t1(
     a: &T1Args,
     v: Variant,
@@ -348,6 +406,23 @@ fn measure_t1(
             &["LogPacketSaveType", "/TYPE:tcpdata", "/SAVE:header"],
         )?;
         log("packet log on: every TCP packet's header");
+    }
+    if v == Variant::Acl100 {
+        let srv = lab.server()?;
+        let hub = Some(rustether_testkit::t1::HUB);
+        for args in acl100_rules() {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            srv.vpncmd(None, hub, &refs)?;
+        }
+        let list = srv.vpncmd(None, hub, &["AccessList"])?;
+        let n = list.matches("discard").count() + list.matches("Discard").count();
+        anyhow::ensure!(
+            n >= ACL_ENTRIES,
+            "AccessList shows {n} entries, expected {ACL_ENTRIES}:\n{list}"
+        );
+        log(&format!(
+            "access list on: {ACL_ENTRIES} entries, none matching"
+        ));
     }
     let client_pids: Vec<i32> = lab.clients.iter().map(|c| c.client.pid()).collect();
     // Measure with every session at its full number of TCP connections.
