@@ -134,14 +134,23 @@ fn out_of_descriptors_refuses_promptly_and_recovers() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    let log = server.log();
+    // The server logs the refusal after closing the sockets, so the line
+    // may follow the closes we just saw: wait for it.
+    let deadline = Instant::now() + DEADLINE;
+    let log = loop {
+        let log = server.log();
+        if log.contains("refusing new connections until descriptors are free") {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connections closed but no refusal logged:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         !log.contains("TLS handshake timed out"),
         "connections were closed by the handshake timeout, not refused:\n{log}"
-    );
-    assert!(
-        log.contains("refusing new connections until descriptors are free"),
-        "{log}"
     );
     assert!(refused < total, "the server accepted nothing");
     // Free the descriptors: the server accepts and serves again. Bytes that
