@@ -377,35 +377,19 @@ fn measure(
     ));
     let mut opts = IperfOptions::new(a.secs);
     opts.bind = Some(C1);
-    let (mut tput, mut retr, mut scpu, mut ccpu, mut busy, mut steal) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut runs = crate::RunSamples::default();
     for run in 1..=a.runs {
         let w = CpuWindow::start(&[server_pid, client.pid()]);
         let r = iperf3(c2, c1, C2, &opts, logs)?;
         let u = w.finish();
-        log(&format!(
-            "run {run}/{}: {:.2} Mbit/s (retransmits {}), server cpu {:.1}%, c1 openvpn {:.1}%, machine busy {:.1}%, steal {:.1}%",
-            a.runs,
-            r.mbps,
-            r.retransmits.map_or("-".into(), |v| v.to_string()),
-            u.group_pct[0],
-            u.group_pct[1],
-            u.machine_busy_pct,
-            u.steal_pct
-        ));
-        tput.push(r.mbps);
-        retr.push(r.retransmits);
-        scpu.push(u.group_pct[0]);
-        ccpu.push(u.group_pct[1]);
-        busy.push(u.machine_busy_pct);
-        steal.push(u.steal_pct);
+        runs.record(run, a.runs, "c1 openvpn", &r, &u);
         client.ensure_running()?;
         if run < a.runs {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
-    let t = median(&tput);
-    let sc = median(&scpu);
+    let t = median(&runs.tput);
+    let sc = median(&runs.scpu);
     let per_gbps = match (t, sc) {
         (Some(t), Some(c)) if t > 0.0 => Some(round2(c / (t / 1000.0))),
         _ => None,
@@ -420,8 +404,8 @@ fn measure(
         "duration_s": a.secs,
         "runs": a.runs,
         "throughput_mbps": t.map(round2),
-        "throughput_mbps_runs": tput,
-        "retransmits_runs": retr,
+        "throughput_mbps_runs": runs.tput,
+        "retransmits_runs": runs.retr,
         "ping_avg_ms": pr.rtt_avg_ms,
         "ping_median_ms": pr.rtt_median_ms,
         "ping_min_ms": pr.rtt_min_ms,
@@ -429,11 +413,11 @@ fn measure(
         "ping_loss_pct": pr.loss_pct,
         "ping_count": pr.sent,
         "server_cpu_pct": sc.map(round2),
-        "server_cpu_pct_runs": scpu,
+        "server_cpu_pct_runs": runs.scpu,
         "server_cpu_pct_per_gbps": per_gbps,
-        "client_cpu_pct": median(&ccpu).map(round2),
-        "machine_busy_pct_runs": busy,
-        "cpu_steal_pct_runs": steal,
+        "client_cpu_pct": median(&runs.ccpu).map(round2),
+        "machine_busy_pct_runs": runs.busy,
+        "cpu_steal_pct_runs": runs.steal,
         "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }))
 }

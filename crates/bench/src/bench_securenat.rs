@@ -398,28 +398,12 @@ fn run_lab(
     // TCP throughput.
     let mut opts = IperfOptions::new(a.secs);
     opts.bind = Some(CLIENT_IP);
-    let (mut tput, mut retr, mut scpu, mut ccpu, mut busy, mut steal) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut runs = crate::RunSamples::default();
     for run in 1..=a.runs {
         let w = CpuWindow::start(&[srv, cli]);
         let r = iperf3(&far, cns, FAR, &opts, &logs)?;
         let u = w.finish();
-        log(&format!(
-            "run {run}/{}: {:.2} Mbit/s (retransmits {}), server cpu {:.1}%, client {:.1}%, machine busy {:.1}%, steal {:.1}%",
-            a.runs,
-            r.mbps,
-            r.retransmits.map_or("-".into(), |v| v.to_string()),
-            u.group_pct[0],
-            u.group_pct[1],
-            u.machine_busy_pct,
-            u.steal_pct
-        ));
-        tput.push(r.mbps);
-        retr.push(r.retransmits);
-        scpu.push(u.group_pct[0]);
-        ccpu.push(u.group_pct[1]);
-        busy.push(u.machine_busy_pct);
-        steal.push(u.steal_pct);
+        runs.record(run, a.runs, "client", &r, &u);
         lab.server.as_mut().context("server")?.ensure_running()?;
     }
 
@@ -485,13 +469,22 @@ fn run_lab(
     m.insert("path".into(), json!(format!("{CLIENT_IP}->{FAR}")));
     m.insert("duration_s".into(), json!(a.secs));
     m.insert("runs".into(), json!(a.runs));
-    m.insert("throughput_mbps".into(), json!(median(&tput).map(round2)));
-    m.insert("throughput_mbps_runs".into(), json!(tput));
-    m.insert("retransmits_runs".into(), json!(retr));
-    m.insert("server_cpu_pct".into(), json!(median(&scpu).map(round2)));
-    m.insert("server_cpu_pct_runs".into(), json!(scpu));
-    m.insert("client_cpu_pct".into(), json!(median(&ccpu).map(round2)));
-    if let (Some(t), Some(c)) = (median(&tput), median(&scpu)) {
+    m.insert(
+        "throughput_mbps".into(),
+        json!(median(&runs.tput).map(round2)),
+    );
+    m.insert("throughput_mbps_runs".into(), json!(runs.tput));
+    m.insert("retransmits_runs".into(), json!(runs.retr));
+    m.insert(
+        "server_cpu_pct".into(),
+        json!(median(&runs.scpu).map(round2)),
+    );
+    m.insert("server_cpu_pct_runs".into(), json!(runs.scpu));
+    m.insert(
+        "client_cpu_pct".into(),
+        json!(median(&runs.ccpu).map(round2)),
+    );
+    if let (Some(t), Some(c)) = (median(&runs.tput), median(&runs.scpu)) {
         if t > 0.0 {
             m.insert(
                 "server_cpu_pct_per_gbps".into(),
@@ -499,8 +492,8 @@ fn run_lab(
             );
         }
     }
-    m.insert("machine_busy_pct_runs".into(), json!(busy));
-    m.insert("cpu_steal_pct_runs".into(), json!(steal));
+    m.insert("machine_busy_pct_runs".into(), json!(runs.busy));
+    m.insert("cpu_steal_pct_runs".into(), json!(runs.steal));
     m.insert("conn_parallel".into(), json!(a.conn_parallel));
     m.insert(
         "conn_per_sec".into(),

@@ -377,6 +377,48 @@ fn acl100_rules() -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The figures of each iperf3 run of a benchmark, in run order: throughput
+/// (Mbit/s), retransmits, server and client CPU (% of one core, from
+/// `CpuUsage::group_pct` 0 and 1), machine busy and steal (% of all cores).
+#[derive(Debug, Default)]
+struct RunSamples {
+    tput: Vec<f64>,
+    retr: Vec<Option<u64>>,
+    scpu: Vec<f64>,
+    ccpu: Vec<f64>,
+    busy: Vec<f64>,
+    steal: Vec<f64>,
+}
+
+impl RunSamples {
+    /// Logs run `run` of `runs` (`client` names the process group measured
+    /// second) and keeps its figures.
+    fn record(
+        &mut self,
+        run: u32,
+        runs: u32,
+        client: &str,
+        r: &rustether_testkit::measure::IperfResult,
+        u: &rustether_testkit::cpu::CpuUsage,
+    ) {
+        log(&format!(
+            "run {run}/{runs}: {:.2} Mbit/s (retransmits {}), server cpu {:.1}%, {client} {:.1}%, machine busy {:.1}%, steal {:.1}%",
+            r.mbps,
+            r.retransmits.map_or("-".into(), |v| v.to_string()),
+            u.group_pct[0],
+            u.group_pct[1],
+            u.machine_busy_pct,
+            u.steal_pct
+        ));
+        self.tput.push(r.mbps);
+        self.retr.push(r.retransmits);
+        self.scpu.push(u.group_pct[0]);
+        self.ccpu.push(u.group_pct[1]);
+        self.busy.push(u.machine_busy_pct);
+        self.steal.push(u.steal_pct);
+    }
+}
+
 fn measure_t1(
     a: &T1Args,
     v: Variant,
