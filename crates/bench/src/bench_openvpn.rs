@@ -618,30 +618,15 @@ fn start_client(
     user: &str,
     extra: &[&str],
 ) -> Result<Proc> {
-    let auth = dir.join(format!("{name}.auth"));
-    std::fs::write(&auth, format!("{user}\nrt-pass-{user}\n"))?;
-    let conf = dir.join(format!("{name}.ovpn"));
-    std::fs::write(&conf, file)?;
-    let (conf_s, auth_s) = (
-        conf.to_string_lossy().into_owned(),
-        auth.to_string_lossy().into_owned(),
-    );
-    let mut args = vec![
-        "--config",
-        &conf_s,
-        "--auth-user-pass",
-        &auth_s,
-        "--connect-retry-max",
-        "3",
-        "--dev",
-        "tap0",
-        "--disable-dco",
-    ];
+    let mut args = vec!["--dev", "tap0", "--disable-dco"];
     args.extend_from_slice(extra);
-    let mut p = Proc::spawn(
+    let mut p = rustether_testkit::openvpn::start(
+        ns,
+        dir,
         &format!("openvpn-{name}"),
-        ns.command("openvpn", &args),
-        &dir.join("logs"),
+        file,
+        (user, &format!("rt-pass-{user}")),
+        &args,
     )?;
     // (explicit-exit-notify retries are not worth waiting for here.)
     p.set_stop_timeout(Duration::from_secs(3));

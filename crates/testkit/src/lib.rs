@@ -28,6 +28,7 @@ pub mod cpu;
 pub mod logtime;
 pub mod measure;
 pub mod netns;
+pub mod openvpn;
 pub mod prereq;
 pub mod process;
 pub mod seconfig;

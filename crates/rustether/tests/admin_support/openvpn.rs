@@ -17,25 +17,8 @@ pub fn start_openvpn(
     dir: &Path,
     name: &str,
     file: &str,
-    (user, pw): (&str, &str),
+    creds: (&str, &str),
     extra: &[&str],
 ) -> Proc {
-    let auth = dir.join(format!("{name}.auth"));
-    std::fs::write(&auth, format!("{user}\n{pw}\n")).expect("write the credentials");
-    let conf = dir.join(format!("{name}.ovpn"));
-    std::fs::write(&conf, file).expect("write the client file");
-    let (conf_s, auth_s) = (
-        conf.to_string_lossy().into_owned(),
-        auth.to_string_lossy().into_owned(),
-    );
-    let mut args = vec![
-        "--config",
-        &conf_s,
-        "--auth-user-pass",
-        &auth_s,
-        "--connect-retry-max",
-        "3",
-    ];
-    args.extend_from_slice(extra);
-    Proc::spawn(name, ns.command("openvpn", &args), &dir.join("logs")).expect("spawn openvpn")
+    rustether_testkit::openvpn::start(ns, dir, name, file, creds, extra).expect("start openvpn")
 }
