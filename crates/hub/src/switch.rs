@@ -568,6 +568,26 @@ impl Switch {
         }
     }
 
+    /// Removes every MAC and IP table entry registered to session `id`
+    /// but keeps the session: frames to its addresses flood until some
+    /// session sends from them again. Used while a session has lost its
+    /// connections, so that a client that logs in anew is reached at once
+    /// (ours: SoftEther keeps the entries until the old session times out,
+    /// about 20 s without traffic to that client). Unknown ids are ignored.
+    pub fn forget_addresses(&mut self, id: SessionId) {
+        if let Some(st) = self.sessions.get_mut(&id) {
+            if st.mac_count > 0 {
+                st.mac_count = 0;
+                self.macs.retain(|_, e| e.session != id);
+            }
+            if st.ip_count > 0 || st.ip6_count > 0 {
+                st.ip_count = 0;
+                st.ip6_count = 0;
+                self.ips.retain(|_, e| e.session != id);
+            }
+        }
+    }
+
     /// Whether `id` was added and not removed.
     pub fn contains_session(&self, id: SessionId) -> bool {
         self.sessions.contains_key(&id)

@@ -836,3 +836,29 @@ fn dhcp_force_allows_only_addresses_assigned_by_dhcp() {
     // Sessions without the policy are not affected.
     assert_eq!(sw.route(3, &from(3, 61), 200_001), Route::Flood);
 }
+
+/// A session that lost its connections forgets its addresses but stays:
+/// frames to its MAC flood (so a new session of the same client is reached
+/// at once, even under `check_mac`), and when it sends again it learns anew.
+#[test]
+fn forget_addresses_keeps_the_session_and_floods_to_its_macs() {
+    let mut sw = Switch::new(SwitchConfig::default());
+    sw.add_session(1, SessionPolicy::default());
+    sw.add_session(2, SessionPolicy::default());
+    sw.add_session(3, check_mac());
+    assert_eq!(sw.route(1, &frame(BCAST, mac(1)), 100), Route::Flood);
+    assert_eq!(sw.route(2, &frame(mac(1), mac(2)), 110), Route::Unicast(1));
+    sw.forget_addresses(1);
+    assert!(sw.contains_session(1));
+    assert_eq!(sw.session_mac_count(1), Some(0));
+    assert!(sw.lookup(MacAddr(mac(1)), 0).is_none());
+    assert_eq!(sw.route(2, &frame(mac(1), mac(2)), 120), Route::Flood);
+    // The client's new session (with CheckMac) takes the MAC at once.
+    assert_eq!(sw.route(3, &frame(BCAST, mac(1)), 130), Route::Flood);
+    assert_eq!(sw.route(2, &frame(mac(1), mac(2)), 140), Route::Unicast(3));
+    assert_eq!(sw.stats().moved, 0);
+    // Unknown ids are ignored; the old session can learn again.
+    sw.forget_addresses(99);
+    assert_eq!(sw.route(1, &frame(BCAST, mac(5)), 150), Route::Flood);
+    assert_eq!(sw.session_mac_count(1), Some(1));
+}

@@ -278,8 +278,10 @@ async fn bridge_mode_refused_under_no_bridge_and_no_routing() {
 
 /// `MultiLogins` limits the concurrent sessions of one user: the second
 /// login with `MultiLogins 1` is refused with `ERR_TOO_MANY_USER_SESSION`
-/// (20), and allowed again once the first session has ended. Before the
-/// fix the limit was stored and ignored.
+/// (20), and allowed again once the first session has no connection,
+/// although it still waits for its client to resume it: SoftEther counts
+/// only sessions with a TCP connection (src/Cedar/Protocol.c,
+/// `CurrentNumTcp != 0`). Before the fix the limit was stored and ignored.
 #[tokio::test]
 async fn multi_logins_limits_concurrent_sessions() {
     let ts = TestServer::start(&[("one", policy(|p| p.multi_logins = 1)), ("many", None)]).await;
@@ -291,18 +293,30 @@ async fn multi_logins_limits_concurrent_sessions() {
     // The default policy has no limit.
     let _m1 = ts.login("many", |_| {}).await.unwrap();
     let _m2 = ts.login("many", |_| {}).await.unwrap();
+    let key = first.welcome.session_key;
     first.close().await;
+    let closed = ts
+        .server
+        .sessions
+        .all()
+        .into_iter()
+        .find(|s| s.key == key)
+        .expect("the first session");
     let deadline = tokio::time::Instant::now() + LONG;
-    loop {
-        match ts.login("one", |_| {}).await {
-            Ok(_) => break,
-            Err(ErrorCode::TOO_MANY_USER_SESSION) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(e) => panic!("login after the first session ended: {e:?}"),
-        }
+    while closed.connection_count() != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "not closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(ts.server.sessions.len() >= 3);
+    let _second = ts
+        .login("one", |_| {})
+        .await
+        .expect("login while the first session has no connection");
+    assert!(!closed.has_ended(), "the first session waits to be resumed");
+    assert_eq!(
+        ts.login("one", |_| {}).await.err(),
+        Some(ErrorCode::TOO_MANY_USER_SESSION),
+        "the second session has a connection and counts"
+    );
 }
 
 /// The real SoftEther vpnclient asking for monitor mode

@@ -445,6 +445,65 @@ fn real_client_idle_timeout_policy() {
     });
 }
 
+/// After the real vpnclient disconnects (`AccountDisconnect`), the server
+/// keeps the session, without connections, until its receive timeout has
+/// passed (the client could resume it with an additional connection), then
+/// removes it: SoftEther's behaviour (src/Cedar/Session.c `SessionMain`
+/// ends a session on `LastCommTime`, not with its last socket), checked on
+/// SoftEther's server and ours in the same test.
+#[test]
+fn real_client_disconnect_leaves_the_session_until_its_timeout() {
+    if !require(LAB) {
+        return;
+    }
+    let _x = exclusive();
+    for kind in [ServerKind::SoftEther, ours()] {
+        let label = format!("sess-linger-{}", &kind.label()[..4]);
+        let mut lab = (|| -> Result<T1Lab> {
+            let mut lab = T1Lab::prepare(
+                &label,
+                T1Options {
+                    n_clients: 1,
+                    ..T1Options::default()
+                },
+            )?;
+            lab.start_server(&kind)?;
+            lab.start_clients()?;
+            Ok(lab)
+        })()
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        let what = kind.label();
+        lab.check(|lab| {
+            let v = vpncmd(lab);
+            account(lab, 0, "linger", "u1", "rt-pass-u1")?;
+            connect(lab, 0, "linger")?;
+            let sid = session_of(&v, "u1")?;
+            lab.clients[0].client.disconnect("linger")?;
+            // The default policy's 20 s timeout counts from the last
+            // keep-alive, sent at most 10 s before the disconnect.
+            let o = v.run(&[ADMINHUB, "/CMD", "SessionList"]);
+            ensure!(
+                o.text.contains(&sid),
+                "{what}: the session left at once:\n{}",
+                o.text
+            );
+            wait_until(
+                "the session to leave after its timeout",
+                Duration::from_secs(60),
+                Duration::from_millis(500),
+                || {
+                    Ok(!v
+                        .run(&[ADMINHUB, "/CMD", "SessionList"])
+                        .text
+                        .contains(&sid))
+                },
+            )
+            .with_context(|| what.to_string())?;
+            Ok(())
+        });
+    }
+}
+
 /// `ConfigSet` while two real clients are connected: the configuration
 /// fetched with ConfigGet, with a hub added, is uploaded with ConfigSet; the
 /// new hub exists at once, both clients stay connected in the same
@@ -580,9 +639,11 @@ fn vpncmd_hub_settings_take_effect() {
         v.ok(&[ADMINHUB, "/CMD", "SetMaxSession", "2"]);
         connect(lab, 1, "b")?;
         lab.clients[1].client.disconnect("b")?;
+        // As on SoftEther the session waits for the client to resume it
+        // until its receive timeout (20 s) has passed.
         v.wait_for(
             &[ADMINHUB, "/CMD", "SessionList"],
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             |o| !sessions(o).iter().any(|(_, u)| u == "u2"),
         );
         v.ok(&[ADMINHUB, "/CMD", "SetMaxSession", "1"]);

@@ -305,6 +305,8 @@ async fn connect_and_run(
             limits: session::SessionLimits::default(),
             role: session::Role::Client,
             udp: None,
+            // Our cascade logs in again with a new session instead.
+            resumable: false,
         },
         NewConnection {
             stream,

@@ -589,6 +589,7 @@ async fn handle_login(
             limits: session::SessionLimits::from_policy(&accepted.policy),
             role: session::Role::Server,
             udp,
+            resumable: !server.with_config(|c| c.server.disable_session_reconnect),
         },
         first,
         server.shutdown_signal(),

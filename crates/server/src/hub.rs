@@ -563,6 +563,12 @@ impl Hub {
         core.port_names.remove(&id);
     }
 
+    /// Forgets the MAC and IP table entries of session `id`, which stays
+    /// attached ([`rustether_hub::Switch::forget_addresses`]).
+    pub fn forget_addresses(&self, id: SessionId) {
+        self.core.lock().switch.forget_addresses(id);
+    }
+
     /// The MAC address table (vpncmd `MacTable`), each entry with its
     /// [`mac_key`].
     pub fn mac_table(&self) -> Vec<(u32, MacEntryView)> {

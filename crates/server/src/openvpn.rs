@@ -717,6 +717,7 @@ impl OpenVpn {
             .collect();
         let start = SessionStart {
             udp: None,
+            resumable: false,
             hub: accepted.hub.clone(),
             name,
             key,

@@ -857,7 +857,9 @@ impl Server {
         let max_logins = policy.get(PolicyId::MultiLogins);
         if max_logins != 0 {
             // Counted as SoftEther does: the user's sessions of this hub
-            // that are not bridge, routing or cascade sessions.
+            // that are not bridge, routing or cascade sessions and have a
+            // TCP connection (`CurrentNumTcp != 0`: one waiting for its
+            // client to resume it does not count).
             let num = self
                 .sessions
                 .all()
@@ -867,6 +869,7 @@ impl Server {
                         && s.role == crate::session::Role::Server
                         && !s.info.bridge_mode
                         && !s.has_ended()
+                        && s.connection_count() != 0
                         && s.info.username.eq_ignore_ascii_case(&username)
                 })
                 .count();

@@ -435,6 +435,13 @@ pub struct SessionStart {
     pub role: Role,
     /// The UDP acceleration path granted in the welcome, if any.
     pub udp: Option<UdpPath>,
+    /// Whether the session outlives its last TCP connection until its
+    /// receive timeout, so that the client can resume it with an additional
+    /// connection, as SoftEther's server does unless `DisableSessionReconnect`
+    /// is set (src/Cedar/Connection.c `DISCONNECT_THIS_TCP` only removes the
+    /// socket; src/Cedar/Session.c `SessionMain` ends the session on
+    /// `LastCommTime`). `false` = it ends with its last connection.
+    pub resumable: bool,
 }
 
 /// Creates the session, registers it, and spawns its task with the login
@@ -491,6 +498,7 @@ pub fn spawn(
         ctl_rx,
         shutdown,
         udp: start.udp,
+        resumable: start.resumable,
     };
     tokio::spawn(task.run(first));
     session
@@ -608,6 +616,7 @@ struct SessionTask {
     ctl_rx: mpsc::Receiver<NewConnection>,
     shutdown: watch::Receiver<bool>,
     udp: Option<UdpPath>,
+    resumable: bool,
 }
 
 /// Waits until the UDP socket is readable; never, without one.
@@ -692,7 +701,8 @@ impl SessionTask {
     async fn run(mut self, first: NewConnection) {
         let s = self.session.clone();
         let timeout_ms = u64::from(s.params.timeout_ms.max(5_000));
-        let (dead_tx, mut dead_rx) = mpsc::unbounded_channel::<u64>();
+        // (connection, whether it broke the protocol)
+        let (dead_tx, mut dead_rx) = mpsc::unbounded_channel::<(u64, bool)>();
         let mut writers: Vec<Writer> = Vec::new();
         let mut readers: HashMap<u64, ReaderSlot> = HashMap::new();
         let mut next_conn = 0u64;
@@ -763,6 +773,11 @@ impl SessionTask {
         };
         add(first, &mut writers, &mut readers);
         let mut reason = "the client disconnected";
+        // Last time (ms, [`now_ms`]) anything was received on a connection
+        // that is gone: a resumable session without connections lives until
+        // this plus the receive timeout.
+        let mut last_comm_ms = now_ms();
+        let resumable = self.resumable;
 
         loop {
             tokio::select! {
@@ -771,12 +786,28 @@ impl SessionTask {
                 _ = s.stop.notified() => { reason = "an administrator disconnected it"; break; }
                 _ = &mut auto => { reason = "its policy AutoDisconnect expired"; break; }
                 Some(c) = self.ctl_rx.recv() => {
+                    if readers.is_empty() {
+                        info!(session = %s.name, "the client resumed the session with a new connection");
+                    }
                     add(c, &mut writers, &mut readers);
                     timer.as_mut().reset(tokio::time::Instant::now());
                 }
-                Some(conn) = dead_rx.recv() => {
+                Some((conn, violation)) = dead_rx.recv() => {
+                    last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
                     drop_conn(&s, conn, &mut writers, &mut readers);
-                    if readers.is_empty() { break; }
+                    if readers.is_empty() {
+                        // A client that broke the protocol cannot resume
+                        // (ours; SoftEther waits for the timeout either way).
+                        if !resumable || violation {
+                            if violation { reason = "its connection broke the protocol"; }
+                            break;
+                        }
+                        info!(session = %s.name, "the session's last connection is gone; it waits {} ms for the client to resume it", timeout_ms);
+                        // A new session of the same client must not find
+                        // its MAC held here (ours; see Switch::forget_addresses).
+                        s.hub.forget_addresses(s.id);
+                        timer.as_mut().reset(tokio::time::Instant::now());
+                    }
                 }
                 f = self.frames_rx.recv() => {
                     let Some(f) = f else { break };
@@ -838,8 +869,13 @@ impl SessionTask {
                         // Data postpones the keep-alive.
                         w.last_send_ms = now_ms();
                     } else {
+                        last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
                         drop_conn(&s, conn, &mut writers, &mut readers);
-                        if readers.is_empty() { break; }
+                        if readers.is_empty() {
+                            if !resumable { break; }
+                            s.hub.forget_addresses(s.id);
+                            timer.as_mut().reset(tokio::time::Instant::now());
+                        }
                     }
                     if self.frames_rx.is_empty() && out.capacity() > 16 * 1024 {
                         // Idle again: do not keep a burst-sized buffer per session.
@@ -896,6 +932,18 @@ impl SessionTask {
                         let ready = a.is_send_ready(now);
                         note_udp(&s, a, ready);
                     }
+                    if readers.is_empty() {
+                        // Resumable and without connections (SoftEther's
+                        // `LastCommTime` check).
+                        if now.saturating_sub(last_comm_ms) > timeout_ms {
+                            info!(session = %s.name, "session timed out: nothing received for {} ms and no connection", timeout_ms);
+                            reason = "it timed out";
+                            break;
+                        }
+                        let next = (last_comm_ms + timeout_ms + 1).clamp(now + 20, now + 60_000);
+                        timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(next - now));
+                        continue;
+                    }
                     let stale: Vec<u64> = readers.iter()
                         .filter(|(_, r)| r.timed && now.saturating_sub(r.last_recv_ms.load(Ordering::Relaxed)) > timeout_ms)
                         .map(|(c, _)| *c).collect();
@@ -918,8 +966,16 @@ impl SessionTask {
                             }
                         }
                     }
-                    for conn in failed { drop_conn(&s, conn, &mut writers, &mut readers); }
-                    if readers.is_empty() { break; }
+                    for conn in failed {
+                        last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
+                        drop_conn(&s, conn, &mut writers, &mut readers);
+                    }
+                    if readers.is_empty() {
+                        if !resumable { break; }
+                        s.hub.forget_addresses(s.id);
+                        timer.as_mut().reset(tokio::time::Instant::now());
+                        continue;
+                    }
                     let mut next = next_deadline(&writers, &readers, timeout_ms);
                     if let Some(a) = &accel { next = next.min(a.next_wakeup()); }
                     let next = next.clamp(now + 20, now + 60_000);
@@ -979,6 +1035,14 @@ fn next_deadline(writers: &[Writer], readers: &HashMap<u64, ReaderSlot>, timeout
     ka.min(rx)
 }
 
+/// When connection `conn` last received anything (ms, [`now_ms`]); 0 if
+/// it is not known.
+fn last_recv_of(readers: &HashMap<u64, ReaderSlot>, conn: u64) -> u64 {
+    readers
+        .get(&conn)
+        .map_or(0, |r| r.last_recv_ms.load(Ordering::Relaxed))
+}
+
 fn drop_conn(
     s: &Session,
     conn: u64,
@@ -1010,8 +1074,9 @@ async fn read_loop(
     s: Arc<Session>,
     last_recv_ms: Arc<AtomicU64>,
     conn: u64,
-    dead: mpsc::UnboundedSender<u64>,
+    dead: mpsc::UnboundedSender<(u64, bool)>,
 ) {
+    let mut violation = false;
     let mut dec = BlockDecoder::new(s.params.use_compress);
     let mut batch: Vec<Bytes> = Vec::with_capacity(64);
     let mut want = READ_BUF_MIN;
@@ -1024,6 +1089,7 @@ async fn read_loop(
                     Ok(None) => break,
                     Err(e) => {
                         s.hub.count_drop(&s.stats, DataDrop::Decode, 1);
+                        violation = true;
                         return Err(format!("bad block stream: {e}"));
                     }
                 }
@@ -1054,7 +1120,7 @@ async fn read_loop(
     if let Err(e) = result {
         info!(session = %s.name, "connection closed: {e}");
     }
-    let _ = dead.send(conn);
+    let _ = dead.send((conn, violation));
 }
 
 #[cfg(test)]

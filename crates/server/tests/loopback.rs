@@ -312,6 +312,84 @@ async fn additional_connections_follow_max_connection_and_half_duplex() {
     assert_eq!(e.code, ErrorCode::SESSION_TIMEOUT);
 }
 
+/// A session whose only connection closes waits for the client to resume
+/// it (SoftEther: the session ends on `LastCommTime` + timeout, not with
+/// its last socket, src/Cedar/Session.c `SessionMain`): an additional
+/// connection with its key joins it and frames flow again. With
+/// `DisableSessionReconnect` the session ends with its last connection and
+/// the key is refused with 13.
+#[tokio::test]
+async fn session_outlives_its_last_connection_until_resumed() {
+    let ts = TestServer::start().await;
+    let t = ts.target();
+    let (welcome, first) = client::login(&t, |h| login_req(h, "DEFAULT", "test", "testpass"))
+        .await
+        .unwrap();
+    let cert = first.server_cert.clone();
+    let session = ts.server.sessions.all().pop().expect("the session");
+    let (stream, _) = first.into_data(welcome.use_encrypt);
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + LONG;
+    while session.connection_count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connection not gone"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!session.has_ended(), "ended with its last connection");
+    assert_eq!(ts.server.sessions.len(), 1);
+    let (dir, conn) = client::additional_connect(&t, welcome.session_key, &cert)
+        .await
+        .expect("resumed");
+    assert_eq!(dir, Direction::Both);
+    let (stream, leftover) = conn.into_data(welcome.use_encrypt);
+    let (r, w) = stream.split();
+    let mut resumed = Peer {
+        r,
+        w,
+        buf: leftover,
+        dec: BlockDecoder::new(welcome.use_compress),
+        enc: BlockEncoder::new(welcome.use_compress),
+    };
+    let (mut other, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
+    other.send(&[&frame(BCAST, MAC_B, 31)]).await;
+    assert_eq!(resumed.recv(LONG).await.unwrap()[14], 31);
+    resumed.send(&[&frame(MAC_B, MAC_A, 32)]).await;
+    assert_eq!(other.recv(LONG).await.unwrap()[14], 32);
+    assert!(!session.has_ended());
+
+    // DisableSessionReconnect: gone with its connection.
+    ts.server
+        .update_config(|c| {
+            c.server.disable_session_reconnect = true;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (welcome, first) = client::login(&t, |h| login_req(h, "DEFAULT", "test", "testpass"))
+        .await
+        .unwrap();
+    let brief = ts
+        .server
+        .sessions
+        .all()
+        .into_iter()
+        .find(|s| s.key == welcome.session_key)
+        .expect("the new session");
+    drop(first.into_data(welcome.use_encrypt));
+    let deadline = tokio::time::Instant::now() + LONG;
+    while !brief.has_ended() {
+        assert!(tokio::time::Instant::now() < deadline, "session not ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let e = client::additional_connect(&t, welcome.session_key, &cert)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::SESSION_TIMEOUT);
+}
+
 /// Sends raw bytes inside TLS and returns everything the server answers
 /// until it closes (bounded).
 async fn raw_exchange(ts: &TestServer, payload: &[u8]) -> Vec<u8> {
@@ -600,13 +678,22 @@ async fn cascade_joins_two_servers_hubs() {
     }
     // The remote side sees one session (the cascade) with two connections.
     assert_eq!(remote.server.sessions.len(), 1);
+    let cascade = remote
+        .server
+        .sessions
+        .all()
+        .pop()
+        .expect("the cascade's session");
+    let timeout = Duration::from_millis(u64::from(cascade.params.timeout_ms));
     let (mut on_remote, _) = Peer::login(&remote, "test", "testpass", |_| {}).await;
     let (mut on_local, _) = Peer::login(&local, "test", "testpass", |_| {}).await;
     on_local.send(&[&frame(BCAST, MAC_A, 21)]).await;
     assert_eq!(on_remote.recv(LONG).await.unwrap()[14], 21);
     on_remote.send(&[&frame(MAC_A, MAC_B, 22)]).await;
     assert_eq!(on_local.recv(LONG).await.unwrap()[14], 22);
-    // Offline: the remote session goes away and the status says so.
+    // Offline: the remote session goes away (once its receive timeout
+    // has passed without the cascade resuming it, as on SoftEther) and the
+    // status says so.
     local
         .server
         .set_cascade_online("DEFAULT", "to-remote", false)
@@ -616,8 +703,18 @@ async fn cascade_joins_two_servers_hubs() {
         local.server.cascade_status("DEFAULT", "to-remote"),
         CascadeStatus::Offline
     );
+    // First it has no connection but waits for the cascade to resume it.
     let deadline = tokio::time::Instant::now() + LONG;
-    while remote.server.sessions.len() != 1 {
+    while cascade.connection_count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cascade connections not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cascade.has_ended(), "ended before its receive timeout");
+    let deadline = tokio::time::Instant::now() + timeout + LONG;
+    while !cascade.has_ended() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "cascade session not gone"

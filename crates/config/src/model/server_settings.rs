@@ -69,6 +69,11 @@ cfg_struct! {
         disable_dos_protection: bool = "DisableDosProtection" or false,
         /// No `[::]` twin for each TCP listener.
         disable_ipv6_listener: bool = "DisableIPv6Listener" or false,
+        /// A session ends as soon as its last TCP connection is gone,
+        /// instead of waiting for the client's additional connection until
+        /// its receive timeout (SoftEther `GSF_DISABLE_SESSION_RECONNECT`,
+        /// src/Cedar/Session.c `SessionMain`).
+        disable_session_reconnect: bool = "DisableSessionReconnect" or false,
         /// Character between user and hub name in a login name
         /// (`user@HUB`); empty = none configured.
         username_hub_separator: String = "UsernameHubSeparator" or String::new(),
