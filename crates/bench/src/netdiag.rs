@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 /// The TAP device a SoftEther vpnclient creates for virtual NIC `vpn`.
 pub(crate) const CLIENT_TAP: &str = "vpn_vpn";
 
-/// TCP counters worth showing when they move (Linux `nstat` names).
+/// TCP and UDP counters worth showing when they move (Linux `nstat` names).
 pub(crate) const TCP_KEYS: &[&str] = &[
     "TcpRetransSegs",
     "TcpExtTCPLostRetransmit",
@@ -42,6 +42,11 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "TcpExtPruneCalled",
     "TcpExtTCPRcvCollapsed",
     "TcpExtTCPZeroWindowDrop",
+    // UDP acceleration: datagrams the kernel dropped for a full socket
+    // buffer or a bad checksum (shown under "tcp" too).
+    "UdpRcvbufErrors",
+    "UdpSndbufErrors",
+    "UdpInErrors",
 ];
 
 /// Counters of one namespace at one moment: `nstat`-style TCP counters and
