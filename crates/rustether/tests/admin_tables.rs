@@ -300,12 +300,24 @@ fn check_logs(lab: &mut T1Lab, v: &Vpncmd) {
         v.ok(&[hub, "/CMD", "LogFileGet", name, &save]);
         std::fs::read_to_string(&path).unwrap()
     };
-    let text = get(&sec);
+    // The old session waits for its client to resume it until its receive
+    // timeout (20 s) has passed, as on SoftEther, and only then ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = get(&sec);
+        if text.contains("The session has been terminated") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old session's end was not logged:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(
         text.contains("Successfully authenticated as user \"u1\""),
         "{text}"
     );
-    assert!(text.contains("The session has been terminated"), "{text}");
     assert!(text.contains("has been created. (IP address: "), "{text}");
     let text = get(&pkt);
     assert!(text.contains(",ICMPv4,Echo Request,"), "{text}");
