@@ -5,8 +5,10 @@
 //! and switches whole batches through the hub. One session task owns the
 //! session's hub queue and the write halves: it batches queued frames into
 //! one data item per write (several blocks per TLS write), sends keep-alives,
-//! enforces the receive timeout and ends the session when its last
-//! connection is gone.
+//! enforces the receive timeout. A session whose last connection the peer
+//! closed waits, without connections, for the client to resume it with an
+//! additional connection until the receive timeout has passed since it
+//! last received anything (as SoftEther; docs/protocol-sslvpn.md §6.3).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
