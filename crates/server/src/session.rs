@@ -795,8 +795,7 @@ impl SessionTask {
                     timer.as_mut().reset(tokio::time::Instant::now());
                 }
                 Some((conn, violation)) = dead_rx.recv() => {
-                    last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
-                    drop_conn(&s, conn, &mut writers, &mut readers);
+                    last_comm_ms = last_comm_ms.max(drop_conn(&s, conn, &mut writers, &mut readers));
                     if readers.is_empty() {
                         // A client that broke the protocol cannot resume
                         // (ours; SoftEther waits for the timeout either way).
@@ -804,10 +803,7 @@ impl SessionTask {
                             if violation { reason = "its connection broke the protocol"; }
                             break;
                         }
-                        info!(session = %s.name, "the session's last connection is gone; it waits {} ms for the client to resume it", timeout_ms);
-                        // A new session of the same client must not find
-                        // its MAC held here (ours; see Switch::forget_addresses).
-                        s.hub.forget_addresses(s.id);
+                        await_resume(&s, timeout_ms);
                         timer.as_mut().reset(tokio::time::Instant::now());
                     }
                 }
@@ -871,11 +867,10 @@ impl SessionTask {
                         // Data postpones the keep-alive.
                         w.last_send_ms = now_ms();
                     } else {
-                        last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
-                        drop_conn(&s, conn, &mut writers, &mut readers);
+                        last_comm_ms = last_comm_ms.max(drop_conn(&s, conn, &mut writers, &mut readers));
                         if readers.is_empty() {
                             if !resumable { break; }
-                            s.hub.forget_addresses(s.id);
+                            await_resume(&s, timeout_ms);
                             timer.as_mut().reset(tokio::time::Instant::now());
                         }
                     }
@@ -969,12 +964,11 @@ impl SessionTask {
                         }
                     }
                     for conn in failed {
-                        last_comm_ms = last_comm_ms.max(last_recv_of(&readers, conn));
-                        drop_conn(&s, conn, &mut writers, &mut readers);
+                        last_comm_ms = last_comm_ms.max(drop_conn(&s, conn, &mut writers, &mut readers));
                     }
                     if readers.is_empty() {
                         if !resumable { break; }
-                        s.hub.forget_addresses(s.id);
+                        await_resume(&s, timeout_ms);
                         timer.as_mut().reset(tokio::time::Instant::now());
                         continue;
                     }
@@ -1037,25 +1031,30 @@ fn next_deadline(writers: &[Writer], readers: &HashMap<u64, ReaderSlot>, timeout
     ka.min(rx)
 }
 
-/// When connection `conn` last received anything (ms, [`now_ms`]); 0 if
-/// it is not known.
-fn last_recv_of(readers: &HashMap<u64, ReaderSlot>, conn: u64) -> u64 {
-    readers
-        .get(&conn)
-        .map_or(0, |r| r.last_recv_ms.load(Ordering::Relaxed))
+/// A resumable session has lost its last connection: it waits for an
+/// additional connection until its receive timeout. A new session of the
+/// same client must not find its addresses held here (ours; see
+/// `Switch::forget_addresses`).
+fn await_resume(s: &Session, timeout_ms: u64) {
+    info!(session = %s.name, "the session's last connection is gone; it waits {} ms for the client to resume it", timeout_ms);
+    s.hub.forget_addresses(s.id);
 }
 
+/// Removes connection `conn`; returns when it last received anything (ms,
+/// [`now_ms`]), 0 if it was not attached.
 fn drop_conn(
     s: &Session,
     conn: u64,
     writers: &mut Vec<Writer>,
     readers: &mut HashMap<u64, ReaderSlot>,
-) {
-    if let Some(r) = readers.remove(&conn) {
-        r.task.abort();
-        count(&mut s.conns.lock(), r.direction, -1);
-    }
+) -> u64 {
     writers.retain(|w| w.conn != conn);
+    let Some(r) = readers.remove(&conn) else {
+        return 0;
+    };
+    r.task.abort();
+    count(&mut s.conns.lock(), r.direction, -1);
+    r.last_recv_ms.load(Ordering::Relaxed)
 }
 
 async fn write_bounded(w: &mut DataWriter, data: &[u8], timeout_ms: u64) -> bool {
