@@ -113,19 +113,20 @@ impl Peer {
         })
         .await
         .expect("login");
-        let compress = welcome.use_compress;
+        (Peer::from_conn(conn, &welcome), welcome)
+    }
+
+    /// The data phase of a connection of the session `welcome` set up.
+    fn from_conn(conn: client::ClientConn, welcome: &rustether_proto::messages::Welcome) -> Peer {
         let (stream, leftover) = conn.into_data(welcome.use_encrypt);
         let (r, w) = stream.split();
-        (
-            Peer {
-                r,
-                w,
-                buf: leftover,
-                dec: BlockDecoder::new(compress),
-                enc: BlockEncoder::new(compress),
-            },
-            welcome,
-        )
+        Peer {
+            r,
+            w,
+            buf: leftover,
+            dec: BlockDecoder::new(welcome.use_compress),
+            enc: BlockEncoder::new(welcome.use_compress),
+        }
     }
 
     async fn send(&mut self, frames: &[&[u8]]) {
@@ -152,6 +153,19 @@ impl Peer {
         .await
         .ok()
         .flatten()
+    }
+}
+
+/// Waits (deadline [`LONG`]) until `session` has no connection left.
+async fn wait_no_connection(session: &rustether_server::session::Session) {
+    let deadline = tokio::time::Instant::now() + LONG;
+    while session.connection_count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: connections not closed",
+            session.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -329,29 +343,14 @@ async fn session_outlives_its_last_connection_until_resumed() {
     let session = ts.server.sessions.all().pop().expect("the session");
     let (stream, _) = first.into_data(welcome.use_encrypt);
     drop(stream);
-    let deadline = tokio::time::Instant::now() + LONG;
-    while session.connection_count() != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "connection not gone"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_no_connection(&session).await;
     assert!(!session.has_ended(), "ended with its last connection");
     assert_eq!(ts.server.sessions.len(), 1);
     let (dir, conn) = client::additional_connect(&t, welcome.session_key, &cert)
         .await
         .expect("resumed");
     assert_eq!(dir, Direction::Both);
-    let (stream, leftover) = conn.into_data(welcome.use_encrypt);
-    let (r, w) = stream.split();
-    let mut resumed = Peer {
-        r,
-        w,
-        buf: leftover,
-        dec: BlockDecoder::new(welcome.use_compress),
-        enc: BlockEncoder::new(welcome.use_compress),
-    };
+    let mut resumed = Peer::from_conn(conn, &welcome);
     let (mut other, _) = Peer::login(&ts, "test", "testpass", |_| {}).await;
     other.send(&[&frame(BCAST, MAC_B, 31)]).await;
     assert_eq!(resumed.recv(LONG).await.unwrap()[14], 31);
@@ -704,14 +703,7 @@ async fn cascade_joins_two_servers_hubs() {
         CascadeStatus::Offline
     );
     // First it has no connection but waits for the cascade to resume it.
-    let deadline = tokio::time::Instant::now() + LONG;
-    while cascade.connection_count() != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "cascade connections not closed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_no_connection(&cascade).await;
     assert!(!cascade.has_ended(), "ended before its receive timeout");
     let deadline = tokio::time::Instant::now() + timeout + LONG;
     while !cascade.has_ended() {
