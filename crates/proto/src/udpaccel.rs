@@ -706,6 +706,23 @@ impl UdpAccel {
         rng: &mut R,
         out: &mut Vec<u8>,
     ) -> SocketAddr {
+        self.encode_append_sized(payload, compressed, now, rng, out, None)
+    }
+
+    /// [`UdpAccel::encode_append`], padding the datagram to exactly
+    /// `size` bytes when the padding rule allows that length (fewer than
+    /// [`MAX_PADDING`] bytes of padding, below [`PAD_LIMIT`]); otherwise,
+    /// or with `None`, the padding is random as SoftEther's. Datagrams of
+    /// one size can leave in one segmented send (UDP GSO).
+    pub fn encode_append_sized<R: Rng>(
+        &mut self,
+        payload: &[u8],
+        compressed: bool,
+        now: u64,
+        rng: &mut R,
+        out: &mut Vec<u8>,
+        size: Option<usize>,
+    ) -> SocketAddr {
         let payload = &payload[..payload.len().min(MAX_PAYLOAD)];
         let base = out.len();
         let (prefix, suffix) = match &self.crypto {
@@ -728,7 +745,11 @@ impl UdpAccel {
         if !matches!(self.crypto, Crypto::Plain) {
             let total = out.len() - base + suffix;
             if total < PAD_LIMIT {
-                let pad = rng.gen_range(0..(PAD_LIMIT - total).min(MAX_PADDING));
+                let bound = (PAD_LIMIT - total).min(MAX_PADDING);
+                let pad = match size.and_then(|s| s.checked_sub(total)) {
+                    Some(p) if p < bound => p,
+                    _ => rng.gen_range(0..bound),
+                };
                 out.resize(out.len() + pad, 0);
             }
         }
@@ -965,7 +986,13 @@ impl DatagramBatch {
             return false;
         }
         let start = self.buf.len();
-        let to = accel.encode_append(payload, false, now, rng, &mut self.buf);
+        // The previous datagram's size, so that a run of full-size frames
+        // to one peer makes datagrams of one size (see `gso_run`).
+        let prev = self.items.len().checked_sub(1).and_then(|i| self.get(i));
+        let want = prev
+            .filter(|(_, to)| *to == accel.peer())
+            .map(|(d, _)| d.len());
+        let to = accel.encode_append_sized(payload, false, now, rng, &mut self.buf, want);
         let len = self.buf.len() - start;
         if len == 0 || len > MAX_DATAGRAM {
             // Not reachable for payloads that fit; never send a cut datagram.
@@ -990,6 +1017,57 @@ impl DatagramBatch {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
         (0..self.items.len()).filter_map(|i| self.get(i))
     }
+
+    /// The longest run of datagrams from the `first`th that one segmented
+    /// send (Linux UDP GSO, `UDP_SEGMENT`) can carry: same destination,
+    /// every datagram `segment` bytes long except the last, which may be
+    /// shorter; at most `max_segments` datagrams and `max_bytes` bytes
+    /// (at least one datagram). `None` past the end.
+    pub fn gso_run(
+        &self,
+        first: usize,
+        max_segments: usize,
+        max_bytes: usize,
+    ) -> Option<GsoRun<'_>> {
+        let (d0, to) = self.get(first)?;
+        let segment = d0.len();
+        let start = first.checked_sub(1).map_or(0, |i| self.items[i].0);
+        let mut count = 1;
+        let mut end = self.items[first].0;
+        while count < max_segments.max(1) {
+            let Some((d, t)) = self.get(first + count) else {
+                break;
+            };
+            if t != to || d.len() > segment || end - start + d.len() > max_bytes {
+                break;
+            }
+            count += 1;
+            end += d.len();
+            if d.len() < segment {
+                break;
+            }
+        }
+        Some(GsoRun {
+            bytes: &self.buf[start..end],
+            segment,
+            count,
+            to,
+        })
+    }
+}
+
+/// Datagrams of a [`DatagramBatch`] that leave in one segmented send
+/// ([`DatagramBatch::gso_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GsoRun<'a> {
+    /// The datagrams back to back.
+    pub bytes: &'a [u8],
+    /// Size of each datagram but the last (≤ `segment`), bytes.
+    pub segment: usize,
+    /// Datagrams in the run (≥ 1).
+    pub count: usize,
+    /// Their destination.
+    pub to: SocketAddr,
 }
 
 #[cfg(test)]

@@ -718,6 +718,7 @@ impl SessionTask {
         };
         let mut udp_in = crate::udp::RecvBatch::default();
         let mut udp_dgrams = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
+        let mut udp_gso = crate::udp::Gso::default();
         let mut udp_out: Vec<u8> = Vec::new();
         let mut udp_batch: Vec<Bytes> = Vec::new();
         // One timer per session, re-armed only when it fires: keep-alives and
@@ -840,12 +841,12 @@ impl SessionTask {
                                     continue;
                                 }
                                 if udp_dgrams.is_full() {
-                                    crate::udp::send_batch(sock, &udp_dgrams).await;
+                                    crate::udp::send_batch(sock, &udp_dgrams, &mut udp_gso).await;
                                     udp_dgrams.clear();
                                 }
                                 udp_dgrams.push_frame(a, &f, now, &mut rng);
                             }
-                            crate::udp::send_batch(sock, &udp_dgrams).await;
+                            crate::udp::send_batch(sock, &udp_dgrams, &mut udp_gso).await;
                             udp_dgrams.clear();
                             batch = rest;
                             note_udp(&s, a, true);

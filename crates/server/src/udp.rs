@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::Rng;
 use rustether_proto::udpaccel::{
-    ClientOffer, DatagramBatch, ServerOffer, UdpAccel, UdpStats, MAX_DATAGRAM, SERVER_PORTS,
+    ClientOffer, DatagramBatch, GsoRun, ServerOffer, UdpAccel, UdpStats, MAX_DATAGRAM, SERVER_PORTS,
 };
 use tracing::{debug, info};
 
@@ -178,17 +178,87 @@ pub fn info_for(path: &UdpPath, clamp_mss: bool) -> UdpInfo {
     }
 }
 
-/// Sends every datagram of `batch` with as few `sendmmsg(2)` calls as the
-/// kernel takes (one, unless the send buffer fills), waiting for the socket
-/// to be writable in between. A datagram the kernel refuses (an ICMP
-/// unreachable reported on the socket, a firewall) is skipped: the path
-/// going down is the keep-alive timeout's business, as with one `sendto`
-/// per datagram before.
-pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch) {
+/// Most datagrams in one segmented send (the kernel's `UDP_MAX_SEGMENTS`
+/// is 64 on older kernels, 128 since Linux 6.9).
+pub const GSO_MAX_SEGMENTS: usize = 64;
+/// Most bytes in one segmented send: below the 65 507-byte UDP payload
+/// limit of IPv4.
+pub const GSO_MAX_BYTES: usize = 65_000;
+
+/// Whether a session's socket still tries segmented sends (Linux UDP GSO,
+/// `UDP_SEGMENT`): on at first, off for good after the kernel refused one
+/// (a route whose device cannot checksum, an old kernel).
+#[derive(Debug, Clone, Copy)]
+pub struct Gso(bool);
+
+impl Default for Gso {
+    fn default() -> Gso {
+        Gso(cfg!(any(target_os = "linux", target_os = "android")))
+    }
+}
+
+impl Gso {
+    /// Off: every datagram through `sendmmsg(2)`.
+    pub fn off() -> Gso {
+        Gso(false)
+    }
+
+    /// Segmented sends are still tried.
+    pub fn is_on(&self) -> bool {
+        self.0
+    }
+}
+
+/// Sends every datagram of `batch` with as few system calls as the kernel
+/// takes, waiting for the socket to be writable in between. Runs of
+/// datagrams of one size to one peer (full-size frames) go as one
+/// segmented send each, so the kernel and the receiver handle one buffer
+/// instead of one per datagram (`gso`, turned off when the kernel refuses
+/// it); the rest go with `sendmmsg(2)`. A datagram the kernel refuses (an
+/// ICMP unreachable reported on the socket, a firewall) is skipped: the
+/// path going down is the keep-alive timeout's business, as with one
+/// `sendto` per datagram before.
+pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch, gso: &mut Gso) {
     let mut next = 0;
     while next < batch.len() {
+        // The datagrams up to `end` go in this step: one segmented run, or
+        // the singles before the next run.
+        let mut end = batch.len();
+        if gso.0 {
+            let mut i = next;
+            while let Some(run) = batch.gso_run(i, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) {
+                if run.count > 1 {
+                    break;
+                }
+                i += 1;
+            }
+            if i == next {
+                let Some(run) = batch.gso_run(next, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) else {
+                    break;
+                };
+                match sock.try_io(tokio::io::Interest::WRITABLE, || send_segmented(sock, &run)) {
+                    Ok(()) => next += run.count,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if let Err(e) = sock.writable().await {
+                            debug!("UDP acceleration send failed: {e}");
+                            return;
+                        }
+                    }
+                    Err(e) if gso_refused(&e) => {
+                        info!(to = %run.to, "UDP acceleration: segmented sends refused ({e}); one datagram per message from now on");
+                        gso.0 = false;
+                    }
+                    Err(e) => {
+                        debug!(to = %run.to, "UDP acceleration send failed: {e}");
+                        next += run.count;
+                    }
+                }
+                continue;
+            }
+            end = i;
+        }
         match sock.try_io(tokio::io::Interest::WRITABLE, || {
-            sendmmsg_from(sock, batch, next)
+            sendmmsg_range(sock, batch, next, end)
         }) {
             Ok(n) => next += n.max(1),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -207,24 +277,68 @@ pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch) {
     }
 }
 
-/// One `sendmmsg(2)` of the datagrams `first..` of `batch`: how many the
+/// Errors by which the kernel says it cannot segment (rather than that the
+/// datagrams could not go): `EIO` (no checksum offload on the route),
+/// `EINVAL`, `ENOPROTOOPT`, `EOPNOTSUPP` (as quinn-udp reads them).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn gso_refused(e: &std::io::Error) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
+    )
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn gso_refused(_e: &std::io::Error) -> bool {
+    true
+}
+
+/// One `sendmsg(2)` of `run` with `UDP_SEGMENT`: the kernel cuts it into
+/// `run.count` datagrams.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn send_segmented(sock: &tokio::net::UdpSocket, run: &GsoRun<'_>) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    let seg =
+        u16::try_from(run.segment).map_err(|_| std::io::Error::from(nix::errno::Errno::EINVAL))?;
+    let to = SockaddrStorage::from(run.to);
+    sendmsg(
+        sock.as_raw_fd(),
+        &[IoSlice::new(run.bytes)],
+        &[ControlMessage::UdpGsoSegments(&seg)],
+        MsgFlags::empty(),
+        Some(&to),
+    )?;
+    Ok(())
+}
+
+/// Without UDP GSO: never called ([`Gso`] starts off).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn send_segmented(_sock: &tokio::net::UdpSocket, _run: &GsoRun<'_>) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// One `sendmmsg(2)` of the datagrams `first..end` of `batch`: how many the
 /// kernel took.
 #[cfg(unix)]
-fn sendmmsg_from(
+fn sendmmsg_range(
     sock: &tokio::net::UdpSocket,
     batch: &DatagramBatch,
     first: usize,
+    end: usize,
 ) -> std::io::Result<usize> {
     use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
     use std::io::IoSlice;
     use std::os::fd::AsRawFd;
-    let n = batch.len().saturating_sub(first);
+    let n = end.min(batch.len()).saturating_sub(first);
     if n == 0 {
         return Ok(0);
     }
     let mut iovs: Vec<[IoSlice<'_>; 1]> = Vec::with_capacity(n);
     let mut addrs: Vec<Option<SockaddrStorage>> = Vec::with_capacity(n);
-    for (d, to) in batch.iter().skip(first) {
+    for (d, to) in batch.iter().skip(first).take(n) {
         iovs.push([IoSlice::new(d)]);
         addrs.push(Some(SockaddrStorage::from(to)));
     }
@@ -245,13 +359,14 @@ fn sendmmsg_from(
 /// Without `sendmmsg(2)`: one `send_to` per datagram, as many as go
 /// without blocking.
 #[cfg(not(unix))]
-fn sendmmsg_from(
+fn sendmmsg_range(
     sock: &tokio::net::UdpSocket,
     batch: &DatagramBatch,
     first: usize,
+    end: usize,
 ) -> std::io::Result<usize> {
     let mut sent = 0;
-    for (d, to) in batch.iter().skip(first) {
+    for (d, to) in batch.iter().skip(first).take(end.saturating_sub(first)) {
         match sock.try_send_to(d, to) {
             Ok(_) => sent += 1,
             Err(e) if sent == 0 => return Err(e),
@@ -434,11 +549,12 @@ mod tests {
         let mut b = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
         let mut rb = RecvBatch::default();
         let mut got = Vec::new();
+        let mut gso = Gso::off();
         for chunk in sent.chunks(MAX_BATCH_DATAGRAMS) {
             for f in chunk {
                 assert!(b.push_frame(&mut path.accel, f, 10, &mut rng));
             }
-            send_batch(&path.sock, &b).await;
+            send_batch(&path.sock, &b, &mut gso).await;
             b.clear();
             got.extend(frames(&mut rb, &csock, &mut client, chunk.len()).await);
         }
@@ -449,7 +565,7 @@ mod tests {
         assert!(MOST.load(std::sync::atomic::Ordering::Relaxed) > 1);
         // A lone datagram after the burst gives the memory back.
         b.push_frame(&mut path.accel, b"lone", 10, &mut rng);
-        send_batch(&path.sock, &b).await;
+        send_batch(&path.sock, &b, &mut gso).await;
         let got = frames(&mut rb, &csock, &mut client, 1).await;
         assert_eq!(got[0].0, b"lone");
         assert_eq!(rb.buf.len(), MAX_DATAGRAM);
@@ -463,6 +579,41 @@ mod tests {
         let got = frames(&mut srb, &path.sock, &mut path.accel, 1).await;
         assert_eq!(got[0].0, b"hello");
         assert_eq!(got[0].1, csock.local_addr().unwrap());
+    }
+
+    /// Full-size frames (one size of datagram) mixed with small ones:
+    /// with segmented sends every datagram arrives once, in order, as its
+    /// own datagram, and the kernel (loopback) keeps accepting them.
+    #[tokio::test]
+    async fn segmented_sends_deliver_every_datagram_in_order() {
+        let (mut path, mut client, csock) = pair().await;
+        let mut rng = StdRng::seed_from_u64(11);
+        let full = usize::from(path.accel.mss()) + 54;
+        // Runs of full-size frames broken by small ones (acknowledgements)
+        // and by a batch boundary.
+        let sent: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| match i % 50 {
+                17 | 18 => vec![i as u8; 66],
+                _ => vec![i as u8; full],
+            })
+            .collect();
+        let mut gso = Gso::default();
+        let mut b = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
+        let mut rb = RecvBatch::default();
+        let mut got = Vec::new();
+        for chunk in sent.chunks(MAX_BATCH_DATAGRAMS) {
+            for f in chunk {
+                assert!(b.push_frame(&mut path.accel, f, 10, &mut rng));
+            }
+            assert!(b.gso_run(0, GSO_MAX_SEGMENTS, GSO_MAX_BYTES).unwrap().count > 1);
+            send_batch(&path.sock, &b, &mut gso).await;
+            b.clear();
+            got.extend(frames(&mut rb, &csock, &mut client, chunk.len()).await);
+        }
+        let bodies: Vec<Vec<u8>> = got.into_iter().map(|(f, _)| f).collect();
+        assert_eq!(bodies, sent);
+        #[cfg(target_os = "linux")]
+        assert!(gso.is_on(), "loopback takes UDP_SEGMENT");
     }
 
     #[tokio::test]

@@ -443,3 +443,84 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn full_size_frames_make_one_size_of_datagram_and_one_gso_run() {
+    for (v, enc) in [(2, true), (1, true), (2, false)] {
+        let (mut s, mut c, mut rng) = pair(v, enc);
+        // A full segment at the clamped MSS (Ethernet, IPv4 and TCP headers
+        // of 54 bytes): padded at random on its own, below PAD_LIMIT.
+        let full = usize::from(s.mss()) + 54;
+        let mut b = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; full]).collect();
+        for f in &frames {
+            assert!(b.push_frame(&mut s, f, 7, &mut rng));
+        }
+        // A shorter last frame ends the run; a longer one starts a new one.
+        assert!(b.push_frame(&mut s, &[9; 100], 7, &mut rng));
+        assert!(b.push_frame(&mut s, &vec![8; full], 7, &mut rng));
+        let first = b.get(0).unwrap().0.len();
+        assert!(
+            b.iter().take(40).all(|(d, _)| d.len() == first),
+            "v{v} enc={enc}"
+        );
+        let run = b.gso_run(0, 64, 65_000).unwrap();
+        assert_eq!((run.count, run.segment, run.to), (41, first, addr(CLIENT)));
+        assert_eq!(run.bytes.len(), 40 * first + b.get(40).unwrap().0.len());
+        let rest = b.gso_run(41, 64, 65_000).unwrap();
+        assert_eq!(rest.count, 1);
+        assert!(b.gso_run(42, 64, 65_000).is_none());
+        // The padding stays within SoftEther's bounds and every datagram
+        // decodes.
+        let overhead = match (v, enc) {
+            (2, true) => NONCE_V2_LEN + TAG_V2_LEN,
+            (1, true) => 2 * IV_V1_LEN,
+            _ => 0,
+        };
+        let unpadded = HEADER_LEN + full + overhead;
+        assert!(first >= unpadded && first - unpadded < MAX_PADDING);
+        if !enc || unpadded >= PAD_LIMIT {
+            assert_eq!(first, unpadded);
+        }
+        for ((d, _), f) in b.iter().zip(&frames) {
+            let mut d = d.to_vec();
+            assert_eq!(
+                c.receive(&mut d, addr(SERVER), 7).unwrap(),
+                Received::Frame(Cow::Borrowed(&f[..]))
+            );
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn gso_runs_cover_the_batch_in_order_within_their_bounds(
+        lens in prop::collection::vec(prop_oneof![Just(1363usize), Just(60), 1usize..1514], 1..64),
+        max_segments in 1usize..70,
+        max_bytes in 1usize..70_000,
+    ) {
+        let (mut s, _, mut rng) = pair(2, true);
+        let mut b = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
+        for len in &lens {
+            prop_assert!(b.push_frame(&mut s, &vec![3u8; *len], 5, &mut rng));
+        }
+        let mut next = 0;
+        let mut joined = Vec::new();
+        while let Some(run) = b.gso_run(next, max_segments, max_bytes) {
+            prop_assert!(run.count >= 1 && run.count <= max_segments.max(1));
+            prop_assert!(run.count == 1 || run.bytes.len() <= max_bytes);
+            let ds: Vec<&[u8]> = (next..next + run.count).map(|i| b.get(i).unwrap().0).collect();
+            prop_assert_eq!(ds[0].len(), run.segment);
+            for (k, d) in ds.iter().enumerate() {
+                if k + 1 < ds.len() { prop_assert_eq!(d.len(), run.segment); }
+                else { prop_assert!(d.len() <= run.segment); }
+            }
+            prop_assert_eq!(run.bytes, &ds.concat()[..]);
+            joined.extend_from_slice(run.bytes);
+            next += run.count;
+        }
+        prop_assert_eq!(next, b.len());
+        let all: Vec<u8> = b.iter().flat_map(|(d, _)| d.to_vec()).collect();
+        prop_assert_eq!(joined, all);
+    }
+}
