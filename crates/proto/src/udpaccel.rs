@@ -692,29 +692,17 @@ impl UdpAccel {
         out: &mut Vec<u8>,
     ) -> SocketAddr {
         out.clear();
-        self.encode_append(payload, compressed, now, rng, out)
+        self.encode_append(payload, compressed, now, rng, out, None)
     }
 
     /// [`UdpAccel::encode`] without clearing `out`: the datagram is
     /// appended at `out[out.len()..]` (how [`DatagramBatch`] packs a batch
-    /// back to back).
+    /// back to back). With `size`, the datagram is padded to exactly that
+    /// many bytes when the padding rule allows that length (fewer than
+    /// [`MAX_PADDING`] bytes of padding, below [`PAD_LIMIT`]), so that
+    /// datagrams of one size can leave in one segmented send (UDP GSO);
+    /// otherwise, or with `None`, the padding is random as SoftEther's.
     pub fn encode_append<R: Rng>(
-        &mut self,
-        payload: &[u8],
-        compressed: bool,
-        now: u64,
-        rng: &mut R,
-        out: &mut Vec<u8>,
-    ) -> SocketAddr {
-        self.encode_append_sized(payload, compressed, now, rng, out, None)
-    }
-
-    /// [`UdpAccel::encode_append`], padding the datagram to exactly
-    /// `size` bytes when the padding rule allows that length (fewer than
-    /// [`MAX_PADDING`] bytes of padding, below [`PAD_LIMIT`]); otherwise,
-    /// or with `None`, the padding is random as SoftEther's. Datagrams of
-    /// one size can leave in one segmented send (UDP GSO).
-    pub fn encode_append_sized<R: Rng>(
         &mut self,
         payload: &[u8],
         compressed: bool,
@@ -992,7 +980,7 @@ impl DatagramBatch {
         let want = prev
             .filter(|(_, to)| *to == accel.peer())
             .map(|(d, _)| d.len());
-        let to = accel.encode_append_sized(payload, false, now, rng, &mut self.buf, want);
+        let to = accel.encode_append(payload, false, now, rng, &mut self.buf, want);
         let len = self.buf.len() - start;
         if len == 0 || len > MAX_DATAGRAM {
             // Not reachable for payloads that fit; never send a cut datagram.
