@@ -225,17 +225,10 @@ pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch, gso
         // the singles before the next run.
         let mut end = batch.len();
         if gso.0 {
-            let mut i = next;
-            while let Some(run) = batch.gso_run(i, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) {
-                if run.count > 1 {
-                    break;
-                }
-                i += 1;
-            }
-            if i == next {
-                let Some(run) = batch.gso_run(next, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) else {
-                    break;
-                };
+            let Some(run) = batch.gso_run(next, GSO_MAX_SEGMENTS, GSO_MAX_BYTES) else {
+                break;
+            };
+            if run.count > 1 {
                 match sock.try_io(tokio::io::Interest::WRITABLE, || send_segmented(sock, &run)) {
                     Ok(()) => next += run.count,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -255,7 +248,13 @@ pub async fn send_batch(sock: &tokio::net::UdpSocket, batch: &DatagramBatch, gso
                 }
                 continue;
             }
-            end = i;
+            end = next + 1;
+            while batch
+                .gso_run(end, GSO_MAX_SEGMENTS, GSO_MAX_BYTES)
+                .is_some_and(|r| r.count == 1)
+            {
+                end += 1;
+            }
         }
         match sock.try_io(tokio::io::Interest::WRITABLE, || {
             sendmmsg_range(sock, batch, next, end)
