@@ -365,6 +365,8 @@ impl VpnClient {
 
     /// Connect `account` and wait (at most `timeout`) for the failure the
     /// client reports; then disconnect it. For checks that a login is refused.
+    /// The client may have started its next attempt (it retries refused
+    /// logins) before the disconnect, so the server can see the login twice.
     ///
     /// Errors: the session got established instead, no failure within
     /// `timeout`, or vpncmd fails.
