@@ -886,7 +886,10 @@ impl SessionTask {
                     let mut bytes = 0u64;
                     // A bounded batch per wake-up so the TCP side and the
                     // other branches keep their turn; recvmmsg reads up to
-                    // RECV_BATCH datagrams per system call.
+                    // RECV_BATCH datagrams per system call. Reading on
+                    // until the socket is empty clears its readiness here,
+                    // so the loop does not come back for an empty read
+                    // before the destination's task runs.
                     let mut read = 0;
                     while read < MAX_BATCH_FRAMES {
                         let got = match udp_in.recv(sock) {
@@ -907,7 +910,6 @@ impl SessionTask {
                                 Err(e) => debug!(session = %s.name, %src, "UDP datagram dropped: {e}"),
                             }
                         }
-                        if !udp_in.was_full() { break; }
                     }
                     s.recv_bytes.fetch_add(bytes, Ordering::Relaxed);
                     // While a destination is full, the datagrams wait in
@@ -927,6 +929,7 @@ impl SessionTask {
                             // Do not keep a burst-sized buffer per session.
                             udp_dgrams = DatagramBatch::new(MAX_BATCH_DATAGRAMS);
                         }
+                        udp_in.trim();
                         let ready = a.is_send_ready(now);
                         note_udp(&s, a, ready);
                     }

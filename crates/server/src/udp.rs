@@ -380,9 +380,12 @@ pub const RECV_BATCH: usize = 32;
 
 /// Receive buffers for `recvmmsg(2)`: up to [`RECV_BATCH`] datagrams of
 /// [`MAX_DATAGRAM`] bytes per system call, reused from call to call. The
-/// number of slots follows the load (doubled after a full read, back to
-/// one after a read of one datagram) so that an idle session holds 2 KiB,
-/// not 64 KiB.
+/// number of slots follows the load: doubled after a read that filled them
+/// all, back to one by [`RecvBatch::trim`], which the session calls from
+/// its timer (at most every 20 ms), so that an idle session holds 2 KiB,
+/// not 64 KiB. Shrinking on the read path itself made every wake-up of a
+/// lightly loaded session grow the buffer (one full read of one slot) and
+/// shrink it again: two reallocations per datagram.
 #[derive(Debug, Default)]
 pub struct RecvBatch {
     buf: Vec<u8>,
@@ -460,17 +463,17 @@ impl RecvBatch {
         if n == slots && slots < RECV_BATCH {
             self.buf
                 .resize((slots * 2).min(RECV_BATCH) * MAX_DATAGRAM, 0);
-        } else if n == 1 && slots > 1 {
-            // Quiet again: give the memory back.
-            self.buf.truncate(MAX_DATAGRAM);
-            self.buf.shrink_to_fit();
         }
         Ok(n)
     }
 
-    /// Whether the last read filled every slot (more may be waiting).
-    pub fn was_full(&self) -> bool {
-        self.full
+    /// Gives the slots beyond the first back unless the last read filled
+    /// them all (the session is busy). Called from the session's timer.
+    pub fn trim(&mut self) {
+        if !self.full && self.buf.len() > MAX_DATAGRAM {
+            self.buf.truncate(MAX_DATAGRAM);
+            self.buf.shrink_to_fit();
+        }
     }
 
     /// The `i`th datagram of the last read (to decrypt in place) and its
@@ -562,12 +565,22 @@ mod tests {
         assert!(got.iter().all(|(_, src)| *src == saddr));
         // The slots grew under the burst: one recvmmsg read several.
         assert!(MOST.load(std::sync::atomic::Ordering::Relaxed) > 1);
-        // A lone datagram after the burst gives the memory back.
-        b.push_frame(&mut path.accel, b"lone", 10, &mut rng);
-        send_batch(&path.sock, &b, &mut gso).await;
-        let got = frames(&mut rb, &csock, &mut client, 1).await;
-        assert_eq!(got[0].0, b"lone");
+        // Lone datagrams after the burst keep the slots (no reallocation
+        // per wake-up); the timer's trim gives the memory back.
+        let grown = rb.buf.len();
+        assert!(grown > MAX_DATAGRAM);
+        for _ in 0..3 {
+            b.clear();
+            b.push_frame(&mut path.accel, b"lone", 10, &mut rng);
+            send_batch(&path.sock, &b, &mut gso).await;
+            let got = frames(&mut rb, &csock, &mut client, 1).await;
+            assert_eq!(got[0].0, b"lone");
+            assert_eq!(rb.buf.len(), grown, "no shrink on the read path");
+        }
+        rb.trim();
         assert_eq!(rb.buf.len(), MAX_DATAGRAM);
+        assert_eq!(rb.buf.capacity(), MAX_DATAGRAM);
+        b.clear();
 
         // The other way.
         let mut out = Vec::new();
