@@ -423,6 +423,8 @@ impl RecvBatch {
         let slots = (self.buf.len() / MAX_DATAGRAM).clamp(1, RECV_BATCH);
         self.buf.resize(slots * MAX_DATAGRAM, 0);
         self.got.clear();
+        // An empty read (`WouldBlock`) counts as not full.
+        self.full = false;
         let got = &mut self.got;
         let buf = &mut self.buf;
         sock.try_io(tokio::io::Interest::READABLE, || {
