@@ -572,9 +572,9 @@ mod tests {
         let grown = rb.buf.len();
         assert!(grown > MAX_DATAGRAM);
         for _ in 0..3 {
-            b.clear();
             b.push_frame(&mut path.accel, b"lone", 10, &mut rng);
             send_batch(&path.sock, &b, &mut gso).await;
+            b.clear();
             let got = frames(&mut rb, &csock, &mut client, 1).await;
             assert_eq!(got[0].0, b"lone");
             assert_eq!(rb.buf.len(), grown, "no shrink on the read path");
@@ -582,7 +582,6 @@ mod tests {
         rb.trim();
         assert_eq!(rb.buf.len(), MAX_DATAGRAM);
         assert_eq!(rb.buf.capacity(), MAX_DATAGRAM);
-        b.clear();
 
         // The other way.
         let mut out = Vec::new();
