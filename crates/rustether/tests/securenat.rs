@@ -255,9 +255,16 @@ fn real_client_gets_a_lease_and_reaches_a_far_host_through_securenat() {
     assert!(o.text.contains(&ip), "{}", o.text);
     assert_ne!(o.row("Leased at"), o.row("Expires at"), "{}", o.text);
 
-    // The virtual host answers pings.
+    // The virtual host answers pings, also ones over the MTU: the client's
+    // kernel fragments the request and checks the reassembled reply.
     c1.run("ping", &["-c", "2", "-W", "3", "192.168.30.1"], T)
         .unwrap();
+    c1.run(
+        "ping",
+        &["-c", "2", "-W", "3", "-s", "4000", "192.168.30.1"],
+        T,
+    )
+    .unwrap();
 
     // Through the NAT to the far host: ICMP, TCP and UDP.
     c1.ip(&["route", "add", "10.233.0.0/24", "via", "192.168.30.1"])

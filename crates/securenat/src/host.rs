@@ -3,9 +3,10 @@
 //! come out of [`VirtualHost::pop_frame`]; time is whatever the caller
 //! passes (a monotonic [`Duration`] since any origin).
 //!
-//! ARP, ICMP echo to the host, IPv4 reassembly and TCP are smoltcp's; the
-//! DHCP server is intercepted at layer 2 before IP, as SoftEther's
-//! `VirtualLayer2` does, and answered by [`crate::dhcp`].
+//! ARP, IPv4 reassembly and TCP are smoltcp's; echo requests to the host
+//! come out of smoltcp (reassembled) and are answered here; the DHCP server
+//! is intercepted at layer 2 before IP, as SoftEther's `VirtualLayer2`
+//! does, and answered by [`crate::dhcp`].
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -49,6 +50,12 @@ const DHCP_SERVER_PORT: u16 = 67;
 
 /// Longest IPv4 header, bytes (IHL 15 words).
 const MAX_IPV4_HEADER: usize = 60;
+
+/// Largest ICMP message to the host (ICMP header included) answered,
+/// bytes; larger echo requests are dropped. smoltcp itself reassembles
+/// larger datagrams: with `std` its reassembly buffers grow up to the
+/// largest fragment offset (under 68 KiB each, 4 of them).
+const MAX_HOST_ICMP: usize = 16 * 1024;
 
 /// Bound on extra egress passes per [`VirtualHost::poll`].
 const MAX_EGRESS_PASSES: usize = 512;
@@ -178,6 +185,13 @@ pub struct VirtualHost {
     /// Raw smoltcp socket receiving the UDP datagrams smoltcp reassembled
     /// from fragments (unfragmented UDP never reaches smoltcp).
     frag_udp: SocketHandle,
+    /// Raw smoltcp socket receiving the ICMP messages smoltcp accepted,
+    /// reassembled when fragmented: echo requests to the host are answered
+    /// by [`VirtualHost::host_icmp`]. smoltcp's own answer is off: when it
+    /// fragments an answer over the MTU, it emits ICMP errors into its whole
+    /// fragmentation buffer (a panic) and checksums echo replies over the
+    /// stale rest of that buffer (smoltcp 0.12 and 0.13.1).
+    host_icmp: SocketHandle,
     /// Aborted sockets kept for one poll so their RST is sent.
     closing: Vec<SocketHandle>,
     /// Frames went into smoltcp since its last egress pass, at this time:
@@ -310,11 +324,20 @@ impl VirtualHost {
         // Room for two reassembled datagrams: the socket is emptied after
         // every input frame, and a ring needs twice the size to always fit one.
         let frag_udp = sockets.add(raw::Socket::new(
-            IpVersion::Ipv4,
-            IpProtocol::Udp,
+            Some(IpVersion::Ipv4),
+            Some(IpProtocol::Udp),
             raw::PacketBuffer::new(
                 vec![raw::PacketMetadata::EMPTY; 2],
                 vec![0u8; 2 * (MAX_IPV4_HEADER + nat_io::MAX_REASSEMBLED_UDP)],
+            ),
+            raw::PacketBuffer::new(Vec::new(), Vec::new()),
+        ));
+        let host_icmp = sockets.add(raw::Socket::new(
+            Some(IpVersion::Ipv4),
+            Some(IpProtocol::Icmp),
+            raw::PacketBuffer::new(
+                vec![raw::PacketMetadata::EMPTY; 2],
+                vec![0u8; 2 * (MAX_IPV4_HEADER + MAX_HOST_ICMP)],
             ),
             raw::PacketBuffer::new(Vec::new(), Vec::new()),
         ));
@@ -334,6 +357,7 @@ impl VirtualHost {
             events: VecDeque::new(),
             event_bytes: 0,
             frag_udp,
+            host_icmp,
             closing: Vec::new(),
             egress_due: None,
             ip_ident: rand::random(),
@@ -523,6 +547,41 @@ impl VirtualHost {
             .poll_ingress_single(instant(now), &mut self.dev, &mut self.sockets);
         self.egress_due = Some(now);
         self.reassembled_udp(eth.src_addr().0, now);
+        self.host_icmp(eth.src_addr());
+    }
+
+    /// Answers the echo requests to the host's address that smoltcp passed
+    /// to the `host_icmp` socket (whole, if they came in fragments; split
+    /// to the MTU again by `push_fragmented`). Other ICMP messages, and ones
+    /// with a bad checksum, are ignored, as SoftEther's `VirtualIcmpReceived`
+    /// (Virtual.c) does. `mac` sent the last frame in.
+    fn host_icmp(&mut self, mac: EthernetAddress) {
+        // The socket holds at most two messages: bounded.
+        while let Ok(pkt) = self.sockets.get_mut::<raw::Socket>(self.host_icmp).recv() {
+            let echo = Ipv4Packet::new_checked(pkt).ok().and_then(|ip| {
+                if ip.dst_addr() != self.opt.ip {
+                    return None;
+                }
+                let body = pkt.get(usize::from(ip.header_len())..)?;
+                if body.len() > MAX_HOST_ICMP {
+                    return None;
+                }
+                let icmp = Icmpv4Packet::new_checked(body).ok()?;
+                match Icmpv4Repr::parse(&icmp, &ChecksumCapabilities::default()).ok()? {
+                    Icmpv4Repr::EchoRequest {
+                        ident,
+                        seq_no,
+                        data,
+                    } => Some((ip.src_addr(), ident, seq_no, data.to_vec())),
+                    _ => None,
+                }
+            });
+            let Some((src, ident, seq, data)) = echo else {
+                continue;
+            };
+            let frame = self.echo_reply_frame(mac, self.opt.ip, src, ident, seq, &data);
+            self.push_fragmented(frame);
+        }
     }
 
     /// Handles a DHCP request if `ip` is one (unfragmented UDP to port 67);

@@ -173,7 +173,15 @@ impl VirtualHost {
             return false;
         }
         if to_host {
-            return true;
+            // ICMP and TCP to the host are smoltcp's. Other protocols are
+            // ignored, as SoftEther's virtual host does (Virtual.c
+            // `IpReceived`): smoltcp would answer "protocol unreachable",
+            // and over a small MTU its fragmenting of that answer panics.
+            if matches!(p.proto, IpProtocol::Icmp | IpProtocol::Tcp) {
+                return true;
+            }
+            self.stats.frames_dropped += 1;
+            return false;
         }
         if !self.opt.use_nat {
             return false;
@@ -565,7 +573,7 @@ impl VirtualHost {
     /// Queues an Ethernet/IPv4 frame built here (20-byte IP header) for
     /// the client, split into IPv4 fragments of at most the MTU when larger
     /// (SoftEther's virtual host fragments too, `SendIp`).
-    fn push_fragmented(&mut self, frame: Vec<u8>) {
+    pub(super) fn push_fragmented(&mut self, frame: Vec<u8>) {
         const ETH: usize = 14;
         const IP: usize = 20;
         let mtu = usize::from(self.opt.mtu);
@@ -587,7 +595,8 @@ impl VirtualHost {
             f.extend_from_slice(part);
             let mut e = EthernetFrame::new_unchecked(&mut f[..]);
             let mut p = Ipv4Packet::new_unchecked(e.payload_mut());
-            // Sizes are bounded by MAX_DATAGRAM (< 64 KiB).
+            // Sizes are bounded by MAX_DATAGRAM or smoltcp's reassembly
+            // buffer (both < 64 KiB).
             p.set_total_len((IP + part.len()) as u16);
             p.set_ident(ident);
             p.set_dont_frag(false);
@@ -610,13 +619,35 @@ impl VirtualHost {
             self.stats.frames_dropped += 1;
             return;
         }
+        let frame = self.echo_reply_frame(
+            EthernetAddress(mac),
+            *key.dst.ip(),
+            *key.client.ip(),
+            key.client.port(),
+            seq,
+            data,
+        );
+        self.push_fragmented(frame);
+    }
+
+    /// An Ethernet frame carrying an ICMP echo reply from `src` to `dst`
+    /// (one unfragmented IPv4 datagram: [`VirtualHost::push_fragmented`]
+    /// splits it to the MTU).
+    pub(super) fn echo_reply_frame(
+        &self,
+        dst_mac: EthernetAddress,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        data: &[u8],
+    ) -> Vec<u8> {
         let caps = ChecksumCapabilities::default();
         let icmp = Icmpv4Repr::EchoReply {
-            ident: key.client.port(),
+            ident,
             seq_no: seq,
             data,
         };
-        let (src, dst) = (*key.dst.ip(), *key.client.ip());
         let ip = Ipv4Repr {
             src_addr: src,
             dst_addr: dst,
@@ -626,7 +657,7 @@ impl VirtualHost {
         };
         let eth = EthernetRepr {
             src_addr: self.mac,
-            dst_addr: EthernetAddress(mac),
+            dst_addr: dst_mac,
             ethertype: EthernetProtocol::Ipv4,
         };
         let mut buf = vec![0u8; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
@@ -635,7 +666,7 @@ impl VirtualHost {
         let mut pk = Ipv4Packet::new_unchecked(f.payload_mut());
         ip.emit(&mut pk, &caps);
         icmp.emit(&mut Icmpv4Packet::new_unchecked(pk.payload_mut()), &caps);
-        self.push_fragmented(buf);
+        buf
     }
 
     /// The I/O side lost flow `id`'s socket: forget the flow.

@@ -1362,3 +1362,69 @@ fn segments_from_impossible_sources_are_dropped_without_panic() {
     );
     assert_eq!(h.nat_entries().count(), 1);
 }
+
+#[test]
+fn other_protocols_to_the_host_are_ignored_at_any_mtu() {
+    // Found by the `securenat_frames` fuzz target: smoltcp answers an
+    // unknown protocol with "protocol unreachable", and when that answer
+    // is over a small MTU its fragmenting path panics (smoltcp 0.12 and
+    // 0.13: the ICMP error is emitted into the whole fragmentation buffer).
+    // SoftEther's virtual host (Virtual.c `IpReceived`) answers only ICMP,
+    // TCP and UDP, and ignores the rest.
+    for mtu in [crate::settings::MIN_MTU, 576, 1500] {
+        let mut h = nat_host(mtu);
+        for proto in [0u8, 47, 50, 132] {
+            let body = vec![0x55u8; 200];
+            h.input(&ip_frame(ME, HOST, IpProtocol::from(proto), &body), t(1));
+            assert!(
+                drain(&mut h).is_empty(),
+                "mtu {mtu}: answer to protocol {proto}"
+            );
+        }
+        // The host still answers a ping.
+        for f in echo_frames(ME, b"still", 1480) {
+            h.input(&f, t(2));
+        }
+        assert!(echo_reply_bytes(&drain(&mut h), usize::from(mtu)) == 8 + 5);
+    }
+}
+
+/// Reassembles the fragments of one IPv4 datagram from the host.
+fn reassemble(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for f in frames {
+        let e = EthernetFrame::new_checked(&f[..]).unwrap();
+        let p = Ipv4Packet::new_checked(e.payload()).unwrap();
+        assert_eq!(usize::from(p.frag_offset()), data.len());
+        data.extend_from_slice(p.payload());
+    }
+    data
+}
+
+#[test]
+fn fragmented_echo_replies_carry_a_valid_icmp_checksum() {
+    // smoltcp computes the ICMP checksum over its whole fragmentation
+    // buffer: a smaller reply after a larger one must not add the rest of
+    // the larger one to its checksum.
+    let mut h = host(VhOption {
+        mac: HOST_MAC,
+        mtu: 576,
+        ..VhOption::default()
+    });
+    let me = Ipv4Addr::new(192, 168, 30, 10);
+    h.input(&arp(CLIENT, me, HOST), t(0));
+    drain(&mut h);
+    for (n, fill) in [(4000usize, 0xA5u8), (1000, 0x11), (3000, 0x77)] {
+        for f in echo_frames(me, &vec![fill; n], 1480) {
+            h.input(&f, t(1));
+        }
+        let icmp = reassemble(&drain(&mut h));
+        assert_eq!(icmp.len(), 8 + n);
+        let p = Icmpv4Packet::new_checked(&icmp[..]).unwrap();
+        assert!(
+            p.verify_checksum(),
+            "{n}-byte echo reply: bad ICMP checksum"
+        );
+        assert!(p.data().iter().all(|b| *b == fill));
+    }
+}
