@@ -522,7 +522,7 @@ impl AccessList {
     /// frame may go from `src` to `dst` (true when no entry matches).
     pub fn forward(&self, src: &AccessIdentity, dst: &AccessIdentity, p: &PacketInfo) -> bool {
         self.first_match(self.first_dest..self.rules.len(), p, src, Some(dst))
-            .map_or(true, |r| !r.discard)
+            .is_none_or(|r| !r.discard)
     }
 }
 

@@ -243,7 +243,7 @@ impl Router {
         for i in 0..self.ifs.len() {
             let f = &mut self.ifs[i];
             if f.last_beacon
-                .map_or(true, |t| t + BEACON_SEND_INTERVAL_MS <= now)
+                .is_none_or(|t| t + BEACON_SEND_INTERVAL_MS <= now)
             {
                 f.last_beacon = Some(now);
                 let (mac, ip, mask) = (f.mac, f.cfg.ip, f.cfg.mask);
@@ -267,7 +267,7 @@ impl Router {
                 if *giveup <= now {
                     return false;
                 }
-                if last.map_or(true, |t| t + ARP_REQUEST_TIMEOUT_MS <= now) {
+                if last.is_none_or(|t| t + ARP_REQUEST_TIMEOUT_MS <= now) {
                     *last = Some(now);
                     requests.push(*ip);
                 }

@@ -979,7 +979,7 @@ impl Switch {
         self.members
             .iter()
             .filter(move |m| m.id != src && m.egress_deny & class == 0 && !(privacy && m.privacy))
-            .filter(move |m| acl.map_or(true, |((ident, pkt), l)| l.forward(ident, &m.ident, pkt)))
+            .filter(move |m| acl.is_none_or(|((ident, pkt), l)| l.forward(ident, &m.ident, pkt)))
             .map(|m| m.id)
     }
 

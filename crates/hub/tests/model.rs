@@ -117,7 +117,7 @@ impl Model {
                 e.updated = now;
             }
             None => {
-                if self.last_purge.map_or(true, |t| t + 1000 < now) {
+                if self.last_purge.is_none_or(|t| t + 1000 < now) {
                     self.expire(now);
                 }
                 if let Some(limit) = limit_of(&pol) {

@@ -140,7 +140,9 @@ impl CbcKey {
     pub(crate) fn open(&self, payload: &[u8]) -> Result<(u32, Vec<u8>), DataError> {
         let h = self.auth.mac_len();
         // HMAC, IV and at least one block.
-        if payload.len() < h + 2 * AES_CBC_IV_LEN || (payload.len() - h) % AES_CBC_IV_LEN != 0 {
+        if payload.len() < h + 2 * AES_CBC_IV_LEN
+            || !(payload.len() - h).is_multiple_of(AES_CBC_IV_LEN)
+        {
             return Err(DataError::Truncated);
         }
         let (tag, rest) = payload.split_at(h);

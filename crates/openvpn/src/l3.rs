@@ -514,7 +514,7 @@ impl L3Adapter {
         }
         self.pending.push_back((hop, p.to_vec(), now_ms));
         let asked = self.arp_asked.get(&hop).copied();
-        if asked.map_or(true, |t| now_ms >= t + ARP_RETRY_MS) {
+        if asked.is_none_or(|t| now_ms >= t + ARP_RETRY_MS) {
             if self.arp_asked.len() >= MAX_ARP_ENTRIES {
                 self.arp_asked.clear();
             }

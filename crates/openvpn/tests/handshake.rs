@@ -285,15 +285,15 @@ fn link(pkts: Vec<Vec<u8>>, counter: &mut u32) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for p in pkts {
         *counter += 1;
-        if *counter % 5 == 0 {
+        if (*counter).is_multiple_of(5) {
             continue;
         }
-        if *counter % 7 == 0 {
+        if (*counter).is_multiple_of(7) {
             out.push(p.clone());
         }
         out.push(p);
     }
-    if *counter % 3 == 0 && out.len() >= 2 {
+    if (*counter).is_multiple_of(3) && out.len() >= 2 {
         out.swap(0, 1);
     }
     out

@@ -332,7 +332,7 @@ pub fn response_authenticator(
 /// [`hide_password`] (trailing zero padding removed). `None` if the hidden
 /// value is empty, not a multiple of 16 or longer than 128 bytes.
 pub fn reveal_password(hidden: &[u8], secret: &[u8], authenticator: &[u8; 16]) -> Option<Vec<u8>> {
-    if hidden.is_empty() || hidden.len() % 16 != 0 || hidden.len() > MAX_PASSWORD {
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > MAX_PASSWORD {
         return None;
     }
     let mut out = Vec::with_capacity(hidden.len());

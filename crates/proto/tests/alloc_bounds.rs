@@ -62,7 +62,7 @@ fn http_head_is_not_expanded() {
     let mut head = b"GET / HTTP/1.1\r\n".to_vec();
     for i in 0..64 {
         head.extend_from_slice(format!("X-{i}: ").as_bytes());
-        head.extend(std::iter::repeat(0xffu8).take(3000));
+        head.extend(std::iter::repeat_n(0xffu8, 3000));
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");

@@ -24,7 +24,7 @@ fn count_unsafe(text: &str) -> usize {
             let before_ok = rest[..i]
                 .chars()
                 .next_back()
-                .map_or(true, |c| !(c.is_alphanumeric() || c == '_'));
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             let after = rest[i + kw.len()..].trim_start();
             if before_ok
                 && (after.starts_with('{')

@@ -904,9 +904,7 @@ async fn steps(b: &Browser, topo: &Topology, work: &Path, downloads: &Path) {
     .await;
     let rules = api(b, "EnumAccess", json!({"HubName_str": HUB})).await;
     assert!(
-        rules["AccessList"]
-            .as_array()
-            .map_or(true, |a| a.is_empty()),
+        rules["AccessList"].as_array().is_none_or(|a| a.is_empty()),
         "{rules}"
     );
 

@@ -384,7 +384,7 @@ async fn run(
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
         let at = tokio::time::Instant::now() + delay;
-        if armed.map_or(true, |a| at < a) {
+        if armed.is_none_or(|a| at < a) {
             sleep.as_mut().reset(at);
             armed = Some(at);
         }

@@ -184,7 +184,7 @@ impl RevokedCert {
 /// field can be.
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 || digits.len() > 2 * 64 {
+    if !digits.len().is_multiple_of(2) || digits.len() > 2 * 64 {
         return None;
     }
     digits
@@ -354,7 +354,7 @@ fn is_revoked(x: &X509Certificate<'_>, raw: &[u8], r: &RevokedCert) -> bool {
     let serial_ok = r
         .serial
         .as_ref()
-        .map_or(true, |s| strip_zeros(s) == strip_zeros(x.raw_serial()));
+        .is_none_or(|s| strip_zeros(s) == strip_zeros(x.raw_serial()));
     let subject = x.subject();
     let firsts: [Option<&str>; 6] = [
         subject
@@ -382,11 +382,11 @@ fn is_revoked(x: &X509Certificate<'_>, raw: &[u8], r: &RevokedCert) -> bool {
             Some(w) => have.is_some_and(|h| h.trim().eq_ignore_ascii_case(w.trim())),
         }
     });
-    let md5_ok = r.digest_md5.map_or(true, |d| {
+    let md5_ok = r.digest_md5.is_none_or(|d| {
         use md5::Digest;
         md5::Md5::digest(raw).as_slice() == d
     });
-    let sha1_ok = r.digest_sha1.map_or(true, |d| {
+    let sha1_ok = r.digest_sha1.is_none_or(|d| {
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, raw).as_ref() == d
     });
     serial_ok && names_ok && md5_ok && sha1_ok

@@ -393,10 +393,7 @@ impl WriterThread {
             // After the first wait, not before: the server sets the
             // retention right after start.
             let interval = self.shared.retention.lock().check_interval;
-            if self
-                .last_retention
-                .map_or(true, |t| t.elapsed() >= interval)
-            {
+            if self.last_retention.is_none_or(|t| t.elapsed() >= interval) {
                 self.last_retention = Some(Instant::now());
                 self.enforce_retention();
             }
@@ -679,7 +676,7 @@ impl WriterThread {
         self.shared.errors.fetch_add(1, Ordering::Relaxed);
         let due = self
             .last_report
-            .map_or(true, |t| t.elapsed() >= Duration::from_secs(60));
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
         if due {
             self.last_report = Some(Instant::now());
             tracing::error!(
@@ -815,7 +812,7 @@ pub fn list_files(root: &Path, hub: Option<&str>) -> Vec<LogFile> {
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| plain(n))
-            .filter(|n| hub.map_or(true, |h| n.eq_ignore_ascii_case(&dir_name(h))))
+            .filter(|n| hub.is_none_or(|h| n.eq_ignore_ascii_case(&dir_name(h))))
             .collect();
         hubs.sort();
         for h in hubs {

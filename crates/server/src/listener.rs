@@ -315,7 +315,7 @@ impl Listeners {
                             // in the backlog, using a descriptor kept in reserve.
                             let refused = shed_with_reserve(&listener);
                             tracing::debug!("descriptors exhausted on port {}: {refused} pending connections refused", local.port());
-                            if last_warn.map_or(true, |t: std::time::Instant| t.elapsed() >= Duration::from_secs(10)) {
+                            if last_warn.is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(10)) {
                                 warn!(
                                     "accept on port {} failed: {e}; refusing new connections \
                                      until descriptors are free ({refused} refused now; raise the \

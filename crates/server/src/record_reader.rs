@@ -116,7 +116,7 @@ mod tests {
     fn record(len: usize, fill: u8) -> Vec<u8> {
         let mut r = vec![0x17, 0x03, 0x03];
         r.extend_from_slice(&(len as u16).to_be_bytes());
-        r.extend(std::iter::repeat(fill).take(len));
+        r.extend(std::iter::repeat_n(fill, len));
         r
     }
 

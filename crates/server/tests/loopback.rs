@@ -458,7 +458,7 @@ async fn malformed_input_is_refused_and_the_server_keeps_serving() {
     );
     // A wrong watermark (right length, wrong bytes) → 403.
     let mut bad = b"POST /vpnsvc/connect.cgi HTTP/1.1\r\nContent-Length: 1411\r\n\r\n".to_vec();
-    bad.extend(std::iter::repeat(0x47).take(1411));
+    bad.extend(std::iter::repeat_n(0x47, 1411));
     let r = raw_exchange(&ts, &bad).await;
     assert!(
         r.starts_with(b"HTTP/1.1 403"),
@@ -523,7 +523,7 @@ async fn oversized_block_closes_only_that_session() {
     let mut raw = Vec::new();
     raw.extend_from_slice(&1u32.to_be_bytes());
     raw.extend_from_slice(&3201u32.to_be_bytes());
-    raw.extend(std::iter::repeat(0u8).take(3201));
+    raw.extend(std::iter::repeat_n(0u8, 3201));
     a.w.write_all(&raw).await.unwrap();
     a.w.flush().await.unwrap();
     // A's session ends; B still works with a new peer.

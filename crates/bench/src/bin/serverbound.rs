@@ -244,7 +244,7 @@ fn check_args(a: &RunArgs) -> Result<(), String> {
     if !private {
         return Err(format!("{} is not a loopback or private address", a.server));
     }
-    if a.sessions < 2 || a.sessions % 2 != 0 || a.sessions > MAX_SESSIONS {
+    if a.sessions < 2 || !a.sessions.is_multiple_of(2) || a.sessions > MAX_SESSIONS {
         return Err(format!("--sessions must be even, 2..={MAX_SESSIONS}"));
     }
     if !(MIN_FRAME..=MAX_FRAME).contains(&a.frame_size) {

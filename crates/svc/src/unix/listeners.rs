@@ -91,7 +91,7 @@ fn adopt_listener(fd: RawFd, port: Option<u16>) -> Option<(TcpListener, u16)> {
     // do it safely. It is released again below when it is not a listener.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     match listening_port(&owned) {
-        Some(p) if port.map_or(true, |want| want == p) => Some((TcpListener::from(owned), p)),
+        Some(p) if port.is_none_or(|want| want == p) => Some((TcpListener::from(owned), p)),
         _ => {
             // Not ours to close: leave the descriptor as we found it.
             let _ = owned.into_raw_fd();

@@ -102,7 +102,7 @@ pub(crate) fn poll_read(
         return Ok(p
             .iter()
             // `None`: bits nix does not name, still an event.
-            .map(|x| x.revents().map_or(true, |r| !r.is_empty()))
+            .map(|x| x.revents().is_none_or(|r| !r.is_empty()))
             .collect());
     }
 }
