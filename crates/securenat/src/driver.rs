@@ -46,6 +46,13 @@ const IO_QUEUE: usize = 1024;
 const DGRAM_BUF: usize = crate::host::MAX_DATAGRAM - 28 + 1;
 /// Frames queued towards the hub.
 pub const FRAME_QUEUE: usize = 1024;
+/// Restarts of the virtual host after an internal error (a panic, e.g. in
+/// smoltcp, whose maintainers do not claim it is hardened against hostile
+/// peers) allowed within [`RESTART_WINDOW`]; the next error stops SecureNAT
+/// on the hub, so that input that always fails cannot keep a core busy.
+pub const MAX_RESTARTS: usize = 5;
+/// See [`MAX_RESTARTS`].
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where the driver's sockets may not go and what it forwards DNS to.
 #[derive(Debug, Clone, Default)]
@@ -190,27 +197,21 @@ impl SecureNat {
         cfg: DriverConfig,
     ) -> Result<(Self, mpsc::Receiver<Vec<u8>>), SettingsError> {
         let (origin, origin_ms) = clock_origin(&cfg.leases);
-        let mut host = VirtualHost::new(opt, origin.elapsed())?;
-        host.set_guard(cfg.guard);
-        host.set_limits(cfg.limits);
-        host.set_dns_servers(cfg.dns_servers);
-        let to_host = |ms: u64| Duration::from_millis(ms.saturating_sub(origin_ms));
-        let restored = cfg
-            .leases
-            .into_iter()
-            .map(|s| Lease {
-                leased_at: to_host(s.leased_unix_ms),
-                expires_at: to_host(s.expires_unix_ms),
-                ..s.lease
-            })
-            .collect();
-        host.restore_leases(restored, origin.elapsed());
+        let setup = HostSetup {
+            opt,
+            guard: cfg.guard,
+            limits: cfg.limits,
+            dns_servers: cfg.dns_servers,
+            origin,
+            origin_ms,
+        };
+        let host = setup.build(cfg.leases)?;
         let book = cfg.lease_book.map(|tx| LeaseBook { tx, origin_ms });
         let (frames_in, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (out_tx, out_rx) = mpsc::channel(FRAME_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel(16);
         let hub = cfg.hub_name;
-        let task = tokio::spawn(run(host, origin, book, hub, frames_rx, out_tx, ctl_rx));
+        let task = tokio::spawn(supervise(host, setup, book, hub, frames_rx, out_tx, ctl_rx));
         Ok((
             Self {
                 origin,
@@ -324,14 +325,121 @@ impl LeaseBook {
     }
 }
 
-async fn run(
-    host: VirtualHost,
+/// What a virtual host is built from, kept to build it again after an
+/// internal error.
+struct HostSetup {
+    opt: VhOption,
+    guard: Guard,
+    limits: NatLimits,
+    dns_servers: Vec<SocketAddrV4>,
+    /// The host clock's origin, and its Unix ms ([`clock_origin`]).
     origin: Instant,
+    origin_ms: u64,
+}
+
+impl HostSetup {
+    /// A virtual host with `leases` (wall-clock times) taken back.
+    fn build(&self, leases: Vec<SavedLease>) -> Result<VirtualHost, SettingsError> {
+        let mut host = VirtualHost::new(self.opt.clone(), self.origin.elapsed())?;
+        host.set_guard(self.guard.clone());
+        host.set_limits(self.limits);
+        host.set_dns_servers(self.dns_servers.clone());
+        let to_host = |ms: u64| Duration::from_millis(ms.saturating_sub(self.origin_ms));
+        let restored = leases
+            .into_iter()
+            .map(|s| Lease {
+                leased_at: to_host(s.leased_unix_ms),
+                expires_at: to_host(s.expires_unix_ms),
+                ..s.lease
+            })
+            .collect();
+        host.restore_leases(restored, self.origin.elapsed());
+        Ok(host)
+    }
+}
+
+/// Runs the virtual host; after an internal error (a panic inside it) logs
+/// it and runs a new one with the same settings, the hub's queues and the
+/// DHCP leases last published to `book`. The NAT sessions of the failed
+/// host are dropped (their sockets close). At most [`MAX_RESTARTS`] within
+/// [`RESTART_WINDOW`]; after that SecureNAT stays stopped (logged) until it
+/// is started again, and the hub's side sees the output queue close.
+async fn supervise(
+    mut host: VirtualHost,
+    setup: HostSetup,
     book: Option<LeaseBook>,
     hub: String,
     mut frames: mpsc::Receiver<Bytes>,
     out: mpsc::Sender<Vec<u8>>,
     mut ctl: mpsc::Receiver<Ctl>,
+) {
+    use futures_util::FutureExt;
+    let mut restarts = std::collections::VecDeque::new();
+    loop {
+        let body = run(
+            host,
+            setup.origin,
+            book.as_ref(),
+            &hub,
+            &mut frames,
+            &out,
+            &mut ctl,
+        );
+        // Unwind safety: everything the failed run owned is dropped; what
+        // it borrowed (the queues, the book) is valid in any state.
+        let Err(panic) = std::panic::AssertUnwindSafe(body).catch_unwind().await else {
+            return;
+        };
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let now = Instant::now();
+        while restarts
+            .front()
+            .is_some_and(|t: &Instant| now.duration_since(*t) >= RESTART_WINDOW)
+        {
+            restarts.pop_front();
+        }
+        if restarts.len() >= MAX_RESTARTS {
+            tracing::error!(
+                "[HUB \"{hub}\"] SecureNAT: internal error ({what}), the {}th within {} s: SecureNAT is stopped on this hub until it is enabled again (SecureNatEnable) or the hub restarts",
+                MAX_RESTARTS + 1,
+                RESTART_WINDOW.as_secs()
+            );
+            return;
+        }
+        restarts.push_back(now);
+        let leases = book
+            .as_ref()
+            .map(|b| b.tx.borrow().clone())
+            .unwrap_or_default();
+        host = match setup.build(leases) {
+            Ok(h) => h,
+            // The settings were valid at start and have not changed.
+            Err(e) => {
+                tracing::error!("[HUB \"{hub}\"] SecureNAT: cannot restart: {e}");
+                return;
+            }
+        };
+        tracing::error!(
+            "[HUB \"{hub}\"] SecureNAT: internal error ({what}); the virtual host was restarted: its NAT sessions were dropped, the DHCP leases kept"
+        );
+    }
+}
+
+async fn run(
+    host: VirtualHost,
+    origin: Instant,
+    book: Option<&LeaseBook>,
+    hub: &str,
+    frames: &mut mpsc::Receiver<Bytes>,
+    out: &mpsc::Sender<Vec<u8>>,
+    ctl: &mut mpsc::Receiver<Ctl>,
 ) {
     let (io_tx, mut io_rx) = mpsc::channel(IO_QUEUE);
     let mut d = Driver {
@@ -343,7 +451,7 @@ async fn run(
         ids: Vec::new(),
     };
     let mut generation = d.host.lease_generation();
-    if let Some(b) = &book {
+    if let Some(b) = book {
         b.publish(d.host.leases());
     }
     let mut last_maintain = d.now();
@@ -355,7 +463,7 @@ async fn run(
     loop {
         if d.host.lease_generation() != generation {
             generation = d.host.lease_generation();
-            if let Some(b) = &book {
+            if let Some(b) = book {
                 b.publish(d.host.leases());
             }
         }
@@ -392,10 +500,10 @@ async fn run(
             f = frames.recv() => match f {
                 Some(f) => {
                     let now = d.now();
-                    d.host.input(&f, now);
+                    d.input(&f, now);
                     for _ in 1..BATCH {
                         let Ok(f) = frames.try_recv() else { break };
-                        d.host.input(&f, now);
+                        d.input(&f, now);
                     }
                 }
                 None => return,
@@ -424,6 +532,13 @@ async fn run(
 impl Driver {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    fn input(&mut self, frame: &[u8], now: Duration) {
+        // Fault injection for the supervisor's tests.
+        #[cfg(test)]
+        assert!(frame != tests::FAULT_FRAME, "injected fault");
+        self.host.input(frame, now);
     }
 
     fn events(&mut self) {
@@ -687,6 +802,110 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+        EthernetRepr,
+    };
+
+    /// A frame that makes the driver panic (test builds only).
+    pub(super) const FAULT_FRAME: &[u8] = b"rustether test: injected fault";
+
+    const HOST_MAC: [u8; 6] = [0x5E, 1, 2, 3, 4, 5];
+    const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    /// "Who has 192.168.30.1" from a client.
+    fn arp_request() -> Bytes {
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress(CLIENT_MAC),
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress(CLIENT_MAC),
+            source_protocol_addr: Ipv4Addr::new(192, 168, 30, 10),
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: Ipv4Addr::new(192, 168, 30, 1),
+        };
+        let mut b = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut b[..]);
+        eth.emit(&mut f);
+        arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        Bytes::from(b)
+    }
+
+    /// The next frame for the hub, or None when the driver has ended.
+    async fn next(out: &mut mpsc::Receiver<Vec<u8>>) -> Option<Vec<u8>> {
+        tokio::time::timeout(Duration::from_secs(10), out.recv())
+            .await
+            .expect("a frame or the end of the driver within 10 s")
+    }
+
+    fn is_arp_reply(f: &[u8]) -> bool {
+        let Ok(e) = EthernetFrame::new_checked(f) else {
+            return false;
+        };
+        let reply = ArpPacket::new_checked(e.payload())
+            .ok()
+            .and_then(|p| ArpRepr::parse(&p).ok());
+        e.src_addr() == EthernetAddress(HOST_MAC)
+            && matches!(
+                reply,
+                Some(ArpRepr::EthernetIpv4 {
+                    operation: ArpOperation::Reply,
+                    ..
+                })
+            )
+    }
+
+    #[tokio::test]
+    async fn the_virtual_host_is_restarted_after_an_internal_error_with_its_leases() {
+        let now = unix_ms_now();
+        let kept = SavedLease {
+            lease: Lease {
+                id: 1,
+                mac: [2, 0, 0, 0, 0, 9],
+                ip: Ipv4Addr::new(192, 168, 30, 50),
+                mask: Ipv4Addr::new(255, 255, 255, 0),
+                hostname: "kept".into(),
+                leased_at: Duration::ZERO,
+                expires_at: Duration::ZERO,
+            },
+            leased_unix_ms: now - 1000,
+            expires_unix_ms: now + 3_600_000,
+        };
+        let book = Arc::new(tokio::sync::watch::channel(Vec::new()).0);
+        let cfg = DriverConfig {
+            leases: vec![kept],
+            lease_book: Some(book.clone()),
+            hub_name: "TEST".into(),
+            ..DriverConfig::default()
+        };
+        let opt = VhOption {
+            mac: HOST_MAC,
+            ..VhOption::default()
+        };
+        let (nat, mut out) = SecureNat::start(opt, cfg).unwrap();
+        assert!(nat.input(arp_request()));
+        assert!(is_arp_reply(&next(&mut out).await.unwrap()));
+        for round in 0..MAX_RESTARTS {
+            assert!(nat.input(Bytes::from_static(FAULT_FRAME)));
+            // A new host answers, with the lease of the failed one.
+            assert!(nat.input(arp_request()));
+            let f = next(&mut out).await.expect("the driver still runs");
+            assert!(is_arp_reply(&f), "round {round}");
+            let leases = nat.leases().await;
+            assert!(
+                leases.iter().any(|l| l.hostname == "kept"),
+                "round {round}: {leases:?}"
+            );
+        }
+        // One error more within the window: SecureNAT stops, and the hub's
+        // side of the queue sees the end.
+        assert!(nat.input(Bytes::from_static(FAULT_FRAME)));
+        assert!(next(&mut out).await.is_none());
+        assert!(book.borrow().iter().any(|l| l.lease.hostname == "kept"));
+    }
 
     #[test]
     fn resolv_conf_nameservers_ipv4_at_most_three() {
