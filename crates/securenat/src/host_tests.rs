@@ -1385,7 +1385,7 @@ fn other_protocols_to_the_host_are_ignored_at_any_mtu() {
         for f in echo_frames(ME, b"still", 1480) {
             h.input(&f, t(2));
         }
-        assert!(echo_reply_bytes(&drain(&mut h), usize::from(mtu)) == 8 + 5);
+        assert_eq!(echo_reply_bytes(&drain(&mut h), usize::from(mtu)), 8 + 5);
     }
 }
 
