@@ -315,4 +315,35 @@ fn main() {
             write("radius_reply", name, &with_prefix(&[0], &reply));
         }
     }
+
+    // dhcp_request: a DISCOVER and a REQUEST as the real vpnclient's
+    // adapter sends them (client id, host name, requested address, server).
+    {
+        use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode};
+        use dhcproto::Encodable;
+        use std::net::Ipv4Addr;
+        let mac = [0x5e, 0x11, 0x22, 0x33, 0x44, 0x01];
+        for (name, kind) in [
+            ("discover", MessageType::Discover),
+            ("request", MessageType::Request),
+        ] {
+            let mut m = Message::default();
+            m.set_opcode(Opcode::BootRequest)
+                .set_xid(0x1234_5678)
+                .set_chaddr(&mac);
+            let opts = m.opts_mut();
+            opts.insert(DhcpOption::MessageType(kind));
+            opts.insert(DhcpOption::ClientIdentifier(
+                [&[1u8][..], &mac[..]].concat(),
+            ));
+            opts.insert(DhcpOption::Hostname("client1".into()));
+            if kind == MessageType::Request {
+                opts.insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+                    192, 168, 30, 10,
+                )));
+                opts.insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(192, 168, 30, 1)));
+            }
+            write("dhcp_request", name, &m.to_vec().expect("encode DHCP"));
+        }
+    }
 }
