@@ -57,6 +57,22 @@ const MAX_IPV4_HEADER: usize = 60;
 /// largest fragment offset (under 68 KiB each, 4 of them).
 const MAX_HOST_ICMP: usize = 16 * 1024;
 
+/// A receive-only raw smoltcp socket for IPv4 datagrams of `proto` (after
+/// reassembly) with payloads up to `max_payload` bytes. Room for two: the
+/// socket is emptied after every input frame, and a ring needs twice the
+/// size to always fit one.
+fn receive_socket(proto: IpProtocol, max_payload: usize) -> raw::Socket<'static> {
+    raw::Socket::new(
+        Some(IpVersion::Ipv4),
+        Some(proto),
+        raw::PacketBuffer::new(
+            vec![raw::PacketMetadata::EMPTY; 2],
+            vec![0u8; 2 * (MAX_IPV4_HEADER + max_payload)],
+        ),
+        raw::PacketBuffer::new(Vec::new(), Vec::new()),
+    )
+}
+
 /// Bound on extra egress passes per [`VirtualHost::poll`].
 const MAX_EGRESS_PASSES: usize = 512;
 
@@ -321,26 +337,8 @@ impl VirtualHost {
             let _ = addrs.push(IpCidr::new(opt.ip.into(), prefix));
         });
         let mut sockets = SocketSet::new(Vec::new());
-        // Room for two reassembled datagrams: the socket is emptied after
-        // every input frame, and a ring needs twice the size to always fit one.
-        let frag_udp = sockets.add(raw::Socket::new(
-            Some(IpVersion::Ipv4),
-            Some(IpProtocol::Udp),
-            raw::PacketBuffer::new(
-                vec![raw::PacketMetadata::EMPTY; 2],
-                vec![0u8; 2 * (MAX_IPV4_HEADER + nat_io::MAX_REASSEMBLED_UDP)],
-            ),
-            raw::PacketBuffer::new(Vec::new(), Vec::new()),
-        ));
-        let host_icmp = sockets.add(raw::Socket::new(
-            Some(IpVersion::Ipv4),
-            Some(IpProtocol::Icmp),
-            raw::PacketBuffer::new(
-                vec![raw::PacketMetadata::EMPTY; 2],
-                vec![0u8; 2 * (MAX_IPV4_HEADER + MAX_HOST_ICMP)],
-            ),
-            raw::PacketBuffer::new(Vec::new(), Vec::new()),
-        ));
+        let frag_udp = sockets.add(receive_socket(IpProtocol::Udp, nat_io::MAX_REASSEMBLED_UDP));
+        let host_icmp = sockets.add(receive_socket(IpProtocol::Icmp, MAX_HOST_ICMP));
         Ok(Self {
             opt,
             mac,

@@ -491,16 +491,9 @@ fn ping_to_the_host_is_answered() {
 
 #[test]
 fn fragmented_ping_is_reassembled_and_the_reply_respects_the_mtu() {
-    let mut h = host(VhOption {
-        mac: HOST_MAC,
-        mtu: 1000,
-        ..VhOption::default()
-    });
-    let me = Ipv4Addr::new(192, 168, 30, 10);
-    h.input(&arp(CLIENT, me, HOST), t(0));
-    drain(&mut h);
+    let mut h = nat_host(1000);
     let data = vec![0xA5u8; 4000];
-    let frags = echo_frames(me, &data, 1480);
+    let frags = echo_frames(ME, &data, 1480);
     assert_eq!(frags.len(), 3);
     // Out of order: the last fragment first.
     h.input(&frags[2], t(1));
@@ -1062,21 +1055,7 @@ fn udp_and_icmp_replies_over_the_mtu_are_fragmented() {
             }
             let frames = drain(&mut h);
             assert!(frames.len() > 2, "mtu {mtu}: {} frames", frames.len());
-            // Reassemble by offset: every fragment fits the MTU, one ident,
-            // MF on all but the last, valid header checksums.
-            let mut data = Vec::new();
-            let mut ident = None;
-            for (k, f) in frames.iter().enumerate() {
-                assert!(f.len() <= usize::from(mtu) + 14, "{} > mtu {mtu}", f.len());
-                let e = EthernetFrame::new_checked(&f[..]).unwrap();
-                let p = Ipv4Packet::new_checked(e.payload()).unwrap();
-                assert!(p.verify_checksum());
-                assert_eq!(p.next_header(), proto);
-                assert_eq!(usize::from(p.frag_offset()), data.len());
-                assert_eq!(p.more_frags(), k + 1 < frames.len());
-                assert!(*ident.get_or_insert(p.ident()) == p.ident());
-                data.extend_from_slice(p.payload());
-            }
+            let data = reassemble(&frames, mtu, proto);
             // Both the UDP and the ICMP echo header are 8 bytes.
             let body = &data[8..];
             assert_eq!(body, &big[..], "mtu {mtu} {proto}");
@@ -1389,13 +1368,21 @@ fn other_protocols_to_the_host_are_ignored_at_any_mtu() {
     }
 }
 
-/// Reassembles the fragments of one IPv4 datagram from the host.
-fn reassemble(frames: &[Vec<u8>]) -> Vec<u8> {
+/// Reassembles the fragments of one IPv4 datagram of protocol `proto`
+/// from the host, in order, and checks them: every fragment fits the MTU,
+/// one ident, MF on all but the last, valid header checksums.
+fn reassemble(frames: &[Vec<u8>], mtu: u16, proto: IpProtocol) -> Vec<u8> {
     let mut data = Vec::new();
-    for f in frames {
+    let mut ident = None;
+    for (k, f) in frames.iter().enumerate() {
+        assert!(f.len() <= usize::from(mtu) + 14, "{} > mtu {mtu}", f.len());
         let e = EthernetFrame::new_checked(&f[..]).unwrap();
         let p = Ipv4Packet::new_checked(e.payload()).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(p.next_header(), proto);
         assert_eq!(usize::from(p.frag_offset()), data.len());
+        assert_eq!(p.more_frags(), k + 1 < frames.len());
+        assert!(*ident.get_or_insert(p.ident()) == p.ident());
         data.extend_from_slice(p.payload());
     }
     data
@@ -1406,19 +1393,12 @@ fn fragmented_echo_replies_carry_a_valid_icmp_checksum() {
     // smoltcp computes the ICMP checksum over its whole fragmentation
     // buffer: a smaller reply after a larger one must not add the rest of
     // the larger one to its checksum.
-    let mut h = host(VhOption {
-        mac: HOST_MAC,
-        mtu: 576,
-        ..VhOption::default()
-    });
-    let me = Ipv4Addr::new(192, 168, 30, 10);
-    h.input(&arp(CLIENT, me, HOST), t(0));
-    drain(&mut h);
+    let mut h = nat_host(576);
     for (n, fill) in [(4000usize, 0xA5u8), (1000, 0x11), (3000, 0x77)] {
-        for f in echo_frames(me, &vec![fill; n], 1480) {
+        for f in echo_frames(ME, &vec![fill; n], 1480) {
             h.input(&f, t(1));
         }
-        let icmp = reassemble(&drain(&mut h));
+        let icmp = reassemble(&drain(&mut h), 576, IpProtocol::Icmp);
         assert_eq!(icmp.len(), 8 + n);
         let p = Icmpv4Packet::new_checked(&icmp[..]).unwrap();
         assert!(
